@@ -1,0 +1,130 @@
+"""Process start and Pipe transfer: gompx against stdlib multiprocessing, side by side.
+
+Cases and the issue's targets (ratio = stdlib time / gompx time; above 1, gompx is faster):
+
+1. spawn start+join       Process with a no-op target, "spawn" context       ratio >= 1.0
+2. forkserver start+join  same, "forkserver" context, server warmed first    ratio >= 2.0
+3. pipe round trip        send (1, "x", 2.0) to a child echo, recv it back   ratio >= 1.0
+4. send_bytes 1 MiB       one way to a child's recv_bytes, per MiB,          ratio >= 5.0
+                          the final acknowledgement included
+
+Both implementations use ``mp.get_context("spawn")`` (stdlib's Linux default is fork) for
+1, 3 and 4, and ``mp.get_context("forkserver")`` for 2. Child targets live in
+``_targets.py`` beside this file, because spawned children re-import them by name.
+
+Run with the interpreter's real path, not a pyenv shim: a shim is a shell script that
+re-resolves the interpreter on every start, which would be timed into each spawned child
+(and, through ``sys.executable``, may pick a different interpreter)::
+
+    /root/.pyenv/versions/3.11.7/bin/python3.11 bench/bench_process_pipe.py            # ~1.5 min
+    /root/.pyenv/versions/3.11.7/bin/python3.11 bench/bench_process_pipe.py --quick    # ~15 s
+    ... --impl stdlib   (gompx not installed)   --only pipe   --rounds 11   --json out.json
+
+Options are described in ``_harness.py``.
+"""
+
+# Spawned children re-import this module as __mp_main__: keep its top level to the
+# standard library's cheapest imports so that they pay nothing for the harness.
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import _targets  # noqa: E402  (needs the path above)
+
+MiB = 1 << 20
+SMALL_OBJECT = (1, "x", 2.0)
+
+
+def _start_join(method, warm_server):
+    def run(mp, n):
+        ctx = mp.get_context(method)
+        if warm_server:  # the forkserver's one-time start is not what is measured
+            p = ctx.Process(target=_targets.noop)
+            p.start()
+            p.join()
+        t0 = time.perf_counter()
+        for _ in range(n):
+            p = ctx.Process(target=_targets.noop)
+            p.start()
+            p.join()
+            if p.exitcode != 0:
+                raise RuntimeError(f"{method} child exited with code {p.exitcode}")
+        return (time.perf_counter() - t0) / n
+    return run
+
+
+def pipe_round_trip(mp, n):
+    """Seconds per send+recv of a small tuple through a child that echoes it."""
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    p = ctx.Process(target=_targets.echo, args=(child,))
+    p.start()
+    child.close()
+    try:
+        for _ in range(50):  # child started and both ends warm
+            parent.send(SMALL_OBJECT)
+            parent.recv()
+        t0 = time.perf_counter()
+        for _ in range(n):
+            parent.send(SMALL_OBJECT)
+            got = parent.recv()
+        elapsed = time.perf_counter() - t0
+        if got != SMALL_OBJECT:
+            raise RuntimeError(f"echo returned {got!r}, sent {SMALL_OBJECT!r}")
+        parent.send(None)
+        p.join()
+    finally:
+        parent.close()
+    return elapsed / n
+
+
+def _send_batch(conn, payload, n):
+    for _ in range(n):
+        conn.send_bytes(payload)
+    conn.send_bytes(b"")
+    total = conn.recv()
+    if total != n * len(payload):
+        raise RuntimeError(f"child acknowledged {total} bytes, {n * len(payload)} were sent")
+
+
+def send_bytes_mib(mp, n):
+    """Seconds per 1 MiB send_bytes to a child's recv_bytes, its final ack included."""
+    ctx = mp.get_context("spawn")
+    payload = bytes(range(256)) * (MiB // 256)
+    parent, child = ctx.Pipe()
+    p = ctx.Process(target=_targets.sink_bytes, args=(child,))
+    p.start()
+    child.close()
+    try:
+        _send_batch(parent, payload, 4)  # child started and both ends warm
+        parent.send(True)
+        t0 = time.perf_counter()
+        _send_batch(parent, payload, n)
+        elapsed = time.perf_counter() - t0
+        parent.send(None)
+        p.join()
+    finally:
+        parent.close()
+    return elapsed / n
+
+
+def cases():
+    """The cases of this benchmark, counts calibrated for a 2-core machine."""
+    from _harness import Case
+    return [
+        Case("spawn start+join", "ms/start", "no slower than stdlib spawn", 1.0,
+             _start_join("spawn", warm_server=False), n=30, quick_n=10),
+        Case("forkserver start+join", "ms/start", "<= half of stdlib forkserver", 2.0,
+             _start_join("forkserver", warm_server=True), n=300, quick_n=100),
+        Case("pipe round trip (1, 'x', 2.0)", "µs/round trip", "no slower than stdlib", 1.0,
+             pipe_round_trip, n=25000, quick_n=8000),
+        Case("send_bytes 1 MiB one way", "ms/MiB", "5x stdlib", 5.0,
+             send_bytes_mib, n=2000, quick_n=700),
+    ]
+
+
+if __name__ == "__main__":
+    from _harness import main
+    raise SystemExit(main(cases(), description=__doc__))
