@@ -59,7 +59,7 @@ def pipe_round_trip(mp, n):
     """Seconds per send+recv of a small tuple through a child that echoes it."""
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()
-    p = ctx.Process(target=_targets.echo, args=(child,))
+    p = ctx.Process(target=_targets.echo, args=(child,), daemon=True)  # no hang on error
     p.start()
     child.close()
     try:
@@ -94,7 +94,7 @@ def send_bytes_mib(mp, n):
     ctx = mp.get_context("spawn")
     payload = bytes(range(256)) * (MiB // 256)
     parent, child = ctx.Pipe()
-    p = ctx.Process(target=_targets.sink_bytes, args=(child,))
+    p = ctx.Process(target=_targets.sink_bytes, args=(child,), daemon=True)  # no hang on error
     p.start()
     child.close()
     try:
