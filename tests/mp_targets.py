@@ -71,6 +71,11 @@ def ignore_sigterm_ready_then_sleep(conn, seconds):
     time.sleep(seconds)
 
 
+def hold(conn, seconds):
+    """Keep `conn` open for `seconds`, send nothing, exit 0."""
+    time.sleep(seconds)
+
+
 def send(conn, value):
     conn.send(value)
     conn.close()
@@ -275,3 +280,44 @@ def join_within(p, timeout=10):
     p.join(timeout)
     assert p.exitcode is not None, "process still running %s s after join()" % timeout
     return p.exitcode
+
+
+class Background:
+    """Run fn(*args) in a daemon thread (a pipe's buffer cannot hold a large message, so the
+    sender must not be the receiving thread); finish() re-raises what it raised."""
+
+    def __init__(self, fn, *args):
+        import threading
+        self.error = None
+        self.result = None
+        self.thread = threading.Thread(target=self._run, args=(fn, args), daemon=True)
+        self.thread.start()
+
+    def _run(self, fn, args):
+        try:
+            self.result = fn(*args)
+        except BaseException as e:
+            self.error = e
+
+    def finish(self, timeout=30):
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "background call still running after %s s" % timeout
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+def send_all_bytes(conn, messages):
+    for m in messages:
+        conn.send_bytes(m)
+
+
+def assert_same(got, want):
+    """Compare big byte strings without pytest diffing megabytes."""
+    assert type(got) is bytes, type(got)
+    if got == want:
+        return
+    if len(got) != len(want):
+        raise AssertionError("length %d, want %d" % (len(got), len(want)))
+    first = next(i for i in range(len(want)) if got[i] != want[i])
+    raise AssertionError("content differs from byte %d of %d" % (first, len(want)))
