@@ -29,8 +29,16 @@ The machine this runs on is small and shared, so a number is only worth what its
   say ``yes`` or ``noise`` by chance.)
 - ratio = stdlib median / gompx median: above 1 means gompx is faster.
 
+Where the scheduler puts parent and child matters as much as the code on 2 cores: a stdlib
+Pipe round trip takes ~15-20 µs when both share a CPU and ~60-80 µs when they sit on
+different ones, and an unpinned run flips between the two. ``--cpus 0`` pins the benchmark
+(every thread, so gompx's runtime threads too) and, by inheritance, its children to CPU 0,
+which measures the software path without placement noise; leave it off for the realistic,
+noisier picture.
+
 Options: ``--rounds N``, ``--quick`` (tiny counts for a CI smoke run), ``--only NAME``
-(substring of a case name, repeatable), ``--impl both|stdlib|gompx``, ``--json FILE``.
+(substring of a case name, repeatable), ``--impl both|stdlib|gompx``, ``--json FILE``,
+``--cpus LIST`` (e.g. ``0`` or ``0,1``).
 If gompx cannot be imported, the run says so and exits with status 1 unless
 ``--impl stdlib`` was given.
 """
@@ -46,7 +54,7 @@ import sys
 import time
 from typing import Callable, Dict, List, Optional
 
-__all__ = ["Case", "Result", "interleave", "load_impls", "print_table", "main"]
+__all__ = ["Case", "Result", "interleave", "load_impls", "pin", "print_table", "main"]
 
 IMPLS = ("stdlib", "gompx")
 
@@ -215,12 +223,28 @@ def _parse_args(argv, description):
     p.add_argument("--impl", choices=("both",) + IMPLS, default="both",
                    help="implementations to run (default both, side by side)")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
+    p.add_argument("--cpus", metavar="LIST", default=None,
+                   help="pin the benchmark and its children to these CPUs, e.g. 0 or 0,1")
     args = p.parse_args(argv)
+    if args.cpus is not None:
+        try:
+            args.cpus = sorted({int(c) for c in args.cpus.split(",")})
+        except ValueError:
+            p.error(f"--cpus wants a comma-separated list of CPU numbers, not {args.cpus!r}")
     if args.rounds is None:
         args.rounds = 3 if args.quick else 7
     if args.rounds < 1:
         p.error("--rounds must be at least 1")
     return args
+
+
+def pin(cpus: List[int]) -> None:
+    """Pin every thread of this process to *cpus*; children started later inherit it."""
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            os.sched_setaffinity(int(tid), cpus)
+        except ProcessLookupError:  # the thread ended meanwhile
+            pass
 
 
 def _describe(impls) -> None:
@@ -245,7 +269,11 @@ def main(cases: List[Case], argv=None, description: str = "") -> int:
               f"Install it into this interpreter (pip install . at the repository root), "
               f"or pass --impl stdlib to measure stdlib multiprocessing alone.", file=sys.stderr)
         return 1
+    if args.cpus is not None:
+        pin(args.cpus)  # after the imports, so that threads they started are pinned too
     _describe(impls)
+    if args.cpus is not None:
+        print(f"pinned  CPUs {','.join(map(str, args.cpus))} (children inherit)")
     print(f"rounds  {args.rounds}{' (quick counts: a smoke run, not a measurement)' if args.quick else ''}",
           flush=True)
     results = []
@@ -261,7 +289,8 @@ def main(cases: List[Case], argv=None, description: str = "") -> int:
     if args.json:
         record = {
             "python": sys.executable, "version": platform.python_version(),
-            "cpus": os.cpu_count(), "rounds": args.rounds, "quick": args.quick,
+            "cpus": os.cpu_count(), "pinned": args.cpus, "rounds": args.rounds,
+            "quick": args.quick,
             "impls": {name: getattr(mp, "__file__", None) for name, mp in impls.items()},
             "results": [r.as_dict() for r in results],
         }

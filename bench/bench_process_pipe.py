@@ -12,15 +12,18 @@ Both implementations use ``mp.get_context("spawn")`` (stdlib's Linux default is 
 1, 3 and 4, and ``mp.get_context("forkserver")`` for 2. Child targets live in
 ``_targets.py`` beside this file, because spawned children re-import them by name.
 
-Run with the interpreter's real path, not a pyenv shim: a shim is a shell script that
-re-resolves the interpreter on every start, which would be timed into each spawned child
-(and, through ``sys.executable``, may pick a different interpreter)::
+Run with the interpreter's real path, not a pyenv shim: a shim is a script that picks the
+interpreter from PYENV_VERSION and the current directory's ``.python-version``, so the one
+measured (and the one gompx must be installed into) may not be the one meant. The header
+prints ``sys.executable``, the interpreter that spawned children run too::
 
     /root/.pyenv/versions/3.11.7/bin/python3.11 bench/bench_process_pipe.py            # ~1.5 min
     /root/.pyenv/versions/3.11.7/bin/python3.11 bench/bench_process_pipe.py --quick    # ~15 s
     ... --impl stdlib   (gompx not installed)   --only pipe   --rounds 11   --json out.json
+    ... --cpus 0        (pin everything to CPU 0: the stable numbers for the pipe cases)
 
-Options are described in ``_harness.py``.
+On 2 cores the pipe cases are bimodal unpinned (parent and child on one CPU or on two);
+``--cpus 0`` removes that noise. Options are described in ``_harness.py``.
 """
 
 # Spawned children re-import this module as __mp_main__: keep its top level to the

@@ -16,8 +16,9 @@ only difference between the two runs is the module passed in as ``mp``. Both use
     python examples/demo.py --impl stdlib    # stdlib alone (gompx not installed)
     python examples/demo.py --mib 64 --repeat 3 --workers 4
 
-Run it with the interpreter's real path rather than a pyenv shim, which would re-resolve
-the interpreter in every spawned worker.
+Run it with the interpreter's real path rather than a pyenv shim, which picks the
+interpreter from the environment and the current directory: the first line printed names
+the interpreter that ran (workers are spawned with the same one).
 """
 
 # Spawned workers re-import this file as __mp_main__: the top level stays small, and all
