@@ -1,0 +1,270 @@
+package gompx
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gompx/gompx/gompx/internal/frame"
+	"github.com/gompx/gompx/gompx/internal/shmring"
+)
+
+// Conn is one end of a framed, message-oriented connection over a file descriptor,
+// byte-compatible with CPython's multiprocessing.connection.Connection.
+//
+// A Conn is safe for one sender and one receiver at a time (one goroutine may send
+// while another receives), like CPython's Connection; two concurrent senders, or two
+// concurrent receivers, interleave frames. Close must not race with a send or receive
+// in progress: closing the fd does not interrupt a blocked call.
+type Conn struct {
+	fd       int
+	readable bool
+	writable bool
+	peer     bool // peer mode: large payloads travel through shared memory
+	socket   bool // fd is a socket: sendmsg with MSG_NOSIGNAL, recvmsg for headers
+	closed   atomic.Bool
+
+	// Sender side, touched by the one sender only.
+	sendRing    *shmring.Ring // created on the first large send
+	peerHasRing bool          // the peer has received sendRing's fd
+	sendHdr     frame.Header
+
+	// Receiver side, touched by the one receiver only.
+	recvRing    *shmring.Ring // the peer's ring, from its first marker frame
+	pending     int64         // payload length announced by RecvHeader; -1: none
+	pendingRing bool          // the pending payload is in recvRing
+	recvErr     error         // the stream is out of step after this error
+	recvHdr     frame.Header
+}
+
+// Tunables of peer mode, variables so that benchmarks can explore them.
+var (
+	ringThreshold = 128 << 10 // payloads of at least this many bytes go through the ring
+	ringSize      = 4 << 20   // data bytes of each ring: big enough for both sides to copy at once
+)
+
+// NewConn wraps fd, an open file descriptor (socket or pipe), in plain mode: exactly
+// CPython's wire, so the other end may be stdlib multiprocessing. On success the Conn
+// owns fd and Close closes it; on error fd stays the caller's. The fd is left in
+// blocking mode, as Python shares it.
+func NewConn(fd int, readable, writable bool) (*Conn, error) {
+	return newConn(fd, readable, writable, false)
+}
+
+func newConn(fd int, readable, writable, peer bool) (*Conn, error) {
+	if !readable && !writable {
+		return nil, errors.New("new conn: at least one of readable and writable must be true")
+	}
+	socket, err := isSocket(fd)
+	if err != nil {
+		return nil, fmt.Errorf("new conn: fd %d: %w", fd, err)
+	}
+	if peer && !socket {
+		return nil, fmt.Errorf("new conn: fd %d: peer mode needs a unix socket", fd)
+	}
+	return &Conn{fd: fd, readable: readable, writable: writable, peer: peer, socket: socket, pending: -1}, nil
+}
+
+// Fd returns the connection's file descriptor, or -1 once closed.
+func (c *Conn) Fd() int {
+	if c.closed.Load() {
+		return -1
+	}
+	return c.fd
+}
+
+// Readable reports whether the connection receives.
+func (c *Conn) Readable() bool { return c.readable }
+
+// Writable reports whether the connection sends.
+func (c *Conn) Writable() bool { return c.writable }
+
+// Closed reports whether Close was called.
+func (c *Conn) Closed() bool { return c.closed.Load() }
+
+// Close closes the fd and releases the shared-memory rings. It is idempotent.
+func (c *Conn) Close() error {
+	if c.closed.Swap(true) {
+		return nil
+	}
+	err := unix.Close(c.fd)
+	for _, r := range []*shmring.Ring{c.sendRing, c.recvRing} {
+		if r != nil {
+			r.Close()
+		}
+	}
+	c.sendRing, c.recvRing = nil, nil
+	if err != nil {
+		return fmt.Errorf("close conn: %w", err)
+	}
+	return nil
+}
+
+// SendBytes sends p as one message. It returns once p is handed to the kernel or,
+// for a large payload in peer mode, copied into the shared ring; p may then be reused.
+func (c *Conn) SendBytes(p []byte) error {
+	if err := c.canSend(); err != nil {
+		return fmt.Errorf("send bytes: %w", err)
+	}
+	var err error
+	if c.peer && len(p) >= ringThreshold {
+		err = c.sendViaRing(p)
+	} else {
+		err = writeAll(c.fd, c.socket, c.sendHdr.Put(int64(len(p)), frame.Inline), p, nil)
+	}
+	if err != nil {
+		return fmt.Errorf("send bytes: %d-byte message: %w", len(p), err)
+	}
+	return nil
+}
+
+func (c *Conn) canSend() error {
+	switch {
+	case c.closed.Load():
+		return ErrClosed
+	case !c.writable:
+		return ErrNotWritable
+	}
+	return nil
+}
+
+func (c *Conn) canRecv() error {
+	switch {
+	case c.closed.Load():
+		return ErrClosed
+	case !c.readable:
+		return ErrNotReadable
+	}
+	return c.recvErr
+}
+
+// RecvBytes receives one message. With maxLength > 0, a longer message is discarded
+// and ErrMessageTooLong returned; the connection stays usable. maxLength <= 0: no limit.
+func (c *Conn) RecvBytes(maxLength int64) ([]byte, error) {
+	n, err := c.RecvHeader(-1)
+	if err != nil {
+		return nil, err
+	}
+	if (maxLength > 0 && n > maxLength) || n > math.MaxInt {
+		if err := c.DiscardPayload(); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("recv bytes: %d-byte message, maxLength %d: %w", n, maxLength, ErrMessageTooLong)
+	}
+	buf := make([]byte, n)
+	if err := c.RecvPayload(buf); err != nil {
+		return nil, err
+	}
+	return buf, nil
+}
+
+// RecvHeader waits for the next message and returns its length, leaving the payload
+// pending for RecvPayload or DiscardPayload. timeout < 0 waits forever; when it expires
+// RecvHeader returns ErrTimeout with nothing consumed. End of stream before a header
+// is io.EOF itself, unwrapped.
+func (c *Conn) RecvHeader(timeout time.Duration) (int64, error) {
+	if err := c.canRecv(); err != nil {
+		return 0, fmt.Errorf("recv header: %w", err)
+	}
+	if c.pending >= 0 {
+		return 0, fmt.Errorf("recv header: %w", ErrPayloadPending)
+	}
+	if timeout >= 0 {
+		ready, err := c.pollIn(timeout)
+		if err != nil {
+			return 0, fmt.Errorf("recv header: %w", err)
+		}
+		if !ready {
+			return 0, fmt.Errorf("recv header: after %v: %w", timeout, ErrTimeout)
+		}
+	}
+	n, k, err := c.readHeader()
+	if err == io.EOF {
+		return 0, io.EOF // unwrapped, as io.Reader callers expect
+	}
+	if err != nil {
+		c.recvErr = err
+		return 0, fmt.Errorf("recv header: %w", err)
+	}
+	c.pending, c.pendingRing = n, k == frame.InRing
+	return n, nil
+}
+
+// RecvPayload reads the pending payload into dst, whose length must equal what
+// RecvHeader returned; large peer-mode payloads are copied straight from shared memory.
+func (c *Conn) RecvPayload(dst []byte) error {
+	if err := c.canRecv(); err != nil {
+		return fmt.Errorf("recv payload: %w", err)
+	}
+	if c.pending < 0 {
+		return fmt.Errorf("recv payload: %w", ErrNoPayload)
+	}
+	if int64(len(dst)) != c.pending {
+		return fmt.Errorf("recv payload: destination holds %d bytes, message has %d", len(dst), c.pending)
+	}
+	var err error
+	if c.pendingRing {
+		err = c.recvRing.Read(dst, c.senderAlive)
+	} else {
+		err = readFull(c.fd, dst, false)
+	}
+	return c.payloadDone("recv payload", err)
+}
+
+// DiscardPayload drops the pending payload, leaving the connection ready for the
+// next message.
+func (c *Conn) DiscardPayload() error {
+	if err := c.canRecv(); err != nil {
+		return fmt.Errorf("discard payload: %w", err)
+	}
+	if c.pending < 0 {
+		return fmt.Errorf("discard payload: %w", ErrNoPayload)
+	}
+	var err error
+	if c.pendingRing {
+		err = c.recvRing.Discard(c.pending, c.senderAlive)
+	} else {
+		scratch := make([]byte, min(c.pending, 64<<10))
+		for left := c.pending; left > 0 && err == nil; left -= int64(len(scratch)) {
+			err = readFull(c.fd, scratch[:min(left, int64(len(scratch)))], false)
+		}
+	}
+	return c.payloadDone("discard payload", err)
+}
+
+func (c *Conn) payloadDone(op string, err error) error {
+	n := c.pending
+	c.pending = -1
+	if err != nil {
+		c.recvErr = err
+		return fmt.Errorf("%s: %d-byte message: %w", op, n, err)
+	}
+	return nil
+}
+
+// Poll reports whether a message (or end of stream) is ready to be received, waiting
+// up to timeout for one (timeout < 0: forever; 0: just look).
+func (c *Conn) Poll(timeout time.Duration) (bool, error) {
+	if err := c.canRecv(); err != nil {
+		return false, fmt.Errorf("poll: %w", err)
+	}
+	if c.pending >= 0 {
+		return true, nil
+	}
+	ready, err := c.pollIn(timeout)
+	if err != nil {
+		return false, fmt.Errorf("poll: %w", err)
+	}
+	return ready, nil
+}
+
+func (c *Conn) pollIn(timeout time.Duration) (bool, error) {
+	p := []unix.PollFd{{Fd: int32(c.fd), Events: unix.POLLIN}}
+	n, err := fdPoll(p, timeout)
+	return n > 0, err
+}

@@ -1,0 +1,126 @@
+package gompx
+
+import (
+	"fmt"
+	"io"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gompx/gompx/gompx/internal/frame"
+	"github.com/gompx/gompx/gompx/internal/shmring"
+)
+
+// Peer mode: between two ends made by Pipe, a payload of at least ringThreshold bytes
+// travels through the sender's shared-memory ring. The socket carries a marker frame
+// (prefix -2, then the 8-byte length) ahead of the payload; the first marker carries
+// the ring's memfd as SCM_RIGHTS. The sender writes the marker before it streams, so
+// a payload larger than the ring flows while the receiver drains it.
+
+// sendViaRing sends p as a marker frame plus the payload through the ring.
+func (c *Conn) sendViaRing(p []byte) error {
+	if c.sendRing == nil {
+		r, err := shmring.Create(ringSize)
+		if err != nil {
+			return fmt.Errorf("shared-memory ring: %w", err)
+		}
+		c.sendRing = r
+	}
+	var oob []byte
+	if !c.peerHasRing {
+		oob = unix.UnixRights(c.sendRing.Fd())
+	}
+	if err := writeAll(c.fd, c.socket, c.sendHdr.Put(int64(len(p)), frame.InRing), nil, oob); err != nil {
+		return err
+	}
+	c.peerHasRing = true
+	if err := c.sendRing.Write(p, c.receiverAlive); err != nil {
+		return fmt.Errorf("shared-memory ring: %w", err)
+	}
+	return nil
+}
+
+// receiverAlive is the sender's check while the ring is full.
+func (c *Conn) receiverAlive() error {
+	if hungUp(c.fd) {
+		return fmt.Errorf("receiver hung up mid-message: %w", unix.EPIPE)
+	}
+	return nil
+}
+
+// senderAlive is the receiver's check while the ring is empty.
+func (c *Conn) senderAlive() error {
+	if hungUp(c.fd) {
+		return fmt.Errorf("sender hung up mid-message: %w", io.ErrUnexpectedEOF)
+	}
+	return nil
+}
+
+// readHeader reads exactly one header, adopting a ring fd that comes with it.
+func (c *Conn) readHeader() (int64, frame.Kind, error) {
+	h := c.recvHdr[:]
+	var fds []int
+	read := func(p []byte, eofOK bool) error {
+		if !c.peer {
+			return readFull(c.fd, p, eofOK)
+		}
+		got, err := recvFull(c.fd, p, eofOK)
+		fds = append(fds, got...)
+		return err
+	}
+	n, k, err := c.parseHeader(h, read)
+	if err == nil && k == frame.InRing {
+		err = c.adoptRing(fds)
+		fds = nil
+	}
+	for _, fd := range fds { // descriptors nobody announced
+		unix.Close(fd)
+	}
+	return n, k, err
+}
+
+func (c *Conn) parseHeader(h []byte, read func([]byte, bool) error) (int64, frame.Kind, error) {
+	if err := read(h[:frame.PrefixSize], true); err != nil {
+		return 0, 0, err
+	}
+	n, k, more, err := frame.ParsePrefix(h[:frame.PrefixSize])
+	if err != nil {
+		return 0, 0, fmt.Errorf("%w: %w", ErrBadFrame, err)
+	}
+	if !more {
+		return n, k, nil
+	}
+	if err := read(h[frame.PrefixSize:frame.MaxSize], false); err != nil {
+		return 0, 0, err
+	}
+	if n, err = frame.ParseLength(h[frame.PrefixSize:frame.MaxSize]); err != nil {
+		return 0, 0, fmt.Errorf("%w: %w", ErrBadFrame, err)
+	}
+	if k == frame.InRing && !c.peer {
+		return 0, 0, fmt.Errorf("%w: shared-memory frame on a plain connection (the peer is not a gompx Pipe end)", ErrBadFrame)
+	}
+	return n, k, nil
+}
+
+// adoptRing maps the ring fd sent with a marker frame (replacing an older ring: a new
+// process now sends on this connection); without an fd the ring must already be known.
+func (c *Conn) adoptRing(fds []int) error {
+	if len(fds) == 0 {
+		if c.recvRing == nil {
+			return fmt.Errorf("%w: shared-memory frame before the ring was sent", ErrBadFrame)
+		}
+		return nil
+	}
+	for _, fd := range fds[1:] {
+		unix.Close(fd)
+	}
+	r, err := shmring.Open(fds[0])
+	if err != nil {
+		unix.Close(fds[0])
+		return fmt.Errorf("%w: %w", ErrBadFrame, err)
+	}
+	if c.recvRing != nil {
+		c.recvRing.Close()
+	}
+	c.recvRing = r
+	return nil
+}

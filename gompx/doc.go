@@ -1,0 +1,54 @@
+// Package gompx is the Go core of gompx, a drop-in alternative to Python's
+// multiprocessing: framed connections between processes and supervision of child
+// processes. It never knows Python exists; the gopy facade in pyext/ wraps it.
+//
+// # Connections
+//
+// A Conn is one end of a message-oriented connection, byte-compatible with CPython's
+// multiprocessing.connection.Connection. Pipe makes a connected pair (like
+// multiprocessing.Pipe); NewConn wraps any socket or pipe fd; State and ConnFromState
+// carry an end into a child process; Wait is multiprocessing.connection.wait over fds.
+//
+// Every message is a frame (see internal/frame):
+//
+//	length            header bytes                       payload
+//	0 .. 0x7fffffff   4: big-endian int32 length          inline, after the header
+//	above that        4: -1, then 8: big-endian uint64    inline
+//	peer mode, large  4: -2, then 8: big-endian uint64    in the sender's shared ring
+//
+// Two modes:
+//
+//	mode   made by                        wire                       large payloads
+//	plain  NewConn                        exactly CPython's          inline, one writev
+//	peer   Pipe, ConnFromState of a Pipe  CPython's plus -2 frames   through a shared ring
+//
+// In peer mode a payload of 128 KiB or more is copied once into a 4 MiB
+// single-producer single-consumer ring in a memfd mapping (internal/shmring), which the
+// sender creates on its first large send and passes as SCM_RIGHTS with the first -2
+// frame; the receiver copies it once out. Larger payloads stream through the ring
+// while the receiver drains it. Sleeps are on futexes (internal/futex), in 100 ms
+// slices that check the socket for hang-up, so a dead peer gives an error, not a hang.
+//
+// Sending is one gather write of header and payload (sendmsg with MSG_NOSIGNAL on
+// sockets: EPIPE is an error, never a signal). Receiving reads exactly the header,
+// then exactly the payload, never past the current frame, since the fd may be handed
+// to another process. The fd stays in blocking mode (Python shares it); timeouts use
+// poll(2), EINTR is retried with the remaining time. RecvHeader, RecvPayload and
+// DiscardPayload let a caller that owns the destination memory receive into it with
+// no extra copy; RecvBytes is the same with a fresh slice.
+//
+// A Conn is safe for one sender and one receiver at a time, like CPython's Connection.
+// Errors wrap the sentinels of errors.go (ErrClosed, ErrNotReadable, ErrNotWritable,
+// ErrMessageTooLong, ErrTimeout, ErrBadFrame, ...); end of stream is io.EOF between
+// messages and io.ErrUnexpectedEOF inside one.
+//
+// # Processes
+//
+// The package also starts and supervises child processes (Process, Cmd, Start): see
+// process.go for the states and their rules.
+//
+// # Not here
+//
+// No pickling (package pickle), no authentication handshake, no Windows, and no
+// read-ahead buffering: a Conn never reads past the frame it returns.
+package gompx

@@ -1,0 +1,39 @@
+package gompx
+
+import "errors"
+
+// Errors returned by Conn, Pipe and Wait. They are wrapped with context (use errors.Is);
+// end of stream is io.EOF (clean, before a header) or io.ErrUnexpectedEOF (inside a frame).
+var (
+	// ErrClosed reports an operation on a Conn after Close. Python maps it to
+	// OSError("handle is closed").
+	ErrClosed = errors.New("connection is closed")
+
+	// ErrNotReadable reports a receive on the write-only end of a one-way pipe.
+	ErrNotReadable = errors.New("connection is write-only")
+
+	// ErrNotWritable reports a send on the read-only end of a one-way pipe.
+	ErrNotWritable = errors.New("connection is read-only")
+
+	// ErrMessageTooLong reports a message longer than the caller's maxLength. Its
+	// payload has been discarded and the connection stays usable: the next receive
+	// returns the next message.
+	ErrMessageTooLong = errors.New("message longer than maxLength; it was discarded")
+
+	// ErrTimeout reports that a timeout expired before a message arrived; nothing was
+	// consumed, so the call may be repeated.
+	ErrTimeout = errors.New("timed out")
+
+	// ErrBadFrame reports a header no CPython or gompx sender produces (a negative or
+	// out-of-range length, or a shared-memory frame on a connection not made by Pipe).
+	// The stream cannot be resynchronised: close the connection.
+	ErrBadFrame = errors.New("invalid message frame")
+
+	// ErrPayloadPending reports a receive while the payload announced by RecvHeader was
+	// neither read with RecvPayload nor dropped with DiscardPayload: call one of them first.
+	ErrPayloadPending = errors.New("a message payload is pending; read it with RecvPayload or drop it with DiscardPayload")
+
+	// ErrNoPayload reports RecvPayload or DiscardPayload with no payload pending: call
+	// RecvHeader first.
+	ErrNoPayload = errors.New("no message payload is pending; call RecvHeader first")
+)

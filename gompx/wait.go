@@ -1,0 +1,36 @@
+package gompx
+
+import (
+	"fmt"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Wait blocks until at least one of fds is readable or hung up, or timeout expires
+// (timeout < 0: forever; 0: just look), like multiprocessing.connection.wait over raw
+// file descriptors. It returns the ready fds in the order given; an expired timeout
+// gives an empty list, not an error. A closed or invalid fd is an error wrapping EBADF.
+func Wait(fds []int, timeout time.Duration) ([]int, error) {
+	p := make([]unix.PollFd, len(fds))
+	for i, fd := range fds {
+		if fd < 0 {
+			return nil, fmt.Errorf("wait: fd %d: %w", fd, unix.EBADF)
+		}
+		p[i] = unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
+	}
+	n, err := fdPoll(p, timeout)
+	if err != nil {
+		return nil, fmt.Errorf("wait: %w", err)
+	}
+	ready := make([]int, 0, n)
+	for i, q := range p {
+		if q.Revents&unix.POLLNVAL != 0 {
+			return nil, fmt.Errorf("wait: fd %d: %w", fds[i], unix.EBADF)
+		}
+		if q.Revents != 0 {
+			ready = append(ready, fds[i])
+		}
+	}
+	return ready, nil
+}
