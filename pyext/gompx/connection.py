@@ -1,0 +1,334 @@
+"""Connections: ``Pipe``, ``Connection`` and ``wait``.
+
+Laid out like CPython's ``multiprocessing/connection.py`` and byte-compatible with it on
+the wire (4-byte big-endian length, ``-1`` then an 8-byte length above 2 GiB), so a gompx
+Connection and a stdlib Connection on the two ends of one socket understand each other.
+
+Framing, reading, writing and polling happen in the Go core.  Python pickles (with the C
+pickler) and hands the core the address and length of the bytes; received payloads land
+directly in a bytes object this module owns.  Between the two ends of a ``Pipe`` the core
+moves large payloads through shared memory instead of the socket.
+"""
+
+import os
+import pickle
+
+from . import reduction
+from .context import BufferTooShort, AuthenticationError  # noqa: F401 (re-exported)
+
+__all__ = ["Connection", "Pipe", "wait", "BufferTooShort", "AuthenticationError"]
+
+_native = None
+
+# Messages up to this size land in the connection's scratch buffer; larger ones get a
+# bytes object of their own, filled by the core without an intermediate copy.
+_SCRATCH_SIZE = 16 * 1024
+
+
+def _load_native():
+    global _native
+    from . import _native as native
+    _native = native
+    return native
+
+
+class Connection:
+    """One end of a message-oriented connection over a socket or pipe descriptor.
+
+    ``Connection(fd, readable=True, writable=True)`` takes ownership of *fd*, as in
+    CPython.
+    """
+
+    _handle = None
+
+    def __init__(self, handle, readable=True, writable=True):
+        native = _native or _load_native()
+        handle = handle.__index__()
+        if not readable and not writable:
+            raise ValueError("at least one of `readable` and `writable` must be True")
+        self._handle = native.call(native.ext.gompxcore_ConnNew, handle,
+                                   bool(readable), bool(writable))
+        self._init(handle, readable, writable)
+
+    @classmethod
+    def _from_native(cls, handle, fd, readable, writable):
+        self = cls.__new__(cls)
+        self._handle = handle
+        self._init(fd, readable, writable)
+        return self
+
+    def _init(self, fd, readable, writable):
+        self._fd = fd
+        self._readable = bool(readable)
+        self._writable = bool(writable)
+        self._scratch = None
+
+    def __del__(self):
+        if self._handle is not None:
+            self._close()
+
+    def _check_closed(self):
+        if self._handle is None:
+            raise OSError("handle is closed")
+
+    def _check_readable(self):
+        if not self._readable:
+            raise OSError("connection is write-only")
+
+    def _check_writable(self):
+        if not self._writable:
+            raise OSError("connection is read-only")
+
+    @property
+    def closed(self):
+        """True if the connection is closed."""
+        return self._handle is None
+
+    @property
+    def readable(self):
+        """True if the connection is readable."""
+        return self._readable
+
+    @property
+    def writable(self):
+        """True if the connection is writable."""
+        return self._writable
+
+    def fileno(self):
+        """File descriptor used by the connection."""
+        self._check_closed()
+        return self._fd
+
+    def _close(self):
+        handle, self._handle = self._handle, None
+        try:
+            _native.ext.gompxcore_ConnClose(handle)
+        except RuntimeError as e:
+            raise _native.translate(e) from None
+
+    def close(self):
+        """Close the connection."""
+        if self._handle is not None:
+            self._close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc_value, exc_tb):
+        self.close()
+
+    # -- sending ---------------------------------------------------------------------
+
+    def _send_bytes(self, data):
+        """Send the whole bytes object *data* as one message."""
+        try:
+            _native.ext.gompxcore_ConnSend(self._handle, id(data) + _BYTES_DATA_OFFSET,
+                                           len(data))
+        except RuntimeError as e:
+            raise _native.translate(e) from None
+
+    def send_bytes(self, buf, offset=0, size=None):
+        """Send the bytes data from a bytes-like object."""
+        self._check_closed()
+        self._check_writable()
+        m = memoryview(buf)
+        if m.itemsize > 1:
+            m = m.cast("B")
+        n = m.nbytes
+        if offset < 0:
+            raise ValueError("offset is negative")
+        if n < offset:
+            raise ValueError("buffer length < offset")
+        if size is None:
+            size = n - offset
+        elif size < 0:
+            raise ValueError("size is negative")
+        elif offset + size > n:
+            raise ValueError("buffer length < offset + size")
+        if type(buf) is bytes:
+            if offset == 0 and size == n:
+                return self._send_bytes(buf)
+            return self._send_at(id(buf) + _BYTES_DATA_OFFSET + offset, size, buf)
+        return self._send_view(m[offset:offset + size])
+
+    def _send_at(self, address, size, owner):
+        try:
+            _native.ext.gompxcore_ConnSend(self._handle, address, size)
+        except RuntimeError as e:
+            raise _native.translate(e) from None
+        del owner  # kept alive until here: the core read from its memory
+
+    def _send_view(self, view):
+        if not view.contiguous:
+            return self._send_bytes(view.tobytes())
+        if view.readonly or view.nbytes < _SCRATCH_SIZE:
+            return self._send_bytes(bytes(view))
+        address = _buffer_address(view)
+        return self._send_at(address, view.nbytes, view)
+
+    def send(self, obj):
+        """Send a (picklable) object."""
+        self._check_closed()
+        self._check_writable()
+        data = reduction.ForkingPickler.dumps(obj)
+        if type(data) is not bytes:
+            data = bytes(data)
+        self._send_bytes(data)
+
+    # -- receiving -------------------------------------------------------------------
+
+    def _recv_message(self, maxlength=None):
+        """Receive one message; return (buffer, length): the payload is buffer[:length]."""
+        native = _native
+        scratch = self._scratch
+        if scratch is None:
+            scratch = self._scratch = bytes(_SCRATCH_SIZE)
+        address = id(scratch) + _BYTES_DATA_OFFSET
+        recv = native.ext.gompxcore_ConnRecv
+        on_main = native.on_main_thread()
+        try:
+            while True:
+                n = recv(self._handle, address, _SCRATCH_SIZE, 50 if on_main else -1)
+                if n != -1:
+                    break
+        except RuntimeError as e:
+            raise native.translate(e) from None
+        if maxlength is not None and n > maxlength:
+            if n <= _SCRATCH_SIZE:
+                raise OSError("bad message length: %d bytes exceeds maxlength %d"
+                              % (n, maxlength))
+            native.call(native.ext.gompxcore_ConnDiscard, self._handle)
+            raise OSError("bad message length: %d bytes exceeds maxlength %d"
+                          % (n, maxlength))
+        if n <= _SCRATCH_SIZE:
+            return scratch, n
+        # A fresh, private bytes object the core fills in place: no intermediate copy.
+        out = bytes(n)
+        native.call(native.ext.gompxcore_ConnRecvPending, self._handle,
+                    id(out) + _BYTES_DATA_OFFSET, n)
+        return out, n
+
+    def recv_bytes(self, maxlength=None):
+        """Receive bytes data as a bytes object."""
+        self._check_closed()
+        self._check_readable()
+        if maxlength is not None and maxlength < 0:
+            raise ValueError("negative maxlength")
+        buf, n = self._recv_message(maxlength)
+        if buf is self._scratch:
+            return buf[:n]
+        return buf
+
+    def recv_bytes_into(self, buf, offset=0):
+        """Receive bytes data into a writeable bytes-like object; return the byte count."""
+        self._check_closed()
+        self._check_readable()
+        with memoryview(buf) as m:
+            itemsize = m.itemsize
+            bytesize = itemsize * len(m)
+            if offset < 0:
+                raise ValueError("negative offset")
+            elif offset > bytesize:
+                raise ValueError("offset too large")
+            data, n = self._recv_message()
+            if bytesize - offset < n:
+                raise BufferTooShort(data[:n] if data is self._scratch else data)
+            m.cast("B")[offset:offset + n] = memoryview(data)[:n]
+            return n
+
+    def recv(self):
+        """Receive a (picklable) object."""
+        self._check_closed()
+        self._check_readable()
+        buf, n = self._recv_message()
+        if buf is self._scratch:
+            with memoryview(buf) as m:
+                return pickle.loads(m[:n])
+        return pickle.loads(buf)
+
+    def poll(self, timeout=0.0):
+        """Whether there is any input available to be read, waiting up to *timeout*."""
+        self._check_closed()
+        self._check_readable()
+        native = _native
+        poll = native.ext.gompxcore_ConnPoll
+        handle = self._handle
+
+        def attempt(ms):
+            try:
+                return True if poll(handle, ms) else (False if ms == 0 else None)
+            except RuntimeError as e:
+                raise native.translate(e) from None
+        return bool(native.wait_sliced(attempt, timeout))
+
+    def __reduce__(self):
+        """Pickle for a child being spawned: the descriptors travel with the Popen."""
+        from .context import get_spawning_popen
+        if get_spawning_popen() is None:
+            raise RuntimeError(
+                "a gompx Connection can be passed to a child process as an argument of "
+                "Process; sending one over another connection is not supported")
+        self._check_closed()
+        exported = _native.call(_native.ext.gompxcore_ConnExport, self._handle)
+        fds, state = exported.split(";", 1)
+        dupfds = [reduction.DupFd(int(fd)) for fd in fds.split(",") if fd]
+        return _rebuild_connection, (type(self), dupfds, state, self._readable,
+                                     self._writable)
+
+    def __repr__(self):
+        if self._handle is None:
+            return "<%s closed>" % type(self).__name__
+        return "<%s fd=%d%s%s>" % (type(self).__name__, self._fd,
+                                   " readable" if self._readable else "",
+                                   " writable" if self._writable else "")
+
+
+_BYTES_DATA_OFFSET = bytes.__basicsize__ - 1
+
+
+def _buffer_address(view):
+    import ctypes
+    return ctypes.addressof(ctypes.c_char.from_buffer(view))
+
+
+def _rebuild_connection(cls, dupfds, state, readable, writable):
+    native = _native or _load_native()
+    fds = [d.detach() for d in dupfds]
+    exported = "%s;%s" % (",".join(str(fd) for fd in fds), state)
+    handle = native.call(native.ext.gompxcore_ConnImport, exported)
+    return cls._from_native(handle, fds[0], readable, writable)
+
+
+def Pipe(duplex=True):
+    """Return a pair of connected Connection objects: (reader, writer) if not duplex."""
+    native = _native or _load_native()
+    packed = native.call(native.ext.gompxcore_PipeNew, bool(duplex))
+    h1, h2 = packed >> 32, packed & 0xFFFFFFFF
+    fd1 = native.call(native.ext.gompxcore_ConnFileno, h1)
+    fd2 = native.call(native.ext.gompxcore_ConnFileno, h2)
+    if duplex:
+        return (Connection._from_native(h1, fd1, True, True),
+                Connection._from_native(h2, fd2, True, True))
+    return (Connection._from_native(h1, fd1, True, False),
+            Connection._from_native(h2, fd2, False, True))
+
+
+def wait(object_list, timeout=None):
+    """Wait till an object in *object_list* is ready; return the ready ones.
+
+    Objects are connections, sockets, process sentinels or anything with ``fileno()``.
+    """
+    native = _native or _load_native()
+    by_fd = {}
+    for obj in object_list:
+        fd = obj if isinstance(obj, int) else obj.fileno()
+        by_fd.setdefault(fd, []).append(obj)
+    fds = ",".join(str(fd) for fd in by_fd)
+
+    def attempt(ms):
+        ready = native.call(native.ext.gompxcore_WaitFds, fds, ms)
+        return ready if ready or ms == 0 else None
+    ready = native.wait_sliced(attempt, timeout)
+    if not ready:
+        return []
+    return [obj for fd in ready.split(",") for obj in by_fd[int(fd)]]

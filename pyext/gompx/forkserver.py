@@ -1,0 +1,287 @@
+"""The fork server: a small interpreter that forks children on request.
+
+Laid out like CPython's ``multiprocessing/forkserver.py``.  The Go runtime does not
+survive ``fork()``, so the server never loads it: it imports only pure-Python parts of
+gompx (and the modules named by ``set_forkserver_preload``).  A child loads the Go core
+after the fork, when it first needs it.
+
+Protocol.  The parent spawns the server (through the Go core, killed if the parent dies)
+with a SOCK_SEQPACKET control socket.  For each child the parent sends one record whose
+SCM_RIGHTS carry [channel, *passed fds]; ``channel`` is the server's end of a socketpair
+private to that child.  The server forks; the child reads its bootstrap (8-byte length,
+then the same two pickles a spawned child reads on fd 3) from the channel and runs.  The
+server writes the child's pid, then, when it reaps the child, its exit code (8-byte signed
+big-endian integers) on the channel, so the parent's end is the child's sentinel.
+"""
+
+import errno
+import os
+import selectors
+import signal
+import socket
+import struct
+import sys
+import threading
+
+from . import spawn
+
+__all__ = ["ensure_running", "connect_to_new_process", "set_forkserver_preload", "main"]
+
+MAXFDS_TO_SEND = 256
+SIGNED_STRUCT = struct.Struct(">q")
+PR_SET_PDEATHSIG = 1
+
+
+class ForkServer:
+    """The parent's side: starts the server once and asks it for children."""
+
+    def __init__(self):
+        self._control = None
+        self._server = None
+        self._lock = threading.Lock()
+        self._preload_modules = ["__main__"]
+
+    def set_forkserver_preload(self, modules_names):
+        if not all(type(mod) is str for mod in modules_names):
+            raise TypeError("module_names must be a list of strings")
+        self._preload_modules = modules_names
+
+    def ensure_running(self):
+        """Start the server unless it is running."""
+        with self._lock:
+            if self._server is not None and self._server.poll() is None:
+                return
+            self._start()
+
+    def _start(self):
+        from .popen_spawn_posix import _process_spec
+        from . import _native
+        import pickle
+        if self._control is not None:
+            self._control.close()
+        parent_end, server_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        config = {"preload": self._preload_modules,
+                  "main": _main_path(self._preload_modules),
+                  "sys_path": sys.path}
+        bootstrap = pickle.dumps(config)
+        cmd = [spawn.get_executable()] + spawn._args_from_interpreter_flags() + [
+            "-c", "from gompx.forkserver import main; main()", "--gompx-forkserver"]
+        spec = _process_spec(cmd, [server_end.fileno()])
+        try:
+            handle = _native.call(_native.ext.gompxcore_ProcessStart,
+                                  _native.bytes_address(spec), len(spec),
+                                  _native.bytes_address(bootstrap), len(bootstrap))
+        finally:
+            server_end.close()
+        self._control = parent_end
+        self._server = _ServerProcess(handle)
+
+    def connect_to_new_process(self, fds):
+        """Ask for a child; return the parent's end of its channel (its sentinel)."""
+        if len(fds) + 1 >= MAXFDS_TO_SEND:
+            raise ValueError("too many fds")
+        self.ensure_running()
+        parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            with self._lock:
+                socket.send_fds(self._control, [b"F"], [child_end.fileno()] + list(fds))
+        except OSError:
+            parent_end.close()
+            raise
+        finally:
+            child_end.close()
+        return parent_end
+
+
+class _ServerProcess:
+    """The server as a child of the Go core."""
+
+    def __init__(self, handle):
+        from . import _native
+        self._native = _native
+        self.handle = handle
+
+    def poll(self):
+        code = self._native.call(self._native.ext.gompxcore_ProcessWait, self.handle, 0)
+        return None if code == self._native.STILL_RUNNING else code
+
+
+def _main_path(preload):
+    if "__main__" not in preload:
+        return None
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if path is None or getattr(getattr(main, "__spec__", None), "name", None):
+        return None
+    return os.path.abspath(path)
+
+
+# -- the server ----------------------------------------------------------------------
+
+# Set in the server process: gompx._native refuses to load there.
+in_server = False
+_libc = None
+
+
+def main():
+    """Run the fork server (in its own interpreter; never loads the Go runtime)."""
+    global in_server, _libc
+    import ctypes
+    import pickle
+    in_server = True
+    _libc = ctypes.CDLL(None, use_errno=True)
+    config = pickle.loads(spawn._read_all(spawn.BOOTSTRAP_FD))
+    control = socket.socket(fileno=spawn.FIRST_PASSED_FD)
+    sys.path[:] = config["sys_path"]
+    if config["main"]:
+        try:
+            spawn.import_main_path(config["main"])
+        except Exception:
+            pass
+    for modname in config["preload"]:
+        if modname != "__main__":
+            try:
+                __import__(modname)
+            except ImportError:
+                pass
+    _serve(control)
+
+
+def _serve(control):
+    sig_r, sig_w = os.pipe()
+    os.set_blocking(sig_r, False)
+    os.set_blocking(sig_w, False)
+    handlers = {signal.SIGCHLD: lambda *_: None, signal.SIGINT: signal.SIG_IGN}
+    old_handlers = {sig: signal.signal(sig, val) for (sig, val) in handlers.items()}
+    signal.set_wakeup_fd(sig_w)
+    channels = {}  # pid -> the server's end of that child's channel
+    with selectors.DefaultSelector() as selector:
+        selector.register(control, selectors.EVENT_READ)
+        selector.register(sig_r, selectors.EVENT_READ)
+        while True:
+            ready = [key.fileobj for (key, _) in selector.select()]
+            if sig_r in ready:
+                while True:
+                    try:
+                        if not os.read(sig_r, 4096):
+                            break
+                    except BlockingIOError:
+                        break
+                _reap(channels)
+            if control in ready:
+                try:
+                    msg, fds, _, _ = socket.recv_fds(control, 1, MAXFDS_TO_SEND)
+                except OSError:
+                    msg, fds = b"", []
+                if not msg:
+                    # The parent is gone: children die with us (PR_SET_PDEATHSIG).
+                    os._exit(0)
+                pid = _fork_child(fds, control, sig_r, sig_w, old_handlers)
+                channel = fds[0]
+                for fd in fds[1:]:
+                    os.close(fd)
+                try:
+                    _write_signed(channel, pid)
+                    channels[pid] = channel
+                except OSError:
+                    os.close(channel)
+
+
+def _reap(channels):
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        channel = channels.pop(pid, None)
+        if channel is None:
+            continue
+        try:
+            _write_signed(channel, os.waitstatus_to_exitcode(status))
+        except OSError:
+            pass
+        os.close(channel)
+
+
+def _fork_child(fds, control, sig_r, sig_w, old_handlers):
+    server_pid = os.getpid()
+    pid = os.fork()
+    if pid != 0:
+        return pid
+    global in_server
+    code = 1
+    try:
+        in_server = False
+        _set_parent_death_signal(server_pid)
+        signal.set_wakeup_fd(-1)
+        for sig, val in old_handlers.items():
+            signal.signal(sig, val)
+        control.close()
+        os.close(sig_r)
+        os.close(sig_w)
+        code = _serve_one(fds[0], fds[1:])
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    except BaseException:
+        import traceback
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def _set_parent_death_signal(server_pid):
+    # Loading the Go core just for this would cost most of a fork-served start, so this
+    # one prctl goes through libc, opened once by the server before it forks.
+    _libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != server_pid:
+        os._exit(1)
+
+
+def _serve_one(channel, passed_fds):
+    from . import reduction
+    size = SIGNED_STRUCT.unpack(_read_exact(channel, 8))[0]
+    bootstrap = _read_exact(channel, size)
+    os.close(channel)
+    reduction.set_inherited_fds(passed_fds)
+    return spawn._main(bootstrap)
+
+
+def _read_exact(fd, n):
+    chunks = []
+    while n:
+        chunk = os.read(fd, min(n, 1 << 20))
+        if not chunk:
+            raise EOFError("fork server channel closed early")
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def _write_signed(fd, n):
+    data = SIGNED_STRUCT.pack(n)
+    while data:
+        written = os.write(fd, data)
+        data = data[written:]
+
+
+def read_signed(sock):
+    """Read one 8-byte signed integer from a socket (EOFError if it closes first)."""
+    data = b""
+    while len(data) < 8:
+        chunk = sock.recv(8 - len(data))
+        if not chunk:
+            raise EOFError("unexpected EOF")
+        data += chunk
+    return SIGNED_STRUCT.unpack(data)[0]
+
+
+_forkserver = ForkServer()
+ensure_running = _forkserver.ensure_running
+connect_to_new_process = _forkserver.connect_to_new_process
+set_forkserver_preload = _forkserver.set_forkserver_preload

@@ -1,0 +1,120 @@
+"""The ``spawn`` start method: a fresh interpreter started by the Go core.
+
+Laid out like CPython's ``multiprocessing/popen_spawn_posix.py``.  The Go core starts
+``sys.executable`` with the bootstrap on fd 3 and the passed descriptors from fd 4 on,
+asks the kernel to kill the child if this process dies (PR_SET_PDEATHSIG), and reports
+the exit through a pidfd sentinel.
+"""
+
+import io
+import os
+import signal
+
+from . import context
+from . import reduction
+from . import spawn
+from . import util
+
+__all__ = ["Popen"]
+
+
+class Popen:
+    """Start and supervise one spawned child."""
+
+    method = "spawn"
+
+    def __init__(self, process_obj):
+        util._flush_std_streams()
+        self.returncode = None
+        self.finalizer = None
+        self._handle = None
+        self._fds = []
+        self._launch(process_obj)
+
+    def duplicate_for_child(self, fd):
+        """Pass *fd* to the child; return its index in the child's inherited list."""
+        self._fds.append(fd)
+        return len(self._fds) - 1
+
+    def _launch(self, process_obj):
+        from . import _native
+        prep_data = spawn.get_preparation_data(process_obj._name)
+        stream = io.BytesIO()
+        context.set_spawning_popen(self)
+        try:
+            reduction.dump(prep_data, stream)
+            reduction.dump(process_obj, stream)
+        finally:
+            context.set_spawning_popen(None)
+        bootstrap = stream.getvalue()
+        spec = _process_spec(spawn.get_command_line(), self._fds)
+        self._handle = _native.call(
+            _native.ext.gompxcore_ProcessStart,
+            _native.bytes_address(spec), len(spec),
+            _native.bytes_address(bootstrap), len(bootstrap))
+        self.pid = _native.call(_native.ext.gompxcore_ProcessPid, self._handle)
+        self.sentinel = _native.call(_native.ext.gompxcore_ProcessSentinel, self._handle)
+
+    def poll(self, flag=os.WNOHANG):
+        """The exit code if the child has exited (waiting for it unless flag is WNOHANG)."""
+        if self.returncode is None:
+            self._wait(0 if flag == os.WNOHANG else None)
+        return self.returncode
+
+    def wait(self, timeout=None):
+        """Wait up to *timeout* seconds; return the exit code or None."""
+        if self.returncode is None:
+            self._wait(timeout)
+        return self.returncode
+
+    def _wait(self, timeout):
+        from . import _native
+        wait = _native.ext.gompxcore_ProcessWait
+        handle = self._handle
+
+        def attempt(ms):
+            try:
+                code = wait(handle, ms)
+            except RuntimeError as e:
+                raise _native.translate(e) from None
+            return None if code == _native.STILL_RUNNING else code
+        code = _native.wait_sliced(attempt, timeout)
+        if code is not None:
+            self.returncode = code
+
+    def _send_signal(self, sig):
+        if self.returncode is None:
+            from . import _native
+            _native.call(_native.ext.gompxcore_ProcessSignal, self._handle, int(sig))
+
+    def terminate(self):
+        self._send_signal(signal.SIGTERM)
+
+    def kill(self):
+        self._send_signal(signal.SIGKILL)
+
+    def close(self):
+        if self._handle is not None:
+            from . import _native
+            _native.call(_native.ext.gompxcore_ProcessClose, self._handle)
+            self._handle = None
+
+
+def _process_spec(args, files, kill_with_parent=True):
+    """The core's start request: NUL-terminated fields (exact bytes, no encoding games).
+
+    Layout: path, cwd, kill_with_parent, len(files), files..., len(args), args...,
+    len(env), env...
+    """
+    env = [k + b"=" + v for k, v in os.environb.items()]
+    fields = [os.fsencode(args[0]), b"", b"1" if kill_with_parent else b"0",
+              str(len(files)).encode()]
+    fields += [str(fd).encode() for fd in files]
+    fields.append(str(len(args)).encode())
+    fields += [os.fsencode(a) for a in args]
+    fields.append(str(len(env)).encode())
+    fields += env
+    for f in fields:
+        if b"\0" in f:
+            raise ValueError("embedded null byte in a child's command line or environment")
+    return b"\0".join(fields) + b"\0"

@@ -1,0 +1,196 @@
+"""Starting a fresh interpreter as a child: the command line, the preparation data, and
+the child's entry point.
+
+Laid out like CPython's ``multiprocessing/spawn.py``.  The child gets its bootstrap on
+file descriptor 3: two pickles, the preparation data (sys.path, cwd, authkey, name, how to
+re-import the main module as ``__mp_main__``) then the Process object.  The descriptors the
+parent passes along follow from fd 4 on.
+"""
+
+import os
+import sys
+import types
+
+from . import process
+
+__all__ = ["get_executable", "set_executable", "get_command_line", "get_preparation_data",
+           "prepare", "spawn_main", "import_main_path"]
+
+BOOTSTRAP_FD = 3
+FIRST_PASSED_FD = 4
+
+_python_exe = sys.executable
+
+
+def set_executable(exe):
+    global _python_exe
+    _python_exe = os.fsdecode(exe) if exe is not None else None
+
+
+def get_executable():
+    return _python_exe
+
+
+def _args_from_interpreter_flags():
+    """The interpreter options of this process that a child should share."""
+    flags = sys.flags
+    args = []
+    for opt, name in (("-d", "debug"), ("-B", "dont_write_bytecode"), ("-S", "no_site"),
+                      ("-v", "verbose"), ("-b", "bytes_warning"), ("-q", "quiet"),
+                      ("-O", "optimize")):
+        args.extend([opt] * getattr(flags, name, 0))
+    if getattr(flags, "isolated", 0):
+        args.append("-I")
+    else:
+        if flags.ignore_environment:
+            args.append("-E")
+        if flags.no_user_site:
+            args.append("-s")
+        if getattr(flags, "safe_path", False):
+            args.append("-P")
+    for opt in sys.warnoptions:
+        args.append("-W" + opt)
+    for key, value in getattr(sys, "_xoptions", {}).items():
+        args.append("-X" + (key if value is True else "%s=%s" % (key, value)))
+    return args
+
+
+def get_command_line(**kwds):
+    """The command line of a spawned child."""
+    prog = "from gompx.spawn import spawn_main; spawn_main()"
+    return [_python_exe] + _args_from_interpreter_flags() + ["-c", prog, "--gompx-child"]
+
+
+def get_preparation_data(name):
+    """What a child needs to look like its parent before the Process object is unpickled."""
+    d = dict(
+        log_to_stderr=_log_to_stderr(),
+        authkey=bytes(process.current_process().authkey),
+        name=name,
+        sys_path=sys.path,
+        sys_argv=sys.argv,
+        orig_dir=process.ORIGINAL_DIR,
+        dir=os.getcwd(),
+        start_method=_start_method(),
+    )
+    main_module = sys.modules["__main__"]
+    main_mod_name = getattr(getattr(main_module, "__spec__", None), "name", None)
+    if main_mod_name is not None:
+        d["init_main_from_name"] = main_mod_name
+    else:
+        main_path = getattr(main_module, "__file__", None)
+        if main_path is not None:
+            if not os.path.isabs(main_path) and process.ORIGINAL_DIR is not None:
+                main_path = os.path.join(process.ORIGINAL_DIR, main_path)
+            d["init_main_from_path"] = os.path.normpath(main_path)
+    return d
+
+
+def _log_to_stderr():
+    from . import util
+    return util._log_to_stderr
+
+
+def _start_method():
+    from .context import _default_context
+    return _default_context.get_start_method(allow_none=True)
+
+
+def prepare(data):
+    """Make this child look like its parent: name, authkey, paths, cwd, main module."""
+    if "name" in data:
+        process.current_process().name = data["name"]
+    if "authkey" in data:
+        process.current_process().authkey = data["authkey"]
+    if data.get("log_to_stderr"):
+        from . import util
+        util.log_to_stderr()
+    if "sys_path" in data:
+        sys.path = data["sys_path"]
+    if "sys_argv" in data:
+        sys.argv = data["sys_argv"]
+    if "dir" in data:
+        os.chdir(data["dir"])
+    if "orig_dir" in data:
+        process.ORIGINAL_DIR = data["orig_dir"]
+    if data.get("start_method") is not None:
+        from .context import _default_context
+        _default_context.set_start_method(data["start_method"], force=True)
+    if "init_main_from_name" in data:
+        _fixup_main_from_name(data["init_main_from_name"])
+    elif "init_main_from_path" in data:
+        _fixup_main_from_path(data["init_main_from_path"])
+
+
+# The parent's __main__ runs again in the child as __mp_main__, so that functions and
+# classes defined there unpickle; the `if __name__ == "__main__"` block does not run.
+old_main_modules = []
+
+
+def _fixup_main_from_name(mod_name):
+    current_main = sys.modules["__main__"]
+    if mod_name == "__main__" or mod_name.endswith(".__main__"):
+        return
+    if getattr(getattr(current_main, "__spec__", None), "name", None) == mod_name:
+        return
+    import runpy
+    old_main_modules.append(current_main)
+    main_module = types.ModuleType("__mp_main__")
+    main_content = runpy.run_module(mod_name, run_name="__mp_main__", alter_sys=True)
+    main_module.__dict__.update(main_content)
+    sys.modules["__main__"] = sys.modules["__mp_main__"] = main_module
+
+
+def _fixup_main_from_path(main_path):
+    current_main = sys.modules["__main__"]
+    main_name = os.path.splitext(os.path.basename(main_path))[0]
+    if main_name == "ipython":
+        return
+    if getattr(current_main, "__file__", None) == main_path:
+        return
+    import runpy
+    old_main_modules.append(current_main)
+    main_module = types.ModuleType("__mp_main__")
+    main_content = runpy.run_path(main_path, run_name="__mp_main__")
+    main_module.__dict__.update(main_content)
+    sys.modules["__main__"] = sys.modules["__mp_main__"] = main_module
+
+
+def import_main_path(main_path):
+    """Set sys.modules['__main__'] to the module at main_path."""
+    _fixup_main_from_path(main_path)
+
+
+def _read_all(fd):
+    chunks = []
+    while True:
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks)
+
+
+def spawn_main():
+    """Entry point of a spawned child: read the bootstrap, prepare, run, exit."""
+    from . import reduction
+    reduction.set_inherited_fds(FIRST_PASSED_FD)
+    exitcode = _main(_read_all(BOOTSTRAP_FD))
+    sys.exit(exitcode)
+
+
+def _main(bootstrap, parent_sentinel=None):
+    """Unpickle the preparation data and the Process object, then run it."""
+    import io
+    import pickle
+    stream = io.BytesIO(bootstrap)
+    preparation_data = pickle.load(stream)
+    prepare(preparation_data)
+    current = process.current_process()
+    current._inheriting = True
+    try:
+        self = pickle.load(stream)
+    finally:
+        del current._inheriting
+    return self._bootstrap(parent_sentinel)

@@ -1,0 +1,232 @@
+"""Logging, finalizers and exit-time clean-up.
+
+Laid out like CPython's ``multiprocessing/util.py``: ``Finalize`` callbacks with exit
+priorities, ``get_logger``/``log_to_stderr``, and ``_exit_function``, which at interpreter
+exit terminates daemonic children and joins the others.
+"""
+
+import atexit
+import itertools
+import sys
+import weakref
+
+from . import process
+
+__all__ = ["sub_debug", "debug", "info", "sub_warning", "get_logger", "log_to_stderr",
+           "Finalize", "is_exiting", "register_after_fork", "SUBDEBUG", "SUBWARNING"]
+
+NOTSET = 0
+SUBDEBUG = 5
+DEBUG = 10
+INFO = 20
+SUBWARNING = 25
+
+LOGGER_NAME = "multiprocessing"
+DEFAULT_LOGGING_FORMAT = "[%(levelname)s/%(processName)s] %(message)s"
+
+_logger = None
+_log_to_stderr = False
+
+
+def sub_debug(msg, *args):
+    if _logger:
+        _logger.log(SUBDEBUG, msg, *args, stacklevel=2)
+
+
+def debug(msg, *args):
+    if _logger:
+        _logger.log(DEBUG, msg, *args, stacklevel=2)
+
+
+def info(msg, *args):
+    if _logger:
+        _logger.log(INFO, msg, *args, stacklevel=2)
+
+
+def sub_warning(msg, *args):
+    if _logger:
+        _logger.log(SUBWARNING, msg, *args, stacklevel=2)
+
+
+def get_logger():
+    """Return the logger used by gompx (named like stdlib's, "multiprocessing")."""
+    global _logger
+    import logging
+    with logging._lock:
+        if not _logger:
+            _logger = logging.getLogger(LOGGER_NAME)
+            _logger.propagate = 0
+    return _logger
+
+
+def log_to_stderr(level=None):
+    """Turn on logging to stderr and return the logger."""
+    global _log_to_stderr
+    import logging
+    logger = get_logger()
+    formatter = logging.Formatter(DEFAULT_LOGGING_FORMAT)
+    handler = logging.StreamHandler()
+    handler.setFormatter(formatter)
+    logger.addHandler(handler)
+    if level:
+        logger.setLevel(level)
+    _log_to_stderr = True
+    return _logger
+
+
+# -- functions run in a new child before its target ----------------------------------
+
+_afterfork_registry = weakref.WeakValueDictionary()
+_afterfork_counter = itertools.count()
+
+
+def _run_after_forkers():
+    items = list(_afterfork_registry.items())
+    items.sort()
+    for (index, ident, func), obj in items:
+        try:
+            func(obj)
+        except Exception as e:
+            info("after forker raised exception %s", e)
+
+
+def register_after_fork(obj, func):
+    """Call func(obj) in each new child (gompx children are spawned or fork-served)."""
+    _afterfork_registry[(next(_afterfork_counter), id(obj), func)] = obj
+
+
+# -- finalizers ----------------------------------------------------------------------
+
+_finalizer_registry = {}
+_finalizer_counter = itertools.count()
+
+
+class Finalize:
+    """Class which supports object finalization using weakrefs."""
+
+    def __init__(self, obj, callback, args=(), kwargs=None, exitpriority=None):
+        if exitpriority is not None and not isinstance(exitpriority, int):
+            raise TypeError("Exitpriority ({0!r}) must be None or int, not {1!s}".format(
+                exitpriority, type(exitpriority)))
+        if obj is not None:
+            self._weakref = weakref.ref(obj, self)
+        elif exitpriority is None:
+            raise ValueError("Without object, exitpriority cannot be None")
+        self._callback = callback
+        self._args = args
+        self._kwargs = kwargs or {}
+        self._key = (exitpriority, next(_finalizer_counter))
+        self._pid = _getpid()
+        _finalizer_registry[self._key] = self
+
+    def __call__(self, wr=None):
+        """Run the callback unless it has already been called or cancelled."""
+        try:
+            del _finalizer_registry[self._key]
+        except KeyError:
+            sub_debug("finalizer no longer registered")
+            return None
+        if self._pid != _getpid():
+            res = None
+        else:
+            res = self._callback(*self._args, **self._kwargs)
+        self._weakref = self._callback = self._args = self._kwargs = self._key = None
+        return res
+
+    def cancel(self):
+        """Cancel finalization of the object."""
+        try:
+            del _finalizer_registry[self._key]
+        except KeyError:
+            pass
+        else:
+            self._weakref = self._callback = self._args = self._kwargs = self._key = None
+
+    def still_active(self):
+        """Return whether this finalizer is still waiting to invoke callback."""
+        return self._key in _finalizer_registry
+
+    def __repr__(self):
+        try:
+            obj = self._weakref()
+        except (AttributeError, TypeError):
+            obj = None
+        if obj is None:
+            return "<%s object, dead>" % self.__class__.__name__
+        return "<%s object, callback=%s>" % (
+            self.__class__.__name__, getattr(self._callback, "__name__", self._callback))
+
+
+def _getpid():
+    import os
+    return os.getpid()
+
+
+def _run_finalizers(minpriority=None):
+    """Run finalizers whose exit priority is at least *minpriority* (all if None),
+    highest priority first, later-registered first within a priority."""
+    if _finalizer_registry is None:
+        return
+    if minpriority is None:
+        def want(p):
+            return p[0] is not None
+    else:
+        def want(p):
+            return p[0] is not None and p[0] >= minpriority
+    keys = [key for key in list(_finalizer_registry) if want(key)]
+    keys.sort(reverse=True)
+    for key in keys:
+        finalizer = _finalizer_registry.get(key)
+        if finalizer is not None:
+            try:
+                finalizer()
+            except Exception:
+                import traceback
+                traceback.print_exc()
+    if minpriority is None:
+        _finalizer_registry.clear()
+
+
+_exiting = False
+
+
+def is_exiting():
+    """Returns true if the process is shutting down."""
+    return _exiting or _exiting is None
+
+
+def _exit_function():
+    """At exit: run finalizers, terminate daemonic children, join the others."""
+    global _exiting
+    if _exiting:
+        return
+    _exiting = True
+    info("process shutting down")
+    _run_finalizers(0)
+    if process.current_process() is not None:
+        for p in process.active_children():
+            if p.daemon:
+                info("calling terminate() for daemon %s", p.name)
+                p._popen.terminate()
+        for p in process.active_children():
+            info("calling join() for process %s", p.name)
+            p.join()
+    _run_finalizers()
+
+
+atexit.register(_exit_function)
+
+
+def _flush_std_streams():
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (AttributeError, ValueError):
+            pass
+
+
+def close_fds(*fds):
+    """Close each file descriptor given as an argument."""
+    import os
+    for fd in fds:
+        os.close(fd)

@@ -1,0 +1,225 @@
+package gompxcore
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gompx/gompx/gompx"
+)
+
+// RecvTimedOut is what ConnRecv returns when the timeout expired before a message began.
+const RecvTimedOut = -1
+
+// millis turns a Python-side timeout in milliseconds into a core timeout; negative waits
+// forever.
+func millis(ms int) time.Duration {
+	if ms < 0 {
+		return -1
+	}
+	return time.Duration(ms) * time.Millisecond
+}
+
+// PipeNew creates both ends of multiprocessing.Pipe(duplex) and returns their handles
+// packed as first<<32 | second.
+func PipeNew(duplex bool) (packed int64, err error) {
+	defer recoverInto(&err)
+	a, b, err := gompx.Pipe(duplex)
+	if err != nil {
+		return 0, translate(err)
+	}
+	return handles.put(a)<<32 | handles.put(b), nil
+}
+
+// ConnNew wraps an existing file descriptor (a socket or pipe) as a connection speaking
+// CPython's wire format. The connection owns fd from now on.
+func ConnNew(fd int, readable, writable bool) (h int64, err error) {
+	defer recoverInto(&err)
+	if fd < 0 {
+		return 0, newPyError("OSError", "invalid file descriptor %d", fd)
+	}
+	c, err := gompx.NewConn(fd, readable, writable)
+	if err != nil {
+		return 0, translate(err)
+	}
+	return handles.put(c), nil
+}
+
+// ConnFileno returns the connection's file descriptor.
+func ConnFileno(h int64) (fd int, err error) {
+	defer recoverInto(&err)
+	c, err := get[*gompx.Conn](h)
+	if err != nil {
+		return -1, err
+	}
+	return c.Fd(), nil
+}
+
+// ConnClose closes the connection and forgets the handle. Closing twice is harmless.
+func ConnClose(h int64) (ok bool, err error) {
+	defer recoverInto(&err)
+	c, err := get[*gompx.Conn](h)
+	if err != nil {
+		return true, nil
+	}
+	handles.drop(h)
+	return true, translate(c.Close())
+}
+
+// ConnSend sends the n bytes at addr as one message.
+func ConnSend(h int64, addr uintptr, n int) (sent int, err error) {
+	defer recoverInto(&err)
+	c, err := get[*gompx.Conn](h)
+	if err != nil {
+		return 0, err
+	}
+	if err := c.SendBytes(pyMemory(addr, n)); err != nil {
+		return 0, translate(err)
+	}
+	return n, nil
+}
+
+// ConnRecv waits up to timeoutMs for the next message and returns its length, or
+// RecvTimedOut. A message of at most capacity bytes is already at addr on return; a
+// longer one stays pending until ConnRecvPending or ConnDiscard.
+func ConnRecv(h int64, addr uintptr, capacity int, timeoutMs int) (n int64, err error) {
+	defer recoverInto(&err)
+	c, err := get[*gompx.Conn](h)
+	if err != nil {
+		return 0, err
+	}
+	n, err = c.RecvHeader(millis(timeoutMs))
+	if err != nil {
+		if err == gompx.ErrTimeout {
+			return RecvTimedOut, nil
+		}
+		return 0, translate(err)
+	}
+	if n <= int64(capacity) {
+		if err := c.RecvPayload(pyMemory(addr, int(n))); err != nil {
+			return 0, translate(err)
+		}
+	}
+	return n, nil
+}
+
+// ConnRecvPending reads the pending payload of n bytes (announced by ConnRecv) into addr.
+func ConnRecvPending(h int64, addr uintptr, n int) (got int, err error) {
+	defer recoverInto(&err)
+	c, err := get[*gompx.Conn](h)
+	if err != nil {
+		return 0, err
+	}
+	if err := c.RecvPayload(pyMemory(addr, n)); err != nil {
+		return 0, translate(err)
+	}
+	return n, nil
+}
+
+// ConnDiscard drops the pending payload, so that a message refused for its length does
+// not leave the connection out of step.
+func ConnDiscard(h int64) (ok bool, err error) {
+	defer recoverInto(&err)
+	c, err := get[*gompx.Conn](h)
+	if err != nil {
+		return false, err
+	}
+	return true, translate(c.DiscardPayload())
+}
+
+// ConnPoll reports whether a message (or end of stream) is ready, waiting up to timeoutMs.
+func ConnPoll(h int64, timeoutMs int) (ready bool, err error) {
+	defer recoverInto(&err)
+	c, err := get[*gompx.Conn](h)
+	if err != nil {
+		return false, err
+	}
+	ready, err = c.Poll(millis(timeoutMs))
+	return ready, translate(err)
+}
+
+// WaitFds waits up to timeoutMs until some of the comma-separated file descriptors are
+// readable or hung up, and returns those, comma-separated ("" on timeout).
+func WaitFds(fds string, timeoutMs int) (ready string, err error) {
+	defer recoverInto(&err)
+	list, err := parseInts(fds)
+	if err != nil {
+		return "", err
+	}
+	got, err := gompx.Wait(list, millis(timeoutMs))
+	if err != nil && err != gompx.ErrTimeout {
+		return "", translate(err)
+	}
+	return joinInts(got), nil
+}
+
+func parseInts(s string) ([]int, error) {
+	if s == "" {
+		return nil, nil
+	}
+	fields := strings.Split(s, ",")
+	out := make([]int, len(fields))
+	for i, f := range fields {
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return nil, newPyError("ValueError", "bad integer list %q: %v", s, err)
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+func joinInts(vals []int) string {
+	var b strings.Builder
+	for i, v := range vals {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprint(&b, v)
+	}
+	return b.String()
+}
+
+// ConnExport describes the connection for a child process as "fd,fd,...;state": the
+// descriptors the child must inherit, then an opaque state string. The child passes the
+// same string back to ConnImport with the descriptors replaced by its own numbers.
+func ConnExport(h int64) (exported string, err error) {
+	defer recoverInto(&err)
+	c, err := get[*gompx.Conn](h)
+	if err != nil {
+		return "", err
+	}
+	state := c.State()
+	text, err := state.MarshalText()
+	if err != nil {
+		return "", translate(err)
+	}
+	return joinInts(state.Fds()) + ";" + string(text), nil
+}
+
+// ConnImport rebuilds a connection from ConnExport's string (with the descriptors as this
+// process numbers them) and returns its handle. The connection owns those descriptors.
+func ConnImport(exported string) (h int64, err error) {
+	defer recoverInto(&err)
+	fdList, text, ok := strings.Cut(exported, ";")
+	if !ok {
+		return 0, newPyError("ValueError", "bad connection state %q", exported)
+	}
+	fds, err := parseInts(fdList)
+	if err != nil {
+		return 0, err
+	}
+	var state gompx.ConnState
+	if err := state.UnmarshalText([]byte(text)); err != nil {
+		return 0, newPyError("ValueError", "bad connection state: %v", err)
+	}
+	if state, err = state.WithFds(fds); err != nil {
+		return 0, newPyError("ValueError", "bad connection state: %v", err)
+	}
+	c, err := gompx.ConnFromState(state)
+	if err != nil {
+		return 0, translate(err)
+	}
+	return handles.put(c), nil
+}

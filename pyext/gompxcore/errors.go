@@ -1,0 +1,61 @@
+package gompxcore
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/gompx/gompx/gompx"
+)
+
+// pyError is an error that names the Python exception it should become.
+type pyError struct {
+	exc   string // Python exception class name, resolved by gompx/_native.py
+	errno syscall.Errno
+	msg   string
+}
+
+func (e *pyError) Error() string {
+	return fmt.Sprintf("gompx:%s:%d:%s", e.exc, int(e.errno), e.msg)
+}
+
+func newPyError(exc, format string, args ...any) error {
+	return &pyError{exc: exc, msg: fmt.Sprintf(format, args...)}
+}
+
+// translate maps a core error to the exception CPython's multiprocessing raises in the
+// same situation.
+func translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	var pe *pyError
+	if errors.As(err, &pe) {
+		return pe
+	}
+	var errno syscall.Errno
+	switch {
+	case errors.Is(err, gompx.ErrClosed):
+		return &pyError{exc: "OSError", msg: "handle is closed"}
+	case errors.Is(err, gompx.ErrNotReadable):
+		return &pyError{exc: "OSError", msg: "connection is write-only"}
+	case errors.Is(err, gompx.ErrNotWritable):
+		return &pyError{exc: "OSError", msg: "connection is read-only"}
+	case errors.Is(err, gompx.ErrMessageTooLong):
+		return &pyError{exc: "OSError", msg: "bad message length: " + err.Error()}
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return &pyError{exc: "EOFError", msg: err.Error()}
+	case errors.As(err, &errno):
+		return &pyError{exc: "OSError", errno: errno, msg: err.Error()}
+	}
+	return &pyError{exc: "OSError", msg: err.Error()}
+}
+
+// recoverInto turns a panic into an error in *err. Deferred by every exported function.
+func recoverInto(err *error) {
+	if r := recover(); r != nil {
+		*err = &pyError{exc: "SystemError", msg: fmt.Sprintf("gompx internal error (Go panic): %v\n%s", r, debug.Stack())}
+	}
+}

