@@ -97,6 +97,13 @@ def wait_for_go(conn):
         conn.recv()
 
 
+def send_then_wait_go(conn, go, value):
+    """Send `value` (keeping `conn` open), wait for the parent's go, exit 0."""
+    conn.send(value)
+    if go.poll(WAIT):
+        go.recv()
+
+
 def send_after(conn, value, delay):
     time.sleep(delay)
     conn.send(value)
