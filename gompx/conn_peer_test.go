@@ -1,0 +1,141 @@
+//go:build linux
+
+package gompx
+
+import (
+	"bytes"
+	"fmt"
+	"hash/crc32"
+	"math/rand/v2"
+	"testing"
+)
+
+// peerSizes straddle the ring threshold and the ring size.
+func peerSizes(short bool) []int {
+	sizes := []int{0, 1, ringThreshold - 1, ringThreshold, ringSize - 1, ringSize, ringSize + 1, 3*ringSize + 7}
+	if !short {
+		sizes = append(sizes, 64<<20)
+	}
+	return sizes
+}
+
+func randomBytes(n int, seed uint64) []byte {
+	b := make([]byte, n)
+	r := rand.New(rand.NewPCG(seed, uint64(n)))
+	for i := 0; i+8 <= n; i += 8 {
+		v := r.Uint64()
+		for j := range 8 {
+			b[i+j] = byte(v >> (8 * j))
+		}
+	}
+	for i := n &^ 7; i < n; i++ {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+func TestPeerSizes(t *testing.T) {
+	a, b := testPipe2(t, "peer")
+	for _, n := range peerSizes(testing.Short()) {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			src := randomBytes(n, 1)
+			errc := make(chan error, 1)
+			go func() { errc <- a.SendBytes(src) }()
+			got, err := b.RecvBytes(0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := <-errc; err != nil {
+				t.Fatal(err)
+			}
+			if crc32.ChecksumIEEE(got) != crc32.ChecksumIEEE(src) || len(got) != n {
+				t.Fatalf("%d bytes sent, %d received, checksums differ", n, len(got))
+			}
+		})
+	}
+}
+
+// Both ends send and receive at once, small and large messages interleaved, so both
+// rings and the socket carry traffic in both directions.
+func TestPeerBothWaysInterleaved(t *testing.T) {
+	a, b := testPipe2(t, "peer")
+	sizes := []int{5, ringThreshold, 17, ringSize + 1, 0, 3 * ringThreshold, 1, 2*ringSize + 9, 100}
+	run := func(c *Conn, seed uint64, errc chan<- error) {
+		send := make(chan error, 1)
+		go func() {
+			for i, n := range sizes {
+				if err := c.SendBytes(randomBytes(n, seed+uint64(i))); err != nil {
+					send <- err
+					return
+				}
+			}
+			send <- nil
+		}()
+		for i, n := range sizes {
+			got, err := c.RecvBytes(0)
+			if err != nil {
+				errc <- err
+				return
+			}
+			if !bytes.Equal(got, randomBytes(n, (3-seed)+uint64(i))) { // the other side's seed
+				errc <- fmt.Errorf("message %d (%d bytes) corrupted", i, n)
+				return
+			}
+		}
+		errc <- <-send
+	}
+	errc := make(chan error, 2)
+	go run(a, 1, errc)
+	go run(b, 2, errc)
+	for range 2 {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// An end rebuilt from its State keeps going mid-way through large messages: the new
+// end reuses the ring the peer already has, and the new receiver the ring it knows.
+func TestPeerStateHandOff(t *testing.T) {
+	a, b := testPipe2(t, "peer")
+	big := randomBytes(ringSize+5, 9)
+	exchange := func(from, to *Conn) {
+		t.Helper()
+		errc := make(chan error, 1)
+		go func() { errc <- from.SendBytes(big) }()
+		got, err := to.RecvBytes(0)
+		if err != nil || !bytes.Equal(got, big) {
+			t.Fatalf("exchange: %d bytes, %v", len(got), err)
+		}
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	exchange(a, b)
+	exchange(b, a)
+	for _, c := range []*Conn{a, b} {
+		s := c.State()
+		if s.SendRingFd < 0 || s.RecvRingFd < 0 || !s.PeerHasSendRing {
+			t.Fatalf("state after traffic both ways: %+v", s)
+		}
+	}
+	// Rebuild both ends from duplicated descriptors, as a child would inherit them.
+	rebuild := func(c *Conn) *Conn {
+		s := c.State()
+		fds := s.Fds()
+		for i := range fds {
+			fds[i] = dupFd(t, fds[i])
+		}
+		s, _ = s.WithFds(fds)
+		c.Close()
+		n, err := ConnFromState(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { n.Close() })
+		return n
+	}
+	a2, b2 := rebuild(a), rebuild(b)
+	exchange(a2, b2)
+	exchange(b2, a2)
+}
