@@ -44,6 +44,8 @@ class Connection:
     def __init__(self, handle, readable=True, writable=True):
         native = _native or _load_native()
         handle = handle.__index__()
+        if handle < 0:
+            raise ValueError("invalid handle")
         if not readable and not writable:
             raise ValueError("at least one of `readable` and `writable` must be True")
         self._handle = native.call(native.ext.gompxcore_ConnNew, handle,

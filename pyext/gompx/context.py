@@ -210,6 +210,10 @@ _concrete_contexts = {
 }
 _default_context = DefaultContext(_concrete_contexts["spawn"])
 
+def _force_start_method(method):
+    _default_context._actual_context = _concrete_contexts[method]
+
+
 # The Popen being launched on this thread: reducers of file descriptors and authkeys ask
 # it to hand their descriptor to the child.
 _tls = threading.local()

@@ -231,8 +231,14 @@ class BaseProcess:
             _children = set()
             _process_counter = itertools.count(1)
             _current_process = self
+            # A spawned child's parent is its OS parent; a fork-served child's is not.
             _parent_process = _ParentProcess(self._parent_name, self._parent_pid,
-                                             parent_sentinel)
+                                             parent_sentinel,
+                                             direct=os.getppid() == self._parent_pid)
+            start_method = getattr(self, "_start_method", None)
+            if start_method is not None:
+                from . import context
+                context._force_start_method(start_method)
             util._finalizer_registry.clear()
             util._run_after_forkers()
             try:
@@ -292,7 +298,8 @@ class _MainProcess(BaseProcess):
 class _ParentProcess(BaseProcess):
     """The parent as seen from a child: name, pid and a sentinel for its exit."""
 
-    def __init__(self, name, pid, sentinel=None):
+    def __init__(self, name, pid, sentinel=None, direct=True):
+        self._direct = direct
         self._identity = ()
         self._name = name
         self._pid = pid
@@ -306,7 +313,8 @@ class _ParentProcess(BaseProcess):
     def _sentinel(self):
         if self._sentinel_fd is None:
             from . import _native
-            if os.getppid() != self._pid:
+            if self._direct and os.getppid() != self._pid:
+                # Re-parented: the pid may already name another process.
                 raise ValueError("parent process %d has already exited" % self._pid)
             self._sentinel_fd = _native.call(_native.ext.gompxcore_PidfdOpen, self._pid)
         return self._sentinel_fd
