@@ -428,6 +428,9 @@ func decodeLong(b []byte) any {
 	return x
 }
 
+// pyNaN is the bit pattern of CPython's float("nan").
+const pyNaN = 0x7ff8000000000000
+
 // maxIntDigits is CPython's default limit on decimal digits in an int read
 // from text (sys.int_info.default_max_str_digits); it also keeps parsing
 // linear.
@@ -444,6 +447,9 @@ func (d *decoder) loadTextNumber(op byte) error {
 		f, err := strconv.ParseFloat(s, 64)
 		if err != nil && !errors.Is(err, strconv.ErrRange) {
 			return fmt.Errorf("bad float %q", s)
+		}
+		if f != f {
+			f = math.Float64frombits(pyNaN) // Python's float("nan"), not Go's
 		}
 		d.push(f)
 		return nil

@@ -142,6 +142,12 @@ const (
 	kindPointer
 )
 
+// globalName is a module or class name string written for STACK_GLOBAL.
+type globalName struct {
+	s      string
+	isName bool
+}
+
 // encoder is the state of one pickle being written.
 type encoder struct {
 	w          io.Writer // nil: keep everything in buf (Marshal)
@@ -150,8 +156,8 @@ type encoder struct {
 	buf        []byte
 	frameStart int // offset of the open frame's header in buf, or -1
 	memo       map[memoKey]uint32
-	globals    map[string]uint32 // module and class names, memoized by value
-	classes    map[Class]uint32  // classes already written
+	globals    map[globalName]uint32 // module and class names, memoized by value
+	classes    map[Class]uint32      // classes already written
 	memoLen    uint32
 	depth      int
 }

@@ -338,11 +338,14 @@ func (e *encoder) saveGlobal(c Class) error {
 		return &EncodeError{Err: fmt.Errorf("class %q has an empty module or name", c.String())}
 	}
 	if e.proto >= 4 {
-		e.saveGlobalName(c.Module)
-		e.saveGlobalName(c.Name)
+		e.saveGlobalName(c.Module, false)
+		e.saveGlobalName(c.Name, true)
 		e.buf = append(e.buf, opSTACK_GLOBAL)
 	} else {
-		m := py2Name(c)
+		m := c
+		if e.proto < 3 {
+			m = py2Name(c)
+		}
 		if strings.ContainsAny(m.Module+m.Name, "\n") {
 			return &EncodeError{Err: fmt.Errorf("class name %q has a newline", c.String())}
 		}
@@ -361,9 +364,11 @@ func (e *encoder) saveGlobal(c Class) error {
 }
 
 // saveGlobalName writes a module or class name, shared by value as CPython
-// shares its interned names.
-func (e *encoder) saveGlobalName(s string) {
-	if idx, ok := e.globals[s]; ok {
+// shares a module's name string among its classes; a class name equal to
+// its module's name is another string there, so the two are kept apart.
+func (e *encoder) saveGlobalName(s string, isName bool) {
+	key := globalName{s, isName}
+	if idx, ok := e.globals[key]; ok {
 		e.get(idx)
 		return
 	}
@@ -375,9 +380,9 @@ func (e *encoder) saveGlobalName(s string) {
 	}
 	e.buf = append(e.buf, s...)
 	if e.globals == nil {
-		e.globals = make(map[string]uint32)
+		e.globals = make(map[globalName]uint32)
 	}
-	e.globals[s] = e.memoLen
+	e.globals[key] = e.memoLen
 	e.put(memoKey{})
 }
 
