@@ -4,10 +4,14 @@ package gompx
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"math/rand/v2"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // peerSizes straddle the ring threshold and the ring size.
@@ -138,4 +142,30 @@ func TestPeerStateHandOff(t *testing.T) {
 	a2, b2 := rebuild(a), rebuild(b)
 	exchange(a2, b2)
 	exchange(b2, a2)
+}
+
+// Closing the receiving end while a large send is blocked on the full ring gives the
+// sender EPIPE after at most a few wait slices, on duplex and one-way pipes alike.
+func TestPeerReceiverGone(t *testing.T) {
+	for _, duplex := range []bool{true, false} {
+		r, w, err := Pipe(duplex)
+		if err != nil {
+			t.Fatal(err)
+		}
+		errc := make(chan error, 1)
+		go func() { errc <- w.SendBytes(make([]byte, 4*ringSize)) }()
+		if _, err := r.RecvHeader(-1); err != nil {
+			t.Fatal(err)
+		}
+		r.Close()
+		select {
+		case err := <-errc:
+			if !errors.Is(err, unix.EPIPE) {
+				t.Errorf("duplex=%v: SendBytes = %v, want EPIPE", duplex, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("duplex=%v: sender hangs after the receiver closed", duplex)
+		}
+		w.Close()
+	}
 }
