@@ -126,8 +126,9 @@ func (d *decoder) fill(n int) error {
 		d.data, d.pos = d.data[:rest], 0
 	}
 	for len(d.data) < n {
-		want := min(n-len(d.data), 1<<20)
-		want = max(want, 4096)
+		// Grow by at most what has already arrived, so that a length
+		// field alone never buys memory.
+		want := max(min(n-len(d.data), len(d.data)), 4096)
 		if cap(d.data)-len(d.data) < want {
 			grown := make([]byte, len(d.data), len(d.data)+want)
 			copy(grown, d.data)

@@ -122,7 +122,7 @@ func runPython(t *testing.T, python string, req pyRequest) pyReply {
 	return reply
 }
 
-func unhex(t *testing.T, s string) []byte {
+func unhex(t testing.TB, s string) []byte {
 	t.Helper()
 	b, err := hex.DecodeString(s)
 	if err != nil {
