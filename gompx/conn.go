@@ -40,6 +40,9 @@ type Conn struct {
 	pendingRing bool          // the pending payload is in recvRing
 	recvErr     error         // the stream is out of step after this error
 	recvHdr     frame.Header
+
+	// interruptible: a signal during RecvHeader's wait returns ErrInterrupted.
+	interruptible atomic.Bool
 }
 
 // Tunables of peer mode, variables so that benchmarks can explore them.
@@ -69,6 +72,13 @@ func newConn(fd int, readable, writable, peer bool) (*Conn, error) {
 	}
 	return &Conn{fd: fd, readable: readable, writable: writable, peer: peer, socket: socket, pending: -1}, nil
 }
+
+// SetInterruptible makes a signal that interrupts RecvHeader's wait, before any byte of
+// the header arrived, return ErrInterrupted instead of resuming the wait. An embedding
+// runtime that handles signals itself (a Python interpreter running its handlers between
+// bytecodes) needs this to stay responsive to Ctrl-C while it blocks for a message
+// without a timeout; Go programs do not.
+func (c *Conn) SetInterruptible(on bool) { c.interruptible.Store(on) }
 
 // Fd returns the connection's file descriptor, or -1 once closed.
 func (c *Conn) Fd() int {
@@ -187,6 +197,9 @@ func (c *Conn) RecvHeader(timeout time.Duration) (int64, error) {
 	if err == io.EOF {
 		return 0, io.EOF // unwrapped, as io.Reader callers expect
 	}
+	if err == ErrInterrupted {
+		return 0, fmt.Errorf("recv header: %w", err) // nothing consumed: the stream is in step
+	}
 	if err != nil {
 		c.recvErr = err
 		return 0, fmt.Errorf("recv header: %w", err)
@@ -211,7 +224,7 @@ func (c *Conn) RecvPayload(dst []byte) error {
 	if c.pendingRing {
 		err = c.recvRing.Read(dst, c.senderAlive)
 	} else {
-		err = readFull(c.fd, dst, false)
+		err = readFull(c.fd, dst, false, false)
 	}
 	return c.payloadDone("recv payload", err)
 }
@@ -231,7 +244,7 @@ func (c *Conn) DiscardPayload() error {
 	} else {
 		scratch := make([]byte, min(c.pending, 64<<10))
 		for left := c.pending; left > 0 && err == nil; left -= int64(len(scratch)) {
-			err = readFull(c.fd, scratch[:min(left, int64(len(scratch)))], false)
+			err = readFull(c.fd, scratch[:min(left, int64(len(scratch)))], false, false)
 		}
 	}
 	return c.payloadDone("discard payload", err)

@@ -59,11 +59,12 @@ func (c *Conn) senderAlive() error {
 func (c *Conn) readHeader() (int64, frame.Kind, error) {
 	h := c.recvHdr[:]
 	var fds []int
-	read := func(p []byte, eofOK bool) error {
+	intr := c.interruptible.Load()
+	read := func(p []byte, atStart bool) error {
 		if !c.peer {
-			return readFull(c.fd, p, eofOK)
+			return readFull(c.fd, p, atStart, atStart && intr)
 		}
-		got, err := recvFull(c.fd, p, eofOK)
+		got, err := recvFull(c.fd, p, atStart, atStart && intr)
 		fds = append(fds, got...)
 		return err
 	}

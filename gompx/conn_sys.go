@@ -61,12 +61,16 @@ func hungUp(fd int) bool {
 }
 
 // readFull reads exactly len(p) bytes from fd. EOF before the first byte is io.EOF
-// when eofOK, io.ErrUnexpectedEOF otherwise and after any byte.
-func readFull(fd int, p []byte, eofOK bool) error {
+// when eofOK, io.ErrUnexpectedEOF otherwise and after any byte. A signal before the
+// first byte returns ErrInterrupted when intr; otherwise the read resumes.
+func readFull(fd int, p []byte, eofOK, intr bool) error {
 	for done := 0; done < len(p); {
 		n, err := unix.Read(fd, p[done:min(len(p), done+maxIO)])
 		switch {
 		case err == unix.EINTR:
+			if intr && done == 0 {
+				return ErrInterrupted
+			}
 			continue
 		case err == unix.EAGAIN:
 			if err := fdWait(fd, unix.POLLIN); err != nil {
@@ -88,7 +92,7 @@ func readFull(fd int, p []byte, eofOK bool) error {
 
 // recvFull is readFull for a socket that may carry SCM_RIGHTS: it uses recvmsg and
 // returns the descriptors received (close-on-exec) alongside the bytes.
-func recvFull(fd int, p []byte, eofOK bool) (fds []int, err error) {
+func recvFull(fd int, p []byte, eofOK, intr bool) (fds []int, err error) {
 	var oob [64]byte // room for several descriptors; more are closed by the kernel
 	for done := 0; done < len(p); {
 		n, oobn, _, _, err := unix.Recvmsg(fd, p[done:], oob[:], unix.MSG_CMSG_CLOEXEC)
@@ -97,6 +101,9 @@ func recvFull(fd int, p []byte, eofOK bool) (fds []int, err error) {
 		}
 		switch {
 		case err == unix.EINTR:
+			if intr && done == 0 {
+				return fds, ErrInterrupted
+			}
 			continue
 		case err == unix.EAGAIN:
 			if err := fdWait(fd, unix.POLLIN); err != nil {

@@ -65,7 +65,7 @@ func TestPlainWireGolden(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := make([]byte, len(g.wire)/2)
-		if err := readFull(raw, got, false); err != nil {
+		if err := readFull(raw, got, false, false); err != nil {
 			t.Fatal(err)
 		}
 		if hex.EncodeToString(got) != g.wire {

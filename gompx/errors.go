@@ -24,6 +24,11 @@ var (
 	// consumed, so the call may be repeated.
 	ErrTimeout = errors.New("timed out")
 
+	// ErrInterrupted reports that a signal interrupted RecvHeader's wait on a Conn made
+	// interruptible with SetInterruptible. Nothing was consumed: call it again after
+	// handling the signal.
+	ErrInterrupted = errors.New("interrupted by a signal")
+
 	// ErrBadFrame reports a header no CPython or gompx sender produces (a negative or
 	// out-of-range length, or a shared-memory frame on a connection not made by Pipe).
 	// The stream cannot be resynchronised: close the connection.

@@ -187,10 +187,11 @@ class Connection:
             scratch = self._scratch = bytes(_SCRATCH_SIZE)
         address = id(scratch) + _BYTES_DATA_OFFSET
         recv = native.ext.gompxcore_ConnRecv
-        on_main = native.on_main_thread()
         try:
+            # -1: a signal interrupted the wait. Looping returns to the eval loop, which
+            # runs the handler first (Ctrl-C raises KeyboardInterrupt here), as os.read does.
             while True:
-                n = recv(self._handle, address, _SCRATCH_SIZE, 50 if on_main else -1)
+                n = recv(self._handle, address, _SCRATCH_SIZE, -1)
                 if n != -1:
                     break
         except RuntimeError as e:

@@ -1,6 +1,7 @@
 package gompxcore
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -9,7 +10,8 @@ import (
 	"github.com/gompx/gompx/gompx"
 )
 
-// RecvTimedOut is what ConnRecv returns when the timeout expired before a message began.
+// RecvTimedOut is what ConnRecv returns when the timeout expired, or a signal arrived,
+// before a message began: nothing was consumed, call again.
 const RecvTimedOut = -1
 
 // millis turns a Python-side timeout in milliseconds into a core timeout; negative waits
@@ -29,7 +31,7 @@ func PipeNew(duplex bool) (packed int64, err error) {
 	if err != nil {
 		return 0, translate(err)
 	}
-	return handles.put(a)<<32 | handles.put(b), nil
+	return handles.put(forPython(a))<<32 | handles.put(forPython(b)), nil
 }
 
 // ConnNew wraps an existing file descriptor (a socket or pipe) as a connection speaking
@@ -43,7 +45,14 @@ func ConnNew(fd int, readable, writable bool) (h int64, err error) {
 	if err != nil {
 		return 0, translate(err)
 	}
-	return handles.put(c), nil
+	return handles.put(forPython(c)), nil
+}
+
+// forPython makes c return from a wait interrupted by a signal, so that the interpreter
+// runs its handlers (Ctrl-C raises KeyboardInterrupt) and calls again, as os.read does.
+func forPython(c *gompx.Conn) *gompx.Conn {
+	c.SetInterruptible(true)
+	return c
 }
 
 // ConnFileno returns the connection's file descriptor.
@@ -91,7 +100,7 @@ func ConnRecv(h int64, addr uintptr, capacity int, timeoutMs int) (n int64, err 
 	}
 	n, err = c.RecvHeader(millis(timeoutMs))
 	if err != nil {
-		if err == gompx.ErrTimeout {
+		if errors.Is(err, gompx.ErrTimeout) || errors.Is(err, gompx.ErrInterrupted) {
 			return RecvTimedOut, nil
 		}
 		return 0, translate(err)
@@ -148,7 +157,7 @@ func WaitFds(fds string, timeoutMs int) (ready string, err error) {
 		return "", err
 	}
 	got, err := gompx.Wait(list, millis(timeoutMs))
-	if err != nil && err != gompx.ErrTimeout {
+	if err != nil && !errors.Is(err, gompx.ErrTimeout) {
 		return "", translate(err)
 	}
 	return joinInts(got), nil
@@ -221,5 +230,5 @@ func ConnImport(exported string) (h int64, err error) {
 	if err != nil {
 		return 0, translate(err)
 	}
-	return handles.put(c), nil
+	return handles.put(forPython(c)), nil
 }

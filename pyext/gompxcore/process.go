@@ -136,7 +136,7 @@ func ProcessWait(h int64, timeoutMs int) (code int, err error) {
 		return code, nil
 	}
 	code, err = p.Wait(millis(timeoutMs))
-	if err == gompx.ErrWaitTimeout {
+	if errors.Is(err, gompx.ErrWaitTimeout) {
 		return StillRunning, nil
 	}
 	return code, translate(err)
