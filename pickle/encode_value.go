@@ -225,14 +225,11 @@ func (e *encoder) setItems(n int, exact bool, item func(i int) (k, v any, path s
 	defer e.leave()
 	saveItem := func(i int) error {
 		k, v, step := item(i)
-		if step == "" {
-			step = fmt.Sprintf("[%#v]", k)
-		}
 		if err := e.save(k); err != nil {
-			return at(err, step+"(key)")
+			return at(err, keyStep(step, k)+"(key)")
 		}
 		if err := e.save(v); err != nil {
-			return at(err, step)
+			return at(err, keyStep(step, k))
 		}
 		return nil
 	}
@@ -266,6 +263,14 @@ func (e *encoder) setItems(n int, exact bool, item func(i int) (k, v any, path s
 			return nil
 		}
 	}
+}
+
+// keyStep is the path step of a dict item, formatted only on error.
+func keyStep(step string, k any) string {
+	if step != "" {
+		return step
+	}
+	return fmt.Sprintf("[%#v]", k)
 }
 
 func (e *encoder) saveSet(s *Set) error {
