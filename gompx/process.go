@@ -83,7 +83,9 @@ type Cmd struct {
 	// Args is argv, argv[0] included. Nil means []string{Path}.
 	Args []string
 	// Env is the environment, "KEY=value" each. Nil inherits the parent's
-	// environment as Go sees it (os.Environ).
+	// environment as Go sees it (os.Environ). Go copies the C environment
+	// once, so inside a C host such as CPython later putenv calls are not
+	// seen: pass Env explicitly there.
 	Env []string
 	// Dir is the child's working directory; "" keeps the parent's.
 	Dir string
@@ -100,8 +102,11 @@ type Cmd struct {
 	// KillWithParent makes the kernel send the child SIGKILL when the
 	// parent dies, by any cause, SIGKILL included (PR_SET_PDEATHSIG). A
 	// parent that dies while Start is running is caught too: the child
-	// checks its parent right after arming the signal. See forkThread for
-	// why the fork happens on a dedicated thread.
+	// checks its parent right after arming the signal. The kernel sends
+	// the signal when the forking thread exits, not the process, so Start
+	// forks such children from one OS thread kept for the life of the
+	// process; calling Start from a goroutine locked to a thread that later
+	// exits (a cgo callback on a Python thread, say) is safe.
 	KillWithParent bool
 	// Stdin, Stdout and Stderr are the parent fds the child gets as its
 	// fds 0, 1 and 2. Inherit (-1) or 0, the zero value, gives the parent's
