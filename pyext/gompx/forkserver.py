@@ -60,9 +60,13 @@ class ForkServer:
         if self._control is not None:
             self._control.close()
         parent_end, server_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        # What the main module needs to import in the server as it does here, so that
+        # children find it preloaded instead of running it again each.
         config = {"preload": self._preload_modules,
                   "main": _main_path(self._preload_modules),
-                  "sys_path": sys.path}
+                  "sys_path": sys.path,
+                  "sys_argv": sys.argv,
+                  "dir": os.getcwd()}
         bootstrap = pickle.dumps(config)
         cmd = [spawn.get_executable()] + spawn._args_from_interpreter_flags() + [
             "-c", "from gompx.forkserver import main; main()", "--gompx-forkserver"]
@@ -133,10 +137,18 @@ def main():
     config = pickle.loads(spawn._read_all(spawn.BOOTSTRAP_FD))
     control = socket.socket(fileno=spawn.FIRST_PASSED_FD)
     sys.path[:] = config["sys_path"]
+    sys.argv[:] = config["sys_argv"]
+    try:
+        os.chdir(config["dir"])
+    except OSError:
+        pass
+    # What every child runs, imported once here rather than in each child.
+    from . import util, connection  # noqa: F401  (pure Python until first use)
     if config["main"]:
         try:
             spawn.import_main_path(config["main"])
         except Exception:
+            # The child will import it itself (and report any error there).
             pass
     for modname in config["preload"]:
         if modname != "__main__":
