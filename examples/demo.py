@@ -1,152 +1,245 @@
-"""Word-frequency map-reduce over Process + Pipe: gompx and stdlib multiprocessing side by side.
+"""An integrity scan and a task farm over Process + Pipe: gompx and stdlib side by side.
 
-A coordinator generates a deterministic corpus of synthetic text (128 MiB by default, in
-1 MiB chunks of whole words), starts one worker Process per CPU with a duplex Pipe each,
-and streams the chunks to the workers round-robin with ``send_bytes``, keeping at most two
-chunks in flight per worker. Each worker counts the words of every chunk and answers it
-with ``send((sha256, words))``; at the end it sends its word counts. The coordinator
-checks every chunk digest against the one computed before sending, merges the counts into
-the top words, and checks that every implementation produced the same result.
+One coordinator starts one worker Process per CPU, each with a duplex Pipe, and runs two
+phases through the same workers:
 
-The program is written for stdlib ``multiprocessing`` and runs on gompx unchanged: the
-only difference between the two runs is the module passed in as ``mp``. Both use the
-"spawn" start method, which gompx and stdlib share on every platform.
+1. Integrity scan: it streams a deterministic corpus (256 MiB by default, in 1 MiB blocks,
+   each with a 16-byte header naming its index and length) to the workers with
+   ``send_bytes``, a few blocks in flight per worker. A worker checks each block's header,
+   computes its CRC-32 and answers ``send((index, crc))``; the coordinator checks every
+   answer against the manifest it computed before timing.
+2. Task farm: it sends 40,000 short web-server log lines one ``send((index, line))`` per
+   job, a small window in flight per worker. A worker parses and validates its line and
+   answers ``send((index, fields))``; the coordinator checks every answer against the
+   parse it made before timing.
 
-    python examples/demo.py                  # gompx and stdlib, interleaved, 5 runs each
+The coordinator multiplexes the workers with ``connection.wait``: a worker that answers
+gets the next block or job. Both phases cost little compute per byte or per message, so
+their time is mostly what a multiprocessing library does: moving bytes and messages
+between processes. The program is written for stdlib ``multiprocessing`` and runs on gompx
+unchanged; the only difference between runs is the module passed in as ``mp``. Both use
+the "spawn" start method, which gompx and stdlib share on every platform.
+
+    python examples/demo.py                  # gompx and stdlib, interleaved, 7 runs each
     python examples/demo.py --impl stdlib    # stdlib alone (gompx not installed)
-    python examples/demo.py --mib 64 --repeat 3 --workers 4
+    python examples/demo.py --mib 64 --jobs 10000 --repeat 3 --workers 4
 
 Run it with the interpreter's real path rather than a pyenv shim, which picks the
 interpreter from the environment and the current directory: the first line printed names
 the interpreter that ran (workers are spawned with the same one).
 """
 
-# Spawned workers re-import this file as __mp_main__: the top level stays small, and all
-# the work happens under main().
-import collections
-import hashlib
+# Spawned workers re-import this file as __mp_main__: the top level stays small (constants
+# and functions only), and all the work happens under main().
 import os
+import struct
 import sys
 import time
+import zlib
 
-__all__ = ["make_corpus", "run_job", "word_count_worker", "main"]
+__all__ = ["make_corpus", "make_log", "parse_line", "worker", "run_job", "main"]
 
-CHUNK = 1 << 20   # bytes of text per chunk, roughly
-WINDOW = 2        # chunks in flight per worker
-TOP = 5           # words shown
+BLOCK = 1 << 20                    # payload bytes per corpus block
+HEADER = struct.Struct("<4sIQ")    # magic, payload length, block index
+MAGIC = b"GPXB"
+SCAN_WINDOW = 4                    # blocks in flight per worker
+FARM_WINDOW = 8                    # jobs in flight per worker
+METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE"))
 
 
-def word_count_worker(conn):
-    """Count the words of each chunk received; answer each with (sha256, words).
+def parse_line(line):
+    """Parse one log line; return (status, bytes, latency in µs), or None if malformed.
 
-    An empty message ends the stream: the worker then sends its word counts and exits.
+    A line reads ``<time> <client IPv4> <method> <path> <status> <bytes> <latency>ms``.
+    """
+    fields = line.split(" ")
+    if len(fields) != 7:
+        return None
+    stamp, client, method, path, status, size, latency = fields
+    if len(stamp) != 24 or stamp[10] != "T" or not stamp.endswith("Z"):
+        return None
+    octets = client.split(".")
+    if len(octets) != 4 or not all(o.isdigit() and int(o) < 256 for o in octets):
+        return None
+    if method not in METHODS or not path.startswith("/"):
+        return None
+    if not (status.isdigit() and size.isdigit() and latency.endswith("ms")):
+        return None
+    code = int(status)
+    if not 100 <= code < 600:
+        return None
+    try:
+        micros = round(float(latency[:-2]) * 1000)
+    except ValueError:
+        return None
+    return code, int(size), micros
+
+
+def worker(conn):
+    """Serve both phases on *conn*: blocks until an empty message, then jobs until None.
+
+    Each block is answered with ``(index, crc32)``, each job ``(index, line)`` with
+    ``(index, parse_line(line))``. A block whose header does not match its length is
+    answered with ``(index, None)``.
     """
     conn.send(("ready", os.getpid()))
-    counts = collections.Counter()
     while True:
-        chunk = conn.recv_bytes()
-        if not chunk:
+        block = conn.recv_bytes()
+        if not block:
             break
-        words = chunk.split()
-        counts.update(words)
-        conn.send((hashlib.sha256(chunk).digest(), len(words)))
-    conn.send(dict(counts))
+        magic, length, index = HEADER.unpack_from(block)
+        if magic != MAGIC or length != len(block) - HEADER.size:
+            conn.send((index, None))
+        else:
+            conn.send((index, zlib.crc32(block)))
+    while True:
+        job = conn.recv()
+        if job is None:
+            break
+        index, line = job
+        conn.send((index, parse_line(line)))
     conn.close()
 
 
-def _vocabulary(seed=2024, size=4096):
-    """A deterministic vocabulary and a 65536-entry table drawing its words Zipf-like."""
-    import random
-    rng = random.Random(seed)
-    syllables = [c + v for c in "bcdfghklmnprstvz" for v in "aeiou"]
-    words = set()
-    while len(words) < size:
-        words.add("".join(rng.choice(syllables) for _ in range(rng.choice((1, 2, 2, 3, 3, 4)))))
-    vocab = sorted(w.encode() for w in words)
-    rng.shuffle(vocab)
-    weights = [1 / (rank + 1) ** 1.05 for rank in range(size)]
-    scale = 65536 / sum(weights)
-    table = []
-    for word, weight in zip(vocab, weights):
-        table += [word] * max(1, round(weight * scale))
-    table = (table + [vocab[-1]] * 65536)[:65536]
-    return table
-
-
 def make_corpus(mib):
-    """*mib* chunks of about 1 MiB of text each, the same on every run and machine."""
-    import array
+    """*mib* blocks of a 16-byte header and 1 MiB of pseudo-random bytes, the same everywhere."""
     import random
-    table = _vocabulary()
-    per_word = sum(len(w) + 1 for w in table) / len(table)
-    n_words = int(CHUNK / per_word)
-    chunks = []
-    for i in range(mib):
-        index = array.array("H")
-        index.frombytes(random.Random(i).randbytes(2 * n_words))
-        if sys.byteorder == "big":
-            index.byteswap()
-        chunks.append(b" ".join(map(table.__getitem__, index)) + b"\n")
-    return chunks
+    return [HEADER.pack(MAGIC, BLOCK, i) + random.Random(i).randbytes(BLOCK)
+            for i in range(mib)]
 
 
-def run_job(mp, chunks, digests, workers):
-    """Run the map-reduce with module *mp*; return (result, startup seconds, total seconds).
+def make_log(n):
+    """*n* web-server log lines, about 1% of them malformed, the same on every run."""
+    import random
+    rng = random.Random(2024)
+    paths = ["/", "/index.html", "/static/app.js", "/api/v1/items", "/api/v1/users",
+             "/api/v1/search", "/healthz", "/login"]
+    methods = ["GET"] * 12 + ["POST"] * 3 + ["HEAD", "PUT", "DELETE"]
+    statuses = [200] * 40 + [204, 301, 302, 304] * 2 + [400, 401, 403, 404, 404, 500, 503]
+    lines = []
+    for i in range(n):
+        sec = 1714521600 + i // 20
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)) + f".{rng.randrange(1000):03d}Z"
+        client = "10.%d.%d.%d" % (rng.randrange(4), rng.randrange(256), rng.randrange(1, 255))
+        path = rng.choice(paths)
+        if path.startswith("/api") and rng.random() < 0.7:
+            path += f"/{rng.randrange(100000)}"
+        size = str(rng.randrange(50000))
+        if rng.random() < 0.01:  # damage: a bad address, a size in kB, or truncation
+            damage = rng.randrange(3)
+            client += ".1" if damage == 0 else ""
+            size += "k" if damage == 1 else ""
+        else:
+            damage = None
+        line = (f"{stamp} {client} {rng.choice(methods)} {path} {rng.choice(statuses)} "
+                f"{size} {rng.expovariate(1 / 20):.1f}ms")
+        if damage == 2:
+            line = line[:rng.randrange(10, len(line))]
+        lines.append(line)
+    return lines
 
-    The result is (total words, merged counts as a dict). Raises RuntimeError if a chunk
-    digest comes back wrong or a worker fails.
+
+def _dispatch(wait, conns, items, window, send, check):
+    """Keep *window* items in flight per connection until every item has been answered.
+
+    *wait* is the implementation's ``connection.wait``; ``send(conn, i)`` sends item *i*
+    and ``check(conn.recv())`` verifies one answer.
     """
+    todo = iter(range(items))
+    in_flight = {}
+    for conn in conns:
+        in_flight[conn] = 0
+        for i in todo:
+            send(conn, i)
+            in_flight[conn] += 1
+            if in_flight[conn] == window:
+                break
+    busy = [c for c in conns if in_flight[c]]
+    while busy:
+        for conn in wait(busy):
+            try:
+                answer = conn.recv()
+            except EOFError:
+                raise RuntimeError("a worker exited in the middle of the job") from None
+            check(answer)
+            i = next(todo, None)
+            if i is None:
+                in_flight[conn] -= 1
+            else:
+                send(conn, i)
+        busy = [c for c in busy if in_flight[c]]
+
+
+def _answer_checker(expected, what):
+    """Return (check, answers): check verifies one (index, value) answer and records it."""
+    answers = [None] * len(expected)
+    seen = bytearray(len(expected))
+
+    def check(answer):
+        index, value = answer
+        if not 0 <= index < len(expected) or seen[index]:
+            raise RuntimeError(f"{what} {index}: unexpected or duplicate answer")
+        if value != expected[index]:
+            raise RuntimeError(f"{what} {index}: worker answered {value!r}, "
+                               f"expected {expected[index]!r}")
+        seen[index] = 1
+        answers[index] = value
+
+    return check, answers
+
+
+def run_job(mp, corpus, crcs, lines, parsed, workers):
+    """Run both phases with module *mp*.
+
+    Returns (answers, timings): the answers are (block CRCs, parsed lines) as the workers
+    gave them; timings are the seconds for startup, the scan and the farm. Raises
+    RuntimeError if an answer is wrong or missing, or a worker fails.
+    """
+    wait = mp.connection.wait
     ctx = mp.get_context("spawn")
     t0 = time.perf_counter()
     conns, procs = [], []
     for _ in range(workers):
         here, there = ctx.Pipe()
         # daemon: if the coordinator fails, its exit terminates the workers, not waits for them
-        p = ctx.Process(target=word_count_worker, args=(there,), daemon=True)
+        p = ctx.Process(target=worker, args=(there,), daemon=True)
         p.start()
         there.close()
         conns.append(here)
         procs.append(p)
     for conn in conns:
         conn.recv()  # ("ready", pid)
-    startup = time.perf_counter() - t0
+    t1 = time.perf_counter()
 
-    pending = [collections.deque() for _ in range(workers)]
-    total_words = 0
+    check_block, block_answers = _answer_checker(crcs, "block")
+    _dispatch(wait, conns, len(corpus), SCAN_WINDOW,
+              lambda conn, i: conn.send_bytes(corpus[i]), check_block)
+    t2 = time.perf_counter()
 
-    def collect(w):
-        nonlocal total_words
-        j = pending[w].popleft()
-        digest, n = conns[w].recv()
-        if digest != digests[j]:
-            raise RuntimeError(f"chunk {j}: worker {w} hashed different bytes than were sent")
-        total_words += n
+    for conn in conns:
+        conn.send_bytes(b"")  # end of the scan
+    check_line, line_answers = _answer_checker(parsed, "line")
+    _dispatch(wait, conns, len(lines), FARM_WINDOW,
+              lambda conn, i: conn.send((i, lines[i])), check_line)
+    t3 = time.perf_counter()
 
-    for j, chunk in enumerate(chunks):
-        w = j % workers
-        if len(pending[w]) == WINDOW:
-            collect(w)
-        conns[w].send_bytes(chunk)
-        pending[w].append(j)
-    counts = collections.Counter()
-    for w, conn in enumerate(conns):
-        while pending[w]:
-            collect(w)
-        conn.send_bytes(b"")
-        counts.update(conn.recv())
+    for conn in conns:
+        conn.send(None)
     for conn, p in zip(conns, procs):
         p.join()
         conn.close()
         if p.exitcode != 0:
             raise RuntimeError(f"worker {p.pid} exited with code {p.exitcode}")
-    return (total_words, dict(counts)), startup, time.perf_counter() - t0
+    return (block_answers, line_answers), (t1 - t0, t2 - t1, t3 - t2)
 
 
 def _load(impl):
     if impl == "stdlib":
         import multiprocessing
+        import multiprocessing.connection
         return multiprocessing
     import gompx
+    import gompx.connection
     return gompx
 
 
@@ -155,20 +248,54 @@ def _parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--impl", choices=("both", "stdlib", "gompx"), default="both",
                    help="implementations to run (default both, interleaved)")
-    p.add_argument("--mib", type=int, default=128, help="corpus size in MiB (default 128)")
+    p.add_argument("--mib", type=int, default=256,
+                   help="integrity-scan corpus size in MiB (default 256)")
+    p.add_argument("--jobs", type=int, default=40000,
+                   help="task-farm log lines, one message each (default 40000)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                    help="worker processes (default: cpu_count())")
-    p.add_argument("--repeat", type=int, default=5,
-                   help="runs per implementation; the median is shown (default 5)")
+    p.add_argument("--repeat", type=int, default=7,
+                   help="runs per implementation; the median is shown (default 7)")
     args = p.parse_args(argv)
-    if min(args.mib, args.workers, args.repeat) < 1:
-        p.error("--mib, --workers and --repeat must be at least 1")
+    if min(args.mib, args.jobs, args.workers, args.repeat) < 1:
+        p.error("--mib, --jobs, --workers and --repeat must be at least 1")
     return args
+
+
+def _table(title, rows):
+    print(title)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for k, row in enumerate(rows):
+        print("  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                               for i, (c, w) in enumerate(zip(row, widths))))
+        if k == 0:
+            print("  " + "  ".join("-" * w for w in widths))
+    print()
+
+
+def _report(names, runs, size, jobs, workers):
+    """Print one table per phase from the medians of *runs*."""
+    import statistics
+    med = {name: [statistics.median(r[k] for r in runs[name]) for k in range(3)]
+           for name in names}
+    base = med.get("stdlib", med[names[0]])
+    _table(f"startup: {workers} spawn workers started and ready",
+           [("implementation", "time", "speed-up")]
+           + [(n, f"{med[n][0] * 1e3:.0f} ms", f"{base[0] / med[n][0]:.2f}x") for n in names])
+    _table(f"integrity scan: {size / 2**20:.0f} MiB in 1 MiB blocks, send_bytes, "
+           f"{SCAN_WINDOW} in flight per worker",
+           [("implementation", "wall time", "MB/s", "speed-up")]
+           + [(n, f"{med[n][1] * 1e3:.0f} ms", f"{size / 1e6 / med[n][1]:,.0f}",
+               f"{base[1] / med[n][1]:.2f}x") for n in names])
+    _table(f"task farm: {jobs:,} log lines, one send() per job, "
+           f"{FARM_WINDOW} in flight per worker",
+           [("implementation", "wall time", "jobs/s", "speed-up")]
+           + [(n, f"{med[n][2] * 1e3:.0f} ms", f"{jobs / med[n][2]:,.0f}",
+               f"{base[2] / med[n][2]:.2f}x") for n in names])
 
 
 def main(argv=None):
     """Run the demo as the command line asks; return the exit status."""
-    import statistics
     args = _parse_args(argv)
     names = ["stdlib", "gompx"] if args.impl == "both" else [args.impl]
     try:
@@ -180,49 +307,38 @@ def main(argv=None):
         return 1
 
     t = time.perf_counter()
-    chunks = make_corpus(args.mib)
-    digests = [hashlib.sha256(c).digest() for c in chunks]
-    size = sum(map(len, chunks))
+    corpus = make_corpus(args.mib)
+    crcs = [zlib.crc32(block) for block in corpus]
+    lines = make_log(args.jobs)
+    parsed = [parse_line(line) for line in lines]
+    size = sum(map(len, corpus))
     print(f"python   {sys.executable} ({sys.version.split()[0]})")
-    print(f"corpus   {size / 2**20:.1f} MiB in {len(chunks)} chunks, generated in "
-          f"{time.perf_counter() - t:.1f} s (not timed)")
+    print(f"input    {size / 2**20:.1f} MiB corpus in {len(corpus)} blocks and "
+          f"{len(lines):,} log lines, made in {time.perf_counter() - t:.1f} s (not timed)")
     print(f"workers  {args.workers} spawn Processes, one duplex Pipe each; "
           f"{args.repeat} interleaved runs per implementation, medians shown")
 
-    runs = {name: [] for name in impls}
-    results = {}
+    runs = {name: [] for name in names}
+    answers = {}
     for _ in range(args.repeat):
         for name, mp in impls.items():
-            result, startup, total = run_job(mp, chunks, digests, args.workers)
-            if results.setdefault(name, result) != result:
-                raise RuntimeError(f"{name} gave different results on different runs")
-            runs[name].append((startup, total))
-    first = results[names[0]]
+            answer, timings = run_job(mp, corpus, crcs, lines, parsed, args.workers)
+            if answers.setdefault(name, answer) != answer:
+                raise RuntimeError(f"{name} gave different answers on different runs")
+            runs[name].append(timings)
     for name in names[1:]:
-        if results[name] != first:
-            raise RuntimeError(f"{name} and {names[0]} disagree on the word counts")
+        if answers[name] != answers[names[0]]:
+            raise RuntimeError(f"{name} and {names[0]} disagree on the answers")
 
-    total_words, counts = first
-    top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]
-    print(f"result   {total_words:,} words, {len(counts):,} distinct; top {TOP}: "
-          + ", ".join(f"{w.decode()} {c:,}" for w, c in top))
+    valid = [p for p in parsed if p is not None]
+    errors = sum(1 for code, _, _ in valid if code >= 500)
+    print(f"result   {len(corpus)} block CRCs verified; {len(valid):,} of {len(lines):,} "
+          f"lines valid, {errors:,} server errors, "
+          f"{sum(s for _, s, _ in valid) / 1e6:.1f} MB served")
     if len(names) > 1:
         print("         identical for " + " and ".join(names))
     print()
-
-    med = {name: (statistics.median(s for s, _ in r), statistics.median(t for _, t in r))
-           for name, r in runs.items()}
-    base = med.get("stdlib", med[names[0]])[1]
-    rows = [("implementation", "startup", "wall time", "MB/s", "speed-up")]
-    for name, (startup, total) in med.items():
-        rows.append((name, f"{startup * 1e3:.0f} ms", f"{total:.2f} s",
-                     f"{size / 1e6 / total:.0f}", f"{base / total:.2f}x"))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for k, row in enumerate(rows):
-        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                        for i, (c, w) in enumerate(zip(row, widths))))
-        if k == 0:
-            print("  ".join("-" * w for w in widths))
+    _report(names, runs, size, len(lines), args.workers)
     return 0
 
 
