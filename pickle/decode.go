@@ -247,12 +247,15 @@ func (d *decoder) popMark() ([]any, error) {
 	return items, nil
 }
 
+// memoPut sets memo[idx]. An index is in the dense prefix or in memoMap,
+// never both, so that memoLen counts each index once.
 func (d *decoder) memoPut(idx uint64, v any) {
 	switch {
 	case idx < uint64(len(d.memo)):
 		d.memo[idx] = v
 	case idx == uint64(len(d.memo)):
 		d.memo = append(d.memo, v)
+		delete(d.memoMap, idx)
 	default:
 		if d.memoMap == nil {
 			d.memoMap = make(map[uint64]any)
@@ -260,6 +263,10 @@ func (d *decoder) memoPut(idx uint64, v any) {
 		d.memoMap[idx] = v
 	}
 }
+
+// memoLen is the number of memo indices set: where MEMOIZE writes, as
+// CPython's memo_len (not the highest index plus one).
+func (d *decoder) memoLen() uint64 { return uint64(len(d.memo) + len(d.memoMap)) }
 
 func (d *decoder) memoGet(idx uint64) error {
 	if idx < uint64(len(d.memo)) {

@@ -85,7 +85,7 @@ func (d *decoder) stepContainer(op byte) error {
 	case opPUT, opBINPUT, opLONG_BINPUT, opMEMOIZE:
 		var idx uint64
 		if op == opMEMOIZE {
-			idx = uint64(len(d.memo))
+			idx = d.memoLen()
 		} else {
 			var err error
 			if idx, err = d.memoIndex(op); err != nil {

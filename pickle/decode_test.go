@@ -210,3 +210,21 @@ func TestDecoderStream(t *testing.T) {
 		t.Errorf("after the last pickle: %v, want io.EOF", err)
 	}
 }
+
+// TestMemoizeAfterSparsePut: MEMOIZE writes at the number of memo entries,
+// as CPython does, not after the dense prefix. Found by the differential
+// check against gopickle; CPython loads both as shown.
+func TestMemoizeAfterSparsePut(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"Nq\x02]\x94h\x01.", "[]"},                         // BINPUT 2, MEMOIZE -> 1
+		{"Nq\x02K\x05q\x00K\x06\x94h\x02.", "i6"},           // BINPUT 2, BINPUT 0, MEMOIZE -> 2 (replacing None)
+		{"Nq\x01K\x05q\x00K\x06q\x01K\x07\x94h\x02.", "i7"}, // 1, 0, 1 again: two entries, MEMOIZE -> 2
+	} {
+		v, err := Unmarshal([]byte(c.in))
+		if err != nil {
+			t.Errorf("%q: %v", c.in, err)
+		} else if d := describe(v); d != c.want {
+			t.Errorf("%q gives %s, want %s", c.in, d, c.want)
+		}
+	}
+}
