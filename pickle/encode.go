@@ -155,7 +155,7 @@ type encoder struct {
 	outOfBand  func(PickleBuffer) bool
 	buf        []byte
 	frameStart int // offset of the open frame's header in buf, or -1
-	memo       map[memoKey]uint32
+	memo       *memoTable
 	globals    map[globalName]uint32 // module and class names, memoized by value
 	classes    map[Class]uint32      // classes already written
 	memoLen    uint32
@@ -169,11 +169,15 @@ func newEncoderState(w io.Writer, o EncoderOptions) *encoder {
 		outOfBand:  o.OutOfBand,
 		buf:        make([]byte, 0, 256),
 		frameStart: -1,
-		memo:       make(map[memoKey]uint32),
 	}
 }
 
 func (e *encoder) dump(v any) error {
+	e.memo = newMemoTable()
+	defer func() {
+		e.memo.release()
+		e.memo = nil
+	}()
 	e.buf = append(e.buf, opPROTO, byte(e.proto))
 	if e.proto >= 4 {
 		e.startFrame()
@@ -272,7 +276,7 @@ func (e *encoder) put(key memoKey) {
 	idx := e.memoLen
 	e.memoLen++
 	if key.kind != 0 {
-		e.memo[key] = idx
+		e.memo.put(key, idx)
 	}
 	switch {
 	case e.proto >= 4:
@@ -300,7 +304,7 @@ func (e *encoder) seen(key memoKey) bool {
 	if key.kind == 0 {
 		return false
 	}
-	if idx, ok := e.memo[key]; ok {
+	if idx, ok := e.memo.get(key); ok {
 		e.get(idx)
 		return true
 	}

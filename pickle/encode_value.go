@@ -158,7 +158,7 @@ func (e *encoder) saveTuple(t Tuple) error {
 			return at(err, fmt.Sprintf("[%d]", i))
 		}
 	}
-	if idx, ok := e.memo[key]; ok && key.kind != 0 {
+	if idx, ok := e.memo.get(key); ok && key.kind != 0 {
 		// Recursive: drop what was pushed and fetch the tuple itself.
 		if small {
 			for range t {
@@ -323,7 +323,7 @@ func (e *encoder) saveFrozenSet(s *FrozenSet) error {
 			return at(err, fmt.Sprintf("{%d}", i))
 		}
 	}
-	if idx, ok := e.memo[key]; ok {
+	if idx, ok := e.memo.get(key); ok {
 		e.buf = append(e.buf, opPOP_MARK)
 		e.get(idx)
 		return nil
