@@ -9,6 +9,7 @@ import (
 	"math"
 	"math/big"
 	"strconv"
+	"sync"
 )
 
 // DecoderOptions configure a Decoder; the zero value is usable.
@@ -38,17 +39,34 @@ func (e *DecodeError) Unwrap() error { return e.Err }
 // Unmarshal decodes one pickle of any protocol 0-5 from data. Bytes after
 // the STOP opcode are ignored, as CPython's pickle.loads ignores them.
 func Unmarshal(data []byte) (any, error) {
-	d := decoder{data: data}
-	return d.load()
+	return unmarshal(data, nil)
 }
 
 // UnmarshalOptions is Unmarshal with options.
 func UnmarshalOptions(data []byte, opts *DecoderOptions) (any, error) {
-	d := decoder{data: data}
+	return unmarshal(data, opts)
+}
+
+// decodeMemoPool keeps memo slices between Unmarshal calls. A pooled memo is
+// cleared: it holds no decoded value alive.
+var decodeMemoPool = sync.Pool{New: func() any { return new([]any) }}
+
+// maxPooledMemo bounds a pooled memo (2 MiB).
+const maxPooledMemo = 1 << 17
+
+func unmarshal(data []byte, opts *DecoderOptions) (any, error) {
+	pooled := decodeMemoPool.Get().(*[]any)
+	d := decoder{data: data, memo: (*pooled)[:0]}
 	if opts != nil {
 		d.opts = *opts
 	}
-	return d.load()
+	v, err := d.load()
+	if cap(d.memo) <= maxPooledMemo {
+		clear(d.memo)
+		*pooled = d.memo[:0]
+		decodeMemoPool.Put(pooled)
+	}
+	return v, err
 }
 
 // Decoder reads pickles from an io.Reader, one per Decode call. It reads

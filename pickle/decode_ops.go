@@ -216,21 +216,17 @@ func (d *decoder) setItems(dict *Dict, kv []any) error {
 	if len(kv)%2 != 0 {
 		return errors.New("odd number of items for a dict")
 	}
-	if dict.index == nil {
-		dict.index = make(map[any]int, len(kv)/2)
-		dict.items = make([]Item, 0, len(kv)/2)
+	if n := len(dict.items) + len(kv)/2; n > cap(dict.items) {
+		// Room for this batch, which the input holds (len(kv) is bounded
+		// by the stack, so by the bytes read), at least doubling.
+		dict.items = append(make([]Item, 0, max(n, 2*cap(dict.items))), dict.items...)
 	}
 	for i := 0; i < len(kv); i += 2 {
 		k, err := d.key(kv[i])
 		if err != nil {
 			return err
 		}
-		if j, ok := dict.index[k]; ok {
-			dict.items[j].Value = kv[i+1]
-			continue
-		}
-		dict.index[k] = len(dict.items)
-		dict.items = append(dict.items, Item{kv[i], kv[i+1]})
+		dict.set(k, kv[i], kv[i+1])
 	}
 	return nil
 }

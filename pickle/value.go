@@ -2,8 +2,10 @@ package pickle
 
 import (
 	"fmt"
+	"hash/maphash"
 	"math"
 	"math/big"
+	"math/bits"
 	"reflect"
 )
 
@@ -67,12 +69,17 @@ type Item struct {
 // Python does (1, 1.0 and True are one key; equal tuples are one key).
 type Dict struct {
 	items []Item
+	// The index of each key, by its hashKey: str and int keys (the most
+	// common) in maps of their own type, which hash and compare cheaper
+	// than interfaces; every other key in index.
+	strs  strIndex
+	ints  map[int64]int
 	index map[any]int
 }
 
 // NewDict returns an empty Dict with room for n items.
 func NewDict(n int) *Dict {
-	return &Dict{items: make([]Item, 0, n), index: make(map[any]int, n)}
+	return &Dict{items: make([]Item, 0, n)}
 }
 
 // Len returns the number of items.
@@ -89,16 +96,47 @@ func (d *Dict) Set(key, value any) error {
 	if err != nil {
 		return err
 	}
-	if d.index == nil {
-		d.index = make(map[any]int)
-	}
-	if i, ok := d.index[k]; ok {
-		d.items[i].Value = value
-		return nil
-	}
-	d.index[k] = len(d.items)
-	d.items = append(d.items, Item{key, value})
+	d.set(k, key, value)
 	return nil
+}
+
+// set sets the item of key, whose hashKey is k.
+func (d *Dict) set(k, key, value any) {
+	if i, ok := d.find(k); ok {
+		d.items[i].Value = value
+		return
+	}
+	i, hint := len(d.items), max(cap(d.items)-len(d.items), 8)
+	switch x := k.(type) {
+	case string:
+		d.strs.add(d.items, x, i, hint)
+	case int64:
+		if d.ints == nil {
+			d.ints = make(map[int64]int, hint)
+		}
+		d.ints[x] = i
+	default:
+		if d.index == nil {
+			d.index = make(map[any]int)
+		}
+		d.index[k] = i
+	}
+	d.items = append(d.items, Item{key, value})
+}
+
+// find returns the position of the key whose hashKey is k.
+func (d *Dict) find(k any) (int, bool) {
+	var i int
+	var ok bool
+	switch x := k.(type) {
+	case string:
+		i, ok = d.strs.find(d.items, x)
+	case int64:
+		i, ok = d.ints[x]
+	default:
+		i, ok = d.index[k]
+	}
+	return i, ok
 }
 
 // Get returns d[key] and whether it is present.
@@ -107,11 +145,92 @@ func (d *Dict) Get(key any) (any, bool) {
 	if err != nil {
 		return nil, false
 	}
-	i, ok := d.index[k]
+	i, ok := d.find(k)
 	if !ok {
 		return nil, false
 	}
 	return d.items[i].Value, true
+}
+
+// strIndex maps str keys to their positions in a Dict's items: an
+// open-addressed table with linear probing, at most half full, of 8-byte
+// slots (the top 32 bits of the key's hash, and the position plus one) that
+// the garbage collector need not scan; the keys themselves are only in the
+// items. The hash is hash/maphash with a random per-process seed, so that
+// crafted keys can no more make probing quadratic than they can in a Go map.
+type strIndex struct {
+	slots []uint64
+	shift uint // 64 - log2(len(slots)): a key's first slot is hash >> shift
+	n     int
+}
+
+var strSeed = maphash.MakeSeed()
+
+// find returns the position of the item whose key is s.
+func (x *strIndex) find(items []Item, s string) (int, bool) {
+	if x.n == 0 {
+		return 0, false
+	}
+	h := maphash.String(strSeed, s)
+	tag, mask := h>>32, uint64(len(x.slots)-1)
+	for i := h >> x.shift; ; i = (i + 1) & mask {
+		slot := x.slots[i]
+		if slot == 0 {
+			return 0, false
+		}
+		if slot>>32 == tag {
+			if pos := int(uint32(slot)) - 1; keyString(items[pos].Key) == s {
+				return pos, true
+			}
+		}
+	}
+}
+
+// add records that items[pos] has key s, which is not in the index; hint
+// is how many more keys are expected.
+func (x *strIndex) add(items []Item, s string, pos, hint int) {
+	if 2*(x.n+1) > len(x.slots) {
+		x.grow(max(2*len(x.slots), 2*(x.n+hint)))
+	}
+	h := maphash.String(strSeed, s)
+	mask := uint64(len(x.slots) - 1)
+	i := h >> x.shift
+	for x.slots[i] != 0 {
+		i = (i + 1) & mask
+	}
+	x.slots[i] = h>>32<<32 | uint64(pos+1)
+	x.n++
+}
+
+// grow moves the slots to a table of at least n, placing each by its tag.
+func (x *strIndex) grow(n int) {
+	old := x.slots
+	size := 16
+	for size < n {
+		size *= 2
+	}
+	x.slots = make([]uint64, size)
+	x.shift = uint(64 - bits.TrailingZeros(uint(size)))
+	mask := uint64(size - 1)
+	for _, slot := range old {
+		if slot == 0 {
+			continue
+		}
+		i := (slot >> 32) >> (x.shift - 32)
+		for x.slots[i] != 0 {
+			i = (i + 1) & mask
+		}
+		x.slots[i] = slot
+	}
+}
+
+// keyString is the str value of a key whose hashKey is a string: a string,
+// or another Go string kind.
+func keyString(k any) string {
+	if s, ok := k.(string); ok {
+		return s
+	}
+	return reflect.ValueOf(k).String()
 }
 
 // hashSet is the shared body of Set and FrozenSet: insertion-ordered
