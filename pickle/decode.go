@@ -377,7 +377,18 @@ func (d *decoder) step(op byte) error {
 		d.push(math.Float64frombits(binary.BigEndian.Uint64(b)))
 	case opINT, opLONG, opFLOAT:
 		return d.loadTextNumber(op)
-	case opSHORT_BINUNICODE, opBINUNICODE, opBINUNICODE8,
+	case opSHORT_BINUNICODE:
+		// The commonest opcode of all, read in place when its bytes are
+		// already in the window.
+		if p := d.pos; p < len(d.data) {
+			if end := p + 1 + int(d.data[p]); end <= len(d.data) {
+				d.push(string(d.data[p+1 : end]))
+				d.pos = end
+				return nil
+			}
+		}
+		return d.loadBinaryData(op)
+	case opBINUNICODE, opBINUNICODE8,
 		opSHORT_BINBYTES, opBINBYTES, opBINBYTES8, opBYTEARRAY8,
 		opSHORT_BINSTRING, opBINSTRING:
 		return d.loadBinaryData(op)
