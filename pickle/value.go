@@ -102,14 +102,22 @@ func (d *Dict) Set(key, value any) error {
 
 // set sets the item of key, whose hashKey is k.
 func (d *Dict) set(k, key, value any) {
+	if s, ok := k.(string); ok {
+		i, found, h := d.strs.find(d.items, s)
+		if found {
+			d.items[i].Value = value
+			return
+		}
+		d.strs.add(h, len(d.items), max(cap(d.items)-len(d.items), 8))
+		d.items = append(d.items, Item{key, value})
+		return
+	}
 	if i, ok := d.find(k); ok {
 		d.items[i].Value = value
 		return
 	}
 	i, hint := len(d.items), max(cap(d.items)-len(d.items), 8)
 	switch x := k.(type) {
-	case string:
-		d.strs.add(d.items, x, i, hint)
 	case int64:
 		if d.ints == nil {
 			d.ints = make(map[int64]int, hint)
@@ -130,7 +138,7 @@ func (d *Dict) find(k any) (int, bool) {
 	var ok bool
 	switch x := k.(type) {
 	case string:
-		i, ok = d.strs.find(d.items, x)
+		i, ok, _ = d.strs.find(d.items, x)
 	case int64:
 		i, ok = d.ints[x]
 	default:
@@ -153,7 +161,7 @@ func (d *Dict) Get(key any) (any, bool) {
 }
 
 // strIndex maps str keys to their positions in a Dict's items: an
-// open-addressed table with linear probing, at most half full, of 8-byte
+// open-addressed table with linear probing, at most 3/4 full, of 8-byte
 // slots (the top 32 bits of the key's hash, and the position plus one) that
 // the garbage collector need not scan; the keys themselves are only in the
 // items. The hash is hash/maphash with a random per-process seed, so that
@@ -166,33 +174,34 @@ type strIndex struct {
 
 var strSeed = maphash.MakeSeed()
 
-// find returns the position of the item whose key is s.
-func (x *strIndex) find(items []Item, s string) (int, bool) {
+// find returns the position of the item whose key is s, or else the hash
+// of s for add.
+func (x *strIndex) find(items []Item, s string) (pos int, ok bool, h uint64) {
+	h = maphash.String(strSeed, s)
 	if x.n == 0 {
-		return 0, false
+		return 0, false, h
 	}
-	h := maphash.String(strSeed, s)
 	tag, mask := h>>32, uint64(len(x.slots)-1)
 	for i := h >> x.shift; ; i = (i + 1) & mask {
 		slot := x.slots[i]
 		if slot == 0 {
-			return 0, false
+			return 0, false, h
 		}
 		if slot>>32 == tag {
 			if pos := int(uint32(slot)) - 1; keyString(items[pos].Key) == s {
-				return pos, true
+				return pos, true, h
 			}
 		}
 	}
 }
 
-// add records that items[pos] has key s, which is not in the index; hint
-// is how many more keys are expected.
-func (x *strIndex) add(items []Item, s string, pos, hint int) {
-	if 2*(x.n+1) > len(x.slots) {
-		x.grow(max(2*len(x.slots), 2*(x.n+hint)))
+// add records that items[pos] has the key of hash h, which is not in the
+// index; hint is how many more keys are expected. The table is kept at
+// most three quarters full.
+func (x *strIndex) add(h uint64, pos, hint int) {
+	if 4*(x.n+1) > 3*len(x.slots) {
+		x.grow(max(2*len(x.slots), 4*(x.n+hint)/3))
 	}
-	h := maphash.String(strSeed, s)
 	mask := uint64(len(x.slots) - 1)
 	i := h >> x.shift
 	for x.slots[i] != 0 {
