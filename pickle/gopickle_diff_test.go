@@ -179,7 +179,81 @@ const (
 	gpAgree    gpOutcome = "agree"
 	gpCannot   gpOutcome = "gopickle cannot decode"
 	gpDeclined gpOutcome = "declined (a length beyond the input)"
+	gpTooLarge gpOutcome = "too large to describe"
 )
+
+// maxDescribed bounds the items describe may print. describe prints a
+// shared tuple in full each time, so DUP TUPLE2 repeated n times, a few
+// bytes of input, is 2^n items: the fuzzer finds these.
+const maxDescribed = 1 << 16
+
+// describable reports whether describe(v) stays within maxDescribed items.
+func describable(v any) bool {
+	n := 0
+	sizes := map[*any]int{}
+	seen := map[any]bool{}
+	var size func(v any) int
+	size = func(v any) int {
+		if n > maxDescribed {
+			return 0
+		}
+		n++
+		children := func(items []any) int {
+			total := 1
+			for _, e := range items {
+				total += size(e)
+			}
+			return total
+		}
+		switch x := v.(type) {
+		case Tuple:
+			if len(x) == 0 {
+				return 1
+			}
+			if s, ok := sizes[&x[0]]; ok {
+				n += s
+				return s
+			}
+			s := children(x)
+			sizes[&x[0]] = s
+			return s
+		case []any:
+			if len(x) == 0 || seen[&x[0]] {
+				return 1
+			}
+			seen[&x[0]] = true
+			return children(x)
+		case *Dict, *Set, *FrozenSet, *Object:
+			if seen[v] {
+				return 1
+			}
+			seen[v] = true
+			var items []any
+			switch x := v.(type) {
+			case *Dict:
+				for _, it := range x.Items() {
+					items = append(items, it.Key, it.Value)
+				}
+			case *Set:
+				items = x.Items()
+			case *FrozenSet:
+				items = x.Items()
+			case *Object:
+				items = append([]any{x.Callable, x.Args, x.State, x.ListItems}, nil)
+				if x.Kwargs != nil {
+					items = append(items, x.Kwargs)
+				}
+				if x.DictItems != nil {
+					items = append(items, x.DictItems)
+				}
+			}
+			return children(items)
+		}
+		return 1
+	}
+	size(v)
+	return n <= maxDescribed
+}
 
 // compareWithGopickle decodes data both ways. It returns the outcome, or the
 // name of the known disagreement that explains a difference; an unexplained
@@ -200,6 +274,9 @@ func compareWithGopickle(data []byte) (gpOutcome, error) {
 	}
 	conv := fromGopickle{proto: proto, seen: map[any]any{}}
 	c.theirs, c.convErr = conv.conv(raw)
+	if c.oursErr == nil && !describable(c.ours) {
+		return gpTooLarge, nil
+	}
 	var ours, theirs string
 	if c.oursErr == nil && c.convErr == nil {
 		ours, theirs = describe(c.ours), describe(c.theirs)
