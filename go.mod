@@ -9,13 +9,13 @@ tool (
 
 require (
 	github.com/go-python/gopy v0.5.0
+	github.com/nlpodyssey/gopickle v0.2.0
 	golang.org/x/sys v0.50.0
 )
 
 require (
 	github.com/gonuts/commander v0.1.0 // indirect
 	github.com/gonuts/flag v0.1.0 // indirect
-	github.com/nlpodyssey/gopickle v0.2.0 // indirect
 	github.com/pkg/errors v0.9.1 // indirect
 	golang.org/x/mod v0.42.0 // indirect
 	golang.org/x/sync v0.24.0 // indirect
