@@ -33,7 +33,9 @@
 // sockets: EPIPE is an error, never a signal). Receiving reads exactly the header,
 // then exactly the payload, never past the current frame, since the fd may be handed
 // to another process. The fd stays in blocking mode (Python shares it); timeouts use
-// poll(2), EINTR is retried with the remaining time. RecvHeader, RecvPayload and
+// poll(2), EINTR is retried with the remaining time, except where a Conn was made
+// SetInterruptible: there a signal during RecvHeader's wait returns ErrInterrupted, so
+// that an embedding interpreter can run its signal handlers (Ctrl-C). RecvHeader, RecvPayload and
 // DiscardPayload let a caller that owns the destination memory receive into it with
 // no extra copy; RecvBytes is the same with a fresh slice.
 //

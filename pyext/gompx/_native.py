@@ -32,12 +32,11 @@ _refuse_in_fork_server()
 
 from . import _gompxnative as ext  # noqa: E402
 
-__all__ = ["ext", "translate", "call", "bytes_address", "STILL_RUNNING", "RECV_TIMED_OUT",
-           "wait_sliced", "timeout_ms", "on_main_thread"]
+__all__ = ["ext", "translate", "call", "bytes_address", "STILL_RUNNING", "wait_sliced",
+           "timeout_ms", "on_main_thread"]
 
-# gopy names every exported function <package>_<Name>.
-STILL_RUNNING = -(1 << 31)
-RECV_TIMED_OUT = -1
+# gopy names every exported function <package>_<Name>; these mirror the facade's constants.
+STILL_RUNNING = -(1 << 31)  # gompxcore.StillRunning
 
 # Where a bytes object's data starts: CPython's PyBytesObject ends with ob_sval[1].
 _BYTES_DATA_OFFSET = bytes.__basicsize__ - 1

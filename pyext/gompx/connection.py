@@ -67,7 +67,10 @@ class Connection:
 
     def __del__(self):
         if self._handle is not None:
-            self._close()
+            try:
+                self._close()
+            except Exception:
+                pass  # at interpreter exit the module may be half torn down
 
     def _check_closed(self):
         if self._handle is None:

@@ -36,16 +36,21 @@ class Popen:
         self._fds.append(fd)
         return len(self._fds) - 1
 
-    def _launch(self, process_obj):
-        from . import _native
+    def _pickle_for_child(self, process_obj, stream):
+        """Write the child's bootstrap to *stream*: the preparation data, then the
+        Process object (whose descriptors this Popen collects as it pickles them)."""
         prep_data = spawn.get_preparation_data(process_obj._name)
-        stream = io.BytesIO()
         context.set_spawning_popen(self)
         try:
             reduction.dump(prep_data, stream)
             reduction.dump(process_obj, stream)
         finally:
             context.set_spawning_popen(None)
+
+    def _launch(self, process_obj):
+        from . import _native
+        stream = io.BytesIO()
+        self._pickle_for_child(process_obj, stream)
         bootstrap = stream.getvalue()
         spec = _process_spec(spawn.get_command_line(), self._fds)
         self._handle = _native.call(
