@@ -47,26 +47,44 @@ func UnmarshalOptions(data []byte, opts *DecoderOptions) (any, error) {
 	return unmarshal(data, opts)
 }
 
-// decodeMemoPool keeps memo slices between Unmarshal calls. A pooled memo is
-// cleared: it holds no decoded value alive.
-var decodeMemoPool = sync.Pool{New: func() any { return new([]any) }}
+// scratch is the part of a decoder's state that Unmarshal keeps between
+// calls: the stack, the marks and the memo. A pooled scratch is cleared: it
+// holds no decoded value alive.
+type scratch struct {
+	stack []any
+	marks []int
+	memo  []any
+}
 
-// maxPooledMemo bounds a pooled memo (2 MiB).
-const maxPooledMemo = 1 << 17
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// Bounds on what a pooled scratch keeps (256 KiB of stack, 2 MiB of memo).
+const (
+	maxPooledStack = 1 << 14
+	maxPooledMemo  = 1 << 17
+)
 
 func unmarshal(data []byte, opts *DecoderOptions) (any, error) {
-	pooled := decodeMemoPool.Get().(*[]any)
-	d := decoder{data: data, memo: (*pooled)[:0]}
+	s := scratchPool.Get().(*scratch)
+	d := decoder{data: data, stack: s.stack, marks: s.marks, memo: s.memo}
 	if opts != nil {
 		d.opts = *opts
 	}
 	v, err := d.load()
-	if cap(d.memo) <= maxPooledMemo {
-		clear(d.memo)
-		*pooled = d.memo[:0]
-		decodeMemoPool.Put(pooled)
+	d.clearScratch()
+	if cap(d.stack) <= maxPooledStack && cap(d.memo) <= maxPooledMemo {
+		*s = scratch{d.stack, d.marks, d.memo}
+		scratchPool.Put(s)
 	}
 	return v, err
+}
+
+// clearScratch drops the references the stack and memo hold, leaving them
+// empty with their capacity.
+func (d *decoder) clearScratch() {
+	clear(d.stack[:max(d.stackHigh, len(d.stack))])
+	clear(d.memo)
+	d.stack, d.marks, d.memo, d.stackHigh = d.stack[:0], d.marks[:0], d.memo[:0], 0
 }
 
 // Decoder reads pickles from an io.Reader, one per Decode call. It reads
@@ -110,12 +128,13 @@ type decoder struct {
 	pos  int
 	base int64 // stream offset of data[0]
 
-	proto    int
-	stack    []any
-	marks    []int
-	memo     []any
-	memoMap  map[uint64]any // memo indices beyond the dense prefix
-	nbuffers int            // out-of-band buffers used
+	proto     int
+	stack     []any
+	stackHigh int // the stack's height before its last cut, for clearScratch
+	marks     []int
+	memo      []any
+	memoMap   map[uint64]any // memo indices beyond the dense prefix
+	nbuffers  int            // out-of-band buffers used
 
 	keyBytes   int  // bytes spent on tuple dict keys, bounded by the input size
 	needWalk   bool // lists or objects were made: finish() must walk the value
@@ -123,7 +142,8 @@ type decoder struct {
 }
 
 func (d *decoder) reset() {
-	d.proto, d.stack, d.marks, d.memo, d.memoMap = 0, d.stack[:0], d.marks[:0], nil, nil
+	d.clearScratch()
+	d.proto, d.memoMap = 0, nil
 	d.nbuffers, d.keyBytes, d.needWalk, d.containers = 0, 0, false, 0
 }
 
@@ -226,6 +246,13 @@ func (d *decoder) length(size int) (int, error) {
 
 func (d *decoder) push(v any) { d.stack = append(d.stack, v) }
 
+// cut shortens the stack to n items, remembering the height clearScratch
+// must clear up to.
+func (d *decoder) cut(n int) {
+	d.stackHigh = max(d.stackHigh, len(d.stack))
+	d.stack = d.stack[:n]
+}
+
 // fence is the stack height below which pops may not reach: the last mark.
 func (d *decoder) fence() int {
 	if len(d.marks) == 0 {
@@ -241,7 +268,7 @@ func (d *decoder) pop() (any, error) {
 		return nil, errUnderflow
 	}
 	v := d.stack[len(d.stack)-1]
-	d.stack = d.stack[:len(d.stack)-1]
+	d.cut(len(d.stack) - 1)
 	return v, nil
 }
 
@@ -261,7 +288,7 @@ func (d *decoder) popMark() ([]any, error) {
 	m := d.marks[len(d.marks)-1]
 	d.marks = d.marks[:len(d.marks)-1]
 	items := d.stack[m:]
-	d.stack = d.stack[:m]
+	d.cut(m)
 	return items, nil
 }
 
@@ -398,7 +425,7 @@ func (d *decoder) step(op byte) error {
 		d.marks = append(d.marks, len(d.stack))
 	case opPOP:
 		if len(d.stack) > d.fence() {
-			d.stack = d.stack[:len(d.stack)-1]
+			d.cut(len(d.stack) - 1)
 		} else if len(d.marks) > 0 {
 			d.marks = d.marks[:len(d.marks)-1]
 		} else {

@@ -27,7 +27,7 @@ func (d *decoder) stepContainer(op byte) error {
 		d.needWalk = d.needWalk || d.containers > maxDepth
 		t := make(Tuple, n)
 		copy(t, d.stack[len(d.stack)-n:])
-		d.stack = d.stack[:len(d.stack)-n]
+		d.cut(len(d.stack) - n)
 		d.push(t)
 	case opTUPLE:
 		items, err := d.popMark()
@@ -171,7 +171,7 @@ func (d *decoder) fillContainer(op byte) error {
 			return errUnderflow
 		}
 		items = d.stack[len(d.stack)-2:]
-		d.stack = d.stack[:len(d.stack)-2]
+		d.cut(len(d.stack) - 2)
 	default:
 		var err error
 		if items, err = d.popMark(); err != nil {
