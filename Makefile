@@ -3,30 +3,41 @@
 PYTHON ?= $(shell command -v python3)
 GO ?= go
 PYTESTFLAGS ?=
+# The project's Go packages (not ./...: that would include gopy's output under build/).
+GOPKGS = ./gompx/... ./pickle/... ./pyext/...
 
-.PHONY: install test test-go test-py fuzz demo bench vet clean
+.PHONY: install test test-go test-py fuzz matrix demo bench vet clean
 
 install:
 	$(PYTHON) -m pip install --quiet .
 
-# Everything CI runs: Go vet, Go tests under the race detector, a short fuzz of the pickle
-# decoder, then pytest against the installed package (both gompx and stdlib).
-test: install vet test-go fuzz test-py
+# Every test, as CI runs them: Go vet, Go tests under the race detector, a short fuzz of
+# each decoder, pytest against the installed package (gompx and stdlib side by side), then
+# the same suite against a wheel built for, and installed into a venv of, every CPython
+# 3.10-3.13 on the machine.
+test: install vet test-go fuzz test-py matrix
 
 vet:
-	$(GO) vet ./...
+	$(GO) vet $(GOPKGS)
 
 test-go:
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 $(GOPKGS)
 
+# A short run of every fuzz target (decoders of hostile input), 15 s each.
 fuzz:
-	@for target in $$($(GO) test -list '^Fuzz' ./pickle/ 2>/dev/null | grep '^Fuzz'); do \
-		echo "fuzz $$target"; \
-		$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime 15s ./pickle/ || exit 1; \
+	@for pkg in ./pickle/ ./gompx/internal/frame/; do \
+		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "fuzz $$pkg $$target"; \
+			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime 15s $$pkg || exit 1; \
+		done; \
 	done
 
 test-py:
 	cd tests && $(PYTHON) -m pytest -q $(PYTESTFLAGS)
+
+# A wheel per CPython 3.10-3.13 on the machine, each installed into a fresh venv and tested.
+matrix:
+	scripts/matrix.sh -q $(PYTESTFLAGS)
 
 demo: install
 	$(PYTHON) examples/demo.py
