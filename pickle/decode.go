@@ -52,7 +52,7 @@ func UnmarshalOptions(data []byte, opts *DecoderOptions) (any, error) {
 // holds no decoded value alive.
 type scratch struct {
 	stack []any
-	marks []int
+	marks []mark
 	memo  []any
 }
 
@@ -131,12 +131,14 @@ type decoder struct {
 	proto     int
 	stack     []any
 	stackHigh int // the stack's height before its last cut, for clearScratch
-	marks     []int
+	marks     []mark
+	markAt    int64 // input offset of the MARK popMark last removed
 	memo      []any
 	memoMap   map[uint64]any // memo indices beyond the dense prefix
 	nbuffers  int            // out-of-band buffers used
 
 	keyBytes   int  // bytes spent on tuple dict keys, bounded by the input size
+	spareItems int  // dict capacity reserved ahead of need, bounded by the input size
 	needWalk   bool // lists or objects were made: finish() must walk the value
 	containers int
 }
@@ -144,7 +146,7 @@ type decoder struct {
 func (d *decoder) reset() {
 	d.clearScratch()
 	d.proto, d.memoMap = 0, nil
-	d.nbuffers, d.keyBytes, d.needWalk, d.containers = 0, 0, false, 0
+	d.nbuffers, d.keyBytes, d.spareItems, d.needWalk, d.containers = 0, 0, 0, false, 0
 }
 
 func (d *decoder) offset() int64 { return d.base + int64(d.pos) }
@@ -244,6 +246,13 @@ func (d *decoder) length(size int) (int, error) {
 	return int(n), nil
 }
 
+// mark is a MARK on the stack: the stack height, and where in the input the
+// MARK was (which tells how many bytes the items above it took).
+type mark struct {
+	height int
+	at     int64
+}
+
 func (d *decoder) push(v any) { d.stack = append(d.stack, v) }
 
 // cut shortens the stack to n items, remembering the height clearScratch
@@ -258,7 +267,7 @@ func (d *decoder) fence() int {
 	if len(d.marks) == 0 {
 		return 0
 	}
-	return d.marks[len(d.marks)-1]
+	return d.marks[len(d.marks)-1].height
 }
 
 var errUnderflow = errors.New("stack underflow")
@@ -287,8 +296,9 @@ func (d *decoder) popMark() ([]any, error) {
 	}
 	m := d.marks[len(d.marks)-1]
 	d.marks = d.marks[:len(d.marks)-1]
-	items := d.stack[m:]
-	d.cut(m)
+	d.markAt = m.at
+	items := d.stack[m.height:]
+	d.cut(m.height)
 	return items, nil
 }
 
@@ -422,7 +432,7 @@ func (d *decoder) step(op byte) error {
 	case opSTRING, opUNICODE:
 		return d.loadTextString(op)
 	case opMARK:
-		d.marks = append(d.marks, len(d.stack))
+		d.marks = append(d.marks, mark{len(d.stack), d.offset() - 1})
 	case opPOP:
 		if len(d.stack) > d.fence() {
 			d.cut(len(d.stack) - 1)

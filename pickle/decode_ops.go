@@ -190,6 +190,9 @@ func (d *decoder) fillContainer(op byte) error {
 		}
 	case *Dict:
 		if op == opSETITEM || op == opSETITEMS {
+			if op == opSETITEMS {
+				d.growItems(t, len(items)/2, d.offset()-d.markAt)
+			}
 			return d.setItems(t, items)
 		}
 	case *Set:
@@ -229,6 +232,32 @@ func (d *decoder) setItems(dict *Dict, kv []any) error {
 		dict.set(k, kv[i], kv[i+1])
 	}
 	return nil
+}
+
+// growItems makes room in dict for a SETITEMS batch of pairs that took
+// batchBytes of input. A dict that already holds items is being written
+// batch by batch (CPython's batches are 1000 pairs), so it is sized, at
+// least doubling, for what the rest of the input would hold at this batch's
+// bytes per pair, plus 1/16. That guess is spare capacity the input has not
+// paid for yet: all the guesses of one pickle together may reserve at most
+// one item per two bytes of input, as many items as it could hold, so that
+// many dicts cannot each claim the whole rest of the input.
+func (d *decoder) growItems(dict *Dict, pairs int, batchBytes int64) {
+	n := len(dict.items) + pairs
+	if n <= cap(dict.items) {
+		return
+	}
+	size := max(n, 2*cap(dict.items))
+	if len(dict.items) > 0 && pairs > 0 && batchBytes > 0 {
+		rest := float64(len(d.data) - d.pos)
+		guess := n + int(rest*float64(pairs)/float64(batchBytes)*17/16)
+		budget := int(d.offset()+int64(len(d.data)-d.pos))/2 - d.spareItems
+		if guess > size && guess-n <= budget {
+			size = guess
+			d.spareItems += guess - n
+		}
+	}
+	dict.items = append(make([]Item, 0, size), dict.items...)
 }
 
 func (d *decoder) addItems(s *hashSet, items []any) error {

@@ -43,6 +43,9 @@ func TestHostileInput(t *testing.T) {
 		fmt.Fprintf(&expKey, "h%ch%c\x86\x940", i, i)
 	}
 	expKey.WriteString("h\x1eK\x01s.")
+	// 2000 dicts of two SETITEMS batches, each second batch guessing the
+	// dict holds the rest of the input.
+	manyGuesses := "\x80\x04]" + strings.Repeat("}(NNu(K\x01Nua", 2000) + "."
 	cases := []struct {
 		name string
 		in   string
@@ -57,6 +60,7 @@ func TestHostileInput(t *testing.T) {
 		{"deep lists", deepLists, false},
 		{"deep tuples", deepTuples, false},
 		{"exponential tuple key", expKey.String(), false},
+		{"dicts guessing their size", manyGuesses, true},
 		{"APPEND to an int", "K\x01K\x02a.", false},
 		{"SETITEM with a list key", "}]K\x01s.", false},
 		{"REDUCE with non-tuple args", "cos\nsystem\nK\x01R.", false},
