@@ -344,14 +344,22 @@ def wait(object_list, timeout=None):
     Objects are connections, sockets, process sentinels or anything with ``fileno()``.
     """
     native = _native or _load_native()
+    if len(object_list) == 1 and type(object_list[0]) is Connection \
+            and object_list[0]._readable:
+        # The common single-connection case: no descriptor list to build and parse.
+        conn = object_list[0]
+        return [conn] if conn.poll(timeout) else []
     by_fd = {}
     for obj in object_list:
-        fd = obj if isinstance(obj, int) else obj.fileno()
-        by_fd.setdefault(fd, []).append(obj)
-    fds = ",".join(str(fd) for fd in by_fd)
+        by_fd.setdefault(obj if isinstance(obj, int) else obj.fileno(), []).append(obj)
+    fds = ",".join(map(str, by_fd))
+    wait_fds = native.ext.gompxcore_WaitFds
 
     def attempt(ms):
-        ready = native.call(native.ext.gompxcore_WaitFds, fds, ms)
+        try:
+            ready = wait_fds(fds, ms)
+        except RuntimeError as e:
+            raise native.translate(e) from None
         return ready if ready or ms == 0 else None
     ready = native.wait_sliced(attempt, timeout)
     if not ready:
