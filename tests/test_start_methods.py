@@ -47,24 +47,8 @@ def test_gompx_get_context_fork_names_alternatives(mp):
     assert "spawn" in str(info.value) and "forkserver" in str(info.value)
 
 
-@pytest.mark.gompx_only
-def test_gompx_default_process_is_spawned(mp):
-    """The default context re-imports modules in the child, as spawn does."""
-    t.GLOBAL = "changed in parent"
-    try:
-        r, w = mp.Pipe(duplex=False)
-        p = mp.Process(target=t.send_global, args=(w,))
-        p.start()
-        w.close()
-        assert recv_within(r) == "original"
-        assert join_within(p) == 0
-    finally:
-        t.GLOBAL = "original"
-
-
-@pytest.mark.parametrize("method", ["spawn", "forkserver"])
-def test_spawned_child_reimports_modules(mp, method):
-    ctx = mp.get_context(method)
+def assert_child_reimports_modules(ctx):
+    """A child of ctx sees the module global as imported, not as the parent changed it."""
     t.GLOBAL = "changed in parent"
     try:
         r, w = ctx.Pipe(duplex=False)
@@ -75,6 +59,17 @@ def test_spawned_child_reimports_modules(mp, method):
         assert join_within(p) == 0
     finally:
         t.GLOBAL = "original"
+
+
+@pytest.mark.gompx_only
+def test_gompx_default_process_is_spawned(mp):
+    """The default context re-imports modules in the child, as spawn does."""
+    assert_child_reimports_modules(mp)
+
+
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_spawned_child_reimports_modules(mp, method):
+    assert_child_reimports_modules(mp.get_context(method))
 
 
 @pytest.mark.parametrize("method", ["spawn", "forkserver"])
