@@ -20,6 +20,13 @@ type DecoderOptions struct {
 	// Buffers are the out-of-band buffers of a protocol 5 pickle, taken in
 	// order by NEXT_BUFFER.
 	Buffers [][]byte
+	// AliasInput lets UnmarshalOptions return Python bytes values as
+	// slices of its data argument, capped at their length, instead of
+	// copies: a large payload then costs neither a copy nor an allocation.
+	// The caller must not modify data while it uses the value. A Decoder
+	// reading a stream ignores it, and bytearray and str values are always
+	// copied.
+	AliasInput bool
 }
 
 // DecodeError reports malformed or unsupported input: where, in which
@@ -584,7 +591,11 @@ func (d *decoder) loadBinaryData(op byte) error {
 	}
 	switch op {
 	case opSHORT_BINBYTES, opBINBYTES, opBINBYTES8:
-		d.push(append([]byte{}, b...))
+		if d.opts.AliasInput && d.r == nil {
+			d.push(b[:n:n])
+		} else {
+			d.push(append([]byte{}, b...))
+		}
 	case opBYTEARRAY8:
 		d.push(ByteArray(append([]byte{}, b...)))
 	default:

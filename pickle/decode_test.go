@@ -232,3 +232,39 @@ func TestMemoizeAfterSparsePut(t *testing.T) {
 		}
 	}
 }
+
+// TestAliasInput checks that AliasInput returns bytes as capped slices of the
+// input, and copies without it or from a stream.
+func TestAliasInput(t *testing.T) {
+	payload := bytes.Repeat([]byte{'x'}, 100000)
+	data, err := Marshal(Tuple{payload, ByteArray("ab"), "cd"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shares := func(b []byte) bool {
+		return len(b) > 0 && &b[0] == &data[bytes.Index(data, payload)]
+	}
+	v, err := UnmarshalOptions(data, &DecoderOptions{AliasInput: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := v.(Tuple)[0].([]byte)
+	if !shares(got) || cap(got) != len(payload) || !bytes.Equal(got, payload) {
+		t.Errorf("AliasInput: bytes not a capped slice of the input (cap %d)", cap(got))
+	}
+	after := bytes.Index(data, payload) + len(payload)
+	if next := data[after]; append(got, 'y')[0] != 'x' || data[after] != next {
+		t.Errorf("appending to the value wrote into the input")
+	}
+	if describe(v) != describe(Tuple{payload, ByteArray("ab"), "cd"}) {
+		t.Errorf("AliasInput gives %s", describe(v))
+	}
+	v, _ = Unmarshal(data)
+	if shares(v.(Tuple)[0].([]byte)) {
+		t.Errorf("Unmarshal shares the input's memory")
+	}
+	v, _ = NewDecoder(bytes.NewReader(data), &DecoderOptions{AliasInput: true}).Decode()
+	if shares(v.(Tuple)[0].([]byte)) {
+		t.Errorf("a streaming Decoder shares its window's memory")
+	}
+}

@@ -94,6 +94,10 @@
 // (wrapping io.ErrUnexpectedEOF) or a corrupted one returns a *DecodeError,
 // never a panic.
 //
+// Decoded values own their memory: bytes and str values are copies of the
+// input. DecoderOptions.AliasInput lets UnmarshalOptions return bytes as
+// slices of its input instead, which saves copying large payloads.
+//
 // # What it does not do
 //
 //   - Write protocols 0 and 1 (it reads them).

@@ -27,6 +27,9 @@ func FuzzUnmarshal(f *testing.F) {
 			}
 			return
 		}
+		if a, err := UnmarshalOptions(data, &DecoderOptions{AliasInput: true}); err != nil || describe(a) != describe(v) {
+			t.Fatalf("AliasInput decodes differently: %v\n %s\n %s", err, describe(v), describe(a))
+		}
 		out, err := Marshal(v)
 		if err != nil {
 			var ee *EncodeError
