@@ -79,6 +79,7 @@ func ConnClose(h int64) (ok bool, err error) {
 // ConnSend sends the n bytes at addr as one message.
 func ConnSend(h int64, addr uintptr, n int) (sent int, err error) {
 	defer recoverInto(&err)
+	passThroughScheduler()
 	c, err := get[*gompx.Conn](h)
 	if err != nil {
 		return 0, err
@@ -94,6 +95,7 @@ func ConnSend(h int64, addr uintptr, n int) (sent int, err error) {
 // longer one stays pending until ConnRecvPending or ConnDiscard.
 func ConnRecv(h int64, addr uintptr, capacity int, timeoutMs int) (n int64, err error) {
 	defer recoverInto(&err)
+	passThroughScheduler()
 	c, err := get[*gompx.Conn](h)
 	if err != nil {
 		return 0, err
