@@ -123,17 +123,19 @@ func (dec *Decoder) Decode() (any, error) {
 		}
 	}
 	d.reset()
+	d.start = d.offset()
 	return d.load()
 }
 
 // decoder is the state of one pickle being read: the input window, the
 // Python stack with its marks, and the memo.
 type decoder struct {
-	opts DecoderOptions
-	r    io.Reader // nil: data is the whole input
-	data []byte
-	pos  int
-	base int64 // stream offset of data[0]
+	opts  DecoderOptions
+	r     io.Reader // nil: data is the whole input
+	data  []byte
+	pos   int
+	base  int64 // stream offset of data[0]
+	start int64 // stream offset of this pickle's first byte
 
 	proto     int
 	stack     []any
@@ -157,6 +159,11 @@ func (d *decoder) reset() {
 }
 
 func (d *decoder) offset() int64 { return d.base + int64(d.pos) }
+
+// read is how many bytes of input the decoder holds for this pickle: those
+// decoded so far and those read ahead. Work and memory the input has not
+// paid for are bounded by it.
+func (d *decoder) read() int { return int(d.offset()-d.start) + len(d.data) - d.pos }
 
 // fill makes n bytes available at d.pos, reading from the stream in chunks
 // so that a length field claiming more than the input holds costs nothing.

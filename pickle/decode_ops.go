@@ -251,7 +251,7 @@ func (d *decoder) growItems(dict *Dict, pairs int, batchBytes int64) {
 	if len(dict.items) > 0 && pairs > 0 && batchBytes > 0 {
 		rest := float64(len(d.data) - d.pos)
 		guess := n + int(rest*float64(pairs)/float64(batchBytes)*17/16)
-		budget := int(d.offset()+int64(len(d.data)-d.pos))/2 - d.spareItems
+		budget := d.read()/2 - d.spareItems
 		if guess > size && guess-n <= budget {
 			size = guess
 			d.spareItems += guess - n
@@ -287,7 +287,7 @@ func (d *decoder) key(v any) (any, error) {
 	k, err := hashKey(v)
 	if tk, ok := k.(tupleKey); ok {
 		d.keyBytes += len(tk)
-		if d.keyBytes > 1<<20+16*int(d.offset()) {
+		if d.keyBytes > 1<<20+16*d.read() {
 			return nil, errors.New("dict keys are out of proportion to the input")
 		}
 	}

@@ -268,3 +268,24 @@ func TestAliasInput(t *testing.T) {
 		t.Errorf("a streaming Decoder shares its window's memory")
 	}
 }
+
+// TestHostileAfterStream checks that a Decoder bounds what a pickle may
+// allocate by that pickle's bytes, not by all the stream before it.
+func TestHostileAfterStream(t *testing.T) {
+	big, err := Marshal(bytes.Repeat([]byte{'x'}, 4<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostile := "\x80\x04]" + strings.Repeat("}(NNu(K\x01Nua", 2000) + "."
+	dec := NewDecoder(io.MultiReader(bytes.NewReader(big), strings.NewReader(hostile)), nil)
+	if _, err := dec.Decode(); err != nil {
+		t.Fatal(err)
+	}
+	n := allocated(func() { _, err = dec.Decode() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if limit := uint64(1<<20 + 128*len(hostile)); n > limit {
+		t.Errorf("allocated %d bytes for %d bytes of input after %d bytes of stream", n, len(hostile), len(big))
+	}
+}
