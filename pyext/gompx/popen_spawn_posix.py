@@ -104,6 +104,15 @@ class Popen:
             _native.call(_native.ext.gompxcore_ProcessClose, self._handle)
             self._handle = None
 
+    def __del__(self):
+        # A reaped child's handle and pidfd need not wait for interpreter exit; a running
+        # child keeps them (its sentinel may still be in use).
+        if self._handle is not None and self.returncode is not None:
+            try:
+                self.close()
+            except Exception:
+                pass
+
 
 def _process_spec(args, files, kill_with_parent=True):
     """The core's start request: NUL-terminated fields (exact bytes, no encoding games).
