@@ -6,7 +6,6 @@ submodules (``gompx.process``, ``gompx.connection``, ...).  Importing gompx does
 the Go runtime: that happens on first use, so a fork server can import gompx safely.
 """
 
-import sys
 
 from . import context
 

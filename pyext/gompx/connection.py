@@ -10,7 +10,6 @@ directly in a bytes object this module owns.  Between the two ends of a ``Pipe``
 moves large payloads through shared memory instead of the socket.
 """
 
-import os
 import pickle
 
 from . import reduction

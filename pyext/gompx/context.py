@@ -11,7 +11,7 @@ import sys
 import threading
 
 from . import process
-from . import reduction
+from . import reduction as _reduction
 
 __all__ = ["BaseContext", "DefaultContext", "SpawnContext", "ForkServerContext",
            "ProcessError", "BufferTooShort", "TimeoutError", "AuthenticationError",
@@ -110,11 +110,11 @@ class BaseContext:
     @property
     def reducer(self):
         """The reduction module used to pickle objects for children."""
-        return globals().get("reduction")
+        return globals()["_reduction"]
 
     @reducer.setter
     def reducer(self, reduction):
-        globals()["reduction"] = reduction
+        globals()["_reduction"] = reduction
 
     def _check_available(self):
         pass

@@ -14,7 +14,6 @@ server writes the child's pid, then, when it reaps the child, its exit code (8-b
 big-endian integers) on the channel, so the parent's end is the child's sentinel.
 """
 
-import errno
 import os
 import selectors
 import signal
