@@ -27,6 +27,11 @@ func FuzzUnmarshal(f *testing.F) {
 			}
 			return
 		}
+		if !describable(v) {
+			// A small pickle can share a tuple 2^40 times; describing it in full would
+			// never end (the decoder itself takes microseconds).
+			return
+		}
 		if a, err := UnmarshalOptions(data, &DecoderOptions{AliasInput: true}); err != nil || describe(a) != describe(v) {
 			t.Fatalf("AliasInput decodes differently: %v\n %s\n %s", err, describe(v), describe(a))
 		}
