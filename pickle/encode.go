@@ -426,27 +426,46 @@ func (e *encoder) saveString(s string) error {
 	}
 	n := len(s)
 	var hdr [9]byte
-	var h []byte
-	switch {
-	case n < 256 && e.proto >= 4:
-		hdr[0], hdr[1] = opSHORT_BINUNICODE, byte(n)
-		h = hdr[:2]
-	case uint64(n) <= math.MaxUint32:
-		hdr[0] = opBINUNICODE
-		binary.LittleEndian.PutUint32(hdr[1:], uint32(n))
-		h = hdr[:5]
-	case e.proto >= 4:
-		hdr[0] = opBINUNICODE8
-		binary.LittleEndian.PutUint64(hdr[1:], uint64(n))
-		h = hdr[:9]
-	default:
-		return &EncodeError{Err: errors.New("a str over 4 GiB needs protocol 4 or higher")}
+	h, err := e.sizedHeader(&hdr, strOps, n)
+	if err != nil {
+		return err
 	}
 	if err := e.writeData(h, unsafe.Slice(unsafe.StringData(s), n)); err != nil {
 		return err
 	}
 	e.put(key)
 	return nil
+}
+
+// sizedOps are the opcodes of one kind of length-prefixed data, by length width.
+type sizedOps struct {
+	short, four, eight byte
+	shortFrom          int    // lowest protocol with the one-byte form
+	kind               string // the Python type, for errors
+}
+
+var (
+	strOps   = sizedOps{opSHORT_BINUNICODE, opBINUNICODE, opBINUNICODE8, 4, "str"}
+	bytesOps = sizedOps{opSHORT_BINBYTES, opBINBYTES, opBINBYTES8, 3, "bytes"}
+)
+
+// sizedHeader fills hdr with the opcode and length CPython writes for n bytes of data:
+// the one-byte length when it fits, else four bytes, else eight (protocol 4 and up).
+func (e *encoder) sizedHeader(hdr *[9]byte, ops sizedOps, n int) ([]byte, error) {
+	switch {
+	case n < 256 && e.proto >= ops.shortFrom:
+		hdr[0], hdr[1] = ops.short, byte(n)
+		return hdr[:2], nil
+	case uint64(n) <= math.MaxUint32:
+		hdr[0] = ops.four
+		binary.LittleEndian.PutUint32(hdr[1:], uint32(n))
+		return hdr[:5], nil
+	case e.proto >= 4:
+		hdr[0] = ops.eight
+		binary.LittleEndian.PutUint64(hdr[1:], uint64(n))
+		return hdr[:9], nil
+	}
+	return nil, &EncodeError{Err: fmt.Errorf("a %s over 4 GiB needs protocol 4 or higher", ops.kind)}
 }
 
 // writeData writes a header and its payload, outside the frame when large.
@@ -474,21 +493,9 @@ func (e *encoder) saveBytes(b []byte) error {
 	}
 	n := len(b)
 	var hdr [9]byte
-	var h []byte
-	switch {
-	case n < 256:
-		hdr[0], hdr[1] = opSHORT_BINBYTES, byte(n)
-		h = hdr[:2]
-	case uint64(n) <= math.MaxUint32:
-		hdr[0] = opBINBYTES
-		binary.LittleEndian.PutUint32(hdr[1:], uint32(n))
-		h = hdr[:5]
-	case e.proto >= 4:
-		hdr[0] = opBINBYTES8
-		binary.LittleEndian.PutUint64(hdr[1:], uint64(n))
-		h = hdr[:9]
-	default:
-		return &EncodeError{Err: errors.New("a bytes over 4 GiB needs protocol 4 or higher")}
+	h, err := e.sizedHeader(&hdr, bytesOps, n)
+	if err != nil {
+		return err
 	}
 	if err := e.writeData(h, b); err != nil {
 		return err
