@@ -32,14 +32,15 @@ _refuse_in_fork_server()
 
 from . import _gompxnative as ext  # noqa: E402
 
-__all__ = ["ext", "translate", "call", "bytes_address", "STILL_RUNNING", "wait_sliced",
+__all__ = ["ext", "translate", "call", "bytes_address", "BYTES_DATA_OFFSET", "STILL_RUNNING",
+           "wait_sliced",
            "timeout_ms", "on_main_thread"]
 
 # gopy names every exported function <package>_<Name>; these mirror the facade's constants.
 STILL_RUNNING = -(1 << 31)  # gompxcore.StillRunning
 
 # Where a bytes object's data starts: CPython's PyBytesObject ends with ob_sval[1].
-_BYTES_DATA_OFFSET = bytes.__basicsize__ - 1
+BYTES_DATA_OFFSET = bytes.__basicsize__ - 1
 
 # The main thread waits in slices so that Ctrl-C is handled between them.
 _SLICE_MS = 50
@@ -55,7 +56,7 @@ _drop_gopy_gc_hooks()
 
 def bytes_address(b):
     """Address of the data of the bytes object *b* (valid while *b* is alive)."""
-    return id(b) + _BYTES_DATA_OFFSET
+    return id(b) + BYTES_DATA_OFFSET
 
 
 def _exception_class(name):

@@ -25,8 +25,9 @@ _SCRATCH_SIZE = 16 * 1024
 
 
 def _load_native():
-    global _native
+    global _native, _BYTES_DATA_OFFSET
     from . import _native as native
+    _BYTES_DATA_OFFSET = native.BYTES_DATA_OFFSET
     _native = native
     return native
 
@@ -288,7 +289,8 @@ class Connection:
                                    " writable" if self._writable else "")
 
 
-_BYTES_DATA_OFFSET = bytes.__basicsize__ - 1
+# Set with _native (every Connection is made after it loads): where bytes data starts.
+_BYTES_DATA_OFFSET = None
 
 
 _bytes_from_size = None

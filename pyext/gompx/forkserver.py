@@ -53,8 +53,7 @@ class ForkServer:
             self._start()
 
     def _start(self):
-        from .popen_spawn_posix import _process_spec
-        from . import _native
+        from .popen_spawn_posix import start_child
         import pickle
         if self._control is not None:
             self._control.close()
@@ -69,11 +68,8 @@ class ForkServer:
         bootstrap = pickle.dumps(config)
         cmd = [spawn.get_executable()] + spawn._args_from_interpreter_flags() + [
             "-c", "from gompx.forkserver import main; main()", "--gompx-forkserver"]
-        spec = _process_spec(cmd, [server_end.fileno()])
         try:
-            handle = _native.call(_native.ext.gompxcore_ProcessStart,
-                                  _native.bytes_address(spec), len(spec),
-                                  _native.bytes_address(bootstrap), len(bootstrap))
+            handle = start_child(cmd, [server_end.fileno()], bootstrap)
         finally:
             server_end.close()
         self._control = parent_end

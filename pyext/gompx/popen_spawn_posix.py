@@ -51,12 +51,7 @@ class Popen:
         from . import _native
         stream = io.BytesIO()
         self._pickle_for_child(process_obj, stream)
-        bootstrap = stream.getvalue()
-        spec = _process_spec(spawn.get_command_line(), self._fds)
-        self._handle = _native.call(
-            _native.ext.gompxcore_ProcessStart,
-            _native.bytes_address(spec), len(spec),
-            _native.bytes_address(bootstrap), len(bootstrap))
+        self._handle = start_child(spawn.get_command_line(), self._fds, stream.getvalue())
         self.pid = _native.call(_native.ext.gompxcore_ProcessPid, self._handle)
         self.sentinel = _native.call(_native.ext.gompxcore_ProcessSentinel, self._handle)
 
@@ -112,6 +107,16 @@ class Popen:
                 self.close()
             except Exception:
                 pass
+
+
+def start_child(args, files, bootstrap):
+    """Have the Go core start *args* (killed if this process dies) with *bootstrap* on its
+    fd 3 and *files* from fd 4 on; return the core's process handle."""
+    from . import _native
+    spec = _process_spec(args, files)
+    return _native.call(_native.ext.gompxcore_ProcessStart,
+                        _native.bytes_address(spec), len(spec),
+                        _native.bytes_address(bootstrap), len(bootstrap))
 
 
 def _process_spec(args, files, kill_with_parent=True):
