@@ -38,3 +38,57 @@ def sink_bytes(conn):
         if conn.recv() is None:
             break
     conn.close()
+
+
+# --- bench_queue.py ------------------------------------------------------------------
+
+__all__ += ["queue_produce", "queue_task_consume"]
+
+QUEUE_READY = "ready"  # what a producer puts after its warm-up items; no payload equals it
+
+
+def _queue_items(start, stop, payload):
+    """Items *start*..*stop*-1: the ints themselves, or *payload* that many times."""
+    return range(start, stop) if payload is None else [payload] * (stop - start)
+
+
+def queue_produce(q, go, n, size=0, batch=0, warm=100):
+    """Put *warm* items then :data:`QUEUE_READY` on *q*, wait for a message on *go*, put *n*.
+
+    The items are the ints ``0..n-1`` when *size* is 0, else one *size*-byte ``bytes``
+    object put *n* times (built before the clock starts). With *batch* > 0 the items go
+    in ``q.put_many`` calls of *batch* items each (gompx only; stdlib queues have no
+    put_many), otherwise one ``q.put`` per item.
+    """
+    payload = (bytes(range(256)) * (size // 256 + 1))[:size] if size else None
+    if batch:
+        q.put_many(_queue_items(0, warm, payload))
+    else:
+        for item in _queue_items(0, warm, payload):
+            q.put(item)
+    q.put(QUEUE_READY)
+    go.recv()
+    go.close()
+    if batch:
+        put_many = q.put_many
+        for start in range(0, n, batch):
+            put_many(_queue_items(start, min(n, start + batch), payload))
+    elif payload is None:
+        put = q.put
+        for i in range(n):
+            put(i)
+    else:
+        put = q.put
+        for _ in range(n):
+            put(payload)
+
+
+def queue_task_consume(q):
+    """Get items from a JoinableQueue *q*, calling task_done for each, until ``None``."""
+    get = q.get
+    task_done = q.task_done
+    while True:
+        item = get()
+        task_done()
+        if item is None:
+            break
