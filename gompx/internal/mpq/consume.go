@@ -1,0 +1,277 @@
+package mpq
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Message describes the message a reader is positioned on.
+type Message struct {
+	Kind byte // the encoding byte the producer gave
+	Len  int  // payload length in bytes
+}
+
+// punchStep is how far consumers read before freeing pages beyond SoftLimit.
+const punchStep = 1 << 20
+
+// reading is the consumer side's view while this process holds the consumer lock.
+type reading struct {
+	active   bool
+	pos      uint64 // next record to read (bytes), ahead of Head until committed
+	consumed uint64
+	punched  uint64
+	dirty    bool
+
+	// The message at pos, once next found one.
+	kind  byte
+	flags byte // of its first chunk
+	total uint64
+	chunk uint64 // payload length of its first chunk
+	pid   uint32
+}
+
+// Begin takes the consumer lock and waits up to timeout (negative: forever, zero: not
+// at all) for a message. On success the caller holds the consumer side: it reads the
+// message with Read (and may go on with Next), and must call End. On error (ErrTimeout)
+// the lock is already released.
+func (r *Ring) Begin(timeout time.Duration) (Message, error) {
+	dl := after(timeout)
+	recovered, err := r.lockSide(r.consumerGate, &r.h.ConsumerLock, dl)
+	if err != nil {
+		return Message{}, err
+	}
+	h := r.h
+	if recovered {
+		r.replay(&h.CJournal, &h.Head, &h.Consumed, &h.Punched)
+		bump(&h.SpaceSeq, &h.SpaceWaiters)
+	}
+	r.rd = reading{
+		active:   true,
+		pos:      atomic.LoadUint64(&h.Head),
+		consumed: atomic.LoadUint64(&h.Consumed),
+		punched:  atomic.LoadUint64(&h.Punched),
+	}
+	m, err := r.next(dl)
+	if err != nil {
+		r.End()
+		return Message{}, err
+	}
+	return m, nil
+}
+
+// Next positions the reader on the message after the one just read, if one is already
+// published; it never waits.
+func (r *Ring) Next() (Message, bool) {
+	m, err := r.next(deadline{})
+	return m, err == nil
+}
+
+// next skips skip records and orphaned chunks (the rest of a message whose reader
+// died) and stops on the first chunk of a message, waiting per dl.
+func (r *Ring) next(dl deadline) (Message, error) {
+	rd := &r.rd
+	for {
+		if err := r.awaitRecord(dl, 0); err != nil {
+			return Message{}, err
+		}
+		n, flags, kind, pid, total, err := r.record(rd.pos)
+		if err != nil {
+			return Message{}, err
+		}
+		switch {
+		case flags&flagSkip != 0:
+			rd.pos += n
+		case flags&flagFirst == 0:
+			rd.pos += align8(recordHeader + n)
+			if flags&flagLast != 0 {
+				rd.consumed++ // its first chunk went with a dead reader
+			}
+		default:
+			rd.kind, rd.flags, rd.total, rd.chunk, rd.pid = kind, flags, total, n, pid
+			return Message{Kind: kind, Len: int(total)}, nil
+		}
+		rd.dirty = true
+	}
+}
+
+// record decodes the record header at stream position pos and checks it fits the ring.
+func (r *Ring) record(pos uint64) (n uint64, flags, kind byte, pid uint32, total uint64, err error) {
+	off := pos % r.cap
+	word := binary.LittleEndian.Uint64(r.data[off:])
+	n, flags, kind = word&0xffffffff, byte(word>>32), byte(word>>40)
+	if flags&flagSkip != 0 {
+		if n != r.cap-off {
+			return 0, 0, 0, 0, 0, fmt.Errorf("%w: bad skip record at %d", ErrBadQueue, pos)
+		}
+		return n, flags, 0, 0, 0, nil
+	}
+	if off+align8(recordHeader+n) > r.cap {
+		return 0, 0, 0, 0, 0, fmt.Errorf("%w: record at %d overruns the ring", ErrBadQueue, pos)
+	}
+	pid = uint32(binary.LittleEndian.Uint64(r.data[off+8:]))
+	total = binary.LittleEndian.Uint64(r.data[off+16:])
+	if flags&flagFirst != 0 && total < n {
+		return 0, 0, 0, 0, 0, fmt.Errorf("%w: message at %d shorter than its chunk", ErrBadQueue, pos)
+	}
+	return n, flags, kind, pid, total, nil
+}
+
+// awaitRecord waits until a record is published at the reader's position. With a
+// producer pid (waiting for the next chunk of its message) it gives up with ErrTorn once
+// that producer is dead.
+func (r *Ring) awaitRecord(dl deadline, producer uint32) error {
+	h, rd := r.h, &r.rd
+	if atomic.LoadUint64(&h.Tail) != rd.pos {
+		return nil
+	}
+	r.commit() // let producers use what this reader has finished with
+	if dl.try() {
+		return ErrTimeout
+	}
+	for spinUntil := time.Now().Add(spinFor); ; {
+		seen := atomic.LoadUint32(&h.DataSeq)
+		if atomic.LoadUint64(&h.Tail) != rd.pos {
+			return nil
+		}
+		if time.Now().Before(spinUntil) {
+			continue
+		}
+		slice := dl.slice()
+		if slice == 0 {
+			return ErrTimeout
+		}
+		sleepOn(&h.DataSeq, &h.DataWaiters, seen, slice)
+		if producer != 0 && atomic.LoadUint64(&h.Tail) == rd.pos && !alive(producer) {
+			return ErrTorn
+		}
+	}
+}
+
+// Peek copies the start of the current message (at most its first chunk) into dst
+// without consuming anything, and returns the byte count.
+func (r *Ring) Peek(dst []byte) int {
+	off := r.rd.pos%r.cap + recordHeader
+	return copy(dst, r.data[off:off+r.rd.chunk])
+}
+
+// Read copies the current message into segs (their lengths must add up to its Len)
+// and consumes it. For a message longer than the ring, it frees each chunk as soon as it
+// is copied and waits for the next; ErrTorn if the producer died before the last one.
+func (r *Ring) Read(segs ...[]byte) error {
+	rd := &r.rd
+	var room uint64
+	for _, s := range segs {
+		room += uint64(len(s))
+	}
+	if room != rd.total {
+		return fmt.Errorf("mpq: read of a %d-byte message into %d bytes", rd.total, room)
+	}
+	dst := segWriter{segs: segs}
+	n, flags := rd.chunk, rd.flags
+	for copied := uint64(0); ; {
+		if copied+n > rd.total || flags&flagLast != 0 && copied+n != rd.total {
+			return fmt.Errorf("%w: chunks do not add up to their message at %d", ErrBadQueue, rd.pos)
+		}
+		off := rd.pos%r.cap + recordHeader
+		dst.copyFrom(r.data[off : off+n])
+		copied += n
+		rd.pos += align8(recordHeader + n)
+		rd.dirty = true
+		if flags&flagLast != 0 {
+			rd.consumed++
+			return nil
+		}
+		var err error
+		if n, flags, err = r.nextChunk(); err != nil {
+			return err
+		}
+	}
+}
+
+// nextChunk waits for the next chunk of the current message, skipping wrap records.
+func (r *Ring) nextChunk() (uint64, byte, error) {
+	rd := &r.rd
+	for {
+		if err := r.awaitRecord(deadline{forever: true}, rd.pid); err != nil {
+			return 0, 0, err
+		}
+		n, flags, _, _, _, err := r.record(rd.pos)
+		if err != nil {
+			return 0, 0, err
+		}
+		switch {
+		case flags&flagSkip != 0:
+			rd.pos += n
+			rd.dirty = true
+		case flags&flagFirst != 0:
+			return 0, 0, ErrTorn // a new message: the producer of this one died mid-way
+		default:
+			return n, flags, nil
+		}
+	}
+}
+
+// End publishes what was consumed and releases the consumer lock.
+func (r *Ring) End() {
+	if !r.rd.active {
+		return
+	}
+	r.commit()
+	r.rd.active = false
+	r.unlockSide(r.consumerGate, &r.h.ConsumerLock)
+}
+
+// commit makes the reader's progress visible: producers may reuse the space. Pages
+// beyond SoftLimit are punched out of the file before Head moves past them, so no
+// producer can be writing there yet.
+func (r *Ring) commit() {
+	rd, h := &r.rd, r.h
+	if !rd.dirty {
+		return
+	}
+	if h.SoftLimit < r.cap && rd.pos-rd.punched >= punchStep {
+		upto := rd.pos &^ (pageSize - 1)
+		r.punch(max(rd.punched, upto-min(upto, r.cap)), upto)
+		rd.punched = upto
+	}
+	applyJournal(&h.CJournal, &h.Head, &h.Consumed, &h.Punched, rd.pos, rd.consumed, rd.punched)
+	rd.dirty = false
+	bump(&h.SpaceSeq, &h.SpaceWaiters)
+}
+
+// punch frees the pages of stream positions [from, to) that lie beyond SoftLimit.
+func (r *Ring) punch(from, to uint64) {
+	soft := r.h.SoftLimit
+	for from < to {
+		off := from % r.cap
+		n := min(to-from, r.cap-off)
+		if end := off + n; end > soft {
+			start := max(off, soft)
+			// Best effort: a kernel without hole punching keeps the pages, nothing breaks.
+			_ = unix.Fallocate(r.fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE,
+				int64(dataOffset+start), int64(end-start))
+		}
+		from += n
+	}
+}
+
+// segWriter copies into the concatenation of segs in pieces.
+type segWriter struct {
+	segs [][]byte
+	i, j int
+}
+
+func (s *segWriter) copyFrom(src []byte) {
+	for len(src) > 0 {
+		n := copy(s.segs[s.i][s.j:], src)
+		src = src[n:]
+		s.j += n
+		if s.j == len(s.segs[s.i]) {
+			s.i, s.j = s.i+1, 0
+		}
+	}
+}

@@ -1,0 +1,61 @@
+package mpq
+
+// header sits at offset 0 of the shared file. Fields are laid out explicitly (no implicit
+// padding; every uint64 8-aligned), and producer-written and consumer-written words sit on
+// separate cache lines. All fields but the first group change only through sync/atomic.
+type header struct {
+	Magic     uint64   // creator writes once before sharing the fd; Open checks it
+	Capacity  uint64   // creator writes once: data bytes, a multiple of 4096
+	MaxSize   uint64   // creator writes once: most messages queued at once, 0 = no limit
+	SoftLimit uint64   // creator writes once: producers wrap early past it (see doc.go)
+	_         [32]byte // keeps the read-only line apart from the hot ones
+
+	ProducerLock uint32   // owner pid | lockWaiters; producers take it to write a message
+	_            [60]byte // own line: contended by producers only
+
+	ConsumerLock uint32   // owner pid | lockWaiters; consumers take it to read
+	_            [60]byte // own line: contended by consumers only
+
+	Tail        uint64   // producer lock holder writes: bytes published; consumers read
+	Published   uint64   // producer lock holder writes: complete messages published; all read
+	DataSeq     uint32   // futex word: producers bump it after publishing; consumers sleep on it
+	DataWaiters uint32   // consumers add 1 around a sleep on DataSeq; producers wake if non-zero
+	PJournal    journal  // producer lock holder writes; a successor replays it
+	_           [8]byte  // rest of the line
+
+	Head         uint64   // consumer lock holder writes: bytes consumed; producers read
+	Consumed     uint64   // consumer lock holder writes: complete messages consumed; all read
+	SpaceSeq     uint32   // futex word: consumers bump it after consuming; producers sleep on it
+	SpaceWaiters uint32   // producers add 1 around a sleep on SpaceSeq; consumers wake if non-zero
+	Punched      uint64   // consumer lock holder writes: pages below it beyond SoftLimit are freed
+	CJournal     journal  // consumer lock holder writes; a successor replays it
+
+	TasksDone   uint64   // any process adds 1 per task_done (CAS, never above Published)
+	DoneSeq     uint32   // futex word: bumped by task_done; Join sleeps on it
+	DoneWaiters uint32   // Join adds 1 around a sleep on DoneSeq
+	_           [48]byte // rest of the line
+}
+
+// journal is one side's pending commit: the positions and counters it is about to store.
+// Valid is set last when writing and cleared last when done, so a successor that finds it
+// set knows the values are complete and applies them again (applying twice is harmless:
+// they are plain stores of final values).
+type journal struct {
+	Valid    uint64
+	Position uint64 // new Tail or Head
+	Messages uint64 // new Published or Consumed
+	Punched  uint64 // new Punched (consumer side only)
+}
+
+const (
+	magic      = 0x31305158504d4f47 // "GOMPXQ01"
+	dataOffset = 4096               // the data starts on its own page
+	pageSize   = 4096
+
+	recordHeader = 24 // bytes before a chunk's payload
+	flagFirst    = 1 << 0
+	flagLast     = 1 << 1
+	flagSkip     = 1 << 2
+
+	lockWaiters = 1 << 31 // set in a lock word by a waiter about to sleep
+)

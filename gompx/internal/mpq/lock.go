@@ -1,0 +1,181 @@
+package mpq
+
+import (
+	"bytes"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gompx/gompx/gompx/internal/futex"
+)
+
+// WaitSlice bounds each futex sleep: after a slice a waiter checks that whoever it waits
+// for is still alive, so a dead process costs its peers at most one slice.
+const WaitSlice = 100 * time.Millisecond
+
+// spinFor is how long a side polls before it sleeps. A sleep and its wake-up cost a few
+// microseconds each on both sides; a queue in steady use refills within this window.
+const spinFor = 50 * time.Microsecond
+
+// deadline is an absolute time limit; forever has none, and a zero "at" with !forever
+// means try once.
+type deadline struct {
+	at      time.Time
+	forever bool
+}
+
+func after(d time.Duration) deadline {
+	if d < 0 {
+		return deadline{forever: true}
+	}
+	if d == 0 {
+		return deadline{}
+	}
+	return deadline{at: time.Now().Add(d)}
+}
+
+// try reports a deadline that allows no waiting at all.
+func (d deadline) try() bool { return !d.forever && d.at.IsZero() }
+
+// slice is how long the next sleep may last: at most WaitSlice, 0 once time is up.
+func (d deadline) slice() time.Duration {
+	if d.forever {
+		return WaitSlice
+	}
+	if d.at.IsZero() {
+		return 0
+	}
+	return min(max(time.Until(d.at), 0), WaitSlice)
+}
+
+// lock takes the lock word w for this process. It reports whether the previous owner
+// died holding it: the caller then replays that side's journal. Waiters first spin, then
+// sleep on the word in slices, checking the owner's pid between slices.
+func (r *Ring) lock(w *uint32, dl deadline) (recovered bool, err error) {
+	me := r.pid
+	if atomic.CompareAndSwapUint32(w, 0, me) {
+		return false, nil
+	}
+	spinUntil := time.Now().Add(spinFor)
+	for i := 0; ; i++ {
+		v := atomic.LoadUint32(w)
+		if v == 0 {
+			// Having waited, assume others wait too: keep the waiters bit so unlock wakes.
+			if atomic.CompareAndSwapUint32(w, 0, me|lockWaiters) {
+				return false, nil
+			}
+			continue
+		}
+		if i&63 != 63 || time.Now().Before(spinUntil) {
+			continue
+		}
+		slice := dl.slice()
+		if slice == 0 {
+			return false, ErrTimeout
+		}
+		if v&lockWaiters == 0 && !atomic.CompareAndSwapUint32(w, v, v|lockWaiters) {
+			continue
+		}
+		err := futex.Wait(w, v|lockWaiters, slice)
+		if err == unix.ETIMEDOUT && atomic.LoadUint32(w) == v|lockWaiters && !alive(v&^lockWaiters) {
+			if atomic.CompareAndSwapUint32(w, v|lockWaiters, me|lockWaiters) {
+				return true, nil
+			}
+		}
+	}
+}
+
+func (r *Ring) unlock(w *uint32) {
+	if atomic.SwapUint32(w, 0)&lockWaiters != 0 {
+		futex.Wake(w, 1)
+	}
+}
+
+// sleepOn waits while *seq still equals seen, for at most d, registered in *waiters so
+// that the side that bumps seq makes the wake call.
+func sleepOn(seq, waiters *uint32, seen uint32, d time.Duration) {
+	atomic.AddUint32(waiters, 1)
+	futex.Wait(seq, seen, d)
+	atomic.AddUint32(waiters, ^uint32(0))
+}
+
+// bump advances seq and wakes every sleeper registered in waiters.
+func bump(seq, waiters *uint32) {
+	atomic.AddUint32(seq, 1)
+	if atomic.LoadUint32(waiters) != 0 {
+		futex.Wake(seq, 1<<30)
+	}
+}
+
+// alive reports whether process pid exists and has not exited. A zombie (killed but not
+// yet reaped by its parent) counts as dead: it will never release anything.
+func alive(pid uint32) bool {
+	if pid == 0 {
+		return false
+	}
+	if int(pid) == os.Getpid() {
+		return true
+	}
+	if err := unix.Kill(int(pid), 0); err == unix.ESRCH {
+		return false
+	}
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(int(pid)) + "/stat")
+	if err != nil {
+		return !os.IsNotExist(err)
+	}
+	// The state follows the last ')' (the command name may contain anything).
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 || i+2 >= len(stat) {
+		return true
+	}
+	state := stat[i+2]
+	return state != 'Z' && state != 'X'
+}
+
+// gate is an in-process mutex that can be waited for with a deadline.
+type gate chan struct{}
+
+func (g gate) enter(dl deadline) error {
+	select {
+	case g <- struct{}{}:
+		return nil
+	default:
+	}
+	if dl.try() {
+		return ErrTimeout
+	}
+	var expired <-chan time.Time
+	if !dl.forever {
+		t := time.NewTimer(max(time.Until(dl.at), 0))
+		defer t.Stop()
+		expired = t.C
+	}
+	select {
+	case g <- struct{}{}:
+		return nil
+	case <-expired:
+		return ErrTimeout
+	}
+}
+
+func (g gate) leave() { <-g }
+
+// lockSide takes this process's gate, then the shared lock word, for one side.
+func (r *Ring) lockSide(g gate, w *uint32, dl deadline) (recovered bool, err error) {
+	if err := g.enter(dl); err != nil {
+		return false, err
+	}
+	recovered, err = r.lock(w, dl)
+	if err != nil {
+		g.leave()
+	}
+	return recovered, err
+}
+
+func (r *Ring) unlockSide(g gate, w *uint32) {
+	r.unlock(w)
+	g.leave()
+}

@@ -1,0 +1,221 @@
+package mpq
+
+import (
+	"encoding/binary"
+	"sync/atomic"
+	"time"
+)
+
+// producer is the producer side's view while this process holds the producer lock:
+// positions and counts written but not yet published.
+type producer struct {
+	r         *Ring
+	tail      uint64
+	published uint64
+	dirty     bool
+}
+
+func (r *Ring) acquireProducer(dl deadline) (*producer, error) {
+	recovered, err := r.lockSide(r.producerGate, &r.h.ProducerLock, dl)
+	if err != nil {
+		return nil, err
+	}
+	if recovered {
+		r.replay(&r.h.PJournal, &r.h.Tail, &r.h.Published, nil)
+		bump(&r.h.DataSeq, &r.h.DataWaiters)
+	}
+	return &producer{r: r, tail: atomic.LoadUint64(&r.h.Tail), published: atomic.LoadUint64(&r.h.Published)}, nil
+}
+
+func (p *producer) release() {
+	p.commit()
+	p.r.unlockSide(p.r.producerGate, &p.r.h.ProducerLock)
+}
+
+// commit publishes what was written: consumers see it from here on.
+func (p *producer) commit() {
+	if !p.dirty {
+		return
+	}
+	h := p.r.h
+	applyJournal(&h.PJournal, &h.Tail, &h.Published, nil, p.tail, p.published, 0)
+	p.dirty = false
+	bump(&h.DataSeq, &h.DataWaiters)
+}
+
+// Put writes one message whose payload is the concatenation of segs. It waits up to
+// timeout (negative: forever, zero: not at all) for the producer lock, for the queue to
+// hold fewer than MaxSize messages, and for room for the first chunk; ErrTimeout if
+// that does not happen in time. A message longer than the ring streams through it
+// after that, waiting for consumers as long as it takes.
+func (r *Ring) Put(kind byte, timeout time.Duration, segs ...[]byte) error {
+	dl := after(timeout)
+	p, err := r.acquireProducer(dl)
+	if err != nil {
+		return err
+	}
+	defer p.release()
+	return p.write(kind, segs, dl)
+}
+
+// PutBatch writes each of msgs as one message, in order, under one acquisition of the
+// producer lock and with one publication when they fit. It returns how many were
+// written: fewer than len(msgs) only with an error (ErrTimeout: the rest did not fit in
+// time; the timeout covers the whole batch).
+func (r *Ring) PutBatch(kind byte, timeout time.Duration, msgs [][]byte) (int, error) {
+	dl := after(timeout)
+	p, err := r.acquireProducer(dl)
+	if err != nil {
+		return 0, err
+	}
+	defer p.release()
+	one := make([][]byte, 1)
+	for i, m := range msgs {
+		one[0] = m
+		if err := p.write(kind, one, dl); err != nil {
+			return i, err
+		}
+	}
+	return len(msgs), nil
+}
+
+func (p *producer) write(kind byte, segs [][]byte, dl deadline) error {
+	r := p.r
+	var total uint64
+	for _, s := range segs {
+		total += uint64(len(s))
+	}
+	chunk := total
+	if total > r.maxSingle() {
+		chunk = r.chunkPayload()
+	}
+	src := segReader{segs: segs}
+	flags := byte(flagFirst)
+	for written := uint64(0); ; {
+		n := min(chunk, total-written)
+		pos, err := p.reserve(n, flags&flagFirst != 0, dl)
+		if err != nil {
+			return err // only possible before the first chunk
+		}
+		dl = deadline{forever: true}
+		if written+n == total {
+			flags |= flagLast
+		}
+		rec := r.data[pos%r.cap:]
+		binary.LittleEndian.PutUint64(rec[0:], uint64(n)|uint64(flags)<<32|uint64(kind)<<40)
+		binary.LittleEndian.PutUint64(rec[8:], uint64(r.pid))
+		binary.LittleEndian.PutUint64(rec[16:], total)
+		src.copyTo(rec[recordHeader : recordHeader+n])
+		p.tail = pos + align8(recordHeader+n)
+		p.dirty = true
+		written += n
+		if flags&flagLast != 0 {
+			p.published++
+			return nil
+		}
+		flags = 0
+		p.commit() // consumers read the chunks of a long message as they come
+	}
+}
+
+// reserve finds room for a record with a payload of n bytes at the tail, writing skip
+// records to wrap when needed, and returns its position. A message start also needs the
+// queue below MaxSize.
+func (p *producer) reserve(n uint64, start bool, dl deadline) (uint64, error) {
+	r, h := p.r, p.r.h
+	need := align8(recordHeader + n)
+	var spinUntil time.Time
+	for {
+		head := atomic.LoadUint64(&h.Head)
+		off := p.tail % r.cap
+		free := head + r.cap - p.tail
+		switch {
+		case start && off >= h.SoftLimit && p.tail-head <= h.SoftLimit/2 && r.cap-off+need <= free:
+			// Back to the hot start of the ring while the queue is short (see doc.go).
+			p.skip(off)
+			continue
+		case off+need > r.cap && r.cap-off <= free:
+			p.skip(off)
+			continue
+		case off+need <= r.cap && need <= free && (!start || p.belowMaxSize()):
+			return p.tail, nil
+		}
+		// Wait for consumers. What this side wrote so far must be visible to them first.
+		p.commit()
+		seen := atomic.LoadUint32(&h.SpaceSeq)
+		if atomic.LoadUint64(&h.Head) != head || (start && p.belowMaxSize()) {
+			continue
+		}
+		if dl.try() {
+			return 0, ErrTimeout
+		}
+		if spinUntil.IsZero() {
+			spinUntil = time.Now().Add(spinFor)
+		}
+		if time.Now().Before(spinUntil) {
+			continue
+		}
+		slice := dl.slice()
+		if slice == 0 {
+			return 0, ErrTimeout
+		}
+		sleepOn(&h.SpaceSeq, &h.SpaceWaiters, seen, slice)
+	}
+}
+
+func (p *producer) belowMaxSize() bool {
+	max := p.r.h.MaxSize
+	return max == 0 || p.published-atomic.LoadUint64(&p.r.h.Consumed) < max
+}
+
+// skip writes a skip record from ring offset off to the end of the ring.
+func (p *producer) skip(off uint64) {
+	n := p.r.cap - off
+	binary.LittleEndian.PutUint64(p.r.data[off:], n|uint64(flagSkip)<<32)
+	p.tail += n
+	p.dirty = true
+}
+
+// segReader copies the concatenation of segs out in pieces.
+type segReader struct {
+	segs [][]byte
+	i, j int
+}
+
+func (s *segReader) copyTo(dst []byte) {
+	for len(dst) > 0 {
+		n := copy(dst, s.segs[s.i][s.j:])
+		dst = dst[n:]
+		s.j += n
+		if s.j == len(s.segs[s.i]) {
+			s.i, s.j = s.i+1, 0
+		}
+	}
+}
+
+// applyJournal commits one side's new state through its journal (see doc.go).
+func applyJournal(j *journal, position, messages, punched *uint64, pos, msgs, punch uint64) {
+	atomic.StoreUint64(&j.Position, pos)
+	atomic.StoreUint64(&j.Messages, msgs)
+	atomic.StoreUint64(&j.Punched, punch)
+	atomic.StoreUint64(&j.Valid, 1)
+	atomic.StoreUint64(position, pos)
+	atomic.StoreUint64(messages, msgs)
+	if punched != nil {
+		atomic.StoreUint64(punched, punch)
+	}
+	atomic.StoreUint64(&j.Valid, 0)
+}
+
+// replay finishes a commit a dead lock owner left half done.
+func (r *Ring) replay(j *journal, position, messages, punched *uint64) {
+	if atomic.LoadUint64(&j.Valid) == 0 {
+		return
+	}
+	atomic.StoreUint64(position, atomic.LoadUint64(&j.Position))
+	atomic.StoreUint64(messages, atomic.LoadUint64(&j.Messages))
+	if punched != nil {
+		atomic.StoreUint64(punched, atomic.LoadUint64(&j.Punched))
+	}
+	atomic.StoreUint64(&j.Valid, 0)
+}

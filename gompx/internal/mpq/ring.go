@@ -1,0 +1,178 @@
+package mpq
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+const (
+	// MinCapacity is the smallest ring; messages longer than half the ring are chunked.
+	MinCapacity = 64 << 10
+	// DefaultCapacity is the ring of a queue made with a zero Capacity. It is virtual:
+	// memory follows the unread bytes (see doc.go), so a large ring costs address space,
+	// not memory, and lets an unbounded queue absorb a large backlog in shared memory.
+	DefaultCapacity = 1 << 30
+	// DefaultSoftLimit is the hot part of the ring that producers keep cycling through.
+	DefaultSoftLimit = 8 << 20
+)
+
+// Errors. They are returned unwrapped so callers can compare them directly.
+var (
+	// ErrTimeout reports that a put found no room or a get found no message in time.
+	ErrTimeout = errors.New("mpq: timed out")
+	// ErrTorn reports that the message being read was abandoned by a producer that died
+	// (or gave up) between its chunks. Nothing is left to read of it: get the next one.
+	ErrTorn = errors.New("mpq: message torn by its producer")
+	// ErrTooManyTaskDone reports TaskDone called more times than messages were put.
+	ErrTooManyTaskDone = errors.New("task_done() called too many times")
+	// ErrBadQueue reports a file that is not a queue made by Create.
+	ErrBadQueue = errors.New("mpq: not a gompx queue")
+)
+
+// Options configure Create.
+type Options struct {
+	// Capacity is the ring size in bytes, rounded up to a page; 0 means DefaultCapacity.
+	Capacity int64
+	// MaxSize bounds the number of messages queued; 0 means no bound.
+	MaxSize int64
+}
+
+// Ring is one process's mapping of a shared queue. Its methods are safe for concurrent
+// use by the goroutines of a process, and by any number of processes mapping the file.
+type Ring struct {
+	fd   int
+	mem  []byte
+	h    *header
+	data []byte
+	cap  uint64
+	pid  uint32
+
+	// In-process gates in front of the shared locks: goroutines of this process queue
+	// here, so the shared lock words see one waiter per process, and the Go memory model
+	// (and the race detector, which cannot see into the shared mapping) orders the
+	// per-process state below.
+	producerGate, consumerGate gate
+
+	// The consumer side of a read in progress (valid while this process holds the
+	// consumer lock through Begin): see consume.go.
+	rd reading
+}
+
+// Create makes a queue. The ring owns a close-on-exec memfd; Fd gives it, to be passed
+// to the processes that share the queue.
+func Create(opts Options) (*Ring, error) {
+	capacity := opts.Capacity
+	if capacity == 0 {
+		capacity = DefaultCapacity
+	}
+	if capacity < MinCapacity {
+		return nil, fmt.Errorf("mpq: capacity %d is below the minimum %d", capacity, MinCapacity)
+	}
+	if opts.MaxSize < 0 {
+		return nil, fmt.Errorf("mpq: negative maxsize %d", opts.MaxSize)
+	}
+	capacity = (capacity + pageSize - 1) &^ (pageSize - 1)
+	fd, err := unix.MemfdCreate("gompx-queue", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("mpq: memfd_create: %w", err)
+	}
+	if err := unix.Ftruncate(fd, dataOffset+capacity); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("mpq: size the queue file to %d bytes: %w", capacity, err)
+	}
+	r, err := mapRing(fd, uint64(capacity))
+	if err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	h := r.h
+	h.Capacity = uint64(capacity)
+	h.MaxSize = uint64(opts.MaxSize)
+	h.SoftLimit = min(uint64(capacity), DefaultSoftLimit)
+	atomic.StoreUint64(&h.Magic, magic)
+	return r, nil
+}
+
+// Open maps the queue behind fd (a descriptor of a file made by Create, inherited or
+// received). The ring owns fd from now on.
+func Open(fd int) (*Ring, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, fmt.Errorf("mpq: fstat fd %d: %w", fd, err)
+	}
+	if st.Size < dataOffset+MinCapacity {
+		return nil, fmt.Errorf("%w (fd %d is %d bytes)", ErrBadQueue, fd, st.Size)
+	}
+	capacity := uint64(st.Size) - dataOffset
+	r, err := mapRing(fd, capacity)
+	if err != nil {
+		return nil, err
+	}
+	if atomic.LoadUint64(&r.h.Magic) != magic || r.h.Capacity != capacity {
+		unix.Munmap(r.mem)
+		return nil, fmt.Errorf("%w (fd %d)", ErrBadQueue, fd)
+	}
+	return r, nil
+}
+
+func mapRing(fd int, capacity uint64) (*Ring, error) {
+	mem, err := unix.Mmap(fd, 0, int(dataOffset+capacity), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return nil, fmt.Errorf("mpq: map %d bytes: %w", dataOffset+capacity, err)
+	}
+	return &Ring{
+		fd:   fd,
+		mem:  mem,
+		h:    (*header)(unsafe.Pointer(&mem[0])),
+		data: mem[dataOffset:],
+		cap:  capacity,
+		pid:  uint32(os.Getpid()),
+
+		producerGate: make(gate, 1),
+		consumerGate: make(gate, 1),
+	}, nil
+}
+
+// Fd is the queue's file descriptor, for handing to another process.
+func (r *Ring) Fd() int { return r.fd }
+
+// Capacity is the ring size in bytes.
+func (r *Ring) Capacity() int64 { return int64(r.cap) }
+
+// MaxSize is the bound on queued messages, 0 for none.
+func (r *Ring) MaxSize() int64 { return int64(r.h.MaxSize) }
+
+// Len is the number of complete messages published and not yet consumed.
+func (r *Ring) Len() int64 {
+	consumed := atomic.LoadUint64(&r.h.Consumed)
+	published := atomic.LoadUint64(&r.h.Published)
+	if published < consumed {
+		return 0
+	}
+	return int64(published - consumed)
+}
+
+// Close unmaps the queue and closes the descriptor. The caller ensures no method is
+// running or will run; the shared memory lives on while other processes map it.
+func (r *Ring) Close() error {
+	err := unix.Munmap(r.mem)
+	if cerr := unix.Close(r.fd); err == nil {
+		err = cerr
+	}
+	r.mem, r.data, r.h = nil, nil, nil
+	return err
+}
+
+// maxSingle is the longest payload written as one chunk; chunkPayload the payload of
+// each chunk of a longer message. Half the ring fits wherever the ring's free space
+// starts, once the queue is empty; a quarter lets a producer and a consumer overlap.
+func (r *Ring) maxSingle() uint64 { return r.cap/2 - recordHeader }
+
+func (r *Ring) chunkPayload() uint64 { return r.cap/4 - recordHeader }
+
+func align8(n uint64) uint64 { return (n + 7) &^ 7 }
