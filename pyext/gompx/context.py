@@ -64,6 +64,21 @@ class BaseContext:
         from .connection import Pipe
         return Pipe(duplex)
 
+    def Queue(self, maxsize=0, *, capacity=None):
+        """Return a queue object (shared memory; see gompx.queues)."""
+        from .queues import Queue
+        return Queue(maxsize, ctx=self.get_context(), capacity=capacity)
+
+    def JoinableQueue(self, maxsize=0, *, capacity=None):
+        """Return a queue whose items are marked done (task_done/join)."""
+        from .queues import JoinableQueue
+        return JoinableQueue(maxsize, ctx=self.get_context(), capacity=capacity)
+
+    def SimpleQueue(self, *, capacity=None):
+        """Return an unbounded queue with only put, get, empty and close."""
+        from .queues import SimpleQueue
+        return SimpleQueue(ctx=self.get_context(), capacity=capacity)
+
     def freeze_support(self):
         """Nothing to do outside frozen Windows executables; kept for compatibility."""
 

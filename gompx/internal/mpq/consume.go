@@ -40,7 +40,7 @@ type reading struct {
 // the lock is already released.
 func (r *Ring) Begin(timeout time.Duration) (Message, error) {
 	dl := after(timeout)
-	recovered, err := r.lockSide(r.consumerGate, &r.h.ConsumerLock, dl)
+	recovered, err := r.lockSide(&r.consumerGate, &r.h.ConsumerLock, dl)
 	if err != nil {
 		return Message{}, err
 	}
@@ -145,6 +145,9 @@ func (r *Ring) awaitRecord(dl deadline, producer uint32) error {
 			return ErrTimeout
 		}
 		sleepOn(&h.DataSeq, &h.DataWaiters, seen, slice)
+		if r.stop.Load() {
+			return ErrClosed
+		}
 		if producer != 0 && atomic.LoadUint64(&h.Tail) == rd.pos && !alive(producer) {
 			return ErrTorn
 		}
@@ -222,7 +225,7 @@ func (r *Ring) End() {
 	}
 	r.commit()
 	r.rd.active = false
-	r.unlockSide(r.consumerGate, &r.h.ConsumerLock)
+	r.unlockSide(&r.consumerGate, &r.h.ConsumerLock)
 }
 
 // commit makes the reader's progress visible: producers may reuse the space. Pages

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -80,6 +81,9 @@ func (r *Ring) lock(w *uint32, dl deadline) (recovered bool, err error) {
 			continue
 		}
 		err := futex.Wait(w, v|lockWaiters, slice)
+		if r.stop.Load() {
+			return false, ErrClosed
+		}
 		if err == unix.ETIMEDOUT && atomic.LoadUint32(w) == v|lockWaiters && !alive(v&^lockWaiters) {
 			if atomic.CompareAndSwapUint32(w, v|lockWaiters, me|lockWaiters) {
 				return true, nil
@@ -135,36 +139,35 @@ func alive(pid uint32) bool {
 	return state != 'Z' && state != 'X'
 }
 
-// gate is an in-process mutex that can be waited for with a deadline.
-type gate chan struct{}
+// gate is an in-process mutex that can be waited for with a deadline. A timed wait
+// polls, which only happens when goroutines of one process compete for one side of a
+// queue; the uncontended path is one CAS.
+type gate struct{ mu sync.Mutex }
 
-func (g gate) enter(dl deadline) error {
-	select {
-	case g <- struct{}{}:
+// gatePoll is the pause between attempts of a timed wait for a gate.
+const gatePoll = 20 * time.Microsecond
+
+func (g *gate) enter(dl deadline) error {
+	if g.mu.TryLock() {
 		return nil
-	default:
 	}
-	if dl.try() {
-		return ErrTimeout
-	}
-	var expired <-chan time.Time
-	if !dl.forever {
-		t := time.NewTimer(max(time.Until(dl.at), 0))
-		defer t.Stop()
-		expired = t.C
-	}
-	select {
-	case g <- struct{}{}:
+	if dl.forever {
+		g.mu.Lock()
 		return nil
-	case <-expired:
-		return ErrTimeout
 	}
+	for !g.mu.TryLock() {
+		if dl.try() || !time.Now().Before(dl.at) {
+			return ErrTimeout
+		}
+		time.Sleep(gatePoll)
+	}
+	return nil
 }
 
-func (g gate) leave() { <-g }
+func (g *gate) leave() { g.mu.Unlock() }
 
 // lockSide takes this process's gate, then the shared lock word, for one side.
-func (r *Ring) lockSide(g gate, w *uint32, dl deadline) (recovered bool, err error) {
+func (r *Ring) lockSide(g *gate, w *uint32, dl deadline) (recovered bool, err error) {
 	if err := g.enter(dl); err != nil {
 		return false, err
 	}
@@ -175,7 +178,7 @@ func (r *Ring) lockSide(g gate, w *uint32, dl deadline) (recovered bool, err err
 	return recovered, err
 }
 
-func (r *Ring) unlockSide(g gate, w *uint32) {
+func (r *Ring) unlockSide(g *gate, w *uint32) {
 	r.unlock(w)
 	g.leave()
 }

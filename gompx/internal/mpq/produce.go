@@ -16,7 +16,7 @@ type producer struct {
 }
 
 func (r *Ring) acquireProducer(dl deadline) (*producer, error) {
-	recovered, err := r.lockSide(r.producerGate, &r.h.ProducerLock, dl)
+	recovered, err := r.lockSide(&r.producerGate, &r.h.ProducerLock, dl)
 	if err != nil {
 		return nil, err
 	}
@@ -24,12 +24,14 @@ func (r *Ring) acquireProducer(dl deadline) (*producer, error) {
 		r.replay(&r.h.PJournal, &r.h.Tail, &r.h.Published, nil)
 		bump(&r.h.DataSeq, &r.h.DataWaiters)
 	}
-	return &producer{r: r, tail: atomic.LoadUint64(&r.h.Tail), published: atomic.LoadUint64(&r.h.Published)}, nil
+	// The producer gate is held: this process's one producer view is ours to reset.
+	r.prod = producer{r: r, tail: atomic.LoadUint64(&r.h.Tail), published: atomic.LoadUint64(&r.h.Published)}
+	return &r.prod, nil
 }
 
 func (p *producer) release() {
 	p.commit()
-	p.r.unlockSide(p.r.producerGate, &p.r.h.ProducerLock)
+	p.r.unlockSide(&p.r.producerGate, &p.r.h.ProducerLock)
 }
 
 // commit publishes what was written: consumers see it from here on.
@@ -160,6 +162,9 @@ func (p *producer) reserve(n uint64, start bool, dl deadline) (uint64, error) {
 			return 0, ErrTimeout
 		}
 		sleepOn(&h.SpaceSeq, &h.SpaceWaiters, seen, slice)
+		if r.stop.Load() {
+			return 0, ErrClosed
+		}
 	}
 }
 
@@ -193,11 +198,11 @@ func (s *segReader) copyTo(dst []byte) {
 	}
 }
 
-// applyJournal commits one side's new state through its journal (see doc.go).
+// applyJournal commits one side's new state through its journal (see doc.go). The
+// journal's values are plain stores: only the lock holder writes them, a successor reads
+// them only after seeing Valid, and the atomic store of Valid orders them before it.
 func applyJournal(j *journal, position, messages, punched *uint64, pos, msgs, punch uint64) {
-	atomic.StoreUint64(&j.Position, pos)
-	atomic.StoreUint64(&j.Messages, msgs)
-	atomic.StoreUint64(&j.Punched, punch)
+	j.Position, j.Messages, j.Punched = pos, msgs, punch
 	atomic.StoreUint64(&j.Valid, 1)
 	atomic.StoreUint64(position, pos)
 	atomic.StoreUint64(messages, msgs)

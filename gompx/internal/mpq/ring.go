@@ -30,6 +30,8 @@ var (
 	ErrTorn = errors.New("mpq: message torn by its producer")
 	// ErrTooManyTaskDone reports TaskDone called more times than messages were put.
 	ErrTooManyTaskDone = errors.New("task_done() called too many times")
+	// ErrClosed reports a wait cut short by Interrupt.
+	ErrClosed = errors.New("mpq: queue closed")
 	// ErrBadQueue reports a file that is not a queue made by Create.
 	ErrBadQueue = errors.New("mpq: not a gompx queue")
 )
@@ -52,11 +54,18 @@ type Ring struct {
 	cap  uint64
 	pid  uint32
 
+	// stop ends every wait of this process's methods within a WaitSlice (Interrupt).
+	stop atomic.Bool
+
 	// In-process gates in front of the shared locks: goroutines of this process queue
 	// here, so the shared lock words see one waiter per process, and the Go memory model
 	// (and the race detector, which cannot see into the shared mapping) orders the
 	// per-process state below.
 	producerGate, consumerGate gate
+
+	// The producer side of a write in progress (valid while this process holds the
+	// producer lock): see produce.go.
+	prod producer
 
 	// The consumer side of a read in progress (valid while this process holds the
 	// consumer lock through Begin): see consume.go.
@@ -132,9 +141,6 @@ func mapRing(fd int, capacity uint64) (*Ring, error) {
 		data: mem[dataOffset:],
 		cap:  capacity,
 		pid:  uint32(os.Getpid()),
-
-		producerGate: make(gate, 1),
-		consumerGate: make(gate, 1),
 	}, nil
 }
 
@@ -156,6 +162,14 @@ func (r *Ring) Len() int64 {
 	}
 	return int64(published - consumed)
 }
+
+// Interrupt makes every wait in progress or to come in this process return ErrClosed
+// within a WaitSlice, so that Close can follow once they have returned.
+func (r *Ring) Interrupt() { r.stop.Store(true) }
+
+// MaxSingle is the longest payload that travels as one chunk: a longer message streams
+// through the ring, holding the producer side until consumers have taken most of it.
+func (r *Ring) MaxSingle() int { return int(r.maxSingle()) }
 
 // Close unmaps the queue and closes the descriptor. The caller ensures no method is
 // running or will run; the shared memory lives on while other processes map it.

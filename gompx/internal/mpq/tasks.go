@@ -42,5 +42,8 @@ func (r *Ring) Join(timeout time.Duration) error {
 			return ErrTimeout
 		}
 		sleepOn(&h.DoneSeq, &h.DoneWaiters, seen, slice)
+		if r.stop.Load() {
+			return ErrClosed
+		}
 	}
 }

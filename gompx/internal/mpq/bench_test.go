@@ -1,0 +1,25 @@
+package mpq
+
+import "testing"
+
+func BenchmarkPutGet(b *testing.B) {
+	r, err := Create(Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	msg := make([]byte, 12)
+	buf := make([]byte, 64)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if err := r.Put(0, -1, msg); err != nil {
+			b.Fatal(err)
+		}
+		m, err := r.Begin(0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r.Read(buf[:m.Len])
+		r.End()
+	}
+}

@@ -1,0 +1,520 @@
+package gompx
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gompx/gompx/gompx/internal/mpq"
+	"github.com/gompx/gompx/pickle"
+)
+
+// MessageKind says how a queue message's payload is encoded. Go and Python producers
+// and consumers agree on these, so either end of a queue may be either language.
+type MessageKind byte
+
+const (
+	// KindPickle is a pickle of any protocol; Go reads it with the pickle package.
+	KindPickle MessageKind = 0
+	// KindBytes is raw bytes: Python's get returns a bytes object, Go's Get a []byte.
+	KindBytes MessageKind = 1
+	// KindPickleBuffers is a protocol 5 pickle with out-of-band buffers:
+	// uint32 count, then count+1 uint64 lengths (the pickle's, then each buffer's),
+	// then the pickle, then the buffers, all little-endian and unpadded.
+	KindPickleBuffers MessageKind = 2
+)
+
+// QueueOptions configure NewQueue.
+type QueueOptions struct {
+	// MaxSize bounds the number of queued messages; 0 means unbounded, and then Put
+	// never blocks: a message that does not fit waits in this process's memory until a
+	// goroutine can move it into the queue, as Python's Queue does with its feeder thread.
+	MaxSize int
+	// Capacity is the size of the shared ring in bytes (0: 1 GiB). The ring is sparse:
+	// it holds memory for unread messages only, plus a few hot megabytes.
+	Capacity int64
+}
+
+// Queue errors. ErrQueueClosed is also what operations in flight return when Close is
+// called by another goroutine.
+var (
+	// ErrQueueFull reports a put on a queue holding MaxSize messages that did not get
+	// room in time (Python: queue.Full).
+	ErrQueueFull = errors.New("queue is full")
+	// ErrQueueEmpty reports a get that found no message in time (Python: queue.Empty).
+	ErrQueueEmpty = errors.New("queue is empty")
+	// ErrQueueClosed reports an operation on a queue after Close.
+	ErrQueueClosed = errors.New("queue is closed")
+	// ErrTaskDone reports TaskDone called more times than messages were put.
+	ErrTaskDone = mpq.ErrTooManyTaskDone
+	// ErrMessageTorn reports a message abandoned between its chunks by a producer that
+	// died; it is gone, and the next get returns the message after it.
+	ErrMessageTorn = mpq.ErrTorn
+)
+
+// Queue is a multi-producer multi-consumer queue of messages in shared memory, shared by
+// every process that holds its file descriptor. It is safe for concurrent use.
+type Queue struct {
+	ring *mpq.Ring
+
+	// users counts calls in flight (and a running flusher); the closed bit refuses new
+	// ones. The mapping is released when the last one leaves a closed queue.
+	users    atomic.Int64
+	released sync.Once
+
+	mu       sync.Mutex
+	pending  []pendingMessage // unbounded queue: waiting for room, in put order
+	flushing bool
+	flushed  *sync.Cond
+}
+
+const queueClosedBit = 1 << 62
+
+type pendingMessage struct {
+	kind    MessageKind
+	payload []byte
+}
+
+// NewQueue creates a queue. Pass Fd to other processes (e.g. in Cmd.Files); they attach
+// with OpenQueue.
+func NewQueue(opts QueueOptions) (*Queue, error) {
+	ring, err := mpq.Create(mpq.Options{Capacity: opts.Capacity, MaxSize: int64(opts.MaxSize)})
+	if err != nil {
+		return nil, fmt.Errorf("new queue: %w", err)
+	}
+	return newQueue(ring), nil
+}
+
+// OpenQueue attaches to the queue behind fd, a descriptor of a queue made by NewQueue
+// in this or another process. The Queue owns fd from now on.
+func OpenQueue(fd int) (*Queue, error) {
+	ring, err := mpq.Open(fd)
+	if err != nil {
+		return nil, fmt.Errorf("open queue: %w", err)
+	}
+	return newQueue(ring), nil
+}
+
+func newQueue(ring *mpq.Ring) *Queue {
+	q := &Queue{ring: ring}
+	q.flushed = sync.NewCond(&q.mu)
+	return q
+}
+
+// Fd is the queue's file descriptor (close-on-exec), to hand to another process.
+func (q *Queue) Fd() int { return q.ring.Fd() }
+
+// MaxSize is the bound on queued messages, 0 for unbounded.
+func (q *Queue) MaxSize() int { return int(q.ring.MaxSize()) }
+
+// Len is the number of messages in the queue, across all processes, not counting this
+// process's messages still waiting for room.
+func (q *Queue) Len() int {
+	if !q.enter() {
+		return 0
+	}
+	defer q.leave()
+	return int(q.ring.Len())
+}
+
+func (q *Queue) enter() bool {
+	for {
+		n := q.users.Load()
+		if n&queueClosedBit != 0 {
+			return false
+		}
+		if q.users.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+func (q *Queue) leave() {
+	if q.users.Add(-1) == queueClosedBit {
+		q.released.Do(func() { q.ring.Close() })
+	}
+}
+
+// Close releases this process's hold on the queue once its pending messages are in
+// the queue; waits in progress in other goroutines return ErrQueueClosed. Other
+// processes are unaffected. Closing twice is harmless.
+func (q *Queue) Close() error {
+	for {
+		n := q.users.Load()
+		if n&queueClosedBit != 0 {
+			return nil
+		}
+		if q.users.CompareAndSwap(n, n|queueClosedBit) {
+			break
+		}
+	}
+	q.mu.Lock()
+	flushing := q.flushing
+	q.mu.Unlock()
+	if !flushing {
+		q.ring.Interrupt() // the flusher, if any, must finish: it holds messages
+	}
+	if q.users.Load() == queueClosedBit {
+		q.released.Do(func() { q.ring.Close() })
+	}
+	return nil
+}
+
+// timeoutOf turns a context into a wait limit for one slice of waiting.
+func sliceOf(ctx context.Context) time.Duration {
+	const slice = 20 * time.Millisecond
+	if d, ok := ctx.Deadline(); ok {
+		return min(max(time.Until(d), 0), slice)
+	}
+	return slice
+}
+
+// Send puts one raw message whose payload is the concatenation of payload, waiting up
+// to timeout (negative: forever) for room in a bounded queue (ErrQueueFull after that).
+// An unbounded queue never waits: see QueueOptions.MaxSize.
+func (q *Queue) Send(kind MessageKind, timeout time.Duration, payload ...[]byte) error {
+	if !q.enter() {
+		return ErrQueueClosed
+	}
+	defer q.leave()
+	if q.ring.MaxSize() > 0 {
+		return ringErr(q.ring.Put(byte(kind), timeout, payload...), ErrQueueFull)
+	}
+	if q.sendNow(kind, payload) {
+		return nil
+	}
+	var n int
+	for _, p := range payload {
+		n += len(p)
+	}
+	msg := pendingMessage{kind: kind, payload: make([]byte, 0, n)}
+	for _, p := range payload {
+		msg.payload = append(msg.payload, p...)
+	}
+	q.mu.Lock()
+	q.pending = append(q.pending, msg)
+	q.startFlusher()
+	q.mu.Unlock()
+	return nil
+}
+
+// sendNow puts a message into an unbounded queue if that needs no waiting.
+func (q *Queue) sendNow(kind MessageKind, payload [][]byte) bool {
+	var n int
+	for _, p := range payload {
+		n += len(p)
+	}
+	if n > q.ring.MaxSingle() {
+		return false // it would stream, waiting for consumers
+	}
+	q.mu.Lock()
+	behind := len(q.pending) > 0
+	q.mu.Unlock()
+	return !behind && q.ring.Put(byte(kind), 0, payload...) == nil
+}
+
+// SendBatch puts each of msgs as one message of the given kind, in order, with one
+// acquisition of the queue. It returns how many went in: all of them, unless a bounded
+// queue stayed full past timeout (then ErrQueueFull).
+func (q *Queue) SendBatch(kind MessageKind, timeout time.Duration, msgs [][]byte) (int, error) {
+	if !q.enter() {
+		return 0, ErrQueueClosed
+	}
+	defer q.leave()
+	if q.ring.MaxSize() > 0 {
+		n, err := q.ring.PutBatch(byte(kind), timeout, msgs)
+		return n, ringErr(err, ErrQueueFull)
+	}
+	q.mu.Lock()
+	behind := len(q.pending) > 0
+	q.mu.Unlock()
+	done := 0
+	if !behind {
+		done, _ = q.ring.PutBatch(byte(kind), 0, msgs)
+	}
+	if done < len(msgs) {
+		q.mu.Lock()
+		for _, m := range msgs[done:] {
+			q.pending = append(q.pending, pendingMessage{kind: kind, payload: append([]byte(nil), m...)})
+		}
+		q.startFlusher()
+		q.mu.Unlock()
+	}
+	return len(msgs), nil
+}
+
+// startFlusher runs the goroutine that moves pending messages into the queue as room
+// appears. Called with q.mu held.
+func (q *Queue) startFlusher() {
+	if q.flushing {
+		return
+	}
+	q.flushing = true
+	q.users.Add(1) // the flusher keeps the mapping alive, even past Close
+	go q.flush()
+}
+
+func (q *Queue) flush() {
+	defer q.leave()
+	for {
+		q.mu.Lock()
+		if len(q.pending) == 0 {
+			q.flushing = false
+			q.flushed.Broadcast()
+			q.mu.Unlock()
+			return
+		}
+		m := q.pending[0]
+		q.mu.Unlock()
+		if err := q.ring.Put(byte(m.kind), -1, m.payload); err != nil {
+			// Interrupted (the queue was closed and abandoned with CancelFlush): drop them.
+			q.mu.Lock()
+			q.pending = nil
+			q.mu.Unlock()
+			continue
+		}
+		q.mu.Lock()
+		q.pending[0] = pendingMessage{}
+		q.pending = q.pending[1:]
+		q.mu.Unlock()
+	}
+}
+
+// Pending is the number of this process's messages waiting for room in the queue.
+func (q *Queue) Pending() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.pending)
+}
+
+// Flush waits up to timeout (negative: forever) until this process's pending messages
+// are in the queue, and reports whether they are (Python: join_thread).
+func (q *Queue) Flush(timeout time.Duration) bool {
+	var timer *time.Timer
+	if timeout >= 0 {
+		timer = time.AfterFunc(timeout, func() {
+			q.mu.Lock()
+			q.flushed.Broadcast()
+			q.mu.Unlock()
+		})
+		defer timer.Stop()
+	}
+	deadline := time.Now().Add(timeout)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for q.flushing {
+		if timeout >= 0 && !time.Now().Before(deadline) {
+			return false
+		}
+		q.flushed.Wait()
+	}
+	return true
+}
+
+// AbandonPending drops this process's pending messages and stops waiting for room
+// (Python: cancel_join_thread then exit). Messages already in the queue stay.
+func (q *Queue) AbandonPending() {
+	q.mu.Lock()
+	q.pending = nil
+	flushing := q.flushing
+	q.mu.Unlock()
+	if flushing {
+		q.ring.Interrupt()
+	}
+}
+
+func ringErr(err, timeout error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, mpq.ErrTimeout):
+		return timeout
+	case errors.Is(err, mpq.ErrClosed):
+		return ErrQueueClosed
+	}
+	return fmt.Errorf("queue: %w", err)
+}
+
+// Put pickles v (protocol 5) and puts it, waiting for room in a bounded queue until ctx
+// is done. A []byte goes as KindBytes.
+func (q *Queue) Put(ctx context.Context, v any) error {
+	kind, data, err := encodeMessage(v)
+	if err != nil {
+		return err
+	}
+	for {
+		err := q.Send(kind, sliceOf(ctx), data)
+		if !errors.Is(err, ErrQueueFull) {
+			return err
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("queue put: %w", ErrQueueFull)
+		}
+	}
+}
+
+// TryPut puts v if there is room now; ErrQueueFull otherwise.
+func (q *Queue) TryPut(v any) error {
+	kind, data, err := encodeMessage(v)
+	if err != nil {
+		return err
+	}
+	return q.Send(kind, 0, data)
+}
+
+func encodeMessage(v any) (MessageKind, []byte, error) {
+	if b, ok := v.([]byte); ok {
+		return KindBytes, b, nil
+	}
+	data, err := pickle.MarshalProtocol(v, 5)
+	if err != nil {
+		return 0, nil, fmt.Errorf("queue put: %w", err)
+	}
+	return KindPickle, data, nil
+}
+
+// Get waits until ctx is done for a message and returns its value: a []byte for
+// KindBytes, the unpickled value otherwise (see the pickle package for the types).
+func (q *Queue) Get(ctx context.Context) (any, error) {
+	for {
+		kind, data, err := q.Receive(sliceOf(ctx))
+		if err == nil {
+			return decodeMessage(kind, data)
+		}
+		if !errors.Is(err, ErrQueueEmpty) && !errors.Is(err, ErrMessageTorn) {
+			return nil, err
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("queue get: %w", ErrQueueEmpty)
+		}
+	}
+}
+
+// TryGet returns the next message's value if one is there now; ErrQueueEmpty otherwise.
+func (q *Queue) TryGet() (any, error) {
+	kind, data, err := q.Receive(0)
+	if err != nil {
+		return nil, err
+	}
+	return decodeMessage(kind, data)
+}
+
+// Receive waits up to timeout (negative: forever) for the next raw message.
+func (q *Queue) Receive(timeout time.Duration) (MessageKind, []byte, error) {
+	kind, n, err := q.BeginRead(timeout)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer q.EndRead()
+	data := make([]byte, n)
+	return kind, data, q.ReadMessage(data)
+}
+
+// BeginRead waits up to timeout (negative: forever) for a message and takes the
+// consumer side of the queue for this caller, who reads the message with ReadMessage
+// (after PeekMessage, and before NextMessage, as it likes) and must call EndRead. This is
+// the zero-copy path: the caller chooses where the bytes land.
+func (q *Queue) BeginRead(timeout time.Duration) (MessageKind, int, error) {
+	if !q.enter() {
+		return 0, 0, ErrQueueClosed
+	}
+	m, err := q.ring.Begin(timeout)
+	if err != nil {
+		q.leave()
+		return 0, 0, ringErr(err, ErrQueueEmpty)
+	}
+	return MessageKind(m.Kind), m.Len, nil
+}
+
+// PeekMessage copies the start of the current message into dst, consuming nothing.
+func (q *Queue) PeekMessage(dst []byte) int { return q.ring.Peek(dst) }
+
+// ReadMessage copies the current message into dst (lengths adding up to its length) and
+// consumes it. ErrMessageTorn: its producer died mid-way and it is gone.
+func (q *Queue) ReadMessage(dst ...[]byte) error {
+	err := q.ring.Read(dst...)
+	if errors.Is(err, mpq.ErrTorn) {
+		return ErrMessageTorn
+	}
+	return ringErr(err, ErrQueueEmpty)
+}
+
+// NextMessage moves to the message after the one just read if it is already in the
+// queue, without waiting.
+func (q *Queue) NextMessage() (MessageKind, int, bool) {
+	m, ok := q.ring.Next()
+	return MessageKind(m.Kind), m.Len, ok
+}
+
+// EndRead releases the consumer side taken by BeginRead.
+func (q *Queue) EndRead() {
+	q.ring.End()
+	q.leave()
+}
+
+func decodeMessage(kind MessageKind, data []byte) (any, error) {
+	switch kind {
+	case KindBytes:
+		return data, nil
+	case KindPickle:
+		return pickle.Unmarshal(data)
+	case KindPickleBuffers:
+		pickled, buffers, err := SplitPickleBuffers(data)
+		if err != nil {
+			return nil, err
+		}
+		return pickle.UnmarshalOptions(pickled, &pickle.DecoderOptions{Buffers: buffers})
+	}
+	return nil, fmt.Errorf("queue get: unknown message kind %d", kind)
+}
+
+// SplitPickleBuffers splits a KindPickleBuffers payload into the pickle and its buffers.
+func SplitPickleBuffers(data []byte) ([]byte, [][]byte, error) {
+	bad := fmt.Errorf("queue get: malformed pickle-with-buffers message of %d bytes", len(data))
+	if len(data) < 4 {
+		return nil, nil, bad
+	}
+	count := int(binary.LittleEndian.Uint32(data))
+	table := 4 + 8*(count+1)
+	if count > len(data) || table > len(data) {
+		return nil, nil, bad
+	}
+	parts := make([][]byte, count+1)
+	at := table
+	for i := range parts {
+		n := binary.LittleEndian.Uint64(data[4+8*i:])
+		if n > uint64(len(data)-at) {
+			return nil, nil, bad
+		}
+		parts[i] = data[at : at+int(n)]
+		at += int(n)
+	}
+	return parts[0], parts[1:], nil
+}
+
+// TaskDone marks one message taken from a joinable queue as processed.
+func (q *Queue) TaskDone() error {
+	if !q.enter() {
+		return ErrQueueClosed
+	}
+	defer q.leave()
+	return q.ring.TaskDone()
+}
+
+// Join waits up to timeout (negative: forever) until every message put has been marked
+// done, and reports whether that happened.
+func (q *Queue) Join(timeout time.Duration) (bool, error) {
+	if !q.enter() {
+		return false, ErrQueueClosed
+	}
+	defer q.leave()
+	err := q.ring.Join(timeout)
+	if errors.Is(err, mpq.ErrTimeout) {
+		return false, nil
+	}
+	return err == nil, ringErr(err, ErrQueueEmpty)
+}

@@ -1,0 +1,377 @@
+package gompxcore
+
+import (
+	"encoding/binary"
+	"errors"
+	"sync"
+
+	"github.com/gompx/gompx/gompx"
+)
+
+// Results of the queue calls that wait: nothing happened in time (queue.Empty or
+// queue.Full, or a slice of the main thread's wait ran out: call again).
+const (
+	QueueTimedOut = -1
+	// QueueTorn: the message being read was abandoned by a producer that died; get again.
+	QueueTorn = -2
+	// QueueHeldBase: results at or below it mean the message did not fit: it is held for
+	// QueueGetInto (or QueueGetAbort), and QueueHeldBase - result is length<<8 | kind.
+	QueueHeldBase = -3
+)
+
+// QueueNew creates a queue in shared memory: at most maxsize messages (0: unbounded)
+// in a ring of capacity bytes (0: the default), and returns its handle.
+func QueueNew(maxsize int64, capacity int64) (h int64, err error) {
+	defer recoverInto(&err)
+	if maxsize < 0 {
+		maxsize = 0 // multiprocessing treats maxsize <= 0 as unbounded
+	}
+	q, err := gompx.NewQueue(gompx.QueueOptions{MaxSize: int(maxsize), Capacity: capacity})
+	if err != nil {
+		return 0, newPyError("ValueError", "%v", err)
+	}
+	return handles.put(q), nil
+}
+
+// QueueImport attaches to the queue behind fd (inherited from the parent) and returns a
+// handle. The queue owns fd from now on.
+func QueueImport(fd int) (h int64, err error) {
+	defer recoverInto(&err)
+	q, err := gompx.OpenQueue(fd)
+	if err != nil {
+		return 0, translate(err)
+	}
+	return handles.put(q), nil
+}
+
+// QueueFileno returns the queue's file descriptor, to pass to a child.
+func QueueFileno(h int64) (fd int, err error) {
+	defer recoverInto(&err)
+	q, err := get[*gompx.Queue](h)
+	if err != nil {
+		return -1, err
+	}
+	return q.Fd(), nil
+}
+
+// QueueClose stops this process's use of the queue (Queue.close): the handle stays
+// valid for QueueFlush, and the memory is released once the pending messages are in.
+// Closing twice is harmless.
+func QueueClose(h int64) (ok bool, err error) {
+	defer recoverInto(&err)
+	q, err := get[*gompx.Queue](h)
+	if err != nil {
+		return true, nil
+	}
+	return true, q.Close()
+}
+
+// queuesAtExit remembers, for QueueFlushAll, the queues whose handles were dropped while
+// their messages were still waiting for room, and the queues whose owner called
+// cancel_join_thread.
+var queuesAtExit = struct {
+	sync.Mutex
+	dropped   []*gompx.Queue
+	cancelled map[*gompx.Queue]bool
+}{cancelled: make(map[*gompx.Queue]bool)}
+
+// QueueDrop closes the queue and forgets the handle (the Python object is gone). Its
+// pending messages, if any, are still flushed, and waited for by QueueFlushAll.
+func QueueDrop(h int64) (ok bool, err error) {
+	defer recoverInto(&err)
+	q, err := get[*gompx.Queue](h)
+	if err != nil {
+		return true, nil
+	}
+	handles.drop(h)
+	q.Close()
+	if q.Pending() > 0 {
+		queuesAtExit.Lock()
+		queuesAtExit.dropped = append(queuesAtExit.dropped, q)
+		queuesAtExit.Unlock()
+	}
+	return true, nil
+}
+
+// QueueCancelJoin makes QueueFlushAll skip this queue (cancel_join_thread): at exit its
+// pending messages are dropped instead of waited for.
+func QueueCancelJoin(h int64) (ok bool, err error) {
+	defer recoverInto(&err)
+	q, err := get[*gompx.Queue](h)
+	if err != nil {
+		return false, err
+	}
+	queuesAtExit.Lock()
+	queuesAtExit.cancelled[q] = true
+	queuesAtExit.Unlock()
+	return true, nil
+}
+
+// QueueFlushAll waits, at interpreter exit, until the pending messages of every queue of
+// this process are in their queues, except for queues with cancel_join_thread, whose
+// pending messages are dropped. Returns the number of queues still pending when
+// timeoutMs (negative: forever) ran out.
+func QueueFlushAll(timeoutMs int) (left int, err error) {
+	defer recoverInto(&err)
+	var all []*gompx.Queue
+	handles.mu.RLock()
+	for _, obj := range handles.objs {
+		if q, ok := obj.(*gompx.Queue); ok {
+			all = append(all, q)
+		}
+	}
+	handles.mu.RUnlock()
+	queuesAtExit.Lock()
+	all = append(all, queuesAtExit.dropped...)
+	cancelled := make([]bool, len(all))
+	for i, q := range all {
+		cancelled[i] = queuesAtExit.cancelled[q]
+	}
+	queuesAtExit.Unlock()
+	for i, q := range all {
+		if cancelled[i] {
+			q.AbandonPending()
+		} else if !q.Flush(millis(timeoutMs)) {
+			left++
+		}
+	}
+	return left, nil
+}
+
+// QueuePut puts the n bytes at addr as one message of the given kind, waiting up to
+// timeoutMs (negative: forever) for room in a bounded queue. Returns 0, or QueueTimedOut.
+func QueuePut(h int64, addr uintptr, n int, kind int, timeoutMs int) (r int, err error) {
+	defer recoverInto(&err)
+	passThroughScheduler()
+	q, err := get[*gompx.Queue](h)
+	if err != nil {
+		return 0, err
+	}
+	return putResult(q.Send(gompx.MessageKind(kind), millis(timeoutMs), pyMemory(addr, n)))
+}
+
+// QueuePutSegments puts one message whose payload is nsegs pieces of memory, described
+// at segs as nsegs pairs of uint64 (address, length).
+func QueuePutSegments(h int64, segs uintptr, nsegs int, kind int, timeoutMs int) (r int, err error) {
+	defer recoverInto(&err)
+	q, err := get[*gompx.Queue](h)
+	if err != nil {
+		return 0, err
+	}
+	return putResult(q.Send(gompx.MessageKind(kind), millis(timeoutMs), segments(segs, nsegs)...))
+}
+
+// QueuePutBatch puts count messages of the given kind: their payloads lie back to back
+// at data, their lengths are count uint64 at lengths. Returns how many went in (all of
+// them unless a bounded queue stayed full past timeoutMs).
+func QueuePutBatch(h int64, data uintptr, lengths uintptr, count int, kind int, timeoutMs int) (done int, err error) {
+	defer recoverInto(&err)
+	passThroughScheduler()
+	q, err := get[*gompx.Queue](h)
+	if err != nil {
+		return 0, err
+	}
+	lens := pyMemory(lengths, 8*count)
+	msgs := make([][]byte, count)
+	at := data
+	for i := range msgs {
+		n := int(binary.LittleEndian.Uint64(lens[8*i:]))
+		msgs[i] = pyMemory(at, n)
+		at += uintptr(n)
+	}
+	done, err = q.SendBatch(gompx.MessageKind(kind), millis(timeoutMs), msgs)
+	if errors.Is(err, gompx.ErrQueueFull) {
+		return done, nil
+	}
+	return done, translateQueue(err)
+}
+
+func putResult(err error) (int, error) {
+	if errors.Is(err, gompx.ErrQueueFull) {
+		return QueueTimedOut, nil
+	}
+	return 0, translateQueue(err)
+}
+
+func segments(addr uintptr, n int) [][]byte {
+	table := pyMemory(addr, 16*n)
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = pyMemory(uintptr(binary.LittleEndian.Uint64(table[16*i:])), int(binary.LittleEndian.Uint64(table[16*i+8:])))
+	}
+	return out
+}
+
+// QueueGet waits up to timeoutMs (negative: forever) for a message. A message of at
+// most capacity bytes lands at addr and the result is length<<8 | kind. A longer one is
+// held for this caller (its first bytes are at addr) and the result is
+// QueueHeldBase - (length<<8 | kind): read it with QueueGetInto or drop the hold with
+// QueueGetAbort. QueueTimedOut: nothing came in time; QueueTorn: get again.
+func QueueGet(h int64, addr uintptr, capacity int, timeoutMs int) (r int64, err error) {
+	defer recoverInto(&err)
+	passThroughScheduler()
+	q, err := get[*gompx.Queue](h)
+	if err != nil {
+		return 0, err
+	}
+	kind, n, err := q.BeginRead(millis(timeoutMs))
+	if err != nil {
+		if errors.Is(err, gompx.ErrQueueEmpty) {
+			return QueueTimedOut, nil
+		}
+		return 0, translateQueue(err)
+	}
+	code := int64(n)<<8 | int64(kind)
+	if n > capacity {
+		q.PeekMessage(pyMemory(addr, capacity))
+		return QueueHeldBase - code, nil
+	}
+	err = q.ReadMessage(pyMemory(addr, n))
+	q.EndRead()
+	if errors.Is(err, gompx.ErrMessageTorn) {
+		return QueueTorn, nil
+	}
+	return code, translateQueue(err)
+}
+
+// QueueGetInto reads the held message into nsegs pieces of memory described at segs as
+// (address, length) uint64 pairs whose lengths add up to its length, and releases the
+// hold. Returns 0, or QueueTorn (the message is gone: get again).
+func QueueGetInto(h int64, segs uintptr, nsegs int) (r int, err error) {
+	defer recoverInto(&err)
+	q, err := get[*gompx.Queue](h)
+	if err != nil {
+		return 0, err
+	}
+	defer q.EndRead()
+	err = q.ReadMessage(segments(segs, nsegs)...)
+	if errors.Is(err, gompx.ErrMessageTorn) {
+		return QueueTorn, nil
+	}
+	return 0, translateQueue(err)
+}
+
+// QueueGetAbort releases a hold without consuming the message.
+func QueueGetAbort(h int64) (ok bool, err error) {
+	defer recoverInto(&err)
+	q, err := get[*gompx.Queue](h)
+	if err != nil {
+		return false, err
+	}
+	q.EndRead()
+	return true, nil
+}
+
+// QueueGetMany waits up to timeoutMs for a message, then takes up to max messages that
+// are already there, as long as they fit in capacity bytes at addr, back to back; the
+// length<<8 | kind of each goes to the uint64 array at lengths. Returns the count, or
+// QueueTimedOut, QueueTorn, or a held first message as QueueGet does.
+func QueueGetMany(h int64, addr uintptr, capacity int, lengths uintptr, max int, timeoutMs int) (r int64, err error) {
+	defer recoverInto(&err)
+	passThroughScheduler()
+	q, err := get[*gompx.Queue](h)
+	if err != nil {
+		return 0, err
+	}
+	kind, n, err := q.BeginRead(millis(timeoutMs))
+	if err != nil {
+		if errors.Is(err, gompx.ErrQueueEmpty) {
+			return QueueTimedOut, nil
+		}
+		return 0, translateQueue(err)
+	}
+	if n > capacity {
+		q.PeekMessage(pyMemory(addr, capacity))
+		return QueueHeldBase - (int64(n)<<8 | int64(kind)), nil
+	}
+	defer q.EndRead()
+	buf := pyMemory(addr, capacity)
+	lens := pyMemory(lengths, 8*max)
+	count, used := 0, 0
+	for {
+		if err := q.ReadMessage(buf[used : used+n]); err != nil {
+			if errors.Is(err, gompx.ErrMessageTorn) {
+				if count == 0 {
+					return QueueTorn, nil
+				}
+				return int64(count), nil
+			}
+			return 0, translateQueue(err)
+		}
+		binary.LittleEndian.PutUint64(lens[8*count:], uint64(n)<<8|uint64(kind))
+		used += n
+		count++
+		if count == max {
+			return int64(count), nil
+		}
+		var ok bool
+		if kind, n, ok = q.NextMessage(); !ok || n > capacity-used {
+			return int64(count), nil
+		}
+	}
+}
+
+// QueueLen returns the number of messages in the queue.
+func QueueLen(h int64) (n int64, err error) {
+	defer recoverInto(&err)
+	q, err := get[*gompx.Queue](h)
+	if err != nil {
+		return 0, err
+	}
+	return int64(q.Len()), nil
+}
+
+// QueueTaskDone marks one message as processed (JoinableQueue.task_done).
+func QueueTaskDone(h int64) (ok bool, err error) {
+	defer recoverInto(&err)
+	q, err := get[*gompx.Queue](h)
+	if err != nil {
+		return false, err
+	}
+	if err := q.TaskDone(); errors.Is(err, gompx.ErrTaskDone) {
+		return false, newPyError("ValueError", "task_done() called too many times")
+	} else if err != nil {
+		return false, translateQueue(err)
+	}
+	return true, nil
+}
+
+// QueueJoin waits up to timeoutMs (negative: forever) until every message put has been
+// marked done; false if the time ran out first.
+func QueueJoin(h int64, timeoutMs int) (done bool, err error) {
+	defer recoverInto(&err)
+	q, err := get[*gompx.Queue](h)
+	if err != nil {
+		return false, err
+	}
+	done, err = q.Join(millis(timeoutMs))
+	return done, translateQueue(err)
+}
+
+// QueueFlush waits up to timeoutMs (negative: forever) until this process's messages
+// waiting for room are in the queue (join_thread); false if the time ran out first.
+func QueueFlush(h int64, timeoutMs int) (done bool, err error) {
+	defer recoverInto(&err)
+	q, err := get[*gompx.Queue](h)
+	if err != nil {
+		return true, nil
+	}
+	return q.Flush(millis(timeoutMs)), nil
+}
+
+// QueuePending returns the number of this process's messages waiting for room.
+func QueuePending(h int64) (n int, err error) {
+	defer recoverInto(&err)
+	q, err := get[*gompx.Queue](h)
+	if err != nil {
+		return 0, nil
+	}
+	return q.Pending(), nil
+}
+
+func translateQueue(err error) error {
+	if errors.Is(err, gompx.ErrQueueClosed) {
+		return newPyError("ValueError", "queue is closed")
+	}
+	return translate(err)
+}
