@@ -29,8 +29,8 @@ the main thread waits for with a deadline, so a lost item fails the case with
 
 Run with the interpreter's real path, not a pyenv shim (see bench_process_pipe.py)::
 
-    /root/.pyenv/versions/3.11.7/bin/python3.11 bench/bench_queue.py --rounds 5   # ~3 min
-    /root/.pyenv/versions/3.11.7/bin/python3.11 bench/bench_queue.py --quick      # ~30 s
+    /root/.pyenv/versions/3.11.7/bin/python3.11 bench/bench_queue.py --rounds 5   # ~1.5 min
+    /root/.pyenv/versions/3.11.7/bin/python3.11 bench/bench_queue.py --quick      # ~10 s
     ... --impl stdlib   --only "4->1"   --cpus 0   --json out.json
 
 Options are described in ``_harness.py``.
