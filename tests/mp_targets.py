@@ -328,3 +328,223 @@ def assert_same(got, want):
         raise AssertionError("length %d, want %d" % (len(got), len(want)))
     first = next(i for i in range(len(want)) if got[i] != want[i])
     raise AssertionError("content differs from byte %d of %d" % (first, len(want)))
+
+
+# --- queue workers ----------------------------------------------------------------------
+# Every blocking get() here has a timeout so a broken queue makes the child exit instead of
+# hanging; a parent that expects an item then fails on its own timeout.
+
+def q_put_all(q, items):
+    """Put each of `items` in order, then exit (no close(): exit must flush)."""
+    for item in items:
+        q.put(item)
+
+
+def q_put_range_tagged(q, tag, count):
+    """Put (tag, i) for i in range(count)."""
+    for i in range(count):
+        q.put((tag, i))
+
+
+def q_put_close_join(q, items):
+    """Put `items`, close() and join_thread() before returning."""
+    for item in items:
+        q.put(item)
+    q.close()
+    q.join_thread()
+
+
+def q_put_patterns(q, sizes):
+    """Put (i, pattern(size, seed=i)) for each size."""
+    for i, size in enumerate(sizes):
+        q.put((i, pattern(size, i)))
+
+
+def q_put_big_then_cancel(q, size):
+    """Put one message larger than any pipe buffer, nobody reading, then cancel_join_thread:
+    the child must still exit promptly."""
+    q.put(b"\x01" * size)
+    q.cancel_join_thread()
+
+
+def q_get_n(q, count, outbox):
+    """Get `count` items (WAIT s each at most) and send them as one list on `outbox`."""
+    import queue as _queue
+    got = []
+    try:
+        for _ in range(count):
+            got.append(q.get(timeout=WAIT))
+    except _queue.Empty:
+        got.append("<Empty>")
+    outbox.send(got)
+    outbox.close()
+
+
+def q_get_n_to_queue(q, count, results):
+    """Get `count` items and put them, as one list, on the queue `results`."""
+    import queue as _queue
+    got = []
+    try:
+        for _ in range(count):
+            got.append(q.get(timeout=WAIT))
+    except _queue.Empty:
+        got.append("<Empty>")
+    results.put(got)
+
+
+def q_echo(inq, outq, count):
+    """Get `count` items from `inq`, put each on `outq`."""
+    import queue as _queue
+    for _ in range(count):
+        try:
+            item = inq.get(timeout=WAIT)
+        except _queue.Empty:
+            return
+        outq.put(item)
+
+
+def q_digest_patterns(q, count, outbox):
+    """Get `count` (i, data) items; send [(i, len, digest)] on `outbox`."""
+    import queue as _queue
+    out = []
+    try:
+        for _ in range(count):
+            i, data = q.get(timeout=WAIT)
+            out.append((i, type(data).__name__, len(data), digest(data)))
+    except _queue.Empty:
+        out.append("<Empty>")
+    outbox.send(out)
+    outbox.close()
+
+
+def q_consume_until_none(q, results):
+    """Get items until None; put the list of items got on `results`."""
+    import queue as _queue
+    got = []
+    while True:
+        try:
+            item = q.get(timeout=WAIT)
+        except _queue.Empty:
+            got.append("<Empty>")
+            break
+        if item is None:
+            break
+        got.append(item)
+    results.put(got)
+
+
+def q_task_consumer(q, count, outbox):
+    """JoinableQueue consumer: get `count` items, call task_done() after each (slowly)."""
+    got = []
+    for _ in range(count):
+        got.append(q.get(timeout=WAIT))
+        time.sleep(0.01)
+        q.task_done()
+    outbox.send(got)
+    outbox.close()
+
+
+def q_simple_get_n(q, count, outbox):
+    """SimpleQueue consumer (its get() has no timeout: the parent puts first)."""
+    outbox.send([q.get() for _ in range(count)])
+    outbox.close()
+
+
+def q_simple_put_all(q, items):
+    for item in items:
+        q.put(item)
+
+
+# --- gompx queue workers ----------------------------------------------------------------
+
+def q_put_many_all(q, items, chunk):
+    """put_many the `items` in chunks of `chunk`."""
+    for i in range(0, len(items), chunk):
+        q.put_many(items[i:i + chunk])
+
+
+def q_get_many_n(q, count, max_messages, outbox):
+    """get_many(max_messages) until `count` items are in; send them and the batch sizes."""
+    import queue as _queue
+    got, batches = [], []
+    try:
+        while len(got) < count:
+            batch = q.get_many(max_messages, timeout=WAIT)
+            batches.append(len(batch))
+            got.extend(batch)
+    except _queue.Empty:
+        got.append("<Empty>")
+    outbox.send((got, batches))
+    outbox.close()
+
+
+def q_fault_producer(q, tag, ready):
+    """Put (tag, i, size, pattern(size, seed)) forever, big and small, until killed."""
+    import random
+    rnd = random.Random(tag)
+    ready.send("ready")
+    i = 0
+    while True:
+        if i % 3 == 0:
+            size = 256 * 1024 + rnd.randrange(1024)
+        else:
+            size = rnd.randrange(64)
+        q.put((tag, i, size, pattern(size, tag * 1000003 + i)))
+        i += 1
+
+
+def q_fault_consumer(q, report):
+    """get() forever; report each item's number on `report` (a Pipe end) until killed.
+    A corrupt item is reported as ("bad", number)."""
+    report.send("ready")
+    while True:
+        i, size, data = q.get(timeout=WAIT)
+        if len(data) != size or data != pattern(size, i):
+            report.send(("bad", i))
+        else:
+            report.send(i)
+
+
+def q_stress_producer(q, tag, count, batch):
+    """Put (tag, seq) for seq in range(count); batch=0 uses put(), else put_many(batch)."""
+    if batch:
+        for start in range(0, count, batch):
+            q.put_many([(tag, s) for s in range(start, min(count, start + batch))])
+    else:
+        for s in range(count):
+            q.put((tag, s))
+
+
+def q_stress_consumer(q, outbox, batch):
+    """Get until a None sentinel (extra sentinels in a batch are put back); send
+    {tag: [seq, ...]} in arrival order on `outbox`."""
+    import queue as _queue
+    seen = {}
+    done = False
+    while not done:
+        try:
+            items = q.get_many(batch, timeout=WAIT) if batch else [q.get(timeout=WAIT)]
+        except _queue.Empty:
+            seen["<Empty>"] = True
+            break
+        extra = 0
+        for item in items:
+            if item is None:
+                if done:
+                    extra += 1
+                done = True
+            elif done:
+                seen.setdefault("<after sentinel>", []).append(item)
+            else:
+                seen.setdefault(item[0], []).append(item[1])
+        for _ in range(extra):
+            q.put(None)
+    outbox.send(seen)
+    outbox.close()
+
+
+def q_hold_and_wait(q, ready, seconds):
+    """Use the queue a little, report ready, then sleep (a victim for parent SIGKILL)."""
+    q.put("from child")
+    ready.send(os.getpid())
+    time.sleep(seconds)
