@@ -26,7 +26,7 @@ from queue import Empty, Full
 
 from . import context, reduction, util
 
-__all__ = ["Queue", "SimpleQueue", "JoinableQueue"]
+__all__ = ["Queue", "SimpleQueue", "JoinableQueue", "attach"]
 
 _native = None
 
@@ -602,3 +602,15 @@ class SimpleQueue(_QueueBase):
 
     def empty(self):
         return self._qsize() == 0
+
+
+def attach(fd, maxsize=0, cls=Queue):
+    """Attach to a queue whose descriptor this process inherited: one made by a Go program
+    with ``gompx.NewQueue`` (its ``Fd``), or by another gompx process.  The queue owns
+    *fd* from now on.  *maxsize* is what ``full()`` compares with (the bound itself lives
+    in the shared queue)."""
+    native = _native or _load_native()
+    handle = native.call(native.ext.gompxcore_QueueImport, fd)
+    self = cls.__new__(cls)
+    self._setup(handle, maxsize)
+    return self

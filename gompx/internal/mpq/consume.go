@@ -15,15 +15,11 @@ type Message struct {
 	Len  int  // payload length in bytes
 }
 
-// punchStep is how far consumers read before freeing pages beyond SoftLimit.
-const punchStep = 1 << 20
-
 // reading is the consumer side's view while this process holds the consumer lock.
 type reading struct {
 	active   bool
 	pos      uint64 // next record to read (bytes), ahead of Head until committed
 	consumed uint64
-	punched  uint64
 	dirty    bool
 
 	// The message at pos, once next found one.
@@ -46,14 +42,13 @@ func (r *Ring) Begin(timeout time.Duration) (Message, error) {
 	}
 	h := r.h
 	if recovered {
-		r.replay(&h.CJournal, &h.Head, &h.Consumed, &h.Punched)
+		r.replay(&h.CJournal, &h.Head, &h.Consumed)
 		bump(&h.SpaceSeq, &h.SpaceWaiters)
 	}
 	r.rd = reading{
 		active:   true,
 		pos:      atomic.LoadUint64(&h.Head),
 		consumed: atomic.LoadUint64(&h.Consumed),
-		punched:  atomic.LoadUint64(&h.Punched),
 	}
 	m, err := r.next(dl)
 	if err != nil {
@@ -108,6 +103,10 @@ func (r *Ring) record(pos uint64) (n uint64, flags, kind byte, pid uint32, total
 			return 0, 0, 0, 0, 0, fmt.Errorf("%w: bad skip record at %d", ErrBadQueue, pos)
 		}
 		return n, flags, 0, 0, 0, nil
+	}
+	if flags == 0 && n == 0 {
+		// No producer writes an empty chunk that is not a message's first.
+		return 0, 0, 0, 0, 0, fmt.Errorf("%w: empty record at %d", ErrBadQueue, pos)
 	}
 	if off+align8(recordHeader+n) > r.cap {
 		return 0, 0, 0, 0, 0, fmt.Errorf("%w: record at %d overruns the ring", ErrBadQueue, pos)
@@ -228,20 +227,24 @@ func (r *Ring) End() {
 	r.unlockSide(&r.consumerGate, &r.h.ConsumerLock)
 }
 
-// commit makes the reader's progress visible: producers may reuse the space. Pages
-// beyond SoftLimit are punched out of the file before Head moves past them, so no
-// producer can be writing there yet.
+// commit makes the reader's progress visible: producers may reuse the space.
+//
+// Pages beyond SoftLimit that this commit finishes are punched out of the file first.
+// Only those: producers may write up to the page holding the committed Head, plus the
+// ring, so the pages from there to the new Head's page are the ones no producer can
+// reach before Head moves. Pages freed by earlier commits may already hold new messages.
 func (r *Ring) commit() {
 	rd, h := &r.rd, r.h
 	if !rd.dirty {
 		return
 	}
-	if h.SoftLimit < r.cap && rd.pos-rd.punched >= punchStep {
-		upto := rd.pos &^ (pageSize - 1)
-		r.punch(max(rd.punched, upto-min(upto, r.cap)), upto)
-		rd.punched = upto
+	if h.SoftLimit < r.cap {
+		from, upto := atomic.LoadUint64(&h.Head)&^(pageSize-1), rd.pos&^(pageSize-1)
+		if upto > from {
+			r.punch(from, upto)
+		}
 	}
-	applyJournal(&h.CJournal, &h.Head, &h.Consumed, &h.Punched, rd.pos, rd.consumed, rd.punched)
+	applyJournal(&h.CJournal, &h.Head, &h.Consumed, rd.pos, rd.consumed)
 	rd.dirty = false
 	bump(&h.SpaceSeq, &h.SpaceWaiters)
 }

@@ -21,14 +21,14 @@ type header struct {
 	DataSeq     uint32   // futex word: producers bump it after publishing; consumers sleep on it
 	DataWaiters uint32   // consumers add 1 around a sleep on DataSeq; producers wake if non-zero
 	PJournal    journal  // producer lock holder writes; a successor replays it
-	_           [8]byte  // rest of the line
+	_           [16]byte // rest of the line
 
 	Head         uint64   // consumer lock holder writes: bytes consumed; producers read
 	Consumed     uint64   // consumer lock holder writes: complete messages consumed; all read
 	SpaceSeq     uint32   // futex word: consumers bump it after consuming; producers sleep on it
 	SpaceWaiters uint32   // producers add 1 around a sleep on SpaceSeq; consumers wake if non-zero
-	Punched      uint64   // consumer lock holder writes: pages below it beyond SoftLimit are freed
 	CJournal     journal  // consumer lock holder writes; a successor replays it
+	_            [16]byte // rest of the line
 
 	TasksDone   uint64   // any process adds 1 per task_done (CAS, never above Published)
 	DoneSeq     uint32   // futex word: bumped by task_done; Join sleeps on it
@@ -44,7 +44,6 @@ type journal struct {
 	Valid    uint64
 	Position uint64 // new Tail or Head
 	Messages uint64 // new Published or Consumed
-	Punched  uint64 // new Punched (consumer side only)
 }
 
 const (

@@ -21,7 +21,7 @@ func (r *Ring) acquireProducer(dl deadline) (*producer, error) {
 		return nil, err
 	}
 	if recovered {
-		r.replay(&r.h.PJournal, &r.h.Tail, &r.h.Published, nil)
+		r.replay(&r.h.PJournal, &r.h.Tail, &r.h.Published)
 		bump(&r.h.DataSeq, &r.h.DataWaiters)
 	}
 	// The producer gate is held: this process's one producer view is ours to reset.
@@ -40,7 +40,7 @@ func (p *producer) commit() {
 		return
 	}
 	h := p.r.h
-	applyJournal(&h.PJournal, &h.Tail, &h.Published, nil, p.tail, p.published, 0)
+	applyJournal(&h.PJournal, &h.Tail, &h.Published, p.tail, p.published)
 	p.dirty = false
 	bump(&h.DataSeq, &h.DataWaiters)
 }
@@ -128,9 +128,11 @@ func (p *producer) reserve(n uint64, start bool, dl deadline) (uint64, error) {
 	need := align8(recordHeader + n)
 	var spinUntil time.Time
 	for {
-		head := atomic.LoadUint64(&h.Head)
+		head, consumed := atomic.LoadUint64(&h.Head), atomic.LoadUint64(&h.Consumed)
 		off := p.tail % r.cap
-		free := head + r.cap - p.tail
+		// The page holding Head counts as in use until Head leaves it: consumers punch
+		// pages out of the file only once wholly read (see commit in consume.go).
+		free := head&^(pageSize-1) + r.cap - p.tail
 		switch {
 		case start && off >= h.SoftLimit && p.tail-head <= h.SoftLimit/2 && r.cap-off+need <= free:
 			// Back to the hot start of the ring while the queue is short (see doc.go).
@@ -145,8 +147,8 @@ func (p *producer) reserve(n uint64, start bool, dl deadline) (uint64, error) {
 		// Wait for consumers. What this side wrote so far must be visible to them first.
 		p.commit()
 		seen := atomic.LoadUint32(&h.SpaceSeq)
-		if atomic.LoadUint64(&h.Head) != head || (start && p.belowMaxSize()) {
-			continue
+		if atomic.LoadUint64(&h.Head) != head || atomic.LoadUint64(&h.Consumed) != consumed {
+			continue // consumers moved since this pass looked: look again
 		}
 		if dl.try() {
 			return 0, ErrTimeout
@@ -201,26 +203,20 @@ func (s *segReader) copyTo(dst []byte) {
 // applyJournal commits one side's new state through its journal (see doc.go). The
 // journal's values are plain stores: only the lock holder writes them, a successor reads
 // them only after seeing Valid, and the atomic store of Valid orders them before it.
-func applyJournal(j *journal, position, messages, punched *uint64, pos, msgs, punch uint64) {
-	j.Position, j.Messages, j.Punched = pos, msgs, punch
+func applyJournal(j *journal, position, messages *uint64, pos, msgs uint64) {
+	j.Position, j.Messages = pos, msgs
 	atomic.StoreUint64(&j.Valid, 1)
 	atomic.StoreUint64(position, pos)
 	atomic.StoreUint64(messages, msgs)
-	if punched != nil {
-		atomic.StoreUint64(punched, punch)
-	}
 	atomic.StoreUint64(&j.Valid, 0)
 }
 
 // replay finishes a commit a dead lock owner left half done.
-func (r *Ring) replay(j *journal, position, messages, punched *uint64) {
+func (r *Ring) replay(j *journal, position, messages *uint64) {
 	if atomic.LoadUint64(&j.Valid) == 0 {
 		return
 	}
 	atomic.StoreUint64(position, atomic.LoadUint64(&j.Position))
 	atomic.StoreUint64(messages, atomic.LoadUint64(&j.Messages))
-	if punched != nil {
-		atomic.StoreUint64(punched, atomic.LoadUint64(&j.Punched))
-	}
 	atomic.StoreUint64(&j.Valid, 0)
 }

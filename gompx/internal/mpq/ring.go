@@ -185,7 +185,8 @@ func (r *Ring) Close() error {
 // maxSingle is the longest payload written as one chunk; chunkPayload the payload of
 // each chunk of a longer message. Half the ring fits wherever the ring's free space
 // starts, once the queue is empty; a quarter lets a producer and a consumer overlap.
-func (r *Ring) maxSingle() uint64 { return r.cap/2 - recordHeader }
+// The page is the part of the ring producers leave to the page that holds Head.
+func (r *Ring) maxSingle() uint64 { return r.cap/2 - recordHeader - pageSize }
 
 func (r *Ring) chunkPayload() uint64 { return r.cap/4 - recordHeader }
 

@@ -53,6 +53,7 @@ func TestHeaderLayout(t *testing.T) {
 		{"ConsumerLock", unsafe.Offsetof(h.ConsumerLock), 128},
 		{"Tail", unsafe.Offsetof(h.Tail), 192},
 		{"Head", unsafe.Offsetof(h.Head), 256},
+		{"CJournal", unsafe.Offsetof(h.CJournal), 280},
 		{"TasksDone", unsafe.Offsetof(h.TasksDone), 320},
 	}
 	for _, o := range offsets {
@@ -70,7 +71,7 @@ func TestRoundTrip(t *testing.T) {
 	}{
 		{"empty and small", MinCapacity, []int{0, 1, 7, 8, 9, 100}},
 		{"wraps many times", MinCapacity, repeat(1000, 3000)},
-		{"half the ring", MinCapacity, []int{MinCapacity/2 - recordHeader, 5, MinCapacity/2 - recordHeader}},
+		{"half the ring", MinCapacity, []int{MinCapacity/2 - recordHeader - pageSize, 5, MinCapacity/2 - recordHeader - pageSize, MinCapacity/2 - recordHeader}},
 		{"chunked", MinCapacity, []int{MinCapacity, 3*MinCapacity + 11, 1 << 20, 3}},
 		{"big ring", 64 << 20, []int{1 << 20, 12, 40 << 20}},
 	}
@@ -253,5 +254,41 @@ func TestManyProducersConsumers(t *testing.T) {
 				t.Fatalf("got %d messages, want %d", len(seen), producers*per)
 			}
 		})
+	}
+}
+
+// TestSparseRegionPunching keeps a backlog beyond SoftLimit while a producer and a
+// consumer run for several laps of the ring: pages the consumer punches out must never
+// be ones a producer has refilled (a regression: lazily punched pages destroyed fresh
+// messages and the reader met zeroed headers).
+func TestSparseRegionPunching(t *testing.T) {
+	r := newRing(t, Options{Capacity: 32 << 20})
+	const size, total = 64<<10 + 40, 2000
+	for i := 0; i < 250; i++ { // ~16 MiB of backlog: past SoftLimit
+		if err := r.Put(0, -1, pattern(size, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan error, 1)
+	go func() {
+		for i := 250; i < total; i++ {
+			if err := r.Put(0, -1, pattern(size, i)); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	for i := 0; i < total; i++ {
+		_, got, err := get(r, 5*time.Second)
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if !bytes.Equal(got, pattern(size, i)) {
+			t.Fatalf("message %d corrupt", i)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
