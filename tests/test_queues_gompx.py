@@ -43,6 +43,15 @@ def get_all(q, count, timeout=GET):
     return [q.get(timeout=timeout) for _ in range(count)]
 
 
+def get_item(q, what, timeout=GET):
+    """q.get(timeout=...) that names the missing item when it fails."""
+    try:
+        return q.get(timeout=timeout)
+    except queue.Empty:
+        raise AssertionError("%s did not arrive within %s s (qsize %s)" % (
+            what, timeout, q.qsize())) from None
+
+
 def drain(q, timeout=0.5):
     out = []
     while True:
@@ -408,7 +417,7 @@ def test_small_ring_large_messages_child_to_parent(mp):
     sizes = [1 * MIB, 10 * MIB, 5, 64 * KIB, 64 * KIB + 1, 3 * MIB]
     p = start(mp, t.q_put_patterns, q, sizes)
     for i, size in enumerate(sizes):
-        j, data = q.get(timeout=30)
+        j, data = get_item(q, "item %d (%d bytes)" % (i, size), 30)
         assert j == i
         t.assert_same(data, t.pattern(size, i))
     assert join_within(p, 20) == 0
@@ -444,13 +453,25 @@ def test_small_ring_big_dict_both_ways(mp):
 
 
 def _fill_small_ring(mp, count=200, size=8 * KIB):
+    """Put `count` messages of `size` bytes into a 64 KiB ring nobody reads (in a thread,
+    so a put that blocks fails the test instead of hanging it)."""
     q = mp.Queue(capacity=SMALL)
-    t0 = time.monotonic()
-    for i in range(count):
-        t1 = time.monotonic()
-        q.put((i, t.pattern(size, i)))
-        assert time.monotonic() - t1 < 1.0, "put %d blocked on an unbounded queue" % i
-    assert time.monotonic() - t0 < 5.0
+    items = [(i, t.pattern(size, i)) for i in range(count)]
+    done = []
+
+    def fill():
+        for item in items:
+            t1 = time.monotonic()
+            q.put(item)
+            done.append(time.monotonic() - t1)
+
+    bg = Background(fill)
+    bg.thread.join(10)
+    assert not bg.thread.is_alive(), \
+        "put %d of %d blocked on an unbounded queue with a full ring" % (len(done), count)
+    bg.finish(0)
+    assert max(done) < 1.0, "a put took %.2f s" % max(done)
+    assert sum(done) < 5.0
     return q
 
 
@@ -478,7 +499,12 @@ def test_unbounded_small_ring_read_by_child(mp):
 def test_bounded_small_ring_put_nowait_until_maxsize(mp):
     q = mp.Queue(20, capacity=SMALL)
     for i in range(20):
-        q.put_nowait((i, t.pattern(8 * KIB, i)))  # 160 KiB > ring: still not Full
+        assert not q.full() and q.qsize() == i
+        try:
+            q.put_nowait((i, t.pattern(8 * KIB, i)))  # 160 KiB > ring: still not Full
+        except queue.Full:
+            raise AssertionError("put_nowait %d raised Full with qsize() %d, full() %s, "
+                                 "maxsize 20" % (i, q.qsize(), q.full())) from None
     with pytest.raises(queue.Full):
         q.put_nowait("one too many")
     assert [q.get(timeout=GET)[0] for _ in range(20)] == list(range(20))
@@ -496,7 +522,7 @@ def test_join_child_before_getting_does_not_deadlock(mp, capacity):
     assert not p.is_alive(), "child could not exit with its items unread"
     assert p.exitcode == 0
     for i in range(n):
-        j, data = q.get(timeout=GET)
+        j, data = get_item(q, "item %d of %d" % (i, n))
         assert j == i
         assert data == t.pattern(size, i), "item %d corrupt" % i
     with pytest.raises(queue.Empty):
@@ -738,7 +764,7 @@ def test_joinable_join_blocks_while_child_works(mp):
 @pytest.mark.parametrize("pmethod", ["spawn", "forkserver"])
 def test_queue_from_one_context_used_by_another(mp, qmethod, pmethod):
     qctx, pctx = mp.get_context(qmethod), mp.get_context(pmethod)
-    inq, outq = qctx.Queue(), qctx.Queue(capacity=SMALL)
+    inq, outq = qctx.Queue(), qctx.Queue()
     items = [1, "two", b"3" * (1 * MIB), t.Point(4, 4)]
     p = start(pctx, t.q_echo, inq, outq, len(items))
     inq.put_many(items)
