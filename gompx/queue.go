@@ -30,9 +30,10 @@ const (
 
 // QueueOptions configure NewQueue.
 type QueueOptions struct {
-	// MaxSize bounds the number of queued messages; 0 means unbounded, and then Put
-	// never blocks: a message that does not fit waits in this process's memory until a
-	// goroutine can move it into the queue, as Python's Queue does with its feeder thread.
+	// MaxSize bounds the number of queued messages (0: unbounded); Put waits only for
+	// that bound. A message that does not fit in the ring at once waits in this
+	// process's memory until a goroutine can move it in, as Python's Queue does with its
+	// feeder thread: Flush waits for those.
 	MaxSize int
 	// Capacity is the size of the shared ring in bytes (0: 1 GiB). The ring is sparse:
 	// it holds memory for unread messages only, plus a few hot megabytes.
@@ -67,7 +68,8 @@ type Queue struct {
 	released sync.Once
 
 	mu       sync.Mutex
-	pending  []pendingMessage // unbounded queue: waiting for room, in put order
+	pending  []pendingMessage // admitted, waiting for room in the ring, in put order
+	inFlight bool             // the flusher is writing the message it took from pending
 	flushing bool
 	flushed  *sync.Cond
 }
@@ -173,16 +175,18 @@ func sliceOf(ctx context.Context) time.Duration {
 	return slice
 }
 
-// Send puts one raw message whose payload is the concatenation of payload, waiting up
-// to timeout (negative: forever) for room in a bounded queue (ErrQueueFull after that).
-// An unbounded queue never waits: see QueueOptions.MaxSize.
+// Send puts one raw message whose payload is the concatenation of payload. A bounded
+// queue admits it once it holds fewer than MaxSize messages, waiting up to timeout
+// (negative: forever) for that, or ErrQueueFull. Admitted, the message never waits for
+// room in the ring: if there is none, this process keeps a copy and a goroutine moves it
+// in when consumers make room, as Python's Queue does with its feeder thread.
 func (q *Queue) Send(kind MessageKind, timeout time.Duration, payload ...[]byte) error {
 	if !q.enter() {
 		return ErrQueueClosed
 	}
 	defer q.leave()
-	if q.ring.MaxSize() > 0 {
-		return ringErr(q.ring.Put(byte(kind), timeout, payload...), ErrQueueFull)
+	if _, err := q.ring.Admit(1, timeout); err != nil {
+		return ringErr(err, ErrQueueFull)
 	}
 	if q.sendNow(kind, payload) {
 		return nil
@@ -202,7 +206,8 @@ func (q *Queue) Send(kind MessageKind, timeout time.Duration, payload ...[]byte)
 	return nil
 }
 
-// sendNow puts a message into an unbounded queue if that needs no waiting.
+// sendNow writes an admitted message into the ring if that needs no waiting and keeps
+// this process's messages in order.
 func (q *Queue) sendNow(kind MessageKind, payload [][]byte) bool {
 	var n int
 	for _, p := range payload {
@@ -214,7 +219,7 @@ func (q *Queue) sendNow(kind MessageKind, payload [][]byte) bool {
 	q.mu.Lock()
 	behind := len(q.pending) > 0
 	q.mu.Unlock()
-	return !behind && q.ring.Put(byte(kind), 0, payload...) == nil
+	return !behind && q.ring.PutAdmitted(byte(kind), 0, payload...) == nil
 }
 
 // SendBatch puts each of msgs as one message of the given kind, in order, with one
@@ -225,16 +230,28 @@ func (q *Queue) SendBatch(kind MessageKind, timeout time.Duration, msgs [][]byte
 		return 0, ErrQueueClosed
 	}
 	defer q.leave()
-	if q.ring.MaxSize() > 0 {
-		n, err := q.ring.PutBatch(byte(kind), timeout, msgs)
-		return n, ringErr(err, ErrQueueFull)
+	if len(msgs) == 0 {
+		return 0, nil
 	}
+	total := len(msgs)
+	admitted, err := q.ring.Admit(total, timeout)
+	if err != nil {
+		return 0, ringErr(err, ErrQueueFull)
+	}
+	for admitted < len(msgs) { // a bounded queue let part of them in: wait for the rest
+		more, err := q.ring.Admit(len(msgs)-admitted, timeout)
+		if err != nil {
+			break
+		}
+		admitted += more
+	}
+	msgs = msgs[:admitted]
 	q.mu.Lock()
 	behind := len(q.pending) > 0
 	q.mu.Unlock()
 	done := 0
 	if !behind {
-		done, _ = q.ring.PutBatch(byte(kind), 0, msgs)
+		done, _ = q.ring.PutBatchAdmitted(byte(kind), 0, msgs)
 	}
 	if done < len(msgs) {
 		q.mu.Lock()
@@ -244,7 +261,10 @@ func (q *Queue) SendBatch(kind MessageKind, timeout time.Duration, msgs [][]byte
 		q.startFlusher()
 		q.mu.Unlock()
 	}
-	return len(msgs), nil
+	if admitted < total {
+		return admitted, ErrQueueFull
+	}
+	return admitted, nil
 }
 
 // startFlusher runs the goroutine that moves pending messages into the queue as room
@@ -269,18 +289,18 @@ func (q *Queue) flush() {
 			return
 		}
 		m := q.pending[0]
-		q.mu.Unlock()
-		if err := q.ring.Put(byte(m.kind), -1, m.payload); err != nil {
-			// Interrupted (the queue was closed and abandoned with CancelFlush): drop them.
-			q.mu.Lock()
-			q.pending = nil
-			q.mu.Unlock()
-			continue
-		}
-		q.mu.Lock()
 		q.pending[0] = pendingMessage{}
 		q.pending = q.pending[1:]
+		q.inFlight = true
 		q.mu.Unlock()
+		err := q.ring.PutAdmitted(byte(m.kind), -1, m.payload)
+		q.mu.Lock()
+		q.inFlight = false
+		q.mu.Unlock()
+		if err != nil {
+			// Interrupted (AbandonPending): this one is dropped too.
+			q.ring.Unadmit(1)
+		}
 	}
 }
 
@@ -288,7 +308,11 @@ func (q *Queue) flush() {
 func (q *Queue) Pending() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return len(q.pending)
+	n := len(q.pending)
+	if q.inFlight {
+		n++
+	}
+	return n
 }
 
 // Flush waits up to timeout (negative: forever) until this process's pending messages
@@ -319,6 +343,9 @@ func (q *Queue) Flush(timeout time.Duration) bool {
 // (Python: cancel_join_thread then exit). Messages already in the queue stay.
 func (q *Queue) AbandonPending() {
 	q.mu.Lock()
+	if n := len(q.pending); n > 0 {
+		q.ring.Unadmit(n)
+	}
 	q.pending = nil
 	flushing := q.flushing
 	q.mu.Unlock()

@@ -594,13 +594,22 @@ class SimpleQueue(_QueueBase):
     def __init__(self, *, ctx=None, capacity=None):
         super().__init__(0, ctx=ctx, capacity=capacity)
 
+    # A closed SimpleQueue fails as the stdlib's does, on its closed pipe ends.
+
+    def _check_open(self):
+        if self._closed:
+            raise OSError("handle is closed")
+
     def put(self, obj):
+        self._check_open()
         self._put(obj, True, None)
 
     def get(self):
+        self._check_open()
         return self._get(True, None)
 
     def empty(self):
+        self._check_open()
         return self._qsize() == 0
 
 

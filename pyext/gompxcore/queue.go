@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/gompx/gompx/gompx"
 )
@@ -127,15 +128,55 @@ func QueueFlushAll(timeoutMs int) (left int, err error) {
 	for i, q := range all {
 		cancelled[i] = queuesAtExit.cancelled[q]
 	}
+	live := len(all) - len(queuesAtExit.dropped)
 	queuesAtExit.Unlock()
 	for i, q := range all {
-		if cancelled[i] {
+		switch {
+		case cancelled[i]:
 			q.AbandonPending()
-		} else if !q.Flush(millis(timeoutMs)) {
+		case i >= live:
+			if !flushWhileConsumed(q, millis(timeoutMs)) {
+				left++
+			}
+		case !q.Flush(millis(timeoutMs)):
 			left++
 		}
 	}
 	return left, nil
+}
+
+// stalledAfter is how long a queue that this process no longer references may go
+// without any of its pending messages moving in before exit gives up on them.
+const stalledAfter = 2 * time.Second
+
+// progress remembers, per dropped queue, its pending count and since when it has not
+// changed, across the slices of QueueFlushAll.
+var progress = struct {
+	sync.Mutex
+	pending map[*gompx.Queue]int
+	since   map[*gompx.Queue]time.Time
+}{pending: make(map[*gompx.Queue]int), since: make(map[*gompx.Queue]time.Time)}
+
+// flushWhileConsumed waits for a dropped queue's pending messages as long as consumers
+// keep making room for them; once nobody has for stalledAfter, nobody will (no object in
+// this process can read them, as with a stdlib Queue whose pipe nobody reads), and they
+// are dropped rather than hanging the exit.
+func flushWhileConsumed(q *gompx.Queue, timeout time.Duration) bool {
+	if q.Flush(timeout) {
+		return true
+	}
+	pending, now := q.Pending(), time.Now()
+	progress.Lock()
+	defer progress.Unlock()
+	if last, seen := progress.pending[q]; !seen || last != pending {
+		progress.pending[q], progress.since[q] = pending, now
+		return false
+	}
+	if now.Sub(progress.since[q]) < stalledAfter {
+		return false
+	}
+	q.AbandonPending()
+	return true
 }
 
 // QueuePut puts the n bytes at addr as one message of the given kind, waiting up to

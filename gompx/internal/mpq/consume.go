@@ -43,7 +43,7 @@ func (r *Ring) Begin(timeout time.Duration) (Message, error) {
 	h := r.h
 	if recovered {
 		r.replay(&h.CJournal, &h.Head, &h.Consumed)
-		bump(&h.SpaceSeq, &h.SpaceWaiters)
+		wake(&h.SpaceSeq, &h.SpaceWaiters)
 	}
 	r.rd = reading{
 		active:   true,
@@ -124,18 +124,23 @@ func (r *Ring) record(pos uint64) (n uint64, flags, kind byte, pid uint32, total
 // that producer is dead.
 func (r *Ring) awaitRecord(dl deadline, producer uint32) error {
 	h, rd := r.h, &r.rd
-	if atomic.LoadUint64(&h.Tail) != rd.pos {
+	// Tail is read only when the last value read says there is nothing: the producers
+	// write its cache line on every message.
+	published := func() bool {
+		if rd.pos < r.seenTail {
+			return true
+		}
+		r.seenTail = atomic.LoadUint64(&h.Tail)
+		return rd.pos < r.seenTail
+	}
+	if published() {
 		return nil
 	}
 	r.commit() // let producers use what this reader has finished with
 	if dl.try() {
 		return ErrTimeout
 	}
-	for spinUntil := time.Now().Add(spinFor); ; {
-		seen := atomic.LoadUint32(&h.DataSeq)
-		if atomic.LoadUint64(&h.Tail) != rd.pos {
-			return nil
-		}
+	for spinUntil := time.Now().Add(spinFor); !published(); {
 		if time.Now().Before(spinUntil) {
 			continue
 		}
@@ -143,14 +148,15 @@ func (r *Ring) awaitRecord(dl deadline, producer uint32) error {
 		if slice == 0 {
 			return ErrTimeout
 		}
-		sleepOn(&h.DataSeq, &h.DataWaiters, seen, slice)
+		sleepUnless(&h.DataSeq, &h.DataWaiters, slice, published)
 		if r.stop.Load() {
 			return ErrClosed
 		}
-		if producer != 0 && atomic.LoadUint64(&h.Tail) == rd.pos && !alive(producer) {
+		if producer != 0 && !published() && !alive(producer) {
 			return ErrTorn
 		}
 	}
+	return nil
 }
 
 // Peek copies the start of the current message (at most its first chunk) into dst
@@ -189,6 +195,9 @@ func (r *Ring) Read(segs ...[]byte) error {
 		}
 		var err error
 		if n, flags, err = r.nextChunk(); err != nil {
+			if err == ErrTorn {
+				r.reclaim() // its producer died: count out what it had admitted
+			}
 			return err
 		}
 	}
@@ -246,7 +255,7 @@ func (r *Ring) commit() {
 	}
 	applyJournal(&h.CJournal, &h.Head, &h.Consumed, rd.pos, rd.consumed)
 	rd.dirty = false
-	bump(&h.SpaceSeq, &h.SpaceWaiters)
+	wake(&h.SpaceSeq, &h.SpaceWaiters)
 }
 
 // punch frees the pages of stream positions [from, to) that lie beyond SoftLimit.

@@ -17,11 +17,10 @@ type header struct {
 	_            [60]byte // own line: contended by consumers only
 
 	Tail        uint64   // producer lock holder writes: bytes published; consumers read
-	Published   uint64   // producer lock holder writes: complete messages published; all read
+	Admitted    uint64   // any producer adds its messages when put (CAS under MaxSize); all read
 	DataSeq     uint32   // futex word: producers bump it after publishing; consumers sleep on it
 	DataWaiters uint32   // consumers add 1 around a sleep on DataSeq; producers wake if non-zero
-	PJournal    journal  // producer lock holder writes; a successor replays it
-	_           [16]byte // rest of the line
+	_           [40]byte // rest of the line
 
 	Head         uint64   // consumer lock holder writes: bytes consumed; producers read
 	Consumed     uint64   // consumer lock holder writes: complete messages consumed; all read
@@ -30,20 +29,31 @@ type header struct {
 	CJournal     journal  // consumer lock holder writes; a successor replays it
 	_            [16]byte // rest of the line
 
-	TasksDone   uint64   // any process adds 1 per task_done (CAS, never above Published)
+	TasksDone   uint64   // any process adds 1 per task_done (CAS, never above Admitted)
 	DoneSeq     uint32   // futex word: bumped by task_done; Join sleeps on it
 	DoneWaiters uint32   // Join adds 1 around a sleep on DoneSeq
 	_           [48]byte // rest of the line
+
+	// Producers' admitted messages not yet published, per process, so that those of a
+	// process that died are counted out of Admitted (see reclaim in admit.go).
+	Slots [slotCount]slot
 }
 
-// journal is one side's pending commit: the positions and counters it is about to store.
+// slot is one producer process's share of Admitted.
+type slot struct {
+	Pid   uint32 // the process claims a free slot (CAS 0 -> pid); a reclaimer frees it
+	_     uint32
+	Count uint64 // the process adds what it admits and subtracts what it publishes
+}
+
+// journal is the consumer side's pending commit: the positions and counters it is about to store.
 // Valid is set last when writing and cleared last when done, so a successor that finds it
 // set knows the values are complete and applies them again (applying twice is harmless:
 // they are plain stores of final values).
 type journal struct {
 	Valid    uint64
 	Position uint64 // new Tail or Head
-	Messages uint64 // new Published or Consumed
+	Messages uint64 // new Consumed
 }
 
 const (
@@ -57,4 +67,6 @@ const (
 	flagSkip     = 1 << 2
 
 	lockWaiters = 1 << 31 // set in a lock word by a waiter about to sleep
+
+	slotCount = 128 // producer processes tracked at once; more are counted untracked
 )

@@ -98,18 +98,23 @@ func (r *Ring) unlock(w *uint32) {
 	}
 }
 
-// sleepOn waits while *seq still equals seen, for at most d, registered in *waiters so
-// that the side that bumps seq makes the wake call.
-func sleepOn(seq, waiters *uint32, seen uint32, d time.Duration) {
+// sleepUnless registers in waiters, then sleeps on seq for at most d unless ready()
+// holds by then. Registering before that last look pairs with wake, which looks at
+// waiters after publishing: one of the two always sees the other's write, so a wake-up
+// is never lost, and a side with nobody asleep publishes without touching seq.
+func sleepUnless(seq, waiters *uint32, d time.Duration, ready func() bool) {
 	atomic.AddUint32(waiters, 1)
-	futex.Wait(seq, seen, d)
+	seen := atomic.LoadUint32(seq)
+	if !ready() {
+		futex.Wait(seq, seen, d)
+	}
 	atomic.AddUint32(waiters, ^uint32(0))
 }
 
-// bump advances seq and wakes every sleeper registered in waiters.
-func bump(seq, waiters *uint32) {
-	atomic.AddUint32(seq, 1)
+// wake advances seq and wakes its sleepers, if any have registered in waiters.
+func wake(seq, waiters *uint32) {
 	if atomic.LoadUint32(waiters) != 0 {
+		atomic.AddUint32(seq, 1)
 		futex.Wake(seq, 1<<30)
 	}
 }

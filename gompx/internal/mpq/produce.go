@@ -7,25 +7,22 @@ import (
 )
 
 // producer is the producer side's view while this process holds the producer lock:
-// positions and counts written but not yet published.
+// the tail written but not yet published.
 type producer struct {
 	r         *Ring
 	tail      uint64
-	published uint64
+	completed uint64 // messages written in full since the last commit
 	dirty     bool
 }
 
 func (r *Ring) acquireProducer(dl deadline) (*producer, error) {
-	recovered, err := r.lockSide(&r.producerGate, &r.h.ProducerLock, dl)
-	if err != nil {
+	// A dead previous owner needs no repair: Tail is the producers' only shared state,
+	// one store, and whatever it wrote past Tail is overwritten.
+	if _, err := r.lockSide(&r.producerGate, &r.h.ProducerLock, dl); err != nil {
 		return nil, err
 	}
-	if recovered {
-		r.replay(&r.h.PJournal, &r.h.Tail, &r.h.Published)
-		bump(&r.h.DataSeq, &r.h.DataWaiters)
-	}
 	// The producer gate is held: this process's one producer view is ours to reset.
-	r.prod = producer{r: r, tail: atomic.LoadUint64(&r.h.Tail), published: atomic.LoadUint64(&r.h.Published)}
+	r.prod = producer{r: r, tail: atomic.LoadUint64(&r.h.Tail)}
 	return &r.prod, nil
 }
 
@@ -40,18 +37,38 @@ func (p *producer) commit() {
 		return
 	}
 	h := p.r.h
-	applyJournal(&h.PJournal, &h.Tail, &h.Published, p.tail, p.published)
+	atomic.StoreUint64(&h.Tail, p.tail)
+	// Published, they leave this process's share: a consumer now counts them out.
+	p.r.unclaim(p.completed)
+	p.completed = 0
 	p.dirty = false
-	bump(&h.DataSeq, &h.DataWaiters)
+	wake(&h.DataSeq, &h.DataWaiters)
 }
 
-// Put writes one message whose payload is the concatenation of segs. It waits up to
-// timeout (negative: forever, zero: not at all) for the producer lock, for the queue to
-// hold fewer than MaxSize messages, and for room for the first chunk; ErrTimeout if
-// that does not happen in time. A message longer than the ring streams through it
-// after that, waiting for consumers as long as it takes.
+// Put admits one message (Admit) and writes it (PutAdmitted), waiting up to timeout
+// (negative: forever, zero: not at all) for both; ErrTimeout if either did not happen.
 func (r *Ring) Put(kind byte, timeout time.Duration, segs ...[]byte) error {
 	dl := after(timeout)
+	if _, err := r.admit(1, dl); err != nil {
+		return err
+	}
+	if err := r.putAdmitted(kind, dl, segs); err != nil {
+		r.Unadmit(1)
+		return err
+	}
+	return nil
+}
+
+// PutAdmitted writes one admitted message whose payload is the concatenation of segs,
+// waiting up to timeout (negative: forever, zero: not at all) for the producer lock and
+// room for its first chunk; ErrTimeout if that did not happen in time (the message is
+// still admitted). A message longer than the ring streams through it after that,
+// waiting for consumers as long as it takes.
+func (r *Ring) PutAdmitted(kind byte, timeout time.Duration, segs ...[]byte) error {
+	return r.putAdmitted(kind, after(timeout), segs)
+}
+
+func (r *Ring) putAdmitted(kind byte, dl deadline, segs [][]byte) error {
 	p, err := r.acquireProducer(dl)
 	if err != nil {
 		return err
@@ -60,11 +77,11 @@ func (r *Ring) Put(kind byte, timeout time.Duration, segs ...[]byte) error {
 	return p.write(kind, segs, dl)
 }
 
-// PutBatch writes each of msgs as one message, in order, under one acquisition of the
-// producer lock and with one publication when they fit. It returns how many were
-// written: fewer than len(msgs) only with an error (ErrTimeout: the rest did not fit in
-// time; the timeout covers the whole batch).
-func (r *Ring) PutBatch(kind byte, timeout time.Duration, msgs [][]byte) (int, error) {
+// PutBatchAdmitted writes each of msgs, all admitted, as one message, in order, under
+// one acquisition of the producer lock and with one publication when they fit. It
+// returns how many it wrote: fewer than len(msgs) only with ErrTimeout (the rest did not
+// fit in time; the timeout covers the whole batch; they stay admitted).
+func (r *Ring) PutBatchAdmitted(kind byte, timeout time.Duration, msgs [][]byte) (int, error) {
 	dl := after(timeout)
 	p, err := r.acquireProducer(dl)
 	if err != nil {
@@ -112,7 +129,7 @@ func (p *producer) write(kind byte, segs [][]byte, dl deadline) error {
 		p.dirty = true
 		written += n
 		if flags&flagLast != 0 {
-			p.published++
+			p.completed++
 			return nil
 		}
 		flags = 0
@@ -121,18 +138,30 @@ func (p *producer) write(kind byte, segs [][]byte, dl deadline) error {
 }
 
 // reserve finds room for a record with a payload of n bytes at the tail, writing skip
-// records to wrap when needed, and returns its position. A message start also needs the
-// queue below MaxSize.
+// records to wrap when needed, and returns its position.
 func (p *producer) reserve(n uint64, start bool, dl deadline) (uint64, error) {
 	r, h := p.r, p.r.h
 	need := align8(recordHeader + n)
+	// Head is read only when the last value read leaves too little room: the consumers
+	// write its cache line on every message.
+	moved := func() bool {
+		head := atomic.LoadUint64(&h.Head)
+		if head == r.seenHead {
+			return false
+		}
+		r.seenHead = head
+		return true
+	}
 	var spinUntil time.Time
 	for {
-		head, consumed := atomic.LoadUint64(&h.Head), atomic.LoadUint64(&h.Consumed)
+		head := r.seenHead
 		off := p.tail % r.cap
 		// The page holding Head counts as in use until Head leaves it: consumers punch
 		// pages out of the file only once wholly read (see commit in consume.go).
-		free := head&^(pageSize-1) + r.cap - p.tail
+		var free uint64
+		if limit := head&^(pageSize-1) + r.cap; limit > p.tail { // an old Head may lag a lap
+			free = limit - p.tail
+		}
 		switch {
 		case start && off >= h.SoftLimit && p.tail-head <= h.SoftLimit/2 && r.cap-off+need <= free:
 			// Back to the hot start of the ring while the queue is short (see doc.go).
@@ -141,15 +170,15 @@ func (p *producer) reserve(n uint64, start bool, dl deadline) (uint64, error) {
 		case off+need > r.cap && r.cap-off <= free:
 			p.skip(off)
 			continue
-		case off+need <= r.cap && need <= free && (!start || p.belowMaxSize()):
+		case off+need <= r.cap && need <= free:
 			return p.tail, nil
 		}
-		// Wait for consumers. What this side wrote so far must be visible to them first.
-		p.commit()
-		seen := atomic.LoadUint32(&h.SpaceSeq)
-		if atomic.LoadUint64(&h.Head) != head || atomic.LoadUint64(&h.Consumed) != consumed {
-			continue // consumers moved since this pass looked: look again
+		if moved() {
+			continue
 		}
+		// Wait for consumers: any message they take moves Head. What this side wrote so
+		// far must be visible to them first.
+		p.commit()
 		if dl.try() {
 			return 0, ErrTimeout
 		}
@@ -163,16 +192,11 @@ func (p *producer) reserve(n uint64, start bool, dl deadline) (uint64, error) {
 		if slice == 0 {
 			return 0, ErrTimeout
 		}
-		sleepOn(&h.SpaceSeq, &h.SpaceWaiters, seen, slice)
+		sleepUnless(&h.SpaceSeq, &h.SpaceWaiters, slice, moved)
 		if r.stop.Load() {
 			return 0, ErrClosed
 		}
 	}
-}
-
-func (p *producer) belowMaxSize() bool {
-	max := p.r.h.MaxSize
-	return max == 0 || p.published-atomic.LoadUint64(&p.r.h.Consumed) < max
 }
 
 // skip writes a skip record from ring offset off to the end of the ring.
@@ -200,7 +224,7 @@ func (s *segReader) copyTo(dst []byte) {
 	}
 }
 
-// applyJournal commits one side's new state through its journal (see doc.go). The
+// applyJournal commits the consumer side's new state through its journal (see doc.go). The
 // journal's values are plain stores: only the lock holder writes them, a successor reads
 // them only after seeing Valid, and the atomic store of Valid orders them before it.
 func applyJournal(j *journal, position, messages *uint64, pos, msgs uint64) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -62,6 +63,17 @@ type Ring struct {
 	// (and the race detector, which cannot see into the shared mapping) orders the
 	// per-process state below.
 	producerGate, consumerGate gate
+
+	// The last Head a producer and the last Tail a consumer of this process read (under
+	// the producer and consumer gates): both only grow, so an old value errs on the safe
+	// side (less room, fewer messages) and saves reading a line the other side writes.
+	seenHead, seenTail uint64
+
+	// This process's slot in the header (nil until it first admits a message), and
+	// when it last looked for dead producers' slots: see admit.go.
+	slot        atomic.Pointer[slot]
+	slotMu      sync.Mutex
+	lastReclaim atomic.Int64
 
 	// The producer side of a write in progress (valid while this process holds the
 	// producer lock): see produce.go.
@@ -153,14 +165,16 @@ func (r *Ring) Capacity() int64 { return int64(r.cap) }
 // MaxSize is the bound on queued messages, 0 for none.
 func (r *Ring) MaxSize() int64 { return int64(r.h.MaxSize) }
 
-// Len is the number of complete messages published and not yet consumed.
+// Len is the number of messages admitted and not yet consumed: those in the ring, and
+// those their producers hold until there is room.
 func (r *Ring) Len() int64 {
+	r.maybeReclaim()
 	consumed := atomic.LoadUint64(&r.h.Consumed)
-	published := atomic.LoadUint64(&r.h.Published)
-	if published < consumed {
+	admitted := atomic.LoadUint64(&r.h.Admitted)
+	if admitted < consumed {
 		return 0
 	}
-	return int64(published - consumed)
+	return int64(admitted - consumed)
 }
 
 // Interrupt makes every wait in progress or to come in this process return ErrClosed

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 func newRing(t *testing.T, opts Options) *Ring {
@@ -41,8 +43,8 @@ func pattern(n, seed int) []byte {
 
 func TestHeaderLayout(t *testing.T) {
 	var h header
-	if got := unsafe.Sizeof(h); got != 384 {
-		t.Fatalf("header is %d bytes, want 384", got)
+	if got := unsafe.Sizeof(h); got != 384+slotCount*16 || got > dataOffset {
+		t.Fatalf("header is %d bytes, want %d within the first page", got, 384+slotCount*16)
 	}
 	offsets := []struct {
 		name string
@@ -55,6 +57,7 @@ func TestHeaderLayout(t *testing.T) {
 		{"Head", unsafe.Offsetof(h.Head), 256},
 		{"CJournal", unsafe.Offsetof(h.CJournal), 280},
 		{"TasksDone", unsafe.Offsetof(h.TasksDone), 320},
+		{"Slots", unsafe.Offsetof(h.Slots), 384},
 	}
 	for _, o := range offsets {
 		if o.got != o.want {
@@ -146,7 +149,10 @@ func TestBatchAndNext(t *testing.T) {
 	for i := range msgs {
 		msgs[i] = []byte(fmt.Sprint(i))
 	}
-	if n, err := r.PutBatch(3, 0, msgs); n != 100 || err != nil {
+	if n, err := r.Admit(len(msgs), 0); n != 100 || err != nil {
+		t.Fatalf("Admit = %d, %v", n, err)
+	}
+	if n, err := r.PutBatchAdmitted(3, 0, msgs); n != 100 || err != nil {
 		t.Fatalf("PutBatch = %d, %v", n, err)
 	}
 	m, err := r.Begin(0)
@@ -290,5 +296,48 @@ func TestSparseRegionPunching(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestStaleHeadOfAnotherView has one process's view of the queue produce once, then
+// another view run the ring round several laps and fill it: the first view's remembered
+// Head is then more than a ring behind, and must not make it think there is room (a
+// regression: the free-space sum wrapped around and unread messages were overwritten).
+func TestStaleHeadOfAnotherView(t *testing.T) {
+	a := newRing(t, Options{Capacity: MinCapacity})
+	fd, err := unix.Dup(a.Fd())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Open(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := a.Put(0, 0, []byte("first")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := get(a, 0); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5*MinCapacity/1000; i++ { // five laps through b
+		if err := b.Put(0, 0, pattern(1000, i)); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := get(b, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := 0
+	for ; b.Put(0, 0, pattern(1000, n)) == nil; n++ { // fill it
+	}
+	if err := a.Put(0, 0, []byte("no room")); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("Put into a full ring through the stale view = %v, want ErrTimeout", err)
+	}
+	for i := 0; i < n; i++ {
+		_, got, err := get(b, 0)
+		if err != nil || !bytes.Equal(got, pattern(1000, i)) {
+			t.Fatalf("message %d of %d damaged (%v)", i, n, err)
+		}
 	}
 }

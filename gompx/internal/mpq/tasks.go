@@ -6,42 +6,43 @@ import (
 )
 
 // TaskDone records that one consumed message has been processed (JoinableQueue). It
-// fails with ErrTooManyTaskDone when every published message is already done.
+// fails with ErrTooManyTaskDone when every admitted message is already done.
 func (r *Ring) TaskDone() error {
 	h := r.h
 	for {
 		done := atomic.LoadUint64(&h.TasksDone)
-		if done >= atomic.LoadUint64(&h.Published) {
+		if done >= atomic.LoadUint64(&h.Admitted) {
 			return ErrTooManyTaskDone
 		}
 		if atomic.CompareAndSwapUint64(&h.TasksDone, done, done+1) {
-			bump(&h.DoneSeq, &h.DoneWaiters)
+			wake(&h.DoneSeq, &h.DoneWaiters)
 			return nil
 		}
 	}
 }
 
-// Unfinished is the number of published messages not yet marked done.
+// Unfinished is the number of admitted messages not yet marked done.
 func (r *Ring) Unfinished() int64 {
 	done := atomic.LoadUint64(&r.h.TasksDone)
-	return int64(atomic.LoadUint64(&r.h.Published) - done)
+	return int64(atomic.LoadUint64(&r.h.Admitted) - done)
 }
 
-// Join waits up to timeout (negative: forever) until every published message is marked
+// Join waits up to timeout (negative: forever) until every admitted message is marked
 // done; ErrTimeout otherwise.
 func (r *Ring) Join(timeout time.Duration) error {
 	h := r.h
 	dl := after(timeout)
+	finished := func() bool { return r.Unfinished() == 0 }
 	for {
-		seen := atomic.LoadUint32(&h.DoneSeq)
-		if r.Unfinished() == 0 {
+		if finished() {
 			return nil
 		}
 		slice := dl.slice()
 		if slice == 0 {
 			return ErrTimeout
 		}
-		sleepOn(&h.DoneSeq, &h.DoneWaiters, seen, slice)
+		sleepUnless(&h.DoneSeq, &h.DoneWaiters, slice, finished)
+		r.reclaim() // a dead producer's messages will never be done
 		if r.stop.Load() {
 			return ErrClosed
 		}
