@@ -512,10 +512,9 @@ def test_bounded_small_ring_put_nowait_until_maxsize(mp):
 
 # --- the join trap --------------------------------------------------------------------
 
-@pytest.mark.parametrize("capacity", [None, SMALL], ids=["default", "small"])
-def test_join_child_before_getting_does_not_deadlock(mp, capacity):
+def test_join_child_before_getting_does_not_deadlock(mp):
     """stdlib: the child blocks at exit flushing to a full pipe, the parent blocks in join."""
-    q = mp.Queue(capacity=capacity)
+    q = mp.Queue()
     n, size = 1000, 10 * KIB
     p = start(mp, t.q_put_patterns, q, [size] * n)
     p.join(30)
@@ -527,6 +526,21 @@ def test_join_child_before_getting_does_not_deadlock(mp, capacity):
         assert data == t.pattern(size, i), "item %d corrupt" % i
     with pytest.raises(queue.Empty):
         q.get(timeout=0.2)
+
+
+def test_backlog_beyond_a_small_ring_waits_at_exit_and_is_not_lost(mp):
+    """A ring chosen too small for what is left unread: the child's exit waits for a reader
+    (as stdlib's does), and nothing is lost once one comes."""
+    q = mp.Queue(capacity=SMALL)
+    n, size = 300, 10 * KIB
+    p = start(mp, t.q_put_patterns, q, [size] * n)
+    p.join(1.5)
+    assert p.is_alive(), "the child exited with 3 MiB that a 64 KiB ring cannot hold"
+    for i in range(n):
+        j, data = get_item(q, "item %d of %d" % (i, n))
+        assert j == i
+        assert data == t.pattern(size, i), "item %d corrupt" % i
+    assert join_within(p, 20) == 0
 
 
 def test_join_trap_joinable_and_simple(mp):
@@ -581,7 +595,9 @@ def test_sigkilled_producers_leave_queue_intact(mp, capacity):
         assert recv_within(r, 30) == "ready"
         time.sleep(rnd.uniform(0, 0.2))
         os.kill(p.pid, signal.SIGKILL)
-        assert join_within(p) == -signal.SIGKILL
+        code = join_within(p)
+        assert code == -signal.SIGKILL, \
+            "producer died on its own (exit code %s) before it was killed" % code
         if bg.error is not None:
             break
     stop.set()
@@ -622,14 +638,20 @@ def test_sigkilled_consumers_lose_at_most_one_item_each(mp, capacity):
         w.close()
         assert recv_within(r, 30) == "ready"
         deadline = time.monotonic() + rnd.uniform(0, 0.2)
-        while True:
+        eof = False
+        while not eof:
             left = deadline - time.monotonic()
             if left <= 0:
                 break
             if r.poll(left):
-                reported.append(r.recv())
+                try:
+                    reported.append(r.recv())
+                except EOFError:
+                    eof = True
         os.kill(p.pid, signal.SIGKILL)
-        assert join_within(p) == -signal.SIGKILL
+        code = join_within(p)
+        assert code == -signal.SIGKILL, \
+            "consumer died on its own (exit code %s) before it was killed" % code
         while True:  # what the consumer reported before it died
             try:
                 if not r.poll(5):
@@ -689,8 +711,10 @@ def _stress(mp, producers, consumers, per_producer, put_batch, get_batch, timeou
         assert "<Empty>" not in res, "a consumer timed out waiting"
         assert "<after sentinel>" not in res, res.get("<after sentinel>")[:10]
         for tag, seqs in res.items():
-            assert all(a < b for a, b in zip(seqs, seqs[1:])), \
-                "producer %d's order broken in one consumer" % tag
+            bad = [(k, a, b) for k, (a, b) in enumerate(zip(seqs, seqs[1:])) if a >= b]
+            assert not bad, ("producer %d's order broken in one consumer (%d of %d items): "
+                             "at position %d seq %d came before seq %d" % (
+                                 tag, len(seqs), per_producer, *bad[0]))
     for tag in range(producers):
         seqs = sorted(s for res in results for s in res.get(tag, []))
         assert len(seqs) == per_producer and seqs == list(range(per_producer)), \

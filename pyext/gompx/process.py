@@ -239,7 +239,7 @@ class BaseProcess:
             if start_method is not None:
                 from . import context
                 context._force_start_method(start_method)
-            util._finalizer_registry.clear()
+            util._forget_inherited_finalizers()
             util._run_after_forkers()
             try:
                 self.run()

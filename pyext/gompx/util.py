@@ -157,6 +157,17 @@ class Finalize:
             self.__class__.__name__, getattr(self._callback, "__name__", self._callback))
 
 
+def _forget_inherited_finalizers():
+    """Drop the finalizers a forked child inherited from its parent (a fork-served child
+    from the server), keeping those this process registered itself while it unpickled its
+    Process object: a queue argument's exit flush, for one.  CPython clears them all, as
+    its queues register theirs later, when their feeder thread starts."""
+    pid = _getpid()
+    for key, finalizer in list(_finalizer_registry.items()):
+        if finalizer._pid != pid:
+            del _finalizer_registry[key]
+
+
 def _getpid():
     import os
     return os.getpid()
