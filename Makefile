@@ -20,8 +20,10 @@ test: install vet test-go fuzz test-py matrix
 vet:
 	$(GO) vet $(GOPKGS)
 
+# GOMPX_PYTHON: the Go tests that run CPython with gompx on the other end use this
+# interpreter, and fail (rather than skip) if it cannot import gompx.
 test-go:
-	$(GO) test -race -count=1 $(GOPKGS)
+	GOMPX_PYTHON=$(PYTHON) $(GO) test -race -count=1 $(GOPKGS)
 
 # A short run of every fuzz target (decoders of hostile input), 15 s each.
 fuzz:
@@ -44,6 +46,7 @@ demo: install
 
 bench: install
 	$(PYTHON) bench/bench_process_pipe.py
+	$(PYTHON) bench/bench_queue.py
 
 clean:
 	rm -rf build dist pyext/*.egg-info

@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -68,6 +69,10 @@ type Ring struct {
 	// the producer and consumer gates): both only grow, so an old value errs on the safe
 	// side (less room, fewer messages) and saves reading a line the other side writes.
 	seenHead, seenTail uint64
+
+	// Until when producers of this process skip waitToWrap: the last such wait saw no
+	// reader (producer gate held).
+	noReaderUntil time.Time
 
 	// This process's slot in the header (nil until it first admits a message), and
 	// when it last looked for dead producers' slots: see admit.go.
