@@ -728,10 +728,16 @@ def test_stress_8_producers_4_consumers(mp, put_batch, get_batch):
     _stress(mp, 8, 4, 100_000 // 8, put_batch, get_batch, timeout=60)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("put_batch,get_batch", STRESS_MODES, ids=STRESS_IDS)
 def test_stress_8_producers_4_consumers_million(mp, put_batch, get_batch):
-    _stress(mp, 8, 4, 1_000_000 // 8, put_batch, get_batch, timeout=300)
+    # 1-3 s each: not `slow`, and it finds what 10^5 messages may not
+    _stress(mp, 8, 4, 1_000_000 // 8, put_batch, get_batch, timeout=120)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("put_batch,get_batch", STRESS_MODES, ids=STRESS_IDS)
+def test_stress_16_producers_8_consumers_4_million(mp, put_batch, get_batch):
+    _stress(mp, 16, 8, 4_000_000 // 16, put_batch, get_batch, timeout=300)
 
 
 # --- JoinableQueue --------------------------------------------------------------------
