@@ -33,8 +33,10 @@ _native = None
 # Message kinds, as gompx.MessageKind in the Go API.
 _PICKLE, _BYTES, _BUFFERS = 0, 1, 2
 
-# The facade's result codes (gompxcore.QueueTimedOut, QueueTorn, QueueHeldBase).
+# The facade's result codes (gompxcore.QueueTimedOut, QueueTorn, QueueHeldBase,
+# QueueSpliced).
 _TIMED_OUT, _TORN, _HELD_BASE = -1, -2, -3
+_SPLICED = 1 << 40
 
 _SCRATCH_SIZE = 256 * 1024  # get_many unpacks a batch from here
 _GET_INLINE = 16 * 1024     # get: longer messages get an object of their own, no extra copy
@@ -417,6 +419,8 @@ class _QueueBase:
             while True:
                 r = get_many(handle, scratch.addr, _SCRATCH_SIZE, lens_address,
                              max_messages, ms)
+                if r >= _SPLICED:  # one pickle of the list of them
+                    return _loads(scratch.view[:scratch.lens[0]])
                 if r > 0:
                     return _unpack_batch(r, scratch)
                 if r <= _HELD_BASE:

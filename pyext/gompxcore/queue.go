@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gompx/gompx/gompx"
+	"github.com/gompx/gompx/pickle"
 )
 
 // Results of the queue calls that wait: nothing happened in time (queue.Empty or
@@ -303,10 +304,16 @@ func QueueGetAbort(h int64) (ok bool, err error) {
 	return true, nil
 }
 
+// QueueSpliced flags a QueueGetMany result whose messages were pickles joined into the
+// pickle of one list: its length is the first uint64 at lengths, its bytes at addr.
+const QueueSpliced = 1 << 40
+
 // QueueGetMany waits up to timeoutMs for a message, then takes up to max messages that
 // are already there, as long as they fit in capacity bytes at addr, back to back; the
 // length<<8 | kind of each goes to the uint64 array at lengths. Returns the count, or
-// QueueTimedOut, QueueTorn, or a held first message as QueueGet does.
+// QueueTimedOut, QueueTorn, or a held first message as QueueGet does. When the messages
+// are all pickles that pickle.ConcatList can join, the result is count | QueueSpliced
+// and addr holds the pickle of the list of them, so Python loads the batch in one call.
 func QueueGetMany(h int64, addr uintptr, capacity int, lengths uintptr, max int, timeoutMs int) (r int64, err error) {
 	defer recoverInto(&err)
 	passThroughScheduler()
@@ -328,7 +335,12 @@ func QueueGetMany(h int64, addr uintptr, capacity int, lengths uintptr, max int,
 	defer q.EndRead()
 	buf := pyMemory(addr, capacity)
 	lens := pyMemory(lengths, 8*max)
-	count, used := 0, 0
+	count, used, pickles := 0, 0, true
+	defer func() {
+		if err == nil && r > 1 && pickles {
+			r = splice(buf, lens, int(r), used)
+		}
+	}()
 	for {
 		if err := q.ReadMessage(buf[used : used+n]); err != nil {
 			if errors.Is(err, gompx.ErrMessageTorn) {
@@ -340,6 +352,7 @@ func QueueGetMany(h int64, addr uintptr, capacity int, lengths uintptr, max int,
 			return 0, translateQueue(err)
 		}
 		binary.LittleEndian.PutUint64(lens[8*count:], uint64(n)<<8|uint64(kind))
+		pickles = pickles && kind == gompx.KindPickle
 		used += n
 		count++
 		if count == max {
@@ -350,6 +363,26 @@ func QueueGetMany(h int64, addr uintptr, capacity int, lengths uintptr, max int,
 			return int64(count), nil
 		}
 	}
+}
+
+// splice replaces count pickles lying back to back in buf[:used] (lengths in lens) with
+// the pickle of the list of them, if pickle.ConcatList can join them; it returns the
+// QueueGetMany result for either case.
+func splice(buf, lens []byte, count, used int) int64 {
+	items := make([][]byte, count)
+	at := 0
+	for i := range items {
+		n := int(binary.LittleEndian.Uint64(lens[8*i:]) >> 8)
+		items[i] = buf[at : at+n]
+		at += n
+	}
+	joined, ok := pickle.ConcatList(make([]byte, 0, used+8), items)
+	if !ok || len(joined) > len(buf) {
+		return int64(count)
+	}
+	copy(buf, joined)
+	binary.LittleEndian.PutUint64(lens, uint64(len(joined)))
+	return int64(count) | QueueSpliced
 }
 
 // QueueLen returns the number of messages in the queue.
