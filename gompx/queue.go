@@ -217,7 +217,7 @@ func (q *Queue) sendNow(kind MessageKind, payload [][]byte) bool {
 		return false // it would stream, waiting for consumers
 	}
 	q.mu.Lock()
-	behind := len(q.pending) > 0
+	behind := len(q.pending) > 0 || q.inFlight // keep behind what the flusher still holds
 	q.mu.Unlock()
 	return !behind && q.ring.PutAdmitted(byte(kind), 0, payload...) == nil
 }
@@ -247,7 +247,7 @@ func (q *Queue) SendBatch(kind MessageKind, timeout time.Duration, msgs [][]byte
 	}
 	msgs = msgs[:admitted]
 	q.mu.Lock()
-	behind := len(q.pending) > 0
+	behind := len(q.pending) > 0 || q.inFlight // keep behind what the flusher still holds
 	q.mu.Unlock()
 	done := 0
 	if !behind {

@@ -262,6 +262,20 @@ class _QueueBase:
         not fit are in the queue.
         """
         self._check_open()
+        if self._maxsize == 0 and not _EXTRA_REDUCERS:
+            # One dumps() for the batch; the core cuts the list's pickle into one message
+            # per item, unless the items share objects (then: one dumps() per item).
+            items = iterable if type(iterable) is list else list(iterable)
+            if not items:
+                return
+            data = _dumps(items, 5)
+            try:
+                if _ext.gompxcore_QueuePutList(self._handle, id(data) + _OFF, len(data),
+                                               -1) >= 0:
+                    return
+            except RuntimeError as e:
+                raise _translate(e) from None
+            iterable = items
         if _EXTRA_REDUCERS:
             dumps = reduction.ForkingPickler.dumps
             datas = [bytes(dumps(obj)) for obj in iterable]

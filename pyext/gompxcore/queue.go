@@ -228,6 +228,47 @@ func QueuePutBatch(h int64, data uintptr, lengths uintptr, count int, kind int, 
 	return done, translateQueue(err)
 }
 
+// splitters and joins keep the memory of batch calls for the next ones: a batch of small
+// messages would otherwise allocate a few bytes per message per call, and the collector's
+// work on that cost more than the batch itself.
+var (
+	splitters = sync.Pool{New: func() any { return new(pickle.ListSplitter) }}
+	joins     = sync.Pool{New: func() any { return new(joinBuffers) }}
+)
+
+type joinBuffers struct {
+	items  [][]byte
+	joined []byte
+}
+
+// QueueUnsplittable is what QueuePutList returns for a pickle that pickle.SplitList
+// cannot cut into items: nothing was put; pickle the items one by one.
+const QueueUnsplittable = -4
+
+// QueuePutList puts each item of the pickled list at addr (n bytes) as one message, the
+// list cut into one pickle per item by pickle.SplitList, so that Python pickles a batch
+// with one dumps() call. Returns how many went in (all of them unless a bounded queue
+// stayed full past timeoutMs), or QueueUnsplittable.
+func QueuePutList(h int64, addr uintptr, n int, timeoutMs int) (done int, err error) {
+	defer recoverInto(&err)
+	passThroughScheduler()
+	q, err := get[*gompx.Queue](h)
+	if err != nil {
+		return 0, err
+	}
+	splitter := splitters.Get().(*pickle.ListSplitter)
+	defer splitters.Put(splitter)
+	items, ok := splitter.Split(pyMemory(addr, n))
+	if !ok {
+		return QueueUnsplittable, nil
+	}
+	done, err = q.SendBatch(gompx.KindPickle, millis(timeoutMs), items)
+	if errors.Is(err, gompx.ErrQueueFull) {
+		return done, nil
+	}
+	return done, translateQueue(err)
+}
+
 func putResult(err error) (int, error) {
 	if errors.Is(err, gompx.ErrQueueFull) {
 		return QueueTimedOut, nil
@@ -369,14 +410,17 @@ func QueueGetMany(h int64, addr uintptr, capacity int, lengths uintptr, max int,
 // the pickle of the list of them, if pickle.ConcatList can join them; it returns the
 // QueueGetMany result for either case.
 func splice(buf, lens []byte, count, used int) int64 {
-	items := make([][]byte, count)
+	jb := joins.Get().(*joinBuffers)
+	defer joins.Put(jb)
+	items := jb.items[:0]
 	at := 0
-	for i := range items {
+	for i := 0; i < count; i++ {
 		n := int(binary.LittleEndian.Uint64(lens[8*i:]) >> 8)
-		items[i] = buf[at : at+n]
+		items = append(items, buf[at:at+n])
 		at += n
 	}
-	joined, ok := pickle.ConcatList(make([]byte, 0, used+8), items)
+	joined, ok := pickle.ConcatList(jb.joined[:0], items)
+	jb.items, jb.joined = items[:0], joined[:0]
 	if !ok || len(joined) > len(buf) {
 		return int64(count)
 	}
