@@ -62,9 +62,9 @@ type splitMark struct{ depth, at int }
 // splitter walks a pickle, copying its opcodes minus PROTO and FRAME into clean.
 type splitter struct {
 	clean  []byte
-	starts []int // per stack value: offset in clean where its opcodes start
+	starts []int       // per stack value: offset in clean where its opcodes start
 	marks  []splitMark // one per MARK on the stack
-	isList bool  // the first value is an EMPTY_LIST
+	isList bool        // the first value is an EMPTY_LIST
 	items  []span
 }
 
