@@ -21,6 +21,11 @@ const WaitSlice = 100 * time.Millisecond
 // microseconds each on both sides; a queue in steady use refills within this window.
 const spinFor = 50 * time.Microsecond
 
+// lockSpinFor is how long a process polls a lock word held by another before it sleeps:
+// shorter than spinFor, because with more processes than CPUs the holder is often not
+// running, and polling then only takes the CPU it needs to finish.
+const lockSpinFor = 10 * time.Microsecond
+
 // deadline is an absolute time limit; forever has none, and a zero "at" with !forever
 // means try once.
 type deadline struct {
@@ -60,7 +65,7 @@ func (r *Ring) lock(w *uint32, dl deadline) (recovered bool, err error) {
 	if atomic.CompareAndSwapUint32(w, 0, me) {
 		return false, nil
 	}
-	spinUntil := time.Now().Add(spinFor)
+	spinUntil := time.Now().Add(lockSpinFor)
 	for i := 0; ; i++ {
 		v := atomic.LoadUint32(w)
 		if v == 0 {
