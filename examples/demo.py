@@ -1,7 +1,8 @@
-"""An integrity scan and a task farm over Process + Pipe: gompx and stdlib side by side.
+"""An integrity scan and two task farms over Process, Pipe and Queue: gompx and stdlib
+side by side.
 
-One coordinator starts one worker Process per CPU, each with a duplex Pipe, and runs two
-phases through the same workers:
+One coordinator starts one worker Process per CPU, each with a duplex Pipe and the two
+queues, and runs three phases through the same workers:
 
 1. Integrity scan: it streams a deterministic corpus (256 MiB by default, in 1 MiB blocks,
    each with a 16-byte header naming its index and length) to the workers with
@@ -12,6 +13,8 @@ phases through the same workers:
    job, a small window in flight per worker. A worker parses and validates its line and
    answers ``send((index, fields))``; the coordinator checks every answer against the
    parse it made before timing.
+3. Queue farm: the same 40,000 lines through a shared job Queue that every worker takes
+   from, answers through a shared result Queue; checked the same way.
 
 The coordinator multiplexes the workers with ``connection.wait``: a worker that answers
 gets the next block or job. Both phases cost little compute per byte or per message, so
@@ -75,8 +78,9 @@ def parse_line(line):
     return code, int(size), micros
 
 
-def worker(conn):
-    """Serve both phases on *conn*: blocks until an empty message, then jobs until None.
+def worker(conn, jobs, results):
+    """Serve the phases: blocks on *conn* until an empty message, then jobs on *conn*
+    until None, then jobs from the queue *jobs* until None, answered on *results*.
 
     Each block is answered with ``(index, crc32)``, each job ``(index, line)`` with
     ``(index, parse_line(line))``. A block whose header does not match its length is
@@ -99,6 +103,12 @@ def worker(conn):
         index, line = job
         conn.send((index, parse_line(line)))
     conn.close()
+    while True:
+        job = jobs.get()
+        if job is None:
+            break
+        index, line = job
+        results.put((index, parse_line(line)))
 
 
 def make_corpus(mib):
@@ -191,18 +201,20 @@ def _answer_checker(expected, what):
 def run_job(mp, corpus, crcs, lines, parsed, workers):
     """Run both phases with module *mp*.
 
-    Returns (answers, timings): the answers are (block CRCs, parsed lines) as the workers
-    gave them; timings are the seconds for startup, the scan and the farm. Raises
-    RuntimeError if an answer is wrong or missing, or a worker fails.
+    Returns (answers, timings): the answers are (block CRCs, parsed lines, parsed lines
+    from the queue farm) as the workers gave them; timings are the seconds for startup,
+    the scan, the farm and the queue farm. Raises RuntimeError if an answer is wrong or
+    missing, or a worker fails.
     """
     wait = mp.connection.wait
     ctx = mp.get_context("spawn")
     t0 = time.perf_counter()
     conns, procs = [], []
+    jobs, results = ctx.Queue(), ctx.Queue()
     for _ in range(workers):
         here, there = ctx.Pipe()
         # daemon: if the coordinator fails, its exit terminates the workers, not waits for them
-        p = ctx.Process(target=worker, args=(there,), daemon=True)
+        p = ctx.Process(target=worker, args=(there, jobs, results), daemon=True)
         p.start()
         there.close()
         conns.append(here)
@@ -225,12 +237,21 @@ def run_job(mp, corpus, crcs, lines, parsed, workers):
 
     for conn in conns:
         conn.send(None)
+    check_queued, queued_answers = _answer_checker(parsed, "queued line")
+    for i, line in enumerate(lines):
+        jobs.put((i, line))
+    for _ in procs:
+        jobs.put(None)
+    for _ in lines:
+        check_queued(results.get(timeout=60))
+    t4 = time.perf_counter()
+
     for conn, p in zip(conns, procs):
         p.join()
         conn.close()
         if p.exitcode != 0:
             raise RuntimeError(f"worker {p.pid} exited with code {p.exitcode}")
-    return (block_answers, line_answers), (t1 - t0, t2 - t1, t3 - t2)
+    return (block_answers, line_answers, queued_answers), (t1 - t0, t2 - t1, t3 - t2, t4 - t3)
 
 
 def _load(impl):
@@ -276,7 +297,7 @@ def _table(title, rows):
 def _report(names, runs, size, jobs, workers):
     """Print one table per phase from the medians of *runs*."""
     import statistics
-    med = {name: [statistics.median(r[k] for r in runs[name]) for k in range(3)]
+    med = {name: [statistics.median(r[k] for r in runs[name]) for k in range(4)]
            for name in names}
     base = med.get("stdlib", med[names[0]])
     _table(f"startup: {workers} spawn workers started and ready",
@@ -292,6 +313,11 @@ def _report(names, runs, size, jobs, workers):
            [("implementation", "wall time", "jobs/s", "speed-up")]
            + [(n, f"{med[n][2] * 1e3:.0f} ms", f"{jobs / med[n][2]:,.0f}",
                f"{base[2] / med[n][2]:.2f}x") for n in names])
+    _table(f"queue farm: {jobs:,} log lines through a shared job Queue, answers through "
+           f"a shared result Queue",
+           [("implementation", "wall time", "jobs/s", "speed-up")]
+           + [(n, f"{med[n][3] * 1e3:.0f} ms", f"{jobs / med[n][3]:,.0f}",
+               f"{base[3] / med[n][3]:.2f}x") for n in names])
 
 
 def main(argv=None):
@@ -315,7 +341,7 @@ def main(argv=None):
     print(f"python   {sys.executable} ({sys.version.split()[0]})")
     print(f"input    {size / 2**20:.1f} MiB corpus in {len(corpus)} blocks and "
           f"{len(lines):,} log lines, made in {time.perf_counter() - t:.1f} s (not timed)")
-    print(f"workers  {args.workers} spawn Processes, one duplex Pipe each; "
+    print(f"workers  {args.workers} spawn Processes, one duplex Pipe each, two shared Queues; "
           f"{args.repeat} interleaved runs per implementation, medians shown")
 
     runs = {name: [] for name in names}
