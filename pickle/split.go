@@ -142,6 +142,9 @@ func (w *splitter) combine(n int) bool {
 		return false
 	}
 	w.starts = w.starts[:len(w.starts)-n+1]
+	if len(w.starts) == 1 {
+		w.isList = false // the bottom value was consumed: what stands there is no longer the list
+	}
 	return true
 }
 
@@ -160,6 +163,9 @@ func (w *splitter) collapseToMark(push bool) bool {
 	m, ok := w.popMark()
 	if !ok {
 		return false
+	}
+	if m.depth == 0 {
+		w.isList = false // the whole stack goes: whatever ends up at the bottom is not the list
 	}
 	w.starts = w.starts[:m.depth]
 	if push {

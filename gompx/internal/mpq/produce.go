@@ -167,7 +167,10 @@ func (p *producer) reserve(n uint64, start bool, dl deadline) (uint64, error) {
 		if limit := head&^(pageSize-1) + r.cap; limit > p.tail { // an old Head may lag a lap
 			free = limit - p.tail
 		}
-		if start && off >= h.SoftLimit && p.tail-head > h.SoftLimit/2 {
+		// Going back to the hot start applies to a message start that would reach past
+		// SoftLimit, in a ring that has room beyond it (see doc.go).
+		early := start && off > 0 && off+need > h.SoftLimit && h.SoftLimit < r.cap
+		if early && p.tail-head > h.SoftLimit/2 {
 			if moved() {
 				continue // the wrap below depends on how short the queue is: look at Head
 			}
@@ -176,7 +179,7 @@ func (p *producer) reserve(n uint64, start bool, dl deadline) (uint64, error) {
 			}
 		}
 		switch {
-		case start && off >= h.SoftLimit && p.tail-head <= h.SoftLimit/2 && r.cap-off+need <= free:
+		case early && p.tail-head <= h.SoftLimit/2 && r.cap-off+need <= free:
 			// Back to the hot start of the ring while the queue is short (see doc.go).
 			p.skip(off)
 			continue
