@@ -67,6 +67,10 @@ type Queue struct {
 	users    atomic.Int64
 	released sync.Once
 
+	// reading is set while a BeginRead hold is open, so that EndRead runs once per hold
+	// however often it is called (Python calls it again on its error paths).
+	reading atomic.Bool
+
 	mu       sync.Mutex
 	pending  []pendingMessage // admitted, waiting for room in the ring, in put order
 	inFlight bool             // the flusher is writing the message it took from pending
@@ -454,6 +458,7 @@ func (q *Queue) BeginRead(timeout time.Duration) (MessageKind, int, error) {
 		q.leave()
 		return 0, 0, ringErr(err, ErrQueueEmpty)
 	}
+	q.reading.Store(true)
 	return MessageKind(m.Kind), m.Len, nil
 }
 
@@ -477,8 +482,12 @@ func (q *Queue) NextMessage() (MessageKind, int, bool) {
 	return MessageKind(m.Kind), m.Len, ok
 }
 
-// EndRead releases the consumer side taken by BeginRead.
+// EndRead releases the consumer side taken by BeginRead. Calling it again, or without
+// a BeginRead, does nothing.
 func (q *Queue) EndRead() {
+	if !q.reading.CompareAndSwap(true, false) {
+		return
+	}
 	q.ring.End()
 	q.leave()
 }

@@ -64,7 +64,7 @@ type splitter struct {
 	clean  []byte
 	starts []int       // per stack value: offset in clean where its opcodes start
 	marks  []splitMark // one per MARK on the stack
-	isList bool        // the first value is an EMPTY_LIST
+	isList bool        // the first opcode is EMPTY_LIST, still at the bottom of the stack
 	items  []span
 }
 
@@ -101,8 +101,8 @@ func (w *splitter) apply(op byte, at int) bool {
 		w.marks = append(w.marks, splitMark{len(w.starts), at})
 		return true
 	case opEMPTY_LIST:
-		if len(w.starts) == 0 {
-			w.isList = true
+		if at == 0 {
+			w.isList = true // the pickle's first opcode: the list itself
 		}
 		return w.push(at)
 	case opNONE, opNEWTRUE, opNEWFALSE, opINT, opBININT, opBININT1, opBININT2, opLONG,
@@ -180,7 +180,7 @@ func (w *splitter) appendItems(first, at int) bool {
 	if first < 1 || first > len(w.starts) {
 		return false
 	}
-	if first == 1 {
+	if first == 1 && w.isList {
 		for i := first; i < len(w.starts); i++ {
 			end := at
 			if i+1 < len(w.starts) {

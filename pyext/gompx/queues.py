@@ -361,7 +361,7 @@ class _QueueBase:
                     return _loads(scratch.buf)  # bytes past the pickle's STOP are ignored
                 return _decode(r & 0xFF, scratch.view[:r >> 8])
             if r <= _HELD_BASE:
-                done, obj = self._read_held(_HELD_BASE - r, scratch)
+                done, obj = self._read_held_or_release(_HELD_BASE - r, scratch)
                 if done:
                     return obj
                 ms = 0
@@ -373,30 +373,36 @@ class _QueueBase:
                     raise Empty
             r = _queue_get(handle, scratch.addr, _GET_INLINE, ms)
 
+    def _read_held_or_release(self, code, scratch):
+        """_read_held, releasing the hold whatever is raised on the way (a Ctrl-C at the
+        first instruction of _read_held included), so the queue is never left held."""
+        try:
+            return self._read_held(code, scratch)
+        except BaseException:
+            _ext.gompxcore_QueueGetAbort(self._handle)  # a no-op once the read ended
+            raise
+
     def _read_held(self, code, scratch):
         """Read the message the core holds for this caller: (True, obj), or (False, None)
-        if its producer died mid-way and it is gone."""
+        if its producer died mid-way and it is gone.  Call it through
+        _read_held_or_release."""
         n, kind = code >> 8, code & 0xFF
         handle = self._handle
-        try:
-            if kind == _BUFFERS:
-                count = int.from_bytes(scratch.buf[:4], "little")
-                lengths = struct.unpack_from("<%dQ" % (count + 1), scratch.buf, 4)
-                head = 4 + 8 * (count + 1)
-                pickled = _new_bytes_of(lengths[0])
-                buffers = [bytearray(size) for size in lengths[1:]]
-                pinned = [_Pinned(b) for b in buffers]
-                table = _segment_table([(scratch.addr, head), (id(pickled) + _OFF, lengths[0])]
-                                       + [(p.addr, p.len) for p in pinned])
-            elif kind in (_PICKLE, _BYTES):
-                pickled = _new_bytes_of(n)
-                pinned = []
-                table = _segment_table([(id(pickled) + _OFF, n)])
-            else:
-                raise ValueError("unknown queue message kind %d" % kind)
-        except BaseException:
-            _ext.gompxcore_QueueGetAbort(handle)
-            raise
+        if kind == _BUFFERS:
+            count = int.from_bytes(scratch.buf[:4], "little")
+            lengths = struct.unpack_from("<%dQ" % (count + 1), scratch.buf, 4)
+            head = 4 + 8 * (count + 1)
+            pickled = _new_bytes_of(lengths[0])
+            buffers = [bytearray(size) for size in lengths[1:]]
+            pinned = [_Pinned(b) for b in buffers]
+            table = _segment_table([(scratch.addr, head), (id(pickled) + _OFF, lengths[0])]
+                                   + [(p.addr, p.len) for p in pinned])
+        elif kind in (_PICKLE, _BYTES):
+            pickled = _new_bytes_of(n)
+            pinned = []
+            table = _segment_table([(id(pickled) + _OFF, n)])
+        else:
+            raise ValueError("unknown queue message kind %d" % kind)
         try:
             r = _ext.gompxcore_QueueGetInto(handle, table.buffer_info()[0], len(table) // 2)
         finally:
@@ -438,7 +444,7 @@ class _QueueBase:
                 if r > 0:
                     return _unpack_batch(r, scratch)
                 if r <= _HELD_BASE:
-                    done, obj = self._read_held(_HELD_BASE - r, scratch)
+                    done, obj = self._read_held_or_release(_HELD_BASE - r, scratch)
                     if done:
                         return [obj]
                     continue
