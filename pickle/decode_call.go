@@ -9,9 +9,11 @@ import (
 // call runs REDUCE, NEWOBJ, NEWOBJ_EX, INST and OBJ without calling
 // anything: the few builtins that stand for Go values (set, frozenset,
 // bytes, bytearray, complex, OrderedDict and their Python 2 spellings) are
-// built directly; every other call becomes an inert *Object.
+// built directly from the calls CPython writes for them, which are never
+// NEWOBJ (cls.__new__(cls, *args) is not what set(...) or codecs.encode(...)
+// does); every other call becomes an inert *Object.
 func (d *decoder) call(callable any, args Tuple, kwargs *Dict, isNew bool) error {
-	if c, ok := callable.(Class); ok && kwargs == nil {
+	if c, ok := callable.(Class); ok && kwargs == nil && !isNew {
 		v, ok, err := d.builtin(c, args)
 		if err != nil {
 			return fmt.Errorf("%s%s: %w", c, "(...)", err)
