@@ -293,28 +293,39 @@ func segments(addr uintptr, n int) [][]byte {
 func QueueGet(h int64, addr uintptr, capacity int, timeoutMs int) (r int64, err error) {
 	defer recoverInto(&err)
 	passThroughScheduler()
-	q, err := get[*gompx.Queue](h)
-	if err != nil {
-		return 0, err
-	}
-	kind, n, err := q.BeginRead(millis(timeoutMs))
-	if err != nil {
-		if errors.Is(err, gompx.ErrQueueEmpty) {
-			return QueueTimedOut, nil
-		}
-		return 0, translateQueue(err)
+	q, kind, n, r, err := beginGet(h, addr, capacity, timeoutMs)
+	if q == nil {
+		return r, err
 	}
 	code := int64(n)<<8 | int64(kind)
-	if n > capacity {
-		q.PeekMessage(pyMemory(addr, capacity))
-		return QueueHeldBase - code, nil
-	}
 	err = q.ReadMessage(pyMemory(addr, n))
 	q.EndRead()
 	if errors.Is(err, gompx.ErrMessageTorn) {
 		return QueueTorn, nil
 	}
 	return code, translateQueue(err)
+}
+
+// beginGet waits for a message for QueueGet and QueueGetMany. It returns the queue with
+// the read begun and the message's kind and length; or a nil queue and the result to
+// return at once: QueueTimedOut, or a held message longer than capacity, whose start it
+// copied to addr.
+func beginGet(h int64, addr uintptr, capacity, timeoutMs int) (*gompx.Queue, gompx.MessageKind, int, int64, error) {
+	q, err := get[*gompx.Queue](h)
+	if err != nil {
+		return nil, 0, 0, 0, err
+	}
+	kind, n, err := q.BeginRead(millis(timeoutMs))
+	switch {
+	case errors.Is(err, gompx.ErrQueueEmpty):
+		return nil, 0, 0, QueueTimedOut, nil
+	case err != nil:
+		return nil, 0, 0, 0, translateQueue(err)
+	case n > capacity:
+		q.PeekMessage(pyMemory(addr, capacity))
+		return nil, 0, 0, QueueHeldBase - (int64(n)<<8 | int64(kind)), nil
+	}
+	return q, kind, n, 0, nil
 }
 
 // QueueGetInto reads the held message into nsegs pieces of memory described at segs as
@@ -358,20 +369,9 @@ const QueueSpliced = 1 << 40
 func QueueGetMany(h int64, addr uintptr, capacity int, lengths uintptr, max int, timeoutMs int) (r int64, err error) {
 	defer recoverInto(&err)
 	passThroughScheduler()
-	q, err := get[*gompx.Queue](h)
-	if err != nil {
-		return 0, err
-	}
-	kind, n, err := q.BeginRead(millis(timeoutMs))
-	if err != nil {
-		if errors.Is(err, gompx.ErrQueueEmpty) {
-			return QueueTimedOut, nil
-		}
-		return 0, translateQueue(err)
-	}
-	if n > capacity {
-		q.PeekMessage(pyMemory(addr, capacity))
-		return QueueHeldBase - (int64(n)<<8 | int64(kind)), nil
+	q, kind, n, r, err := beginGet(h, addr, capacity, timeoutMs)
+	if q == nil {
+		return r, err
 	}
 	defer q.EndRead()
 	buf := pyMemory(addr, capacity)

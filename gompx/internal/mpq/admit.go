@@ -35,27 +35,16 @@ func (r *Ring) admit(n uint64, dl deadline) (int, error) {
 			r.unclaim(k)
 			continue
 		}
-		if dl.try() {
-			return 0, ErrTimeout
-		}
-		if spinUntil.IsZero() {
-			spinUntil = time.Now().Add(spinFor)
-		}
-		if time.Now().Before(spinUntil) {
-			continue
-		}
-		slice := dl.slice()
-		if slice == 0 {
-			return 0, ErrTimeout
-		}
 		consumed := atomic.LoadUint64(&h.Consumed)
-		sleepUnless(&h.SpaceSeq, &h.SpaceWaiters, slice, func() bool {
+		slept, err := r.awaitConsumers(dl, &spinUntil, func() bool {
 			return atomic.LoadUint64(&h.Consumed) != consumed
 		})
-		if r.stop.Load() {
-			return 0, ErrClosed
+		if err != nil {
+			return 0, err
 		}
-		r.reclaim() // the queue may be full of a dead producer's messages
+		if slept {
+			r.reclaim() // the queue may be full of a dead producer's messages
+		}
 	}
 }
 

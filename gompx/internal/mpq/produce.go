@@ -195,24 +195,35 @@ func (p *producer) reserve(n uint64, start bool, dl deadline) (uint64, error) {
 		// Wait for consumers: any message they take moves Head. What this side wrote so
 		// far must be visible to them first.
 		p.commit()
-		if dl.try() {
-			return 0, ErrTimeout
-		}
-		if spinUntil.IsZero() {
-			spinUntil = time.Now().Add(spinFor)
-		}
-		if time.Now().Before(spinUntil) {
-			continue
-		}
-		slice := dl.slice()
-		if slice == 0 {
-			return 0, ErrTimeout
-		}
-		sleepUnless(&h.SpaceSeq, &h.SpaceWaiters, slice, moved)
-		if r.stop.Load() {
-			return 0, ErrClosed
+		if _, err := r.awaitConsumers(dl, &spinUntil, moved); err != nil {
+			return 0, err
 		}
 	}
+}
+
+// awaitConsumers is one step of a producer's wait for consumers to take messages: none
+// while the spin window (started on the first step) lasts, the caller looking again at
+// once; after it, one sleep on SpaceSeq of at most a slice, cut short when ready() holds,
+// reported as slept. ErrTimeout once dl has passed, ErrClosed after Interrupt.
+func (r *Ring) awaitConsumers(dl deadline, spinUntil *time.Time, ready func() bool) (slept bool, err error) {
+	if dl.try() {
+		return false, ErrTimeout
+	}
+	if spinUntil.IsZero() {
+		*spinUntil = time.Now().Add(spinFor)
+	}
+	if time.Now().Before(*spinUntil) {
+		return false, nil
+	}
+	slice := dl.slice()
+	if slice == 0 {
+		return false, ErrTimeout
+	}
+	sleepUnless(&r.h.SpaceSeq, &r.h.SpaceWaiters, slice, ready)
+	if r.stop.Load() {
+		return true, ErrClosed
+	}
+	return true, nil
 }
 
 // hotWait is how long a producer past SoftLimit waits for readers to shorten the queue
