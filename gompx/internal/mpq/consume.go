@@ -267,7 +267,7 @@ func (r *Ring) punch(from, to uint64) {
 		if end := off + n; end > soft {
 			start := max(off, soft)
 			// Best effort: a kernel without hole punching keeps the pages, nothing breaks.
-			_ = unix.Fallocate(r.fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE,
+			_ = unix.Fallocate(r.seg.Fd(), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE,
 				int64(dataOffset+start), int64(end-start))
 		}
 		from += n

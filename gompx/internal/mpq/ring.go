@@ -10,6 +10,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gompx/gompx/gompx/internal/shm"
 )
 
 const (
@@ -49,7 +51,7 @@ type Options struct {
 // Ring is one process's mapping of a shared queue. Its methods are safe for concurrent
 // use by the goroutines of a process, and by any number of processes mapping the file.
 type Ring struct {
-	fd   int
+	seg  *shm.Segment
 	mem  []byte
 	h    *header
 	data []byte
@@ -103,19 +105,11 @@ func Create(opts Options) (*Ring, error) {
 		return nil, fmt.Errorf("mpq: negative maxsize %d", opts.MaxSize)
 	}
 	capacity = (capacity + pageSize - 1) &^ (pageSize - 1)
-	fd, err := unix.MemfdCreate("gompx-queue", unix.MFD_CLOEXEC)
+	seg, err := shm.Create("gompx-queue", dataOffset+capacity, false)
 	if err != nil {
-		return nil, fmt.Errorf("mpq: memfd_create: %w", err)
+		return nil, fmt.Errorf("mpq: %w", err)
 	}
-	if err := unix.Ftruncate(fd, dataOffset+capacity); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("mpq: size the queue file to %d bytes: %w", capacity, err)
-	}
-	r, err := mapRing(fd, uint64(capacity))
-	if err != nil {
-		unix.Close(fd)
-		return nil, err
-	}
+	r := ringOver(seg)
 	h := r.h
 	h.Capacity = uint64(capacity)
 	h.MaxSize = uint64(opts.MaxSize)
@@ -127,42 +121,36 @@ func Create(opts Options) (*Ring, error) {
 // Open maps the queue behind fd (a descriptor of a file made by Create, inherited or
 // received). The ring owns fd from now on.
 func Open(fd int) (*Ring, error) {
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return nil, fmt.Errorf("mpq: fstat fd %d: %w", fd, err)
-	}
-	if st.Size < dataOffset+MinCapacity {
-		return nil, fmt.Errorf("%w (fd %d is %d bytes)", ErrBadQueue, fd, st.Size)
-	}
-	capacity := uint64(st.Size) - dataOffset
-	r, err := mapRing(fd, capacity)
+	seg, err := shm.Open(fd, false)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrBadQueue, err)
 	}
-	if atomic.LoadUint64(&r.h.Magic) != magic || r.h.Capacity != capacity {
+	if mem := seg.Bytes(); len(mem) < dataOffset+MinCapacity {
+		unix.Munmap(mem) // the fd stays the caller's
+		return nil, fmt.Errorf("%w (fd %d is %d bytes)", ErrBadQueue, fd, len(mem))
+	}
+	r := ringOver(seg)
+	if atomic.LoadUint64(&r.h.Magic) != magic || r.h.Capacity != r.cap {
 		unix.Munmap(r.mem)
 		return nil, fmt.Errorf("%w (fd %d)", ErrBadQueue, fd)
 	}
 	return r, nil
 }
 
-func mapRing(fd int, capacity uint64) (*Ring, error) {
-	mem, err := unix.Mmap(fd, 0, int(dataOffset+capacity), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
-	if err != nil {
-		return nil, fmt.Errorf("mpq: map %d bytes: %w", dataOffset+capacity, err)
-	}
+func ringOver(seg *shm.Segment) *Ring {
+	mem := seg.Bytes()
 	return &Ring{
-		fd:   fd,
+		seg:  seg,
 		mem:  mem,
 		h:    (*header)(unsafe.Pointer(&mem[0])),
 		data: mem[dataOffset:],
-		cap:  capacity,
+		cap:  uint64(len(mem)) - min(uint64(len(mem)), dataOffset),
 		pid:  uint32(os.Getpid()),
-	}, nil
+	}
 }
 
 // Fd is the queue's file descriptor, for handing to another process.
-func (r *Ring) Fd() int { return r.fd }
+func (r *Ring) Fd() int { return r.seg.Fd() }
 
 // Capacity is the ring size in bytes.
 func (r *Ring) Capacity() int64 { return int64(r.cap) }
@@ -193,12 +181,8 @@ func (r *Ring) MaxSingle() int { return int(r.maxSingle()) }
 // Close unmaps the queue and closes the descriptor. The caller ensures no method is
 // running or will run; the shared memory lives on while other processes map it.
 func (r *Ring) Close() error {
-	err := unix.Munmap(r.mem)
-	if cerr := unix.Close(r.fd); err == nil {
-		err = cerr
-	}
 	r.mem, r.data, r.h = nil, nil, nil
-	return err
+	return r.seg.Close()
 }
 
 // maxSingle is the longest payload written as one chunk; chunkPayload the payload of

@@ -8,6 +8,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gompx/gompx/gompx/internal/shm"
 )
 
 const (
@@ -44,7 +46,7 @@ var ErrBadRing = errors.New("shmring: not a gompx ring")
 
 // Ring is one process's mapping of a shared ring.
 type Ring struct {
-	fd   int
+	seg  *shm.Segment
 	mem  []byte
 	h    *header
 	data []byte
@@ -57,19 +59,11 @@ func Create(size int) (*Ring, error) {
 	if size < 4096 || size&(size-1) != 0 {
 		return nil, fmt.Errorf("shmring: size %d is not a power of two >= 4096", size)
 	}
-	fd, err := unix.MemfdCreate("gompx-ring", unix.MFD_CLOEXEC)
+	seg, err := shm.Create("gompx-ring", int64(dataOffset+size), true)
 	if err != nil {
-		return nil, fmt.Errorf("shmring: memfd_create: %w", err)
+		return nil, fmt.Errorf("shmring: %w", err)
 	}
-	if err := unix.Ftruncate(fd, int64(dataOffset+size)); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("shmring: ftruncate: %w", err)
-	}
-	r, err := mapRing(fd, dataOffset+size)
-	if err != nil {
-		unix.Close(fd)
-		return nil, err
-	}
+	r := newRing(seg)
 	r.h.Size = uint64(size)
 	atomic.StoreUint64(&r.h.Magic, magic)
 	r.data = r.mem[dataOffset:]
@@ -80,48 +74,35 @@ func Create(size int) (*Ring, error) {
 // Open maps the ring behind fd, as made by Create in this or another process. On
 // success the ring owns fd and Close closes it.
 func Open(fd int) (*Ring, error) {
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return nil, fmt.Errorf("shmring: fstat: %w", err)
-	}
-	if st.Size <= dataOffset {
-		return nil, fmt.Errorf("%w: file of %d bytes", ErrBadRing, st.Size)
-	}
-	r, err := mapRing(fd, int(st.Size))
+	seg, err := shm.Open(fd, true)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrBadRing, err)
 	}
-	size := r.h.Size
-	if atomic.LoadUint64(&r.h.Magic) != magic || size == 0 || size&(size-1) != 0 ||
-		dataOffset+size != uint64(st.Size) {
-		unix.Munmap(r.mem)
-		return nil, fmt.Errorf("%w: bad header", ErrBadRing)
+	r := newRing(seg)
+	size := uint64(len(r.mem)) - min(uint64(len(r.mem)), dataOffset)
+	if len(r.mem) <= dataOffset || atomic.LoadUint64(&r.h.Magic) != magic || r.h.Size != size ||
+		size&(size-1) != 0 {
+		unix.Munmap(r.mem) // the fd stays the caller's
+		return nil, fmt.Errorf("%w: bad header or a file of %d bytes", ErrBadRing, len(r.mem))
 	}
 	r.data = r.mem[dataOffset:]
 	r.mask = size - 1
 	return r, nil
 }
 
-func mapRing(fd, length int) (*Ring, error) {
-	mem, err := unix.Mmap(fd, 0, length, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_POPULATE)
-	if err != nil {
-		return nil, fmt.Errorf("shmring: mmap: %w", err)
-	}
-	return &Ring{fd: fd, mem: mem, h: (*header)(unsafe.Pointer(&mem[0]))}, nil
+func newRing(seg *shm.Segment) *Ring {
+	mem := seg.Bytes()
+	return &Ring{seg: seg, mem: mem, h: (*header)(unsafe.Pointer(&mem[0]))}
 }
 
 // Fd is the ring's memory file; it stays owned by the ring.
-func (r *Ring) Fd() int { return r.fd }
+func (r *Ring) Fd() int { return r.seg.Fd() }
 
 // Size is the data capacity in bytes.
 func (r *Ring) Size() int { return len(r.data) }
 
 // Close unmaps the ring and closes its fd. The peer's mapping stays valid.
 func (r *Ring) Close() error {
-	err := unix.Munmap(r.mem)
-	if cerr := unix.Close(r.fd); err == nil {
-		err = cerr
-	}
 	r.mem, r.data, r.h = nil, nil, nil
-	return err
+	return r.seg.Close()
 }

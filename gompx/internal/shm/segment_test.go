@@ -1,0 +1,64 @@
+package shm
+
+import (
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestCreateOpenShare(t *testing.T) {
+	tests := []struct {
+		name     string
+		size     int64
+		populate bool
+	}{
+		{"one page", 4096, false},
+		{"populated", 64 << 10, true},
+		{"sparse", 1 << 30, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := Create("gompx-test", tt.size, tt.populate)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Close()
+			if int64(len(a.Bytes())) != tt.size {
+				t.Fatalf("mapped %d bytes, want %d", len(a.Bytes()), tt.size)
+			}
+			fd, err := unix.Dup(a.Fd())
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := Open(fd, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a.Bytes()[tt.size-1] = 42
+			if got := b.Bytes()[tt.size-1]; got != 42 {
+				t.Fatalf("second mapping reads %d, want 42", got)
+			}
+			if err := b.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if a.Bytes()[tt.size-1] != 42 {
+				t.Fatal("closing one mapping changed the other")
+			}
+		})
+	}
+}
+
+func TestOpenRefuses(t *testing.T) {
+	fds := make([]int, 2)
+	if err := unix.Pipe(fds); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fds[0])
+	defer unix.Close(fds[1])
+	if _, err := Open(fds[0], false); err == nil {
+		t.Fatal("Open mapped a pipe")
+	}
+	if _, err := Open(-1, false); err == nil {
+		t.Fatal("Open accepted fd -1")
+	}
+}
