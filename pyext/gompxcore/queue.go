@@ -477,16 +477,6 @@ func QueueFlush(h int64, timeoutMs int) (done bool, err error) {
 	return q.Flush(millis(timeoutMs)), nil
 }
 
-// QueuePending returns the number of this process's messages waiting for room.
-func QueuePending(h int64) (n int, err error) {
-	defer recoverInto(&err)
-	q, err := get[*gompx.Queue](h)
-	if err != nil {
-		return 0, nil
-	}
-	return q.Pending(), nil
-}
-
 func translateQueue(err error) error {
 	if errors.Is(err, gompx.ErrQueueClosed) {
 		return newPyError("ValueError", "queue is closed")
