@@ -367,8 +367,8 @@ def q_put_big_then_cancel(q, size):
     q.cancel_join_thread()
 
 
-def q_get_n(q, count, outbox):
-    """Get `count` items (WAIT s each at most) and send them as one list on `outbox`."""
+def _get_up_to(q, count):
+    """`count` items from q (WAIT s each at most), "<Empty>" last if one did not come."""
     import queue as _queue
     got = []
     try:
@@ -376,20 +376,18 @@ def q_get_n(q, count, outbox):
             got.append(q.get(timeout=WAIT))
     except _queue.Empty:
         got.append("<Empty>")
-    outbox.send(got)
+    return got
+
+
+def q_get_n(q, count, outbox):
+    """Get `count` items (WAIT s each at most) and send them as one list on `outbox`."""
+    outbox.send(_get_up_to(q, count))
     outbox.close()
 
 
 def q_get_n_to_queue(q, count, results):
     """Get `count` items and put them, as one list, on the queue `results`."""
-    import queue as _queue
-    got = []
-    try:
-        for _ in range(count):
-            got.append(q.get(timeout=WAIT))
-    except _queue.Empty:
-        got.append("<Empty>")
-    results.put(got)
+    results.put(_get_up_to(q, count))
 
 
 def q_echo(inq, outq, count):
@@ -548,3 +546,13 @@ def q_hold_and_wait(q, ready, seconds):
     q.put("from child")
     ready.send(os.getpid())
     time.sleep(seconds)
+
+
+def pid_gone(pid):
+    """True once process pid has exited (gone, or a zombie): a test helper, not a target."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return state in ("Z", "X")

@@ -13,16 +13,9 @@ import time
 
 import pytest
 
+from mp_targets import pid_gone
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def pid_gone(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            state = f.read().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return True
-    return state in ("Z", "X")
 
 
 def wait_gone(pids, timeout):

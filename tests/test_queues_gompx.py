@@ -23,7 +23,7 @@ import uuid
 import pytest
 
 import mp_targets as t
-from mp_targets import Background, join_within, recv_within
+from mp_targets import Background, join_within, pid_gone, recv_within
 
 pytestmark = pytest.mark.gompx_only
 
@@ -971,13 +971,6 @@ if __name__ == "__main__":
 '''
 
 
-def pid_gone(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            state = f.read().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return True
-    return state in ("Z", "X")
 
 
 def marked_processes(marker):
