@@ -1,0 +1,194 @@
+package psync
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+)
+
+// ErrBroken is returned by barrier waits when the barrier is or becomes broken (aborted,
+// a wait timed out, the action failed, or it was reset while the caller waited).
+var ErrBroken = errors.New("barrier is broken")
+
+// Barrier states, as threading.Barrier names them.
+const (
+	barrierFilling   = 0
+	barrierDraining  = 1
+	barrierResetting = -1
+	barrierBroken    = -2
+)
+
+// Barrier is a view of a process-shared barrier for a fixed number of parties. Its
+// state machine is threading.Barrier's: filling until the last party arrives, which runs
+// the action and starts draining; the next round may fill once everyone has left.
+type Barrier struct {
+	mu                       Mutex
+	cond                     Condition
+	state, count, partyCount *uint32
+}
+
+// NewBarrier initializes b as a barrier for parties parties.
+func NewBarrier(b []byte, parties int) (Barrier, error) {
+	if parties < 1 || parties > 1<<30 {
+		return Barrier{}, fmt.Errorf("barrier for %d parties: want at least 1", parties)
+	}
+	if err := initBlock(b, KindBarrier); err != nil {
+		return Barrier{}, err
+	}
+	br := barrierAt(b)
+	atomic.StoreUint32(br.partyCount, uint32(parties))
+	return br, nil
+}
+
+// OpenBarrier views the barrier another process initialized in b.
+func OpenBarrier(b []byte) (Barrier, error) {
+	if err := openBlock(b, KindBarrier); err != nil {
+		return Barrier{}, err
+	}
+	return barrierAt(b), nil
+}
+
+func barrierAt(b []byte) Barrier {
+	return Barrier{mu: mutexAt(b), cond: conditionAt(b, 16),
+		state: word(b, 28), count: word(b, 32), partyCount: word(b, 36)}
+}
+
+func (b Barrier) getState() int32  { return int32(atomic.LoadUint32(b.state)) }
+func (b Barrier) setState(s int32) { atomic.StoreUint32(b.state, uint32(s)) }
+
+// lock takes the barrier's own mutex; if a process died holding it, midway through a
+// round, the barrier is broken rather than left inconsistent.
+func (b Barrier) lock() {
+	if err := b.mu.Lock(Forever); err != nil {
+		b.setState(barrierBroken)
+		b.cond.Notify(-1)
+	}
+}
+
+// Parties is the number of parties a round needs.
+func (b Barrier) Parties() int { return int(atomic.LoadUint32(b.partyCount)) }
+
+// Arrive enters the current round, waiting until d for the round to complete. It
+// returns this party's index (0..parties-1, distinct within a round). The last party to
+// arrive gets last = true and holds the barrier's mutex: it runs the action and must
+// call Release; everyone else returns when Release ran, or with ErrBroken.
+func (b Barrier) Arrive(d Deadline) (index int, last bool, err error) {
+	b.lock()
+	// A round still draining, or a reset in progress, must finish first.
+	for s := b.getState(); s == barrierDraining || s == barrierResetting; s = b.getState() {
+		if !b.wait(d) {
+			b.breakLocked()
+			b.mu.Unlock()
+			return 0, false, ErrBroken
+		}
+	}
+	if b.getState() == barrierBroken {
+		b.mu.Unlock()
+		return 0, false, ErrBroken
+	}
+	index = int(atomic.AddUint32(b.count, 1)) - 1
+	if index+1 == b.Parties() {
+		return index, true, nil
+	}
+	for b.getState() == barrierFilling {
+		if !b.wait(d) && b.getState() == barrierFilling {
+			b.breakLocked()
+		}
+	}
+	if b.getState() < 0 {
+		err = ErrBroken
+	}
+	b.leave()
+	b.mu.Unlock()
+	return index, false, err
+}
+
+// Release ends the round of the last party to Arrive, which holds the mutex: actionOK
+// false breaks the barrier instead (the action failed).
+func (b Barrier) Release(actionOK bool) {
+	if actionOK {
+		b.setState(barrierDraining)
+		b.cond.Notify(-1)
+	} else {
+		b.breakLocked()
+	}
+	b.leave()
+	b.mu.Unlock()
+}
+
+// Wait is Arrive, the action (nil: none) run by the last party, and Release.
+func (b Barrier) Wait(d Deadline, action func() error) (int, error) {
+	index, last, err := b.Arrive(d)
+	if err != nil || !last {
+		return index, err
+	}
+	var actionErr error
+	if action != nil {
+		actionErr = action()
+	}
+	b.Release(actionErr == nil)
+	if actionErr != nil {
+		return index, fmt.Errorf("barrier action: %w", actionErr)
+	}
+	return index, nil
+}
+
+// wait sleeps on the barrier's condition, the mutex held before and after; false when
+// d passed without a notification.
+func (b Barrier) wait(d Deadline) bool {
+	ticket := b.cond.Enter()
+	b.mu.Unlock()
+	woken := b.cond.Sleep(ticket, d)
+	b.lock()
+	if !woken {
+		woken = b.cond.Leave()
+	}
+	return woken
+}
+
+// leave counts a party out; the last one out lets the next round fill.
+func (b Barrier) leave() {
+	if atomic.AddUint32(b.count, ^uint32(0)) == 0 {
+		if s := b.getState(); s == barrierDraining || s == barrierResetting {
+			b.setState(barrierFilling)
+			b.cond.Notify(-1)
+		}
+	}
+}
+
+func (b Barrier) breakLocked() {
+	b.setState(barrierBroken)
+	b.cond.Notify(-1)
+}
+
+// Reset returns the barrier to its initial state; parties waiting get ErrBroken.
+func (b Barrier) Reset() {
+	b.lock()
+	defer b.mu.Unlock()
+	if atomic.LoadUint32(b.count) > 0 {
+		if s := b.getState(); s == barrierFilling || s == barrierBroken {
+			b.setState(barrierResetting)
+		}
+	} else {
+		b.setState(barrierFilling)
+	}
+	b.cond.Notify(-1)
+}
+
+// Abort breaks the barrier: current and future waits get ErrBroken until Reset.
+func (b Barrier) Abort() {
+	b.lock()
+	b.breakLocked()
+	b.mu.Unlock()
+}
+
+// Waiting is the number of parties waiting in the current round.
+func (b Barrier) Waiting() int {
+	if b.getState() == barrierFilling {
+		return int(atomic.LoadUint32(b.count))
+	}
+	return 0
+}
+
+// Broken reports whether the barrier is broken.
+func (b Barrier) Broken() bool { return b.getState() == barrierBroken }
