@@ -66,6 +66,9 @@ func (c *Condition) Notify(n int) int {
 // NotifyAll wakes every waiter and returns how many; hold the lock.
 func (c *Condition) NotifyAll() int { return c.c.Notify(-1) }
 
+// Waiters is the number of waiters not yet notified (a waiter that died still counts).
+func (c *Condition) Waiters() int { return c.c.Waiters() }
+
 // Enter, Sleep and Leave are Wait in three steps, for callers that release and retake
 // the lock themselves (gompx's Python Condition, whose lock may be an RLock held
 // several levels deep): Enter with the lock held, release it, Sleep, retake it, and

@@ -2,7 +2,6 @@ package psync
 
 import (
 	"errors"
-	"fmt"
 	"sync/atomic"
 
 	"github.com/gompx/gompx/gompx/internal/futex"
@@ -109,7 +108,7 @@ func (m Mutex) takeFromDead(s uint32, me Identity) (bool, error) {
 		return false, nil
 	}
 	m.own(me)
-	return true, fmt.Errorf("lock: process %d: %w", pid, ErrOwnerDied)
+	return true, &OwnerDiedError{Pid: int(pid)}
 }
 
 // Unlock frees the mutex and wakes one sleeper if any may wait.

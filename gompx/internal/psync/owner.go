@@ -3,6 +3,7 @@ package psync
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"sync"
@@ -13,6 +14,19 @@ import (
 // ErrOwnerDied is returned, wrapped, by a Lock that took the mutex over from a process
 // that died holding it. The caller holds the mutex.
 var ErrOwnerDied = errors.New("the previous owner died holding the lock")
+
+// OwnerDiedError is ErrOwnerDied with the pid of the process that died.
+type OwnerDiedError struct{ Pid int }
+
+func (e *OwnerDiedError) Error() string {
+	return fmt.Sprintf("lock: process %d: %v", e.Pid, ErrOwnerDied)
+}
+
+// Unwrap makes errors.Is(err, ErrOwnerDied) hold.
+func (e *OwnerDiedError) Unwrap() error { return ErrOwnerDied }
+
+// DeadOwner is the pid of the process that died holding the lock.
+func (e *OwnerDiedError) DeadOwner() int { return e.Pid }
 
 // Identity names a process for the life of the process: pid numbers are reused (pid_max
 // is 32768 on many systems), start times in clock ticks since boot tell reuses apart.
