@@ -17,15 +17,16 @@ type Condition struct {
 }
 
 // CondTicket is a registered waiter's place, from Enter, for Sleep.
-type CondTicket uint32
+type CondTicket uint64
 
 // NewCondition makes a Condition with no waiters.
 func NewCondition() (*Condition, error) {
-	p, err := newPrimitive()
+	b, err := AllocShared(psync.ConditionSize)
 	if err != nil {
 		return nil, fmt.Errorf("new condition: %w", err)
 	}
-	c, err := psync.NewCondition(p.block.Bytes())
+	p := primitive{b}
+	c, err := psync.NewCondition(b.Bytes())
 	if err != nil {
 		p.Close()
 		return nil, fmt.Errorf("new condition: %w", err)
@@ -72,17 +73,19 @@ func (c *Condition) Waiters() int { return c.c.Waiters() }
 // Enter, Sleep and Leave are Wait in three steps, for callers that release and retake
 // the lock themselves (gompx's Python Condition, whose lock may be an RLock held
 // several levels deep): Enter with the lock held, release it, Sleep, retake it, and
-// call Leave if Sleep returned false.
+// call Leave with what Sleep returned.
 func (c *Condition) Enter() CondTicket { return CondTicket(c.c.Enter()) }
 
 // Sleep waits, without the lock, up to timeout for a notification; see Enter.
 func (c *Condition) Sleep(t CondTicket, timeout time.Duration) bool {
-	return c.c.Sleep(uint32(t), waitUntil(timeout))
+	return c.c.Sleep(psync.Ticket(t), waitUntil(timeout))
 }
 
-// Leave settles a waiter whose Sleep timed out, with the lock held again; it reports
-// whether a notification reached it after all.
-func (c *Condition) Leave() bool { return c.c.Leave() }
+// Leave settles a waiter after Sleep, with the lock held again; woken is what Sleep
+// returned. It reports whether a notification reached the waiter.
+func (c *Condition) Leave(t CondTicket, woken bool) bool {
+	return c.c.Leave(psync.Ticket(t), woken)
+}
 
 // Barrier makes a fixed number of parties, in any processes, wait for each other.
 type Barrier struct {
@@ -92,11 +95,12 @@ type Barrier struct {
 
 // NewBarrier makes a Barrier for parties parties.
 func NewBarrier(parties int) (*Barrier, error) {
-	p, err := newPrimitive()
+	blk, err := AllocShared(psync.BarrierSize)
 	if err != nil {
 		return nil, fmt.Errorf("new barrier: %w", err)
 	}
-	b, err := psync.NewBarrier(p.block.Bytes(), parties)
+	p := primitive{blk}
+	b, err := psync.NewBarrier(blk.Bytes(), parties)
 	if err != nil {
 		p.Close()
 		return nil, fmt.Errorf("new barrier: %w", err)

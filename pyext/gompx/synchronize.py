@@ -15,6 +15,7 @@ free, not held.  A waiter that dies inside ``Condition.wait`` cannot block ``not
 (it may absorb one notification).
 """
 
+import errno
 import functools
 import os
 import threading
@@ -99,7 +100,8 @@ class SemLock(_Shared):
         core_kind = _CORE_SEMAPHORE if kind == SEMAPHORE else _CORE_LOCK
         bound = 0 if maxvalue >= SEM_VALUE_MAX else maxvalue
         if kind == SEMAPHORE and not 0 <= value <= SEM_VALUE_MAX:
-            raise ValueError("semaphore initial value must be >= 0")
+            # As CPython, where sem_open refuses the value.
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
         self._core_kind = core_kind
         self._open(_call("SyncNew", core_kind, value, bound))
         self._bind(kind, bound)
@@ -270,8 +272,7 @@ class Condition(_Shared):
         finally:
             for _ in range(count):
                 self._lock.acquire()
-            if not woken:
-                woken = _call("CondLeave", handle)
+            woken = _call("CondLeave", handle, ticket, woken)
         return woken
 
     def notify(self, n=1):

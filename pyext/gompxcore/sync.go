@@ -276,15 +276,15 @@ func CondSleep(h, ticket int64, ms int) (woken bool, err error) {
 	return c.Sleep(gompx.CondTicket(ticket), msTimeout(ms)), nil
 }
 
-// CondLeave settles a waiter that stopped sleeping without a notification (lock held
-// again) and reports whether one reached it after all.
-func CondLeave(h int64) (woken bool, err error) {
+// CondLeave settles a waiter after its sleep (lock held again); woken is what CondSleep
+// last returned. It reports whether a notification reached the waiter.
+func CondLeave(h, ticket int64, woken bool) (notified bool, err error) {
 	defer recoverInto(&err)
 	c, err := get[*gompx.Condition](h)
 	if err != nil {
 		return false, err
 	}
-	return c.Leave(), nil
+	return c.Leave(gompx.CondTicket(ticket), woken), nil
 }
 
 // CondNotify wakes up to n waiters (n < 0: all), lock held; returns how many.

@@ -25,16 +25,25 @@ type Barrier struct {
 	mu                       Mutex
 	cond                     Condition
 	state, count, partyCount *uint32
+	arrived                  procTable // who is counted in count, to drop the dead
 }
+
+// BarrierSize is the size of a barrier's block: the 64-byte block and a table of the
+// processes with parties in it.
+const BarrierSize = BlockSize + tableSize
 
 // NewBarrier initializes b as a barrier for parties parties.
 func NewBarrier(b []byte, parties int) (Barrier, error) {
 	if parties < 1 || parties > 1<<30 {
 		return Barrier{}, fmt.Errorf("barrier for %d parties: want at least 1", parties)
 	}
+	if len(b) < BarrierSize {
+		return Barrier{}, fmt.Errorf("barrier block of %d bytes, want %d", len(b), BarrierSize)
+	}
 	if err := initBlock(b, KindBarrier); err != nil {
 		return Barrier{}, err
 	}
+	clear(b[BlockSize:BarrierSize])
 	br := barrierAt(b)
 	atomic.StoreUint32(br.partyCount, uint32(parties))
 	return br, nil
@@ -42,6 +51,9 @@ func NewBarrier(b []byte, parties int) (Barrier, error) {
 
 // OpenBarrier views the barrier another process initialized in b.
 func OpenBarrier(b []byte) (Barrier, error) {
+	if len(b) < BarrierSize {
+		return Barrier{}, fmt.Errorf("barrier block of %d bytes, want %d", len(b), BarrierSize)
+	}
 	if err := openBlock(b, KindBarrier); err != nil {
 		return Barrier{}, err
 	}
@@ -49,8 +61,9 @@ func OpenBarrier(b []byte) (Barrier, error) {
 }
 
 func barrierAt(b []byte) Barrier {
-	return Barrier{mu: mutexAt(b), cond: conditionAt(b, 16),
-		state: word(b, 28), count: word(b, 32), partyCount: word(b, 36)}
+	return Barrier{mu: mutexAt(b), cond: conditionAt(b, 16, nil),
+		state: word(b, 28), count: word(b, 32), partyCount: word(b, 36),
+		arrived: b[BlockSize:BarrierSize]}
 }
 
 func (b Barrier) getState() int32  { return int32(atomic.LoadUint32(b.state)) }
@@ -63,6 +76,9 @@ func (b Barrier) lock() {
 		b.setState(barrierBroken)
 		b.cond.Notify(-1)
 	}
+	// Parties of processes that died in the barrier leave it, so that a draining round
+	// or a reset can finish.
+	b.arrived.dropDead(b.leaveOne)
 }
 
 // Parties is the number of parties a round needs.
@@ -86,6 +102,7 @@ func (b Barrier) Arrive(d Deadline) (index int, last bool, err error) {
 		b.mu.Unlock()
 		return 0, false, ErrBroken
 	}
+	b.arrived.claim()
 	index = int(atomic.AddUint32(b.count, 1)) - 1
 	if index+1 == b.Parties() {
 		return index, true, nil
@@ -140,14 +157,17 @@ func (b Barrier) wait(d Deadline) bool {
 	b.mu.Unlock()
 	woken := b.cond.Sleep(ticket, d)
 	b.lock()
-	if !woken {
-		woken = b.cond.Leave()
-	}
-	return woken
+	return b.cond.Leave(ticket, woken)
 }
 
-// leave counts a party out; the last one out lets the next round fill.
+// leave counts this process's party out.
 func (b Barrier) leave() {
+	b.arrived.unclaim(b.arrived.mine())
+	b.leaveOne()
+}
+
+// leaveOne counts a party out; the last one out lets the next round fill.
+func (b Barrier) leaveOne() {
 	if atomic.AddUint32(b.count, ^uint32(0)) == 0 {
 		if s := b.getState(); s == barrierDraining || s == barrierResetting {
 			b.setState(barrierFilling)
@@ -182,7 +202,8 @@ func (b Barrier) Abort() {
 	b.mu.Unlock()
 }
 
-// Waiting is the number of parties waiting in the current round.
+// Waiting is the number of parties waiting in the current round (a process that died
+// waiting counts until the next Arrive, Reset or Abort notices).
 func (b Barrier) Waiting() int {
 	if b.getState() == barrierFilling {
 		return int(atomic.LoadUint32(b.count))

@@ -9,7 +9,7 @@
 //
 // # Layout
 //
-// Every primitive lives in one 64-byte block; all fields are little-endian words at
+// Every primitive lives in one 64-byte block (a condition in 256 bytes); all fields are little-endian words at
 // fixed offsets, the same on every architecture. Offsets 0..15 are what the C fast path
 // of gompx's Python extension (pyext/csrc/gompxsync.c) also reads and writes: keep the
 // two in step.
@@ -18,8 +18,10 @@
 //	mutex          state     ownerPid  ownerStart                           kind
 //	semaphore      value     waiters   maxValue                             kind
 //	event          flag      waiters                                        kind
-//	condition      seq       waiters   signals                              kind
+//	condition      wakeups   total     woken                                kind
+//	               +64..256: a table of {pid, count, start} per process with waiters
 //	barrier        mutex(16 bytes)     +16 cond(12) +28 state +32 count +36 parties  kind
+//	               +64..256: a table of {pid, count, start} per process with parties in it
 //
 // mutex.state is 0 when free, else the owner's pid, with waitersBit set once some
 // process may sleep on it. The owner writes ownerStart (its start time in clock ticks,
