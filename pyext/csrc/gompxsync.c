@@ -171,17 +171,18 @@ acquire_impl(SemLock *self, int blocking, PyObject *timeout)
         ++self->count;
         Py_RETURN_TRUE;
     }
-    if (try_acquire(self))
-        return got(self, tid, -1);
-    if (!blocking)
-        Py_RETURN_FALSE;
+    /* As CPython: a blocking call checks its timeout even when the lock is free. */
     double ms = -1;
-    if (timeout != NULL && timeout != Py_None) {
+    if (blocking && timeout != NULL && timeout != Py_None) {
         double t = PyFloat_AsDouble(timeout);
         if (t == -1 && PyErr_Occurred())
             return NULL;
         ms = t < 0 ? 0 : t * 1000;
     }
+    if (try_acquire(self))
+        return got(self, tid, -1);
+    if (!blocking)
+        Py_RETURN_FALSE;
     return acquire_slow(self, tid, ms);
 }
 
