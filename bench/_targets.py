@@ -5,7 +5,8 @@ a small module that imports nothing: a child pays only for what the benchmark me
 The same functions serve gompx and stdlib ``multiprocessing`` alike.
 """
 
-__all__ = ["noop", "echo", "sink_bytes"]
+__all__ = ["noop", "echo", "sink_bytes", "sync_increment", "sync_event_echo",
+           "sync_barrier_rounds"]
 
 
 def noop():
@@ -92,3 +93,29 @@ def queue_task_consume(q):
         task_done()
         if item is None:
             break
+
+
+# --- synchronize / sharedctypes (bench_sync.py) ---------------------------------------
+
+def sync_increment(value, ready, go, n):
+    """Add 1 to *value* n times, each under its lock; wait for *go* first."""
+    ready.release()
+    go.wait()
+    lock = value.get_lock()
+    for _ in range(n):
+        with lock:
+            value.value += 1
+
+
+def sync_event_echo(ping, pong, n):
+    """n times: wait for *ping*, clear it, set *pong* (the other half of a round trip)."""
+    for _ in range(n):
+        ping.wait()
+        ping.clear()
+        pong.set()
+
+
+def sync_barrier_rounds(barrier, n):
+    """Pass *barrier* n times."""
+    for _ in range(n):
+        barrier.wait()

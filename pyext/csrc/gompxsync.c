@@ -92,6 +92,35 @@ try_acquire(SemLock *self)
     return 1;
 }
 
+static inline void
+cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* A lock held by another process for a short critical section (a shared value's
+ * update) is usually free again within a microsecond or two: polling that long here
+ * costs less than the call into Go (~1 us with its Python frames), which spins longer
+ * and then sleeps.  The GIL stays held, so the poll is kept short. */
+#define SPIN_POLLS 256
+
+static int
+spin_acquire(SemLock *self)
+{
+    for (int i = 0; i < SPIN_POLLS; i++) {
+        cpu_relax();
+        uint32_t v = load(self->word);
+        int free = self->kind == KIND_SEMAPHORE ? v != 0 : v == 0;
+        if (free && try_acquire(self))
+            return 1;
+    }
+    return 0;
+}
+
 static double
 monotonic_ms(void)
 {
@@ -183,6 +212,8 @@ acquire_impl(SemLock *self, int blocking, PyObject *timeout)
         return got(self, tid, -1);
     if (!blocking)
         Py_RETURN_FALSE;
+    if (ms != 0 && spin_acquire(self))
+        return got(self, tid, -1);
     return acquire_slow(self, tid, ms);
 }
 
@@ -326,7 +357,10 @@ SemLock_owner(SemLock *self, PyObject *unused)
     return PyLong_FromUnsignedLong(load(self->word) & ~WAITERS_BIT);
 }
 
-/* SemLock(block, kind, maxvalue, pid, start, slow, owner_died_warning, handle) */
+/* SemLock(block, kind, maxvalue, pid, start, slow, owner_died_warning, handle).
+ * gompx.synchronize's classes subclass this type, so that acquire, release, __enter__
+ * and __exit__ are C calls with no Python frame in between; they call this __init__
+ * themselves, from __init__ or from __setstate__ once the block is known. */
 static int
 SemLock_init(SemLock *self, PyObject *args, PyObject *kwds)
 {
@@ -427,7 +461,7 @@ static PyTypeObject SemLockType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "gompx._gompxsync.SemLock",
     .tp_basicsize = sizeof(SemLock),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
     .tp_doc = "The shared words of a gompx Lock, RLock or Semaphore (see the module doc).",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)SemLock_init,

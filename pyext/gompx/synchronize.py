@@ -93,8 +93,9 @@ class _Shared:
 # Lock, RLock, Semaphore, BoundedSemaphore
 #
 
-class SemLock(_Shared):
-    """The base of the locks and semaphores, as in CPython."""
+class SemLock(_Shared, _gompxsync.SemLock):
+    """The base of the locks and semaphores, as in CPython. acquire, release,
+    __enter__ and __exit__ are the C type's own methods."""
 
     def __init__(self, kind, value, maxvalue, *, ctx):
         core_kind = _CORE_SEMAPHORE if kind == SEMAPHORE else _CORE_LOCK
@@ -110,23 +111,17 @@ class SemLock(_Shared):
         pid, start = _process_identity()
         block = heap.arena_view(self._fd, self._offset, 64)
         slow = functools.partial(_call, "SyncAcquire", self._handle)
-        self._semlock = _gompxsync.SemLock(block, kind, bound, pid, start, slow,
-                                           LockOwnerDiedWarning, self._handle)
-        self._make_methods()
+        _gompxsync.SemLock.__init__(self, block, kind, bound, pid, start, slow,
+                                    LockOwnerDiedWarning, self._handle)
 
-    def _make_methods(self):
-        self.acquire = self._semlock.acquire
-        self.release = self._semlock.release
-
-    def __enter__(self):
-        return self._semlock.__enter__()
-
-    def __exit__(self, *args):
-        return self._semlock.__exit__(*args)
+    @property
+    def _semlock(self):
+        # CPython keeps the C object in _semlock; Condition and reprs look there.
+        return self
 
     def __getstate__(self):
         dupfd, offset = self._reduce_block()
-        return (dupfd, offset, self._core_kind, self._semlock.kind, self._semlock.maxvalue)
+        return (dupfd, offset, self._core_kind, self.kind, self.maxvalue)
 
     def __setstate__(self, state):
         dupfd, offset, self._core_kind, kind, bound = state
