@@ -134,9 +134,11 @@ func (b *Barrier) Wait(timeout time.Duration, action func() error) (int, error) 
 	return i, err
 }
 
-// Arrive and Release are Wait in two steps, for callers whose action cannot be a Go
-// function (gompx's Python Barrier): Arrive returns last = true to the party that must
-// run the action, which then calls Release(actionOK) exactly once.
+// Arrive, Await and Release are Wait in steps, for callers whose action cannot be a Go
+// function or who wait in slices (gompx's Python Barrier): Arrive enters the round and
+// returns last = true to the party that must run the action, which then calls
+// Release(actionOK) exactly once; every other party calls Await until it reports done
+// (or Abandon to leave without breaking the round).
 func (b *Barrier) Arrive(timeout time.Duration) (index int, last bool, err error) {
 	index, last, err = b.b.Arrive(waitUntil(timeout))
 	if err != nil {
@@ -144,6 +146,20 @@ func (b *Barrier) Arrive(timeout time.Duration) (index int, last bool, err error
 	}
 	return index, last, err
 }
+
+// Await waits up to timeout for the round the caller arrived in; see Arrive. With
+// giveUp, a round still filling after timeout is broken; without, done is false and the
+// caller is still in the round.
+func (b *Barrier) Await(timeout time.Duration, giveUp bool) (done bool, err error) {
+	done, err = b.b.Await(waitUntil(timeout), giveUp)
+	if err != nil {
+		err = fmt.Errorf("barrier wait: %w", err)
+	}
+	return done, err
+}
+
+// Abandon leaves the round the caller arrived in without breaking it.
+func (b *Barrier) Abandon() { b.b.Abandon() }
 
 // Release ends the round for the party that Arrive told to run the action.
 func (b *Barrier) Release(actionOK bool) { b.b.Release(actionOK) }

@@ -34,6 +34,7 @@ SEM_VALUE_MAX = 0x7fffffff
 # The core's kinds (pyext/gompxcore/sync.go).
 _CORE_LOCK, _CORE_SEMAPHORE, _CORE_EVENT, _CORE_CONDITION, _CORE_BARRIER = range(5)
 _BARRIER_LAST = 1 << 32
+_SLICE_MS = 50  # longest wait in Go between two looks at Python signals
 
 
 class LockOwnerDiedWarning(RuntimeWarning):
@@ -361,18 +362,38 @@ class Barrier(_Shared):
         if timeout is None:
             timeout = self._timeout
         n = _native()
-        index = _call("BarrierArrive", self._handle, n.timeout_ms(timeout))
-        if index < _BARRIER_LAST:
-            return index
-        # This party arrived last: it runs the action, then releases the round.
-        ok = False
+        handle = self._handle
+        deadline = None if timeout is None else time.monotonic() + max(timeout, 0)
+        index = _call("BarrierArrive", handle, n.timeout_ms(timeout))
+        if index >= _BARRIER_LAST:
+            # This party arrived last: it runs the action, then releases the round.
+            ok = False
+            try:
+                if self._action:
+                    self._action()
+                ok = True
+            finally:
+                _call("BarrierRelease", handle, ok)
+            return index - _BARRIER_LAST
+        # Wait for the round in slices, so that signal handlers (Ctrl-C) run between them.
+        left = False
         try:
-            if self._action:
-                self._action()
-            ok = True
+            while True:
+                step, final = _SLICE_MS, False
+                if deadline is not None:
+                    remaining = max(0, int((deadline - time.monotonic()) * 1000))
+                    step, final = min(remaining, _SLICE_MS), remaining <= _SLICE_MS
+                try:
+                    left = _call("BarrierAwait", handle, step, final)
+                except threading.BrokenBarrierError:
+                    left = True
+                    raise
+                if left:
+                    return index
         finally:
-            _call("BarrierRelease", self._handle, ok)
-        return index - _BARRIER_LAST
+            if not left:
+                # Interrupted: leave the round without breaking it, as threading does.
+                _call("BarrierAbandon", handle)
 
     def reset(self):
         _call("BarrierReset", self._handle)

@@ -313,9 +313,11 @@ func CondWaiters(h int64) (n int, err error) {
 // BarrierLast flags the result of BarrierArrive for the party that must run the action.
 const BarrierLast = 1 << 32
 
-// BarrierArrive waits up to ms milliseconds (-1: forever) at the Barrier and returns
-// this party's index, with BarrierLast added for the party that must run the action
-// and then call BarrierRelease. A broken barrier raises BrokenBarrierError.
+// BarrierArrive enters the Barrier's current round, waiting up to ms milliseconds (-1:
+// forever) only for the previous round to drain, and returns this party's index, with
+// BarrierLast added for the party that must run the action and then call
+// BarrierRelease. Every other party calls BarrierAwait. A broken barrier raises
+// BrokenBarrierError.
 func BarrierArrive(h int64, ms int) (index int64, err error) {
 	defer recoverInto(&err)
 	b, err := get[*gompx.Barrier](h)
@@ -323,16 +325,48 @@ func BarrierArrive(h int64, ms int) (index int64, err error) {
 		return 0, err
 	}
 	i, last, err := b.Arrive(msTimeout(ms))
-	if errors.Is(err, gompx.ErrBrokenBarrier) {
-		return 0, newPyError("BrokenBarrierError", "")
-	}
 	if err != nil {
-		return 0, translate(err)
+		return 0, barrierError(err)
 	}
 	if last {
 		return int64(i) + BarrierLast, nil
 	}
 	return int64(i), nil
+}
+
+func barrierError(err error) error {
+	if errors.Is(err, gompx.ErrBrokenBarrier) {
+		return newPyError("BrokenBarrierError", "")
+	}
+	return translate(err)
+}
+
+// BarrierAwait waits up to ms milliseconds for the round the caller arrived in and
+// reports whether it was released (the caller has left it). Not released in time: with
+// giveUp the barrier breaks (BrokenBarrierError), else false and the caller is still in
+// the round (call again, or BarrierAbandon).
+func BarrierAwait(h int64, ms int, giveUp bool) (done bool, err error) {
+	defer recoverInto(&err)
+	b, err := get[*gompx.Barrier](h)
+	if err != nil {
+		return false, err
+	}
+	done, err = b.Await(msTimeout(ms), giveUp)
+	if err != nil {
+		return done, barrierError(err)
+	}
+	return done, nil
+}
+
+// BarrierAbandon takes the caller's party out of its round without breaking it.
+func BarrierAbandon(h int64) (ok bool, err error) {
+	defer recoverInto(&err)
+	b, err := get[*gompx.Barrier](h)
+	if err != nil {
+		return false, err
+	}
+	b.Abandon()
+	return true, nil
 }
 
 // BarrierRelease ends the round for the last party: actionOK false breaks the barrier.

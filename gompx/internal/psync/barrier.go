@@ -84,10 +84,10 @@ func (b Barrier) lock() {
 // Parties is the number of parties a round needs.
 func (b Barrier) Parties() int { return int(atomic.LoadUint32(b.partyCount)) }
 
-// Arrive enters the current round, waiting until d for the round to complete. It
-// returns this party's index (0..parties-1, distinct within a round). The last party to
-// arrive gets last = true and holds the barrier's mutex: it runs the action and must
-// call Release; everyone else returns when Release ran, or with ErrBroken.
+// Arrive enters the current round, waiting until d only for a previous round to finish
+// draining. It returns this party's index (0..parties-1, distinct within a round). The
+// last party to arrive gets last = true and holds the barrier's mutex: it runs the
+// action and must call Release. Everyone else then waits for the round with Await.
 func (b Barrier) Arrive(d Deadline) (index int, last bool, err error) {
 	b.lock()
 	// A round still draining, or a reset in progress, must finish first.
@@ -107,8 +107,23 @@ func (b Barrier) Arrive(d Deadline) (index int, last bool, err error) {
 	if index+1 == b.Parties() {
 		return index, true, nil
 	}
+	b.mu.Unlock()
+	return index, false, nil
+}
+
+// Await waits until d for the round this process's party arrived in to be released,
+// and then leaves it (done = true; ErrBroken if the round broke). If d passes first,
+// giveUp breaks the barrier (a timeout breaks a threading.Barrier for everyone);
+// without it Await returns done = false and the party is still in the round: call Await
+// again, or Abandon. So a caller can wait in slices and handle signals in between.
+func (b Barrier) Await(d Deadline, giveUp bool) (done bool, err error) {
+	b.lock()
 	for b.getState() == barrierFilling {
 		if !b.wait(d) && b.getState() == barrierFilling {
+			if !giveUp {
+				b.mu.Unlock()
+				return false, nil
+			}
 			b.breakLocked()
 		}
 	}
@@ -117,7 +132,15 @@ func (b Barrier) Arrive(d Deadline) (index int, last bool, err error) {
 	}
 	b.leave()
 	b.mu.Unlock()
-	return index, false, err
+	return true, err
+}
+
+// Abandon takes a party that arrived but stops waiting (its caller was interrupted) out
+// of the round, without breaking it, as an exception inside threading.Barrier.wait does.
+func (b Barrier) Abandon() {
+	b.lock()
+	b.leave()
+	b.mu.Unlock()
 }
 
 // Release ends the round of the last party to Arrive, which holds the mutex: actionOK
@@ -136,7 +159,11 @@ func (b Barrier) Release(actionOK bool) {
 // Wait is Arrive, the action (nil: none) run by the last party, and Release.
 func (b Barrier) Wait(d Deadline, action func() error) (int, error) {
 	index, last, err := b.Arrive(d)
-	if err != nil || !last {
+	if err != nil {
+		return index, err
+	}
+	if !last {
+		_, err = b.Await(d, true)
 		return index, err
 	}
 	var actionErr error
