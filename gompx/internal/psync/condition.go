@@ -22,8 +22,9 @@ const ConditionSize = BlockSize + tableSize
 // waiter may take a notification only if wakeups moved since it entered, so a waiter
 // that enters after a notify cannot steal it from those it was meant for, and
 // notify(n) never wakes more than n. A waiter whose time runs out takes a notification
-// if one is there for it, else counts itself as notified and woken, which removes it
-// from the pending ones.
+// if one is there for it, else uncounts itself from total. (Not by counting itself
+// notified and woken, as glibc did: that moves wakeups, which would let a waiter that
+// entered after an earlier notify take that notification from those it was meant for.)
 //
 // Notify never waits for the waiters it wakes, and before counting it drops the
 // registrations of processes that died waiting (from the table; beyond tableSlots
@@ -116,12 +117,8 @@ func (c Condition) Leave(t Ticket, woken bool) bool {
 	return false
 }
 
-// withdraw removes one pending waiter: counted as notified and woken at once. The
-// wakeups change wakes sleepers, who find nothing to take and sleep again. Lock held.
-func (c Condition) withdraw() {
-	atomic.AddUint32(c.wakeups, 1)
-	atomic.AddUint32(c.woken, 1)
-}
+// withdraw removes one pending waiter. Lock held.
+func (c Condition) withdraw() { atomic.AddUint32(c.total, ^uint32(0)) }
 
 func (c Condition) pending() uint32 {
 	return atomic.LoadUint32(c.total) - atomic.LoadUint32(c.wakeups)

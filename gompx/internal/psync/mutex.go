@@ -69,6 +69,7 @@ func (m Mutex) Lock(d Deadline) error {
 	if spinUntil(func() bool { return atomic.LoadUint32(m.state) == 0 && m.TryLock() }) {
 		return nil
 	}
+	var suspect uint32 // a state whose owner looked dead, on a start time that may be stale
 	for {
 		s := atomic.LoadUint32(m.state)
 		switch {
@@ -85,7 +86,7 @@ func (m Mutex) Lock(d Deadline) error {
 			}
 			s |= waitersBit
 		}
-		if died, err := m.takeFromDead(s, me); died {
+		if died, err := m.takeFromDead(s, me, &suspect); died {
 			return err
 		}
 		if !d.sleep(m.state, s) {
@@ -95,13 +96,23 @@ func (m Mutex) Lock(d Deadline) error {
 }
 
 // takeFromDead takes the mutex over if its owner, as seen in state s, has died.
-func (m Mutex) takeFromDead(s uint32, me Identity) (bool, error) {
+//
+// A live process whose start time differs from ownerStart is only suspect: a new owner
+// that reuses a dead owner's pid writes its own start time just after its compare-and-
+// swap, and until then ownerPid and ownerStart still name the dead one. So that case
+// must be seen twice, a sleep apart, in the same state (*suspect keeps the first look).
+func (m Mutex) takeFromDead(s uint32, me Identity, suspect *uint32) (bool, error) {
 	pid := s &^ waitersBit
 	var start uint64
 	if atomic.LoadUint32(m.ownerPid) == pid {
 		start = atomic.LoadUint64(m.ownerStart)
 	}
 	if !gone(pid, start) {
+		*suspect = 0
+		return false, nil
+	}
+	if start != 0 && pidLives(pid) && *suspect != s {
+		*suspect = s
 		return false, nil
 	}
 	if !atomic.CompareAndSwapUint32(m.state, s, me.Pid|waitersBit) {

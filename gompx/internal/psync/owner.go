@@ -85,7 +85,13 @@ func gone(pid uint32, start uint64) bool {
 	}
 	now, ok := startTime(int(pid))
 	if !ok {
-		return true
+		// The process is gone or a zombie, unless /proc cannot be read at all (then our
+		// own start time is unknown too, and kill's answer is all there is).
+		return Self().Start != 0
 	}
 	return start != 0 && now != start
 }
+
+// pidLives reports that some process, not a zombie, has pid: the weaker half of gone,
+// which cannot be fooled by a stale start time.
+func pidLives(pid uint32) bool { return !gone(pid, 0) }
