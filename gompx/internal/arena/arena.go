@@ -27,6 +27,7 @@ const (
 	punchClass = 16
 
 	magic      = 0x414e4552_41706d67 // "gmpARENA"
+	tagMagic   = 0x6b636f6c_62706d67 // "gmpblock"
 	lockOffset = 16
 	topOffset  = 80
 	freeOffset = 96
@@ -62,7 +63,7 @@ func Create() (*Arena, error) {
 }
 
 // Open maps the arena behind fd, which another process created. On success the Arena
-// owns fd.
+// owns fd; on failure fd stays the caller's.
 func Open(fd int) (*Arena, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
@@ -77,11 +78,11 @@ func Open(fd int) (*Arena, error) {
 	}
 	a := &Arena{seg: seg, mem: seg.Bytes()}
 	if atomic.LoadUint64(a.word64(0)) != magic {
-		seg.Close()
+		unix.Munmap(a.mem) // not seg.Close: that would close the caller's fd
 		return nil, fmt.Errorf("open arena: fd %d holds no arena", fd)
 	}
 	if a.lock, err = psync.OpenMutex(a.mem[lockOffset : lockOffset+psync.BlockSize]); err != nil {
-		seg.Close()
+		unix.Munmap(a.mem)
 		return nil, fmt.Errorf("open arena: %w", err)
 	}
 	return a, nil
@@ -102,6 +103,10 @@ func (a *Arena) refs(data int64) *int32 {
 func (a *Arena) class(data int64) uint32 {
 	return atomic.LoadUint32((*uint32)(unsafe.Pointer(&a.mem[data-HeaderSize+4])))
 }
+
+// tag marks an allocated block's header (in the word that links a free block): an
+// offset into some block's data, whose bytes may look like a header, lacks it.
+func tag(block int64) uint64 { return uint64(block) ^ tagMagic }
 
 func classFor(size int) (int, error) {
 	if size < 0 {
@@ -137,7 +142,8 @@ func (a *Arena) Alloc(size int) (int64, error) {
 		}
 		clear(a.mem[data:end])
 	}
-	*(*uint32)(unsafe.Pointer(&a.mem[block+4])) = uint32(c)
+	atomic.StoreUint32((*uint32)(unsafe.Pointer(&a.mem[block+4])), uint32(c))
+	atomic.StoreUint64(a.word64(block+8), tag(block))
 	atomic.StoreInt32(a.refs(data), 1)
 	return data, nil
 }
@@ -167,10 +173,18 @@ func (a *Arena) Retain(data int64) error {
 	if err := a.check(data); err != nil {
 		return err
 	}
-	if atomic.AddInt32(a.refs(data), 1) <= 1 {
-		return fmt.Errorf("retain block at %d: it was already free", data)
+	// A compare-and-swap, not an add: a refused call must leave the count alone, or a
+	// later Release would free the block a second time.
+	refs := a.refs(data)
+	for {
+		n := atomic.LoadInt32(refs)
+		if n <= 0 {
+			return fmt.Errorf("retain block at %d: it was already free", data)
+		}
+		if atomic.CompareAndSwapInt32(refs, n, n+1) {
+			return nil
+		}
 	}
-	return nil
 }
 
 // Release drops a reference to the block at data and frees it with the last one; freed
@@ -179,17 +193,27 @@ func (a *Arena) Release(data int64) (freed bool, err error) {
 	if err := a.check(data); err != nil {
 		return false, err
 	}
-	left := atomic.AddInt32(a.refs(data), -1)
-	if left < 0 {
-		return false, fmt.Errorf("release block at %d: it was already free", data)
-	}
-	if left > 0 {
-		return false, nil
+	refs := a.refs(data)
+	for {
+		n := atomic.LoadInt32(refs)
+		if n <= 0 {
+			return false, fmt.Errorf("release block at %d: it was already free", data)
+		}
+		if atomic.CompareAndSwapInt32(refs, n, n-1) {
+			if n > 1 {
+				return false, nil
+			}
+			break
+		}
 	}
 	block, c := data-HeaderSize, int64(a.class(data))
 	if c >= punchClass {
-		// Give the pages back; the first holds the header and is cleared on reuse.
-		unix.Fallocate(a.Fd(), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, block+page, 1<<c-page)
+		// Give the pages back; the first holds the header and is cleared on reuse. Alloc
+		// counts on the rest reading back as zeros, so where punching fails, zero it here.
+		err := unix.Fallocate(a.Fd(), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, block+page, 1<<c-page)
+		if err != nil {
+			clear(a.mem[block+page : block+1<<c])
+		}
 	}
 	if err := a.lock.Lock(psync.Forever); err != nil && !errors.Is(err, psync.ErrOwnerDied) {
 		return false, fmt.Errorf("free block at %d: %w", data, err)
@@ -205,9 +229,13 @@ func (a *Arena) Release(data int64) (freed bool, err error) {
 func (a *Arena) Refs(data int64) int32 { return atomic.LoadInt32(a.refs(data)) }
 
 // Bytes is the data of the block at data: its capacity, at least what Alloc was asked.
+// A free block has none.
 func (a *Arena) Bytes(data int64) ([]byte, error) {
 	if err := a.check(data); err != nil {
 		return nil, err
+	}
+	if atomic.LoadInt32(a.refs(data)) <= 0 {
+		return nil, fmt.Errorf("block at offset %d is free", data)
 	}
 	end := data - HeaderSize + 1<<a.class(data)
 	return a.mem[data:end:end], nil
@@ -217,7 +245,15 @@ func (a *Arena) check(data int64) error {
 	if data < firstBlock+HeaderSize || data >= Size || data%16 != 0 {
 		return fmt.Errorf("no block at offset %d", data)
 	}
-	if c := a.class(data); c < MinClass || c > MaxClass || data-HeaderSize+1<<c > Size {
+	// Blocks are cut below top, at an alignment their class fixes: an offset inside a
+	// block's data (whose bytes may look like anything) rarely passes both checks.
+	block, top := data-HeaderSize, int64(atomic.LoadUint64(a.word64(topOffset)))
+	c := a.class(data)
+	if c < MinClass || c > MaxClass || block+1<<c > top || c >= punchClass && block%page != 0 {
+		return fmt.Errorf("no block at offset %d", data)
+	}
+	// A free block's word is a link; callers refuse free blocks by their count.
+	if atomic.LoadInt32(a.refs(data)) > 0 && atomic.LoadUint64(a.word64(block+8)) != tag(block) {
 		return fmt.Errorf("no block at offset %d", data)
 	}
 	return nil

@@ -26,7 +26,8 @@
 //	4096    ...   blocks
 //
 // A block of class c is 1<<c bytes (c from MinClass to MaxClass) and starts with a
-// 16-byte header: refs (int32, atomic), class (uint32), next free block (uint64, only
-// while free). Callers see the data after the header: Alloc returns the offset of the
+// 16-byte header: refs (int32, atomic), class (uint32), and a word that links a free
+// block to the next one, and in an allocated block holds a tag derived from its offset,
+// so that an offset into a block's data (which may look like a header) is refused. Callers see the data after the header: Alloc returns the offset of the
 // data, 16 bytes past a multiple of 16 (64 KiB blocks and up start on a page).
 package arena
