@@ -209,3 +209,53 @@ func TestBarrierArriveRelease(t *testing.T) {
 		}
 	}
 }
+
+// TestBarrierAwaitInSlices waits for a round in short slices, as a caller that handles
+// signals in between does: a slice that runs out leaves the party in the round, and
+// Abandon takes it out without breaking the barrier.
+func TestBarrierAwaitInSlices(t *testing.T) {
+	b := newBarrier(t, 2)
+	i, last, err := b.Arrive(Forever)
+	if err != nil || last || i != 0 {
+		t.Fatalf("Arrive: %d, %v, %v", i, last, err)
+	}
+	for s := 0; s < 3; s++ {
+		if done, err := b.Await(After(5*time.Millisecond), false); done || err != nil {
+			t.Fatalf("slice %d: %v, %v; want not done", s, done, err)
+		}
+		if b.Waiting() != 1 || b.Broken() {
+			t.Fatalf("slice %d: Waiting %d, Broken %v", s, b.Waiting(), b.Broken())
+		}
+	}
+	other := make(chan error, 1)
+	go func() {
+		_, err := b.Wait(After(2*time.Second), nil)
+		other <- err
+	}()
+	for done := false; !done; {
+		if done, err = b.Await(After(5*time.Millisecond), false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-other; err != nil {
+		t.Fatal(err)
+	}
+
+	// Abandon: the round goes on without the party, unbroken.
+	if _, _, err := b.Arrive(Forever); err != nil {
+		t.Fatal(err)
+	}
+	b.Abandon()
+	if b.Waiting() != 0 || b.Broken() {
+		t.Fatalf("after Abandon: Waiting %d, Broken %v", b.Waiting(), b.Broken())
+	}
+	fullRound(t, b)
+	// A slice that gives up breaks the barrier, as a threading.Barrier timeout does.
+	b.Arrive(Forever)
+	if done, err := b.Await(After(5*time.Millisecond), true); !done || !errors.Is(err, ErrBroken) {
+		t.Fatalf("Await giving up: %v, %v; want done, ErrBroken", done, err)
+	}
+	if !b.Broken() {
+		t.Fatal("not broken after a wait gave up")
+	}
+}
