@@ -12,7 +12,8 @@
  * The words are those of gompx/internal/psync (see its doc.go), at the start of a 64-byte
  * block in a shared arena:
  *   mutex:      +0 state (0 free, else owner pid | WAITERS), +4 owner pid, +8 owner start
- *   semaphore:  +0 value, +4 waiters, +8 bound (0: none)
+ *   semaphore:  +0 value, +4 waiters, +8 bound (0: none; this object keeps its own bound,
+ *               so that a BoundedSemaphore(0) refuses every release as CPython's does)
  *
  * The object mirrors CPython's _multiprocessing.SemLock: kind, maxvalue, a per-process
  * count of this thread's acquisitions, and the identity of the last acquiring thread.
@@ -44,7 +45,7 @@ typedef struct {
     uint32_t *aux;         /* owner pid (mutex) or waiters (semaphore) */
     uint64_t *owner_start; /* mutex only */
     int kind;
-    uint32_t maxvalue; /* 0: unbounded */
+    uint32_t maxvalue; /* release refuses to count past it: SEM_VALUE_MAX when unbounded */
     uint32_t pid;
     uint64_t start;
     long count;                 /* this process's acquisitions not yet released */
@@ -273,7 +274,7 @@ release_impl(SemLock *self)
     if (self->kind == KIND_SEMAPHORE) {
         for (;;) {
             uint32_t v = load(self->word);
-            if ((self->maxvalue != 0 && v >= self->maxvalue) || v >= 0x7fffffffu) {
+            if (v >= self->maxvalue) {
                 PyErr_SetString(PyExc_ValueError, "semaphore or lock released too many times");
                 return NULL;
             }

@@ -100,12 +100,14 @@ class SemLock(_Shared, _gompxsync.SemLock):
 
     def __init__(self, kind, value, maxvalue, *, ctx):
         core_kind = _CORE_SEMAPHORE if kind == SEMAPHORE else _CORE_LOCK
-        bound = 0 if maxvalue >= SEM_VALUE_MAX else maxvalue
+        bound = min(maxvalue, SEM_VALUE_MAX)
         if kind == SEMAPHORE and not 0 <= value <= SEM_VALUE_MAX:
             # As CPython, where sem_open refuses the value.
             raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
         self._core_kind = core_kind
-        self._open(_call("SyncNew", core_kind, value, bound))
+        # The core's bound 0 means none; the C object enforces the bound on release.
+        core_bound = 0 if bound in (0, SEM_VALUE_MAX) else bound
+        self._open(_call("SyncNew", core_kind, value, core_bound))
         self._bind(kind, bound)
 
     def _bind(self, kind, bound):

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"sync/atomic"
+	"time"
 
 	"github.com/gompx/gompx/gompx/internal/futex"
 )
@@ -26,9 +28,11 @@ const ConditionSize = BlockSize + tableSize
 // notified and woken, as glibc did: that moves wakeups, which would let a waiter that
 // entered after an earlier notify take that notification from those it was meant for.)
 //
-// Notify never waits for the waiters it wakes, and before counting it drops the
-// registrations of processes that died waiting (from the table; beyond tableSlots
-// processes at once, waiters go untracked), so a notification goes to a live waiter.
+// Before counting, Notify drops the registrations of processes that died waiting (from
+// the table; beyond tableSlots processes at once, waiters go untracked), so a
+// notification goes to a live waiter; and it gives the waiters an earlier Notify woke
+// up to handoffLimit to take their notifications (see awaitTaken). It never waits
+// longer, so a dead or stopped waiter cannot block it.
 type Condition struct {
 	wakeups, total, woken *uint32
 	table                 procTable // nil inside a Barrier
@@ -150,9 +154,34 @@ func (c Condition) Notify(n int) int {
 	if n == 0 {
 		return 0
 	}
+	c.awaitTaken()
 	atomic.AddUint32(c.wakeups, uint32(n))
 	futex.Wake(c.wakeups, math.MaxInt32)
 	return n
+}
+
+// handoffLimit bounds how long Notify waits for the waiters an earlier Notify woke.
+const handoffLimit = 20 * time.Millisecond
+
+// awaitTaken gives the waiters woken by an earlier Notify up to handoffLimit to take
+// their notifications. Once wakeups moves again, every waiter that entered before the
+// move may take any notification not yet taken, so without this a waiter that entered
+// after the earlier Notify could take the notification meant for one that entered
+// before it. Stdlib's Condition waits for its woken waiters without limit; the limit
+// here keeps a stopped or dying waiter from blocking the notifier (dead ones were
+// dropped already).
+func (c Condition) awaitTaken() {
+	start := time.Now()
+	for i := 0; atomic.LoadUint32(c.woken) != atomic.LoadUint32(c.wakeups); i++ {
+		if time.Since(start) > handoffLimit {
+			return
+		}
+		if i < 64 {
+			runtime.Gosched()
+		} else {
+			time.Sleep(20 * time.Microsecond)
+		}
+	}
 }
 
 // Waiters is the number of registered, not yet notified waiters, after dropping those

@@ -296,3 +296,33 @@ func TestConditionDeadWaiter(t *testing.T) {
 		t.Fatal("the notification went to the dead waiter")
 	}
 }
+
+// A second notify must not let a waiter that entered after the first take the first
+// one's notification while the waiter it was meant for is about to take it.
+func TestConditionSecondNotifyKeepsOrder(t *testing.T) {
+	c, err := NewCondition(make([]byte, ConditionSize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := c.Enter()
+	c.Notify(1) // meant for a
+	taken := make(chan bool)
+	go func() {
+		time.Sleep(5 * time.Millisecond) // a wakes late, while the second notify waits
+		taken <- c.Sleep(a, Now)
+	}()
+	b, x := c.Enter(), c.Enter()
+	c.Notify(1) // meant for b or x; waits for a to take its own
+	if !<-taken {
+		t.Fatal("a lost the notification meant for it")
+	}
+	got := 0
+	for _, w := range []Ticket{b, x} {
+		if c.Sleep(w, Now) {
+			got++
+		}
+	}
+	if got != 1 {
+		t.Fatalf("%d of the two later waiters woke, want 1", got)
+	}
+}
