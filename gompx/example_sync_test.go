@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gompx/gompx/gompx"
@@ -45,7 +44,7 @@ func ExampleBarrier() {
 		panic(err)
 	}
 	defer b.Close()
-	var round atomic.Int32 // atomic: the race detector cannot see the order the barrier keeps in shared memory
+	round := 0 // only the action touches it, and the barrier orders the actions
 	var wg sync.WaitGroup
 	for p := 0; p < 3; p++ {
 		wg.Add(1)
@@ -53,7 +52,8 @@ func ExampleBarrier() {
 			defer wg.Done()
 			for r := 0; r < 2; r++ {
 				b.Wait(-1, func() error {
-					fmt.Println("round", round.Add(1), "complete")
+					round++
+					fmt.Println("round", round, "complete")
 					return nil
 				})
 			}

@@ -36,6 +36,7 @@ func eventAt(b []byte) Event { return Event{flag: word(b, 0), waiters: word(b, 4
 
 // Set sets the flag and wakes every waiter.
 func (e Event) Set() {
+	raceRelease(e.flag)
 	for {
 		v := atomic.LoadUint32(e.flag)
 		if v&1 != 0 {
@@ -66,6 +67,14 @@ func (e Event) IsSet() bool { return atomic.LoadUint32(e.flag)&1 != 0 }
 // Wait waits until the flag is set or d passes. It reports true if the flag was set
 // at some moment of the wait.
 func (e Event) Wait(d Deadline) bool {
+	set := e.wait(d)
+	if set {
+		raceAcquire(e.flag)
+	}
+	return set
+}
+
+func (e Event) wait(d Deadline) bool {
 	v0 := atomic.LoadUint32(e.flag)
 	if v0&1 != 0 {
 		return true

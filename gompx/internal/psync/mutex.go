@@ -56,6 +56,7 @@ func (m Mutex) TryLock() bool {
 func (m Mutex) own(me Identity) {
 	atomic.StoreUint64(m.ownerStart, me.Start)
 	atomic.StoreUint32(m.ownerPid, me.Pid)
+	raceAcquire(m.state)
 }
 
 // Lock takes the mutex, waiting until d. It returns ErrTimeout when d passed first, and
@@ -129,6 +130,7 @@ func (m Mutex) Unlock() error {
 		if s == 0 {
 			return ErrNotLocked
 		}
+		raceRelease(m.state)
 		if atomic.CompareAndSwapUint32(m.state, s, 0) {
 			if s&waitersBit != 0 {
 				futex.Wake(m.state, 1)

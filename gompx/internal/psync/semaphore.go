@@ -55,6 +55,7 @@ func (s Semaphore) TryAcquire() bool {
 			return false
 		}
 		if atomic.CompareAndSwapUint32(s.value, v, v-1) {
+			raceAcquire(s.value)
 			return true
 		}
 	}
@@ -80,6 +81,7 @@ func (s Semaphore) Acquire(d Deadline) error {
 
 // Release returns one unit and wakes a waiter if any.
 func (s Semaphore) Release() error {
+	raceRelease(s.value)
 	bound := atomic.LoadUint32(s.maxValue)
 	for {
 		v := atomic.LoadUint32(s.value)
