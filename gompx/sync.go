@@ -57,7 +57,8 @@ func (p primitive) Ref() SharedRef { return p.block.Ref() }
 // Retain adds the reference a process receiving Ref will take over.
 func (p primitive) Retain() error { return p.block.Retain() }
 
-// Close drops this process's reference to the primitive's shared memory.
+// Close drops this process's reference to the primitive's shared memory. Do not use the
+// primitive afterwards: once every process closed it, its memory may hold another.
 func (p primitive) Close() error { return p.block.Close() }
 
 // Lock is a mutex shared by processes: any process (or goroutine) may release it, as

@@ -129,7 +129,8 @@ func (d Deadline) sleep(w *uint32, val uint32) bool {
 	return true
 }
 
-// spinUntil polls cond for up to spinFor, yielding the processor in between.
+// spinUntil polls cond for up to spinFor. Callers skip it when their deadline allows no
+// waiting at all.
 func spinUntil(cond func() bool) bool {
 	start := time.Now()
 	for i := 0; ; i++ {

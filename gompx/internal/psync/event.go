@@ -80,7 +80,7 @@ func (e Event) wait(d Deadline) bool {
 		return true
 	}
 	setSince := func() bool { return atomic.LoadUint32(e.flag) != v0 }
-	if spinUntil(setSince) {
+	if d.slice() > 0 && spinUntil(setSince) {
 		return true
 	}
 	atomic.AddUint32(e.waiters, 1)

@@ -67,7 +67,7 @@ func (m Mutex) Lock(d Deadline) error {
 		return nil
 	}
 	me := Self()
-	if spinUntil(func() bool { return atomic.LoadUint32(m.state) == 0 && m.TryLock() }) {
+	if d.slice() > 0 && spinUntil(func() bool { return atomic.LoadUint32(m.state) == 0 && m.TryLock() }) {
 		return nil
 	}
 	var suspect uint32 // a state whose owner looked dead, on a start time that may be stale

@@ -63,7 +63,7 @@ func (s Semaphore) TryAcquire() bool {
 
 // Acquire takes one unit, waiting until d; ErrTimeout when d passed first.
 func (s Semaphore) Acquire(d Deadline) error {
-	if s.TryAcquire() || spinUntil(s.TryAcquire) {
+	if s.TryAcquire() || d.slice() > 0 && spinUntil(s.TryAcquire) {
 		return nil
 	}
 	// Registered before the last look, so a Release after it sees a waiter and wakes.
