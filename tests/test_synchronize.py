@@ -29,7 +29,8 @@ import warnings
 import pytest
 
 import sync_targets as st
-from mp_targets import Background, join_within, pid_gone, recv_within
+from mp_targets import (Background, join_within, leaked_shm, open_fds, pid_gone,
+                        recv_within, shm_entries)
 from sync_targets import eventually, held, timed
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -1085,61 +1086,6 @@ def test_killed_barrier_waiter_does_not_hang_the_others(mp, ctx):
 
 
 # --- resources ------------------------------------------------------------------------
-
-def open_fds():
-    return len(os.listdir("/proc/self/fd"))
-
-
-def shm_entries():
-    try:
-        return set(os.listdir("/dev/shm"))
-    except FileNotFoundError:
-        return set()
-
-
-def shm_holders(names):
-    """pid -> the /dev/shm names among `names` that process has open or mapped."""
-    paths = {"/dev/shm/" + n: n for n in names}
-    held_by = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        found = set()
-        try:
-            for fd in os.listdir("/proc/%s/fd" % pid):
-                try:
-                    target = os.readlink("/proc/%s/fd/%s" % (pid, fd))
-                except OSError:
-                    continue
-                target = target.replace(" (deleted)", "")
-                if target in paths:
-                    found.add(paths[target])
-            with open("/proc/%s/maps" % pid) as f:
-                for line in f:
-                    fields = line.split(None, 5)
-                    if len(fields) == 6:
-                        path = fields[5].strip().replace(" (deleted)", "")
-                        if path in paths:
-                            found.add(paths[path])
-        except OSError:
-            continue
-        if found:
-            held_by[int(pid)] = found
-    return held_by
-
-
-def leaked_shm(before, ours, timeout=5.0):
-    """New /dev/shm entries that are ours: held by one of `ours` or by nobody (entries
-    another live process holds belong to someone else's concurrent run)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        new = shm_entries() - before
-        holders = shm_holders(new)
-        foreign = set().union(*(n for pid, n in holders.items() if pid not in ours))
-        mine = set().union(*(n for pid, n in holders.items() if pid in ours))
-        leaked = (new - foreign) | mine
-        if not leaked or time.monotonic() > deadline:
-            return leaked
-        time.sleep(0.1)
-
 
 def churn(mp, count):
     """Create, use and drop `count` Locks and Values, and a tenth as many of the rest."""
