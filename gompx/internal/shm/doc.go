@@ -7,6 +7,6 @@
 // processes that find each other by name and must not be able to fault each other's
 // mappings by resizing it; CheckSealed verifies a received one, MapRange maps part of it.
 //
-// It knows nothing of what the file holds: shmring, mpq and shmname lay out their headers and data
-// in it and check them when they open one.
+// It knows nothing of what the file holds: shmring, mpq and shmname lay out their
+// headers and data in it and check them when they open one.
 package shm

@@ -17,14 +17,14 @@ import (
 // next page. One layout on every architecture: fixed-size fields, every one aligned to
 // its size. Only Unlinked changes after the name is bound, and only through sync/atomic.
 type header struct {
-	Magic    uint64       // creator writes before binding the name; attachers check it
-	Size     uint64       // creator writes: the data bytes asked for (not page-rounded)
-	DataOff  uint64       // creator writes: where the data starts, the page size
-	ID       [16]byte     // creator writes: random, tells this segment from a later one of the same name
-	Unlinked uint32       // 0, then 1 for good: whoever unlinks sets it (CAS); binders, stand-bys and attachers read it
-	Creator  uint32       // creator writes its pid: for people reading /proc, nobody acts on it
-	NameLen  uint32       // creator writes: bytes of Name in use
-	_        uint32       //
+	Magic    uint64        // creator writes before binding the name; attachers check it
+	Size     uint64        // creator writes: the data bytes asked for (not page-rounded)
+	DataOff  uint64        // creator writes: where the data starts, the page size
+	ID       [16]byte      // creator writes: random, tells this segment from a later one of the same name
+	Unlinked uint32        // 0, then 1 for good: whoever unlinks sets it (CAS); binders, stand-bys and attachers read it
+	Creator  uint32        // creator writes its pid: for people reading /proc, nobody acts on it
+	NameLen  uint32        // creator writes: bytes of Name in use
+	_        uint32        //
 	Name     [MaxName]byte // creator writes the key (the name without leading slashes); attachers compare it
 }
 
