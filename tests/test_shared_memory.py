@@ -417,10 +417,15 @@ def holders():
 
 
 def name_bound(name):
-    """Whether the abstract socket that serves *name* exists (/proc/net/unix)."""
+    """Whether a socket listens on the abstract address that serves *name*.
+
+    From /proc/net/unix, counting listeners only (flag __SO_ACCEPTCON): the connections
+    a server accepted show its address too, and linger a moment after it let go.
+    """
     address = "@gompx-shm/%d/%s" % (os.geteuid(), name.lstrip("/"))
     with open("/proc/net/unix") as f:
-        return any(line.split()[-1] == address for line in f if len(line.split()) == 8)
+        rows = [line.split() for line in f]
+    return any(len(r) == 8 and r[7] == address and int(r[3], 16) & 0x10000 for r in rows)
 
 
 def memfd_users(name):
@@ -552,7 +557,11 @@ def test_unlink_after_close_while_another_holds(sm, names, holders):
     assert other.ask("digest") == digest(content(name, 4096))
     with pytest.raises(FileNotFoundError):
         shm.unlink()
+    fresh = sm.SharedMemory(name, create=True, size=10)  # the name is free at once
+    assert other.ask("digest") == digest(content(name, 4096))
     other.exit()
+    fresh.close()
+    fresh.unlink()
 
 
 @pytest.mark.gompx_only

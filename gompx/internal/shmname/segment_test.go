@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -69,7 +70,9 @@ func mustOpen(t *testing.T, name string) *Segment {
 	return s
 }
 
-// bound reports whether the abstract address of name is bound, from /proc/net/unix.
+// bound reports whether a socket listens on the abstract address of name, from
+// /proc/net/unix. Only listeners (flag __SO_ACCEPTCON) count: the connections a binder
+// accepted show its address too, and close a moment after it let go.
 func bound(t *testing.T, name string) bool {
 	t.Helper()
 	key, err := Key(name)
@@ -82,7 +85,11 @@ func bound(t *testing.T, name string) bool {
 	}
 	want := address(os.Geteuid(), key)
 	for _, line := range strings.Split(string(table), "\n") {
-		if f := strings.Fields(line); len(f) == 8 && f[7] == want {
+		f := strings.Fields(line)
+		if len(f) != 8 || f[7] != want {
+			continue
+		}
+		if flags, err := strconv.ParseUint(f[3], 16, 32); err == nil && flags&0x10000 != 0 {
 			return true
 		}
 	}
