@@ -3,7 +3,6 @@ package shmname
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"time"
@@ -45,63 +44,108 @@ const (
 // between bind and listen, or one that hung up mid-request (it was dying).
 var errNoServer = errors.New("no server")
 
-// request dials addr, checks the server is this user's, and sends op with id. It returns
-// the connection, the reply byte and, with a yes to an attach, the received descriptor.
-func request(addr string, op byte, id [16]byte) (*net.UnixConn, byte, int, error) {
-	c, err := dial(addr)
+// request connects to addr, checks the server is this user's, and sends op with id. It
+// returns the reply byte, with a yes to an attach the received descriptor (else -1), and
+// the connected socket, which the caller closes or keeps as a link (see linkConn).
+//
+// The client side uses plain blocking system calls with socket timeouts rather than the
+// net package: the calling thread then waits in the kernel. Under Python the caller is
+// the interpreter's thread, locked to its M, and parking it on the network poller costs
+// a hand-off between threads at each wait.
+func request(addr string, op byte, id [16]byte) (byte, int, int, error) {
+	sock, err := dial(addr)
 	if err != nil {
-		return nil, 0, -1, err
+		return 0, -1, -1, err
 	}
-	reply, fd, err := exchange(c, op, id)
+	reply, fd, err := exchange(sock, op, id)
 	if err != nil {
-		c.Close()
-		return nil, 0, -1, err
+		unix.Close(sock)
+		return 0, -1, -1, err
 	}
-	return c, reply, fd, nil
+	return reply, fd, sock, nil
 }
 
-func dial(addr string) (*net.UnixConn, error) {
-	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: addr, Net: "unix"})
+// dial connects to addr and checks that the server runs as this user.
+func dial(addr string) (int, error) {
+	sock, err := connect(addr)
 	if err != nil {
-		if retryable(err) {
-			return nil, errNoServer
+		return -1, err
+	}
+	if err := checkPeerUID(peerUIDOf(sock)); err != nil {
+		unix.Close(sock)
+		return -1, err
+	}
+	return sock, nil
+}
+
+// connect makes a blocking socket whose sends, receives and connect give up after
+// ioTimeout, connected to addr.
+func connect(addr string) (int, error) {
+	sock, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("socket: %w", err)
+	}
+	tv := unix.NsecToTimeval(ioTimeout.Nanoseconds())
+	for _, opt := range []int{unix.SO_RCVTIMEO, unix.SO_SNDTIMEO} {
+		if err := unix.SetsockoptTimeval(sock, unix.SOL_SOCKET, opt, &tv); err != nil {
+			unix.Close(sock)
+			return -1, fmt.Errorf("set socket timeout: %w", err)
 		}
-		return nil, fmt.Errorf("connect to %s: %w", addr, err)
 	}
-	if err := checkPeer(c); err != nil {
-		c.Close()
-		return nil, err
+	sa := &unix.SockaddrUnix{Name: addr} // a leading '@' is the abstract namespace's NUL
+	for err = unix.Connect(sock, sa); err == unix.EINTR; err = unix.Connect(sock, sa) {
 	}
-	return c, nil
+	if err != nil {
+		unix.Close(sock)
+		if retryable(err) {
+			return -1, errNoServer
+		}
+		return -1, fmt.Errorf("connect to %s: %w", addr, err)
+	}
+	return sock, nil
 }
 
-func exchange(c *net.UnixConn, op byte, id [16]byte) (byte, int, error) {
-	c.SetDeadline(time.Now().Add(ioTimeout))
-	defer c.SetDeadline(time.Time{})
+func exchange(sock int, op byte, id [16]byte) (byte, int, error) {
 	req := make([]byte, requestLen)
 	req[0] = op
 	copy(req[1:], id[:])
-	if _, err := c.Write(req); err != nil {
+	n, err := unix.Write(sock, req)
+	for err == unix.EINTR {
+		n, err = unix.Write(sock, req)
+	}
+	if err != nil || n != len(req) {
 		return 0, -1, ioError(err)
 	}
 	buf := make([]byte, 1)
 	oob := make([]byte, unix.CmsgSpace(4))
-	n, oobn, flags, _, err := c.ReadMsgUnix(buf, oob)
-	fd, ferr := receivedFd(oob[:oobn], flags)
-	switch {
-	case err != nil || n == 0:
-		closeFd(fd)
-		if err == nil {
-			err = io.EOF
-		}
+	n, oobn, flags, _, err := unix.Recvmsg(sock, buf, oob, unix.MSG_CMSG_CLOEXEC)
+	for err == unix.EINTR {
+		n, oobn, flags, _, err = unix.Recvmsg(sock, buf, oob, unix.MSG_CMSG_CLOEXEC)
+	}
+	if err != nil || n == 0 {
 		return 0, -1, ioError(err)
-	case ferr != nil:
-		return 0, -1, ferr
+	}
+	fd, err := receivedFd(oob[:oobn], flags)
+	switch {
+	case err != nil:
+		return 0, -1, err
 	case (buf[0] == replyYes && op == opAttach) != (fd >= 0):
 		closeFd(fd)
 		return 0, -1, fmt.Errorf("reply %q to %q came with a descriptor: %v", buf[0], op, fd >= 0)
 	}
 	return buf[0], fd, nil
+}
+
+// linkConn hands a connected socket from request to the network poller, for a holder
+// that keeps it as its link and waits on it without holding a thread.
+func linkConn(sock int) (*net.UnixConn, error) {
+	f := os.NewFile(uintptr(sock), "gompx-shm link")
+	defer f.Close()
+	c, err := net.FileConn(f)
+	if err != nil {
+		return nil, fmt.Errorf("link: %w", err)
+	}
+	return c.(*net.UnixConn), nil
 }
 
 // receivedFd returns the one descriptor in a control message, -1 if there is none.
@@ -128,18 +172,20 @@ func receivedFd(oob []byte, flags int) (int, error) {
 	return fds[0], nil
 }
 
-// ioError turns a hang-up into errNoServer (the server died mid-request: ask again) and
-// a deadline into ETIMEDOUT.
+// ioError turns a hang-up (nil: end of stream) into errNoServer, the server died
+// mid-request: ask again; and the socket timeout into ETIMEDOUT.
 func ioError(err error) error {
-	if errors.Is(err, os.ErrDeadlineExceeded) {
+	switch {
+	case err == unix.EAGAIN:
 		return fmt.Errorf("no reply in %v: %w", ioTimeout, unix.ETIMEDOUT)
-	}
-	if retryable(err) || errors.Is(err, io.EOF) {
+	case err == nil || retryable(err):
 		return errNoServer
 	}
 	return err
 }
 
+// retryable errors of connect and of a request: nobody listens at the address (yet), or
+// the server hung up. EAGAIN from connect is a full backlog.
 func retryable(err error) bool {
 	return errors.Is(err, unix.ECONNREFUSED) || errors.Is(err, unix.ECONNRESET) ||
 		errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EPIPE)
@@ -148,7 +194,19 @@ func retryable(err error) bool {
 // checkPeer refuses a peer of another user: abstract sockets have no permissions, so
 // this is what keeps a segment as private as a 0600 file in /dev/shm.
 func checkPeer(c *net.UnixConn) error {
-	uid, err := peerUID(c)
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var uid int
+	var uerr error
+	if err := raw.Control(func(fd uintptr) { uid, uerr = peerUIDOf(int(fd)) }); err != nil {
+		return err
+	}
+	return checkPeerUID(uid, uerr)
+}
+
+func checkPeerUID(uid int, err error) error {
 	if err != nil {
 		return err
 	}
@@ -158,20 +216,10 @@ func checkPeer(c *net.UnixConn) error {
 	return nil
 }
 
-func peerUID(c *net.UnixConn) (int, error) {
-	raw, err := c.SyscallConn()
+func peerUIDOf(sock int) (int, error) {
+	cred, err := unix.GetsockoptUcred(sock, unix.SOL_SOCKET, unix.SO_PEERCRED)
 	if err != nil {
-		return -1, err
-	}
-	var cred *unix.Ucred
-	var cerr error
-	if err := raw.Control(func(fd uintptr) {
-		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
-	}); err != nil {
-		return -1, err
-	}
-	if cerr != nil {
-		return -1, fmt.Errorf("SO_PEERCRED: %w", cerr)
+		return -1, fmt.Errorf("SO_PEERCRED: %w", err)
 	}
 	return int(cred.Uid), nil
 }

@@ -104,10 +104,8 @@ func bind(addr string) (*net.UnixListener, error) {
 		if !errors.Is(err, unix.EADDRINUSE) {
 			return nil, fmt.Errorf("bind %s: %w", addr, err)
 		}
-		c, reply, _, err := request(addr, opProbe, [16]byte{})
-		if c != nil {
-			c.Close()
-		}
+		reply, _, sock, err := request(addr, opProbe, [16]byte{})
+		closeFd(sock)
 		if (err == nil && reply == replyYes) || (err != nil && !errors.Is(err, errNoServer)) ||
 			time.Now().After(deadline) {
 			return nil, fmt.Errorf("%s is bound by a live segment: %w", addr, unix.EEXIST)
@@ -127,16 +125,16 @@ func Open(name string) (*Segment, error) {
 	addr := address(os.Geteuid(), key)
 	deadline := time.Now().Add(resolveRetry)
 	for backoff := minBackoff; ; backoff = min(2*backoff, maxBackoff) {
-		c, reply, fd, err := request(addr, opAttach, [16]byte{})
+		reply, fd, sock, err := request(addr, opAttach, [16]byte{})
 		switch {
 		case err == nil && reply == replyYes:
-			s, err := attach(name, key, addr, c, fd)
+			s, err := attach(name, key, addr, sock, fd)
 			if err != nil {
 				return nil, fmt.Errorf("open %q: %w", name, err)
 			}
 			return s, nil
 		case err == nil:
-			c.Close()
+			unix.Close(sock)
 			if reply == replyUnlinked {
 				return nil, fmt.Errorf("open %q: unlinked: %w", name, unix.ENOENT)
 			}
@@ -150,42 +148,50 @@ func Open(name string) (*Segment, error) {
 	}
 }
 
-// attach checks the memory file fd a binder sent over link and starts holding it, with
-// link as this holder's first link to the binder. It owns link and fd.
-func attach(name, key, addr string, link *net.UnixConn, fd int) (*Segment, error) {
+// attach checks the memory file fd a binder sent over sock and starts holding it, with
+// sock as this holder's first link to the binder. It owns sock and fd.
+func attach(name, key, addr string, sock, fd int) (*Segment, error) {
 	s := &Segment{name: name, key: key, addr: addr, fd: fd, dataOff: int64(os.Getpagesize())}
-	fileSize, err := shm.CheckSealed(fd)
-	if err == nil && fileSize <= s.dataOff {
-		err = fmt.Errorf("the memory file has %d bytes, not even a header: %w", fileSize, unix.EINVAL)
-	}
+	err := s.mapHeader(key)
 	if err != nil {
-		link.Close()
-		unix.Close(fd)
+		unix.Close(sock)
+		s.release()
 		return nil, err
 	}
-	if s.hmem, err = shm.MapRange(fd, 0, s.dataOff); err != nil {
-		link.Close()
-		unix.Close(fd)
+	link, err := linkConn(sock)
+	if err != nil {
+		s.release()
 		return nil, err
-	}
-	s.hdr = headerOf(s.hmem)
-	if err := s.hdr.check(key, fileSize); err != nil {
-		link.Close()
-		s.release()
-		return nil, fmt.Errorf("%v: %w", err, unix.EINVAL)
-	}
-	if s.hdr.unlinked() {
-		link.Close()
-		s.release()
-		return nil, fmt.Errorf("unlinked: %w", unix.ENOENT)
 	}
 	s.id, s.size = s.hdr.ID, int64(s.hdr.Size)
 	s.holder = startHolder(addr, s.id, s.hdr, fd, nil, link)
 	return s, nil
 }
 
+// mapHeader checks the received memory file and maps its header.
+func (s *Segment) mapHeader(key string) error {
+	fileSize, err := shm.CheckSealed(s.fd)
+	if err != nil {
+		return err
+	}
+	if fileSize <= s.dataOff {
+		return fmt.Errorf("the memory file has %d bytes, not even a header: %w", fileSize, unix.EINVAL)
+	}
+	if s.hmem, err = shm.MapRange(s.fd, 0, s.dataOff); err != nil {
+		return err
+	}
+	s.hdr = headerOf(s.hmem)
+	if err := s.hdr.check(key, fileSize); err != nil {
+		return fmt.Errorf("%v: %w", err, unix.EINVAL)
+	}
+	if s.hdr.unlinked() {
+		return fmt.Errorf("unlinked: %w", unix.ENOENT)
+	}
+	return nil
+}
+
 func (s *Segment) release() {
-	shm.Unmap(s.hmem)
+	shm.Unmap(s.hmem) // nil if never mapped: harmless
 	s.hmem, s.hdr = nil, nil
 	unix.Close(s.fd)
 	s.fd = -1
@@ -249,8 +255,8 @@ func (s *Segment) Unlink() error {
 	if !s.holder.release(nil) {
 		// Another process binds the name: ask it to let go. Nobody serving it means a
 		// binder just died; the stand-bys check the flag before they bind.
-		if c, _, _, err := request(s.addr, opUnlink, s.id); err == nil {
-			c.Close()
+		if _, _, sock, err := request(s.addr, opUnlink, s.id); err == nil {
+			unix.Close(sock)
 		}
 	}
 	return nil
@@ -263,10 +269,10 @@ func (s *Segment) unlinkClosed() error {
 	}
 	deadline := time.Now().Add(resolveRetry)
 	for backoff := minBackoff; ; backoff = min(2*backoff, maxBackoff) {
-		c, reply, _, err := request(s.addr, opUnlink, s.id)
+		reply, _, sock, err := request(s.addr, opUnlink, s.id)
 		switch {
 		case err == nil:
-			c.Close()
+			unix.Close(sock)
 			switch reply {
 			case replyDone, replyOther: // unlinked now; or the name is another segment's, ours is gone
 				return nil

@@ -304,6 +304,19 @@ func TestUnlinkAfterClose(t *testing.T) {
 			t.Fatalf("second unlink: %v, want ENOENT", err)
 		}
 	})
+	t.Run("the other holder closed first", func(t *testing.T) {
+		name := testName(t)
+		a := mustCreate(t, name, 10)
+		mustOpen(t, name).Close() // its link may not have been reaped by a's goroutine yet
+		a.Close()
+		start := time.Now()
+		if err := a.Unlink(); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d > resolveRetry/2 {
+			t.Errorf("unlink of a segment whose other holder had closed took %v", d)
+		}
+	})
 	t.Run("another holds it", func(t *testing.T) {
 		name := testName(t)
 		a := mustCreate(t, name, 10)
