@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -54,10 +56,10 @@ func TestBinderDiesStandByTakesOver(t *testing.T) {
 	}
 }
 
-// SIGKILL of the creator and every attacher leaves nothing: no name, and (memfd) no file.
+// SIGKILL of the creator and every attacher leaves nothing: no name, no process with the
+// memory file open or mapped (so the kernel freed it), no file in /dev/shm.
 func TestKillEveryHolder(t *testing.T) {
 	name := testName(t)
-	shmBefore, _ := os.ReadDir("/dev/shm")
 	holders := []*child{startChild(t, "create-and-hold", name)}
 	for range 2 {
 		holders = append(holders, startChild(t, "open-and-hold", name))
@@ -65,7 +67,11 @@ func TestKillEveryHolder(t *testing.T) {
 	if !bound(t, name) {
 		t.Fatal("the name is not bound while three processes hold it")
 	}
+	users := memfdUsers(t, name)
 	for _, c := range holders {
+		if !users[c.cmd.Process.Pid] {
+			t.Fatalf("holder %d does not show the memory file (users %v)", c.cmd.Process.Pid, users)
+		}
 		c.kill(t)
 	}
 	if bound(t, name) {
@@ -74,10 +80,44 @@ func TestKillEveryHolder(t *testing.T) {
 	if _, err := Open(name); !errors.Is(err, unix.ENOENT) {
 		t.Fatalf("open after every holder died: %v, want ENOENT", err)
 	}
-	shmAfter, _ := os.ReadDir("/dev/shm")
-	if len(shmAfter) > len(shmBefore) {
-		t.Fatalf("/dev/shm grew from %d to %d entries", len(shmBefore), len(shmAfter))
+	if users := memfdUsers(t, name); len(users) > 0 {
+		t.Fatalf("processes %v still hold the memory file", users)
 	}
+	entries, _ := os.ReadDir("/dev/shm")
+	for _, e := range entries {
+		if strings.Contains(e.Name(), name) {
+			t.Fatalf("/dev/shm/%s exists", e.Name())
+		}
+	}
+}
+
+// memfdUsers returns the processes that have the memory file of segment name open or
+// mapped (all processes' when run as root, else this user's).
+func memfdUsers(t *testing.T, name string) map[int]bool {
+	t.Helper()
+	tag := "/memfd:gompx-shm:" + name + " (deleted)"
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Skipf("cannot list /proc: %v", err)
+	}
+	users := map[int]bool{}
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil {
+			continue
+		}
+		fds, _ := os.ReadDir(filepath.Join("/proc", p.Name(), "fd"))
+		for _, fd := range fds {
+			if link, _ := os.Readlink(filepath.Join("/proc", p.Name(), "fd", fd.Name())); link == tag {
+				users[pid] = true
+			}
+		}
+		if maps, err := os.ReadFile(filepath.Join("/proc", p.Name(), "maps")); err == nil &&
+			strings.Contains(string(maps), tag+"\n") {
+			users[pid] = true
+		}
+	}
+	return users
 }
 
 // Another user reaches the address of this user's segment: the binder refuses it, and
