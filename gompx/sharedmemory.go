@@ -48,6 +48,19 @@ func OpenSharedMemory(name string) (*SharedMemory, error) {
 	return mapSharedMemory(seg)
 }
 
+// AdoptSharedMemory holds the segment behind fd, a descriptor of its memory file (Fd)
+// that another holder passed to this process, e.g. in Cmd.Files; it owns fd from now
+// on, and serves the name like any holder. Unlike OpenSharedMemory it needs no live
+// name, so a child given the descriptor at start keeps the segment even if its parent
+// closes it at once. Python's gompx passes SharedMemory arguments of Process this way.
+func AdoptSharedMemory(fd int) (*SharedMemory, error) {
+	seg, err := shmname.Adopt(fd)
+	if err != nil {
+		return nil, fmt.Errorf("adopt shared memory: %w", err)
+	}
+	return mapSharedMemory(seg)
+}
+
 func mapSharedMemory(seg *shmname.Segment) (*SharedMemory, error) {
 	data, err := shm.MapRange(seg.Fd(), seg.DataOffset(), seg.Size())
 	if err != nil {

@@ -608,3 +608,55 @@ def test_mmap_failure_leaves_nothing(sm, names, monkeypatch):
     assert not name_bound(name)
     with pytest.raises(FileNotFoundError):
         sm.SharedMemory(name)
+
+
+@pytest.mark.gompx_only
+def test_child_keeps_what_parent_closed_at_once(sm, ctx, names):
+    """A SharedMemory argument reaches a spawned child as its memory file, not by name."""
+    name = names()
+    shm = filled(sm, name, 4096)
+    recv, send = ctx.Pipe(False)
+    p = ctx.Process(target=shm_targets.write_through, args=(send, shm, b"child"))
+    p.start()
+    shm.close()  # before the child could have attached by name
+    assert recv.poll(30), "no report from the child"
+    assert recv.recv() == (name, 4096, digest(b"child" + content(name, 4096)[5:]))
+    p.join(30)
+    assert p.exitcode == 0
+    with pytest.raises(FileNotFoundError):
+        sm.SharedMemory(name)  # the child, its last holder, closed it
+
+
+@pytest.mark.gompx_only
+def test_forked_copy_does_not_call_go(sm, names):
+    """After os.fork() the mapping works; close() must not call the Go core, which did not
+    survive the fork (a call would hang), and unlink() says why it cannot."""
+    shm = filled(sm, names(), 4096)
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            shm.buf[0] = 42
+            try:
+                shm.unlink()
+            except RuntimeError:
+                shm.close()
+                del shm
+                gc.collect()
+                code = 0
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.01)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child hung")
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert shm.buf[0] == 42
+    shm.close()
+    shm.unlink()

@@ -26,6 +26,9 @@ attached to it) exits, even while others still use it.  Consequences:
   ``FileNotFoundError``.)
 - A process that exits does not take the segment from the others; ``unlink()`` by one
   process removes the name only: memory that others map stays valid (as POSIX).
+- A ``SharedMemory`` (or ``ShareableList``) given to a ``Process`` reaches the child as
+  the segment's memory file, not by name: the child holds the segment from its start,
+  even if the parent closes it at once.  Pickled anywhere else it goes by name.
 - No resource tracker, no "leaked shared_memory objects" warning.
 
 Smaller differences: names are per user and per network namespace (another user's
@@ -43,6 +46,8 @@ import os
 import struct
 import types
 from functools import partial
+
+from . import context, reduction
 
 __all__ = ["SharedMemory", "ShareableList"]
 
@@ -110,15 +115,21 @@ class SharedMemory:
             if e.filename is not None:
                 raise
             raise _with_filename(e, name) from None
+        self._map(handle, name, create)
+
+    def _map(self, handle, name, created):
+        """Map the memory of the segment behind the core's *handle* (and own the handle)."""
+        ext = _native.ext
         self._handle = handle
-        self._name = ext.gompxcore_SharedMemoryName(handle)
+        self._pid = os.getpid()
+        self._name = ext.gompxcore_SharedMemoryName(handle) if name is None else name
         self._size = ext.gompxcore_SharedMemorySize(handle)
         try:
             self._mmap = mmap.mmap(ext.gompxcore_SharedMemoryFd(handle), self._size,
                                    offset=ext.gompxcore_SharedMemoryDataOffset(handle))
         except OSError:
-            if create:
-                native.call(ext.gompxcore_SharedMemoryUnlink, handle)
+            if created:
+                _native.call(ext.gompxcore_SharedMemoryUnlink, handle)
             self._drop()
             raise
         self._buf = memoryview(self._mmap)
@@ -132,10 +143,23 @@ class SharedMemory:
 
     def _drop(self):
         handle, self._handle = self._handle, None
-        if handle is not None and _native is not None:
+        if handle is not None and _native is not None and self._forked() is False:
             _native.ext.gompxcore_SharedMemoryDrop(handle)
 
+    def _forked(self):
+        """Whether this object came through os.fork(): the Go core did not (calls would
+        hang), only the mapping did.  None for an object that never had a handle."""
+        pid = getattr(self, "_pid", None)
+        return None if pid is None else pid != os.getpid()
+
     def __reduce__(self):
+        # To a child being spawned, an open segment travels as its memory file: the child
+        # holds it from the start, even if this process closes it before the child could
+        # attach by name.  Pickled anywhere else it travels by name, as in stdlib.
+        if self._mmap is not None and self._forked() is False \
+                and context.get_spawning_popen() is not None:
+            fd = _native.call(_native.ext.gompxcore_SharedMemoryFd, self._handle)
+            return (_rebuild_shared_memory, (self.__class__, self._name, reduction.DupFd(fd)))
         return (self.__class__, (self.name, False, self.size))
 
     def __repr__(self):
@@ -169,7 +193,10 @@ class SharedMemory:
             self._mmap.close()
             self._mmap = None
         if self._handle is not None:
-            _native.call(_native.ext.gompxcore_SharedMemoryClose, self._handle)
+            if self._forked():
+                self._handle = None  # the parent's: its Go side did not come along
+            else:
+                _native.call(_native.ext.gompxcore_SharedMemoryClose, self._handle)
 
     def unlink(self):
         """Removes the name of the shared memory block, so that nobody new can attach.
@@ -180,10 +207,24 @@ class SharedMemory:
         """
         if self._handle is None:
             return
+        if self._forked():
+            raise RuntimeError(
+                "gompx's Go core does not survive os.fork(), so this process cannot unlink "
+                "a segment it inherited by forking: unlink it in the process that created "
+                "or attached it, or attach to it by name here first")
         try:
             _native.call(_native.ext.gompxcore_SharedMemoryUnlink, self._handle)
         except OSError as e:
             raise _with_filename(e, self._name) from None
+
+
+def _rebuild_shared_memory(cls, name, dupfd):
+    """In a spawned child: hold the segment whose memory file the parent passed."""
+    native = _native or _load_native()
+    handle = native.call(native.ext.gompxcore_SharedMemoryAdopt, dupfd.detach())
+    self = cls.__new__(cls)
+    self._map(handle, name, False)
+    return self
 
 
 _encoding = "utf8"
@@ -253,10 +294,7 @@ class ShareableList:
             self.shm = SharedMemory(name, create=True, size=size)
             self._write_all(items, formats)
         else:
-            self.shm = SharedMemory(name)
-            self._list_len = len(self)
-            self._allocated_offsets = list(struct.unpack_from(
-                self._format_size_metainfo, self.shm.buf, 8))
+            self._attached(SharedMemory(name))
 
     def _write_all(self, items, formats):
         buf = self.shm.buf
@@ -329,7 +367,15 @@ class ShareableList:
         struct.pack_into(new_format, self.shm.buf, self._offset_data_start + start, encoded)
 
     def __reduce__(self):
+        if context.get_spawning_popen() is not None:  # the block goes as its memory file
+            return _rebuild_shareable_list, (self.__class__, self.shm)
         return partial(self.__class__, name=self.shm.name), ()
+
+    def _attached(self, shm):
+        self.shm = shm
+        self._list_len = len(self)  # read from the block
+        self._allocated_offsets = list(struct.unpack_from(
+            self._format_size_metainfo, self.shm.buf, 8))
 
     def __len__(self):
         return struct.unpack_from("q", self.shm.buf, 0)[0]
@@ -381,3 +427,10 @@ class ShareableList:
         raise ValueError(f"{value!r} not in this container")
 
     __class_getitem__ = classmethod(types.GenericAlias)
+
+
+def _rebuild_shareable_list(cls, shm):
+    """In a spawned child: the list over the block the parent passed."""
+    self = cls.__new__(cls)
+    self._attached(shm)
+    return self

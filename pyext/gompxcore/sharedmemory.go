@@ -27,6 +27,17 @@ func SharedMemoryOpen(name string) (h int64, err error) {
 	return handles.put(m), nil
 }
 
+// SharedMemoryAdopt holds the segment behind fd, its memory file inherited from the
+// parent (a SharedMemory passed to Process), and returns a handle. Go owns fd from now on.
+func SharedMemoryAdopt(fd int) (h int64, err error) {
+	defer recoverInto(&err)
+	m, err := gompx.AdoptSharedMemory(fd)
+	if err != nil {
+		return 0, translate(err)
+	}
+	return handles.put(m), nil
+}
+
 // SharedMemoryFd returns the segment's memory file descriptor, for Python to mmap the
 // SharedMemorySize bytes at SharedMemoryDataOffset. Go keeps and closes it.
 func SharedMemoryFd(h int64) (fd int, err error) {

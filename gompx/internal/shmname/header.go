@@ -90,5 +90,8 @@ func (h *header) check(key string, fileSize int64) error {
 	case h.NameLen > MaxName || !bytes.Equal(h.Name[:h.NameLen], []byte(key)):
 		return fmt.Errorf("segment is named %q, not %q", h.key(), key)
 	}
+	if k, err := Key(key); err != nil || k != key {
+		return fmt.Errorf("segment name %q is not a key", key)
+	}
 	return nil
 }

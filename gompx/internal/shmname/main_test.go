@@ -65,6 +65,20 @@ var children = map[string]func(name string) error{
 		}
 		return nil
 	},
+	// Adopt the memory file passed as fd 3, check the pattern, say "ready", hold it.
+	"adopt-and-hold": func(name string) error {
+		s, err := Adopt(3)
+		if err != nil {
+			return err
+		}
+		if s.Name() != name {
+			return fmt.Errorf("adopted %q, want %q", s.Name(), name)
+		}
+		if err := checkPattern(s); err != nil {
+			return err
+		}
+		return holdUntilKilled()
+	},
 	// Attach by name, check the pattern, write "child" at the start, close and exit.
 	"open-and-write": func(name string) error {
 		s, err := Open(name)

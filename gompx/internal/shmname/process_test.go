@@ -172,3 +172,27 @@ func copyFile(from, to string) error {
 	}
 	return dst.Close()
 }
+
+// A parent passes the memory file to its child and closes its own hold before the child
+// could have attached by name: the child holds the segment and serves the name.
+func TestChildAdoptsPassedFd(t *testing.T) {
+	name := testName(t)
+	s := mustCreate(t, name, patternSize)
+	data, _ := mapData(s)
+	copy(data, pattern(patternSize))
+	shm.Unmap(data)
+	exe, _ := os.Executable()
+	cmd := exec.Command(exe)
+	cmd.ExtraFiles = []*os.File{os.NewFile(uintptr(s.Fd()), "segment")}
+	c := runChild(t, cmd, "adopt-and-hold", name)
+	s.Close()
+	again := mustOpen(t, name) // served by the child now
+	if err := checkPattern(again); err != nil {
+		t.Fatal(err)
+	}
+	again.Close()
+	c.kill(t)
+	if bound(t, name) {
+		t.Fatal("the name outlived the child")
+	}
+}

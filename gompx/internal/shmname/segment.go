@@ -168,7 +168,26 @@ func attach(name, key, addr string, sock, fd int) (*Segment, error) {
 	return s, nil
 }
 
-// mapHeader checks the received memory file and maps its header.
+// Adopt holds the segment behind fd, a descriptor of its memory file that another
+// holder passed to this process (a parent to its child, say), and serves its name like
+// any holder. It owns fd from now on. Unlike Open it needs no live name: a segment
+// whose name is unlinked (or whose every other holder closed meanwhile) is adopted all
+// the same, unnamed.
+func Adopt(fd int) (*Segment, error) {
+	s := &Segment{fd: fd, dataOff: int64(os.Getpagesize())}
+	if err := s.mapHeader(""); err != nil && (s.hdr == nil || !errors.Is(err, unix.ENOENT)) {
+		s.release()
+		return nil, fmt.Errorf("adopt fd %d: %w", fd, err)
+	}
+	s.key = s.hdr.key()
+	s.name, s.addr = s.key, address(os.Geteuid(), s.key)
+	s.id, s.size = s.hdr.ID, int64(s.hdr.Size)
+	s.holder = startHolder(s.addr, s.id, s.hdr, fd, nil, nil)
+	return s, nil
+}
+
+// mapHeader checks the received memory file and maps its header; key "" accepts the
+// header's own. An unlinked segment is mapped, and reported with ENOENT.
 func (s *Segment) mapHeader(key string) error {
 	fileSize, err := shm.CheckSealed(s.fd)
 	if err != nil {
@@ -181,6 +200,9 @@ func (s *Segment) mapHeader(key string) error {
 		return err
 	}
 	s.hdr = headerOf(s.hmem)
+	if key == "" {
+		key = s.hdr.key()
+	}
 	if err := s.hdr.check(key, fileSize); err != nil {
 		return fmt.Errorf("%v: %w", err, unix.EINVAL)
 	}

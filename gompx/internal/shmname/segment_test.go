@@ -430,3 +430,68 @@ func TestNoDescriptorLeak(t *testing.T) {
 		t.Fatalf("%d descriptors before, %d after", before, after)
 	}
 }
+
+func TestAdopt(t *testing.T) {
+	name := testName(t)
+	a := mustCreate(t, name, 10)
+	fd, err := unix.Dup(a.Fd())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Adopt(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if b.Name() != name || b.Size() != 10 {
+		t.Fatalf("adopted %q of %d bytes", b.Name(), b.Size())
+	}
+	a.Close() // b is a holder: it serves the name now
+	c := mustOpen(t, name)
+	c.Close()
+	if err := b.Unlink(); err != nil {
+		t.Fatal(err)
+	}
+
+	// An unlinked segment is adopted all the same, unnamed.
+	fd, _ = unix.Dup(b.Fd())
+	d, err := Adopt(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Unlink(); !errors.Is(err, unix.ENOENT) {
+		t.Fatalf("unlink of an adopted unlinked segment: %v, want ENOENT", err)
+	}
+	d.Close()
+}
+
+func TestAdoptRefuses(t *testing.T) {
+	unsealed, err := shm.Create("gompx-test-unsealed", 8192, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unsealed.Close()
+	foreign, err := shm.CreateSealed("gompx-test-foreign", 8192) // sealed, no header
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		fd   int
+	}{
+		{"unsealed memory file", unsealed.Fd()},
+		{"sealed file without a header", foreign},
+		{"not a descriptor", -1},
+	}
+	for _, tt := range tests {
+		fd := tt.fd
+		if fd >= 0 {
+			fd, _ = unix.Dup(fd)
+		}
+		if s, err := Adopt(fd); err == nil {
+			s.Close()
+			t.Errorf("%s: adopted", tt.name)
+		}
+	}
+	unix.Close(foreign)
+}
