@@ -428,7 +428,29 @@ def name_bound(name):
     return any(len(r) == 8 and r[7] == address and int(r[3], 16) & 0x10000 for r in rows)
 
 
-def memfd_users(name):
+def unbound_soon(name):
+    """Whether the name stops being bound within a second: a holder closes its listener
+    a moment after close() returns."""
+    deadline = time.monotonic() + 1
+    while name_bound(name):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.001)
+    return True
+
+
+def memfd_users(name, within=0):
+    """The processes holding the segment's memory file; with *within*, wait up to that
+    many seconds for the set to empty (a holder releases it a moment after close())."""
+    deadline = time.monotonic() + within
+    users = _memfd_users(name)
+    while users and time.monotonic() < deadline:
+        time.sleep(0.005)
+        users = _memfd_users(name)
+    return users
+
+
+def _memfd_users(name):
     """Processes with the segment's memory file open or mapped (we are root: all of them)."""
     tag = "/memfd:gompx-shm:%s (deleted)" % name
     users = set()
@@ -504,7 +526,7 @@ def test_creator_sigkilled_attacher_keeps_it(sm, names, holders):
     assert bytes(again.buf) == bytes(shm.buf) == content(name, 1 << 16)
     again.close()
     shm.close()
-    assert not name_bound(name) and not memfd_users(name)
+    assert unbound_soon(name) and not memfd_users(name, within=1)
 
 
 @pytest.mark.gompx_only

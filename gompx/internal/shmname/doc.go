@@ -60,6 +60,10 @@
 //     their memory stays valid but unnamed. stdlib would have raised FileExistsError.
 //   - A binder that is stopped (SIGSTOP), not dead, keeps the name; requests to it time
 //     out after 5 s with ETIMEDOUT.
+//   - Close does not wait for the holder's goroutines: it shuts the links down (the other
+//     ends see the hang-up at once) and wakes the accept loop, which closes the listener
+//     a moment later. In that moment a request gets no answer and is retried, so a
+//     closed holder never serves; but the name may still show in /proc/net/unix.
 //
 // What it does not do: resize segments, keep a segment nobody holds (there is no
 // persistence: after the last Close without Unlink the segment is gone, where a POSIX

@@ -123,19 +123,23 @@ func (h *holder) serve(ln *net.UnixListener) {
 }
 
 func (h *holder) accept(ln *net.UnixListener) {
+	defer ln.Close() // after release or close, whichever came first: closing twice is harmless
 	for {
 		c, err := ln.AcceptUnix()
+		h.mu.Lock()
+		if h.ln != ln { // released, or closed: close set a past deadline to wake us
+			h.mu.Unlock()
+			if c != nil {
+				c.Close()
+			}
+			return
+		}
 		if err != nil {
+			h.mu.Unlock()
 			if errors.Is(err, net.ErrClosed) || !sleep(maxBackoff, h.stop) {
 				return
 			}
 			continue // out of descriptors, say: keep the name, try again
-		}
-		h.mu.Lock()
-		if h.ln != ln {
-			h.mu.Unlock()
-			c.Close()
-			return
 		}
 		h.peers[c] = struct{}{}
 		h.wg.Add(1)
@@ -151,8 +155,8 @@ func (h *holder) answer(c *net.UnixConn) {
 	defer h.forget(c)
 	c.SetDeadline(time.Now().Add(ioTimeout))
 	req := make([]byte, requestLen)
-	if _, err := io.ReadFull(c, req); err != nil {
-		return
+	if _, err := io.ReadFull(c, req); err != nil || h.isClosed() {
+		return // closed: no reply, the requester asks again (maybe another holder)
 	}
 	if checkPeer(c) != nil {
 		c.Write([]byte{replyRefused})
@@ -190,6 +194,12 @@ func (h *holder) answer(c *net.UnixConn) {
 	c.SetDeadline(time.Time{})
 	var b [1]byte
 	c.Read(b[:]) // until the other holder hangs up, or release or close closes c
+}
+
+func (h *holder) isClosed() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.closed
 }
 
 func pick(cond bool, yes, no byte) byte {
@@ -247,9 +257,17 @@ func (h *holder) release(keep *net.UnixConn) bool {
 	return true
 }
 
-// close stops serving and waits for every goroutine of the holder. It reports whether
-// this holder was the binder with no other holder linked: then the segment is gone.
-func (h *holder) close() (last bool) {
+// close stops serving, and calls done once every goroutine of the holder has ended (it
+// releases what they use: the header mapping, the memory file). It reports whether this
+// holder was the binder with no other holder linked: then the segment is gone.
+//
+// It does not wait: it shuts the connections down (the other ends see the hang-up at
+// once, and the goroutines reading them wake) and gives the listener a past deadline;
+// each goroutine closes its own socket. (Closing a socket that a goroutine waits on
+// blocks until that goroutine has run, a hand-off between threads each time, which under
+// Python cost 50-100 µs per close.) Until the listener is closed, a request that reaches
+// it gets no answer and is tried again: a closed holder never serves.
+func (h *holder) close(done func()) (last bool) {
 	h.mu.Lock()
 	h.closed = true
 	last = h.ln != nil
@@ -257,18 +275,21 @@ func (h *holder) close() (last bool) {
 		last = last && hungUp(c)
 	}
 	if h.ln != nil {
-		h.ln.Close()
+		h.ln.SetDeadline(time.Unix(1, 0))
 		h.ln = nil
 	}
 	for c := range h.peers {
-		c.Close()
+		shutdown(c)
 	}
 	if h.link != nil {
-		h.link.Close()
+		shutdown(h.link)
 	}
 	h.mu.Unlock()
 	close(h.stop)
-	h.wg.Wait()
+	go func() {
+		h.wg.Wait()
+		done()
+	}()
 	return last
 }
 
@@ -287,4 +308,12 @@ func hungUp(c *net.UnixConn) bool {
 		hup = err == nil && n > 0 && p[0].Revents&(unix.POLLRDHUP|unix.POLLHUP) != 0
 	})
 	return hup
+}
+
+// shutdown ends both directions of c without closing it: the other end sees the hang-up,
+// a goroutine reading c gets end of stream, and closes it.
+func shutdown(c *net.UnixConn) {
+	if raw, err := c.SyscallConn(); err == nil {
+		raw.Control(func(fd uintptr) { unix.Shutdown(int(fd), unix.SHUT_RDWR) })
+	}
 }

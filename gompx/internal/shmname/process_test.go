@@ -51,9 +51,7 @@ func TestBinderDiesStandByTakesOver(t *testing.T) {
 	}
 	s.Close()
 	again.Close()
-	if bound(t, name) {
-		t.Fatal("the name outlived every holder")
-	}
+	unboundSoon(t, name)
 }
 
 // SIGKILL of the creator and every attacher leaves nothing: no name, no process with the

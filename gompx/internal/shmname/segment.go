@@ -236,9 +236,10 @@ func (s *Segment) Fd() int {
 	return s.fd
 }
 
-// Close stops serving the name from this process and closes its descriptor and header
-// mapping. The segment lives on while another process holds it; mappings of the data
-// made from Fd stay valid until unmapped. Closing twice is harmless.
+// Close stops serving the name from this process; the descriptor and header mapping are
+// released a moment later, once the holder's goroutines have seen it (Fd is -1 at once).
+// The segment lives on while another process holds it; mappings of the data made from
+// Fd stay valid until unmapped. Closing twice is harmless.
 func (s *Segment) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -246,11 +247,15 @@ func (s *Segment) Close() error {
 		return nil
 	}
 	s.closed = true
-	s.gone = s.holder.close()
 	if s.hdr.unlinked() {
 		s.unlinked = true
 	}
-	s.release()
+	hmem, fd := s.hmem, s.fd
+	s.hmem, s.hdr, s.fd = nil, nil, -1
+	s.gone = s.holder.close(func() {
+		shm.Unmap(hmem)
+		unix.Close(fd)
+	})
 	return nil
 }
 
