@@ -35,8 +35,9 @@ Smaller differences: names are per user and per network namespace (another user'
 process cannot reach them, as with stdlib's 0600 files); ``size`` is the size asked for
 at creation in every process (stdlib reports the file's size on attach); attaching to an
 unknown name takes about 0.1 s to fail (the name might be between two holders, one of
-which just died); "." and ".." are refused with ``EINVAL``; and a ``ShareableList`` sizes
-a ``str`` by its UTF-8 bytes, not its characters (stdlib truncates non-ASCII strings).
+which just died); "." and ".." are refused with ``EINVAL`` and a name with a NUL with
+``ValueError`` (stdlib cuts the name there); and a ``ShareableList`` sizes a ``str`` by
+its UTF-8 bytes, not its characters (stdlib truncates non-ASCII strings).
 """
 
 import errno
