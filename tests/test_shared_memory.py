@@ -160,6 +160,13 @@ def test_bad_names(sm, name, create, code):
     assert info.value.filename == "/" + name
 
 
+@pytest.mark.gompx_only
+def test_name_with_nul(sm, names):
+    # stdlib's C layer cuts the name at the NUL and makes "a" instead: refused here.
+    with pytest.raises(ValueError):
+        sm.SharedMemory(names() + "\0x", create=True, size=10)
+
+
 def test_longest_name(sm):
     name = "L" + uuid.uuid4().hex + "x" * (255 - 33)
     a = sm.SharedMemory(name, create=True, size=10)
