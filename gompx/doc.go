@@ -49,6 +49,13 @@
 // The package also starts and supervises child processes (Process, Cmd, Start): see
 // process.go for the states and their rules.
 //
+// # Shared memory
+//
+// SharedMemory is a named segment of memory shared by processes of one user, Go or
+// Python (gompx.shared_memory): a memfd whose name every holder serves over a Linux
+// abstract unix socket (internal/shmname), so a segment lives while any process holds
+// it or until Unlink, and nothing outlives the last holder, even after SIGKILL.
+//
 // # Not here
 //
 // No pickling (package pickle), no authentication handshake, no Windows, and no
