@@ -182,7 +182,9 @@ class GoPool:
             chunksize, extra = divmod(len(calls), self._processes * 4)
             if extra:
                 chunksize += 1
-        if chunksize < 1 and calls:
+        if not calls:
+            return []
+        if chunksize < 1:
             raise ValueError("Chunksize must be 1+, not %d" % chunksize)
         tasks = [(start, self._submit(name, True, pickle.dumps(calls[start:start + chunksize], 5)))
                  for start in range(0, len(calls), chunksize)]
