@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"os"
 	"reflect"
 	"slices"
@@ -193,11 +194,15 @@ func TestRegisterRefusesMistakes(t *testing.T) {
 			goserve.Register(name, func([]any) (any, error) { return nil, nil })
 		}()
 	}
-	goserve.Register("once", func([]any) (any, error) { return nil, nil })
+	registerRuns++ // -count=N runs this test N times in one process
+	once := fmt.Sprintf("once-%d", registerRuns)
+	goserve.Register(once, func([]any) (any, error) { return nil, nil })
 	defer func() {
 		if recover() == nil {
 			t.Error("a second Register of one name did not panic")
 		}
 	}()
-	goserve.Register("once", func([]any) (any, error) { return nil, nil })
+	goserve.Register(once, func([]any) (any, error) { return nil, nil })
 }
+
+var registerRuns int
