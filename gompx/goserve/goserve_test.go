@@ -206,3 +206,64 @@ func TestRegisterRefusesMistakes(t *testing.T) {
 }
 
 var registerRuns int
+
+func submit(t *testing.T, p *goserve.Pool, name string, args ...any) *goserve.Task {
+	t.Helper()
+	argp, err := pickle.Marshal(pickle.Tuple(args))
+	if err != nil {
+		t.Fatal(err)
+	}
+	task, err := p.Submit(name, false, argp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return task
+}
+
+// With one worker busy, the next request waits in its socket (pipelining).
+// If the worker dies running the first, the second never ran: it is queued
+// again and answered by the replacement.
+func TestPipelinedRequestSurvivesDeathAhead(t *testing.T) {
+	p := newPool(t, 1)
+	victim := p.Pids()[0]
+	first := submit(t, p, "sleep", 0.5)
+	second := submit(t, p, "pid")
+	time.Sleep(200 * time.Millisecond)
+	syscall.Kill(victim, syscall.SIGKILL)
+	var ee *goserve.ExitError
+	if _, err := first.Wait(context.Background()); !errors.As(err, &ee) || ee.Pid != victim {
+		t.Fatalf("first: %v, want the ExitError of %d", err, victim)
+	}
+	body, err := second.Wait(context.Background())
+	if err != nil {
+		t.Fatalf("second: %v", err)
+	}
+	pid, _ := pickle.Unmarshal(body)
+	if pid == int64(victim) {
+		t.Fatalf("second ran on the dead worker %d", victim)
+	}
+}
+
+// A request canceled while it waits behind another is never run to the end:
+// its worker is replaced when it comes up, and the first still completes.
+func TestCancelPipelinedRequest(t *testing.T) {
+	p := newPool(t, 1)
+	first := submit(t, p, "sleep", 0.3)
+	second := submit(t, p, "sleep", 30.0)
+	time.Sleep(100 * time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := second.Wait(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("canceled: %v", err)
+	}
+	if _, err := first.Wait(context.Background()); err != nil {
+		t.Fatalf("first: %v", err)
+	}
+	start := time.Now()
+	if got, err := p.Call(context.Background(), "add", 2); err != nil || got != int64(2) {
+		t.Fatalf("after cancel: %v, %v", got, err)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Fatalf("the canceled sleep(30) held the worker for %v", time.Since(start))
+	}
+}

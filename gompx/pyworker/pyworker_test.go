@@ -164,10 +164,14 @@ func TestWorkerDeathIsReportedAndReplaced(t *testing.T) {
 		t.Fatalf("die(7): got %v, want an ExitError with code 7", err)
 	}
 	waitFor(t, func() bool { return len(p.Pids()) == 2 && !slices.Contains(p.Pids(), ee.Pid) })
-	// Killed from outside while idle: the next calls go to live workers.
-	if err := syscall.Kill(p.Pids()[0], syscall.SIGKILL); err != nil {
+	// Killed from outside while idle: once the pool has seen it (a call sent
+	// in the meantime would fail like one the worker died running), the next
+	// calls go to live workers.
+	victim := p.Pids()[0]
+	if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
+	waitFor(t, func() bool { return !slices.Contains(p.Pids(), victim) })
 	for i := 0; i < 10; i++ {
 		if got, err := p.Call(context.Background(), "operator:add", i, 1); err != nil || got != int64(i+1) {
 			t.Fatalf("call %d after deaths: %v, %v", i, got, err)

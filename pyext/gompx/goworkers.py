@@ -29,6 +29,11 @@ _native = None
 _RESULT, _ERROR, _EXITED, _CLOSED = 1, 2, 3, 4
 _PENDING = -1
 
+# imap keeps this many chunks per worker in flight: enough that the caller mostly finds
+# results ready instead of sleeping for each one (chunksize=1, 2 workers, one CPU:
+# 2 per worker 30 µs/item, 8: 24 µs, 32: 20 µs), while an endless iterable stays bounded.
+_IMAP_WINDOW = 32
+
 
 def _load_native():
     global _native
@@ -201,7 +206,7 @@ class GoPool:
 
     def imap(self, name, iterable, chunksize=1):
         """Like :meth:`map`, but lazily: an iterator over the results, in order.  At most a
-        few chunks per worker are in flight, so *iterable* may be long or endless."""
+        few dozen chunks per worker are in flight, so *iterable* may be long or endless."""
         self._check_running(name)
         if chunksize < 1:
             raise ValueError("Chunksize must be 1+, not %d" % chunksize)
@@ -213,7 +218,7 @@ class GoPool:
         exhausted = False
         try:
             while True:
-                while not exhausted and len(window) < 2 * self._processes:
+                while not exhausted and len(window) < _IMAP_WINDOW * self._processes:
                     chunk = [(item,) for _, item in zip(range(chunksize), items)]
                     if not chunk:
                         exhausted = True

@@ -28,6 +28,9 @@ type Options struct {
 	// StopGrace is how long Close lets a worker exit after end of stream
 	// before killing it; 0 means 5 s.
 	StopGrace time.Duration
+	// Pipeline is how many requests a busy worker may have in its socket
+	// at once; 0 means 2. 1 sends the next request only after the reply.
+	Pipeline int
 }
 
 var (
@@ -54,6 +57,7 @@ type Pool struct {
 	terminated bool
 	workers    map[*worker]struct{}
 	slots      int   // slots that have not ended
+	idle       int   // slots waiting for a task
 	broken     error // why the last slot ended while tasks could still come
 	hello      workproto.Hello
 }
@@ -72,6 +76,9 @@ func Start(opts Options) (*Pool, error) {
 	}
 	if opts.StopGrace <= 0 {
 		opts.StopGrace = 5 * time.Second
+	}
+	if opts.Pipeline <= 0 {
+		opts.Pipeline = 2
 	}
 	p := &Pool{
 		opts:    opts,

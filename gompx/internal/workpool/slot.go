@@ -21,40 +21,107 @@ func (p *Pool) runSlot(first chan<- error) {
 
 // serve runs tasks on w. It returns true when w died and should be replaced,
 // false when the pool is closing and w was retired.
+//
+// Up to Options.Pipeline requests are in w's socket at once (inflight, in
+// order; the worker runs the first), so that the worker starts the next as
+// soon as it answers one. A slot takes a second task only while no other
+// slot is idle, so pipelining never holds a task back from an idle worker.
 func (p *Pool) serve(w *worker) bool {
+	var inflight []*Task
 	for {
-		t, ok := p.next(w)
-		if !ok {
-			p.retire(w)
-			return false
-		}
-		if t == nil { // died while idle
-			p.reap(w)
-			return true
-		}
-		if w.gone() {
-			p.enqueueFront(t)
-			w.kill()
-			p.reap(w)
-			return true
-		}
-		if !t.begin(w) {
-			continue // canceled while queued
-		}
-		reply, delivered, err := w.roundTrip(t.req)
-		if err == nil {
-			t.finish(reply, nil)
+		if len(inflight) == 0 {
+			t, ok := p.next(w)
+			if !ok {
+				p.retire(w)
+				return false
+			}
+			if t == nil { // died while idle
+				p.reap(w)
+				return true
+			}
+			if !p.send(w, t, &inflight) {
+				return true
+			}
 			continue
 		}
-		w.kill() // whatever broke the round trip, this worker is done
-		p.reap(w)
-		if !delivered && t.unbegin() {
-			p.enqueueFront(t)
-		} else {
-			t.finish(nil, p.failure(w, err))
+		if len(inflight) < p.opts.Pipeline {
+			if t := p.tryNext(); t != nil {
+				if !p.send(w, t, &inflight) {
+					return true
+				}
+				continue
+			}
 		}
-		return true
+		reply, err := w.conn.RecvBytes(0)
+		if err != nil {
+			p.breakOff(w, inflight, err)
+			return true
+		}
+		head := inflight[0]
+		inflight = inflight[1:]
+		head.finish(reply, nil)
+		if len(inflight) > 0 && !inflight[0].promote() {
+			// Canceled while it waited in the socket: stop the worker before
+			// it gets far into a call nobody wants.
+			p.breakOff(w, inflight, nil)
+			return true
+		}
+		if w.doomed.Load() {
+			p.breakOff(w, inflight, nil)
+			return true
+		}
 	}
+}
+
+// send starts t on w; false when w turned out dead or dying, which send
+// has dealt with (t queued again, w ended).
+func (p *Pool) send(w *worker, t *Task, inflight *[]*Task) bool {
+	if w.gone() {
+		p.enqueueFront(t)
+		p.breakOff(w, *inflight, nil)
+		return false
+	}
+	if !t.begin(w, len(*inflight) == 0) {
+		return true // canceled while queued
+	}
+	if err := w.conn.SendBytes(t.req); err != nil {
+		if t.unbegin() {
+			p.enqueueFront(t)
+		}
+		p.breakOff(w, *inflight, err)
+		return false
+	}
+	*inflight = append(*inflight, t)
+	return true
+}
+
+// breakOff ends w after its round trips broke off: the request it was
+// running fails, those sent behind it never ran and are queued again.
+func (p *Pool) breakOff(w *worker, inflight []*Task, err error) {
+	w.kill()
+	p.reap(w)
+	for i := len(inflight) - 1; i >= 1; i-- {
+		if inflight[i].unbegin() {
+			p.enqueueFront(inflight[i])
+		}
+	}
+	if len(inflight) > 0 {
+		inflight[0].finish(nil, p.failure(w, err))
+	}
+}
+
+// tryNext pops a queued task without waiting, unless a slot is idle (that
+// one should have it) or the pool was terminated.
+func (p *Pool) tryNext() *Task {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.idle > 0 || p.terminated || len(p.queue) == 0 {
+		return nil
+	}
+	t := p.queue[0]
+	p.queue[0] = nil
+	p.queue = p.queue[1:]
+	return t
 }
 
 // next returns the next queued task; nil and true when w died while idle;
@@ -74,15 +141,24 @@ func (p *Pool) next(w *worker) (*Task, bool) {
 			return t, true
 		}
 		closing := p.closing
-		p.mu.Unlock()
 		if closing {
+			p.mu.Unlock()
 			return nil, false
 		}
+		p.idle++
+		p.mu.Unlock()
+		died := false
 		select {
 		case <-p.signal:
 		case <-w.died:
-			return nil, true
+			died = true
 		case <-p.stop:
+		}
+		p.mu.Lock()
+		p.idle--
+		p.mu.Unlock()
+		if died {
+			return nil, true
 		}
 	}
 }

@@ -8,8 +8,9 @@ import (
 type taskState int
 
 const (
-	taskQueued taskState = iota
-	taskRunning
+	taskQueued  taskState = iota
+	taskSent              // in the worker's socket behind the one it runs
+	taskRunning           // the worker's current request
 	taskFinished
 )
 
@@ -48,17 +49,21 @@ func (t *Task) Wait(ctx context.Context) ([]byte, error) {
 }
 
 // Cancel finishes the task with err unless it has finished already. A queued
-// task never runs; a running one has its worker killed (and replaced).
+// task never runs; a running one (or one sent to a worker) has its worker
+// killed and replaced.
 func (t *Task) Cancel(err error) {
 	t.mu.Lock()
 	if t.state == taskFinished {
 		t.mu.Unlock()
 		return
 	}
-	w := t.w
-	if w != nil {
+	var w *worker
+	if t.state == taskRunning {
 		// Marked before the task counts as finished, so the slot sees it as
 		// soon as it sees the task finished, and sends this worker nothing more.
+		// A task only sent is not killed here: the slot kills the worker when
+		// it comes up (promote), before the worker has done much of it.
+		w = t.w
 		w.doomed.Store(true)
 	}
 	t.state, t.w, t.err = taskFinished, nil, err
@@ -69,22 +74,38 @@ func (t *Task) Cancel(err error) {
 	}
 }
 
-// begin marks the task as running on w, unless it was canceled.
-func (t *Task) begin(w *worker) bool {
+// begin marks the task as sent to w, and as running if w has no other,
+// unless it was canceled.
+func (t *Task) begin(w *worker, running bool) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.state != taskQueued {
 		return false
 	}
-	t.state, t.w = taskRunning, w
+	t.state, t.w = taskSent, w
+	if running {
+		t.state = taskRunning
+	}
 	return true
 }
 
-// unbegin returns a task that never reached its worker to the queued state.
+// promote marks a sent task as running once the requests before it are
+// answered; false if it was canceled meanwhile.
+func (t *Task) promote() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.state != taskSent {
+		return false
+	}
+	t.state = taskRunning
+	return true
+}
+
+// unbegin returns a task that never ran to the queued state.
 func (t *Task) unbegin() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.state != taskRunning {
+	if t.state != taskRunning && t.state != taskSent {
 		return false
 	}
 	t.state, t.w = taskQueued, nil
