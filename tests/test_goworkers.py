@@ -228,3 +228,41 @@ def test_example_go_calls_python(tmp_path):
     assert "top_words: [[the 3] [and 2]]" in out.stdout
     assert "exception: builtins.ZeroDivisionError: division by zero" in out.stdout
     assert "in ratio" in out.stdout
+
+
+CTRL_C = r'''
+import os, signal, sys, threading, time
+from gompx.goworkers import GoPool
+
+def interrupt_after(seconds):
+    threading.Timer(seconds, os.kill, (os.getpid(), signal.SIGINT)).start()
+
+worker, silent = sys.argv[1], sys.argv[2]
+t0 = time.monotonic()
+interrupt_after(0.3)
+try:
+    GoPool(silent, processes=1, start_timeout=30)
+except KeyboardInterrupt:
+    print("start interrupted after %.1f s" % (time.monotonic() - t0))
+with GoPool(worker, processes=1) as pool:
+    t0 = time.monotonic()
+    interrupt_after(0.3)
+    try:
+        pool.call("sleep", 30.0)
+    except KeyboardInterrupt:
+        print("call interrupted after %.1f s" % (time.monotonic() - t0))
+    print("still works:", pool.call("add", 20, 22))
+'''
+
+
+def test_ctrl_c_interrupts_start_and_call(worker_bin, tmp_path):
+    silent = tmp_path / "silent"
+    silent.write_text("#!/bin/sh\nexec sleep 30\n")
+    silent.chmod(silent.stat().st_mode | stat.S_IXUSR)
+    out = subprocess.run([sys.executable, "-c", CTRL_C, worker_bin, str(silent)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("start interrupted after 0.")
+    assert lines[1].startswith("call interrupted after 0.")
+    assert lines[2] == "still works: 42"

@@ -61,7 +61,10 @@ class GoError(Exception):
 
 class WorkerExitedError(RuntimeError):
     """A Go worker process exited during the call; ``exitcode`` is its status, or -signum
-    if a signal killed it.  The pool has started another worker in its place."""
+    if a signal killed it.  The pool has started another worker in its place.
+
+    A call interrupted by Ctrl-C (KeyboardInterrupt while waiting) is canceled the same
+    way: its worker is killed and replaced."""
 
     def __init__(self, message, pid=None, exitcode=None):
         super().__init__(message)
@@ -90,8 +93,7 @@ class GoPool:
         self._binary = os.fspath(binary)
         self._processes = processes
         spec = _pool_spec(self._binary, cwd, processes, start_timeout, args, env)
-        self._handle = native.call(native.ext.gompxcore_GoPoolStart,
-                                   native.bytes_address(spec), len(spec))
+        self._handle = _start(spec)
         names = native.call(native.ext.gompxcore_GoPoolFunctions, self._handle)
         self._functions = tuple(names.split("\n")) if names else ()
         self._state = "running"
@@ -142,7 +144,9 @@ class GoPool:
         try:
             packed = native.wait_sliced(attempt, None)
         except BaseException:
-            _release(task)
+            # Ctrl-C means stop: the call's worker is killed and replaced, so the pool
+            # is not left busy with work nobody waits for.
+            native.ext.gompxcore_GoTaskCancel(task)
             raise
         status, size = packed & 7, packed >> 3
         from .connection import _new_bytes
@@ -197,11 +201,11 @@ class GoPool:
         waited = 0
         try:
             for start, task in tasks:
-                waited += 1  # _wait takes or releases its task, whatever happens
+                waited += 1  # _wait takes or cancels its task, whatever happens
                 out.extend(self._wait(task, start))
-        finally:
-            for _, task in tasks[waited:]:
-                _release(task)
+        except BaseException as e:
+            _drop([task for _, task in tasks[waited:]], e)
+            raise
         return out
 
     def imap(self, name, iterable, chunksize=1):
@@ -229,9 +233,9 @@ class GoPool:
                     return
                 start, task = window.pop(0)
                 yield from self._wait(task, start)
-        finally:
-            for _, task in window:
-                _release(task)
+        except BaseException as e:  # GeneratorExit too: the consumer stopped early
+            _drop([task for _, task in window], e)
+            raise
 
     # -- ending --------------------------------------------------------------------------
 
@@ -288,11 +292,36 @@ class GoPool:
             getattr(self, "_state", "starting"))
 
 
-def _release(task):
+def _start(spec):
+    """Start the pool in the core and wait for its workers in slices (Ctrl-C works)."""
+    native = _native
+    starting = native.call(native.ext.gompxcore_GoPoolStart, native.bytes_address(spec),
+                           len(spec))
+    wait = native.ext.gompxcore_GoPoolStartWait
+
+    def attempt(ms):
+        try:
+            return wait(starting, ms) or None
+        except RuntimeError as e:
+            raise native.translate(e) from None
     try:
-        _native.ext.gompxcore_GoTaskRelease(task)
-    except RuntimeError:
-        pass
+        return native.wait_sliced(attempt, None)
+    except BaseException:
+        native.ext.gompxcore_GoPoolStartAbandon(starting)
+        raise
+
+
+def _drop(tasks, exc):
+    """Forget *tasks* nobody will wait for: after an error they still run, as in Pool;
+    after Ctrl-C they are canceled."""
+    forget = _native.ext.gompxcore_GoTaskRelease
+    if isinstance(exc, KeyboardInterrupt):
+        forget = _native.ext.gompxcore_GoTaskCancel
+    for task in tasks:
+        try:
+            forget(task)
+        except RuntimeError:
+            pass
 
 
 def _pool_spec(binary, cwd, processes, start_timeout, args, env):

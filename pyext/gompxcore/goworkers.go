@@ -30,22 +30,68 @@ type goTask struct {
 	body   []byte
 }
 
+// goPoolStart is a pool whose workers are starting: GoPoolStartWait waits for it, in
+// slices on Python's main thread, since a start may take up to its timeout.
+type goPoolStart struct {
+	done chan struct{}
+	pool *goserve.Pool
+	err  error
+}
+
 // GoPoolStart starts a pool of Go worker processes (programs that call goserve.Serve).
 // The specLen bytes at specAddr are NUL-terminated fields: the program's path, its
 // working directory ("" for ours), the number of workers, the start timeout in
 // milliseconds, the number of arguments and each of them, the number of environment
-// entries and each of them. Returns a pool handle once every worker said hello.
+// entries and each of them. Returns a handle for GoPoolStartWait.
 func GoPoolStart(specAddr uintptr, specLen int) (h int64, err error) {
 	defer recoverInto(&err)
 	opts, err := parseGoPoolSpec(pyMemory(specAddr, specLen))
 	if err != nil {
 		return 0, newPyError("ValueError", "bad pool spec: %v", err)
 	}
-	p, err := goserve.NewPool(opts)
+	s := &goPoolStart{done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		s.pool, s.err = goserve.NewPool(opts)
+	}()
+	return handles.put(s), nil
+}
+
+// GoPoolStartWait waits up to timeoutMs (negative: forever) for a pool GoPoolStart began.
+// Returns 0 while it is still starting, else the handle of the running pool (the start
+// handle is then released); a failed start raises its error.
+func GoPoolStartWait(h int64, timeoutMs int) (pool int64, err error) {
+	defer recoverInto(&err)
+	s, err := get[*goPoolStart](h)
 	if err != nil {
-		return 0, translate(err)
+		return 0, err
 	}
-	return handles.put(p), nil
+	if !waitDone(s.done, timeoutMs) {
+		return 0, nil
+	}
+	handles.drop(h)
+	if s.err != nil {
+		return 0, translate(s.err)
+	}
+	return handles.put(s.pool), nil
+}
+
+// GoPoolStartAbandon gives up on a start (Ctrl-C while waiting): the pool is terminated
+// as soon as it exists.
+func GoPoolStartAbandon(h int64) (ok bool, err error) {
+	defer recoverInto(&err)
+	s, err := get[*goPoolStart](h)
+	if err != nil {
+		return true, nil
+	}
+	handles.drop(h)
+	go func() {
+		<-s.done
+		if s.pool != nil {
+			s.pool.Terminate()
+		}
+	}()
+	return true, nil
 }
 
 // parseGoPoolSpec reads the field list documented on GoPoolStart.
@@ -210,6 +256,19 @@ func GoTaskTake(th int64, addr uintptr, n int) (ok bool, err error) {
 		return false, newPyError("ValueError", "task not finished, or size %d is not %d", n, len(gt.body))
 	}
 	copy(pyMemory(addr, n), gt.body)
+	handles.drop(th)
+	return true, nil
+}
+
+// GoTaskCancel gives up on a task and releases it: a queued one never runs, a running
+// one has its worker killed (a new one takes its place).
+func GoTaskCancel(th int64) (ok bool, err error) {
+	defer recoverInto(&err)
+	gt, err := get[*goTask](th)
+	if err != nil {
+		return true, nil
+	}
+	gt.t.Cancel()
 	handles.drop(th)
 	return true, nil
 }
