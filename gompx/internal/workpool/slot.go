@@ -60,13 +60,16 @@ func (p *Pool) serve(w *worker) bool {
 		head := inflight[0]
 		inflight = inflight[1:]
 		head.finish(reply, nil)
+		if w.doomed.Load() {
+			// The head was canceled while running and answered just before
+			// the kill: what was sent behind it goes to another worker (in
+			// a narrow window it may have started here: it runs again).
+			p.breakOff(w, append([]*Task{nil}, inflight...), nil)
+			return true
+		}
 		if len(inflight) > 0 && !inflight[0].promote() {
 			// Canceled while it waited in the socket: stop the worker before
 			// it gets far into a call nobody wants.
-			p.breakOff(w, inflight, nil)
-			return true
-		}
-		if w.doomed.Load() {
 			p.breakOff(w, inflight, nil)
 			return true
 		}
@@ -96,7 +99,8 @@ func (p *Pool) send(w *worker, t *Task, inflight *[]*Task) bool {
 }
 
 // breakOff ends w after its round trips broke off: the request it was
-// running fails, those sent behind it never ran and are queued again.
+// running (inflight[0]; nil for none) fails, those sent behind it never ran
+// and are queued again.
 func (p *Pool) breakOff(w *worker, inflight []*Task, err error) {
 	w.kill()
 	p.reap(w)
@@ -105,7 +109,7 @@ func (p *Pool) breakOff(w *worker, inflight []*Task, err error) {
 			p.enqueueFront(inflight[i])
 		}
 	}
-	if len(inflight) > 0 {
+	if len(inflight) > 0 && inflight[0] != nil {
 		inflight[0].finish(nil, p.failure(w, err))
 	}
 }
