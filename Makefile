@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3)
 GO ?= go
 PYTESTFLAGS ?=
 # The project's Go packages (not ./...: that would include gopy's output under build/).
-GOPKGS = ./gompx/... ./pickle/... ./pyext/...
+GOPKGS = ./gompx/... ./pickle/... ./pyext/... ./examples/... ./tests/goworker/...
 
 .PHONY: install test test-go test-py fuzz fuzz-diff matrix demo bench vet clean
 
@@ -55,6 +55,8 @@ bench: install
 	$(PYTHON) bench/bench_process_pipe.py
 	$(PYTHON) bench/bench_queue.py
 	$(PYTHON) bench/bench_shared_memory.py
+	$(PYTHON) bench/bench_sync.py
+	$(PYTHON) bench/bench_goworkers.py
 
 clean:
 	rm -rf build dist pyext/*.egg-info
