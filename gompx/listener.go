@@ -101,7 +101,9 @@ func (l *Listener) bind(address string, backlog int) error {
 	if err != nil {
 		return err
 	}
-	fd, err := unix.Socket(domain, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	// Non-blocking: Accept tries accept4 before it polls. Accepted sockets are blocking
+	// (accept4 gives them only the flags it is passed).
+	fd, err := unix.Socket(domain, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
 	if err != nil {
 		return err
 	}
@@ -182,31 +184,35 @@ func (l *Listener) AcceptTimeout(timeout time.Duration) (*Conn, error) {
 	return c, nil
 }
 
+// acceptFd takes a queued connection at once if there is one (the listening socket is
+// non-blocking, so that costs one system call), otherwise waits up to timeout for one.
 func (l *Listener) acceptFd(timeout time.Duration) (int, string, error) {
+	d := newDeadline(timeout)
 	for {
 		if l.closed.Load() {
 			return -1, "", ErrListenerClosed
 		}
-		if timeout >= 0 {
-			p := []unix.PollFd{{Fd: int32(l.fd), Events: unix.POLLIN}}
-			n, err := fdPoll(p, timeout)
-			if err != nil {
-				return -1, "", err
-			}
-			if n == 0 {
-				return -1, "", fmt.Errorf("after %v: %w", timeout, ErrTimeout)
-			}
-		}
 		fd, peer, err := accept4(l.fd)
 		switch {
+		case err == nil:
+			return fd, peer, nil
 		case err == unix.EINTR || err == unix.ECONNABORTED:
 			continue
-		case err != nil && l.closed.Load():
+		case err != unix.EAGAIN && l.closed.Load():
 			return -1, "", ErrListenerClosed
-		case err != nil:
+		case err != unix.EAGAIN:
 			return -1, "", os.NewSyscallError("accept4", err)
 		}
-		return fd, peer, nil
+		p := []unix.PollFd{{Fd: int32(l.fd), Events: unix.POLLIN}}
+		n, err := unix.Ppoll(p, d.timespec(), nil)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return -1, "", os.NewSyscallError("ppoll", err)
+		case n == 0:
+			return -1, "", fmt.Errorf("after %v: %w", timeout, ErrTimeout)
+		}
 	}
 }
 

@@ -554,15 +554,6 @@ class Listener:
         """The address of the last accepted peer (``''`` for an unnamed AF_UNIX one)."""
         return self._last_accepted
 
-    def fileno(self):
-        """File descriptor of the listening socket."""
-        if self._handle is None:
-            raise OSError("listener is closed")
-        return self._fileno()
-
-    def _fileno(self):
-        return _native.call(_native.ext.gompxcore_ListenerFileno, self._handle)
-
     def __enter__(self):
         return self
 

@@ -188,13 +188,3 @@ func AuthDrop(h int64) (ok bool, err error) {
 	handles.drop(h)
 	return true, nil
 }
-
-// ListenerFileno returns the listening socket's file descriptor.
-func ListenerFileno(h int64) (fd int, err error) {
-	defer recoverInto(&err)
-	l, err := get[*gompx.Listener](h)
-	if err != nil {
-		return -1, err
-	}
-	return l.Fd(), nil
-}
