@@ -174,3 +174,31 @@ func TestNewHandshakeErrors(t *testing.T) {
 		}
 	}
 }
+
+// FuzzHandshakeMessages: whatever a peer sends as a challenge or an answer, parsing it
+// never panics, and an answer is accepted only if it is what makeAnswer computes for
+// the digest it names.
+func FuzzHandshakeMessages(f *testing.F) {
+	f.Add(legacyChallenge, legacyMD5)
+	f.Add(modernChallenge, prefixed("sha256", modernSHA256))
+	f.Add(modernChallenge, modernMD5)
+	f.Add([]byte("{sha3_384}"), []byte("{}"))
+	f.Add([]byte("{"), []byte("{sha256"))
+	key := []byte("secret")
+	f.Fuzz(func(t *testing.T, challenge, answer []byte) {
+		if got, err := makeAnswer(key, challenge); err == nil {
+			if verr := verifyAnswer(key, challenge, got); verr != nil {
+				t.Fatalf("our own answer %x to %x rejected: %v", got, challenge, verr)
+			}
+		}
+		if verifyAnswer(key, challenge, answer) == nil {
+			digest, got, _ := splitDigest(answer)
+			if digest == "" {
+				digest = "md5"
+			}
+			if want := mac(digest, key, challenge); !bytes.Equal(got, want) {
+				t.Fatalf("accepted %x for %x", answer, challenge)
+			}
+		}
+	})
+}
