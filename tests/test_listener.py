@@ -407,3 +407,14 @@ def test_abstract_name_with_inner_nul(mpconn):
         with l.accept() as c:
             c.send(c.recv())
         assert peer.outcome() == 5
+
+
+@pytest.mark.gompx_only
+def test_close_wakes_accept_in_another_thread(mpconn):
+    # stdlib's accept() in another thread never returns after close() on Linux.
+    l = mpconn.Listener()
+    waiter = Peer(l.accept)
+    time.sleep(0.2)
+    l.close()
+    with pytest.raises(OSError):
+        waiter.outcome(timeout=5)
