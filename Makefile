@@ -31,7 +31,7 @@ test-go:
 # a regression, so it runs over its corpus in test-go and at length in fuzz-diff.
 FUZZ_SKIP = FuzzAgainstGopickle
 fuzz:
-	@for pkg in ./pickle/ ./gompx/internal/frame/; do \
+	@for pkg in ./pickle/ ./gompx/internal/frame/ ./gompx/; do \
 		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' | grep -vx '$(FUZZ_SKIP)'); do \
 			echo "fuzz $$pkg $$target"; \
 			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime 15s $$pkg || exit 1; \
@@ -57,6 +57,7 @@ bench: install
 	$(PYTHON) bench/bench_shared_memory.py
 	$(PYTHON) bench/bench_sync.py
 	$(PYTHON) bench/bench_goworkers.py
+	$(PYTHON) bench/bench_listener.py
 
 clean:
 	rm -rf build dist pyext/*.egg-info

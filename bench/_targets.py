@@ -119,3 +119,27 @@ def sync_barrier_rounds(barrier, n):
     """Pass *barrier* n times."""
     for _ in range(n):
         barrier.wait()
+
+
+# --- Listener / Client (bench_listener.py) -------------------------------------------
+
+__all__ += ["client_echo", "client_connect_loop"]
+
+
+def _connection_module(modname):
+    __import__(modname + ".connection")
+    import sys
+    return sys.modules[modname + ".connection"]
+
+
+def client_echo(modname, address, authkey):
+    """Connect to *address* with *modname*'s Client and echo objects until ``None``."""
+    with _connection_module(modname).Client(address, authkey=authkey) as conn:
+        echo(conn)
+
+
+def client_connect_loop(modname, address, authkey, n):
+    """Connect to *address* n times (authenticating each time), closing each at once."""
+    client = _connection_module(modname).Client
+    for _ in range(n):
+        client(address, authkey=authkey).close()
