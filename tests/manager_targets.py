@@ -108,6 +108,8 @@ def __getattr__(name):
         if name in ("Manager_" + modname, "CounterProxy_Manager_" + modname):
             manager_class(modname)
             return globals()[name]
+        if name == "Interop_" + modname:
+            return interop_manager_class(modname)
     raise AttributeError("module %r has no attribute %r" % (__name__, name))
 
 
@@ -212,3 +214,87 @@ def condition_waiter(cond, flag, out):
     with cond:
         ok = cond.wait_for(lambda: flag.value == 1, WAIT)
     out.put(ok)
+
+
+# -- interop with stock CPython (see interop_stock.py, which registers the same) ---------
+
+_SHARED_LIST = []
+
+
+def shared_list():
+    return _SHARED_LIST
+
+
+class InteropCounter:
+    def __init__(self, start=0):
+        self.value = start
+
+    def incr(self, by=1):
+        self.value += by
+        return self.value
+
+
+def interop_manager_class(modname):
+    name = "Interop_" + modname.replace(".", "_")
+    cls = globals().get(name)
+    if cls is not None:
+        return cls
+    mgrs = managers(modname)
+    cls = type(name, (mgrs.BaseManager,), {"__module__": __name__})
+    cls.register("get_dict", shared_dict, mgrs.DictProxy)
+    cls.register("get_list", shared_list, mgrs.ListProxy)
+    cls.register("dict", dict, mgrs.DictProxy)
+    cls.register("Namespace", mgrs.Namespace, mgrs.NamespaceProxy)
+    cls.register("Value", mgrs.Value, mgrs.ValueProxy)
+    cls.register("Counter", InteropCounter)
+    cls.register("Iterator", proxytype=mgrs.IteratorProxy, create_method=False)
+    globals()[name] = cls
+    return cls
+
+
+def interop_client(modname, host, port, authkey):
+    """interop_stock.py's client scenario, with *modname*'s managers; returns the results."""
+    mgrs = managers(modname)
+    r = {"python": "%d.%d" % sys.version_info[:2]}
+    # Proxies that arrive inside values authenticate with the process's authkey.
+    impl(modname).current_process().authkey = authkey
+    m = interop_manager_class(modname)(address=(host, port), authkey=authkey)
+    m.connect()
+    d = m.get_dict()
+    d["from " + modname] = list(sys.version_info[:2])
+    r["dict"] = sorted(d.keys())
+    r["iter"] = sorted(iter(d))
+    try:
+        d["missing"]
+    except KeyError as e:
+        r["error"] = ["KeyError", list(e.args)]
+    try:
+        d._callmethod("nonexistent")
+    except mgrs.RemoteError as e:
+        r["traceback"] = [type(e).__module__, "AttributeError" in str(e)]
+    inner = m.dict(x=1)
+    l = m.get_list()
+    l.append(inner)
+    back = l[-1]
+    back["y"] = 2
+    r["nested"] = [type(back).__module__, type(back).__name__, inner["y"]]
+    ns = m.Namespace(a=1)
+    ns.b = "two"
+    value = ns._getvalue()
+    r["namespace"] = [type(value).__module__, value.a, value.b]
+    v = m.Value("i", 5)
+    v.value += 1
+    r["value"] = [v.value, type(v._getvalue()).__module__]
+    c = m.Counter(10)
+    auto = mgrs.AutoProxy(c._token, "pickle", authkey=authkey)
+    r["auto"] = [auto.incr(5), sorted(auto._exposed_)]
+    r["token"] = [type(c._token).__module__, list(c._token.address)]
+    return r
+
+
+def interop_client_in_child(modname, host, port, authkey, out):
+    try:
+        out.put(interop_client(modname, host, port, authkey))
+    except BaseException as e:
+        out.put({"exception": "%s: %s" % (type(e).__name__, e)})
+        raise
