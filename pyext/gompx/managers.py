@@ -331,7 +331,9 @@ class Server:
         recv_bytes = conn.recv_bytes
         send_bytes = conn.send_bytes
         while not self.stop_event.is_set():
-            methodname = obj = ident = request = args = kwds = None
+            # Nothing from the last call stays referenced while the thread waits: a
+            # proxy among its arguments would keep its referent's refcount up.
+            methodname = obj = ident = request = args = kwds = function = res = msg = None
             try:
                 request = _loads(recv_bytes())
                 ident, methodname, args, kwds = request
@@ -371,7 +373,6 @@ class Server:
                 util.info(" ... exception was %r", e)
                 conn.close()
                 sys.exit(1)
-            del msg, request, obj, args, kwds  # let a large argument or result go now
 
     def _lookup(self, ident):
         try:
@@ -951,16 +952,17 @@ def AutoProxy(token, serializer, manager=None, authkey=None, exposed=None, incre
               manager_owned=False):
     """Return a proxy for *token* whose methods are those the server exposes."""
     _Client = _listener_client(serializer)[1]
+    # The authkey first: stdlib asks get_methods with authkey None (no handshake at all).
+    if authkey is None and manager is not None:
+        authkey = manager._authkey
+    if authkey is None:
+        authkey = process.current_process().authkey
     if exposed is None:
         conn = _Client(token.address, authkey=authkey)
         try:
             exposed = dispatch(conn, None, "get_methods", (token,))
         finally:
             conn.close()
-    if authkey is None and manager is not None:
-        authkey = manager._authkey
-    if authkey is None:
-        authkey = process.current_process().authkey
     ProxyType = MakeProxyType("AutoProxy[%s]" % token.typeid, exposed)
     proxy = ProxyType(token, serializer, manager=manager, authkey=authkey, incref=incref,
                       manager_owned=manager_owned)
