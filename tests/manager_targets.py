@@ -298,3 +298,20 @@ def interop_client_in_child(modname, host, port, authkey, out):
     except BaseException as e:
         out.put({"exception": "%s: %s" % (type(e).__name__, e)})
         raise
+
+
+def serve_interop(modname, host, authkey_hex):
+    """Run interop_manager_class(modname)'s server in this process; print its port first.
+
+    For a server started in another network namespace (``ip netns exec``)."""
+    cls = interop_manager_class(modname)
+    server = cls(address=(host, 0), authkey=bytes.fromhex(authkey_hex)).get_server()
+    print(server.address[1], flush=True)
+    server.serve_forever()
+
+
+def run_interop_client(modname, host, port, authkey_hex):
+    """interop_client in this process, its results printed as one JSON line."""
+    import json
+    print(json.dumps(interop_client(modname, host, int(port), bytes.fromhex(authkey_hex))),
+          flush=True)

@@ -4,7 +4,9 @@ Covers each SyncManager proxy type from the parent and from a child, nested prox
 the error replies (#ERROR, #TRACEBACK, #UNSERIALIZABLE), ``register`` with ``exposed``,
 ``method_to_typeid`` and ``create_method``, ``connect()`` from a second process,
 ``get_server().serve_forever()`` in a child, authentication, and a manager that dies.
-Registered classes and child targets live in ``manager_targets.py``.
+Registered classes and child targets live in ``manager_targets.py``.  Managers start
+through the spawn context: stdlib's default, fork, copies this multi-threaded pytest
+process (locks held by other threads included) into the server.
 """
 
 import copy
@@ -272,10 +274,10 @@ def test_error_replies(mgrs, manager):
         mgrs.convert_to_error("#TRACEBACK", 5)
 
 
-def test_register_options(mgrs, modname):
+def test_register_options(ctx, mgrs, modname):
     cls = mt.manager_class(modname)
     assert not hasattr(cls, "HiddenCounter") and hasattr(cls, "Counter")
-    with cls() as m:
+    with cls(ctx=ctx) as m:
         c = m.Counter(1)
         assert c.incr() == 2 and c.incr(5) == 7 and c.get() == 7
         assert c._callmethod("_secret") == "secret"  # exposed explicitly
@@ -334,7 +336,7 @@ def test_start_initializer(ctx, mgrs, tmp_path):
 
 def test_connect_from_second_process(ctx, modname, mgrs):
     authkey = b"second process"
-    with mt.manager_class(modname)(address=("127.0.0.1", 0), authkey=authkey) as m:
+    with mt.manager_class(modname)(address=("127.0.0.1", 0), authkey=authkey, ctx=ctx) as m:
         d = m.shared_dict()
         d["first"] = "from parent"
         out = ctx.Queue()
@@ -367,8 +369,9 @@ def test_serve_forever_in_a_child_and_shutdown(ctx, modname, mgrs):
             p.join()
 
 
-def test_wrong_authkey(mp, mpconn, modname, mgrs):
-    with mt.manager_class(modname)(address=("127.0.0.1", 0), authkey=b"right") as m:
+def test_wrong_authkey(mp, ctx, mpconn, modname, mgrs):
+    with mt.manager_class(modname)(address=("127.0.0.1", 0), authkey=b"right",
+                                   ctx=ctx) as m:
         wrong = mt.manager_class(modname)(address=m.address, authkey=b"wrong")
         with pytest.raises(auth_error(mp, mpconn)):
             wrong.connect()
@@ -430,7 +433,8 @@ def test_hung_manager_shutdown_returns(ctx, mgrs):
 @pytest.mark.gompx_only
 def test_connected_manager_as_context_manager(ctx, modname, mgrs):
     # stdlib: AttributeError, a connect()ed manager has no shutdown().
-    with mt.manager_class(modname)(address=("127.0.0.1", 0), authkey=b"k") as served:
+    with mt.manager_class(modname)(address=("127.0.0.1", 0), authkey=b"k",
+                                   ctx=ctx) as served:
         m = mt.manager_class(modname)(address=served.address, authkey=b"k")
         m.connect()
         c = m.Counter(1)

@@ -10,8 +10,11 @@ imported there: every class gompx sends must load from the standard library alon
   interpreter runs the same scenario against it.
 Both directions go through nested proxies, #PROXY replies, #ERROR and #TRACEBACK
 replies, a Namespace and a Value copied back (#GETVALUE), and a get_methods request
-carrying a Token.  The gompx-only run at the end checks the same between two gompx
-processes with the server on 127.0.0.2 and the client's manager started on 127.0.0.1.
+carrying a Token.  A gompx-only run checks the same between two gompx processes with the server on
+127.0.0.2 and the client's manager started on 127.0.0.1.  Last, two hosts: network
+namespaces made by the test and joined by a veth pair, a server on one and a client on
+the other, stock CPython and gompx both ways (skipped, with the reason, where ``ip netns``
+cannot make namespaces).
 """
 
 import glob
@@ -165,3 +168,96 @@ def test_gompx_both_sides_across_loopback_addresses():
             l = local.list()
             l.append(served.get_dict())  # a proxy of one server stored in the other
             assert l[0]["from gompx"] == [sys.version_info[0], sys.version_info[1]]
+
+
+# -- across network namespaces: two hosts joined by a veth pair ----------------------------
+
+def _ip(*args):
+    return subprocess.run(["ip", *args], capture_output=True, text=True, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def hosts():
+    """Two network namespaces made here, joined by a veth pair: (ns_a, addr_a, ns_b,
+    addr_b).  Skipped, with the reason, where ip netns cannot make them."""
+    tag = "%d" % (os.getpid() % 100000)
+    ns_a, ns_b = "gompx-mgr-a" + tag, "gompx-mgr-b" + tag
+    va, vb = "gmA" + tag, "gmB" + tag
+    addr_a, addr_b = "10.213.%d.1" % (os.getpid() % 250), "10.213.%d.2" % (os.getpid() % 250)
+    steps = [("netns", "add", ns_a), ("netns", "add", ns_b),
+             ("link", "add", va, "type", "veth", "peer", "name", vb),
+             ("link", "set", va, "netns", ns_a), ("link", "set", vb, "netns", ns_b),
+             ("-n", ns_a, "addr", "add", addr_a + "/30", "dev", va),
+             ("-n", ns_b, "addr", "add", addr_b + "/30", "dev", vb),
+             ("-n", ns_a, "link", "set", va, "up"), ("-n", ns_b, "link", "set", vb, "up"),
+             ("-n", ns_a, "link", "set", "lo", "up"), ("-n", ns_b, "link", "set", "lo", "up")]
+    try:
+        for step in steps:
+            try:
+                done = _ip(*step)
+            except FileNotFoundError:
+                pytest.skip("no `ip` command: cannot make network namespaces")
+            if done.returncode != 0:
+                pytest.skip("cannot make network namespaces here: ip %s: %s"
+                            % (" ".join(step), done.stderr.strip()))
+        yield ns_a, addr_a, ns_b, addr_b
+    finally:
+        _ip("netns", "del", ns_a)  # takes the veth pair with it
+        _ip("netns", "del", ns_b)
+
+
+def _in_ns(ns, argv):
+    return ["ip", "netns", "exec", ns, *argv]
+
+
+def _py_targets(call):
+    return [sys.executable, "-c", "import sys; sys.path.insert(0, %r); import manager_targets "
+            "as mt; %s" % (HERE, call)]
+
+
+@pytest.mark.parametrize("server_side", ["stock", "gompx"])
+def test_across_network_namespaces(hosts, server_side):
+    """A server on one host, a client on the other: stock 3.11 and gompx, both ways."""
+    ns_a, addr_a, ns_b, addr_b = hosts
+    stock = _stock("3.11")
+    if stock is None:
+        pytest.skip("no CPython 3.11 under /root/.pyenv/versions")
+    key = os.urandom(16).hex()
+    if server_side == "stock":
+        serve = [stock, "-I", "-S", SCRIPT, "serve", addr_a, key]
+    else:
+        serve = _py_targets("mt.serve_interop('gompx', %r, %r)" % (addr_a, key))
+    server = subprocess.Popen(_in_ns(ns_a, serve), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        line = server.stdout.readline()
+        assert line.strip().isdigit(), server.stderr.read()
+        port = line.strip()
+        if server_side == "stock":
+            client = _py_targets("mt.run_interop_client('gompx', %r, %s, %r)"
+                                 % (addr_a, port, key))
+        else:
+            client = [stock, "-I", "-S", SCRIPT, "client", addr_a, port, key]
+        done = subprocess.run(_in_ns(ns_b, client), capture_output=True, text=True,
+                              timeout=WAIT)
+        assert done.returncode == 0, done.stderr
+        r = json.loads(done.stdout.strip().splitlines()[-1])
+        _expect_common(r)
+        assert r["token"][1] == [addr_a, int(port)]
+        client_module = "gompx.managers" if server_side == "stock" else "multiprocessing.managers"
+        assert r["nested"][0] == client_module and r["namespace"][0] == client_module
+        # shut the server down from the client's host (this namespace has no route there)
+        shutdown = _py_targets(
+            "import gompx.managers as g, gompx.connection as c; "
+            "conn = c.Client((%r, %s), authkey=bytes.fromhex(%r)); "
+            "g.dispatch(conn, None, 'shutdown')" % (addr_a, port, key))
+        done = subprocess.run(_in_ns(ns_b, shutdown), capture_output=True, text=True,
+                              timeout=WAIT)
+        assert done.returncode == 0, done.stderr
+        assert server.wait(WAIT) == 0, server.stderr.read()
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+        server.stdout.close()
+        server.stderr.close()
