@@ -1,5 +1,7 @@
 """gompx managers and stock CPython managers talk to each other over TCP with an authkey.
 
+Every test is gompx-only: the other side is stock CPython, or gompx again.
+
 A stock CPython 3.11, 3.12 and 3.13 (each found under /root/.pyenv/versions, else
 skipped with the reason) runs ``interop_stock.py`` with ``-I -S``, so gompx cannot be
 imported there: every class gompx sends must load from the standard library alone.
@@ -10,14 +12,15 @@ imported there: every class gompx sends must load from the standard library alon
   interpreter runs the same scenario against it.
 Both directions go through nested proxies, #PROXY replies, #ERROR and #TRACEBACK
 replies, a Namespace and a Value copied back (#GETVALUE), and a get_methods request
-carrying a Token.  A gompx-only run checks the same between two gompx processes with the server on
-127.0.0.2 and the client's manager started on 127.0.0.1.  Last, two hosts: network
+carrying a Token.  Then the same between two gompx processes, with the server on
+127.0.0.2 and the client's own manager on 127.0.0.1.  Last, two hosts: network
 namespaces made by the test and joined by a veth pair, a server on one and a client on
 the other, stock CPython and gompx both ways (skipped, with the reason, where ``ip netns``
 cannot make namespaces).
 """
 
 import glob
+import importlib
 import json
 import os
 import subprocess
@@ -25,13 +28,20 @@ import sys
 
 import pytest
 
-import gompx
-import gompx.managers as gmgrs
 import manager_targets as mt
+
+pytestmark = pytest.mark.gompx_only
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPT = os.path.join(HERE, "interop_stock.py")
 WAIT = 60
+
+
+@pytest.fixture
+def gompx(mp):
+    """gompx (the ``mp`` fixture's gompx case), with gompx.managers imported."""
+    importlib.import_module("gompx.managers")
+    return mp
 
 
 def _stock(version):
@@ -57,15 +67,15 @@ def _expect_common(r):
     assert r["auto"] == [15, ["incr"]]
 
 
-def _shutdown(address, authkey):
+def _shutdown(gompx, address, authkey):
     conn = gompx.connection.Client(address, authkey=authkey)
     try:
-        gmgrs.dispatch(conn, None, "shutdown")
+        gompx.managers.dispatch(conn, None, "shutdown")
     finally:
         conn.close()
 
 
-def test_gompx_client_stock_server(stock):
+def test_gompx_client_stock_server(gompx, stock):
     authkey = os.urandom(16)
     server = subprocess.Popen([stock, "-I", "-S", SCRIPT, "serve", "127.0.0.2", authkey.hex()],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -95,7 +105,7 @@ def test_gompx_client_stock_server(stock):
         assert "exception" not in rc, rc["exception"]
         _expect_common(rc)
         assert rc["dict"] == ["from gompx"]
-        _shutdown(("127.0.0.2", port), authkey)
+        _shutdown(gompx, ("127.0.0.2", port), authkey)
         assert server.wait(WAIT) == 0, server.stderr.read()
     finally:
         if server.poll() is None:
@@ -105,7 +115,7 @@ def test_gompx_client_stock_server(stock):
         server.stderr.close()
 
 
-def test_stock_client_gompx_server(stock):
+def test_stock_client_gompx_server(gompx, stock):
     # This process's authkey: it reads a nested proxy back at the end, which
     # authenticates with the process authkey.
     authkey = bytes(gompx.current_process().authkey)
@@ -128,13 +138,13 @@ def test_stock_client_gompx_server(stock):
         # the stock client's writes are visible through gompx proxies
         d = m.get_dict()
         assert d["from stock"] == list(map(int, r["python"].split(".")))
-        assert type(m.get_list()[-1]) is gmgrs.DictProxy
+        assert type(m.get_list()[-1]) is gompx.managers.DictProxy
         process = m._process
     process.join(WAIT)
     assert process.exitcode == 0
 
 
-def test_stock_client_wrong_authkey(stock):
+def test_stock_client_wrong_authkey(gompx, stock):
     cls = mt.interop_manager_class("gompx")
     with cls(address=("127.0.0.2", 0), authkey=b"right key") as m:
         host, port = m.address
@@ -146,7 +156,7 @@ def test_stock_client_wrong_authkey(stock):
         assert m.get_dict() is not None  # the server goes on serving
 
 
-def test_gompx_both_sides_across_loopback_addresses():
+def test_gompx_both_sides_across_loopback_addresses(gompx):
     # The process authkey for both managers: the second server rebuilds the first one's
     # proxy and authenticates to it with its own process authkey, as in stdlib.
     authkey = bytes(gompx.current_process().authkey)
@@ -163,7 +173,7 @@ def test_gompx_both_sides_across_loopback_addresses():
         _expect_common(r)
         assert r["nested"][0] == "gompx.managers"
         # the parent's own manager, on the other loopback address, is independent of it
-        with gmgrs.SyncManager(address=("127.0.0.1", 0), ctx=ctx) as local:
+        with gompx.managers.SyncManager(address=("127.0.0.1", 0), ctx=ctx) as local:
             assert local.address[0] == "127.0.0.1"
             l = local.list()
             l.append(served.get_dict())  # a proxy of one server stored in the other
@@ -216,7 +226,7 @@ def _py_targets(call):
 
 
 @pytest.mark.parametrize("server_side", ["stock", "gompx"])
-def test_across_network_namespaces(hosts, server_side):
+def test_across_network_namespaces(gompx, hosts, server_side):
     """A server on one host, a client on the other: stock 3.11 and gompx, both ways."""
     ns_a, addr_a, ns_b, addr_b = hosts
     stock = _stock("3.11")
