@@ -23,6 +23,7 @@ Run with the interpreter's real path, not a pyenv shim::
 Options are described in ``_harness.py``.
 """
 
+import importlib
 import os
 import sys
 import time
@@ -30,21 +31,20 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _mgr_targets  # noqa: E402
+from _harness import Case, main  # noqa: E402
 
 JOIN = 120.0  # seconds a child may take before the case fails
 WARM = 200
 
 
 def _manager(mp, address=None):
+    """A started SyncManager of *mp* on the spawn context, at *address* (None: the
+    default, a Unix socket)."""
     ctx = mp.get_context("spawn")
-    m = importlib_managers(mp).SyncManager(address=address, ctx=ctx)
+    m = importlib.import_module(mp.__name__ + ".managers").SyncManager(address=address,
+                                                                       ctx=ctx)
     m.start()
     return ctx, m
-
-
-def importlib_managers(mp):
-    import importlib
-    return importlib.import_module(mp.__name__ + ".managers")
 
 
 def _from_child(address):
@@ -104,8 +104,6 @@ def new_proxy(mp, n):
     finally:
         m.shutdown()
 
-
-from _harness import Case, main  # noqa: E402
 
 CASES = [
     Case("dict set/get from a child", "µs/call", ">= 3x stdlib", 3.0,
