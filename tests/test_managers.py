@@ -457,3 +457,47 @@ def test_pool_proxy(mp, manager):
         assert pool.map(abs, [-1, -2, 3]) == [1, 2, 3]
         assert pool.apply_async(abs, (-4,)).get(WAIT) == 4
         assert sorted(pool.imap_unordered(abs, [-5, 6])) == [5, 6]
+
+
+def test_threads_each_have_a_connection(manager):
+    d = manager.dict()
+    errors = []
+
+    def work(t):
+        try:
+            for i in range(50):
+                d[(t, i)] = i * t
+        except BaseException as e:
+            errors.append(e)
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(WAIT)
+    assert not errors
+    assert len(d) == 200 and d[(3, 49)] == 147
+    assert "refcount=" in manager._debug_info()
+    assert repr(d).startswith("<DictProxy object, typeid 'dict' at ")
+
+
+@pytest.mark.gompx_only
+def test_wire_names(mgrs):
+    """On a manager connection gompx's classes pickle under stdlib's names, and load back
+    as gompx's; anywhere else they keep gompx's names."""
+    import pickle
+    import multiprocessing.managers as stdlib_managers
+    token = mgrs.Token("dict", ("127.0.0.1", 5), "7f")
+    wire = mgrs._dumps(("#PROXY", (("get",), token)))
+    assert b"multiprocessing.managers" in wire and b"gompx" not in wire
+    _, (_, plain) = pickle.loads(wire)
+    assert type(plain) is stdlib_managers.Token
+    assert (plain.typeid, plain.address, plain.id) == ("dict", ("127.0.0.1", 5), "7f")
+    _, (_, ours) = mgrs._loads(wire)
+    assert type(ours) is mgrs.Token and ours.id == "7f"
+    assert type(pickle.loads(pickle.dumps(token))) is mgrs.Token
+    ns = mgrs.Namespace(a=1)
+    assert type(pickle.loads(mgrs._dumps(ns))) is stdlib_managers.Namespace
+    assert type(mgrs._loads(mgrs._dumps(ns))) is mgrs.Namespace
+    err = mgrs._loads(mgrs._dumps(mgrs.RemoteError("tb")))
+    assert type(err) is mgrs.RemoteError and err.args == ("tb",)
+    assert mgrs._loads(mgrs._dumps({"a": 1}.keys())) == ["a"]  # dict views as lists
