@@ -58,6 +58,7 @@ bench: install
 	$(PYTHON) bench/bench_sync.py
 	$(PYTHON) bench/bench_goworkers.py
 	$(PYTHON) bench/bench_listener.py
+	$(PYTHON) bench/bench_managers.py
 
 clean:
 	rm -rf build dist pyext/*.egg-info

@@ -79,6 +79,13 @@ class BaseContext:
         from .queues import SimpleQueue
         return SimpleQueue(ctx=self.get_context(), capacity=capacity)
 
+    def Manager(self):
+        """A started SyncManager: shared objects served by a manager process."""
+        from .managers import SyncManager
+        m = SyncManager(ctx=self.get_context())
+        m.start()
+        return m
+
     def Lock(self):
         """A non-recursive lock shared by processes."""
         from .synchronize import Lock
