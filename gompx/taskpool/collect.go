@@ -1,0 +1,175 @@
+package taskpool
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gompx/gompx/gompx"
+)
+
+// collect reads the result queue until told to quit: results, and the exits of
+// workers, in the order they were put.
+func (p *Pool) collect() {
+	defer close(p.collected)
+	q := p.opts.Results
+	var scratch []byte
+	var batch []result
+	for {
+		_, n, err := q.BeginRead(-1)
+		if err != nil {
+			if errors.Is(err, gompx.ErrQueueClosed) {
+				p.Break("the pool's result queue was closed")
+				return
+			}
+			time.Sleep(time.Millisecond) // not expected; do not spin
+			continue
+		}
+		scratch, batch = p.readBatch(q, n, scratch[:0], batch[:0])
+		q.EndRead()
+		if p.handle(batch) {
+			return
+		}
+	}
+}
+
+// readBatch reads the message begun with length n and those right behind it, up to
+// 1 MiB, and returns them with their payloads in one new allocation.
+func (p *Pool) readBatch(q *gompx.Queue, n int, scratch []byte, batch []result) ([]byte, []result) {
+	const batchBytes = 1 << 20
+	for {
+		if len(scratch)+n > cap(scratch) {
+			if len(scratch) > 0 {
+				break // read it in the next batch
+			}
+			scratch = make([]byte, 0, max(n, 64<<10))
+		}
+		msg := scratch[len(scratch) : len(scratch)+n]
+		if err := q.ReadMessage(msg); err == nil {
+			scratch = scratch[:len(scratch)+n]
+			if r, ok := parseResult(msg); ok {
+				batch = append(batch, r)
+			}
+		}
+		var ok bool
+		if _, n, ok = q.NextMessage(); !ok || len(scratch) >= batchBytes {
+			break
+		}
+	}
+	total := 0
+	for _, r := range batch {
+		total += len(r.payload)
+	}
+	own := make([]byte, 0, total) // results outlive scratch
+	for i := range batch {
+		own = append(own, batch[i].payload...)
+		batch[i].payload = own[len(own)-len(batch[i].payload):]
+	}
+	return scratch, batch
+}
+
+// handle applies a batch of records; it reports whether the collector must quit.
+func (p *Pool) handle(batch []result) (quit bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, r := range batch {
+		switch {
+		case r.job == 0 && r.status == ctlQuit:
+			quit = true
+		case r.job == 0 && r.status == ctlExited:
+			p.workerExitedLocked(r.worker, int(int64(r.index)))
+		default:
+			p.resultLocked(r)
+		}
+	}
+	p.dispatchLocked()
+	p.maybeStopLocked()
+	return quit
+}
+
+func (p *Pool) workerLocked(id uint32) (int, *worker) {
+	for i, w := range p.workers {
+		if w.id == id {
+			return i, w
+		}
+	}
+	return -1, nil
+}
+
+// resultLocked matches a result to the task the worker held.
+func (p *Pool) resultLocked(r result) {
+	_, w := p.workerLocked(r.worker)
+	if w == nil {
+		return // its worker was declared dead: its tasks went elsewhere
+	}
+	at := -1
+	for i, t := range w.held {
+		if t.seq == r.seq {
+			at = i
+			break
+		}
+	}
+	if at < 0 {
+		return
+	}
+	t := w.held[at]
+	w.held = append(w.held[:at], w.held[at+1:]...)
+	now := time.Now()
+	d := now.Sub(t.sent)
+	if w.last.After(t.sent) {
+		d = now.Sub(w.last)
+	}
+	w.last = now
+	p.avgTask = 0.9*p.avgTask + 0.1*float64(d)
+	p.failedStarts = 0
+	t.job.completeLocked(t.index, r.status, r.payload)
+}
+
+// workerExitedLocked fails the task a dead worker was running, gives its other tasks
+// back, and asks for a replacement if work remains.
+func (p *Pool) workerExitedLocked(id uint32, code int) {
+	i, w := p.workerLocked(id)
+	if w == nil {
+		return
+	}
+	p.workers = append(p.workers[:i], p.workers[i+1:]...)
+	held := w.held
+	w.held = nil
+	started := startedSeq(p.board.Bytes(), w.slot)
+	planned := code == 0 && len(held) == 0 &&
+		(w.stopSent || (p.opts.MaxTasksPerWorker > 0 && w.sent >= p.opts.MaxTasksPerWorker))
+	if p.state == stateTerminated {
+		return
+	}
+	if p.opts.BreakOnDeath && !planned {
+		p.breakLocked(fmt.Sprintf("A child process terminated abruptly, the process pool is not usable anymore (worker %d exited with code %d)", w.pid, code))
+		return
+	}
+	var requeue []*task
+	for _, t := range held {
+		if t.seq == started {
+			msg := fmt.Sprintf("worker %d exited with code %d while running this task", w.pid, code)
+			t.job.completeLocked(t.index, StatusLost, []byte(msg))
+			continue
+		}
+		requeue = append(requeue, t)
+	}
+	if len(requeue) > 0 {
+		p.pending, p.head = append(requeue, p.pending[p.head:]...), 0
+	}
+	if started == 0 && code != 0 && !planned {
+		p.failedStarts++
+	}
+	if p.failedStarts >= max(3, 2*p.opts.Slots) && p.workLeftLocked() {
+		p.breakLocked(fmt.Sprintf("workers keep exiting before they run a task (the last, %d, with code %d): does the initializer fail?", w.pid, code))
+		return
+	}
+	kind := EventExited
+	if p.state == stateRunning || p.workLeftLocked() {
+		kind = EventReplace
+	}
+	p.pushEventLocked(Event{Kind: kind, Slot: w.slot, Pid: w.pid, Code: code})
+	if kind == EventExited && len(p.workers) == 0 && p.state == stateClosing {
+		p.pushEventLocked(Event{Kind: EventStopped})
+	}
+}
