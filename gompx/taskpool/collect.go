@@ -3,6 +3,7 @@ package taskpool
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/gompx/gompx/gompx"
@@ -16,7 +17,15 @@ func (p *Pool) collect() {
 	var scratch []byte
 	var batch []result
 	for {
-		_, n, err := q.BeginRead(-1)
+		_, n, err := q.BeginRead(0)
+		if errors.Is(err, gompx.ErrQueueEmpty) {
+			// Before spinning in BeginRead, let the goroutines this batch woke (waiters
+			// of finished jobs) have this P: they sit in its run-next slot, and a
+			// spinning or futex-sleeping collector would hold them off for up to a
+			// sysmon tick.
+			runtime.Gosched()
+			_, n, err = q.BeginRead(-1)
+		}
 		if err != nil {
 			if errors.Is(err, gompx.ErrQueueClosed) {
 				p.Break("the pool's result queue was closed")

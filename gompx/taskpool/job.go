@@ -60,6 +60,9 @@ func (p *Pool) NewJob(header []byte, length int, notify bool) (*Job, error) {
 // ID is the job's id, unique in its pool, never 0.
 func (j *Job) ID() uint64 { return j.id }
 
+// Pool is the pool the job belongs to.
+func (j *Job) Pool() *Pool { return j.pool }
+
 // Submit adds tasks first, first+1, ... with the given payloads (copied) and
 // dispatches them. Tasks may come in any order and in several calls.
 func (j *Job) Submit(first int, payloads [][]byte) error {

@@ -135,6 +135,9 @@ func New(opts Options) (*Pool, error) {
 		wake:      newSignal(),
 		collected: make(chan struct{}),
 	}
+	// The collector wakes the goroutines waiting for results; spinning, it would hold
+	// the CPU they (and, with few CPUs, the workers) need.
+	opts.Results.SetReadSpin(0)
 	go p.collect()
 	return p, nil
 }

@@ -1,0 +1,1008 @@
+"""Process pools: ``Pool``, its result objects, and the worker loop.
+
+Laid out like CPython's ``multiprocessing/pool.py``, with the same names and errors.  The
+engine differs: dispatch and result collection run in the Go core
+(``gompx/taskpool``), not in Python handler threads.  Each worker has its own task
+queue in shared memory, so the core knows which tasks a worker holds; a worker that dies
+fails the task it was running (``WorkerLostError``, naming its exit code) and its other
+tasks go to the remaining workers while a replacement starts.  stdlib's Pool hangs there.
+
+Threads: one "worker handler" per pool blocks in Go until a worker exits, then starts its
+replacement; a second thread, started only once a callback is given, runs callbacks as
+results finish.  Results stay in Go, as pickles, until Python takes them.
+"""
+
+import array
+import collections
+import itertools
+import os
+import pickle
+import signal
+import struct
+import sys
+import threading
+import time
+import traceback
+import types
+import warnings
+
+from . import context as _context
+from . import reduction
+from . import util
+from .context import TimeoutError
+
+__all__ = ["Pool", "ThreadPool", "ApplyResult", "AsyncResult", "MapResult", "IMapIterator",
+           "IMapUnorderedIterator", "RemoteTraceback", "ExceptionWithTraceback",
+           "MaybeEncodingError", "WorkerLostError", "mapstar", "starmapstar", "worker",
+           "INIT", "RUN", "CLOSE", "TERMINATE"]
+
+INIT = "INIT"
+RUN = "RUN"
+CLOSE = "CLOSE"
+TERMINATE = "TERMINATE"
+
+job_counter = itertools.count()
+
+# How a worker calls the job's function on a task's payload (the job header carries it).
+_APPLY, _MAP, _STARMAP, _CALL1 = range(4)
+
+# Result statuses (gompx/taskpool.Status).
+_OK, _ERROR, _LOST, _TERMINATED, _BROKEN = range(5)
+
+# The wire headers of gompx/taskpool: job, index, seq, worker id, header length or status.
+_HEADER = struct.Struct("<QQQII")
+_HEADER_LEN = _HEADER.size
+_SLOT_SIZE = 64
+
+_TIMED_OUT, _EXHAUSTED, _NEED_ROOM = -1, -2, -3
+_TAKE_ORDERED, _TAKE_UNORDERED, _TAKE_OUTCOME = 0, 1, 2
+_SPLICED = 1 << 40
+_EVENT_REPLACE, _EVENT_EXITED, _EVENT_STOPPED = 1, 2, 3
+_UNSPLITTABLE = -4
+_SUBMIT_BATCH = 1024      # tasks pickled and submitted per call
+_WORKER_SPIN_US = 0      # workers sleep at once when idle (see QueueSetReadSpin)
+_TERMINATE_GRACE = 1.0    # seconds between SIGTERM and SIGKILL for workers
+
+
+def mapstar(args):
+    return list(map(*args))
+
+
+def starmapstar(args):
+    return list(itertools.starmap(args[0], args[1]))
+
+
+class WorkerLostError(_context.ProcessError):
+    """The worker running a task died (killed, crashed, os._exit) before it answered.
+
+    Also raised for tasks a terminated pool never finished.  stdlib's Pool has no such
+    error: it waits forever.
+    """
+
+
+class RemoteTraceback(Exception):
+    def __init__(self, tb):
+        self.tb = tb
+
+    def __str__(self):
+        return self.tb
+
+
+class ExceptionWithTraceback:
+    """An exception with its worker-side traceback, rebuilt in the parent as the
+    exception whose ``__cause__`` is a ``RemoteTraceback`` holding that text."""
+
+    def __init__(self, exc, tb):
+        tb = traceback.format_exception(type(exc), exc, tb)
+        tb = "".join(tb)
+        self.exc = exc
+        self.tb = '\n"""\n%s"""' % tb
+
+    def __reduce__(self):
+        return rebuild_exc, (self.exc, self.tb)
+
+
+def rebuild_exc(exc, tb):
+    exc.__cause__ = RemoteTraceback(tb)
+    return exc
+
+
+class MaybeEncodingError(Exception):
+    """Wraps possible unpickleable errors, so they can be safely sent through the socket."""
+
+    def __init__(self, exc, value):
+        self.exc = repr(exc)
+        self.value = repr(value)
+        super().__init__(self.exc, self.value)
+
+    def __str__(self):
+        return "Error sending result: '%s'. Reason: '%s'" % (self.value, self.exc)
+
+    def __repr__(self):
+        return "<%s: %s>" % (self.__class__.__name__, self)
+
+
+# --- pickling ----------------------------------------------------------------------------
+
+def _dumps(obj):
+    if reduction.ForkingPickler._extra_reducers:
+        return bytes(reduction.ForkingPickler.dumps(obj))
+    return pickle.dumps(obj, reduction.PROTOCOL)
+
+
+def _dumps_exception(exc):
+    """A pickled exception for a result; an exception that cannot be pickled travels
+    as MaybeEncodingError, as stdlib's worker does for results."""
+    try:
+        return _dumps(exc)
+    except Exception as e:
+        return _dumps(MaybeEncodingError(e, exc))
+
+
+# --- the worker --------------------------------------------------------------------------
+
+class _Board:
+    """The pool's board (a memfd): each worker writes there which task it starts."""
+
+    def __init__(self, fd, size):
+        self.fd = fd
+        self.size = size
+
+    def __reduce__(self):
+        return _rebuild_board, (reduction.DupFd(self.fd), self.size)
+
+
+def _rebuild_board(dupfd, size):
+    return _Board(dupfd.detach(), size)
+
+
+def worker(tasks, results, board, slot, initializer=None, initargs=(), maxtasks=None,
+           wrap_exception=False):
+    """The loop of a pool's worker process: take tasks, run them, send results.
+
+    Tasks arrive in batches from this worker's own queue; results go back in batches,
+    flushed at the latest 0.5 ms after the first of them is ready (and at once when no
+    task is waiting).  Before each task the worker writes its sequence number on the
+    board, so that if it dies the pool knows which task killed it.
+    """
+    if (maxtasks is not None) and not (isinstance(maxtasks, int) and maxtasks >= 1):
+        raise AssertionError("Maxtasks {!r} is not valid".format(maxtasks))
+    # Ctrl-C reaches the whole foreground process group; the parent decides what a pool
+    # does about it (terminate it), so workers do not die mid-task on their own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if initializer is not None:
+        initializer(*initargs)
+    import mmap
+    from . import _native
+    mem = mmap.mmap(board.fd, board.size)
+    started = memoryview(mem).cast("Q")
+    started_at = slot * _SLOT_SIZE // 8
+    _native.call(_native.ext.gompxcore_QueueSetReadSpin, tasks._handle, _WORKER_SPIN_US)
+    put_batch = _native.ext.gompxcore_QueuePutBatch
+    translate = _native.translate
+    out = bytearray()
+    out_lens = array.array("Q")
+    loads = pickle.loads
+    job_seen, fn, mode = None, None, None
+    completed = 0
+    try:
+        while maxtasks is None or completed < maxtasks:
+            msgs = tasks.get_many(256)
+            batch_start = None
+            for i, msg in enumerate(msgs):
+                job, index, seq, wid, hlen = _HEADER.unpack_from(msg)
+                if job == 0:
+                    return
+                view = memoryview(msg)
+                try:
+                    if job != job_seen:
+                        job_seen = None
+                        fn, mode = loads(view[_HEADER_LEN:_HEADER_LEN + hlen])
+                        job_seen = job
+                    body = loads(view[_HEADER_LEN + hlen:])
+                except Exception as e:
+                    status, result = _ERROR, e
+                else:
+                    started[started_at] = seq
+                    status, result = _run(fn, mode, body)
+                if status == _ERROR and wrap_exception:
+                    result = ExceptionWithTraceback(result, result.__traceback__)
+                try:
+                    payload = _dumps(result)
+                except Exception as e:
+                    status = _ERROR
+                    payload = _dumps_exception(MaybeEncodingError(e, result))
+                result = body = None
+                n = len(out)
+                out += _HEADER.pack(job, index, seq, wid, status)
+                out += payload
+                out_lens.append(len(out) - n)
+                completed += 1
+                now = time.monotonic()
+                if batch_start is None:
+                    batch_start = now
+                if i == len(msgs) - 1 or now - batch_start > 0.0005:
+                    _flush(put_batch, translate, results, out, out_lens)
+                    batch_start = None
+    finally:
+        started.release()
+        mem.close()
+
+
+def _run(fn, mode, body):
+    try:
+        if mode == _CALL1:
+            return _OK, fn(body)
+        if mode == _APPLY:
+            return _OK, fn(*body[0], **body[1])
+        if mode == _MAP:
+            return _OK, list(map(fn, body))
+        return _OK, list(itertools.starmap(fn, body))
+    except Exception as e:
+        return _ERROR, e
+
+
+def _flush(put_batch, translate, results, out, out_lens):
+    import ctypes
+    if not out_lens:
+        return
+    data = (ctypes.c_char * len(out)).from_buffer(out)
+    lens = out_lens.buffer_info()[0]
+    try:
+        put_batch(results._handle, ctypes.addressof(data), lens, len(out_lens), 1, -1)
+    except RuntimeError as e:
+        raise translate(e) from None
+    finally:
+        del data
+    del out[:]
+    del out_lens[:]
+
+
+# --- taking results out of Go ------------------------------------------------------------
+
+class _TakeBuffer(threading.local):
+    """Per-thread memory Go copies results into."""
+
+    def __init__(self):
+        self.grow(256 * 1024)
+        self.lens = array.array("Q", bytes(16 * 4096))
+        self.max = 4096
+        self.lens_addr = self.lens.buffer_info()[0]
+
+    def grow(self, size):
+        import ctypes
+        self.buf = bytearray(size)
+        self.view = memoryview(self.buf)
+        self._pin = (ctypes.c_char * size).from_buffer(self.buf)
+        self.addr = ctypes.addressof(self._pin)
+
+
+_buffers = _TakeBuffer()
+
+
+def _take(job, mode, timeout):
+    """Take results of *job*; a list of (index, status, value), [] on timeout, None once
+    every result was taken.  Values of failures are exceptions (not raised)."""
+    from . import _native
+    take = _native.ext.gompxcore_JobTake
+    buf = _buffers
+
+    def attempt(ms):
+        try:
+            return take(job, mode, buf.addr, len(buf.buf), buf.lens_addr, buf.max, ms)
+        except RuntimeError as e:
+            raise _native.translate(e) from None
+
+    while True:
+        r = _native.wait_sliced(lambda ms: None if (v := attempt(ms)) == _TIMED_OUT else v,
+                                timeout)
+        if r is None or r == _TIMED_OUT:
+            return []
+        if r == _EXHAUSTED:
+            return None
+        if r <= _NEED_ROOM:
+            buf.grow(max(_NEED_ROOM - r, 2 * len(buf.buf)))
+            timeout = 0
+            continue
+        return _decode(r, buf)
+
+
+def _decode(r, buf):
+    lens, view = buf.lens, buf.view
+    if r & _SPLICED:
+        count = r & (_SPLICED - 1)
+        first = lens[0] >> 8
+        values = pickle.loads(view[:lens[1]])
+        return [(first + i, _OK, v) for i, v in enumerate(values)] if count else []
+    out = []
+    at = 0
+    for k in range(r):
+        code, n = lens[2 * k], lens[2 * k + 1]
+        index, status = code >> 8, code & 0xFF
+        data = view[at:at + n]
+        at += n
+        if status == _OK:
+            out.append((index, _OK, pickle.loads(data)))
+        elif status == _ERROR:
+            try:
+                exc = pickle.loads(data)
+            except Exception as e:
+                exc = MaybeEncodingError(e, bytes(data))
+            out.append((index, _ERROR, exc))
+        else:
+            out.append((index, status, bytes(data).decode("utf-8", "replace")))
+    return out
+
+
+def _lost(status, text):
+    return WorkerLostError(text)
+
+
+# --- the pool ----------------------------------------------------------------------------
+
+class _Engine:
+    """What the pool's threads and finalizer need: the Go pool, the workers, the state.
+
+    Kept apart from ``Pool`` so that the threads do not keep the Pool object alive: a
+    pool dropped without close() is terminated by its finalizer, as in stdlib.
+    """
+
+    def __init__(self, ctx, processes, initializer, initargs, maxtasks, wrap_exception,
+                 break_on_death, make_process):
+        from . import _native
+        from .queues import Queue
+        self.native = _native
+        self.ext = _native.ext
+        self.ctx = ctx
+        self.size = processes
+        self.initializer = initializer
+        self.initargs = initargs
+        self.maxtasks = maxtasks
+        self.wrap_exception = wrap_exception
+        self.make_process = make_process
+        self.state = RUN
+        self.lock = threading.RLock()
+        self.cache = {}
+        self.on_lost = _lost
+        self.results = Queue(ctx=ctx)
+        self.handle = _native.call(self.ext.gompxcore_PoolNew, self.results._handle,
+                                   processes, maxtasks or 0, break_on_death)
+        self.board = _Board(_native.call(self.ext.gompxcore_PoolBoardFd, self.handle),
+                            processes * _SLOT_SIZE)
+        self.pool = [None] * processes
+        self.task_queues = [None] * processes
+        self.handler = None
+        self.callbacks = None
+        self.freed = False
+
+    # workers
+
+    def start_workers(self):
+        for slot in range(self.size):
+            self.start_worker(slot)
+        self.handler = threading.Thread(target=self.handle_workers, daemon=True,
+                                        name="gompx-pool-workers")
+        self.handler.start()
+
+    def start_worker(self, slot):
+        from .queues import Queue
+        tasks = Queue(ctx=self.ctx)
+        w = self.make_process(target=worker,
+                              args=(tasks, self.results, self.board, slot, self.initializer,
+                                    self.initargs, self.maxtasks, self.wrap_exception))
+        w.name = w.name.replace("Process", "PoolWorker")
+        w.daemon = True
+        try:
+            w.start()
+        except BaseException:
+            tasks.close()
+            raise
+        popen = w._popen
+        proc = getattr(popen, "_handle", None) or 0
+        sentinel = popen.sentinel if not proc else -1
+        self.native.call(self.ext.gompxcore_PoolAddWorker, self.handle, slot, w.pid,
+                         tasks._handle, proc, sentinel)
+        old = self.task_queues[slot]
+        self.pool[slot], self.task_queues[slot] = w, tasks
+        if old is not None:
+            old.close()
+        util.debug("added worker")
+
+    def handle_workers(self):
+        """The worker handler thread: reap workers that exited, start replacements."""
+        event = array.array("q", bytes(32))
+        addr = event.buffer_info()[0]
+        next_event = self.ext.gompxcore_PoolNextEvent
+        while True:
+            try:
+                kind = next_event(self.handle, addr, -1)
+            except RuntimeError:
+                return  # the pool was freed
+            if kind == _EVENT_STOPPED:
+                return
+            slot = event[1]
+            with self.lock:
+                old = self.pool[slot]
+                if old is not None and old.pid == event[2]:
+                    old.join(_TERMINATE_GRACE)
+                if kind != _EVENT_REPLACE or self.state == TERMINATE:
+                    continue
+                try:
+                    self.start_worker(slot)
+                except Exception as e:
+                    self.native.call(self.ext.gompxcore_PoolBreak, self.handle,
+                                     "could not start a replacement worker: %r" % (e,))
+                    return
+
+    # callbacks
+
+    def watch(self, result):
+        """Have the callback thread finish *result* (and run its callbacks)."""
+        self.cache[result._job] = result
+        if self.callbacks is None:
+            with self.lock:
+                if self.callbacks is None:
+                    self.callbacks = threading.Thread(target=self.handle_callbacks,
+                                                      daemon=True, name="gompx-pool-results")
+                    self.callbacks.start()
+
+    def handle_callbacks(self):
+        """The result handler thread: runs callbacks of finished jobs, in finishing order."""
+        next_finished = self.ext.gompxcore_PoolNextFinished
+        while True:
+            try:
+                job = next_finished(self.handle, -1)
+            except RuntimeError:
+                return
+            if job == 0:
+                return  # the pool stopped and every finished job was handed out
+            result = self.cache.pop(job, None)
+            if result is not None:
+                result._finish_and_call_back()
+
+    # ending
+
+    def close(self):
+        with self.lock:
+            if self.state == RUN:
+                self.state = CLOSE
+                self.native.call(self.ext.gompxcore_PoolClose, self.handle)
+
+    def terminate(self):
+        """Fail unfinished tasks, kill the workers, wait for them and the threads."""
+        with self.lock:
+            if self.freed:
+                return
+            self.state = TERMINATE
+            self.native.call(self.ext.gompxcore_PoolTerminate, self.handle)
+            workers = [w for w in self.pool if w is not None]
+        for w in workers:
+            if w.exitcode is None:
+                w.terminate()
+        deadline = time.monotonic() + _TERMINATE_GRACE
+        for w in workers:
+            w.join(max(0, deadline - time.monotonic()))
+            if w.exitcode is None:
+                w.kill()
+                w.join()
+        self.free()
+
+    def join(self):
+        """Wait for the threads and the workers (after close or terminate)."""
+        current = threading.current_thread()
+        for t in (self.handler, self.callbacks):
+            if t is not None and t is not current:
+                while t.is_alive():
+                    t.join(0.05)
+        for w in self.pool:
+            if w is not None:
+                w.join()
+        self.free()
+
+    def free(self):
+        with self.lock:
+            if self.freed:
+                return
+            self.freed = True
+        current = threading.current_thread()
+        for t in (self.handler, self.callbacks):
+            if t is not None and t is not current:
+                # Both return once the Go pool reports it stopped (terminate did).
+                t.join(5)
+        self.native.call(self.ext.gompxcore_PoolFree, self.handle)
+        for q in self.task_queues:
+            if q is not None:
+                q.close()
+        self.results.close()
+
+
+class Pool:
+    """A pool of worker processes to which jobs can be submitted."""
+
+    _wrap_exception = True
+    _break_on_death = False
+
+    @staticmethod
+    def Process(ctx, *args, **kwds):
+        return ctx.Process(*args, **kwds)
+
+    def __init__(self, processes=None, initializer=None, initargs=(), maxtasksperchild=None,
+                 context=None):
+        self._pool = []
+        self._state = INIT
+        self._ctx = context or _context._default_context.get_context()
+        if processes is None:
+            processes = os.cpu_count() or 1
+        if processes < 1:
+            raise ValueError("Number of processes must be at least 1")
+        if maxtasksperchild is not None:
+            if not isinstance(maxtasksperchild, int) or maxtasksperchild <= 0:
+                raise ValueError("maxtasksperchild must be a positive int or None")
+        if initializer is not None and not callable(initializer):
+            raise TypeError("initializer must be a callable")
+        self._processes = processes
+        self._initializer = initializer
+        self._initargs = initargs
+        self._maxtasksperchild = maxtasksperchild
+        ctx = self._ctx
+        self._engine = _Engine(ctx, processes, initializer, initargs, maxtasksperchild,
+                               self._wrap_exception, self._break_on_death,
+                               lambda **kw: self.Process(ctx, **kw))
+        self._cache = self._engine.cache
+        try:
+            self._engine.start_workers()
+        except BaseException:
+            self._engine.terminate()
+            raise
+        self._pool = self._engine.pool
+        self._state = RUN
+        self._terminate = util.Finalize(self, self._engine.terminate, exitpriority=15)
+
+    def __del__(self, _warn=warnings.warn, RUN=RUN):
+        if getattr(self, "_state", None) == RUN:
+            _warn(f"unclosed running multiprocessing pool {self!r}", ResourceWarning,
+                  source=self)
+
+    def __repr__(self):
+        cls = self.__class__
+        return (f"<{cls.__module__}.{cls.__qualname__} state={self._state} "
+                f"pool_size={len(self._pool)}>")
+
+    def __reduce__(self):
+        raise NotImplementedError(
+            "pool objects cannot be passed between processes or pickled")
+
+    def _check_running(self):
+        if self._state != RUN:
+            raise ValueError("Pool not running")
+
+    # submitting
+
+    def _new_job(self, func, mode, length, notify):
+        """A Go job whose tasks call *func* in *mode*; returns (handle, header error)."""
+        native = self._engine.native
+        try:
+            header = _dumps((func, mode))
+            error = None
+        except Exception as e:
+            header, error = b"", e
+        job = native.call(native.ext.gompxcore_JobNew, self._engine.handle,
+                          native.bytes_address(header), len(header), length, notify)
+        return job, error
+
+    def _submit(self, job, first, bodies, error=None):
+        """Pickle and submit bodies as tasks first, first+1, ...; a body that cannot be
+        pickled (or every body, given *error*) fails its task instead."""
+        native = self._engine.native
+        ext = native.ext
+        if error is None:
+            try:
+                data = _dumps(list(bodies))
+            except Exception:
+                data = None
+            if data is not None:
+                n = native.call(ext.gompxcore_JobSubmitList, job, first,
+                                native.bytes_address(data), len(data))
+                if n != _UNSPLITTABLE:
+                    return
+        parts, lens = [], array.array("Q")
+        for i, body in enumerate(bodies):
+            try:
+                if error is not None:
+                    raise error
+                b = _dumps(body)
+            except Exception as e:
+                if parts:
+                    self._submit_parts(job, first + i - len(parts), parts, lens)
+                    parts, lens = [], array.array("Q")
+                exc = _dumps_exception(e)
+                native.call(ext.gompxcore_JobFail, job, first + i, _ERROR,
+                            native.bytes_address(exc), len(exc))
+                continue
+            parts.append(b)
+            lens.append(len(b))
+        if parts:
+            self._submit_parts(job, first + len(bodies) - len(parts), parts, lens)
+
+    def _submit_parts(self, job, first, parts, lens):
+        native = self._engine.native
+        data = b"".join(parts)
+        native.call(native.ext.gompxcore_JobSubmit, job, first, native.bytes_address(data),
+                    lens.buffer_info()[0], len(parts))
+
+    def _feed(self, job, iterable, error, sized):
+        """Submit the tasks of an iterable: all at once if it has a length, else the first
+        batch now and the rest from a feeder thread, as stdlib's task handler does."""
+        it = iter(iterable)
+        if self._feed_batches(job, None, it, error, 0, None if sized else 1):
+            return
+        threading.Thread(target=self._feed_batches, args=(job, mode, it, error, _SUBMIT_BATCH, None),
+                         daemon=True, name="gompx-pool-feeder").start()
+
+    def _feed_batches(self, job, mode, it, error, first, limit):
+        """Submit batches from *it* starting at task *first* (at most *limit* batches);
+        returns True once the iterable is exhausted and the job's length set."""
+        native = self._engine.native
+        ext = native.ext
+        index = first
+        batches = 0
+        while limit is None or batches < limit:
+            bodies = []
+            try:
+                for x in it:
+                    bodies.append(x)
+                    if len(bodies) == _SUBMIT_BATCH:
+                        break
+            except Exception as e:
+                try:
+                    if bodies:
+                        self._submit(job, index, bodies, error)
+                    exc = _dumps_exception(e)
+                    native.call(ext.gompxcore_JobFail, job, index + len(bodies), _ERROR,
+                                native.bytes_address(exc), len(exc))
+                    native.call(ext.gompxcore_JobSetLength, job, index + len(bodies) + 1)
+                except (ValueError, OSError):
+                    pass  # the job was dropped or the pool freed meanwhile
+                return True
+            try:
+                if bodies:
+                    self._submit(job, index, bodies, error)
+                index += len(bodies)
+                if len(bodies) < _SUBMIT_BATCH:
+                    native.call(ext.gompxcore_JobSetLength, job, index)
+                    return True
+            except (ValueError, OSError):
+                return True
+            batches += 1
+        return False
+
+    # the API
+
+    def apply(self, func, args=(), kwds={}):
+        """Equivalent of `func(*args, **kwds)`, run in a worker."""
+        return self._get_interruptible(self.apply_async(func, args, kwds))
+
+    def map(self, func, iterable, chunksize=None):
+        """Apply `func` to each element in `iterable`, collecting the results in a list."""
+        return self._get_interruptible(self._map_async(func, iterable, _MAP, chunksize))
+
+    def starmap(self, func, iterable, chunksize=None):
+        """Like `map()` but the elements of `iterable` are argument tuples."""
+        return self._get_interruptible(self._map_async(func, iterable, _STARMAP, chunksize))
+
+    def starmap_async(self, func, iterable, chunksize=None, callback=None,
+                      error_callback=None):
+        """Asynchronous version of `starmap()`."""
+        return self._map_async(func, iterable, _STARMAP, chunksize, callback, error_callback)
+
+    def map_async(self, func, iterable, chunksize=None, callback=None, error_callback=None):
+        """Asynchronous version of `map()`."""
+        return self._map_async(func, iterable, _MAP, chunksize, callback, error_callback)
+
+    def _get_interruptible(self, result):
+        try:
+            return result.get()
+        except KeyboardInterrupt:
+            # Ctrl-C: the workers are still busy with tasks nobody will collect.
+            self.terminate()
+            raise
+
+    def apply_async(self, func, args=(), kwds={}, callback=None, error_callback=None):
+        """Asynchronous version of `apply()`."""
+        self._check_running()
+        notify = callback is not None or error_callback is not None
+        job, error = self._new_job(func, _APPLY, 1, notify)
+        result = ApplyResult(self, callback, error_callback, job)
+        self._submit(job, 0, [(args, kwds)], error)
+        return result
+
+    def _map_async(self, func, iterable, mode, chunksize=None, callback=None,
+                   error_callback=None):
+        self._check_running()
+        if not hasattr(iterable, "__len__"):
+            iterable = list(iterable)
+        if chunksize is None:
+            chunksize, extra = divmod(len(iterable), len(self._pool) * 4)
+            if extra:
+                chunksize += 1
+        if len(iterable) == 0:
+            chunksize = 0
+        notify = callback is not None or error_callback is not None
+        chunks = 0 if chunksize <= 0 else -(-len(iterable) // chunksize)
+        job, error = self._new_job(func, mode, chunks, notify and chunks > 0)
+        result = MapResult(self, chunksize, len(iterable), callback, error_callback, job)
+        if chunks:
+            self._submit_chunks(job, iterable, chunksize, chunks, error)
+        return result
+
+    def _submit_chunks(self, job, iterable, chunksize, chunks, error):
+        it = iter(iterable)
+        for first in range(0, chunks, _SUBMIT_BATCH):
+            bodies = [tuple(itertools.islice(it, chunksize))
+                      for _ in range(min(_SUBMIT_BATCH, chunks - first))]
+            self._submit(job, first, bodies, error)
+
+    def imap(self, func, iterable, chunksize=1):
+        """Equivalent of `map()` -- can be MUCH slower than `Pool.map()`."""
+        return self._imap(IMapIterator, func, iterable, chunksize)
+
+    def imap_unordered(self, func, iterable, chunksize=1):
+        """Like `imap()` method but ordering of results is arbitrary."""
+        return self._imap(IMapUnorderedIterator, func, iterable, chunksize)
+
+    def _imap(self, cls, func, iterable, chunksize):
+        self._check_running()
+        if chunksize == 1:
+            job, error = self._new_job(func, _CALL1, -1, False)
+            result = cls(self, job)
+            self._feed(job, iterable, error, hasattr(iterable, "__len__"))
+            return result
+        if chunksize < 1:
+            raise ValueError("Chunksize must be 1+, not {0:n}".format(chunksize))
+        job, error = self._new_job(func, _MAP, -1, False)
+        result = cls(self, job)
+        self._feed(job, Pool._get_chunks(iterable, chunksize), error,
+                   hasattr(iterable, "__len__"))
+        return (item for chunk in result for item in chunk)
+
+    @staticmethod
+    def _get_chunks(iterable, size):
+        it = iter(iterable)
+        while True:
+            x = tuple(itertools.islice(it, size))
+            if not x:
+                return
+            yield x
+
+    # ending
+
+    def close(self):
+        """Stop accepting work; the workers exit once the submitted work is done."""
+        util.debug("closing pool")
+        if self._state == RUN:
+            self._state = CLOSE
+            self._engine.close()
+
+    def terminate(self):
+        """Stop the workers at once; unfinished tasks fail with WorkerLostError."""
+        util.debug("terminating pool")
+        self._state = TERMINATE
+        self._terminate()
+
+    def join(self):
+        """Wait for the workers to exit (after close() or terminate())."""
+        util.debug("joining pool")
+        if self._state == RUN:
+            raise ValueError("Pool is still running")
+        elif self._state not in (CLOSE, TERMINATE):
+            raise ValueError("In unknown state")
+        self._engine.join()
+
+    def __enter__(self):
+        self._check_running()
+        return self
+
+    def __exit__(self, exc_type, exc_val, exc_tb):
+        self.terminate()
+
+
+class ApplyResult:
+    """The result of `Pool.apply_async()`."""
+
+    def __init__(self, pool, callback, error_callback, job=None):
+        self._pool = pool
+        self._engine = pool._engine
+        self._job = job
+        self._callback = callback
+        self._error_callback = error_callback
+        self._lock = threading.Lock()
+        self._done = False          # value taken out of Go
+        self._success = None
+        self._value = None
+        self._event = None
+        if callback is not None or error_callback is not None:
+            self._event = threading.Event()
+            self._engine.watch(self)
+
+    def ready(self):
+        if self._event is not None:
+            return self._event.is_set()
+        if self._done:
+            return True
+        native = self._engine.native
+        return native.call(native.ext.gompxcore_JobWait, self._job, 0)
+
+    def successful(self):
+        if not self.ready():
+            raise ValueError("{0!r} not ready".format(self))
+        self._finish()
+        return self._success
+
+    def wait(self, timeout=None):
+        if self._event is not None:
+            self._event.wait(timeout)
+            return
+        if self._done:
+            return
+        native = self._engine.native
+        wait = native.ext.gompxcore_JobWait
+        job = self._job
+
+        def attempt(ms):
+            try:
+                return True if wait(job, ms) else None
+            except RuntimeError as e:
+                raise native.translate(e) from None
+        native.wait_sliced(attempt, timeout)
+
+    def get(self, timeout=None):
+        self.wait(timeout)
+        if not self.ready():
+            raise TimeoutError
+        self._finish()
+        if self._success:
+            return self._value
+        raise self._value
+
+    def _finish(self):
+        """Take the outcome out of Go (once) and drop the Go job."""
+        with self._lock:
+            if self._done:
+                return
+            success, value = self._outcome()
+            self._success, self._value = success, value
+            self._done = True
+            native = self._engine.native
+            native.call(native.ext.gompxcore_JobDrop, self._job)
+            self._pool = None
+
+    def _outcome(self):
+        got = _take(self._job, _TAKE_OUTCOME, 0)
+        _, status, value = got[0]
+        return self._as_outcome(status, value)
+
+    def _as_outcome(self, status, value):
+        if status == _OK:
+            return True, value
+        if status == _ERROR:
+            return False, value
+        return False, self._engine.on_lost(status, value)
+
+    def _finish_and_call_back(self):
+        try:
+            self._finish()
+            if self._success:
+                if self._callback is not None:
+                    self._callback(self._value)
+            elif self._error_callback is not None:
+                self._error_callback(self._value)
+        except Exception:
+            traceback.print_exc()
+        finally:
+            self._event.set()
+
+    def __del__(self):
+        if not self._done and self._job is not None and self._event is None:
+            try:
+                native = self._engine.native
+                native.ext.gompxcore_JobDrop(self._job)
+            except Exception:
+                pass
+
+    __class_getitem__ = classmethod(types.GenericAlias)
+
+
+AsyncResult = ApplyResult
+
+
+class MapResult(ApplyResult):
+    """The result of `Pool.map_async()` and `Pool.starmap_async()`."""
+
+    def __init__(self, pool, chunksize, length, callback, error_callback, job=None):
+        self._chunksize = chunksize
+        self._length = length
+        super().__init__(pool, callback if chunksize > 0 else None,
+                         error_callback if chunksize > 0 else None, job)
+        if chunksize <= 0:
+            self._success, self._value, self._done = True, [], True
+            native = self._engine.native
+            native.call(native.ext.gompxcore_JobDrop, job)
+            self._pool = None
+
+    def _outcome(self):
+        got = _take(self._job, _TAKE_OUTCOME, 0)
+        if got and got[0][1] != _OK:
+            return self._as_outcome(got[0][1], got[0][2])
+        chunks = [v for _, _, v in got]
+        while True:
+            more = _take(self._job, _TAKE_ORDERED, 0)
+            if not more:
+                break
+            chunks.extend(v for _, _, v in more)
+        return True, list(itertools.chain.from_iterable(chunks))
+
+
+class IMapIterator:
+    """The iterator `Pool.imap()` returns."""
+
+    _mode = _TAKE_ORDERED
+
+    def __init__(self, pool, job):
+        self._pool = pool
+        self._engine = pool._engine
+        self._job = job
+        self._items = collections.deque()
+        self._lock = threading.Lock()
+        self._exhausted = False
+
+    def __iter__(self):
+        return self
+
+    def next(self, timeout=None):
+        with self._lock:
+            if not self._items:
+                if self._exhausted:
+                    raise StopIteration from None
+                got = _take(self._job, self._mode, timeout)
+                if got is None:
+                    self._exhausted = True
+                    self._drop()
+                    raise StopIteration from None
+                if not got:
+                    raise TimeoutError from None
+                self._items.extend(got)
+            _, status, value = self._items.popleft()
+        if status == _OK:
+            return value
+        if status == _ERROR:
+            raise value
+        raise self._engine.on_lost(status, value)
+
+    __next__ = next
+
+    def _drop(self):
+        if self._job is not None:
+            native = self._engine.native
+            native.call(native.ext.gompxcore_JobDrop, self._job)
+            self._job = None
+            self._pool = None
+
+    def __del__(self):
+        if getattr(self, "_job", None) is not None:
+            try:
+                self._engine.native.ext.gompxcore_JobDrop(self._job)
+            except Exception:
+                pass
+
+
+class IMapUnorderedIterator(IMapIterator):
+    """The iterator `Pool.imap_unordered()` returns."""
+
+    _mode = _TAKE_UNORDERED
+
+
+def __getattr__(name):
+    if name == "ThreadPool":
+        from .dummy import Pool as ThreadPool
+        return ThreadPool
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
