@@ -634,12 +634,12 @@ class Pool:
         """Submit the tasks of an iterable: all at once if it has a length, else the first
         batch now and the rest from a feeder thread, as stdlib's task handler does."""
         it = iter(iterable)
-        if self._feed_batches(job, None, it, error, 0, None if sized else 1):
+        if self._feed_batches(job, it, error, 0, None if sized else 1):
             return
-        threading.Thread(target=self._feed_batches, args=(job, mode, it, error, _SUBMIT_BATCH, None),
+        threading.Thread(target=self._feed_batches, args=(job, it, error, _SUBMIT_BATCH, None),
                          daemon=True, name="gompx-pool-feeder").start()
 
-    def _feed_batches(self, job, mode, it, error, first, limit):
+    def _feed_batches(self, job, it, error, first, limit):
         """Submit batches from *it* starting at task *first* (at most *limit* batches);
         returns True once the iterable is exhausted and the job's length set."""
         native = self._engine.native
