@@ -279,12 +279,36 @@ func (j *Job) Take(ordered bool, timeout time.Duration, visit func(index int, st
 	return n, nil
 }
 
+// Cancel withdraws the job if none of its tasks has been sent to a worker yet, and
+// reports whether it did; a job with a task sent is left as it was.
+func (j *Job) Cancel() bool {
+	p := j.pool
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if j.dropped || j.completed > 0 {
+		return false
+	}
+	for _, w := range p.workers {
+		for _, t := range w.held {
+			if t.job == j {
+				return false
+			}
+		}
+	}
+	return j.dropLocked()
+}
+
 // Drop forgets the job: its tasks not yet sent are withdrawn, and results still to
 // come are discarded. It returns whether no task of it had been sent (so none ran).
 func (j *Job) Drop() bool {
 	p := j.pool
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return j.dropLocked()
+}
+
+func (j *Job) dropLocked() bool {
+	p := j.pool
 	if j.dropped {
 		return false
 	}

@@ -38,6 +38,8 @@ type harness struct {
 	wg      sync.WaitGroup
 	mu      sync.Mutex
 	started int
+	queues  []*gompx.Queue
+	workers sync.WaitGroup
 }
 
 func newHarness(t *testing.T, opts Options, behave behaviour) *harness {
@@ -60,6 +62,15 @@ func newHarness(t *testing.T, opts Options, behave behaviour) *harness {
 	t.Cleanup(func() {
 		p.Terminate()
 		h.wg.Wait()
+		h.mu.Lock()
+		for _, q := range h.queues { // stop the workers still reading
+			q.Send(gompx.KindBytes, 0, AppendTask(nil, Task{}))
+		}
+		h.mu.Unlock()
+		h.workers.Wait()
+		for _, q := range h.queues {
+			q.Close()
+		}
 		p.Free()
 		results.Close()
 	})
@@ -76,16 +87,18 @@ func (h *harness) startWorker(slot int) {
 	h.mu.Lock()
 	h.started++
 	pid := 1000 + h.started
+	h.queues = append(h.queues, tasks)
 	h.mu.Unlock()
 	if _, err := h.p.AddWorker(slot, pid, tasks, func() int { return <-exit }); err != nil {
 		h.t.Error(err)
 		return
 	}
+	h.workers.Add(1)
 	go h.work(slot, tasks, exit)
 }
 
 func (h *harness) work(slot int, tasks *gompx.Queue, exit chan int) {
-	defer tasks.Close()
+	defer h.workers.Done()
 	done := 0
 	for {
 		_, msg, err := tasks.Receive(5 * time.Second)
@@ -347,5 +360,29 @@ func TestPoolStress(t *testing.T) {
 		if got[i] != want[i] {
 			t.Fatalf("task %d: %q, want %q", i, got[i], want[i])
 		}
+	}
+}
+
+func TestJobCancel(t *testing.T) {
+	block := make(chan struct{})
+	h := newHarness(t, Options{Slots: 1}, func(t Task) (Status, []byte, bool) {
+		<-block
+		return StatusOK, nil, false
+	})
+	defer close(block)
+	var jobs []*Job
+	for i := 0; i < 4; i++ { // the window is 2: jobs 0 and 1 are sent, 2 and 3 wait
+		j, _ := h.p.NewJob(nil, 1, false)
+		j.Submit(0, [][]byte{nil})
+		jobs = append(jobs, j)
+	}
+	if jobs[0].Cancel() {
+		t.Error("Cancel of a job whose task was sent succeeded")
+	}
+	if !jobs[3].Cancel() {
+		t.Error("Cancel of a job whose task waits failed")
+	}
+	if jobs[3].Cancel() {
+		t.Error("second Cancel succeeded")
 	}
 }

@@ -419,6 +419,7 @@ class _Engine:
             except RuntimeError:
                 return  # the pool was freed
             if kind == _EVENT_STOPPED:
+                self.kill_if_broken()
                 return
             slot = event[1]
             with self.lock:
@@ -433,6 +434,19 @@ class _Engine:
                     self.native.call(self.ext.gompxcore_PoolBreak, self.handle,
                                      "could not start a replacement worker: %r" % (e,))
                     return
+
+    def kill_if_broken(self):
+        """A broken pool (a worker died under an executor, or workers keep dying before
+        their first task) dispatches nothing more: its workers have nothing to do."""
+        try:
+            broken = self.native.call(self.ext.gompxcore_PoolBroken, self.handle)
+        except OSError:
+            return
+        if broken:
+            with self.lock:
+                for w in self.pool:
+                    if w is not None and w.exitcode is None:
+                        w.terminate()
 
     # callbacks
 

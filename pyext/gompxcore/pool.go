@@ -422,6 +422,22 @@ func spliceResults(buf, table []byte, count, used int) int64 {
 	return int64(count) | JobSpliced
 }
 
+// JobCancel withdraws the job, as JobDrop does, if none of its tasks has been sent to a
+// worker yet; returns whether it did (Future.cancel).
+func JobCancel(job int64) (cancelled bool, err error) {
+	defer recoverInto(&err)
+	j, err := get[*taskpool.Job](job)
+	if err != nil {
+		return false, nil
+	}
+	if !j.Cancel() {
+		return false, nil
+	}
+	handles.drop(job)
+	jobIDs.Delete(poolJobKey{j.Pool(), j.ID()})
+	return true, nil
+}
+
 // JobDrop forgets the job: tasks not yet sent are withdrawn, results still to come are
 // discarded. Returns whether none of its tasks had been sent. Dropping twice is harmless.
 func JobDrop(job int64) (none bool, err error) {
