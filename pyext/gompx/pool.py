@@ -1017,6 +1017,6 @@ class IMapUnorderedIterator(IMapIterator):
 
 def __getattr__(name):
     if name == "ThreadPool":
-        from .dummy import Pool as ThreadPool
+        from .dummy import ThreadPool
         return ThreadPool
     raise AttributeError("module %r has no attribute %r" % (__name__, name))
