@@ -9,37 +9,146 @@ import (
 	"github.com/gompx/gompx/gompx"
 )
 
-// collect reads the result queue until told to quit: results, and the exits of
-// workers, in the order they were put.
+// The result queue has one reader at a time: whoever holds p.token. A thread waiting
+// for a job (Wait, Take) reads it itself ("helps") rather than sleeping until the
+// collector goroutine wakes it: a result then costs one wake-up (the worker's put wakes
+// the waiter) instead of two (the collector, then the waiter). The collector goroutine
+// reads only while nobody helps, and leaves the queue to helpers for helpGrace after the
+// last one left, so that a thread waiting job after job keeps it without a hand-over.
+const (
+	helpGrace = 2 * time.Millisecond
+	helpSlice = 100 * time.Millisecond // a helper looks at its job at least this often
+)
+
+// collect reads the result queue whenever no helper does, until Free.
 func (p *Pool) collect() {
 	defer close(p.collected)
-	q := p.opts.Results
-	var scratch []byte
-	var batch []result
-	for {
-		_, n, err := q.BeginRead(0)
-		if errors.Is(err, gompx.ErrQueueEmpty) {
-			// Before spinning in BeginRead, let the goroutines this batch woke (waiters
-			// of finished jobs) have this P: they sit in its run-next slot, and a
-			// spinning or futex-sleeping collector would hold them off for up to a
-			// sysmon tick.
-			runtime.Gosched()
-			_, n, err = q.BeginRead(-1)
-		}
-		if err != nil {
-			if errors.Is(err, gompx.ErrQueueClosed) {
-				p.Break("the pool's result queue was closed")
-				return
+	for !p.quit.Load() {
+		if p.helpers.Load() > 0 || time.Since(time.Unix(0, p.lastHelp.Load())) < helpGrace {
+			select {
+			case <-p.resume:
+			case <-time.After(helpGrace):
 			}
-			time.Sleep(time.Millisecond) // not expected; do not spin
 			continue
 		}
-		scratch, batch = p.readBatch(q, n, scratch[:0], batch[:0])
-		q.EndRead()
-		if p.handle(batch) {
-			return
+		p.token <- struct{}{}
+		p.collectOnce(-1)
+		<-p.token
+	}
+}
+
+// collectOnce reads what the result queue has, waiting up to timeout (negative: forever)
+// for the first message, and applies it. The caller holds p.token.
+func (p *Pool) collectOnce(timeout time.Duration) {
+	q := p.opts.Results
+	_, n, err := q.BeginRead(0)
+	if errors.Is(err, gompx.ErrQueueEmpty) && timeout != 0 {
+		// Before waiting, let the goroutines the last batch woke (waiters of finished
+		// jobs) have this P: they sit in its run-next slot, and a spinning or
+		// futex-sleeping reader would hold them off for up to a sysmon tick.
+		runtime.Gosched()
+		_, n, err = q.BeginRead(timeout)
+	}
+	switch {
+	case errors.Is(err, gompx.ErrQueueEmpty):
+		return
+	case errors.Is(err, gompx.ErrQueueClosed):
+		p.quit.Store(true)
+		p.Break("the pool's result queue was closed")
+		return
+	case err != nil:
+		time.Sleep(time.Millisecond) // not expected; do not spin
+		return
+	}
+	p.scratch2, p.batch = p.readBatch(q, n, p.scratch2[:0], p.batch[:0])
+	q.EndRead()
+	if p.handle(p.batch) {
+		p.quit.Store(true)
+	}
+}
+
+// help waits up to timeout (negative: forever) until ready() holds, reading the result
+// queue meanwhile whenever nobody else does; wake is where the job announces changes.
+func (p *Pool) help(j *Job, timeout time.Duration, ready func() bool) bool {
+	if ready() {
+		return true
+	}
+	if timeout == 0 {
+		return false
+	}
+	p.helpers.Add(1)
+	defer func() {
+		p.lastHelp.Store(time.Now().UnixNano())
+		if p.helpers.Add(-1) == 0 {
+			select {
+			case p.resume <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	var expired <-chan time.Time
+	deadline := time.Now().Add(timeout)
+	if timeout > 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		expired = t.C
+	}
+	yielded := false
+	for !ready() {
+		slice := helpSlice
+		if timeout > 0 {
+			if slice = min(slice, time.Until(deadline)); slice <= 0 {
+				return ready()
+			}
+		}
+		select {
+		case p.token <- struct{}{}:
+			p.collectOnce(slice)
+			<-p.token
+			continue
+		default:
+		}
+		if !yielded {
+			// The collector may be asleep in the queue holding the token: a record
+			// wakes it, and it steps aside since a helper is waiting.
+			yielded = true
+			p.poke()
+		}
+		p.mu.Lock()
+		j.waiting++
+		ch := j.wake.ch
+		p.mu.Unlock()
+		if ready() {
+			p.mu.Lock()
+			j.waiting--
+			p.mu.Unlock()
+			return true
+		}
+		select {
+		case p.token <- struct{}{}:
+			p.mu.Lock()
+			j.waiting--
+			p.mu.Unlock()
+			p.collectOnce(slice)
+			<-p.token
+		case <-ch:
+			p.mu.Lock()
+			j.waiting--
+			p.mu.Unlock()
+		case <-expired:
+			p.mu.Lock()
+			j.waiting--
+			p.mu.Unlock()
+			return ready()
 		}
 	}
+	return true
+}
+
+// poke puts a record into the result queue that only wakes its reader.
+func (p *Pool) poke() {
+	msg := AppendResult(nil, Task{}, ctlPoke, nil)
+	_ = p.opts.Results.Send(gompx.KindBytes, -1, msg)
 }
 
 // readBatch reads the message begun with length n and those right behind it, up to
@@ -85,6 +194,7 @@ func (p *Pool) handle(batch []result) (quit bool) {
 		switch {
 		case r.job == 0 && r.status == ctlQuit:
 			quit = true
+		case r.job == 0 && r.status == ctlPoke:
 		case r.job == 0 && r.status == ctlExited:
 			p.workerExitedLocked(r.worker, int(int64(r.index)))
 		default:

@@ -2,6 +2,9 @@ package taskpool
 
 import (
 	"fmt"
+	"os"
+	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -27,6 +30,16 @@ type Job struct {
 	ordered   bool // Take is ordered: results are not listed in ready
 	wake      *signal
 	waiting   int
+
+	// finished mirrors finishedLocked for Wait, which reads it without the lock.
+	finished atomic.Bool
+}
+
+func envMicros(name string, def int) time.Duration {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return time.Duration(v) * time.Microsecond
+	}
+	return time.Duration(def) * time.Microsecond
 }
 
 // slot holds one task's result once it came in.
@@ -147,6 +160,9 @@ func (j *Job) setLengthLocked(n int) {
 
 // checkFinishedLocked queues a notify job for NextFinished once it has finished.
 func (j *Job) checkFinishedLocked() {
+	if j.finishedLocked() {
+		j.finished.Store(true)
+	}
 	if j.notify && !j.notified && j.finishedLocked() {
 		j.notified = true
 		j.pool.finished = append(j.pool.finished, j.id)
@@ -202,10 +218,7 @@ func (j *Job) waitLocked(timeout time.Duration, ready func() bool) bool {
 // Wait waits up to timeout (negative: forever) until every task has a result, and
 // reports whether they all have.
 func (j *Job) Wait(timeout time.Duration) bool {
-	p := j.pool
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return j.waitLocked(timeout, j.finishedLocked)
+	return j.pool.help(j, timeout, j.finished.Load)
 }
 
 // FirstFailure returns the index of the first failed task to come in, or -1.
@@ -236,7 +249,6 @@ func (j *Job) Result(index int) (Status, []byte, error) {
 func (j *Job) Take(ordered bool, timeout time.Duration, visit func(index int, status Status, payload []byte) bool) (int, error) {
 	p := j.pool
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if ordered && !j.ordered {
 		j.ordered, j.ready = true, nil
 	}
@@ -247,9 +259,17 @@ func (j *Job) Take(ordered bool, timeout time.Duration, visit func(index int, st
 		}
 		return len(j.ready) > 0
 	}
-	if !j.waitLocked(timeout, func() bool { return exhausted() || available() }) {
+	something := exhausted() || available()
+	p.mu.Unlock()
+	if !something && !p.help(j, timeout, func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return exhausted() || available()
+	}) {
 		return 0, ErrTimeout
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if !available() && exhausted() {
 		return 0, ErrExhausted
 	}
@@ -324,6 +344,7 @@ func (j *Job) dropLocked() bool {
 	p.pending, p.head = kept, 0
 	none := withdrawn == j.submitted
 	j.dropped = true
+	j.finished.Store(true)
 	j.results, j.ready = nil, nil
 	delete(p.jobs, j.id)
 	j.changedLocked()

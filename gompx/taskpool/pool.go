@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gompx/gompx/gompx"
@@ -91,6 +92,15 @@ type Pool struct {
 	wake         *signal // events or finished changed
 
 	collected chan struct{} // closed when the collector returns
+
+	// Reading the result queue (collect.go): the token is held by its one reader.
+	token    chan struct{}
+	resume   chan struct{} // the last helper left
+	helpers  atomic.Int32
+	lastHelp atomic.Int64 // when a helper last left, Unix ns
+	quit     atomic.Bool
+	scratch2 []byte   // the reader's, under token
+	batch    []result // the reader's, under token
 }
 
 // worker is one registered worker process.
@@ -134,10 +144,12 @@ func New(opts Options) (*Pool, error) {
 		avgTask:   float64(time.Millisecond),
 		wake:      newSignal(),
 		collected: make(chan struct{}),
+		token:     make(chan struct{}, 1),
+		resume:    make(chan struct{}, 1),
 	}
 	// The collector wakes the goroutines waiting for results; spinning, it would hold
 	// the CPU they (and, with few CPUs, the workers) need.
-	opts.Results.SetReadSpin(0)
+	opts.Results.SetReadSpin(envMicros("GOMPX_CSPIN_US", 10))
 	go p.collect()
 	return p, nil
 }
@@ -235,16 +247,18 @@ func (p *Pool) Close() {
 // more; the owner kills the workers. NextEvent reports EventStopped.
 func (p *Pool) Terminate() {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.endLocked(StatusTerminated, "the pool was terminated before this task finished")
+	p.mu.Unlock()
+	p.poke() // a helper asleep in the result queue looks at its job again
 }
 
 // Break fails every unfinished task with StatusBroken and reason, as a worker's death
 // does with Options.BreakOnDeath; the owner kills the workers.
 func (p *Pool) Break(reason string) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.breakLocked(reason)
+	p.mu.Unlock()
+	p.poke()
 }
 
 func (p *Pool) breakLocked(reason string) {
@@ -286,6 +300,11 @@ func (p *Pool) endLocked(status Status, msg string) {
 // exited (or been killed); the pool is unusable afterwards.
 func (p *Pool) Free() {
 	p.Terminate()
+	p.quit.Store(true)
+	select { // a collector stepping aside for helpers returns at once
+	case p.resume <- struct{}{}:
+	default:
+	}
 	msg := AppendResult(nil, Task{}, ctlQuit, nil)
 	if p.opts.Results.Send(gompx.KindBytes, -1, msg) == nil {
 		<-p.collected

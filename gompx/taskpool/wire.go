@@ -35,6 +35,7 @@ const (
 const (
 	ctlExited Status = 100 + iota // a worker exited: worker id, exit code in the index field
 	ctlQuit                       // the collector returns
+	ctlPoke                       // nothing: wakes whoever reads the queue
 )
 
 // Task is a task message as a worker sees it.

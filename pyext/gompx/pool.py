@@ -59,8 +59,11 @@ _TAKE_ORDERED, _TAKE_UNORDERED, _TAKE_OUTCOME = 0, 1, 2
 _SPLICED = 1 << 40
 _EVENT_REPLACE, _EVENT_EXITED, _EVENT_STOPPED = 1, 2, 3
 _UNSPLITTABLE = -4
+_HELD = -3                # gompxcore.QueueHeldBase: a message longer than the buffer
+_BYTES_OFFSET = bytes.__basicsize__ - 1  # where a bytes object's data starts
+_SPLIT_MIN = 16           # fewer bodies than this are pickled one by one
 _SUBMIT_BATCH = 1024      # tasks pickled and submitted per call
-_WORKER_SPIN_US = 0      # workers sleep at once when idle (see QueueSetReadSpin)
+_WORKER_SPIN_US = int(os.environ.get("GOMPX_WSPIN_US", "0"))
 _TERMINATE_GRACE = 1.0    # seconds between SIGTERM and SIGKILL for workers
 
 
@@ -160,10 +163,11 @@ def worker(tasks, results, board, slot, initializer=None, initargs=(), maxtasks=
            wrap_exception=False):
     """The loop of a pool's worker process: take tasks, run them, send results.
 
-    Tasks arrive in batches from this worker's own queue; results go back in batches,
-    flushed at the latest 0.5 ms after the first of them is ready (and at once when no
-    task is waiting).  Before each task the worker writes its sequence number on the
-    board, so that if it dies the pool knows which task killed it.
+    Tasks arrive in batches from this worker's own queue, read straight out of a scratch
+    buffer; results go back in batches, flushed at the latest 0.5 ms after the first of
+    them is ready (and at once when no task is waiting).  Before each task the worker
+    writes its sequence number on the board, so that if it dies the pool knows which
+    task killed it.
     """
     if (maxtasks is not None) and not (isinstance(maxtasks, int) and maxtasks >= 1):
         raise AssertionError("Maxtasks {!r} is not valid".format(maxtasks))
@@ -174,88 +178,152 @@ def worker(tasks, results, board, slot, initializer=None, initargs=(), maxtasks=
         initializer(*initargs)
     import mmap
     from . import _native
+    ext = _native.ext
+    _native.call(ext.gompxcore_QueueSetReadSpin, tasks._handle, _WORKER_SPIN_US)
     mem = mmap.mmap(board.fd, board.size)
     started = memoryview(mem).cast("Q")
-    started_at = slot * _SLOT_SIZE // 8
-    _native.call(_native.ext.gompxcore_QueueSetReadSpin, tasks._handle, _WORKER_SPIN_US)
-    put_batch = _native.ext.gompxcore_QueuePutBatch
-    translate = _native.translate
-    out = bytearray()
-    out_lens = array.array("Q")
-    loads = pickle.loads
-    job_seen, fn, mode = None, None, None
-    completed = 0
     try:
-        while maxtasks is None or completed < maxtasks:
-            msgs = tasks.get_many(256)
-            batch_start = None
-            for i, msg in enumerate(msgs):
-                job, index, seq, wid, hlen = _HEADER.unpack_from(msg)
-                if job == 0:
-                    return
-                view = memoryview(msg)
-                try:
-                    if job != job_seen:
-                        job_seen = None
-                        fn, mode = loads(view[_HEADER_LEN:_HEADER_LEN + hlen])
-                        job_seen = job
-                    body = loads(view[_HEADER_LEN + hlen:])
-                except Exception as e:
-                    status, result = _ERROR, e
-                else:
-                    started[started_at] = seq
-                    status, result = _run(fn, mode, body)
-                if status == _ERROR and wrap_exception:
-                    result = ExceptionWithTraceback(result, result.__traceback__)
-                try:
-                    payload = _dumps(result)
-                except Exception as e:
-                    status = _ERROR
-                    payload = _dumps_exception(MaybeEncodingError(e, result))
-                result = body = None
-                n = len(out)
-                out += _HEADER.pack(job, index, seq, wid, status)
-                out += payload
-                out_lens.append(len(out) - n)
-                completed += 1
-                now = time.monotonic()
-                if batch_start is None:
-                    batch_start = now
-                if i == len(msgs) - 1 or now - batch_start > 0.0005:
-                    _flush(put_batch, translate, results, out, out_lens)
-                    batch_start = None
+        _work(_Inbox(tasks, _native), _Outbox(results, _native), started,
+              slot * _SLOT_SIZE // 8, maxtasks, wrap_exception)
     finally:
         started.release()
         mem.close()
 
 
-def _run(fn, mode, body):
-    try:
-        if mode == _CALL1:
-            return _OK, fn(body)
-        if mode == _APPLY:
-            return _OK, fn(*body[0], **body[1])
-        if mode == _MAP:
-            return _OK, list(map(fn, body))
-        return _OK, list(itertools.starmap(fn, body))
-    except Exception as e:
-        return _ERROR, e
+class _Inbox:
+    """A worker's task queue, read in batches into a scratch buffer."""
+
+    _CAP = 1 << 20
+    _MAX = 256
+
+    def __init__(self, queue, native):
+        import ctypes
+        self.queue = queue
+        self.get_many = native.ext.gompxcore_QueueGetMany
+        self.abort = native.ext.gompxcore_QueueGetAbort
+        self.translate = native.translate
+        self.buf = bytearray(self._CAP)
+        self.view = memoryview(self.buf)
+        self._pin = (ctypes.c_char * self._CAP).from_buffer(self.buf)
+        self.addr = ctypes.addressof(self._pin)
+        self.lens = array.array("Q", bytes(8 * self._MAX))
+        self.lens_addr = self.lens.buffer_info()[0]
+
+    def take(self):
+        """Block for tasks; return them as (view, offset, length), valid until the next
+        take()."""
+        while True:
+            try:
+                r = self.get_many(self.queue._handle, self.addr, self._CAP, self.lens_addr,
+                                  self._MAX, -1)
+            except RuntimeError as e:
+                raise self.translate(e) from None
+            if r >= 0:
+                out, at, lens, view = [], 0, self.lens, self.view
+                for i in range(r & 0xFFFFFFFF):
+                    n = lens[i] >> 8
+                    out.append((view, at, n))
+                    at += n
+                return out
+            if r <= _HELD:  # longer than the buffer: the queue object reads it
+                self.abort(self.queue._handle)
+                big = self.queue.get()
+                return [(memoryview(big), 0, len(big))]
+            # no message yet, or one torn by a dead producer: get again
 
 
-def _flush(put_batch, translate, results, out, out_lens):
-    import ctypes
-    if not out_lens:
-        return
-    data = (ctypes.c_char * len(out)).from_buffer(out)
-    lens = out_lens.buffer_info()[0]
-    try:
-        put_batch(results._handle, ctypes.addressof(data), lens, len(out_lens), 1, -1)
-    except RuntimeError as e:
-        raise translate(e) from None
-    finally:
-        del data
-    del out[:]
-    del out_lens[:]
+class _Outbox:
+    """The result queue, written a batch at a time."""
+
+    def __init__(self, queue, native):
+        self.queue = queue
+        self.put_batch = native.ext.gompxcore_QueuePutBatch
+        self.translate = native.translate
+        self.parts = []
+        self.lens = array.array("Q")
+
+    def add(self, head, payload):
+        self.parts.append(head)
+        self.parts.append(payload)
+        self.lens.append(len(head) + len(payload))
+
+    def flush(self):
+        if not self.lens:
+            return
+        data = b"".join(self.parts)
+        try:
+            self.put_batch(self.queue._handle, id(data) + _BYTES_OFFSET,
+                           self.lens.buffer_info()[0], len(self.lens), 1, -1)
+        except RuntimeError as e:
+            raise self.translate(e) from None
+        del self.parts[:]
+        del self.lens[:]
+
+
+def _work(inbox, outbox, started, at, maxtasks, wrap_exception):
+    """Run tasks until the stop message or *maxtasks*; see worker()."""
+    loads = pickle.loads
+    unpack = _HEADER.unpack_from
+    pack = _HEADER.pack
+    monotonic = time.monotonic
+    extra = reduction.ForkingPickler._extra_reducers
+    plain_dumps = pickle.dumps
+    protocol = reduction.PROTOCOL
+    job_seen, fn, mode = None, None, None
+    completed = 0
+    while maxtasks is None or completed < maxtasks:
+        msgs = inbox.take()
+        last = len(msgs) - 1
+        batch_start = None
+        for i, (view, off, n) in enumerate(msgs):
+            job, index, seq, wid, hlen = unpack(view, off)
+            if job == 0:
+                outbox.flush()
+                return
+            body_at = off + _HEADER_LEN + hlen
+            try:
+                if job != job_seen:
+                    job_seen = None
+                    fn, mode = loads(view[off + _HEADER_LEN:body_at])
+                    job_seen = job
+                body = loads(view[body_at:off + n])
+            except Exception as e:
+                status, result = _ERROR, e
+            else:
+                started[at] = seq
+                try:
+                    if mode == _CALL1:
+                        result = fn(body)
+                    elif mode == _APPLY:
+                        result = fn(*body[0], **body[1])
+                    elif mode == _MAP:
+                        result = list(map(fn, body))
+                    else:
+                        result = list(itertools.starmap(fn, body))
+                    status = _OK
+                except Exception as e:
+                    status, result = _ERROR, e
+            if status == _ERROR and wrap_exception:
+                result = ExceptionWithTraceback(result, result.__traceback__)
+            try:
+                payload = (plain_dumps(result, protocol) if not extra
+                           else bytes(reduction.ForkingPickler.dumps(result)))
+            except Exception as e:
+                status = _ERROR
+                payload = _dumps_exception(MaybeEncodingError(e, result))
+            result = body = None
+            outbox.add(pack(job, index, seq, wid, status), payload)
+            completed += 1
+            now = monotonic()
+            if batch_start is None:
+                batch_start = now
+            if i == last or now - batch_start > 0.0005:
+                outbox.flush()
+                batch_start = None
+            if maxtasks is not None and completed >= maxtasks:
+                break
+        msgs = view = None
+    outbox.flush()
 
 
 # --- taking results out of Go ------------------------------------------------------------
@@ -281,8 +349,8 @@ _buffers = _TakeBuffer()
 
 
 def _take(job, mode, timeout):
-    """Take results of *job*; a list of (index, status, value), [] on timeout, None once
-    every result was taken.  Values of failures are exceptions (not raised)."""
+    """Take results of *job* (see _decode); [] on timeout, None once every result was
+    taken."""
     from . import _native
     take = _native.ext.gompxcore_JobTake
     buf = _buffers
@@ -307,30 +375,53 @@ def _take(job, mode, timeout):
         return _decode(r, buf)
 
 
+class _Values:
+    """Results that all succeeded, in the order taken (a spliced batch)."""
+
+    __slots__ = ("first", "values")
+
+    def __init__(self, first, values):
+        self.first, self.values = first, values
+
+
+class _Failed:
+    """A failed task's outcome among the values of an imap iterator."""
+
+    __slots__ = ("status", "value")
+
+    def __init__(self, status, value):
+        self.status, self.value = status, value
+
+    def exception(self, engine):
+        if self.status == _ERROR:
+            return self.value
+        return engine.on_lost(self.status, self.value)
+
+
 def _decode(r, buf):
+    """The results JobTake left in *buf*: a _Values when Go joined them into one pickle,
+    else a list of values with failures as _Failed."""
     lens, view = buf.lens, buf.view
     if r & _SPLICED:
-        count = r & (_SPLICED - 1)
-        first = lens[0] >> 8
-        values = pickle.loads(view[:lens[1]])
-        return [(first + i, _OK, v) for i, v in enumerate(values)] if count else []
+        return _Values(lens[0] >> 8, pickle.loads(view[:lens[1]]))
     out = []
     at = 0
+    loads = pickle.loads
     for k in range(r):
         code, n = lens[2 * k], lens[2 * k + 1]
-        index, status = code >> 8, code & 0xFF
+        status = code & 0xFF
         data = view[at:at + n]
         at += n
         if status == _OK:
-            out.append((index, _OK, pickle.loads(data)))
+            out.append(loads(data))
         elif status == _ERROR:
             try:
-                exc = pickle.loads(data)
+                exc = loads(data)
             except Exception as e:
                 exc = MaybeEncodingError(e, bytes(data))
-            out.append((index, _ERROR, exc))
+            out.append(_Failed(_ERROR, exc))
         else:
-            out.append((index, status, bytes(data).decode("utf-8", "replace")))
+            out.append(_Failed(status, bytes(data).decode("utf-8", "replace")))
     return out
 
 
@@ -609,7 +700,9 @@ class Pool:
         pickled (or every body, given *error*) fails its task instead."""
         native = self._engine.native
         ext = native.ext
-        if error is None:
+        # Many small bodies: one dumps() of the list, cut into items in Go.  A few large
+        # ones (map chunks): one dumps() each, which spares Go a walk of every opcode.
+        if error is None and len(bodies) > _SPLIT_MIN:
             try:
                 data = _dumps(list(bodies))
             except Exception:
@@ -892,15 +985,12 @@ class ApplyResult:
 
     def _outcome(self):
         got = _take(self._job, _TAKE_OUTCOME, 0)
-        _, status, value = got[0]
-        return self._as_outcome(status, value)
+        return self._as_outcome(got[0])
 
-    def _as_outcome(self, status, value):
-        if status == _OK:
-            return True, value
-        if status == _ERROR:
-            return False, value
-        return False, self._engine.on_lost(status, value)
+    def _as_outcome(self, value):
+        if value.__class__ is _Failed:
+            return False, value.exception(self._engine)
+        return True, value
 
     def _finish_and_call_back(self):
         try:
@@ -945,14 +1035,14 @@ class MapResult(ApplyResult):
 
     def _outcome(self):
         got = _take(self._job, _TAKE_OUTCOME, 0)
-        if got and got[0][1] != _OK:
-            return self._as_outcome(got[0][1], got[0][2])
-        chunks = [v for _, _, v in got]
+        chunks = got.values if got.__class__ is _Values else got
+        if chunks and chunks[0].__class__ is _Failed:
+            return self._as_outcome(chunks[0])
         while True:
             more = _take(self._job, _TAKE_ORDERED, 0)
             if not more:
                 break
-            chunks.extend(v for _, _, v in more)
+            chunks.extend(more.values if more.__class__ is _Values else more)
         return True, list(itertools.chain.from_iterable(chunks))
 
 
@@ -973,6 +1063,15 @@ class IMapIterator:
         return self
 
     def next(self, timeout=None):
+        try:
+            value = self._items.popleft()  # deque.popleft is atomic: no lock on this path
+        except IndexError:
+            value = self._refill(timeout)
+        if value.__class__ is _Failed:
+            raise value.exception(self._engine)
+        return value
+
+    def _refill(self, timeout):
         with self._lock:
             if not self._items:
                 if self._exhausted:
@@ -984,13 +1083,11 @@ class IMapIterator:
                     raise StopIteration from None
                 if not got:
                     raise TimeoutError from None
-                self._items.extend(got)
-            _, status, value = self._items.popleft()
-        if status == _OK:
-            return value
-        if status == _ERROR:
-            raise value
-        raise self._engine.on_lost(status, value)
+                if got.__class__ is list:
+                    self._items.extend(got)
+                else:  # spliced: every value at once
+                    self._items.extend(got.values)
+            return self._items.popleft()
 
     __next__ = next
 

@@ -38,6 +38,14 @@ const (
 // first still names the first result's index).
 const JobSpliced = 1 << 40
 
+// Results are joined into one pickle (one loads() in Python) only when there are many
+// small ones: joining walks every opcode, which costs more than the loads() it saves for
+// a few large results (map chunks).
+const (
+	spliceMin        = 8
+	spliceMaxAverage = 4096
+)
+
 // jobIDs maps a job's id (what PoolNextFinished reports) to its handle.
 var jobIDs sync.Map
 
@@ -394,7 +402,7 @@ func JobTake(job int64, mode int, addr uintptr, capacity int, lens uintptr, max 
 		return 0, newPyError("SystemError", "%v", err)
 	case count == 0 && need > 0:
 		return int64(JobNeedRoom - need), nil
-	case count > 1 && allOK:
+	case count > spliceMin && allOK && used/count <= spliceMaxAverage:
 		return spliceResults(buf, table, count, used), nil
 	}
 	return int64(count), nil
