@@ -2,8 +2,6 @@ package taskpool
 
 import (
 	"fmt"
-	"os"
-	"strconv"
 	"sync/atomic"
 	"time"
 )
@@ -33,13 +31,6 @@ type Job struct {
 
 	// finished mirrors finishedLocked for Wait, which reads it without the lock.
 	finished atomic.Bool
-}
-
-func envMicros(name string, def int) time.Duration {
-	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
-		return time.Duration(v) * time.Microsecond
-	}
-	return time.Duration(def) * time.Microsecond
 }
 
 // slot holds one task's result once it came in.
@@ -207,12 +198,6 @@ func (j *Job) changedLocked() {
 	if j.waiting > 0 {
 		j.wake.fire()
 	}
-}
-
-func (j *Job) waitLocked(timeout time.Duration, ready func() bool) bool {
-	j.waiting++
-	defer func() { j.waiting-- }()
-	return j.pool.waitLocked(j.wake, timeout, ready)
 }
 
 // Wait waits up to timeout (negative: forever) until every task has a result, and

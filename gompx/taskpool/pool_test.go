@@ -171,7 +171,9 @@ func (h *harness) run(bodies ...string) []string {
 }
 
 func TestPoolOutcomes(t *testing.T) {
-	lost := func(s string) bool { return strings.HasPrefix(s, "2:worker ") && strings.HasSuffix(s, " exited with code -9 while running this task") }
+	lost := func(s string) bool {
+		return strings.HasPrefix(s, "2:worker ") && strings.HasSuffix(s, " exited with code -9 while running this task")
+	}
 	cases := []struct {
 		name   string
 		opts   Options

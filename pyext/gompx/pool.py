@@ -63,7 +63,7 @@ _HELD = -3                # gompxcore.QueueHeldBase: a message longer than the b
 _BYTES_OFFSET = bytes.__basicsize__ - 1  # where a bytes object's data starts
 _SPLIT_MIN = 16           # fewer bodies than this are pickled one by one
 _SUBMIT_BATCH = 1024      # tasks pickled and submitted per call
-_WORKER_SPIN_US = int(os.environ.get("GOMPX_WSPIN_US", "0"))
+_WORKER_SPIN_US = 10     # poll the task queue this long before sleeping (taskpool.WorkerReadSpin)
 _TERMINATE_GRACE = 1.0    # seconds between SIGTERM and SIGKILL for workers
 
 
