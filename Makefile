@@ -54,6 +54,7 @@ demo: install
 bench: install
 	$(PYTHON) bench/bench_process_pipe.py
 	$(PYTHON) bench/bench_queue.py
+	$(PYTHON) bench/bench_pool.py
 
 clean:
 	rm -rf build dist pyext/*.egg-info
