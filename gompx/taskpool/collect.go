@@ -26,27 +26,31 @@ func (p *Pool) collect() {
 	for !p.quit.Load() {
 		if p.helpers.Load() > 0 || time.Since(time.Unix(0, p.lastHelp.Load())) < helpGrace {
 			select {
-			case <-p.resume:
+			case <-p.resume: // Free
 			case <-time.After(helpGrace):
 			}
 			continue
 		}
 		p.token <- struct{}{}
-		p.collectOnce(-1)
+		p.collectOnce(-1, true)
 		<-p.token
 	}
 }
 
 // collectOnce reads what the result queue has, waiting up to timeout (negative: forever)
-// for the first message, and applies it. The caller holds p.token.
-func (p *Pool) collectOnce(timeout time.Duration) {
+// for the first message, and applies it. The caller holds p.token. The collector
+// goroutine passes yield; helpers, which run on a Python thread's locked OS thread, must
+// not (Gosched would hand their goroutine to another thread and back).
+func (p *Pool) collectOnce(timeout time.Duration, yield bool) {
 	q := p.opts.Results
 	_, n, err := q.BeginRead(0)
 	if errors.Is(err, gompx.ErrQueueEmpty) && timeout != 0 {
-		// Before waiting, let the goroutines the last batch woke (waiters of finished
-		// jobs) have this P: they sit in its run-next slot, and a spinning or
-		// futex-sleeping reader would hold them off for up to a sysmon tick.
-		runtime.Gosched()
+		if yield {
+			// Before waiting, let the goroutines the last batch woke (waiters of
+			// finished jobs) have this P: they sit in its run-next slot, and a spinning
+			// or futex-sleeping reader would hold them off for up to a sysmon tick.
+			runtime.Gosched()
+		}
 		_, n, err = q.BeginRead(timeout)
 	}
 	switch {
@@ -78,13 +82,10 @@ func (p *Pool) help(j *Job, timeout time.Duration, ready func() bool) bool {
 	}
 	p.helpers.Add(1)
 	defer func() {
+		// The collector notices on its next look, within helpGrace: waking it now
+		// would cost a thread wake-up per job when a thread waits job after job.
 		p.lastHelp.Store(time.Now().UnixNano())
-		if p.helpers.Add(-1) == 0 {
-			select {
-			case p.resume <- struct{}{}:
-			default:
-			}
-		}
+		p.helpers.Add(-1)
 	}()
 	var expired <-chan time.Time
 	deadline := time.Now().Add(timeout)
@@ -103,7 +104,7 @@ func (p *Pool) help(j *Job, timeout time.Duration, ready func() bool) bool {
 		}
 		select {
 		case p.token <- struct{}{}:
-			p.collectOnce(slice)
+			p.collectOnce(slice, false)
 			<-p.token
 			continue
 		default:
@@ -129,7 +130,7 @@ func (p *Pool) help(j *Job, timeout time.Duration, ready func() bool) bool {
 			p.mu.Lock()
 			j.waiting--
 			p.mu.Unlock()
-			p.collectOnce(slice)
+			p.collectOnce(slice, false)
 			<-p.token
 		case <-ch:
 			p.mu.Lock()

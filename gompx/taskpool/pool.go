@@ -102,7 +102,7 @@ type Pool struct {
 
 	// Reading the result queue (collect.go): the token is held by its one reader.
 	token    chan struct{}
-	resume   chan struct{} // the last helper left
+	resume   chan struct{} // Free: the collector stops waiting for helpers
 	helpers  atomic.Int32
 	lastHelp atomic.Int64 // when a helper last left, Unix ns
 	quit     atomic.Bool

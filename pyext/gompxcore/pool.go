@@ -264,6 +264,25 @@ func JobNew(h int64, hdr uintptr, hdrLen int, length int, notify bool) (job int6
 	return job, nil
 }
 
+// JobApply starts a job of one task, as JobNew then JobSubmit would: the hdrLen bytes at
+// hdr are its header, the bodyLen bytes at body its payload. No notify: a job with
+// callbacks is registered in Python before its task can finish, so it uses JobNew.
+func JobApply(h int64, hdr uintptr, hdrLen int, body uintptr, bodyLen int) (job int64, err error) {
+	defer recoverInto(&err)
+	job, err = JobNew(h, hdr, hdrLen, 1, false)
+	if err != nil {
+		return 0, err
+	}
+	j, err := get[*taskpool.Job](job)
+	if err != nil {
+		return 0, err
+	}
+	if err := j.Submit(0, [][]byte{pyMemory(body, bodyLen)}); err != nil {
+		return 0, newPyError("ValueError", "%v", err)
+	}
+	return job, nil
+}
+
 // JobSubmitList submits the items of the pickled list at addr (n bytes) as tasks
 // first, first+1, ..., each item its own pickle (pickle.SplitList). Returns the number
 // of tasks, or QueueUnsplittable: nothing was submitted, pickle the items one by one.
