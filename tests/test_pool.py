@@ -408,3 +408,13 @@ def test_stress_100k_tasks(ctx):
         assert got == [x * x for x in range(n)]
         assert p.map(T.square, range(n)) == [x * x for x in range(n)]
         assert list(p.imap(T.identity, range(n), chunksize=10)) == list(range(n))
+
+
+def test_long_task_does_not_hold_up_short_ones(pool):
+    slow = pool.apply_async(T.sleep_then, (0, 3))
+    time.sleep(0.1)
+    # Short tasks arrive while one worker is busy; then more, mixed in one job.
+    assert list(pool.imap(T.square, (x for x in range(3000)))) == [x * x for x in range(3000)]
+    mixed = pool.map_async(T.sleep_then, [(0)] + list(range(1, 40)), chunksize=1)
+    assert not slow.ready()
+    assert slow.get(10) == 0 and mixed.get(10) == list(range(40))

@@ -21,8 +21,8 @@ func (p *Pool) windowLocked() int {
 }
 
 // roomLocked is how many more tasks worker w may be sent now.
-func (p *Pool) roomLocked(w *worker, window int) int {
-	if w.stopSent {
+func (p *Pool) roomLocked(w *worker, window int, now time.Time) int {
+	if w.stopSent || p.stuckLocked(w, now) {
 		return 0
 	}
 	room := window - len(w.held)
@@ -37,12 +37,14 @@ func (p *Pool) dispatchLocked() {
 	if p.state == stateTerminated {
 		return
 	}
+	now := time.Now()
+	p.stealLocked(now)
 	window := p.windowLocked()
 	open := make([]*worker, 0, len(p.workers))
 	for p.head < len(p.pending) {
 		open = open[:0]
 		for _, w := range p.workers {
-			if p.roomLocked(w, window) > 0 {
+			if p.roomLocked(w, window, now) > 0 {
 				open = append(open, w)
 			}
 		}
@@ -52,11 +54,12 @@ func (p *Pool) dispatchLocked() {
 		live := len(p.pending) - p.head
 		share := (live + len(open) - 1) / len(open)
 		for _, w := range open {
-			if n := min(p.roomLocked(w, window), share, len(p.pending)-p.head); n > 0 {
+			if n := min(p.roomLocked(w, window, now), share, len(p.pending)-p.head); n > 0 {
 				p.sendLocked(w, n)
 			}
 		}
 	}
+	p.armStealLocked()
 	if p.head == len(p.pending) {
 		p.pending, p.head = p.pending[:0], 0
 	} else if p.head > 1024 && p.head > len(p.pending)/2 {

@@ -93,6 +93,8 @@ type Pool struct {
 	failedStarts int     // workers in a row that died before starting a task
 	scratch      []byte
 	msgs         [][]byte
+	stealBuf     []byte
+	stealArmed   bool // a stealTick is scheduled
 	events       []Event
 	stopped      bool // EventStopped queued
 	finished     []uint64

@@ -388,3 +388,59 @@ func TestJobCancel(t *testing.T) {
 		t.Error("second Cancel succeeded")
 	}
 }
+
+func TestLongTaskDoesNotHoldUpShortOnes(t *testing.T) {
+	release := make(chan struct{})
+	h := newHarness(t, Options{Slots: 2}, func(t Task) (Status, []byte, bool) {
+		if string(t.Body) == "slow" {
+			<-release
+		}
+		return StatusOK, t.Body, false
+	})
+	defer close(release)
+	slow, _ := h.p.NewJob(nil, 1, false)
+	slow.Submit(0, [][]byte{[]byte("slow")})
+	time.Sleep(10 * time.Millisecond) // the slow task is running
+	for round := 0; round < 3; round++ {
+		fast, _ := h.p.NewJob(nil, 200, false)
+		bodies := make([][]byte, 200)
+		for i := range bodies {
+			bodies[i] = []byte("fast")
+		}
+		fast.Submit(0, bodies)
+		if !fast.Wait(5 * time.Second) {
+			t.Fatalf("round %d: short tasks stuck behind a long one", round)
+		}
+		fast.Drop()
+	}
+	if slow.Wait(0) {
+		t.Fatal("the slow task finished early")
+	}
+}
+
+func TestTasksQueuedBehindALongOneAreTakenBack(t *testing.T) {
+	release := make(chan struct{})
+	h := newHarness(t, Options{Slots: 2}, func(t Task) (Status, []byte, bool) {
+		if string(t.Body) == "slow" {
+			<-release
+		}
+		return StatusOK, t.Body, false
+	})
+	defer close(release)
+	// Slow tasks at the head of both workers' shares, with short tasks behind them.
+	bodies := [][]byte{[]byte("slow"), []byte("fast"), []byte("fast"), []byte("fast")}
+	for i := 0; i < 20; i++ {
+		bodies = append(bodies, []byte("fast"))
+	}
+	j, _ := h.p.NewJob(nil, len(bodies), false)
+	j.Submit(0, bodies)
+	got := 0
+	deadline := time.Now().Add(5 * time.Second)
+	for got < len(bodies)-1 && time.Now().Before(deadline) {
+		n, _ := j.Take(false, 100*time.Millisecond, func(int, Status, []byte) bool { return true })
+		got += n
+	}
+	if got != len(bodies)-1 {
+		t.Fatalf("%d of %d short tasks done while the long one runs", got, len(bodies)-1)
+	}
+}

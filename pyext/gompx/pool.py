@@ -199,7 +199,7 @@ class _Inbox:
     """A worker's task queue, read in batches into a scratch buffer."""
 
     _CAP = 1 << 20
-    _MAX = 256
+    _MAX = 32  # a long task holds up at most this many taken with it
 
     def __init__(self, queue, native):
         import ctypes
