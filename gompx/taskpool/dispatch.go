@@ -60,6 +60,9 @@ func (p *Pool) dispatchLocked() {
 		}
 	}
 	p.armStealLocked()
+	if p.roomWaiters > 0 {
+		p.room.fire()
+	}
 	if p.head == len(p.pending) {
 		p.pending, p.head = p.pending[:0], 0
 	} else if p.head > 1024 && p.head > len(p.pending)/2 {

@@ -94,6 +94,8 @@ type Pool struct {
 	scratch      []byte
 	msgs         [][]byte
 	stealBuf     []byte
+	room         *signal // fired by dispatch when the pending list shrank
+	roomWaiters  int
 	stealArmed   bool // a stealTick is scheduled
 	events       []Event
 	stopped      bool // EventStopped queued
@@ -152,6 +154,7 @@ func New(opts Options) (*Pool, error) {
 		jobs:      make(map[uint64]*Job),
 		avgTask:   float64(time.Millisecond),
 		wake:      newSignal(),
+		room:      newSignal(),
 		collected: make(chan struct{}),
 		token:     make(chan struct{}, 1),
 		resume:    make(chan struct{}, 1),
@@ -217,6 +220,20 @@ func (p *Pool) NextEvent(timeout time.Duration) (Event, bool) {
 	ev := p.events[0]
 	p.events = p.events[1:]
 	return ev, true
+}
+
+// WaitPending waits up to timeout (negative: forever) until fewer than limit tasks wait
+// to be sent to a worker, and reports whether they do (a terminated pool counts as
+// having room). Submitters of long task streams call it between batches, so that the
+// tasks wait in their iterator rather than all in memory here.
+func (p *Pool) WaitPending(limit int, timeout time.Duration) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.roomWaiters++
+	defer func() { p.roomWaiters-- }()
+	return p.waitLocked(p.room, timeout, func() bool {
+		return len(p.pending)-p.head < limit || p.state == stateTerminated
+	})
 }
 
 // NextFinished waits up to timeout for a job made with notify=true to finish, and
@@ -304,6 +321,7 @@ func (p *Pool) endLocked(status Status, msg string) {
 	for _, j := range p.jobs {
 		j.endLocked(status, msg)
 	}
+	p.room.fire()
 	p.pushEventLocked(Event{Kind: EventStopped})
 }
 

@@ -63,6 +63,7 @@ _HELD = -3                # gompxcore.QueueHeldBase: a message longer than the b
 _BYTES_OFFSET = bytes.__basicsize__ - 1  # where a bytes object's data starts
 _SPLIT_MIN = 16           # fewer bodies than this are pickled one by one
 _SUBMIT_BATCH = 1024      # tasks pickled and submitted per call
+_FEED_AHEAD = 8 * _SUBMIT_BATCH  # imap tasks waiting in Go at most
 # An idle worker polls its task queue this long (in short calls) before it sleeps: a
 # sleeping worker costs each task a wake-up of its thread, which on a 2-CPU machine often
 # lands it on the parent's CPU (measured: apply round trip 50-75 µs without, 18-26 µs
@@ -744,14 +745,31 @@ class Pool:
         native.call(native.ext.gompxcore_JobSubmit, job, first, native.bytes_address(data),
                     lens.buffer_info()[0], len(parts))
 
-    def _feed(self, job, iterable, error, sized):
-        """Submit the tasks of an iterable: all at once if it has a length, else the first
-        batch now and the rest from a feeder thread, as stdlib's task handler does."""
+    def _feed(self, job, iterable, error):
+        """Submit the tasks of an iterable, all of them eventually, as stdlib's task
+        handler does: the first _FEED_AHEAD now, the rest from a feeder thread that keeps
+        at most that many waiting in Go (the rest wait in the iterator)."""
         it = iter(iterable)
-        if self._feed_batches(job, it, error, 0, None if sized else 1):
+        if self._feed_batches(job, it, error, 0, _FEED_AHEAD // _SUBMIT_BATCH):
             return
-        threading.Thread(target=self._feed_batches, args=(job, it, error, _SUBMIT_BATCH, None),
-                         daemon=True, name="gompx-pool-feeder").start()
+        threading.Thread(target=self._feed_rest, args=(job, it, error), daemon=True,
+                         name="gompx-pool-feeder").start()
+
+    def _feed_rest(self, job, it, error):
+        native = self._engine.native
+        wait = native.ext.gompxcore_PoolWaitPending
+        handle = self._engine.handle
+        first = _FEED_AHEAD
+        while True:
+            try:
+                wait(handle, _FEED_AHEAD, -1)
+            except RuntimeError:
+                return  # the pool was freed
+            if self._engine.state == TERMINATE:
+                return
+            if self._feed_batches(job, it, error, first, 1):
+                return
+            first += _SUBMIT_BATCH
 
     def _feed_batches(self, job, it, error, first, limit):
         """Submit batches from *it* starting at task *first* (at most *limit* batches);
@@ -881,14 +899,13 @@ class Pool:
         if chunksize == 1:
             job, error = self._new_job(func, _CALL1, -1, False)
             result = cls(self, job)
-            self._feed(job, iterable, error, hasattr(iterable, "__len__"))
+            self._feed(job, iterable, error)
             return result
         if chunksize < 1:
             raise ValueError("Chunksize must be 1+, not {0:n}".format(chunksize))
         job, error = self._new_job(func, _MAP, -1, False)
         result = cls(self, job)
-        self._feed(job, Pool._get_chunks(iterable, chunksize), error,
-                   hasattr(iterable, "__len__"))
+        self._feed(job, Pool._get_chunks(iterable, chunksize), error)
         return (item for chunk in result for item in chunk)
 
     @staticmethod

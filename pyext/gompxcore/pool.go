@@ -177,6 +177,17 @@ type poolJobKey struct {
 	id   uint64
 }
 
+// PoolWaitPending waits up to timeoutMs (negative: forever) until fewer than limit tasks
+// wait to be sent to a worker; false if the time ran out first.
+func PoolWaitPending(h int64, limit int, timeoutMs int) (ok bool, err error) {
+	defer recoverInto(&err)
+	p, err := get[*taskpool.Pool](h)
+	if err != nil {
+		return false, err
+	}
+	return p.WaitPending(limit, millis(timeoutMs)), nil
+}
+
 // PoolClose refuses new jobs; the workers exit once every job has finished.
 func PoolClose(h int64) (ok bool, err error) {
 	defer recoverInto(&err)
