@@ -61,6 +61,7 @@ _EVENT_REPLACE, _EVENT_EXITED, _EVENT_STOPPED = 1, 2, 3
 _UNSPLITTABLE = -4
 _HELD = -3                # gompxcore.QueueHeldBase: a message longer than the buffer
 _BYTES_OFFSET = bytes.__basicsize__ - 1  # where a bytes object's data starts
+_sched_yield = getattr(os, "sched_yield", lambda: None)
 _SPLIT_MIN = 16           # fewer bodies than this are pickled one by one
 _SUBMIT_BATCH = 1024      # tasks pickled and submitted per call
 _FEED_AHEAD = 8 * _SUBMIT_BATCH  # imap tasks waiting in Go at most
@@ -221,6 +222,10 @@ class _Inbox:
         poll_until = time.monotonic() + _WORKER_POLL
         while True:
             wait = 0 if time.monotonic() < poll_until else -1
+            if wait == 0:
+                # Polling, not waiting: a process that needs this CPU (the parent,
+                # on a busy machine) gets it first.
+                _sched_yield()
             try:
                 r = self.get_many(self.queue._handle, self.addr, self._CAP, self.lens_addr,
                                   self._MAX, wait)
