@@ -261,6 +261,9 @@ def test_worker_killed_mid_task_fails_that_task_only(mp, pool):
     assert time.monotonic() - start < 5
     # The pool replaced the worker and goes on.
     assert pool.map(T.square, range(20)) == [x * x for x in range(20)]
+    deadline = time.monotonic() + 5  # the replacement starts in the background
+    while len([w for w in pool._pool if w.is_alive()]) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert len([w for w in pool._pool if w.is_alive()]) == 2
 
 
