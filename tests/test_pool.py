@@ -421,3 +421,28 @@ def test_long_task_does_not_hold_up_short_ones(pool):
     mixed = pool.map_async(T.sleep_then, [(0)] + list(range(1, 40)), chunksize=1)
     assert not slow.ready()
     assert slow.get(10) == 0 and mixed.get(10) == list(range(40))
+
+
+@pytest.mark.gompx_only
+def test_terminate_kills_a_worker_that_ignores_sigterm(ctx):
+    p = ctx.Pool(1)
+    p.apply_async(T.ignore_sigterm_and_sleep)
+    time.sleep(0.3)
+    start = time.monotonic()
+    p.terminate()
+    p.join()
+    assert time.monotonic() - start < 5
+    assert p._pool[0].exitcode == -signal.SIGKILL
+
+
+@pytest.mark.gompx_only
+def test_imap_position_of_a_dead_worker_raises_and_the_rest_come(mp, pool):
+    it = pool.imap(T.kill_self, range(8))
+    got = []
+    for i in range(8):
+        try:
+            got.append(next(it))
+        except mp.pool.WorkerLostError:
+            got.append("lost")
+    assert got == [0, 1, "lost", 3, 4, 5, 6, 7]
+    assert sorted(pool.imap_unordered(T.square, range(100))) == [x * x for x in range(100)]
