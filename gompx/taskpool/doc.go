@@ -8,18 +8,24 @@
 //
 //	piece        what it is                                   who writes            who reads
 //	task queue   one gompx.Queue per worker                   the pool (dispatch)   that worker
-//	result queue one gompx.Queue for the pool                 workers, supervisors  the collector goroutine
-//	board        a memfd, one 64-byte slot per worker slot    the worker            the collector, after the worker died
+//	result queue one gompx.Queue for the pool                 workers, supervisors  one reader at a time (see below)
+//	board        a memfd, one 64-byte slot per worker slot    the worker            the reader, after the worker died
 //	supervisor   one goroutine per worker, blocked in Wait    -                     -
 //
 // Dispatch runs inline, under the pool's lock, whenever tasks are submitted or results
 // come in: each worker holds at most a window of sent-but-unanswered tasks, sized so
 // that it holds about 2 ms of work by the running average of task times (2 to 256
-// tasks). Short tasks thus travel in batches, and a long task never waits long behind
-// another on a busy worker.
+// tasks). Short tasks thus travel in batches. A worker that has not answered for 8
+// times the average task time (2 ms at least) gets no more, and the tasks still unread
+// in its queue are read back out by the pool and given to idle workers (steal.go), so a
+// long task holds up no short one that another worker could run.
+//
+// The result queue has one reader at a time, holding a token: a goroutine waiting for
+// a job (Wait, Take) reads it itself, so a result wakes its waiter directly; a collector
+// goroutine reads while nobody waits (collect.go).
 //
 // When a worker exits, its supervisor puts a "worker exited" record into the result
-// queue. The queue keeps order, so the collector has seen every result the worker put
+// queue. The queue keeps order, so the reader has seen every result the worker put
 // before it died when it reads that record. It then reads the worker's board slot, the
 // sequence number of the last task the worker started: that task, if its result has
 // not come in, fails with StatusLost and a message naming the exit code; every other
