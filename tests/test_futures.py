@@ -3,6 +3,7 @@
 import concurrent.futures as cf
 import importlib
 import os
+import sys
 import time
 
 import pytest
@@ -92,9 +93,18 @@ def test_cancel_pending_future(Executor):
         assert [f.result(10) for f in fs[:-1]] == [i * i for i in range(9)]
 
 
-def test_initializer_and_max_tasks_per_child(Executor):
+def _needs_max_tasks(impl):
+    if impl == "stdlib" and sys.version_info < (3, 11):
+        pytest.skip("stdlib's max_tasks_per_child is new in CPython 3.11")
+
+
+def test_initializer(Executor):
     with Executor(2, initializer=T.init_global, initargs=("x",)) as ex:
         assert {ex.submit(T.read_global).result(10) for _ in range(4)} == {"x"}
+
+
+def test_max_tasks_per_child(Executor, impl):
+    _needs_max_tasks(impl)
     with Executor(1, max_tasks_per_child=2) as ex:
         pids = [ex.submit(T.pid).result(10) for _ in range(6)]
         assert len(set(pids)) == 3
@@ -105,6 +115,10 @@ def test_constructor_errors(Executor):
         Executor(0)
     with pytest.raises(TypeError, match="initializer must be a callable"):
         Executor(1, initializer=5)
+
+
+def test_max_tasks_per_child_errors(Executor, impl):
+    _needs_max_tasks(impl)
     with pytest.raises(TypeError, match="max_tasks_per_child must be an integer"):
         Executor(1, max_tasks_per_child="2")
     with pytest.raises(ValueError, match="max_tasks_per_child must be >= 1"):

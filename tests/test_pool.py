@@ -125,10 +125,10 @@ def test_unpicklable_result_fails_only_its_task(mp, pool):
 
 
 def test_unpicklable_function_or_arguments(pool):
+    import pickle
     r = pool.apply_async(lambda: 1)
-    with pytest.raises(Exception) as info:
+    with pytest.raises((pickle.PicklingError, AttributeError, TypeError)):
         r.get(10)
-    assert "pickle" in str(info.value).lower() or "attribute" in str(info.value).lower()
     with pytest.raises(Exception):
         pool.map(T.identity, [1, T.Unpicklable(), 3])
     assert pool.apply(T.square, (5,)) == 25
