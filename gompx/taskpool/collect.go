@@ -74,6 +74,15 @@ func (p *Pool) collectOnce(timeout time.Duration, yield bool) {
 // help waits up to timeout (negative: forever) until ready() holds, reading the result
 // queue meanwhile whenever nobody else does; wake is where the job announces changes.
 func (p *Pool) help(j *Job, timeout time.Duration, ready func() bool) bool {
+	// Whoever comes for results first takes in what has arrived, if nobody is reading:
+	// results that lie unread dispatch no new tasks, and a consumer busy between its
+	// calls keeps the collector away (helpGrace).
+	select {
+	case p.token <- struct{}{}:
+		p.collectOnce(0, false)
+		<-p.token
+	default:
+	}
 	if ready() {
 		return true
 	}

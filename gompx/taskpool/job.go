@@ -244,9 +244,8 @@ func (j *Job) Take(ordered bool, timeout time.Duration, visit func(index int, st
 		}
 		return len(j.ready) > 0
 	}
-	something := exhausted() || available()
 	p.mu.Unlock()
-	if !something && !p.help(j, timeout, func() bool {
+	if !p.help(j, timeout, func() bool {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		return exhausted() || available()
