@@ -115,31 +115,31 @@ class _Inbox:
         self.lens_addr = self.lens.buffer_info()[0]
 
     def take(self):
-        """Block for tasks; return them as (view, offset, length), valid until the next
-        take()."""
-        poll_until = time.monotonic() + _WORKER_POLL
+        """Block for tasks; return (view, lens, count): the messages lie back to back in
+        view, lens[i] >> 8 is the length of the i-th; valid until the next take()."""
+        handle = self.queue._handle
+        poll_until = None
         while True:
-            wait = 0 if time.monotonic() < poll_until else -1
-            if wait == 0:
-                # Polling, not waiting: a process that needs this CPU (the parent,
-                # on a busy machine) gets it first.
+            wait = 0
+            if poll_until is None:
+                poll_until = time.monotonic() + _WORKER_POLL
+            elif time.monotonic() < poll_until:
+                # Polling, not waiting: a process that needs this CPU (the parent, on
+                # a busy machine) gets it first.
                 _sched_yield()
+            else:
+                wait = -1
             try:
-                r = self.get_many(self.queue._handle, self.addr, self._CAP, self.lens_addr,
-                                  self._MAX, wait)
+                r = self.get_many(handle, self.addr, self._CAP, self.lens_addr, self._MAX,
+                                  wait)
             except RuntimeError as e:
                 raise self.translate(e) from None
             if r >= 0:
-                out, at, lens, view = [], 0, self.lens, self.view
-                for i in range(r & 0xFFFFFFFF):
-                    n = lens[i] >> 8
-                    out.append((view, at, n))
-                    at += n
-                return out
+                return self.view, self.lens, r & 0xFFFFFFFF
             if r <= _HELD:  # longer than the buffer: the queue object reads it
-                self.abort(self.queue._handle)
+                self.abort(handle)
                 big = self.queue.get()
-                return [(memoryview(big), 0, len(big))]
+                return memoryview(big), [len(big) << 8], 1
             # no message yet, or one torn by a dead producer: get again
 
 
@@ -172,71 +172,78 @@ class _Outbox:
 
 
 def _work(inbox, outbox, started, at, maxtasks, wrap_exception):
-    """Run tasks until the stop message or *maxtasks*; see gompx.pool.worker()."""
+    """Run tasks until the stop message or *maxtasks*; see gompx.pool.worker().
+    Everything the loop touches per task is a local: this is the per-task cost of a
+    pool of tiny tasks."""
     api = _api()
     ExceptionWithTraceback, MaybeEncodingError = api.ExceptionWithTraceback, api.MaybeEncodingError
-    loads = pickle.loads
-    unpack = _HEADER.unpack_from
-    pack = _HEADER.pack
-    monotonic = time.monotonic
+    loads, dumps, protocol = pickle.loads, pickle.dumps, reduction.PROTOCOL
     extra = reduction.ForkingPickler._extra_reducers
-    plain_dumps = pickle.dumps
-    protocol = reduction.PROTOCOL
+    unpack, pack = _HEADER.unpack_from, _HEADER.pack
+    monotonic = time.monotonic
+    OK, ERROR, CALL1, APPLY, MAP, HLEN = _OK, _ERROR, _CALL1, _APPLY, _MAP, _HEADER_LEN
+    add_part, add_len, flush = outbox.parts.append, outbox.lens.append, outbox.flush
+    starmap = itertools.starmap
     job_seen, fn, mode = None, None, None
     completed = 0
     while maxtasks is None or completed < maxtasks:
-        msgs = inbox.take()
-        last = len(msgs) - 1
+        view, lens, count = inbox.take()
+        last = count - 1
+        end = 0
         batch_start = None
-        for i, (view, off, n) in enumerate(msgs):
+        for k in range(count):
+            off = end
+            end = off + (lens[k] >> 8)
             job, index, seq, wid, hlen = unpack(view, off)
-            if job == 0:
-                outbox.flush()
+            if not job:
+                flush()
                 return
-            body_at = off + _HEADER_LEN + hlen
+            body_at = off + HLEN + hlen
             try:
                 if job != job_seen:
                     job_seen = None
-                    fn, mode = loads(view[off + _HEADER_LEN:body_at])
+                    fn, mode = loads(view[off + HLEN:body_at])
                     job_seen = job
-                body = loads(view[body_at:off + n])
+                body = loads(view[body_at:end])
             except Exception as e:
-                status, result = _ERROR, e
+                status, result = ERROR, e
             else:
                 started[at] = seq
                 try:
-                    if mode == _CALL1:
+                    if mode == CALL1:
                         result = fn(body)
-                    elif mode == _APPLY:
+                    elif mode == APPLY:
                         result = fn(*body[0], **body[1])
-                    elif mode == _MAP:
+                    elif mode == MAP:
                         result = list(map(fn, body))
                     else:
-                        result = list(itertools.starmap(fn, body))
-                    status = _OK
+                        result = list(starmap(fn, body))
+                    status = OK
                 except Exception as e:
-                    status, result = _ERROR, e
-            if status == _ERROR and wrap_exception:
+                    status, result = ERROR, e
+            if status == ERROR and wrap_exception:
                 result = ExceptionWithTraceback(result, result.__traceback__)
             try:
-                payload = (plain_dumps(result, protocol) if not extra
+                payload = (dumps(result, protocol) if not extra
                            else bytes(reduction.ForkingPickler.dumps(result)))
             except Exception as e:
-                status = _ERROR
+                status = ERROR
                 payload = _dumps_exception(MaybeEncodingError(e, result))
             result = body = None
-            outbox.add(pack(job, index, seq, wid, status), payload)
+            add_part(pack(job, index, seq, wid, status))
+            add_part(payload)
+            add_len(HLEN + len(payload))
             completed += 1
             now = monotonic()
             if batch_start is None:
                 batch_start = now
-            if i == last or now - batch_start > 0.0005:
-                outbox.flush()
+            if k == last or now - batch_start > 0.0005:
+                flush()
                 batch_start = None
-            if maxtasks is not None and completed >= maxtasks:
+            if completed == maxtasks:
                 break
-        msgs = view = None
-    outbox.flush()
+        view = None
+    flush()
 
 
 # --- taking results out of Go ------------------------------------------------------------
