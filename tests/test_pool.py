@@ -446,3 +446,12 @@ def test_imap_position_of_a_dead_worker_raises_and_the_rest_come(mp, pool):
             got.append("lost")
     assert got == [0, 1, "lost", 3, 4, 5, 6, 7]
     assert sorted(pool.imap_unordered(T.square, range(100))) == [x * x for x in range(100)]
+
+
+def test_large_arguments_and_results(pool):
+    big = bytes(range(256)) * 20_000  # 5 MB: more than a worker reads at once
+    assert pool.apply(len, (big,)) == len(big)
+    assert pool.apply(T.identity, (big,)) == big
+    items = [b"s", big, b"t", big[:3_000_000]]
+    assert list(pool.imap(T.identity, items)) == items
+    assert pool.map(T.identity, items, chunksize=2) == items
