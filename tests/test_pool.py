@@ -455,3 +455,17 @@ def test_large_arguments_and_results(pool):
     items = [b"s", big, b"t", big[:3_000_000]]
     assert list(pool.imap(T.identity, items)) == items
     assert pool.map(T.identity, items, chunksize=2) == items
+
+
+def test_dropped_pool_terminates_its_workers(ctx):
+    import gc
+    p = ctx.Pool(2)
+    p.map(T.square, range(4))
+    workers = list(p._pool)
+    with pytest.warns(ResourceWarning):
+        del p
+        gc.collect()
+    deadline = time.monotonic() + 5
+    while any(w.is_alive() for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not any(w.is_alive() for w in workers)

@@ -14,6 +14,7 @@ results finish.  Results stay in Go, as pickles, until Python takes them.
 
 import array
 import collections
+import functools
 import itertools
 import os
 import signal
@@ -163,7 +164,7 @@ class Pool:
         ctx = self._ctx
         self._engine = _Engine(ctx, processes, initializer, initargs, maxtasksperchild,
                                self._wrap_exception, self._break_on_death,
-                               lambda **kw: self.Process(ctx, **kw))
+                               functools.partial(type(self).Process, ctx))
         self._cache = self._engine.cache
         try:
             self._engine.start_workers()
