@@ -146,3 +146,17 @@ def test_failing_initializer_breaks_the_executor(Executor, BrokenProcessPool):
             ex.submit(T.square, 2).result(10)
     finally:
         ex.shutdown(wait=True)
+
+
+@pytest.mark.gompx_only
+def test_dropped_executor_stops_its_workers(Executor):
+    import gc
+    ex = Executor(2)
+    assert [f.result(10) for f in [ex.submit(T.square, i) for i in range(4)]] == [0, 1, 4, 9]
+    workers = list(ex._pool._pool)
+    del ex
+    gc.collect()
+    deadline = time.monotonic() + 5
+    while any(w.is_alive() for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not any(w.is_alive() for w in workers)

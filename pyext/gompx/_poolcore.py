@@ -482,6 +482,9 @@ class _Engine:
             result = self.cache.pop(job, None)
             if result is not None:
                 result._finish_and_call_back()
+            # Not kept while blocked for the next job: through its callbacks it may hold
+            # the object that owns this pool (an executor), which would never be freed.
+            result = None
 
     # ending
 
