@@ -54,6 +54,9 @@ class _ExecutorPool(_pool.Pool):
 
     _break_on_death = True
 
+    def __del__(self):
+        pass  # an executor dropped without shutdown() is no ResourceWarning in stdlib
+
 
 class _Future(_base.Future):
     """A future whose cancel() withdraws its task from the pool if no worker has it."""
