@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3)
 GO ?= go
 PYTESTFLAGS ?=
 # The project's Go packages (not ./...: that would include gopy's output under build/).
-GOPKGS = ./gompx/... ./pickle/... ./pyext/...
+GOPKGS = ./gompx/... ./pickle/... ./pyext/... ./examples/... ./tests/goworker/...
 
 .PHONY: install test test-go test-py fuzz fuzz-diff matrix demo bench vet clean
 
@@ -31,7 +31,7 @@ test-go:
 # a regression, so it runs over its corpus in test-go and at length in fuzz-diff.
 FUZZ_SKIP = FuzzAgainstGopickle
 fuzz:
-	@for pkg in ./pickle/ ./gompx/internal/frame/; do \
+	@for pkg in ./pickle/ ./gompx/internal/frame/ ./gompx/; do \
 		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' | grep -vx '$(FUZZ_SKIP)'); do \
 			echo "fuzz $$pkg $$target"; \
 			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime 15s $$pkg || exit 1; \
@@ -55,6 +55,11 @@ bench: install
 	$(PYTHON) bench/bench_process_pipe.py
 	$(PYTHON) bench/bench_queue.py
 	$(PYTHON) bench/bench_pool.py
+	$(PYTHON) bench/bench_shared_memory.py
+	$(PYTHON) bench/bench_sync.py
+	$(PYTHON) bench/bench_goworkers.py
+	$(PYTHON) bench/bench_listener.py
+	$(PYTHON) bench/bench_managers.py
 
 clean:
 	rm -rf build dist pyext/*.egg-info

@@ -5,7 +5,8 @@ a small module that imports nothing: a child pays only for what the benchmark me
 The same functions serve gompx and stdlib ``multiprocessing`` alike.
 """
 
-__all__ = ["noop", "echo", "sink_bytes"]
+__all__ = ["noop", "echo", "sink_bytes", "sync_increment", "sync_event_echo",
+           "sync_barrier_rounds"]
 
 
 def noop():
@@ -92,3 +93,53 @@ def queue_task_consume(q):
         task_done()
         if item is None:
             break
+
+
+# --- synchronize / sharedctypes (bench_sync.py) ---------------------------------------
+
+def sync_increment(value, ready, go, n):
+    """Add 1 to *value* n times, each under its lock; wait for *go* first."""
+    ready.release()
+    go.wait()
+    lock = value.get_lock()
+    for _ in range(n):
+        with lock:
+            value.value += 1
+
+
+def sync_event_echo(ping, pong, n):
+    """n times: wait for *ping*, clear it, set *pong* (the other half of a round trip)."""
+    for _ in range(n):
+        ping.wait()
+        ping.clear()
+        pong.set()
+
+
+def sync_barrier_rounds(barrier, n):
+    """Pass *barrier* n times."""
+    for _ in range(n):
+        barrier.wait()
+
+
+# --- Listener / Client (bench_listener.py) -------------------------------------------
+
+__all__ += ["client_echo", "client_connect_loop"]
+
+
+def _connection_module(modname):
+    __import__(modname + ".connection")
+    import sys
+    return sys.modules[modname + ".connection"]
+
+
+def client_echo(modname, address, authkey):
+    """Connect to *address* with *modname*'s Client and echo objects until ``None``."""
+    with _connection_module(modname).Client(address, authkey=authkey) as conn:
+        echo(conn)
+
+
+def client_connect_loop(modname, address, authkey, n):
+    """Connect to *address* n times (authenticating each time), closing each at once."""
+    client = _connection_module(modname).Client
+    for _ in range(n):
+        client(address, authkey=authkey).close()

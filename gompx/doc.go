@@ -44,13 +44,45 @@
 // ErrMessageTooLong, ErrTimeout, ErrBadFrame, ...); end of stream is io.EOF between
 // messages and io.ErrUnexpectedEOF inside one.
 //
+// # Listeners and authentication
+//
+// Listen and Dial are multiprocessing.connection's Listener and Client: AF_UNIX (paths,
+// and Linux abstract names written "\x00name" or "@name") and TCP ("host:port"). Their
+// Conns are plain mode, so either end may be stock CPython 3.10-3.13. With an authkey
+// the two sides run CPython's handshake (DeliverChallenge, AnswerChallenge, or a
+// resumable Handshake); a Conn's Send and Recv carry pickles (package pickle).
+//
+//	step  challenger (Listener.Accept: deliver, then answer)   peer (Dial: answer, then deliver)
+//	1     "#CHALLENGE#{sha256}" + 40 random bytes      ->
+//	2                                                  <-  answer (see below)
+//	3     "#WELCOME#" or "#FAILURE#"                   ->
+//	4     the same three messages with the roles swapped
+//
+//	challenge received (after "#CHALLENGE#")   answer sent
+//	exactly 20 bytes (CPython <= 3.11)         raw HMAC-MD5 of them (16 bytes)
+//	"{digest}" + random (CPython 3.12+, gompx)  "{digest}" + HMAC-digest of the whole message
+//
+// gompx always challenges in the 3.12 form, which every CPython 3.10-3.13 answers (3.10
+// and 3.11 answer it with a raw HMAC-MD5 over the whole message, prefix included), and
+// accepts what CPython 3.12 accepts: a raw 16-byte HMAC-MD5, or "{digest}" + HMAC with
+// digest one of md5, sha256, sha384, sha3_256, sha3_384. Digests are compared in
+// constant time; no handshake message longer than 256 bytes is read; nothing is
+// unpickled before the peer has authenticated.
+//
 // # Processes
 //
 // The package also starts and supervises child processes (Process, Cmd, Start): see
 // process.go for the states and their rules.
 //
+// # Shared memory
+//
+// SharedMemory is a named segment of memory shared by processes of one user, Go or
+// Python (gompx.shared_memory): a memfd whose name every holder serves over a Linux
+// abstract unix socket (internal/shmname), so a segment lives while any process holds
+// it or until Unlink, and nothing outlives the last holder, even after SIGKILL.
+//
 // # Not here
 //
-// No pickling (package pickle), no authentication handshake, no Windows, and no
+// No pickle format (package pickle: Conn.Send and Recv call it), no Windows named pipes, and no
 // read-ahead buffering: a Conn never reads past the frame it returns.
 package gompx

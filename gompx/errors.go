@@ -41,4 +41,12 @@ var (
 	// ErrNoPayload reports RecvPayload or DiscardPayload with no payload pending: call
 	// RecvHeader first.
 	ErrNoPayload = errors.New("no message payload is pending; call RecvHeader first")
+
+	// ErrAuthentication reports a failed authentication handshake: a wrong digest on
+	// either side, or a peer that broke the protocol. Python maps it to
+	// multiprocessing.AuthenticationError.
+	ErrAuthentication = errors.New("authentication failed")
+
+	// ErrListenerClosed reports Accept on a Listener after Close.
+	ErrListenerClosed = errors.New("listener is closed")
 )

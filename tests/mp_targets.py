@@ -556,3 +556,63 @@ def pid_gone(pid):
     except (FileNotFoundError, ProcessLookupError):
         return True
     return state in ("Z", "X")
+
+
+# --- resource hygiene checks ------------------------------------------------------------
+
+def open_fds():
+    """How many descriptors this process has open."""
+    return len(os.listdir("/proc/self/fd"))
+
+
+def shm_entries():
+    """The names in /dev/shm now."""
+    try:
+        return set(os.listdir("/dev/shm"))
+    except FileNotFoundError:
+        return set()
+
+
+def shm_holders(names):
+    """pid -> the /dev/shm names among `names` that process has open or mapped."""
+    paths = {"/dev/shm/" + n: n for n in names}
+    held_by = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        found = set()
+        try:
+            for fd in os.listdir("/proc/%s/fd" % pid):
+                try:
+                    target = os.readlink("/proc/%s/fd/%s" % (pid, fd))
+                except OSError:
+                    continue
+                target = target.replace(" (deleted)", "")
+                if target in paths:
+                    found.add(paths[target])
+            with open("/proc/%s/maps" % pid) as f:
+                for line in f:
+                    fields = line.split(None, 5)
+                    if len(fields) == 6:
+                        path = fields[5].strip().replace(" (deleted)", "")
+                        if path in paths:
+                            found.add(paths[path])
+        except OSError:
+            continue
+        if found:
+            held_by[int(pid)] = found
+    return held_by
+
+
+def leaked_shm(before, ours=(), timeout=5.0):
+    """New /dev/shm entries (since the set `before`) that are ours: held by one of the
+    pids `ours` or by nobody; entries another live process holds belong to someone else's
+    concurrent run. Waits up to `timeout` for them to go before reporting them."""
+    deadline = time.monotonic() + timeout
+    while True:
+        new = shm_entries() - before
+        holders = shm_holders(new)
+        foreign = set().union(*(n for pid, n in holders.items() if pid not in ours))
+        mine = set().union(*(n for pid, n in holders.items() if pid in ours))
+        leaked = (new - foreign) | mine
+        if not leaked or time.monotonic() > deadline:
+            return leaked
+        time.sleep(0.1)

@@ -23,7 +23,8 @@ import uuid
 import pytest
 
 import mp_targets as t
-from mp_targets import Background, join_within, pid_gone, recv_within
+from mp_targets import (Background, join_within, leaked_shm, open_fds, pid_gone,
+                        recv_within, shm_entries)
 
 pytestmark = pytest.mark.gompx_only
 
@@ -814,74 +815,6 @@ def test_queue_from_one_context_used_by_another(mp, qmethod, pmethod):
 
 # --- resources ------------------------------------------------------------------------
 
-def open_fds():
-    return len(os.listdir("/proc/self/fd"))
-
-
-def shm_entries():
-    try:
-        return set(os.listdir("/dev/shm"))
-    except FileNotFoundError:
-        return set()
-
-
-def _holders(names):
-    """pid -> names among `names` that process has open or mapped."""
-    held = {}
-    paths = {"/dev/shm/" + n: n for n in names}
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        found = set()
-        try:
-            for fd in os.listdir("/proc/%s/fd" % pid):
-                try:
-                    target = os.readlink("/proc/%s/fd/%s" % (pid, fd))
-                except OSError:
-                    continue
-                target = target.replace(" (deleted)", "")
-                if target in paths:
-                    found.add(paths[target])
-            with open("/proc/%s/maps" % pid) as f:
-                for line in f:
-                    parts = line.split(None, 5)
-                    if len(parts) == 6:
-                        path = parts[5].strip().replace(" (deleted)", "")
-                        if path in paths:
-                            found.add(paths[path])
-        except OSError:
-            continue
-        if found:
-            held[int(pid)] = found
-    return held
-
-
-def leaked_shm(before, ours=()):
-    """New /dev/shm entries that are ours: held by one of `ours` (pids) or by nobody.
-    Entries some other live process holds belong to someone else's concurrent run."""
-    new = shm_entries() - before
-    if not new:
-        return set()
-    held = _holders(new)
-    foreign = set()
-    for pid, names in held.items():
-        if pid not in ours:
-            foreign |= names
-    mine = set()
-    for pid in ours:
-        mine |= held.get(pid, set())
-    return (new - foreign) | mine
-
-
-def wait_no_leak(before, ours=(), timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        leaked = leaked_shm(before, ours)
-        if not leaked or time.monotonic() > deadline:
-            return leaked
-        time.sleep(0.1)
-
-
 def _use_and_close(mp, kinds, count):
     for i in range(count):
         kind = kinds[i % len(kinds)]
@@ -904,7 +837,7 @@ def test_fds_and_shm_released_after_closing_queues(mp):
     fds, shm = open_fds(), shm_entries()
     _use_and_close(mp, kinds, 50)
     assert open_fds() <= fds
-    assert wait_no_leak(shm, ours=(os.getpid(),)) == set()
+    assert leaked_shm(shm, ours=(os.getpid(),)) == set()
 
 
 def test_fds_and_shm_released_after_child_used_queue(mp):
@@ -929,7 +862,7 @@ def test_fds_and_shm_released_after_child_used_queue(mp):
     for _ in range(5):
         round_trip()
     assert open_fds() <= fds
-    assert wait_no_leak(shm, ours=(os.getpid(),)) == set()
+    assert leaked_shm(shm, ours=(os.getpid(),)) == set()
 
 
 def test_dropped_queues_without_close_release_fds(mp):
@@ -1015,7 +948,7 @@ def test_parent_sigkilled_leaves_no_shm_and_no_processes(mp, modname, method):
             time.sleep(0.05)
         left = marked_processes(marker)
         assert left == [], "processes outlived the SIGKILLed parent: %s" % left
-        assert wait_no_leak(shm) == set(), "/dev/shm entries left behind"
+        assert leaked_shm(shm) == set(), "/dev/shm entries left behind"
     finally:
         if parent.poll() is None:
             parent.kill()

@@ -63,6 +63,8 @@ def _exception_class(name):
     if name in ("BufferTooShort", "AuthenticationError"):
         from . import context
         return getattr(context, name)
+    if name == "BrokenBarrierError":
+        return threading.BrokenBarrierError
     cls = getattr(builtins, name, None)
     return cls if isinstance(cls, type) and issubclass(cls, BaseException) else RuntimeError
 

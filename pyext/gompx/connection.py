@@ -1,4 +1,4 @@
-"""Connections: ``Pipe``, ``Connection`` and ``wait``.
+"""Connections: ``Pipe``, ``Connection``, ``wait``, ``Listener`` and ``Client``.
 
 Laid out like CPython's ``multiprocessing/connection.py`` and byte-compatible with it on
 the wire (4-byte big-endian length, ``-1`` then an 8-byte length above 2 GiB), so a gompx
@@ -8,20 +8,39 @@ Framing, reading, writing and polling happen in the Go core.  Python pickles (wi
 pickler) and hands the core the address and length of the bytes; received payloads land
 directly in a bytes object this module owns.  Between the two ends of a ``Pipe`` the core
 moves large payloads through shared memory instead of the socket.
+
+``Listener`` and ``Client`` bind, accept, connect and authenticate in the Go core, over
+AF_UNIX (paths and Linux abstract names) and AF_INET.  Their connections and handshake
+are CPython's byte for byte, so either end may be a stock CPython 3.10-3.13.  gompx sends
+challenges in CPython 3.12's form (``{sha256}`` + 40 random bytes), which every CPython
+from 3.10 on answers, and accepts every answer CPython 3.12 accepts (a raw HMAC-MD5 from
+3.10/3.11, or ``{digest}`` + HMAC); it answers both generations of challenge.
 """
 
+import os
 import pickle
+import socket
+import tempfile
 
 from . import reduction
 from .context import BufferTooShort, AuthenticationError  # noqa: F401 (re-exported)
 
-__all__ = ["Connection", "Pipe", "wait", "BufferTooShort", "AuthenticationError"]
+__all__ = ["Client", "Listener", "Pipe", "wait", "Connection", "BufferTooShort",
+           "AuthenticationError", "answer_challenge", "deliver_challenge", "address_type",
+           "arbitrary_address"]
 
 _native = None
 
 # Messages up to this size land in the connection's scratch buffer; larger ones get a
 # bytes object of their own, filled by the core without an intermediate copy.
 _SCRATCH_SIZE = 16 * 1024
+
+BUFSIZE = 8192
+# A very generous timeout when it comes to local connections (as CPython's).
+CONNECTION_TIMEOUT = 20.
+
+default_family = "AF_UNIX"
+families = ["AF_INET", "AF_UNIX"]
 
 
 def _load_native():
@@ -366,3 +385,259 @@ def wait(object_list, timeout=None):
     if not ready:
         return []
     return [obj for fd in ready.split(",") for obj in by_fd[int(fd)]]
+
+
+# -- addresses ----------------------------------------------------------------------
+
+
+def arbitrary_address(family):
+    """Return an arbitrary free address for the given family."""
+    if family == "AF_INET":
+        return ("localhost", 0)
+    elif family == "AF_UNIX":
+        from . import util
+        return tempfile.mktemp(prefix="listener-", dir=util.get_temp_dir())
+    else:
+        raise ValueError("unrecognized family")
+
+
+def _validate_family(family):
+    """Checks if the family is valid for the current environment."""
+    if family == "AF_PIPE":
+        raise ValueError("Family %s is not recognized." % family)
+
+
+def address_type(address):
+    """Return the types of the address: 'AF_INET', 'AF_UNIX', or 'AF_PIPE'."""
+    from . import util
+    if type(address) == tuple:
+        return "AF_INET"
+    elif type(address) is str and address.startswith("\\\\"):
+        return "AF_PIPE"
+    elif type(address) is str or util.is_abstract_socket_namespace(address):
+        return "AF_UNIX"
+    else:
+        raise ValueError("address type of %r unrecognized" % address)
+
+
+def _ipv4(host):
+    # What CPython's AF_INET sockets do with a host name (setipaddr): '' is INADDR_ANY,
+    # '<broadcast>' INADDR_BROADCAST, anything else goes through getaddrinfo(AF_INET).
+    if host == "":
+        return "0.0.0.0"
+    if host == "<broadcast>":
+        return "255.255.255.255"
+    return socket.getaddrinfo(host, None, socket.AF_INET, socket.SOCK_STREAM)[0][4][0]
+
+
+def _encode_address(family, address):
+    """The address as the core takes it: the hex of its bytes."""
+    if family == "AF_INET":
+        if not isinstance(address, tuple):
+            raise TypeError("getsockaddrarg: AF_INET address must be tuple, not %s"
+                            % type(address).__name__)
+        if len(address) != 2:
+            raise TypeError("AF_INET address must be a pair (host, port)")
+        host, port = address
+        if not isinstance(host, str):
+            raise TypeError("str, bytes or bytearray expected, not %s" % type(host).__name__)
+        port = port.__index__()
+        if not 0 <= port <= 65535:
+            raise OverflowError("getsockaddrarg: port must be 0-65535.")
+        return ("%s:%d" % (_ipv4(host), port)).encode().hex()
+    if family != "AF_UNIX":
+        # CPython looks the family up in the socket module.
+        raise AttributeError("module 'socket' has no attribute %r" % (family,))
+    raw = os.fsencode(address) if not isinstance(address, (bytes, bytearray)) \
+        else bytes(address)
+    if raw[:1] != b"\0" and b"\0" in raw:
+        raise ValueError("embedded null byte")
+    return raw.hex()
+
+
+def _decode_address(family, encoded):
+    raw = bytes.fromhex(encoded)
+    if family == "AF_INET":
+        host, port = raw.decode().rsplit(":", 1)
+        return (host, int(port))
+    return raw if raw[:1] == b"\0" else os.fsdecode(raw)
+
+
+def _connection_from_handle(handle):
+    native = _native
+    fd = native.call(native.ext.gompxcore_ConnFileno, handle)
+    return Connection._from_native(handle, fd, True, True)
+
+
+# -- Listener and Client ------------------------------------------------------------
+
+
+def _close_listener(handle):
+    native = _native or _load_native()
+    native.call(native.ext.gompxcore_ListenerClose, handle)
+
+
+class Listener:
+    """A bound socket listening for connections: ``accept()`` returns a ``Connection``.
+
+    ``Listener(address=None, family=None, backlog=1, authkey=None)`` as in CPython.  An
+    AF_UNIX socket file is created with mode 0600 and removed by ``close()`` (or at
+    exit).  With an *authkey* (bytes, possibly empty), every accepted connection is
+    authenticated both ways before ``accept()`` returns it.
+    """
+
+    _handle = None
+
+    def __init__(self, address=None, family=None, backlog=1, authkey=None):
+        family = family or (address and address_type(address)) or default_family
+        address = address or arbitrary_address(family)
+        _validate_family(family)
+        if authkey is not None and not isinstance(authkey, bytes):
+            raise TypeError("authkey should be a byte string")
+        native = _native or _load_native()
+        encoded = _encode_address(family, address)
+        self._handle = native.call(native.ext.gompxcore_ListenerNew, family, encoded,
+                                   int(backlog))
+        self._family = family
+        if family == "AF_UNIX" and not isinstance(address, (bytes, bytearray)) \
+                and not str(address).startswith("\0"):
+            self._address = os.fsdecode(address)
+        else:
+            self._address = _decode_address(
+                family, native.call(native.ext.gompxcore_ListenerAddress, self._handle))
+        self._authkey = authkey
+        self._last_accepted = None
+        from . import util
+        # As CPython's, an unclosed listener's socket file goes at exit.
+        self._finalizer = util.Finalize(self, _close_listener, args=(self._handle,),
+                                        exitpriority=0)
+
+    def accept(self):
+        """Accept a connection on the bound socket; return a ``Connection``."""
+        if self._handle is None:
+            raise OSError("listener is closed")
+        native = _native
+        accept = native.ext.gompxcore_ListenerAccept
+        handle = self._handle
+
+        def attempt(ms):
+            try:
+                conn = accept(handle, ms)
+            except RuntimeError as e:
+                raise native.translate(e) from None
+            return None if conn == -1 else conn
+        conn = native.wait_sliced(attempt, None)
+        c = _connection_from_handle(conn)
+        self._last_accepted = _decode_address(self._family, native.call(
+            native.ext.gompxcore_ListenerLastAccepted, handle))
+        if self._authkey is not None:
+            try:
+                _authenticate(c, self._authkey, "DA")
+            except BaseException:
+                c.close()
+                raise
+        return c
+
+    def close(self):
+        """Close the bound socket, removing its AF_UNIX socket file."""
+        if self._handle is not None:
+            self._handle = None
+            self._finalizer()
+
+    @property
+    def address(self):
+        """The bound address: a path, ``b'\\0name'`` or ``(host, port)``."""
+        return self._address
+
+    @property
+    def last_accepted(self):
+        """The address of the last accepted peer (``''`` for an unnamed AF_UNIX one)."""
+        return self._last_accepted
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc_value, exc_tb):
+        self.close()
+
+    def __repr__(self):
+        state = "closed" if self._handle is None else "address=%r" % (self._address,)
+        return "<%s %s>" % (type(self).__name__, state)
+
+
+def Client(address, family=None, authkey=None):
+    """Return a ``Connection`` to the ``Listener`` at *address*.
+
+    With an *authkey*, answer the listener's challenge and deliver one before returning.
+    """
+    family = family or address_type(address)
+    _validate_family(family)
+    if authkey is not None and not isinstance(authkey, bytes):
+        raise TypeError("authkey should be a byte string")
+    native = _native or _load_native()
+    # As CPython's SocketClient, the socket's family follows the address.
+    kind = address_type(address)
+    handle = native.call(native.ext.gompxcore_ClientConnect, kind,
+                         _encode_address(kind, address))
+    c = _connection_from_handle(handle)
+    if authkey is not None:
+        try:
+            _authenticate(c, authkey, "AD")
+        except BaseException:
+            c.close()
+            raise
+    return c
+
+
+# -- authentication -----------------------------------------------------------------
+
+
+def _authenticate(connection, authkey, steps, digest_name="sha256"):
+    """Run the handshake halves in *steps* ("D" deliver, "A" answer) in the Go core."""
+    native = _native or _load_native()
+    if not isinstance(connection, Connection):
+        raise TypeError("the handshake runs on a gompx Connection, not %s"
+                        % type(connection).__name__)
+    connection._check_closed()
+    if not isinstance(digest_name, str):
+        raise TypeError("digest_name must be str, not %s" % type(digest_name).__name__)
+    handshake = native.call(native.ext.gompxcore_AuthNew, connection._handle,
+                            id(authkey) + native.BYTES_DATA_OFFSET, len(authkey), steps,
+                            digest_name)
+    run = native.ext.gompxcore_AuthRun
+    try:
+        # False: a signal interrupted the wait for the peer. Looping goes back through the
+        # eval loop, which runs the handler (Ctrl-C raises here), then the core resumes.
+        while True:
+            try:
+                if run(handshake):
+                    return
+            except RuntimeError as e:
+                raise native.translate(e) from None
+    finally:
+        native.ext.gompxcore_AuthDrop(handshake)
+
+
+def _check_authkey(authkey):
+    if not isinstance(authkey, bytes):
+        raise ValueError("Authkey must be bytes, not {0!s}".format(type(authkey)))
+
+
+def deliver_challenge(connection, authkey, digest_name="sha256"):
+    """Challenge the peer of *connection* to prove it knows *authkey*.
+
+    Sends ``#CHALLENGE#{digest_name}`` + 40 random bytes, accepts any answer CPython 3.12
+    accepts, and raises ``AuthenticationError`` (after telling the peer) if it is wrong.
+    """
+    _check_authkey(authkey)
+    _authenticate(connection, authkey, "D", digest_name)
+
+
+def answer_challenge(connection, authkey):
+    """Prove to the peer of *connection* that this side knows *authkey*.
+
+    Answers both the legacy challenge of CPython <= 3.11 and the ``{digest}`` one of
+    3.12+; raises ``AuthenticationError`` if the peer rejects the answer.
+    """
+    _check_authkey(authkey)
+    _authenticate(connection, authkey, "A")

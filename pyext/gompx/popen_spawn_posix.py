@@ -32,9 +32,15 @@ class Popen:
         self._launch(process_obj)
 
     def duplicate_for_child(self, fd):
-        """Pass *fd* to the child; return its index in the child's inherited list."""
-        self._fds.append(fd)
-        return len(self._fds) - 1
+        """Pass *fd* to the child; return its index in the child's inherited list.
+
+        A descriptor passed again (every lock and value of one arena shares its file)
+        keeps its first index, so the child inherits each file once."""
+        try:
+            return self._fds.index(fd)
+        except ValueError:
+            self._fds.append(fd)
+            return len(self._fds) - 1
 
     def _pickle_for_child(self, process_obj, stream):
         """Write the child's bootstrap to *stream*: the preparation data, then the

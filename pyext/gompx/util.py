@@ -13,7 +13,8 @@ import weakref
 from . import process
 
 __all__ = ["sub_debug", "debug", "info", "sub_warning", "get_logger", "log_to_stderr",
-           "Finalize", "is_exiting", "register_after_fork", "SUBDEBUG", "SUBWARNING"]
+           "Finalize", "is_exiting", "register_after_fork", "SUBDEBUG", "SUBWARNING",
+           "get_temp_dir", "is_abstract_socket_namespace", "abstract_sockets_supported"]
 
 NOTSET = 0
 SUBDEBUG = 5
@@ -234,6 +235,41 @@ def _flush_std_streams():
             stream.flush()
         except (AttributeError, ValueError):
             pass
+
+
+def is_abstract_socket_namespace(address):
+    """Whether *address* names a Linux abstract socket (it starts with a NUL)."""
+    if not address:
+        return False
+    if isinstance(address, bytes):
+        return address[0] == 0
+    elif isinstance(address, str):
+        return address[0] == "\0"
+    raise TypeError(f"address type of {address!r} unrecognized")
+
+
+abstract_sockets_supported = sys.platform == "linux"
+
+
+def _remove_temp_dir(rmtree, tempdir):
+    rmtree(tempdir)
+    current = process.current_process()
+    if current is not None:
+        current._config["tempdir"] = None
+
+
+def get_temp_dir():
+    """A private (0700) temporary directory of this process, removed at exit."""
+    tempdir = process.current_process()._config.get("tempdir")
+    if tempdir is None:
+        import shutil
+        import tempfile
+        tempdir = tempfile.mkdtemp(prefix="pymp-")
+        info("created temp directory %s", tempdir)
+        # A strong reference to rmtree: the finalizer may run late in shutdown.
+        Finalize(None, _remove_temp_dir, args=(shutil.rmtree, tempdir), exitpriority=-100)
+        process.current_process()._config["tempdir"] = tempdir
+    return tempdir
 
 
 def close_fds(*fds):

@@ -37,6 +37,10 @@ func translate(err error) error {
 	}
 	var errno syscall.Errno
 	switch {
+	case errors.Is(err, gompx.ErrAuthentication):
+		return &pyError{exc: "AuthenticationError", msg: err.Error()}
+	case errors.Is(err, gompx.ErrListenerClosed):
+		return &pyError{exc: "OSError", msg: "listener is closed"}
 	case errors.Is(err, gompx.ErrClosed):
 		return &pyError{exc: "OSError", msg: "handle is closed"}
 	case errors.Is(err, gompx.ErrNotReadable):

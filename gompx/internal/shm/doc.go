@@ -3,6 +3,10 @@
 // handed over. Whoever holds the descriptor may map it; the memory goes away with the last
 // descriptor and mapping, so nothing is ever left in /dev/shm.
 //
-// It knows nothing of what the file holds: shmring and mpq lay out their headers and data
-// in it and check them when they open one.
+// CreateSealed makes a file whose size is sealed (F_SEAL_SHRINK, F_SEAL_GROW), for
+// processes that find each other by name and must not be able to fault each other's
+// mappings by resizing it; CheckSealed verifies a received one, MapRange maps part of it.
+//
+// It knows nothing of what the file holds: shmring, mpq and shmname lay out their
+// headers and data in it and check them when they open one.
 package shm

@@ -62,3 +62,55 @@ func TestOpenRefuses(t *testing.T) {
 		t.Fatal("Open accepted fd -1")
 	}
 }
+
+func TestCreateSealed(t *testing.T) {
+	fd, err := CreateSealed("gompx-test-sealed", 8192)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	size, err := CheckSealed(fd)
+	if err != nil || size != 8192 {
+		t.Fatalf("CheckSealed = %d, %v; want 8192, nil", size, err)
+	}
+	for _, tt := range []struct {
+		name string
+		size int64
+	}{{"shrink", 4096}, {"grow", 16384}} {
+		if err := unix.Ftruncate(fd, tt.size); err != unix.EPERM {
+			t.Errorf("%s a sealed file: %v, want EPERM", tt.name, err)
+		}
+	}
+	mem, err := MapRange(fd, 4096, 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := MapRange(fd, 0, 8192)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem[0] = 7
+	if whole[4096] != 7 {
+		t.Fatal("a range mapping does not share the file")
+	}
+	if err := Unmap(mem); err != nil {
+		t.Fatal(err)
+	}
+	if err := Unmap(whole); err != nil {
+		t.Fatal(err)
+	}
+	if err := Unmap(nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCheckSealedRefusesUnsealed(t *testing.T) {
+	s, err := Create("gompx-test-unsealed", 4096, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := CheckSealed(s.Fd()); err == nil {
+		t.Fatal("CheckSealed accepted a file whose size anyone may change")
+	}
+}

@@ -1,0 +1,70 @@
+package gompx_test
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/gompx/gompx/gompx"
+)
+
+// A Lock lives in shared memory: another process opens it from l.Ref() (Retain once for
+// it first, and pass the arena file, Ref().Fd, e.g. in Cmd.ExtraFiles). It is owned by
+// a process, not a goroutine: any goroutine may release it, and a process that dies
+// holding it hands it to the next Lock with ErrOwnerDied.
+func ExampleLock() {
+	l, err := gompx.NewLock()
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+
+	l.Lock(-1)
+	err = l.Lock(10 * time.Millisecond)
+	fmt.Println(errors.Is(err, gompx.ErrTimeout))
+	fmt.Println(l.TryLock())
+	l.Unlock()
+	err = l.Unlock()
+	fmt.Println(errors.Is(err, gompx.ErrNotLocked))
+	fmt.Println(l.TryLock())
+	// Output:
+	// true
+	// false
+	// true
+	// true
+}
+
+// Three parties meet at a Barrier for each of two rounds; the last to arrive runs the
+// action before anyone goes on. Parties may be goroutines, as here, or processes that
+// opened the barrier with OpenBarrier.
+func ExampleBarrier() {
+	b, err := gompx.NewBarrier(3)
+	if err != nil {
+		panic(err)
+	}
+	defer b.Close()
+	round := 0 // only the action touches it, and the barrier orders the actions
+	var wg sync.WaitGroup
+	for p := 0; p < 3; p++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := 0; r < 2; r++ {
+				b.Wait(-1, func() error {
+					round++
+					fmt.Println("round", round, "complete")
+					return nil
+				})
+			}
+		}()
+	}
+	wg.Wait()
+	b.Abort()
+	_, err = b.Wait(-1, nil)
+	fmt.Println(errors.Is(err, gompx.ErrBrokenBarrier))
+	// Output:
+	// round 1 complete
+	// round 2 complete
+	// true
+}

@@ -1,0 +1,260 @@
+package arena
+
+import (
+	"errors"
+	"fmt"
+	"math/bits"
+	"sync/atomic"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gompx/gompx/gompx/internal/psync"
+	"github.com/gompx/gompx/gompx/internal/shm"
+)
+
+// Size is the address space of one arena. Sparse: only touched pages cost memory.
+const Size = 16 << 30
+
+const (
+	// MinClass is the smallest block: 64 bytes, 48 of them data.
+	MinClass = 6
+	// MaxClass is the largest block, 8 GiB.
+	MaxClass = 33
+	// HeaderSize precedes the data of every block.
+	HeaderSize = 16
+	// punchClass and up have their pages returned to the kernel when freed.
+	punchClass = 16
+
+	magic      = 0x414e4552_41706d67 // "gmpARENA"
+	tagMagic   = 0x6b636f6c_62706d67 // "gmpblock"
+	lockOffset = 16
+	topOffset  = 80
+	freeOffset = 96
+	firstBlock = 4096
+	page       = 4096
+)
+
+// ErrFull is returned by Alloc when the arena has no room for the block: allocate from a
+// new arena.
+var ErrFull = errors.New("arena full")
+
+// Arena is one process's mapping of an arena file.
+type Arena struct {
+	seg  *shm.Segment
+	mem  []byte
+	lock psync.Mutex
+}
+
+// Create makes a new, empty arena.
+func Create() (*Arena, error) {
+	seg, err := shm.Create("gompx-arena", Size, false)
+	if err != nil {
+		return nil, fmt.Errorf("create arena: %w", err)
+	}
+	a := &Arena{seg: seg, mem: seg.Bytes()}
+	if a.lock, err = psync.NewMutex(a.mem[lockOffset : lockOffset+psync.BlockSize]); err != nil {
+		seg.Close()
+		return nil, fmt.Errorf("create arena: %w", err)
+	}
+	atomic.StoreUint64(a.word64(topOffset), firstBlock)
+	atomic.StoreUint64(a.word64(0), magic)
+	return a, nil
+}
+
+// Open maps the arena behind fd, which another process created. On success the Arena
+// owns fd; on failure fd stays the caller's.
+func Open(fd int) (*Arena, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, fmt.Errorf("open arena: fstat fd %d: %w", fd, err)
+	}
+	if st.Size != Size {
+		return nil, fmt.Errorf("open arena: fd %d is %d bytes, not an arena", fd, st.Size)
+	}
+	seg, err := shm.Open(fd, false)
+	if err != nil {
+		return nil, fmt.Errorf("open arena: %w", err)
+	}
+	a := &Arena{seg: seg, mem: seg.Bytes()}
+	if atomic.LoadUint64(a.word64(0)) != magic {
+		unix.Munmap(a.mem) // not seg.Close: that would close the caller's fd
+		return nil, fmt.Errorf("open arena: fd %d holds no arena", fd)
+	}
+	if a.lock, err = psync.OpenMutex(a.mem[lockOffset : lockOffset+psync.BlockSize]); err != nil {
+		unix.Munmap(a.mem)
+		return nil, fmt.Errorf("open arena: %w", err)
+	}
+	return a, nil
+}
+
+// Fd is the arena file's descriptor, to hand to another process; the Arena owns it.
+func (a *Arena) Fd() int { return a.seg.Fd() }
+
+// Close unmaps the arena. Blocks stay allocated: other processes may still use them.
+func (a *Arena) Close() error { return a.seg.Close() }
+
+func (a *Arena) word64(off int64) *uint64 { return (*uint64)(unsafe.Pointer(&a.mem[off])) }
+
+func (a *Arena) refs(data int64) *int32 {
+	return (*int32)(unsafe.Pointer(&a.mem[data-HeaderSize]))
+}
+
+func (a *Arena) class(data int64) uint32 {
+	return atomic.LoadUint32((*uint32)(unsafe.Pointer(&a.mem[data-HeaderSize+4])))
+}
+
+// tag marks an allocated block's header (in the word that links a free block): an
+// offset into some block's data, whose bytes may look like a header, lacks it.
+func tag(block int64) uint64 { return uint64(block) ^ tagMagic }
+
+func classFor(size int) (int, error) {
+	if size < 0 {
+		return 0, fmt.Errorf("allocate %d bytes: negative size", size)
+	}
+	c := max(MinClass, bits.Len64(uint64(size+HeaderSize-1)))
+	if c > MaxClass {
+		return 0, fmt.Errorf("allocate %d bytes: larger than the largest block (%d bytes): %w",
+			size, 1<<MaxClass-HeaderSize, ErrFull)
+	}
+	return c, nil
+}
+
+// Alloc returns the offset of size bytes of zeroed data holding one reference.
+func (a *Arena) Alloc(size int) (int64, error) {
+	c, err := classFor(size)
+	if err != nil {
+		return 0, err
+	}
+	if err := a.lock.Lock(psync.Forever); err != nil && !errors.Is(err, psync.ErrOwnerDied) {
+		return 0, fmt.Errorf("allocate: %w", err)
+	}
+	block, reused, err := a.take(c)
+	a.lock.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	data := block + HeaderSize
+	if reused {
+		end := block + 1<<c
+		if c >= punchClass {
+			end = block + page // the rest was punched out, and reads back as zeros
+		}
+		clear(a.mem[data:end])
+	}
+	atomic.StoreUint32((*uint32)(unsafe.Pointer(&a.mem[block+4])), uint32(c))
+	atomic.StoreUint64(a.word64(block+8), tag(block))
+	atomic.StoreInt32(a.refs(data), 1)
+	return data, nil
+}
+
+// take pops a free block of class c, or cuts a new one from the top. Hold the lock.
+func (a *Arena) take(c int) (block int64, reused bool, err error) {
+	head := a.word64(freeOffset + 8*int64(c))
+	if block = int64(atomic.LoadUint64(head)); block != 0 {
+		next := atomic.LoadUint64(a.word64(block + 8))
+		atomic.StoreUint64(head, next)
+		return block, true, nil
+	}
+	align := int64(16)
+	if c >= punchClass {
+		align = page
+	}
+	top := (int64(atomic.LoadUint64(a.word64(topOffset))) + align - 1) &^ (align - 1)
+	if top+1<<c > Size {
+		return 0, false, fmt.Errorf("allocate a %d-byte block: %w", 1<<c, ErrFull)
+	}
+	atomic.StoreUint64(a.word64(topOffset), uint64(top+1<<c))
+	return top, false, nil
+}
+
+// Retain adds a reference to the block at data, for another process to take over.
+func (a *Arena) Retain(data int64) error {
+	if err := a.check(data); err != nil {
+		return err
+	}
+	// A compare-and-swap, not an add: a refused call must leave the count alone, or a
+	// later Release would free the block a second time.
+	refs := a.refs(data)
+	for {
+		n := atomic.LoadInt32(refs)
+		if n <= 0 {
+			return fmt.Errorf("retain block at %d: it was already free", data)
+		}
+		if atomic.CompareAndSwapInt32(refs, n, n+1) {
+			return nil
+		}
+	}
+}
+
+// Release drops a reference to the block at data and frees it with the last one; freed
+// reports that.
+func (a *Arena) Release(data int64) (freed bool, err error) {
+	if err := a.check(data); err != nil {
+		return false, err
+	}
+	refs := a.refs(data)
+	for {
+		n := atomic.LoadInt32(refs)
+		if n <= 0 {
+			return false, fmt.Errorf("release block at %d: it was already free", data)
+		}
+		if atomic.CompareAndSwapInt32(refs, n, n-1) {
+			if n > 1 {
+				return false, nil
+			}
+			break
+		}
+	}
+	block, c := data-HeaderSize, int64(a.class(data))
+	if c >= punchClass {
+		// Give the pages back; the first holds the header and is cleared on reuse. Alloc
+		// counts on the rest reading back as zeros, so where punching fails, zero it here.
+		err := unix.Fallocate(a.Fd(), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, block+page, 1<<c-page)
+		if err != nil {
+			clear(a.mem[block+page : block+1<<c])
+		}
+	}
+	if err := a.lock.Lock(psync.Forever); err != nil && !errors.Is(err, psync.ErrOwnerDied) {
+		return false, fmt.Errorf("free block at %d: %w", data, err)
+	}
+	head := a.word64(freeOffset + 8*c)
+	atomic.StoreUint64(a.word64(block+8), atomic.LoadUint64(head))
+	atomic.StoreUint64(head, uint64(block))
+	a.lock.Unlock()
+	return true, nil
+}
+
+// Refs is the number of references to the block at data.
+func (a *Arena) Refs(data int64) int32 { return atomic.LoadInt32(a.refs(data)) }
+
+// Bytes is the data of the block at data: its capacity, at least what Alloc was asked.
+// A free block has none.
+func (a *Arena) Bytes(data int64) ([]byte, error) {
+	if err := a.check(data); err != nil {
+		return nil, err
+	}
+	if atomic.LoadInt32(a.refs(data)) <= 0 {
+		return nil, fmt.Errorf("block at offset %d is free", data)
+	}
+	end := data - HeaderSize + 1<<a.class(data)
+	return a.mem[data:end:end], nil
+}
+
+func (a *Arena) check(data int64) error {
+	if data < firstBlock+HeaderSize || data >= Size || data%16 != 0 {
+		return fmt.Errorf("no block at offset %d", data)
+	}
+	// Blocks are cut below top, at an alignment their class fixes: an offset inside a
+	// block's data (whose bytes may look like anything) rarely passes both checks.
+	block, top := data-HeaderSize, int64(atomic.LoadUint64(a.word64(topOffset)))
+	c := a.class(data)
+	if c < MinClass || c > MaxClass || block+1<<c > top || c >= punchClass && block%page != 0 {
+		return fmt.Errorf("no block at offset %d", data)
+	}
+	// A free block's word is a link; callers refuse free blocks by their count.
+	if atomic.LoadInt32(a.refs(data)) > 0 && atomic.LoadUint64(a.word64(block+8)) != tag(block) {
+		return fmt.Errorf("no block at offset %d", data)
+	}
+	return nil
+}

@@ -1,0 +1,144 @@
+package psync
+
+import (
+	"fmt"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/gompx/gompx/gompx/internal/futex"
+)
+
+// BlockSize is the size of every primitive's block; blocks must be 8-byte aligned.
+const BlockSize = 64
+
+// Kind tags a block, at offset 60, so that a view of the wrong kind is refused.
+type Kind uint32
+
+const (
+	KindMutex     Kind = 0x6d757478 // "mutx"
+	KindSemaphore Kind = 0x73656d61 // "sema"
+	KindEvent     Kind = 0x65766e74 // "evnt"
+	KindCondition Kind = 0x636f6e64 // "cond"
+	KindBarrier   Kind = 0x62617272 // "barr"
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindMutex:
+		return "mutex"
+	case KindSemaphore:
+		return "semaphore"
+	case KindEvent:
+		return "event"
+	case KindCondition:
+		return "condition"
+	case KindBarrier:
+		return "barrier"
+	}
+	return fmt.Sprintf("kind %#x", uint32(k))
+}
+
+const kindOffset = 60
+
+// WaitSlice bounds each futex sleep: after a slice a waiter checks the owner it waits
+// for, so a dead owner costs its peers at most one slice.
+const WaitSlice = 100 * time.Millisecond
+
+// spinFor is how long a waiter polls before it sleeps. A futex sleep and wake cost
+// several microseconds on each side; short critical sections end well within this.
+const spinFor = 20 * time.Microsecond
+
+func word(b []byte, off int) *uint32 { return (*uint32)(unsafe.Pointer(&b[off])) }
+
+func word64(b []byte, off int) *uint64 { return (*uint64)(unsafe.Pointer(&b[off])) }
+
+// initBlock zeroes b and tags it; the tag is stored last, so that a view opened on a
+// half-initialized block is refused.
+func initBlock(b []byte, k Kind) error {
+	if err := checkBlock(b); err != nil {
+		return err
+	}
+	clear(b[:BlockSize])
+	atomic.StoreUint32(word(b, kindOffset), uint32(k))
+	return nil
+}
+
+func openBlock(b []byte, k Kind) error {
+	if err := checkBlock(b); err != nil {
+		return err
+	}
+	if got := Kind(atomic.LoadUint32(word(b, kindOffset))); got != k {
+		return fmt.Errorf("open %v: block holds a %v", k, got)
+	}
+	return nil
+}
+
+func checkBlock(b []byte) error {
+	if len(b) < BlockSize {
+		return fmt.Errorf("block of %d bytes, want %d", len(b), BlockSize)
+	}
+	if uintptr(unsafe.Pointer(&b[0]))%8 != 0 {
+		return fmt.Errorf("block at %p is not 8-byte aligned", &b[0])
+	}
+	return nil
+}
+
+// Deadline is an absolute time limit for a wait: Forever, Now (try once) or At(t).
+type Deadline struct {
+	at      time.Time
+	forever bool
+}
+
+// Forever never expires.
+var Forever = Deadline{forever: true}
+
+// Now allows no waiting: one attempt.
+var Now = Deadline{}
+
+// After expires d from now; a negative d means forever, zero means now.
+func After(d time.Duration) Deadline {
+	if d < 0 {
+		return Forever
+	}
+	if d == 0 {
+		return Now
+	}
+	return Deadline{at: time.Now().Add(d)}
+}
+
+// slice is how long the next sleep may last: at most WaitSlice, 0 once time is up.
+func (d Deadline) slice() time.Duration {
+	if d.forever {
+		return WaitSlice
+	}
+	if d.at.IsZero() {
+		return 0
+	}
+	return min(max(time.Until(d.at), 0), WaitSlice)
+}
+
+// sleep waits on w while it holds val, for at most the next slice of d. It reports
+// false once d has expired.
+func (d Deadline) sleep(w *uint32, val uint32) bool {
+	s := d.slice()
+	if s <= 0 {
+		return false
+	}
+	futex.Wait(w, val, s) // woken, timed out, interrupted or changed: the caller re-checks
+	return true
+}
+
+// spinUntil polls cond for up to spinFor. Callers skip it when their deadline allows no
+// waiting at all.
+func spinUntil(cond func() bool) bool {
+	start := time.Now()
+	for i := 0; ; i++ {
+		if cond() {
+			return true
+		}
+		if i&15 == 15 && time.Since(start) > spinFor {
+			return false
+		}
+	}
+}

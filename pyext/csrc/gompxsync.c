@@ -1,0 +1,497 @@
+/*
+ * gompx._gompxsync: the uncontended paths of gompx's locks and semaphores.
+ *
+ * Why C and not the Go core: a call into the gopy-built extension costs about 0.3 us,
+ * while the stdlib's Lock.acquire + release costs about 37 ns here, so a lock that went
+ * through Go on every call would be ten times slower than the one it replaces.  This
+ * module does only what needs no waiting: one compare-and-swap to take a free lock or a
+ * semaphore unit, one to give it back, and a futex wake when someone sleeps.  Everything
+ * that waits (spinning, futex sleeps in slices, taking a lock over from a dead owner)
+ * happens in Go, called through the `slow` callable given to SemLock.
+ *
+ * The words are those of gompx/internal/psync (see its doc.go), at the start of a 64-byte
+ * block in a shared arena:
+ *   mutex:      +0 state (0 free, else owner pid | WAITERS), +4 owner pid, +8 owner start
+ *   semaphore:  +0 value, +4 waiters, +8 bound (0: none; this object keeps its own bound,
+ *               so that a BoundedSemaphore(0) refuses every release as CPython's does)
+ *
+ * The object mirrors CPython's _multiprocessing.SemLock: kind, maxvalue, a per-process
+ * count of this thread's acquisitions, and the identity of the last acquiring thread.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+
+#define KIND_RECURSIVE 0 /* RLock: owned by a thread, reentrant */
+#define KIND_SEMAPHORE 1 /* Semaphore, BoundedSemaphore */
+#define KIND_LOCK 2      /* Lock: owned by a process, released by anyone */
+
+#define WAITERS_BIT 0x80000000u
+#define SLICE_MS 50 /* longest Go wait between two looks at Python signals */
+
+/* Results of the slow callable (gompxcore.SyncAcquire). */
+#define SLOW_TIMED_OUT 0
+#define SLOW_ACQUIRED 1
+#define SLOW_TOOK_OVER 2
+
+typedef struct {
+    PyObject_HEAD
+    Py_buffer view;        /* the block's memory; keeps the arena mapping alive */
+    uint32_t *word;        /* state (mutex) or value (semaphore) */
+    uint32_t *aux;         /* owner pid (mutex) or waiters (semaphore) */
+    uint64_t *owner_start; /* mutex only */
+    int kind;
+    uint32_t maxvalue; /* release refuses to count past it: SEM_VALUE_MAX when unbounded */
+    uint32_t pid;
+    uint64_t start;
+    long count;                 /* this process's acquisitions not yet released */
+    unsigned long last_tid;     /* the thread that acquired last */
+    PyObject *slow;             /* slow(ms) -> int: waits in Go */
+    PyObject *owner_died;       /* warning category for a lock taken from the dead */
+    PyObject *handle;           /* opaque, for Python: the Go handle */
+} SemLock;
+
+static int
+futex_wake(uint32_t *addr, int n)
+{
+    return (int)syscall(SYS_futex, addr, FUTEX_WAKE, n, NULL, NULL, 0);
+}
+
+static inline int
+cas(uint32_t *addr, uint32_t expected, uint32_t desired)
+{
+    return __atomic_compare_exchange_n(addr, &expected, desired, 0, __ATOMIC_SEQ_CST,
+                                       __ATOMIC_SEQ_CST);
+}
+
+static inline uint32_t
+load(uint32_t *addr)
+{
+    return __atomic_load_n(addr, __ATOMIC_SEQ_CST);
+}
+
+static int
+try_acquire(SemLock *self)
+{
+    if (self->kind == KIND_SEMAPHORE) {
+        for (;;) {
+            uint32_t v = load(self->word);
+            if (v == 0)
+                return 0;
+            if (cas(self->word, v, v - 1))
+                return 1;
+        }
+    }
+    if (!cas(self->word, 0, self->pid))
+        return 0;
+    __atomic_store_n(self->owner_start, self->start, __ATOMIC_SEQ_CST);
+    __atomic_store_n(self->aux, self->pid, __ATOMIC_SEQ_CST);
+    return 1;
+}
+
+static inline void
+cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* A lock held by another process for a short critical section (a shared value's
+ * update) is usually free again within a microsecond or two: polling that long here
+ * costs less than the call into Go (~1 us with its Python frames), which spins longer
+ * and then sleeps.  The GIL stays held, so the poll is kept short. */
+#define SPIN_POLLS 256
+
+static int
+spin_acquire(SemLock *self)
+{
+    for (int i = 0; i < SPIN_POLLS; i++) {
+        cpu_relax();
+        uint32_t v = load(self->word);
+        int free = self->kind == KIND_SEMAPHORE ? v != 0 : v == 0;
+        if (free && try_acquire(self))
+            return 1;
+    }
+    return 0;
+}
+
+static double
+monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static PyObject *release_impl(SemLock *self);
+
+/* got records an acquisition; took_over_from is the dead owner's pid (-1: none). */
+static PyObject *
+got(SemLock *self, unsigned long tid, long took_over_from)
+{
+    ++self->count;
+    self->last_tid = tid;
+    if (took_over_from >= 0) {
+        int failed;
+        if (took_over_from > 0)
+            failed = PyErr_WarnFormat(self->owner_died, 1,
+                "acquired a lock whose owner, process %ld, died holding it: what it "
+                "guards may be half-updated", took_over_from);
+        else
+            failed = PyErr_WarnEx(self->owner_died,
+                "acquired a lock whose owner died holding it: what it guards may be "
+                "half-updated", 1);
+        if (failed) {
+            /* The warning became an exception: the caller does not get the lock. */
+            PyObject *type, *value, *tb;
+            PyErr_Fetch(&type, &value, &tb);
+            PyObject *r = release_impl(self);
+            Py_XDECREF(r);
+            PyErr_Restore(type, value, tb);
+            return NULL;
+        }
+    }
+    Py_RETURN_TRUE;
+}
+
+/* Wait in Go, in slices so that signal handlers (Ctrl-C) run between them. */
+static PyObject *
+acquire_slow(SemLock *self, unsigned long tid, double timeout_ms)
+{
+    double deadline = timeout_ms < 0 ? 0 : monotonic_ms() + timeout_ms;
+    for (;;) {
+        long step = SLICE_MS;
+        if (timeout_ms >= 0) {
+            double left = deadline - monotonic_ms();
+            if (left < 0)
+                left = 0;
+            if (left < step)
+                step = (long)(left + 0.999);
+        }
+        PyObject *r = PyObject_CallFunction(self->slow, "l", step);
+        if (r == NULL)
+            return NULL;
+        long code = PyLong_AsLong(r);
+        Py_DECREF(r);
+        if (code == -1 && PyErr_Occurred())
+            return NULL;
+        if ((code & 3) == SLOW_ACQUIRED)
+            return got(self, tid, -1);
+        if ((code & 3) == SLOW_TOOK_OVER)
+            return got(self, tid, code >> 2);
+        if (PyErr_CheckSignals() < 0)
+            return NULL;
+        if (timeout_ms >= 0 && monotonic_ms() >= deadline)
+            Py_RETURN_FALSE;
+    }
+}
+
+static PyObject *
+acquire_impl(SemLock *self, int blocking, PyObject *timeout)
+{
+    unsigned long tid = PyThread_get_thread_ident();
+    if (self->kind == KIND_RECURSIVE && self->count > 0 && self->last_tid == tid) {
+        ++self->count;
+        Py_RETURN_TRUE;
+    }
+    /* As CPython: a blocking call checks its timeout even when the lock is free. */
+    double ms = -1;
+    if (blocking && timeout != NULL && timeout != Py_None) {
+        double t = PyFloat_AsDouble(timeout);
+        if (t == -1 && PyErr_Occurred())
+            return NULL;
+        ms = t < 0 ? 0 : t * 1000;
+    }
+    if (try_acquire(self))
+        return got(self, tid, -1);
+    if (!blocking)
+        Py_RETURN_FALSE;
+    if (ms != 0 && spin_acquire(self))
+        return got(self, tid, -1);
+    return acquire_slow(self, tid, ms);
+}
+
+/* acquire(block=True, timeout=None), parsed by hand: the common call has no arguments. */
+static PyObject *
+SemLock_acquire(SemLock *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *block = NULL, *timeout = NULL;
+    if (nargs > 2) {
+        PyErr_SetString(PyExc_TypeError, "acquire() takes at most 2 arguments");
+        return NULL;
+    }
+    if (nargs > 0)
+        block = args[0];
+    if (nargs > 1)
+        timeout = args[1];
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    for (Py_ssize_t i = 0; i < nkw; i++) {
+        PyObject *name = PyTuple_GET_ITEM(kwnames, i);
+        PyObject **slot;
+        if (PyUnicode_CompareWithASCIIString(name, "block") == 0)
+            slot = &block;
+        else if (PyUnicode_CompareWithASCIIString(name, "timeout") == 0)
+            slot = &timeout;
+        else {
+            PyErr_Format(PyExc_TypeError, "acquire() got an unexpected keyword argument '%U'",
+                         name);
+            return NULL;
+        }
+        if (*slot != NULL) {
+            PyErr_Format(PyExc_TypeError, "acquire() got multiple values for argument '%U'",
+                         name);
+            return NULL;
+        }
+        *slot = args[nargs + i];
+    }
+    int blocking = 1;
+    if (block != NULL && (blocking = PyObject_IsTrue(block)) < 0)
+        return NULL;
+    return acquire_impl(self, blocking, timeout);
+}
+
+static PyObject *
+release_impl(SemLock *self)
+{
+    if (self->kind == KIND_RECURSIVE) {
+        if (self->count == 0 || self->last_tid != PyThread_get_thread_ident()) {
+            PyErr_SetString(PyExc_AssertionError,
+                            "attempt to release recursive lock not owned by thread");
+            return NULL;
+        }
+        if (self->count > 1) {
+            --self->count;
+            Py_RETURN_NONE;
+        }
+    }
+    if (self->kind == KIND_SEMAPHORE) {
+        for (;;) {
+            uint32_t v = load(self->word);
+            if (v >= self->maxvalue) {
+                PyErr_SetString(PyExc_ValueError, "semaphore or lock released too many times");
+                return NULL;
+            }
+            if (cas(self->word, v, v + 1))
+                break;
+        }
+        if (load(self->aux) != 0)
+            futex_wake(self->word, 1);
+    } else {
+        for (;;) {
+            uint32_t s = load(self->word);
+            if (s == 0) {
+                PyErr_SetString(PyExc_ValueError, "semaphore or lock released too many times");
+                return NULL;
+            }
+            if (cas(self->word, s, 0)) {
+                if (s & WAITERS_BIT)
+                    futex_wake(self->word, 1);
+                break;
+            }
+        }
+    }
+    if (self->count > 0)
+        --self->count;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+SemLock_release(SemLock *self, PyObject *unused)
+{
+    return release_impl(self);
+}
+
+static PyObject *
+SemLock_enter(SemLock *self, PyObject *unused)
+{
+    return acquire_impl(self, 1, NULL);
+}
+
+static PyObject *
+SemLock_exit(SemLock *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return release_impl(self);
+}
+
+static PyObject *
+SemLock_count(SemLock *self, PyObject *unused)
+{
+    return PyLong_FromLong(self->count);
+}
+
+static PyObject *
+SemLock_is_mine(SemLock *self, PyObject *unused)
+{
+    return PyBool_FromLong(self->count > 0 && self->last_tid == PyThread_get_thread_ident());
+}
+
+/* The value a semaphore would report: free units, or 1/0 for a free/held lock. */
+static PyObject *
+SemLock_get_value(SemLock *self, PyObject *unused)
+{
+    uint32_t v = load(self->word);
+    if (self->kind == KIND_SEMAPHORE)
+        return PyLong_FromUnsignedLong(v);
+    return PyLong_FromLong(v == 0);
+}
+
+static PyObject *
+SemLock_is_zero(SemLock *self, PyObject *unused)
+{
+    uint32_t v = load(self->word);
+    return PyBool_FromLong(self->kind == KIND_SEMAPHORE ? v == 0 : v != 0);
+}
+
+/* The pid holding a Lock or RLock, 0 when free (for repr and diagnostics). */
+static PyObject *
+SemLock_owner(SemLock *self, PyObject *unused)
+{
+    if (self->kind == KIND_SEMAPHORE)
+        Py_RETURN_NONE;
+    return PyLong_FromUnsignedLong(load(self->word) & ~WAITERS_BIT);
+}
+
+/* SemLock(block, kind, maxvalue, pid, start, slow, owner_died_warning, handle).
+ * gompx.synchronize's classes subclass this type, so that acquire, release, __enter__
+ * and __exit__ are C calls with no Python frame in between; they call this __init__
+ * themselves, from __init__ or from __setstate__ once the block is known. */
+static int
+SemLock_init(SemLock *self, PyObject *args, PyObject *kwds)
+{
+    PyObject *block, *slow, *warning, *handle;
+    int kind;
+    unsigned long maxvalue, pid;
+    unsigned long long start;
+    if (self->view.obj != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "SemLock already initialized");
+        return -1;
+    }
+    if (!PyArg_ParseTuple(args, "OikkKOOO:SemLock", &block, &kind, &maxvalue, &pid, &start,
+                          &slow, &warning, &handle))
+        return -1;
+    if (kind != KIND_RECURSIVE && kind != KIND_SEMAPHORE && kind != KIND_LOCK) {
+        PyErr_Format(PyExc_ValueError, "unknown SemLock kind %d", kind);
+        return -1;
+    }
+    if (!PyCallable_Check(slow) || !PyType_Check(warning) ||
+        !PyObject_IsSubclass(warning, PyExc_Warning)) {
+        PyErr_SetString(PyExc_TypeError, "slow must be callable, warning a Warning class");
+        return -1;
+    }
+    if (PyObject_GetBuffer(block, &self->view, PyBUF_WRITABLE) < 0)
+        return -1;
+    if (self->view.len < 16 || ((uintptr_t)self->view.buf & 7) != 0) {
+        PyBuffer_Release(&self->view);
+        PyErr_SetString(PyExc_ValueError, "SemLock needs 16 writable, 8-aligned bytes");
+        return -1;
+    }
+    char *base = self->view.buf;
+    self->word = (uint32_t *)base;
+    self->aux = (uint32_t *)(base + 4);
+    self->owner_start = (uint64_t *)(base + 8);
+    self->kind = kind;
+    self->maxvalue = (uint32_t)maxvalue;
+    self->pid = (uint32_t)pid;
+    self->start = start;
+    Py_INCREF(slow);
+    self->slow = slow;
+    Py_INCREF(warning);
+    self->owner_died = warning;
+    Py_INCREF(handle);
+    self->handle = handle;
+    return 0;
+}
+
+static void
+SemLock_dealloc(SemLock *self)
+{
+    if (self->view.obj != NULL)
+        PyBuffer_Release(&self->view);
+    Py_CLEAR(self->slow);
+    Py_CLEAR(self->owner_died);
+    Py_CLEAR(self->handle);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+SemLock_get_kind(SemLock *self, void *closure)
+{
+    return PyLong_FromLong(self->kind);
+}
+
+static PyObject *
+SemLock_get_maxvalue(SemLock *self, void *closure)
+{
+    return PyLong_FromUnsignedLong(self->maxvalue);
+}
+
+static PyObject *
+SemLock_get_handle(SemLock *self, void *closure)
+{
+    Py_INCREF(self->handle);
+    return self->handle;
+}
+
+static PyMethodDef SemLock_methods[] = {
+    {"acquire", (PyCFunction)(void (*)(void))SemLock_acquire, METH_FASTCALL | METH_KEYWORDS,
+     "acquire(block=True, timeout=None) -> bool"},
+    {"release", (PyCFunction)SemLock_release, METH_NOARGS, "release()"},
+    {"__enter__", (PyCFunction)SemLock_enter, METH_NOARGS, "acquire()"},
+    {"__exit__", (PyCFunction)(void (*)(void))SemLock_exit, METH_FASTCALL, "release()"},
+    {"_count", (PyCFunction)SemLock_count, METH_NOARGS, "this process's acquisitions"},
+    {"_is_mine", (PyCFunction)SemLock_is_mine, METH_NOARGS, "held by this thread?"},
+    {"_get_value", (PyCFunction)SemLock_get_value, METH_NOARGS, "the semaphore's value"},
+    {"_is_zero", (PyCFunction)SemLock_is_zero, METH_NOARGS, "value == 0?"},
+    {"_owner", (PyCFunction)SemLock_owner, METH_NOARGS, "pid holding the lock, 0: free"},
+    {NULL}};
+
+static PyGetSetDef SemLock_getset[] = {
+    {"kind", (getter)SemLock_get_kind, NULL, NULL, NULL},
+    {"maxvalue", (getter)SemLock_get_maxvalue, NULL, NULL, NULL},
+    {"handle", (getter)SemLock_get_handle, NULL, NULL, NULL},
+    {NULL}};
+
+static PyTypeObject SemLockType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "gompx._gompxsync.SemLock",
+    .tp_basicsize = sizeof(SemLock),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "The shared words of a gompx Lock, RLock or Semaphore (see the module doc).",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)SemLock_init,
+    .tp_dealloc = (destructor)SemLock_dealloc,
+    .tp_methods = SemLock_methods,
+    .tp_getset = SemLock_getset,
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "gompx._gompxsync",
+    "Fast paths of gompx's process-shared locks; the waiting is done by the Go core.", -1,
+    NULL};
+
+PyMODINIT_FUNC
+PyInit__gompxsync(void)
+{
+    if (PyType_Ready(&SemLockType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    Py_INCREF(&SemLockType);
+    if (PyModule_AddObject(m, "SemLock", (PyObject *)&SemLockType) < 0 ||
+        PyModule_AddIntConstant(m, "RECURSIVE_MUTEX", KIND_RECURSIVE) < 0 ||
+        PyModule_AddIntConstant(m, "SEMAPHORE", KIND_SEMAPHORE) < 0 ||
+        PyModule_AddIntConstant(m, "LOCK", KIND_LOCK) < 0) {
+        Py_DECREF(&SemLockType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,190 @@
+package gompxcore
+
+import (
+	"encoding/hex"
+	"errors"
+	"strings"
+
+	"github.com/gompx/gompx/gompx"
+)
+
+// Addresses cross as hex: a Python str is passed as a C string, so the NUL that starts
+// a Linux abstract socket name (and any NUL inside one) would cut it short.
+
+// network maps multiprocessing's family names to gompx's networks.
+func network(family string) (string, error) {
+	switch family {
+	case "AF_UNIX":
+		return "unix", nil
+	case "AF_INET":
+		return "tcp", nil
+	}
+	return "", newPyError("ValueError", "Family %s is not recognized.", family)
+}
+
+// coreAddress turns a hex-encoded Python address (fsencoded path, b"\0name", or
+// "ip:port" for AF_INET) into gompx's form.
+func coreAddress(family, addrHex string) (string, error) {
+	raw, err := hex.DecodeString(addrHex)
+	if err != nil {
+		return "", newPyError("ValueError", "bad address encoding: %v", err)
+	}
+	addr := string(raw)
+	if family == "AF_UNIX" && strings.HasPrefix(addr, "@") {
+		addr = "./" + addr // a file named @...; gompx reads a leading @ as an abstract name
+	}
+	return addr, nil
+}
+
+// pyAddress is a core address, hex-encoded, with an abstract name's "@" turned back
+// into the NUL Python uses.
+func pyAddress(network, addr string) string {
+	if network == "unix" && strings.HasPrefix(addr, "@") {
+		addr = "\x00" + addr[1:]
+	}
+	return hex.EncodeToString([]byte(addr))
+}
+
+// ListenerNew binds and listens like multiprocessing.connection.Listener and returns
+// the listener's handle. family is "AF_UNIX" or "AF_INET"; addrHex is the hex of the
+// address bytes (an AF_UNIX path or b"\0name", or "ip:port"). Authentication is the
+// caller's (AuthNew), so that it can be resumed after a signal.
+func ListenerNew(family, addrHex string, backlog int) (h int64, err error) {
+	defer recoverInto(&err)
+	net, err := network(family)
+	if err != nil {
+		return 0, err
+	}
+	addr, err := coreAddress(family, addrHex)
+	if err != nil {
+		return 0, err
+	}
+	l, err := gompx.Listen(net, addr, gompx.ListenOptions{Backlog: backlog})
+	if err != nil {
+		return 0, translate(err)
+	}
+	return handles.put(l), nil
+}
+
+// ListenerAddress returns the hex of the bound address (see ListenerNew).
+func ListenerAddress(h int64) (addrHex string, err error) {
+	defer recoverInto(&err)
+	l, err := get[*gompx.Listener](h)
+	if err != nil {
+		return "", err
+	}
+	return pyAddress(l.Network(), l.Addr()), nil
+}
+
+// ListenerLastAccepted returns the hex of the last accepted peer's address ("" for an
+// unnamed AF_UNIX peer).
+func ListenerLastAccepted(h int64) (addrHex string, err error) {
+	defer recoverInto(&err)
+	l, err := get[*gompx.Listener](h)
+	if err != nil {
+		return "", err
+	}
+	return pyAddress(l.Network(), l.LastAccepted()), nil
+}
+
+// ListenerAccept waits up to timeoutMs for a connection and returns its handle (not yet
+// authenticated), or RecvTimedOut.
+func ListenerAccept(h int64, timeoutMs int) (conn int64, err error) {
+	defer recoverInto(&err)
+	l, err := get[*gompx.Listener](h)
+	if err != nil {
+		return 0, err
+	}
+	c, err := l.AcceptTimeout(millis(timeoutMs))
+	if errors.Is(err, gompx.ErrTimeout) {
+		return RecvTimedOut, nil
+	}
+	if err != nil {
+		return 0, translate(err)
+	}
+	return handles.put(forPython(c)), nil
+}
+
+// ListenerClose stops listening and removes the AF_UNIX socket file. Closing twice is
+// harmless.
+func ListenerClose(h int64) (ok bool, err error) {
+	defer recoverInto(&err)
+	l, err := get[*gompx.Listener](h)
+	if err != nil {
+		return true, nil
+	}
+	handles.drop(h)
+	return true, translate(l.Close())
+}
+
+// ClientConnect connects to a listener at the hex-encoded address (see ListenerNew) and
+// returns the connection's handle, not yet authenticated. A missing socket file raises
+// FileNotFoundError, nobody listening ConnectionRefusedError, as in CPython.
+func ClientConnect(family, addrHex string) (conn int64, err error) {
+	defer recoverInto(&err)
+	net, err := network(family)
+	if err != nil {
+		return 0, err
+	}
+	addr, err := coreAddress(family, addrHex)
+	if err != nil {
+		return 0, err
+	}
+	c, err := gompx.Dial(net, addr, nil)
+	if err != nil {
+		return 0, translate(err)
+	}
+	return handles.put(forPython(c)), nil
+}
+
+// AuthNew prepares the authentication handshake on a connection with the keyLen-byte
+// key at keyAddr, and returns its handle for AuthRun. steps is the order of the
+// halves: "D" deliver_challenge, "A" answer_challenge ("DA": Listener.accept, "AD":
+// Client). digest names the HMAC of the challenge this side sends.
+func AuthNew(conn int64, keyAddr uintptr, keyLen int, steps, digest string) (h int64, err error) {
+	defer recoverInto(&err)
+	c, err := get[*gompx.Conn](conn)
+	if err != nil {
+		return 0, err
+	}
+	var order []gompx.AuthStep
+	for _, s := range steps {
+		switch s {
+		case 'D':
+			order = append(order, gompx.DeliverStep)
+		case 'A':
+			order = append(order, gompx.AnswerStep)
+		default:
+			return 0, newPyError("ValueError", "bad handshake steps %q", steps)
+		}
+	}
+	key := append([]byte{}, pyMemory(keyAddr, keyLen)...) // Python's bytes may go away
+	hs, err := gompx.NewHandshake(c, key, digest, order...)
+	if err != nil {
+		return 0, newPyError("ValueError", "%v", err)
+	}
+	return handles.put(hs), nil
+}
+
+// AuthRun runs the handshake on: True once both sides are authenticated, False if a
+// signal interrupted the wait for the peer (call again after running the handlers).
+// A wrong digest raises AuthenticationError; the handle is then spent (AuthDrop).
+func AuthRun(h int64) (done bool, err error) {
+	defer recoverInto(&err)
+	hs, err := get[*gompx.Handshake](h)
+	if err != nil {
+		return false, err
+	}
+	err = hs.Run()
+	if errors.Is(err, gompx.ErrInterrupted) {
+		return false, nil
+	}
+	return err == nil, translate(err)
+}
+
+// AuthDrop forgets a handshake handle.
+func AuthDrop(h int64) (ok bool, err error) {
+	defer recoverInto(&err)
+	handles.drop(h)
+	return true, nil
+}

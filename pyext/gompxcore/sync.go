@@ -1,0 +1,418 @@
+package gompxcore
+
+import (
+	"errors"
+	"time"
+
+	"github.com/gompx/gompx/gompx"
+)
+
+// Kinds of synchronization objects, as gompx.synchronize names them.
+const (
+	SyncKindLock      = 0 // Lock and RLock: a mutex owned by a process
+	SyncKindSemaphore = 1 // Semaphore and BoundedSemaphore
+	SyncKindEvent     = 2
+	SyncKindCondition = 3
+	SyncKindBarrier   = 4
+)
+
+// Results of SyncAcquire.
+const (
+	SyncTimedOut  = 0
+	SyncAcquired  = 1
+	SyncTookOver  = 2 // acquired from a dead owner; the pid is the result >> 2
+	syncCodeShift = 2
+)
+
+// sharedPrimitive is what every gompx sync type has in common.
+type sharedPrimitive interface {
+	Ref() gompx.SharedRef
+	Retain() error
+	Close() error
+}
+
+// SharedArenaSize is the size of an arena file: map it whole, once per process.
+func SharedArenaSize() (int64, error) { return 16 << 30, nil }
+
+func msTimeout(ms int) time.Duration {
+	if ms < 0 {
+		return -1
+	}
+	return time.Duration(ms) * time.Millisecond
+}
+
+// SyncNew makes a synchronization object of kind: a Lock (value, maxvalue unused), a
+// semaphore holding value (maxvalue 0: unbounded), an Event, a Condition, or a Barrier
+// for value parties. It returns a handle.
+func SyncNew(kind, value, maxvalue int) (h int64, err error) {
+	defer recoverInto(&err)
+	var p sharedPrimitive
+	switch kind {
+	case SyncKindLock:
+		p, err = gompx.NewLock()
+	case SyncKindSemaphore:
+		if maxvalue > 0 {
+			if value > maxvalue {
+				return 0, newPyError("ValueError", "semaphore value %d above its bound %d", value, maxvalue)
+			}
+			p, err = newBounded(value, maxvalue)
+		} else {
+			p, err = gompx.NewSemaphore(value)
+		}
+	case SyncKindEvent:
+		p, err = gompx.NewEvent()
+	case SyncKindCondition:
+		p, err = gompx.NewCondition()
+	case SyncKindBarrier:
+		p, err = gompx.NewBarrier(value)
+	default:
+		return 0, newPyError("ValueError", "unknown synchronization kind %d", kind)
+	}
+	if err != nil {
+		return 0, newPyError("ValueError", "%v", err)
+	}
+	return handles.put(p), nil
+}
+
+// newBounded makes a semaphore bounded by maxvalue that holds value units now.
+func newBounded(value, maxvalue int) (*gompx.Semaphore, error) {
+	s, err := gompx.NewBoundedSemaphore(maxvalue)
+	if err != nil {
+		return nil, err
+	}
+	for ; maxvalue > value; maxvalue-- {
+		s.TryAcquire()
+	}
+	return s, nil
+}
+
+// SyncOpen opens the object of kind that another process made, from the arena file fd
+// (which stays the caller's) and offset, taking over the reference its sender retained.
+func SyncOpen(kind, fd int, offset int64) (h int64, err error) {
+	defer recoverInto(&err)
+	ref := gompx.SharedRef{Fd: fd, Offset: offset}
+	var p sharedPrimitive
+	switch kind {
+	case SyncKindLock:
+		p, err = gompx.OpenLock(ref)
+	case SyncKindSemaphore:
+		p, err = gompx.OpenSemaphore(ref)
+	case SyncKindEvent:
+		p, err = gompx.OpenEvent(ref)
+	case SyncKindCondition:
+		p, err = gompx.OpenCondition(ref)
+	case SyncKindBarrier:
+		p, err = gompx.OpenBarrier(ref)
+	default:
+		return 0, newPyError("ValueError", "unknown synchronization kind %d", kind)
+	}
+	if err != nil {
+		return 0, translate(err)
+	}
+	return handles.put(p), nil
+}
+
+// SyncFd is the descriptor of the arena file holding the object, to map it or pass it on.
+func SyncFd(h int64) (fd int, err error) {
+	defer recoverInto(&err)
+	p, err := get[sharedPrimitive](h)
+	if err != nil {
+		return -1, err
+	}
+	return p.Ref().Fd, nil
+}
+
+// SyncOffset is the offset of the object's 64 bytes in its arena file.
+func SyncOffset(h int64) (off int64, err error) {
+	defer recoverInto(&err)
+	p, err := get[sharedPrimitive](h)
+	if err != nil {
+		return -1, err
+	}
+	return p.Ref().Offset, nil
+}
+
+// SyncRetain adds a reference for a process the object is being sent to.
+func SyncRetain(h int64) (ok bool, err error) {
+	defer recoverInto(&err)
+	p, err := get[sharedPrimitive](h)
+	if err != nil {
+		return false, err
+	}
+	return true, translate(p.Retain())
+}
+
+// SyncClose drops this process's reference and the handle. Closing twice is harmless.
+func SyncClose(h int64) (ok bool, err error) {
+	defer recoverInto(&err)
+	p, err := get[sharedPrimitive](h)
+	if err != nil {
+		return false, nil
+	}
+	handles.drop(h)
+	return true, translate(p.Close())
+}
+
+// SyncAcquire waits up to ms milliseconds (-1: forever) for a Lock or a semaphore:
+// SyncTimedOut, SyncAcquired, or SyncTookOver | pid << 2 when the lock's previous owner,
+// process pid, died holding it.
+func SyncAcquire(h int64, ms int) (code int, err error) {
+	defer recoverInto(&err)
+	obj, err := get[sharedPrimitive](h)
+	if err != nil {
+		return 0, err
+	}
+	switch p := obj.(type) {
+	case *gompx.Lock:
+		err = p.Lock(msTimeout(ms))
+		if errors.Is(err, gompx.ErrOwnerDied) {
+			return SyncTookOver | ownerOf(err)<<syncCodeShift, nil
+		}
+	case *gompx.Semaphore:
+		err = p.Acquire(msTimeout(ms))
+	default:
+		return 0, newPyError("TypeError", "not a lock or semaphore")
+	}
+	if errors.Is(err, gompx.ErrTimeout) {
+		return SyncTimedOut, nil
+	}
+	if err != nil {
+		return 0, translate(err)
+	}
+	return SyncAcquired, nil
+}
+
+// ownerOf digs the dead owner's pid out of an ErrOwnerDied (0 when it is not there).
+func ownerOf(err error) int {
+	var pe interface{ DeadOwner() int }
+	if errors.As(err, &pe) {
+		return pe.DeadOwner()
+	}
+	return 0
+}
+
+// SyncRelease releases a Lock or a semaphore (the C fast path does this itself; this
+// is for callers without it).
+func SyncRelease(h int64) (ok bool, err error) {
+	defer recoverInto(&err)
+	obj, err := get[sharedPrimitive](h)
+	if err != nil {
+		return false, err
+	}
+	switch p := obj.(type) {
+	case *gompx.Lock:
+		err = p.Unlock()
+	case *gompx.Semaphore:
+		err = p.Release()
+	default:
+		return false, newPyError("TypeError", "not a lock or semaphore")
+	}
+	if err != nil {
+		return false, newPyError("ValueError", "semaphore or lock released too many times")
+	}
+	return true, nil
+}
+
+// EventSet sets the Event and wakes its waiters.
+func EventSet(h int64) (ok bool, err error) {
+	defer recoverInto(&err)
+	e, err := get[*gompx.Event](h)
+	if err != nil {
+		return false, err
+	}
+	e.Set()
+	return true, nil
+}
+
+// EventClear clears the Event.
+func EventClear(h int64) (ok bool, err error) {
+	defer recoverInto(&err)
+	e, err := get[*gompx.Event](h)
+	if err != nil {
+		return false, err
+	}
+	e.Clear()
+	return true, nil
+}
+
+// EventIsSet reports the Event's flag.
+func EventIsSet(h int64) (set bool, err error) {
+	defer recoverInto(&err)
+	e, err := get[*gompx.Event](h)
+	if err != nil {
+		return false, err
+	}
+	return e.IsSet(), nil
+}
+
+// EventWait waits up to ms milliseconds (-1: forever) and reports whether the Event was
+// set meanwhile.
+func EventWait(h int64, ms int) (set bool, err error) {
+	defer recoverInto(&err)
+	e, err := get[*gompx.Event](h)
+	if err != nil {
+		return false, err
+	}
+	return e.Wait(msTimeout(ms)), nil
+}
+
+// CondEnter registers a waiter on the Condition (its lock held) and returns its ticket.
+func CondEnter(h int64) (ticket int64, err error) {
+	defer recoverInto(&err)
+	c, err := get[*gompx.Condition](h)
+	if err != nil {
+		return 0, err
+	}
+	return int64(c.Enter()), nil
+}
+
+// CondSleep waits, the lock released, up to ms milliseconds for a notification.
+func CondSleep(h, ticket int64, ms int) (woken bool, err error) {
+	defer recoverInto(&err)
+	c, err := get[*gompx.Condition](h)
+	if err != nil {
+		return false, err
+	}
+	return c.Sleep(gompx.CondTicket(ticket), msTimeout(ms)), nil
+}
+
+// CondLeave settles a waiter after its sleep (lock held again); woken is what CondSleep
+// last returned. It reports whether a notification reached the waiter.
+func CondLeave(h, ticket int64, woken bool) (notified bool, err error) {
+	defer recoverInto(&err)
+	c, err := get[*gompx.Condition](h)
+	if err != nil {
+		return false, err
+	}
+	return c.Leave(gompx.CondTicket(ticket), woken), nil
+}
+
+// CondNotify wakes up to n waiters (n < 0: all), lock held; returns how many.
+func CondNotify(h int64, n int) (woken int, err error) {
+	defer recoverInto(&err)
+	c, err := get[*gompx.Condition](h)
+	if err != nil {
+		return 0, err
+	}
+	if n < 0 {
+		return c.NotifyAll(), nil
+	}
+	return c.Notify(n), nil
+}
+
+// CondWaiters is the number of waiters not yet notified.
+func CondWaiters(h int64) (n int, err error) {
+	defer recoverInto(&err)
+	c, err := get[*gompx.Condition](h)
+	if err != nil {
+		return 0, err
+	}
+	return c.Waiters(), nil
+}
+
+// BarrierLast flags the result of BarrierArrive for the party that must run the action.
+const BarrierLast = 1 << 32
+
+// BarrierArrive enters the Barrier's current round, waiting up to ms milliseconds (-1:
+// forever) only for the previous round to drain, and returns this party's index, with
+// BarrierLast added for the party that must run the action and then call
+// BarrierRelease. Every other party calls BarrierAwait. A broken barrier raises
+// BrokenBarrierError.
+func BarrierArrive(h int64, ms int) (index int64, err error) {
+	defer recoverInto(&err)
+	b, err := get[*gompx.Barrier](h)
+	if err != nil {
+		return 0, err
+	}
+	i, last, err := b.Arrive(msTimeout(ms))
+	if err != nil {
+		return 0, barrierError(err)
+	}
+	if last {
+		return int64(i) + BarrierLast, nil
+	}
+	return int64(i), nil
+}
+
+func barrierError(err error) error {
+	if errors.Is(err, gompx.ErrBrokenBarrier) {
+		return newPyError("BrokenBarrierError", "")
+	}
+	return translate(err)
+}
+
+// BarrierAwait waits up to ms milliseconds for the round the caller arrived in and
+// reports whether it was released (the caller has left it). Not released in time: with
+// giveUp the barrier breaks (BrokenBarrierError), else false and the caller is still in
+// the round (call again, or BarrierAbandon).
+func BarrierAwait(h int64, ms int, giveUp bool) (done bool, err error) {
+	defer recoverInto(&err)
+	b, err := get[*gompx.Barrier](h)
+	if err != nil {
+		return false, err
+	}
+	done, err = b.Await(msTimeout(ms), giveUp)
+	if err != nil {
+		return done, barrierError(err)
+	}
+	return done, nil
+}
+
+// BarrierAbandon takes the caller's party out of its round without breaking it.
+func BarrierAbandon(h int64) (ok bool, err error) {
+	defer recoverInto(&err)
+	b, err := get[*gompx.Barrier](h)
+	if err != nil {
+		return false, err
+	}
+	b.Abandon()
+	return true, nil
+}
+
+// BarrierRelease ends the round for the last party: actionOK false breaks the barrier.
+func BarrierRelease(h int64, actionOK bool) (ok bool, err error) {
+	defer recoverInto(&err)
+	b, err := get[*gompx.Barrier](h)
+	if err != nil {
+		return false, err
+	}
+	b.Release(actionOK)
+	return true, nil
+}
+
+// BarrierReset returns the Barrier to its initial state.
+func BarrierReset(h int64) (ok bool, err error) {
+	defer recoverInto(&err)
+	b, err := get[*gompx.Barrier](h)
+	if err != nil {
+		return false, err
+	}
+	b.Reset()
+	return true, nil
+}
+
+// BarrierAbort breaks the Barrier.
+func BarrierAbort(h int64) (ok bool, err error) {
+	defer recoverInto(&err)
+	b, err := get[*gompx.Barrier](h)
+	if err != nil {
+		return false, err
+	}
+	b.Abort()
+	return true, nil
+}
+
+// BarrierState returns parties, waiting and broken (1 or 0) as parties<<32 |
+// waiting<<1 | broken.
+func BarrierState(h int64) (state int64, err error) {
+	defer recoverInto(&err)
+	b, err := get[*gompx.Barrier](h)
+	if err != nil {
+		return 0, err
+	}
+	state = int64(b.Parties())<<32 | int64(b.Waiting())<<1
+	if b.Broken() {
+		state |= 1
+	}
+	return state, nil
+}
