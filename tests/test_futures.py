@@ -2,7 +2,6 @@
 
 import concurrent.futures as cf
 import importlib
-import os
 import sys
 import time
 

@@ -8,9 +8,7 @@ import (
 // BenchmarkApplyRoundTrip is one single-task job at a time through a goroutine worker:
 // the latency of dispatch, the worker's wake-up, the collector and the waiter.
 func BenchmarkApplyRoundTrip(b *testing.B) {
-	t := &testing.T{}
-	h := newHarness(t, Options{Slots: 1}, upper)
-	_ = h
+	h := newHarness(b, Options{Slots: 1}, upper)
 	payload := [][]byte{[]byte("x")}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

@@ -30,7 +30,7 @@ func upper(t Task) (Status, []byte, bool) {
 // harness runs a pool whose workers are goroutines behaving as worker processes do:
 // a task queue each, the board, results in order. It replaces workers on EventReplace.
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	p       *Pool
 	results *gompx.Queue
 	behave  behaviour
@@ -42,7 +42,7 @@ type harness struct {
 	workers sync.WaitGroup
 }
 
-func newHarness(t *testing.T, opts Options, behave behaviour) *harness {
+func newHarness(t testing.TB, opts Options, behave behaviour) *harness {
 	t.Helper()
 	results, err := gompx.NewQueue(gompx.QueueOptions{Capacity: 16 << 20})
 	if err != nil {

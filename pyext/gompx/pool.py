@@ -39,8 +39,6 @@ __all__ = ["Pool", "ThreadPool", "ApplyResult", "AsyncResult", "MapResult", "IMa
 
 INIT = "INIT"
 
-job_counter = itertools.count()
-
 
 def mapstar(args):
     return list(map(*args))
