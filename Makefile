@@ -58,6 +58,7 @@ demo: install
 bench: install
 	$(PYTHON) bench/bench_process_pipe.py
 	$(PYTHON) bench/bench_queue.py
+	$(PYTHON) bench/bench_pool.py
 	$(PYTHON) bench/bench_shared_memory.py
 	$(PYTHON) bench/bench_sync.py
 	$(PYTHON) bench/bench_goworkers.py

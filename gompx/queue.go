@@ -111,6 +111,10 @@ func newQueue(ring *mpq.Ring) *Queue {
 	return q
 }
 
+// SetReadSpin sets how long gets of this process poll an empty queue before they sleep
+// (50 µs by default; 0: sleep at once).
+func (q *Queue) SetReadSpin(d time.Duration) { q.ring.SetReadSpin(d) }
+
 // Fd is the queue's file descriptor (close-on-exec), to hand to another process.
 func (q *Queue) Fd() int { return q.ring.Fd() }
 

@@ -79,6 +79,12 @@ class BaseContext:
         from .queues import SimpleQueue
         return SimpleQueue(ctx=self.get_context(), capacity=capacity)
 
+    def Pool(self, processes=None, initializer=None, initargs=(), maxtasksperchild=None):
+        """Returns a process pool object (dispatch and results in the Go core)."""
+        from .pool import Pool
+        return Pool(processes, initializer, initargs, maxtasksperchild,
+                    context=self.get_context())
+
     def Manager(self):
         """A started SyncManager: shared objects served by a manager process."""
         from .managers import SyncManager

@@ -119,6 +119,17 @@ func (r *Ring) record(pos uint64) (n uint64, flags, kind byte, pid uint32, total
 	return n, flags, kind, pid, total, nil
 }
 
+// SetReadSpin sets how long this process's consumers poll for a message before they
+// sleep (spinFor by default; 0 or less: sleep at once). A consumer that wakes other
+// goroutines of its process, on a machine with few CPUs, gains from not spinning: the
+// CPU it would hold is the one the woken goroutines and the producers need.
+func (r *Ring) SetReadSpin(d time.Duration) {
+	if d <= 0 {
+		d = -1
+	}
+	r.readSpin.Store(int64(d))
+}
+
 // awaitRecord waits until a record is published at the reader's position. With a
 // producer pid (waiting for the next chunk of its message) it gives up with ErrTorn once
 // that producer is dead.
@@ -140,7 +151,11 @@ func (r *Ring) awaitRecord(dl deadline, producer uint32) error {
 	if dl.try() {
 		return ErrTimeout
 	}
-	for spinUntil := time.Now().Add(spinFor); !published(); {
+	spin := spinFor
+	if d := r.readSpin.Load(); d != 0 {
+		spin = max(time.Duration(d), 0)
+	}
+	for spinUntil := time.Now().Add(spin); !published(); {
 		if time.Now().Before(spinUntil) {
 			continue
 		}

@@ -61,6 +61,9 @@ type Ring struct {
 	// stop ends every wait of this process's methods within a WaitSlice (Interrupt).
 	stop atomic.Bool
 
+	// readSpin, if set, replaces spinFor for this process's consumers (SetReadSpin).
+	readSpin atomic.Int64
+
 	// In-process gates in front of the shared locks: goroutines of this process queue
 	// here, so the shared lock words see one waiter per process, and the Go memory model
 	// (and the race detector, which cannot see into the shared mapping) orders the

@@ -1,0 +1,542 @@
+"""The machinery under ``gompx.pool``: its worker loop, the Go engine, result decoding.
+
+``gompx/pool.py`` holds the public names, laid out like CPython's
+``multiprocessing/pool.py``; this module holds what CPython does with handler threads
+and pipes, done here with the Go core (``gompx/taskpool``): the worker's batched reads
+and writes of its queues, taking results out of Go, and ``_Engine``, which starts and
+replaces the worker processes and runs the two helper threads.
+"""
+
+import array
+import itertools
+import os
+import pickle
+import struct
+import threading
+import time
+
+from . import reduction
+from . import util
+
+__all__ = []  # internal: gompx.pool is the API
+
+RUN = "RUN"
+CLOSE = "CLOSE"
+TERMINATE = "TERMINATE"
+
+# How a worker calls the job's function on a task's payload (the job header carries it).
+_APPLY, _MAP, _STARMAP, _CALL1 = range(4)
+
+# Result statuses (gompx/taskpool.Status).
+_OK, _ERROR, _LOST, _TERMINATED, _BROKEN = range(5)
+
+# The wire headers of gompx/taskpool: job, index, seq, worker id, header length or status.
+_HEADER = struct.Struct("<QQQII")
+_HEADER_LEN = _HEADER.size
+_SLOT_SIZE = 64
+
+_TIMED_OUT, _EXHAUSTED, _NEED_ROOM = -1, -2, -3
+_TAKE_ORDERED, _TAKE_UNORDERED, _TAKE_OUTCOME = 0, 1, 2
+_SPLICED = 1 << 40
+_EVENT_REPLACE, _EVENT_EXITED, _EVENT_STOPPED = 1, 2, 3
+_UNSPLITTABLE = -4
+_HELD = -3                # gompxcore.QueueHeldBase: a message longer than the buffer
+_BYTES_OFFSET = bytes.__basicsize__ - 1  # where a bytes object's data starts
+_sched_yield = getattr(os, "sched_yield", lambda: None)
+_SPLIT_MIN = 16           # fewer bodies than this are pickled one by one
+_SUBMIT_BATCH = 1024      # tasks pickled and submitted per call
+_FEED_AHEAD = 8 * _SUBMIT_BATCH  # imap tasks waiting in Go at most
+# An idle worker polls its task queue this long (in short calls) before it sleeps: a
+# sleeping worker costs each task a wake-up of its thread, which on a 2-CPU machine often
+# lands it on the parent's CPU (measured: apply round trip 50-75 µs without, 18-26 µs
+# with; stdlib 60-375 µs on the same machine).
+_WORKER_POLL = 100e-6
+_WORKER_SPIN_US = 10     # poll the task queue this long before sleeping (taskpool.WorkerReadSpin)
+_TERMINATE_GRACE = 1.0    # seconds between SIGTERM and SIGKILL for workers
+
+
+def _api():
+    """gompx.pool, imported late: it imports this module."""
+    from . import pool
+    return pool
+
+
+# --- pickling ----------------------------------------------------------------------------
+
+def _dumps(obj):
+    if reduction.ForkingPickler._extra_reducers:
+        return bytes(reduction.ForkingPickler.dumps(obj))
+    return pickle.dumps(obj, reduction.PROTOCOL)
+
+
+def _dumps_exception(exc):
+    """A pickled exception for a result; an exception that cannot be pickled travels
+    as MaybeEncodingError, as stdlib's worker does for results."""
+    try:
+        return _dumps(exc)
+    except Exception as e:
+        return _dumps(_api().MaybeEncodingError(e, exc))
+
+
+# --- the worker --------------------------------------------------------------------------
+
+class _Board:
+    """The pool's board (a memfd): each worker writes there which task it starts."""
+
+    def __init__(self, fd, size):
+        self.fd = fd
+        self.size = size
+
+    def __reduce__(self):
+        return _rebuild_board, (reduction.DupFd(self.fd), self.size)
+
+
+def _rebuild_board(dupfd, size):
+    return _Board(dupfd.detach(), size)
+
+
+class _Inbox:
+    """A worker's task queue, read in batches into a scratch buffer."""
+
+    _CAP = 1 << 20
+    _MAX = 32  # a long task holds up at most this many taken with it
+
+    def __init__(self, queue, native):
+        import ctypes
+        self.queue = queue
+        self.get_many = native.ext.gompxcore_QueueGetMany
+        self.abort = native.ext.gompxcore_QueueGetAbort
+        self.translate = native.translate
+        self.buf = bytearray(self._CAP)
+        self.view = memoryview(self.buf)
+        self._pin = (ctypes.c_char * self._CAP).from_buffer(self.buf)
+        self.addr = ctypes.addressof(self._pin)
+        self.lens = array.array("Q", bytes(8 * self._MAX))
+        self.lens_addr = self.lens.buffer_info()[0]
+
+    def take(self):
+        """Block for tasks; return (view, lens, count): the messages lie back to back in
+        view, lens[i] >> 8 is the length of the i-th; valid until the next take()."""
+        handle = self.queue._handle
+        poll_until = None
+        while True:
+            wait = 0
+            if poll_until is None:
+                poll_until = time.monotonic() + _WORKER_POLL
+            elif time.monotonic() < poll_until:
+                # Polling, not waiting: a process that needs this CPU (the parent, on
+                # a busy machine) gets it first.
+                _sched_yield()
+            else:
+                wait = -1
+            try:
+                r = self.get_many(handle, self.addr, self._CAP, self.lens_addr, self._MAX,
+                                  wait)
+            except RuntimeError as e:
+                raise self.translate(e) from None
+            if r >= 0:
+                return self.view, self.lens, r & 0xFFFFFFFF
+            if r <= _HELD:  # longer than the buffer: the queue object reads it
+                self.abort(handle)
+                big = self.queue.get()
+                return memoryview(big), [len(big) << 8], 1
+            # no message yet, or one torn by a dead producer: get again
+
+
+class _Outbox:
+    """The result queue, written a batch at a time."""
+
+    def __init__(self, queue, native):
+        self.queue = queue
+        self.put_batch = native.ext.gompxcore_QueuePutBatch
+        self.translate = native.translate
+        self.parts = []
+        self.lens = array.array("Q")
+
+    def add(self, head, payload):
+        self.parts.append(head)
+        self.parts.append(payload)
+        self.lens.append(len(head) + len(payload))
+
+    def flush(self):
+        if not self.lens:
+            return
+        data = b"".join(self.parts)
+        try:
+            self.put_batch(self.queue._handle, id(data) + _BYTES_OFFSET,
+                           self.lens.buffer_info()[0], len(self.lens), 1, -1)
+        except RuntimeError as e:
+            raise self.translate(e) from None
+        del self.parts[:]
+        del self.lens[:]
+
+
+def _work(inbox, outbox, started, at, maxtasks, wrap_exception):
+    """Run tasks until the stop message or *maxtasks*; see gompx.pool.worker().
+    Everything the loop touches per task is a local: this is the per-task cost of a
+    pool of tiny tasks."""
+    api = _api()
+    ExceptionWithTraceback, MaybeEncodingError = api.ExceptionWithTraceback, api.MaybeEncodingError
+    loads, dumps, protocol = pickle.loads, pickle.dumps, reduction.PROTOCOL
+    extra = reduction.ForkingPickler._extra_reducers
+    unpack, pack = _HEADER.unpack_from, _HEADER.pack
+    monotonic = time.monotonic
+    OK, ERROR, CALL1, APPLY, MAP, HLEN = _OK, _ERROR, _CALL1, _APPLY, _MAP, _HEADER_LEN
+    add_part, add_len, flush = outbox.parts.append, outbox.lens.append, outbox.flush
+    starmap = itertools.starmap
+    job_seen, fn, mode = None, None, None
+    completed = 0
+    while maxtasks is None or completed < maxtasks:
+        view, lens, count = inbox.take()
+        last = count - 1
+        end = 0
+        batch_start = None
+        for k in range(count):
+            off = end
+            end = off + (lens[k] >> 8)
+            job, index, seq, wid, hlen = unpack(view, off)
+            if not job:
+                flush()
+                return
+            body_at = off + HLEN + hlen
+            try:
+                if job != job_seen:
+                    job_seen = None
+                    fn, mode = loads(view[off + HLEN:body_at])
+                    job_seen = job
+                body = loads(view[body_at:end])
+            except Exception as e:
+                status, result = ERROR, e
+            else:
+                started[at] = seq
+                try:
+                    if mode == CALL1:
+                        result = fn(body)
+                    elif mode == APPLY:
+                        result = fn(*body[0], **body[1])
+                    elif mode == MAP:
+                        result = list(map(fn, body))
+                    else:
+                        result = list(starmap(fn, body))
+                    status = OK
+                except Exception as e:
+                    status, result = ERROR, e
+            if status == ERROR and wrap_exception:
+                result = ExceptionWithTraceback(result, result.__traceback__)
+            try:
+                payload = (dumps(result, protocol) if not extra
+                           else bytes(reduction.ForkingPickler.dumps(result)))
+            except Exception as e:
+                status = ERROR
+                payload = _dumps_exception(MaybeEncodingError(e, result))
+            result = body = None
+            add_part(pack(job, index, seq, wid, status))
+            add_part(payload)
+            add_len(HLEN + len(payload))
+            completed += 1
+            now = monotonic()
+            if batch_start is None:
+                batch_start = now
+            if k == last or now - batch_start > 0.0005:
+                flush()
+                batch_start = None
+            if completed == maxtasks:
+                break
+        view = None
+    flush()
+
+
+# --- taking results out of Go ------------------------------------------------------------
+
+class _TakeBuffer(threading.local):
+    """Per-thread memory Go copies results into."""
+
+    def __init__(self):
+        self.grow(256 * 1024)
+        self.lens = array.array("Q", bytes(16 * 4096))
+        self.max = 4096
+        self.lens_addr = self.lens.buffer_info()[0]
+
+    def grow(self, size):
+        import ctypes
+        self.buf = bytearray(size)
+        self.view = memoryview(self.buf)
+        self._pin = (ctypes.c_char * size).from_buffer(self.buf)
+        self.addr = ctypes.addressof(self._pin)
+
+
+_buffers = _TakeBuffer()
+
+
+def _take(job, mode, timeout):
+    """Take results of *job* (see _decode); [] on timeout, None once every result was
+    taken."""
+    from . import _native
+    take = _native.ext.gompxcore_JobTake
+    buf = _buffers
+
+    def attempt(ms):
+        try:
+            return take(job, mode, buf.addr, len(buf.buf), buf.lens_addr, buf.max, ms)
+        except RuntimeError as e:
+            raise _native.translate(e) from None
+
+    while True:
+        r = _native.wait_sliced(lambda ms: None if (v := attempt(ms)) == _TIMED_OUT else v,
+                                timeout)
+        if r is None or r == _TIMED_OUT:
+            return []
+        if r == _EXHAUSTED:
+            return None
+        if r <= _NEED_ROOM:
+            buf.grow(max(_NEED_ROOM - r, 2 * len(buf.buf)))
+            timeout = 0
+            continue
+        return _decode(r, buf)
+
+
+class _Values:
+    """Results that all succeeded, in the order taken (a spliced batch)."""
+
+    __slots__ = ("first", "values")
+
+    def __init__(self, first, values):
+        self.first, self.values = first, values
+
+
+class _Failed:
+    """A failed task's outcome among the values of an imap iterator."""
+
+    __slots__ = ("status", "value")
+
+    def __init__(self, status, value):
+        self.status, self.value = status, value
+
+    def exception(self, engine):
+        if self.status == _ERROR:
+            return self.value
+        return engine.on_lost(self.status, self.value)
+
+
+def _decode(r, buf):
+    """The results JobTake left in *buf*: a _Values when Go joined them into one pickle,
+    else a list of values with failures as _Failed."""
+    lens, view = buf.lens, buf.view
+    if r & _SPLICED:
+        return _Values(lens[0] >> 8, pickle.loads(view[:lens[1]]))
+    out = []
+    at = 0
+    loads = pickle.loads
+    for k in range(r):
+        code, n = lens[2 * k], lens[2 * k + 1]
+        status = code & 0xFF
+        data = view[at:at + n]
+        at += n
+        if status == _OK:
+            out.append(loads(data))
+        elif status == _ERROR:
+            try:
+                exc = loads(data)
+            except Exception as e:
+                exc = _api().MaybeEncodingError(e, bytes(data))
+            out.append(_Failed(_ERROR, exc))
+        else:
+            out.append(_Failed(status, bytes(data).decode("utf-8", "replace")))
+    return out
+
+
+def _lost(status, text):
+    return _api().WorkerLostError(text)
+
+
+class _Engine:
+    """What the pool's threads and finalizer need: the Go pool, the workers, the state.
+
+    Kept apart from ``Pool`` so that the threads do not keep the Pool object alive: a
+    pool dropped without close() is terminated by its finalizer, as in stdlib.
+    """
+
+    def __init__(self, ctx, processes, initializer, initargs, maxtasks, wrap_exception,
+                 break_on_death, make_process):
+        from . import _native
+        from .queues import Queue
+        self.native = _native
+        self.ext = _native.ext
+        self.ctx = ctx
+        self.size = processes
+        self.initializer = initializer
+        self.initargs = initargs
+        self.maxtasks = maxtasks
+        self.wrap_exception = wrap_exception
+        self.make_process = make_process
+        self.state = RUN
+        self.lock = threading.RLock()
+        self.cache = {}
+        self.on_lost = _lost
+        self.results = Queue(ctx=ctx)
+        self.handle = _native.call(self.ext.gompxcore_PoolNew, self.results._handle,
+                                   processes, maxtasks or 0, break_on_death)
+        self.board = _Board(_native.call(self.ext.gompxcore_PoolBoardFd, self.handle),
+                            processes * _SLOT_SIZE)
+        self.pool = [None] * processes
+        self.task_queues = [None] * processes
+        self.handler = None
+        self.callbacks = None
+        self.freed = False
+
+    # workers
+
+    def start_workers(self):
+        for slot in range(self.size):
+            self.start_worker(slot)
+        self.handler = threading.Thread(target=self.handle_workers, daemon=True,
+                                        name="gompx-pool-workers")
+        self.handler.start()
+
+    def start_worker(self, slot):
+        from .queues import Queue
+        tasks = Queue(ctx=self.ctx)
+        w = self.make_process(target=_api().worker,
+                              args=(tasks, self.results, self.board, slot, self.initializer,
+                                    self.initargs, self.maxtasks, self.wrap_exception))
+        w.name = w.name.replace("Process", "PoolWorker")
+        w.daemon = True
+        try:
+            w.start()
+        except BaseException:
+            tasks.close()
+            raise
+        popen = w._popen
+        proc = getattr(popen, "_handle", None) or 0
+        sentinel = popen.sentinel if not proc else -1
+        self.native.call(self.ext.gompxcore_PoolAddWorker, self.handle, slot, w.pid,
+                         tasks._handle, proc, sentinel)
+        old = self.task_queues[slot]
+        self.pool[slot], self.task_queues[slot] = w, tasks
+        if old is not None:
+            old.close()
+        util.debug("added worker")
+
+    def handle_workers(self):
+        """The worker handler thread: reap workers that exited, start replacements."""
+        event = array.array("q", bytes(32))
+        addr = event.buffer_info()[0]
+        next_event = self.ext.gompxcore_PoolNextEvent
+        while True:
+            try:
+                kind = next_event(self.handle, addr, -1)
+            except RuntimeError:
+                return  # the pool was freed
+            if kind == _EVENT_STOPPED:
+                self.kill_if_broken()
+                return
+            slot = event[1]
+            with self.lock:
+                old = self.pool[slot]
+                if old is not None and old.pid == event[2]:
+                    old.join(_TERMINATE_GRACE)
+                if kind != _EVENT_REPLACE or self.state == TERMINATE:
+                    continue
+                try:
+                    self.start_worker(slot)
+                except Exception as e:
+                    self.native.call(self.ext.gompxcore_PoolBreak, self.handle,
+                                     "could not start a replacement worker: %r" % (e,))
+                    return
+
+    def kill_if_broken(self):
+        """A broken pool (a worker died under an executor, or workers keep dying before
+        their first task) dispatches nothing more: its workers have nothing to do."""
+        try:
+            broken = self.native.call(self.ext.gompxcore_PoolBroken, self.handle)
+        except OSError:
+            return
+        if broken:
+            with self.lock:
+                for w in self.pool:
+                    if w is not None and w.exitcode is None:
+                        w.terminate()
+
+    # callbacks
+
+    def watch(self, result):
+        """Have the callback thread finish *result* (and run its callbacks)."""
+        self.cache[result._job] = result
+        if self.callbacks is None:
+            with self.lock:
+                if self.callbacks is None:
+                    self.callbacks = threading.Thread(target=self.handle_callbacks,
+                                                      daemon=True, name="gompx-pool-results")
+                    self.callbacks.start()
+
+    def handle_callbacks(self):
+        """The result handler thread: runs callbacks of finished jobs, in finishing order."""
+        next_finished = self.ext.gompxcore_PoolNextFinished
+        while True:
+            try:
+                job = next_finished(self.handle, -1)
+            except RuntimeError:
+                return
+            if job == 0:
+                return  # the pool stopped and every finished job was handed out
+            result = self.cache.pop(job, None)
+            if result is not None:
+                result._finish_and_call_back()
+            # Not kept while blocked for the next job: through its callbacks it may hold
+            # the object that owns this pool (an executor), which would never be freed.
+            result = None
+
+    # ending
+
+    def close(self):
+        with self.lock:
+            if self.state == RUN:
+                self.state = CLOSE
+                self.native.call(self.ext.gompxcore_PoolClose, self.handle)
+
+    def terminate(self):
+        """Fail unfinished tasks, kill the workers, wait for them and the threads."""
+        with self.lock:
+            if self.freed:
+                return
+            self.state = TERMINATE
+            self.native.call(self.ext.gompxcore_PoolTerminate, self.handle)
+            workers = [w for w in self.pool if w is not None]
+        for w in workers:
+            if w.exitcode is None:
+                w.terminate()
+        deadline = time.monotonic() + _TERMINATE_GRACE
+        for w in workers:
+            w.join(max(0, deadline - time.monotonic()))
+            if w.exitcode is None:
+                w.kill()
+                w.join()
+        self.free()
+
+    def join(self):
+        """Wait for the threads and the workers (after close or terminate)."""
+        current = threading.current_thread()
+        for t in (self.handler, self.callbacks):
+            if t is not None and t is not current:
+                while t.is_alive():
+                    t.join(0.05)
+        for w in self.pool:
+            if w is not None:
+                w.join()
+        self.free()
+
+    def free(self):
+        with self.lock:
+            if self.freed:
+                return
+            self.freed = True
+        current = threading.current_thread()
+        for t in (self.handler, self.callbacks):
+            if t is not None and t is not current:
+                # Both return once the Go pool reports it stopped (terminate did).
+                t.join(5)
+        self.native.call(self.ext.gompxcore_PoolFree, self.handle)
+        for q in self.task_queues:
+            if q is not None:
+                q.close()
+        self.results.close()

@@ -1,0 +1,479 @@
+"""``gompx.dummy``: the ``multiprocessing`` API on threads, as ``multiprocessing.dummy``.
+
+``Process`` is a thread, ``Pool`` a pool of threads (``ThreadPool``), queues and locks
+are ``queue``'s and ``threading``'s, ``Pipe`` and the connection API pass objects between
+threads by reference.  Nothing here loads gompx's Go core: threads share memory, so
+there is nothing to dispatch between processes.
+
+``ThreadPool`` keeps ``gompx.Pool``'s promise not to hang: ``terminate()`` fails the
+tasks no thread has started with ``WorkerLostError`` and returns without waiting for the
+running ones (threads cannot be killed; ``join()`` waits for them).
+"""
+
+import array
+import collections
+import itertools
+import os
+import queue
+import sys
+import threading
+import weakref
+from queue import Queue
+from threading import Barrier, BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore
+
+from ..context import TimeoutError
+from .connection import Pipe
+
+__all__ = ["Process", "current_process", "active_children", "freeze_support", "Lock",
+           "RLock", "Semaphore", "BoundedSemaphore", "Condition", "Event", "Barrier",
+           "Queue", "Manager", "Pipe", "Pool", "JoinableQueue", "ThreadPool"]
+
+
+class DummyProcess(threading.Thread):
+    """A thread with the Process API (start, join, exitcode, is_alive)."""
+
+    def __init__(self, group=None, target=None, name=None, args=(), kwargs={}):
+        threading.Thread.__init__(self, group, target, name, args, kwargs)
+        self._pid = None
+        self._children = weakref.WeakKeyDictionary()
+        self._start_called = False
+        self._parent = current_process()
+
+    def start(self):
+        if self._parent is not current_process():
+            raise RuntimeError(
+                "Parent is {0!r} but current_process is {1!r}".format(
+                    self._parent, current_process()))
+        self._start_called = True
+        if hasattr(self._parent, "_children"):
+            self._parent._children[self] = None
+        threading.Thread.start(self)
+
+    @property
+    def exitcode(self):
+        if self._start_called and not self.is_alive():
+            return 0
+        return None
+
+
+Process = DummyProcess
+current_process = threading.current_thread
+current_process()._children = weakref.WeakKeyDictionary()
+
+
+def active_children():
+    """The started threads of the current thread that are still alive."""
+    children = current_process()._children
+    for p in list(children):
+        if not p.is_alive():
+            children.pop(p, None)
+    return list(children)
+
+
+def freeze_support():
+    pass
+
+
+class Namespace:
+    """An object whose attributes are set by keyword."""
+
+    def __init__(self, /, **kwds):
+        self.__dict__.update(kwds)
+
+    def __repr__(self):
+        items = list(self.__dict__.items())
+        temp = ["%s=%r" % (name, value) for name, value in items
+                if not name.startswith("_")]
+        temp.sort()
+        return "%s(%s)" % (self.__class__.__name__, ", ".join(temp))
+
+
+dict = dict
+list = list
+
+
+def Array(typecode, sequence, lock=True):
+    return array.array(typecode, sequence)
+
+
+class Value:
+    """A value in a box (``.value``), shared between threads by reference."""
+
+    def __init__(self, typecode, value, lock=True):
+        self._typecode = typecode
+        self._value = value
+
+    @property
+    def value(self):
+        return self._value
+
+    @value.setter
+    def value(self, value):
+        self._value = value
+
+    def __repr__(self):
+        return "<%s(%r, %r)>" % (type(self).__name__, self._typecode, self._value)
+
+
+def Manager():
+    return sys.modules[__name__]
+
+
+def shutdown():
+    pass
+
+
+JoinableQueue = Queue
+
+# --- ThreadPool ----------------------------------------------------------------------------
+
+RUN, CLOSE, TERMINATE = "RUN", "CLOSE", "TERMINATE"
+_STOP = object()
+
+
+def _lost():
+    from ..pool import WorkerLostError
+    return WorkerLostError("the pool was terminated before this task finished")
+
+
+class ThreadPool:
+    """A pool of worker threads with ``multiprocessing.pool.Pool``'s API."""
+
+    def __init__(self, processes=None, initializer=None, initargs=()):
+        if processes is None:
+            processes = os.cpu_count() or 1
+        if processes < 1:
+            raise ValueError("Number of processes must be at least 1")
+        if initializer is not None and not callable(initializer):
+            raise TypeError("initializer must be a callable")
+        self._processes = processes
+        self._initializer = initializer
+        self._initargs = initargs
+        self._tasks = queue.SimpleQueue()
+        self._state = RUN
+        self._lock = threading.Lock()
+        self._feeders = []
+        self._pool = []
+        for i in range(processes):
+            t = DummyProcess(target=self._work, name="ThreadPoolWorker-%d" % (i + 1))
+            t.daemon = True
+            t.start()
+            self._pool.append(t)
+
+    def __repr__(self):
+        return "<%s.%s state=%s pool_size=%d>" % (type(self).__module__,
+                                                 type(self).__qualname__, self._state,
+                                                 len(self._pool))
+
+    def __reduce__(self):
+        raise NotImplementedError(
+            "pool objects cannot be passed between processes or pickled")
+
+    def _work(self):
+        if self._initializer is not None:
+            self._initializer(*self._initargs)
+        get = self._tasks.get
+        while True:
+            task = get()
+            if task is _STOP:
+                return
+            result, index, fn, star, chunked, body = task
+            if self._state == TERMINATE:
+                result._set(index, False, _lost())
+                continue
+            try:
+                if not chunked:
+                    value = fn(*body[0], **body[1])
+                elif star:
+                    value = list(itertools.starmap(fn, body))
+                else:
+                    value = list(map(fn, body))
+                ok = True
+            except Exception as e:
+                ok, value = False, e
+            result._set(index, ok, value)
+            task = result = value = body = None
+
+    def _check_running(self):
+        if self._state != RUN:
+            raise ValueError("Pool not running")
+
+    def apply(self, func, args=(), kwds={}):
+        """Equivalent of `func(*args, **kwds)`, run in a worker thread."""
+        return self.apply_async(func, args, kwds).get()
+
+    def apply_async(self, func, args=(), kwds={}, callback=None, error_callback=None):
+        """Asynchronous version of `apply()`."""
+        self._check_running()
+        result = ApplyResult(self, callback, error_callback)
+        self._tasks.put((result, 0, func, False, False, (args, kwds)))
+        return result
+
+    def map(self, func, iterable, chunksize=None):
+        """Apply `func` to each element in `iterable`, collecting the results in a list."""
+        return self._map_async(func, iterable, False, chunksize).get()
+
+    def starmap(self, func, iterable, chunksize=None):
+        """Like `map()` but the elements of `iterable` are argument tuples."""
+        return self._map_async(func, iterable, True, chunksize).get()
+
+    def map_async(self, func, iterable, chunksize=None, callback=None, error_callback=None):
+        """Asynchronous version of `map()`."""
+        return self._map_async(func, iterable, False, chunksize, callback, error_callback)
+
+    def starmap_async(self, func, iterable, chunksize=None, callback=None,
+                      error_callback=None):
+        """Asynchronous version of `starmap()`."""
+        return self._map_async(func, iterable, True, chunksize, callback, error_callback)
+
+    def _map_async(self, func, iterable, star, chunksize=None, callback=None,
+                   error_callback=None):
+        self._check_running()
+        if not hasattr(iterable, "__len__"):
+            iterable = list(iterable)
+        if chunksize is None:
+            chunksize, extra = divmod(len(iterable), len(self._pool) * 4)
+            if extra:
+                chunksize += 1
+        if len(iterable) == 0:
+            chunksize = 0
+        result = MapResult(self, chunksize, len(iterable), callback, error_callback)
+        if chunksize > 0:
+            it = iter(iterable)
+            for i in range(result._number_left):
+                chunk = tuple(itertools.islice(it, chunksize))
+                self._tasks.put((result, i, func, star, True, chunk))
+        return result
+
+    def imap(self, func, iterable, chunksize=1):
+        """Equivalent of `map()`, yielding results in order as they come."""
+        return self._imap(IMapIterator, func, iterable, chunksize)
+
+    def imap_unordered(self, func, iterable, chunksize=1):
+        """Like `imap()` but the results come in any order."""
+        return self._imap(IMapUnorderedIterator, func, iterable, chunksize)
+
+    def _imap(self, cls, func, iterable, chunksize):
+        self._check_running()
+        if chunksize < 1:
+            raise ValueError("Chunksize must be 1+, not {0:n}".format(chunksize))
+        result = cls(self)
+        chunks = _chunks(iterable, chunksize)
+        feeder = threading.Thread(target=self._feed, args=(result, func, chunks),
+                                  daemon=True, name="ThreadPool-feeder")
+        self._feeders.append(feeder)
+        feeder.start()
+        if chunksize == 1:
+            return _Unwrap(result)
+        return (item for chunk in result for item in chunk)
+
+    def _feed(self, result, func, chunks):
+        i = -1
+        try:
+            for i, chunk in enumerate(chunks):
+                self._tasks.put((result, i, func, False, True, chunk))
+        except Exception as e:
+            i += 1
+            result._set(i, False, e)
+        result._set_length(i + 1)
+
+    def close(self):
+        """No more work; the threads exit once the submitted work is done."""
+        if self._state == RUN:
+            self._state = CLOSE
+
+    def terminate(self):
+        """Fail the tasks no thread has started; do not wait for the running ones."""
+        self._state = TERMINATE
+        while True:
+            try:
+                task = self._tasks.get_nowait()
+            except queue.Empty:
+                break
+            if task is not _STOP:
+                task[0]._set(task[1], False, _lost())
+        for _ in self._pool:
+            self._tasks.put(_STOP)
+
+    def join(self):
+        """Wait for the threads to exit (after close() or terminate())."""
+        if self._state == RUN:
+            raise ValueError("Pool is still running")
+        elif self._state not in (CLOSE, TERMINATE):
+            raise ValueError("In unknown state")
+        for f in self._feeders:
+            f.join()
+        if self._state == CLOSE:
+            for _ in self._pool:
+                self._tasks.put(_STOP)
+        for t in self._pool:
+            t.join()
+
+    def __enter__(self):
+        self._check_running()
+        return self
+
+    def __exit__(self, exc_type, exc_val, exc_tb):
+        self.terminate()
+
+
+def _chunks(iterable, size):
+    it = iter(iterable)
+    while True:
+        x = tuple(itertools.islice(it, size))
+        if not x:
+            return
+        yield x
+
+
+class ApplyResult:
+    """The result of `ThreadPool.apply_async()`."""
+
+    def __init__(self, pool, callback, error_callback):
+        self._pool = pool
+        self._event = threading.Event()
+        self._callback = callback
+        self._error_callback = error_callback
+        self._success = None
+        self._value = None
+
+    def ready(self):
+        return self._event.is_set()
+
+    def successful(self):
+        if not self.ready():
+            raise ValueError("{0!r} not ready".format(self))
+        return self._success
+
+    def wait(self, timeout=None):
+        self._event.wait(timeout)
+
+    def get(self, timeout=None):
+        self.wait(timeout)
+        if not self.ready():
+            raise TimeoutError
+        if self._success:
+            return self._value
+        raise self._value
+
+    def _set(self, i, ok, value):
+        self._success, self._value = ok, value
+        self._finish()
+
+    def _finish(self):
+        try:
+            if self._success and self._callback:
+                self._callback(self._value)
+            if not self._success and self._error_callback:
+                self._error_callback(self._value)
+        finally:
+            self._event.set()
+            self._pool = None
+
+
+AsyncResult = ApplyResult
+
+
+class MapResult(ApplyResult):
+    """The result of `ThreadPool.map_async()`."""
+
+    def __init__(self, pool, chunksize, length, callback, error_callback):
+        super().__init__(pool, callback, error_callback)
+        self._success = True
+        self._value = [None] * length
+        self._chunksize = chunksize
+        self._lock = threading.Lock()
+        if chunksize <= 0:
+            self._number_left = 0
+            self._event.set()
+        else:
+            self._number_left = length // chunksize + bool(length % chunksize)
+
+    def _set(self, i, ok, value):
+        with self._lock:
+            self._number_left -= 1
+            if ok and self._success:
+                self._value[i * self._chunksize:(i + 1) * self._chunksize] = value
+            elif not ok and self._success:
+                self._success, self._value = False, value
+            if self._number_left:
+                return
+        self._finish()
+
+
+class IMapIterator:
+    """The iterator `ThreadPool.imap()` returns (of chunks; see _Unwrap)."""
+
+    def __init__(self, pool):
+        self._pool = pool
+        self._cond = threading.Condition(threading.Lock())
+        self._items = collections.deque()
+        self._index = 0
+        self._length = None
+        self._unsorted = {}
+
+    def __iter__(self):
+        return self
+
+    def next(self, timeout=None):
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._items or self._index == self._length,
+                                       timeout):
+                raise TimeoutError from None
+            if not self._items:
+                self._pool = None
+                raise StopIteration from None
+            ok, value = self._items.popleft()
+        if ok:
+            return value
+        raise value
+
+    __next__ = next
+
+    def _set(self, i, ok, value):
+        with self._cond:
+            if self._index == i:
+                self._items.append((ok, value))
+                self._index += 1
+                while self._index in self._unsorted:
+                    self._items.append(self._unsorted.pop(self._index))
+                    self._index += 1
+                self._cond.notify_all()
+            else:
+                self._unsorted[i] = (ok, value)
+
+    def _set_length(self, length):
+        with self._cond:
+            self._length = length
+            self._cond.notify_all()
+
+
+class IMapUnorderedIterator(IMapIterator):
+    """The iterator `ThreadPool.imap_unordered()` returns."""
+
+    def _set(self, i, ok, value):
+        with self._cond:
+            self._items.append((ok, value))
+            self._index += 1
+            self._cond.notify_all()
+
+
+class _Unwrap:
+    """imap with chunksize 1: each chunk is a one-item list; hand out the item, and let a
+    failed item raise at its position while the iteration goes on, as stdlib does."""
+
+    def __init__(self, it):
+        self._it = it
+
+    def __iter__(self):
+        return self
+
+    def next(self, timeout=None):
+        return self._it.next(timeout)[0]
+
+    __next__ = next
+
+
+def Pool(processes=None, initializer=None, initargs=()):
+    """A pool of threads with the process Pool's API."""
+    return ThreadPool(processes, initializer, initargs)

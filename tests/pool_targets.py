@@ -1,0 +1,116 @@
+"""Functions pool workers run in the pool tests (importable by name in spawned children)."""
+
+import os
+import signal
+import time
+
+INITIALIZED = None
+
+
+def square(x):
+    return x * x
+
+
+def add(a, b):
+    return a + b
+
+
+def kw(a, b=0, *, c=0):
+    return (a, b, c)
+
+
+def pid(_=None):
+    return os.getpid()
+
+
+def raise_value_error(x):
+    raise ValueError("bad value %r" % (x,))
+
+
+def fail_on(x, bad=3):
+    if x == bad:
+        raise ValueError("task %d failed" % x)
+    return x * 10
+
+
+def sleep_then(x, seconds=0.05):
+    time.sleep(seconds)
+    return x
+
+
+def sleep_long(x=None):
+    time.sleep(60)
+    return x
+
+
+def init_global(value):
+    global INITIALIZED
+    INITIALIZED = value
+
+
+def read_global(_=None):
+    return INITIALIZED
+
+
+def init_fail():
+    raise RuntimeError("initializer failed on purpose")
+
+
+class Unpicklable:
+    def __reduce__(self):
+        raise TypeError("this object refuses to be pickled")
+
+
+def unpicklable_result(x):
+    return Unpicklable() if x == 1 else x
+
+
+class ExitWhenPickled:
+    """A result whose pickling kills the worker: death while sending the result."""
+
+    def __init__(self, code):
+        self.code = code
+
+    def __reduce__(self):
+        os._exit(self.code)
+
+
+def exit_while_sending(x):
+    return ExitWhenPickled(7) if x == 1 else x
+
+
+def kill_self(x, victim=2):
+    if x == victim:
+        os.kill(os.getpid(), signal.SIGKILL)
+        time.sleep(10)
+    return x
+
+
+def exit_with(x, victim=1, code=3):
+    if x == victim:
+        os._exit(code)
+    return x
+
+
+def segfault(x):
+    if x == 0:
+        import ctypes
+        ctypes.string_at(0)
+    return x
+
+
+def cpu_10ms(x):
+    end = time.process_time() + 0.01
+    n = 0
+    while time.process_time() < end:
+        n += 1
+    return x
+
+
+def identity(x):
+    return x
+
+
+def ignore_sigterm_and_sleep(_=None):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    time.sleep(60)
