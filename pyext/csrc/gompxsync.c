@@ -88,8 +88,10 @@ try_acquire(SemLock *self)
     }
     if (!cas(self->word, 0, self->pid))
         return 0;
-    __atomic_store_n(self->owner_start, self->start, __ATOMIC_SEQ_CST);
-    __atomic_store_n(self->aux, self->pid, __ATOMIC_SEQ_CST);
+    /* Release order is enough: a waiter reads these only to tell a dead owner from a
+     * live one, and a sequentially consistent store would cost a full fence each. */
+    __atomic_store_n(self->owner_start, self->start, __ATOMIC_RELEASE);
+    __atomic_store_n(self->aux, self->pid, __ATOMIC_RELEASE);
     return 1;
 }
 
