@@ -2,6 +2,7 @@ package psync
 
 import (
 	"fmt"
+	"golang.org/x/sys/unix"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -129,16 +130,21 @@ func (d Deadline) sleep(w *uint32, val uint32) bool {
 	return true
 }
 
-// spinUntil polls cond for up to spinFor. Callers skip it when their deadline allows no
-// waiting at all.
+// spinUntil polls cond for up to spinFor, yielding the CPU between looks after the first
+// few: when the process that will make cond true waits for this very CPU (more runnable
+// processes than CPUs), a poll that kept the CPU would only delay it. Callers skip it
+// when their deadline allows no waiting at all.
 func spinUntil(cond func() bool) bool {
 	start := time.Now()
 	for i := 0; ; i++ {
 		if cond() {
 			return true
 		}
-		if i&15 == 15 && time.Since(start) > spinFor {
-			return false
+		if i >= 8 {
+			unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
+			if time.Since(start) > spinFor {
+				return false
+			}
 		}
 	}
 }
