@@ -1,5 +1,5 @@
-"""An integrity scan and two task farms over Process, Pipe and Queue: gompx and stdlib
-side by side.
+"""An integrity scan and three task farms over Process, Pipe, Queue and Pool: gompx and
+stdlib side by side.
 
 One coordinator starts one worker Process per CPU, each with a duplex Pipe and the two
 queues, and runs three phases through the same workers:
@@ -15,6 +15,8 @@ queues, and runs three phases through the same workers:
    parse it made before timing.
 3. Queue farm: the same 40,000 lines through a shared job Queue that every worker takes
    from, answers through a shared result Queue; checked the same way.
+4. Pool: the same lines once more through ``Pool.imap(parse_line, lines, chunksize=4)``
+   on a Pool of as many workers (started, and warm, before the clock); checked the same way.
 
 The coordinator multiplexes the workers with ``connection.wait``: a worker that answers
 gets the next block or job. Both phases cost little compute per byte or per message, so
@@ -48,6 +50,7 @@ MAGIC = b"GPXB"
 SCAN_WINDOW = 4                    # blocks in flight per worker
 FARM_WINDOW = 8                    # jobs in flight per worker
 METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE"))
+POOL_CHUNK = 4                     # lines per task in the Pool phase
 
 
 def parse_line(line):
@@ -199,11 +202,11 @@ def _answer_checker(expected, what):
 
 
 def run_job(mp, corpus, crcs, lines, parsed, workers):
-    """Run both phases with module *mp*.
+    """Run every phase with module *mp*.
 
     Returns (answers, timings): the answers are (block CRCs, parsed lines, parsed lines
-    from the queue farm) as the workers gave them; timings are the seconds for startup,
-    the scan, the farm and the queue farm. Raises RuntimeError if an answer is wrong or
+    from the queue farm, parsed lines from the Pool) as the workers gave them; timings are
+    the seconds for startup, the scan, the farm, the queue farm and the Pool phase. Raises RuntimeError if an answer is wrong or
     missing, or a worker fails.
     """
     wait = mp.connection.wait
@@ -251,7 +254,16 @@ def run_job(mp, corpus, crcs, lines, parsed, workers):
         conn.close()
         if p.exitcode != 0:
             raise RuntimeError(f"worker {p.pid} exited with code {p.exitcode}")
-    return (block_answers, line_answers, queued_answers), (t1 - t0, t2 - t1, t3 - t2, t4 - t3)
+
+    with ctx.Pool(workers) as pool:
+        pool.map(abs, range(workers * 4), chunksize=1)  # every worker started and warm
+        t5 = time.perf_counter()
+        pooled_answers = list(pool.imap(parse_line, lines, chunksize=POOL_CHUNK))
+        t6 = time.perf_counter()
+    if pooled_answers != parsed:
+        raise RuntimeError("the Pool phase gave wrong answers")
+    return ((block_answers, line_answers, queued_answers, pooled_answers),
+            (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t6 - t5))
 
 
 def _load(impl):
@@ -297,7 +309,7 @@ def _table(title, rows):
 def _report(names, runs, size, jobs, workers):
     """Print one table per phase from the medians of *runs*."""
     import statistics
-    med = {name: [statistics.median(r[k] for r in runs[name]) for k in range(4)]
+    med = {name: [statistics.median(r[k] for r in runs[name]) for k in range(5)]
            for name in names}
     base = med.get("stdlib", med[names[0]])
     _table(f"startup: {workers} spawn workers started and ready",
@@ -318,6 +330,11 @@ def _report(names, runs, size, jobs, workers):
            [("implementation", "wall time", "jobs/s", "speed-up")]
            + [(n, f"{med[n][3] * 1e3:.0f} ms", f"{jobs / med[n][3]:,.0f}",
                f"{base[3] / med[n][3]:.2f}x") for n in names])
+    _table(f"pool: {jobs:,} log lines through Pool.imap(parse_line, lines, "
+           f"chunksize={POOL_CHUNK}) on {workers} workers",
+           [("implementation", "wall time", "lines/s", "speed-up")]
+           + [(n, f"{med[n][4] * 1e3:.0f} ms", f"{jobs / med[n][4]:,.0f}",
+               f"{base[4] / med[n][4]:.2f}x") for n in names])
 
 
 def main(argv=None):
@@ -341,7 +358,8 @@ def main(argv=None):
     print(f"python   {sys.executable} ({sys.version.split()[0]})")
     print(f"input    {size / 2**20:.1f} MiB corpus in {len(corpus)} blocks and "
           f"{len(lines):,} log lines, made in {time.perf_counter() - t:.1f} s (not timed)")
-    print(f"workers  {args.workers} spawn Processes, one duplex Pipe each, two shared Queues; "
+    print(f"workers  {args.workers} spawn Processes, one duplex Pipe each, two shared Queues, "
+          f"then a Pool of {args.workers}; "
           f"{args.repeat} interleaved runs per implementation, medians shown")
 
     runs = {name: [] for name in names}
