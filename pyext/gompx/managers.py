@@ -36,7 +36,6 @@ import signal
 import socket
 import sys
 import threading
-import time
 import types
 from traceback import format_exc
 
@@ -1066,19 +1065,7 @@ class ConditionProxy(AcquirerProxy):
         return self._callmethod("notify_all")
 
     def wait_for(self, predicate, timeout=None):
-        result = predicate()
-        if result:
-            return result
-        endtime = None if timeout is None else time.monotonic() + timeout
-        waittime = None
-        while not result:
-            if endtime is not None:
-                waittime = endtime - time.monotonic()
-                if waittime <= 0:
-                    break
-            self.wait(waittime)
-            result = predicate()
-        return result
+        return util.wait_for(self.wait, predicate, timeout)
 
 
 class EventProxy(BaseProxy):

@@ -8,13 +8,15 @@ exit terminates daemonic children and joins the others.
 import atexit
 import itertools
 import sys
+import time
 import weakref
 
 from . import process
 
 __all__ = ["sub_debug", "debug", "info", "sub_warning", "get_logger", "log_to_stderr",
            "Finalize", "is_exiting", "register_after_fork", "SUBDEBUG", "SUBWARNING",
-           "get_temp_dir", "is_abstract_socket_namespace", "abstract_sockets_supported"]
+           "get_temp_dir", "is_abstract_socket_namespace", "abstract_sockets_supported",
+           "wait_for"]
 
 NOTSET = 0
 SUBDEBUG = 5
@@ -277,3 +279,22 @@ def close_fds(*fds):
     import os
     for fd in fds:
         os.close(fd)
+
+
+def wait_for(wait, predicate, timeout=None):
+    """Condition.wait_for over any *wait(timeout)*: wait until *predicate()* is true or
+    *timeout* seconds (None: no limit) have passed; return the last result of
+    *predicate()*. The lock must be held, as for wait()."""
+    result = predicate()
+    if result:
+        return result
+    endtime = None if timeout is None else time.monotonic() + timeout
+    waittime = None
+    while not result:
+        if endtime is not None:
+            waittime = endtime - time.monotonic()
+            if waittime <= 0:
+                break
+        wait(waittime)
+        result = predicate()
+    return result
