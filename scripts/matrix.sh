@@ -36,11 +36,13 @@ find_pythons() {
 
 status=0
 summary=()
+# An interpreter is known by its real path: python3 and python3.11 are links to one file.
+real_executable() { "$1" -c 'import os, sys; print(os.path.realpath(sys.executable))' 2>/dev/null; }
 skip=""
-[ -n "${MATRIX_SKIP:-}" ] && skip=$("$MATRIX_SKIP" -c 'import sys; print(sys.executable)' 2>/dev/null)
+[ -n "${MATRIX_SKIP:-}" ] && skip=$(real_executable "$MATRIX_SKIP")
 for py in $(find_pythons); do
 	version=$("$py" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')
-	if [ -n "$skip" ] && [ "$("$py" -c 'import sys; print(sys.executable)')" = "$skip" ]; then
+	if [ -n "$skip" ] && [ "$(real_executable "$py")" = "$skip" ]; then
 		summary+=("$version: tested by test-py")
 		continue
 	fi
