@@ -367,12 +367,8 @@ class Pool:
         self._check_running()
         if not hasattr(iterable, "__len__"):
             iterable = list(iterable)
-        if chunksize is None:
-            chunksize, extra = divmod(len(iterable), len(self._pool) * 4)
-            if extra:
-                chunksize += 1
-        if len(iterable) == 0:
-            chunksize = 0
+        if chunksize is None or len(iterable) == 0:
+            chunksize = util.default_chunksize(len(iterable), len(self._pool))
         notify = callback is not None or error_callback is not None
         chunks = 0 if chunksize <= 0 else -(-len(iterable) // chunksize)
         job, error = self._new_job(func, mode, chunks, notify and chunks > 0)

@@ -16,7 +16,7 @@ from . import process
 __all__ = ["sub_debug", "debug", "info", "sub_warning", "get_logger", "log_to_stderr",
            "Finalize", "is_exiting", "register_after_fork", "SUBDEBUG", "SUBWARNING",
            "get_temp_dir", "is_abstract_socket_namespace", "abstract_sockets_supported",
-           "wait_for"]
+           "wait_for", "default_chunksize"]
 
 NOTSET = 0
 SUBDEBUG = 5
@@ -298,3 +298,12 @@ def wait_for(wait, predicate, timeout=None):
         wait(waittime)
         result = predicate()
     return result
+
+
+def default_chunksize(items, workers):
+    """CPython's Pool chunk size for *items* tasks over *workers* workers: about four
+    chunks per worker (0 for no items)."""
+    if items == 0:
+        return 0
+    chunksize, extra = divmod(items, workers * 4)
+    return chunksize + 1 if extra else chunksize

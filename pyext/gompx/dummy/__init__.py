@@ -21,6 +21,7 @@ import weakref
 from queue import Queue
 from threading import Barrier, BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore
 
+from .. import util
 from ..context import TimeoutError
 from .connection import Pipe
 
@@ -231,12 +232,8 @@ class ThreadPool:
         self._check_running()
         if not hasattr(iterable, "__len__"):
             iterable = list(iterable)
-        if chunksize is None:
-            chunksize, extra = divmod(len(iterable), len(self._pool) * 4)
-            if extra:
-                chunksize += 1
-        if len(iterable) == 0:
-            chunksize = 0
+        if chunksize is None or len(iterable) == 0:
+            chunksize = util.default_chunksize(len(iterable), len(self._pool))
         result = MapResult(self, chunksize, len(iterable), callback, error_callback)
         if chunksize > 0:
             it = iter(iterable)
