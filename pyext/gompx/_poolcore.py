@@ -64,9 +64,7 @@ def _api():
 # --- pickling ----------------------------------------------------------------------------
 
 def _dumps(obj):
-    if reduction.ForkingPickler._extra_reducers:
-        return bytes(reduction.ForkingPickler.dumps(obj))
-    return pickle.dumps(obj, reduction.PROTOCOL)
+    return bytes(reduction.ForkingPickler.dumps(obj))
 
 
 def _dumps_exception(exc):
@@ -224,11 +222,14 @@ def _work(inbox, outbox, started, at, maxtasks, wrap_exception):
             if status == ERROR and wrap_exception:
                 result = ExceptionWithTraceback(result, result.__traceback__)
             try:
-                payload = (dumps(result, protocol) if not extra
-                           else bytes(reduction.ForkingPickler.dumps(result)))
-            except Exception as e:
-                status = ERROR
-                payload = _dumps_exception(MaybeEncodingError(e, result))
+                payload = dumps(result, protocol) if not extra else _dumps(result)
+            except Exception:
+                # Something plain pickle refuses (a socket) or that cannot be pickled.
+                try:
+                    payload = bytes(reduction.ForkingPickler.dumps_full(result))
+                except Exception as e:
+                    status = ERROR
+                    payload = _dumps_exception(MaybeEncodingError(e, result))
             result = body = None
             add_part(pack(job, index, seq, wid, status))
             add_part(payload)

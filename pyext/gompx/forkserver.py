@@ -22,6 +22,7 @@ import struct
 import sys
 import threading
 
+from . import _alias
 from . import spawn
 
 __all__ = ["ensure_running", "connect_to_new_process", "set_forkserver_preload", "main"]
@@ -64,16 +65,28 @@ class ForkServer:
                   "main": _main_path(self._preload_modules),
                   "sys_path": sys.path,
                   "sys_argv": sys.argv,
-                  "dir": os.getcwd()}
+                  "dir": os.getcwd(),
+                  "serve_multiprocessing": _alias.installed()}
         bootstrap = pickle.dumps(config)
         cmd = [spawn.get_executable()] + spawn._args_from_interpreter_flags() + [
-            "-c", "from gompx.forkserver import main; main()", "--gompx-forkserver"]
+            "-c", spawn.child_program("from gompx.forkserver import main; main()"),
+            "--gompx-forkserver"]
         try:
             handle = start_child(cmd, [server_end.fileno()], bootstrap)
         finally:
             server_end.close()
         self._control = parent_end
         self._server = _ServerProcess(handle)
+
+    def _stop(self):
+        """Stop the server (its children, already served, live on) and wait for it."""
+        with self._lock:
+            if self._control is not None:
+                self._control.close()  # the server exits on the control socket's EOF
+                self._control = None
+            if self._server is not None:
+                self._server.wait_and_close()
+                self._server = None
 
     def connect_to_new_process(self, fds):
         """Ask for a child; return the parent's end of its channel (its sentinel)."""
@@ -104,6 +117,15 @@ class _ServerProcess:
         code = self._native.call(self._native.ext.gompxcore_ProcessWait, self.handle, 0)
         return None if code == self._native.STILL_RUNNING else code
 
+    def wait_and_close(self):
+        native, handle = self._native, self.handle
+
+        def attempt(ms):
+            code = native.call(native.ext.gompxcore_ProcessWait, handle, ms)
+            return None if code == native.STILL_RUNNING else code
+        native.wait_sliced(attempt, None)
+        native.call(native.ext.gompxcore_ProcessClose, handle)
+
 
 def _main_path(preload):
     if "__main__" not in preload:
@@ -131,6 +153,8 @@ def main():
     _libc = ctypes.CDLL(None, use_errno=True)
     config = pickle.loads(spawn._read_all(spawn.BOOTSTRAP_FD))
     control = socket.socket(fileno=spawn.FIRST_PASSED_FD)
+    if config.get("serve_multiprocessing"):
+        _alias.install()
     sys.path[:] = config["sys_path"]
     sys.argv[:] = config["sys_argv"]
     try:

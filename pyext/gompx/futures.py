@@ -18,10 +18,18 @@ import itertools
 import os
 import threading
 from concurrent.futures import _base
-from concurrent.futures.process import BrokenProcessPool
 
+from . import _alias
 from . import context as _context
 from . import pool as _pool
+
+if _alias.installed():
+    # This module *is* concurrent.futures.process under `python -m gompx`.
+    class BrokenProcessPool(_base.BrokenExecutor):
+        """Raised when a process in a ProcessPoolExecutor terminated abruptly
+        while a future was in the running state."""
+else:
+    from concurrent.futures.process import BrokenProcessPool
 
 __all__ = ["ProcessPoolExecutor", "BrokenProcessPool"]
 

@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 import threading
+from _weakrefset import WeakSet
 
 __all__ = ["BaseProcess", "current_process", "active_children", "parent_process"]
 
@@ -69,6 +70,7 @@ class BaseProcess:
                               ":".join(str(i) for i in self._identity))
         if daemon is not None:
             self.daemon = daemon
+        _dangling.add(self)
 
     def _check_closed(self):
         if self._closed:
@@ -344,6 +346,9 @@ _current_process = _MainProcess()
 _parent_process = None
 _process_counter = itertools.count(1)
 _children = set()
+# Every Process object still alive, started or not (CPython's test suite reads it to find
+# processes a test left behind).
+_dangling = WeakSet()
 
 _exitcode_to_name = {}
 for _name, _signum in list(signal.__dict__.items()):

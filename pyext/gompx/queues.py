@@ -191,7 +191,12 @@ class _QueueBase:
             data, kind = bytes(reduction.ForkingPickler.dumps(obj)), _PICKLE
         else:
             buffers = []
-            data, kind = _dumps(obj, 5, buffer_callback=buffers.append), _PICKLE
+            try:
+                data, kind = _dumps(obj, 5, buffer_callback=buffers.append), _PICKLE
+            except Exception:
+                # Something plain pickle refuses (a socket), or cannot be pickled at all.
+                data, kind = bytes(reduction.ForkingPickler.dumps_full(obj)), _PICKLE
+                buffers = None
             if buffers:
                 return self._put_with_buffers(obj, data, buffers, block, timeout)
         if self._maxsize == 0:
@@ -268,19 +273,20 @@ class _QueueBase:
             items = iterable if type(iterable) is list else list(iterable)
             if not items:
                 return
-            data = _dumps(items, 5)
             try:
-                if _ext.gompxcore_QueuePutList(self._handle, id(data) + _OFF, len(data),
-                                               -1) >= 0:
-                    return
-            except RuntimeError as e:
-                raise _translate(e) from None
+                data = _dumps(items, 5)
+            except Exception:
+                data = None  # something plain pickle refuses: item by item below
+            if data is not None:
+                try:
+                    if _ext.gompxcore_QueuePutList(self._handle, id(data) + _OFF,
+                                                   len(data), -1) >= 0:
+                        return
+                except RuntimeError as e:
+                    raise _translate(e) from None
             iterable = items
-        if _EXTRA_REDUCERS:
-            dumps = reduction.ForkingPickler.dumps
-            datas = [bytes(dumps(obj)) for obj in iterable]
-        else:
-            datas = [_dumps(obj, 5) for obj in iterable]
+        dumps = reduction.ForkingPickler.dumps
+        datas = [bytes(dumps(obj)) for obj in iterable]
         if not datas:
             return
         lens = array.array("Q", map(len, datas))

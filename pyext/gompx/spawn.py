@@ -11,6 +11,7 @@ import os
 import sys
 import types
 
+from . import _alias
 from . import process
 
 __all__ = ["get_executable", "set_executable", "get_command_line", "get_preparation_data",
@@ -57,8 +58,20 @@ def _args_from_interpreter_flags():
 
 def get_command_line(**kwds):
     """The command line of a spawned child."""
-    prog = "from gompx.spawn import spawn_main; spawn_main()"
-    return [_python_exe] + _args_from_interpreter_flags() + ["-c", prog, "--gompx-child"]
+    return [_python_exe] + _args_from_interpreter_flags() + [
+        "-c", child_program("from gompx.spawn import spawn_main; spawn_main()"),
+        "--gompx-child"]
+
+
+def child_program(statement):
+    """A ``-c`` program that runs *statement* with this process's gompx importable.
+
+    The child shares this interpreter's flags, and with -S, -E or -I it may not find
+    gompx where this process did (site-packages, PYTHONPATH): the folder gompx was
+    imported from goes first on its path until ``prepare`` gives it this process's
+    sys.path, so the child runs the very gompx its parent does."""
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return "import sys; sys.path.insert(0, %r); %s" % (package_parent, statement)
 
 
 def get_preparation_data(name):
@@ -72,6 +85,7 @@ def get_preparation_data(name):
         orig_dir=process.ORIGINAL_DIR,
         dir=os.getcwd(),
         start_method=_start_method(),
+        serve_multiprocessing=_alias.installed(),
     )
     main_module = sys.modules["__main__"]
     main_mod_name = getattr(getattr(main_module, "__spec__", None), "name", None)
@@ -98,6 +112,8 @@ def _start_method():
 
 def prepare(data):
     """Make this child look like its parent: name, authkey, paths, cwd, main module."""
+    if data.get("serve_multiprocessing"):
+        _alias.install()
     if "name" in data:
         process.current_process().name = data["name"]
     if "authkey" in data:

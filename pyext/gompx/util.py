@@ -7,7 +7,9 @@ exit terminates daemonic children and joins the others.
 
 import atexit
 import itertools
+import os
 import sys
+import threading
 import time
 import weakref
 
@@ -16,7 +18,8 @@ from . import process
 __all__ = ["sub_debug", "debug", "info", "sub_warning", "get_logger", "log_to_stderr",
            "Finalize", "is_exiting", "register_after_fork", "SUBDEBUG", "SUBWARNING",
            "get_temp_dir", "is_abstract_socket_namespace", "abstract_sockets_supported",
-           "wait_for", "default_chunksize"]
+           "wait_for", "default_chunksize", "ForkAwareThreadLock", "ForkAwareLocal",
+           "close_all_fds_except", "spawnv_passfds"]
 
 NOTSET = 0
 SUBDEBUG = 5
@@ -276,9 +279,112 @@ def get_temp_dir():
 
 def close_fds(*fds):
     """Close each file descriptor given as an argument."""
-    import os
     for fd in fds:
         os.close(fd)
+
+
+class ForkAwareThreadLock:
+    """A thread lock that a child starts with unlocked (it never inherits its state:
+    gompx children are spawned or fork-served from a clean server)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.acquire = self._lock.acquire
+        self.release = self._lock.release
+        register_after_fork(self, ForkAwareThreadLock._at_fork_reinit)
+
+    def _at_fork_reinit(self):
+        self._lock._at_fork_reinit()
+
+    def __enter__(self):
+        return self._lock.__enter__()
+
+    def __exit__(self, *args):
+        return self._lock.__exit__(*args)
+
+
+class ForkAwareLocal(threading.local):
+    """Thread-local data that a child starts without; it pickles as an empty one."""
+
+    def __init__(self):
+        register_after_fork(self, lambda obj: obj.__dict__.clear())
+
+    def __reduce__(self):
+        return type(self), ()
+
+
+try:
+    MAXFD = os.sysconf("SC_OPEN_MAX")
+except Exception:
+    MAXFD = 256
+
+
+def close_all_fds_except(fds):
+    """Close every descriptor of this process but *fds*."""
+    fds = sorted(list(fds) + [-1, MAXFD])
+    if fds[-1] != MAXFD:
+        raise ValueError("fd too large")
+    for low, high in zip(fds, fds[1:]):
+        os.closerange(low + 1, high)
+
+
+def _close_stdin():
+    """Replace stdin with /dev/null (a child must not read its parent's terminal)."""
+    if sys.stdin is None:
+        return
+    try:
+        sys.stdin.close()
+    except (OSError, ValueError):
+        pass
+    try:
+        fd = os.open(os.devnull, os.O_RDONLY)
+        try:
+            sys.stdin = open(fd, encoding="utf-8", closefd=False)
+        except BaseException:
+            os.close(fd)
+            raise
+    except (OSError, ValueError):
+        pass
+
+
+def spawnv_passfds(path, args, passfds):
+    """Start *args* (not supervised) with *passfds* open in it; return its pid."""
+    import _posixsubprocess
+    passfds = tuple(sorted(map(int, passfds)))
+    errpipe_read, errpipe_write = os.pipe()
+    try:
+        return _posixsubprocess.fork_exec(
+            args, [os.fsencode(path)], True, passfds, None, None,
+            -1, -1, -1, -1, -1, -1, errpipe_read, errpipe_write,
+            False, False, *_fork_exec_tail())
+    finally:
+        os.close(errpipe_read)
+        os.close(errpipe_write)
+
+
+def _fork_exec_tail():
+    """The trailing arguments of _posixsubprocess.fork_exec, as each CPython's own
+    multiprocessing.util.spawnv_passfds passes them."""
+    import subprocess
+    if sys.version_info >= (3, 11):
+        return (-1, None, None, None, -1, None, subprocess._USE_VFORK)
+    return (None, None, None, -1, None)
+
+
+def _cleanup_tests():
+    """Stop what gompx runs in the background, for test suites (CPython's calls this
+    when its multiprocessing tests end)."""
+    from test import support
+    process._cleanup()
+    from . import forkserver
+    forkserver._forkserver._stop()
+    from . import resource_tracker
+    resource_tracker._resource_tracker._stop()
+    from . import resource_sharer
+    resource_sharer.stop()
+    _run_finalizers()
+    support.gc_collect()
+    support.reap_children()
 
 
 def wait_for(wait, predicate, timeout=None):
