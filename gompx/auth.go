@@ -72,7 +72,7 @@ type Handshake struct {
 	digest  string
 	phases  []authPhase
 	next    int    // index of the phase to run next
-	message []byte // the challenge we sent (after #CHALLENGE#), kept for the answer
+	message []byte // the challenge we sent, kept for the answer
 	err     error  // sticky final error
 }
 
@@ -148,18 +148,14 @@ func runHandshake(c *Conn, authkey []byte, digest string, steps ...AuthStep) err
 	return h.Run()
 }
 
-// sendChallenge sends #CHALLENGE#{digest} + 40 random bytes. Every CPython from 3.10
-// on answers it: <= 3.11 with a raw HMAC-MD5 over the whole message (prefix included),
-// 3.12+ with {digest} + HMAC-digest over it.
+// sendChallenge sends a NewChallenge message. Every CPython from 3.10 on answers it.
 func (h *Handshake) sendChallenge() error {
-	msg := make([]byte, 0, len(h.digest)+2+challengeRandom)
-	msg = append(append(append(msg, '{'), h.digest...), '}')
-	random := make([]byte, challengeRandom)
-	if _, err := rand.Read(random); err != nil {
-		return fmt.Errorf("random challenge: %w", err)
+	msg, err := NewChallenge(h.digest)
+	if err != nil {
+		return err
 	}
-	h.message = append(msg, random...)
-	return h.c.SendBytes(append(bytes.Clone(authChallenge), h.message...))
+	h.message = msg
+	return h.c.SendBytes(msg)
 }
 
 // checkAnswer reads the peer's answer to our challenge and tells the peer the verdict.
@@ -168,13 +164,13 @@ func (h *Handshake) checkAnswer() error {
 	if err != nil {
 		return err
 	}
-	if verr := verifyAnswer(h.key, h.message, answer); verr != nil {
-		if err := h.c.SendBytes(authFailure); err != nil {
-			return fmt.Errorf("%w (telling the peer failed too: %v)", verr, err)
-		}
-		return verr
+	verdict, verr := Verdict(h.key, h.message, answer)
+	if err := h.c.SendBytes(verdict); err != nil && verr != nil {
+		return fmt.Errorf("%w (telling the peer failed too: %v)", verr, err)
+	} else if err != nil {
+		return err
 	}
-	return h.c.SendBytes(authWelcome)
+	return verr
 }
 
 // answer reads the peer's challenge and sends our HMAC of it.
@@ -183,14 +179,7 @@ func (h *Handshake) answer() error {
 	if err != nil {
 		return err
 	}
-	if !bytes.HasPrefix(msg, authChallenge) {
-		return fmt.Errorf("%w: protocol error, expected a challenge, got %q", ErrAuthentication, msg)
-	}
-	msg = msg[len(authChallenge):]
-	if len(msg) < legacyChallengeLen {
-		return fmt.Errorf("%w: challenge too short: %d bytes", ErrAuthentication, len(msg))
-	}
-	response, err := makeAnswer(h.key, msg)
+	response, err := Answer(h.key, msg)
 	if err != nil {
 		return err
 	}
@@ -203,7 +192,71 @@ func (h *Handshake) readVerdict() error {
 	if err != nil {
 		return err
 	}
-	if !bytes.Equal(msg, authWelcome) {
+	return CheckVerdict(msg)
+}
+
+// The handshake's messages without the I/O, for a caller that carries them over a
+// transport of its own (gompx's Python layer does, for connection-like objects that are
+// not a Conn). The deliverer sends NewChallenge, reads the answer and sends what Verdict
+// returns; the answerer reads the challenge, sends Answer's reply, and passes the
+// verdict it reads to CheckVerdict. No message longer than 256 bytes need be read.
+
+// AuthMessages returns the handshake's fixed messages: the prefix of a challenge, the
+// welcome and the failure verdicts (CPython's CHALLENGE, WELCOME and FAILURE).
+func AuthMessages() (challenge, welcome, failure []byte) {
+	return bytes.Clone(authChallenge), bytes.Clone(authWelcome), bytes.Clone(authFailure)
+}
+
+// NewChallenge returns a challenge message: #CHALLENGE#{digest} + 40 random bytes
+// (digest "" is DefaultDigest). CPython <= 3.11 answers it with a raw HMAC-MD5 over
+// what follows #CHALLENGE#, 3.12+ with {digest} + HMAC-digest over it.
+func NewChallenge(digest string) ([]byte, error) {
+	if digest == "" {
+		digest = DefaultDigest
+	}
+	if _, ok := authDigests[digest]; !ok {
+		return nil, fmt.Errorf("handshake: digest %q: want one of md5, sha256, sha384, sha3_256, sha3_384", digest)
+	}
+	msg := make([]byte, 0, len(authChallenge)+len(digest)+2+challengeRandom)
+	msg = append(append(append(append(msg, authChallenge...), '{'), digest...), '}')
+	random := make([]byte, challengeRandom)
+	if _, err := rand.Read(random); err != nil {
+		return nil, fmt.Errorf("random challenge: %w", err)
+	}
+	return append(msg, random...), nil
+}
+
+// Answer returns the reply to a challenge message received from the peer (#CHALLENGE#
+// included); an error wrapping ErrAuthentication if it is no challenge.
+func Answer(authkey, challenge []byte) ([]byte, error) {
+	if !bytes.HasPrefix(challenge, authChallenge) {
+		return nil, fmt.Errorf("%w: protocol error, expected a challenge, got %q", ErrAuthentication, challenge)
+	}
+	msg := challenge[len(authChallenge):]
+	if len(msg) < legacyChallengeLen {
+		return nil, fmt.Errorf("%w: challenge too short: %d bytes", ErrAuthentication, len(msg))
+	}
+	return makeAnswer(authkey, msg)
+}
+
+// Verdict checks the peer's answer to the challenge message we sent (as NewChallenge
+// returned it) and returns what to tell the peer: #WELCOME#, or #FAILURE# with an error
+// wrapping ErrAuthentication.
+func Verdict(authkey, challenge, answer []byte) ([]byte, error) {
+	msg, ok := bytes.CutPrefix(challenge, authChallenge)
+	if !ok {
+		return nil, fmt.Errorf("handshake: %q is not a challenge this side sent", challenge)
+	}
+	if err := verifyAnswer(authkey, msg, answer); err != nil {
+		return bytes.Clone(authFailure), err
+	}
+	return bytes.Clone(authWelcome), nil
+}
+
+// CheckVerdict reports whether the peer's verdict on our answer is #WELCOME#; anything
+// else is a rejection (an error wrapping ErrAuthentication).
+func CheckVerdict(verdict []byte) error {
+	if !bytes.Equal(verdict, authWelcome) {
 		return fmt.Errorf("%w: digest sent was rejected", ErrAuthentication)
 	}
 	return nil

@@ -17,6 +17,7 @@ from 3.10 on answers, and accepts every answer CPython 3.12 accepts (a raw HMAC-
 3.10/3.11, or ``{digest}`` + HMAC); it answers both generations of challenge.
 """
 
+import errno
 import os
 import pickle
 import socket
@@ -67,8 +68,15 @@ class Connection:
             raise ValueError("invalid handle")
         if not readable and not writable:
             raise ValueError("at least one of `readable` and `writable` must be True")
-        self._handle = native.call(native.ext.gompxcore_ConnNew, handle,
-                                   bool(readable), bool(writable))
+        try:
+            self._handle = native.call(native.ext.gompxcore_ConnNew, handle,
+                                       bool(readable), bool(writable))
+        except OSError as e:
+            if e.errno != errno.EBADF:
+                raise
+            # CPython takes any number and fails on first use; so does this object: no
+            # core handle is 0, so every operation raises OSError.
+            self._handle = 0
         self._init(handle, readable, writable)
 
     @classmethod
@@ -287,12 +295,9 @@ class Connection:
         return bool(native.wait_sliced(attempt, timeout))
 
     def __reduce__(self):
-        """Pickle for a child being spawned: the descriptors travel with the Popen."""
-        from .context import get_spawning_popen
-        if get_spawning_popen() is None:
-            raise RuntimeError(
-                "a gompx Connection can be passed to a child process as an argument of "
-                "Process; sending one over another connection is not supported")
+        """Pickle for another process: for a child being spawned the descriptors travel
+        with its start, anywhere else (over a Pipe, a Queue, a manager) through this
+        process's resource sharer (see reduction.DupFd)."""
         self._check_closed()
         exported = _native.call(_native.ext.gompxcore_ConnExport, self._handle)
         fds, state = exported.split(";", 1)
@@ -595,12 +600,11 @@ def Client(address, family=None, authkey=None):
 def _authenticate(connection, authkey, steps, digest_name="sha256"):
     """Run the handshake halves in *steps* ("D" deliver, "A" answer) in the Go core."""
     native = _native or _load_native()
-    if not isinstance(connection, Connection):
-        raise TypeError("the handshake runs on a gompx Connection, not %s"
-                        % type(connection).__name__)
-    connection._check_closed()
     if not isinstance(digest_name, str):
         raise TypeError("digest_name must be str, not %s" % type(digest_name).__name__)
+    if not isinstance(connection, Connection):
+        return _authenticate_over(connection, authkey, steps, digest_name, native)
+    connection._check_closed()
     handshake = native.call(native.ext.gompxcore_AuthNew, connection._handle,
                             id(authkey) + native.BYTES_DATA_OFFSET, len(authkey), steps,
                             digest_name)
@@ -616,6 +620,49 @@ def _authenticate(connection, authkey, steps, digest_name="sha256"):
                 raise native.translate(e) from None
     finally:
         native.ext.gompxcore_AuthDrop(handshake)
+
+
+def __getattr__(name):
+    # CPython's CHALLENGE, WELCOME and FAILURE, from the Go core that speaks the
+    # handshake (read on first use: importing gompx does not load the Go runtime).
+    if name in ("CHALLENGE", "WELCOME", "FAILURE"):
+        native = _native or _load_native()
+        messages = native.call(native.ext.gompxcore_AuthMessages).encode("ascii").split()
+        globals().update(zip(("CHALLENGE", "WELCOME", "FAILURE"), messages))
+        return globals()[name]
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
+
+
+# What any handshake message may be: CPython reads them with recv_bytes(256).
+_MAX_AUTH_MESSAGE = 256
+
+
+def _authenticate_over(connection, authkey, steps, digest_name, native):
+    """The handshake over any object with send_bytes and recv_bytes (CPython accepts
+    one): this side carries the messages, the Go core makes and checks them."""
+    ext, call = native.ext, native.call
+    key = id(authkey) + native.BYTES_DATA_OFFSET, len(authkey)
+    out = bytearray(_MAX_AUTH_MESSAGE)
+    out_addr = _buffer_address(out)
+    for step in steps:
+        if step == "D":
+            n = call(ext.gompxcore_AuthChallenge, digest_name, out_addr, len(out))
+            challenge = bytes(out[:n])
+            connection.send_bytes(challenge)
+            answer = bytes(connection.recv_bytes(_MAX_AUTH_MESSAGE))
+            n = call(ext.gompxcore_AuthVerdict, *key,
+                     native.bytes_address(challenge), len(challenge),
+                     native.bytes_address(answer), len(answer), out_addr, len(out))
+            connection.send_bytes(bytes(out[:abs(n)]))
+            if n < 0:
+                raise AuthenticationError("digest received was wrong")
+        else:
+            challenge = bytes(connection.recv_bytes(_MAX_AUTH_MESSAGE))
+            n = call(ext.gompxcore_AuthAnswer, *key, native.bytes_address(challenge),
+                     len(challenge), out_addr, len(out))
+            connection.send_bytes(bytes(out[:n]))
+            verdict = bytes(connection.recv_bytes(_MAX_AUTH_MESSAGE))
+            call(ext.gompxcore_AuthCheckVerdict, native.bytes_address(verdict), len(verdict))
 
 
 def _check_authkey(authkey):

@@ -188,3 +188,72 @@ func AuthDrop(h int64) (ok bool, err error) {
 	handles.drop(h)
 	return true, nil
 }
+
+// The handshake's messages, for a connection-like Python object that is not a gompx
+// Connection (CPython's deliver_challenge and answer_challenge take anything with
+// send_bytes and recv_bytes): Python carries the messages, Go makes and checks them.
+// Each writes its message into the outCap bytes at outAddr and returns its length.
+
+// AuthMessages returns the handshake's fixed messages, space-separated: the challenge
+// prefix, the welcome and the failure verdicts (connection.CHALLENGE, WELCOME, FAILURE).
+func AuthMessages() (messages string, err error) {
+	defer recoverInto(&err)
+	challenge, welcome, failure := gompx.AuthMessages()
+	return string(challenge) + " " + string(welcome) + " " + string(failure), nil
+}
+
+// AuthChallenge writes a new challenge with the digest named.
+func AuthChallenge(digest string, outAddr uintptr, outCap int) (n int, err error) {
+	defer recoverInto(&err)
+	msg, err := gompx.NewChallenge(digest)
+	if err != nil {
+		return 0, newPyError("ValueError", "%v", err)
+	}
+	return copyOut(msg, outAddr, outCap)
+}
+
+// AuthAnswer writes the reply to the peer's challenge (msgLen bytes at msgAddr) for the
+// keyLen-byte key at keyAddr; AuthenticationError if it is no challenge.
+func AuthAnswer(keyAddr uintptr, keyLen int, msgAddr uintptr, msgLen int, outAddr uintptr, outCap int) (n int, err error) {
+	defer recoverInto(&err)
+	reply, err := gompx.Answer(pyMemory(keyAddr, keyLen), pyMemory(msgAddr, msgLen))
+	if err != nil {
+		return 0, translate(err)
+	}
+	return copyOut(reply, outAddr, outCap)
+}
+
+// AuthVerdict checks the peer's answer against the challenge this side sent and writes
+// the verdict to send back; its length is returned negated when the answer was wrong
+// (send the verdict, then raise AuthenticationError).
+func AuthVerdict(keyAddr uintptr, keyLen int, challengeAddr uintptr, challengeLen int,
+	answerAddr uintptr, answerLen int, outAddr uintptr, outCap int) (n int, err error) {
+	defer recoverInto(&err)
+	verdict, verr := gompx.Verdict(pyMemory(keyAddr, keyLen), pyMemory(challengeAddr, challengeLen),
+		pyMemory(answerAddr, answerLen))
+	if verdict == nil {
+		return 0, newPyError("ValueError", "%v", verr)
+	}
+	n, err = copyOut(verdict, outAddr, outCap)
+	if verr != nil {
+		n = -n
+	}
+	return n, err
+}
+
+// AuthCheckVerdict raises AuthenticationError unless the peer's verdict (n bytes at
+// addr) welcomes this side.
+func AuthCheckVerdict(addr uintptr, n int) (ok bool, err error) {
+	defer recoverInto(&err)
+	if err := gompx.CheckVerdict(pyMemory(addr, n)); err != nil {
+		return false, translate(err)
+	}
+	return true, nil
+}
+
+func copyOut(msg []byte, outAddr uintptr, outCap int) (int, error) {
+	if len(msg) > outCap {
+		return 0, newPyError("ValueError", "a %d-byte handshake message does not fit %d bytes", len(msg), outCap)
+	}
+	return copy(pyMemory(outAddr, outCap), msg), nil
+}
