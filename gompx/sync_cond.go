@@ -70,6 +70,21 @@ func (c *Condition) NotifyAll() int { return c.c.Notify(-1) }
 // Waiters is the number of waiters not yet notified (a waiter that died still counts).
 func (c *Condition) Waiters() int { return c.c.Waiters() }
 
+// CondCounts is a snapshot of a Condition's bookkeeping, counters that only grow (modulo
+// 2^32). Sleeping-Woken waiters have not taken a notification yet; Notified-Woken
+// notifications are handed out but not yet taken. With nobody waiting both are 0.
+type CondCounts struct {
+	Sleeping uint32 // waiters that entered, less those whose time ran out unnotified
+	Notified uint32 // notifications handed out
+	Woken    uint32 // notifications taken
+}
+
+// Counts reads the Condition's counters (for diagnostics and invariant checks).
+func (c *Condition) Counts() CondCounts {
+	entered, notified, taken := c.c.Counts()
+	return CondCounts{Sleeping: entered, Notified: notified, Woken: taken}
+}
+
 // Enter, Sleep and Leave are Wait in three steps, for callers that release and retake
 // the lock themselves (gompx's Python Condition, whose lock may be an RLock held
 // several levels deep): Enter with the lock held, release it, Sleep, retake it, and

@@ -213,6 +213,20 @@ class RLock(SemLock):
 # Condition
 #
 
+class _ConditionCounter:
+    """One of a Condition's counters: get_value() reads it (minus another, for the
+    notifications handed out but not yet taken)."""
+
+    def __init__(self, handle, which, minus=None):
+        self._handle, self._which, self._minus = handle, which, minus
+
+    def get_value(self):
+        value = _call("CondCount", self._handle, self._which)
+        if self._minus is not None:
+            value = (value - _call("CondCount", self._handle, self._minus)) % (1 << 32)
+        return value
+
+
 class Condition(_Shared):
     """A condition variable over a Lock or RLock (a new RLock by default)."""
 
@@ -248,6 +262,20 @@ class Condition(_Shared):
         except Exception:
             waiting = "unknown"
         return "<%s(%s, %s)>" % (self.__class__.__name__, self._lock, waiting)
+
+    # CPython keeps its Condition's bookkeeping in three semaphores that its test suite
+    # reads; gompx's are the Go core's counters (gompx.CondCounts), read-only.
+    @property
+    def _sleeping_count(self):
+        return _ConditionCounter(self._handle, 0)
+
+    @property
+    def _wait_semaphore(self):
+        return _ConditionCounter(self._handle, 1, minus=2)
+
+    @property
+    def _woken_count(self):
+        return _ConditionCounter(self._handle, 2)
 
     def _check_owned(self, message):
         if not self._lock._semlock._is_mine():

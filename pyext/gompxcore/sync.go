@@ -310,6 +310,27 @@ func CondWaiters(h int64) (n int, err error) {
 	return c.Waiters(), nil
 }
 
+// CondCount reads one of the Condition's counters (which: 0 sleeping, 1 notified, 2
+// woken; see gompx.CondCounts): what CPython's Condition keeps as _sleeping_count,
+// _woken_count and _wait_semaphore, which its test suite reads.
+func CondCount(h int64, which int) (n int, err error) {
+	defer recoverInto(&err)
+	c, err := get[*gompx.Condition](h)
+	if err != nil {
+		return 0, err
+	}
+	counts := c.Counts()
+	switch which {
+	case 0:
+		return int(counts.Sleeping), nil
+	case 1:
+		return int(counts.Notified), nil
+	case 2:
+		return int(counts.Woken), nil
+	}
+	return 0, newPyError("ValueError", "no condition counter %d", which)
+}
+
 // BarrierLast flags the result of BarrierArrive for the party that must run the action.
 const BarrierLast = 1 << 32
 

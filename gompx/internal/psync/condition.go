@@ -124,6 +124,13 @@ func (c Condition) Leave(t Ticket, woken bool) bool {
 // withdraw removes one pending waiter. Lock held.
 func (c Condition) withdraw() { atomic.AddUint32(c.total, ^uint32(0)) }
 
+// Counts reads the three counters (see Condition): waiters that entered (less those
+// whose time ran out untaken), notifications handed out, and notifications taken. With
+// nobody waiting, entered == taken and notified == taken.
+func (c Condition) Counts() (entered, notified, taken uint32) {
+	return atomic.LoadUint32(c.total), atomic.LoadUint32(c.wakeups), atomic.LoadUint32(c.woken)
+}
+
 func (c Condition) pending() uint32 {
 	return atomic.LoadUint32(c.total) - atomic.LoadUint32(c.wakeups)
 }
