@@ -372,6 +372,7 @@ class _Engine:
         self.make_process = make_process
         self.state = RUN
         self.lock = threading.RLock()
+        self.replaced = threading.Condition(self.lock)  # notified as a worker is added
         self.cache = {}
         self.on_lost = _lost
         self.results = Queue(ctx=ctx)
@@ -388,18 +389,33 @@ class _Engine:
     # workers
 
     def start_workers(self):
-        for slot in range(self.size):
-            self.start_worker(slot)
+        started = []
+        try:
+            for slot in range(self.size):
+                started.append((slot,) + self.launch_worker(slot))
+        except BaseException:
+            # As in CPython: when one worker cannot start, none is left running.
+            for _, w, _ in started:
+                if w.exitcode is None:
+                    w.terminate()
+            for _, w, tasks in started:
+                w.join()
+                tasks.close()
+            raise
+        with self.lock:
+            for slot, w, tasks in started:
+                self.add_worker(slot, w, tasks)
         self.handler = threading.Thread(target=self.handle_workers, daemon=True,
                                         name="gompx-pool-workers")
         self.handler.start()
 
-    def start_worker(self, slot):
+    def launch_worker(self, slot):
+        """Start the worker of *slot* and its task queue; return (process, queue)."""
         from .queues import Queue
         tasks = Queue(ctx=self.ctx)
         w = self.make_process(target=_api().worker,
-                              args=(tasks, self.results, self.board, slot, self.initializer,
-                                    self.initargs, self.maxtasks, self.wrap_exception))
+                              args=(tasks, self.results, self.board, slot, self.initializer, self.initargs, self.maxtasks,
+                                    self.wrap_exception))
         w.name = w.name.replace("Process", "PoolWorker")
         w.daemon = True
         try:
@@ -407,6 +423,10 @@ class _Engine:
         except BaseException:
             tasks.close()
             raise
+        return w, tasks
+
+    def add_worker(self, slot, w, tasks):
+        """Hand a started worker to the core as the worker of *slot* (lock held)."""
         popen = w._popen
         proc = getattr(popen, "_handle", None) or 0
         sentinel = popen.sentinel if not proc else -1
@@ -417,6 +437,22 @@ class _Engine:
         if old is not None:
             old.close()
         util.debug("added worker")
+        self.replaced.notify_all()
+
+    def start_worker(self, slot):
+        with self.lock:
+            self.add_worker(slot, *self.launch_worker(slot))
+
+    def repopulate(self):
+        """Wait until every worker that exited has been replaced.  The worker handler
+        thread starts replacements as soon as the core reports an exit; CPython's
+        _repopulate_pool starts them in the calling thread instead."""
+        with self.replaced:
+            while (self.state == RUN and not self.freed
+                   and any(w is None or w.exitcode is not None for w in self.pool)):
+                if self.native.call(self.ext.gompxcore_PoolBroken, self.handle):
+                    return  # a broken pool replaces nobody
+                self.replaced.wait(0.05)
 
     def handle_workers(self):
         """The worker handler thread: reap workers that exited, start replacements."""

@@ -187,6 +187,10 @@ class Pool:
         raise NotImplementedError(
             "pool objects cannot be passed between processes or pickled")
 
+    def _repopulate_pool(self):
+        """Return once every worker that exited (maxtasksperchild) has its replacement."""
+        self._engine.repopulate()
+
     def _check_running(self):
         if self._state != RUN:
             raise ValueError("Pool not running")
