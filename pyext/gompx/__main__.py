@@ -13,6 +13,8 @@ import os
 import runpy
 import sys
 
+__all__ = ["main"]
+
 _USAGE = ("usage: python -m gompx PROGRAM.py [ARGS...]\n"
           "       python -m gompx -m MODULE [ARGS...]\n"
           "       python -m gompx --version\n")

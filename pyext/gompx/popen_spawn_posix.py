@@ -45,9 +45,10 @@ class Popen:
     def _pickle_for_child(self, process_obj, stream):
         """Write the child's bootstrap to *stream*: the preparation data, then the
         Process object (whose descriptors this Popen collects as it pickles them)."""
-        prep_data = spawn.get_preparation_data(process_obj._name)
         context.set_spawning_popen(self)
         try:
+            # Built while spawning: it may pass descriptors (the resource tracker's pipe).
+            prep_data = spawn.get_preparation_data(process_obj._name)
             reduction.dump(prep_data, stream)
             reduction.dump(process_obj, stream)
         finally:

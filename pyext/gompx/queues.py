@@ -642,6 +642,45 @@ class SimpleQueue(_QueueBase):
         self._check_open()
         return self._qsize() == 0
 
+    @property
+    def _reader(self):
+        """The reading end, as CPython's SimpleQueue has (a Connection there)."""
+        return _QueueEnd(self, readable=True)
+
+    @property
+    def _writer(self):
+        """The writing end, as CPython's SimpleQueue has (a Connection there)."""
+        return _QueueEnd(self, readable=False)
+
+
+class _QueueEnd:
+    """One end of a SimpleQueue seen as CPython's pipe end: ``recv`` gets, ``send``
+    puts, ``closed`` is the queue's state and ``close`` closes the queue.  A gompx queue
+    lives in shared memory, not in a descriptor, so an end has no ``fileno`` and
+    ``connection.wait`` cannot watch it."""
+
+    def __init__(self, queue, readable):
+        self._queue = queue
+        self.readable = readable
+        self.writable = not readable
+
+    @property
+    def closed(self):
+        return self._queue._closed
+
+    def close(self):
+        self._queue.close()
+
+    def recv(self):
+        if not self.readable:
+            raise OSError("connection is write-only")
+        return self._queue.get()
+
+    def send(self, obj):
+        if not self.writable:
+            raise OSError("connection is read-only")
+        self._queue.put(obj)
+
 
 def attach(fd, maxsize=0, cls=Queue):
     """Attach to a queue whose descriptor this process inherited: one made by a Go program

@@ -10,12 +10,12 @@ What differs: gompx's own resources need no tracker.  Its locks, semaphores, que
 heap blocks and ``shared_memory`` segments are memfds, which the kernel frees when the
 last process holding them exits, so nothing of gompx's is ever registered here.  The
 tracker serves what programs and libraries register themselves (joblib and loky do):
-POSIX named semaphores (``"semaphore"``), POSIX shared memory names
-(``"shared_memory"``) and folders (``"folder"``, removed with their contents).
+POSIX named semaphores (``"semaphore"``) and POSIX shared memory names
+(``"shared_memory"``).  So, unlike CPython's, creating a gompx Lock or Semaphore does
+not talk to the tracker (nor notice, and relaunch, a tracker that was killed).
 """
 
 import os
-import shutil
 import signal
 import sys
 import threading
@@ -34,11 +34,9 @@ def cleanup_noop(name):
     raise RuntimeError("noop should never be registered or cleaned up")
 
 
-_CLEANUP_FUNCS = {
-    "noop": cleanup_noop,
-    "dummy": lambda name: None,  # a resource type for tests
-    "folder": shutil.rmtree,
-}
+_CLEANUP_FUNCS = {"noop": cleanup_noop}
+if sys.version_info >= (3, 13):
+    _CLEANUP_FUNCS["dummy"] = lambda name: None  # CPython 3.13's resource type for tests
 
 try:
     import _multiprocessing
@@ -71,6 +69,8 @@ class ResourceTracker:
                 return
             os.close(self._fd)
             self._fd = None
+            if self._pid is None:
+                return  # a child's tracker is its parent's: not ours to reap
             try:
                 _, status = os.waitpid(self._pid, 0)
                 self._exitcode = os.waitstatus_to_exitcode(status)

@@ -87,6 +87,13 @@ def get_preparation_data(name):
         start_method=_start_method(),
         serve_multiprocessing=_alias.installed(),
     )
+    from . import util
+    if util._logger is not None:
+        d["log_level"] = util._logger.getEffectiveLevel()
+    tracker_fd = _running_tracker_fd()
+    if tracker_fd is not None:
+        from . import reduction
+        d["resource_tracker_fd"] = reduction.DupFd(tracker_fd)
     main_module = sys.modules["__main__"]
     main_mod_name = getattr(getattr(main_module, "__spec__", None), "name", None)
     if main_mod_name is not None:
@@ -98,6 +105,14 @@ def get_preparation_data(name):
                 main_path = os.path.join(process.ORIGINAL_DIR, main_path)
             d["init_main_from_path"] = os.path.normpath(main_path)
     return d
+
+
+def _running_tracker_fd():
+    """The resource tracker's pipe, if this process has a tracker: a child shares it
+    (as in CPython) rather than starting its own.  gompx starts no tracker for its own
+    resources, so most programs never have one."""
+    tracker = sys.modules.get("gompx.resource_tracker")
+    return None if tracker is None else tracker._resource_tracker._fd
 
 
 def _log_to_stderr():
@@ -121,6 +136,12 @@ def prepare(data):
     if data.get("log_to_stderr"):
         from . import util
         util.log_to_stderr()
+    if "log_level" in data:
+        from . import util
+        util.get_logger().setLevel(data["log_level"])
+    if "resource_tracker_fd" in data:
+        from . import resource_tracker
+        resource_tracker._resource_tracker._fd = data["resource_tracker_fd"].detach()
     if "sys_path" in data:
         sys.path = data["sys_path"]
     if "sys_argv" in data:
