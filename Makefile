@@ -6,7 +6,7 @@ PYTESTFLAGS ?=
 # The project's Go packages (not ./...: that would include gopy's output under build/).
 GOPKGS = ./gompx/... ./pickle/... ./pyext/... ./examples/... ./tests/goworker/...
 
-.PHONY: install test test-go test-py fuzz fuzz-diff matrix demo bench vet clean
+.PHONY: install test test-go test-py fuzz fuzz-diff matrix conformance conformance-ci demo bench vet clean
 
 install:
 	$(PYTHON) -m pip install --quiet .
@@ -14,8 +14,9 @@ install:
 # Every test, as CI runs them: Go vet, Go tests under the race detector, a short fuzz of
 # each decoder, pytest against the installed package (gompx and stdlib side by side), then
 # the same suite against a wheel built for, and installed into a venv of, every CPython
-# 3.10-3.13 on the machine.
-test: install vet test-go fuzz test-py matrix
+# 3.10-3.13 on the machine, then CPython's own multiprocessing suite under gompx (3.11
+# spawn, 3.13 forkserver; `make conformance` runs every version and start method).
+test: install vet test-go fuzz test-py matrix conformance-ci
 
 vet:
 	$(GO) vet $(GOPKGS)
@@ -51,6 +52,16 @@ test-py:
 MATRIX_PYTEST = -q --impl=gompx --ignore=test_listener_interop.py --ignore=test_managers_interop.py
 matrix:
 	MATRIX_SKIP=$(PYTHON) scripts/matrix.sh $(MATRIX_PYTEST) $(PYTESTFLAGS)
+
+# CPython's own test suites with multiprocessing served by gompx (python -m gompx), each
+# test checked against what stdlib passes (tests/conformance/expected) and the known
+# failures with their reasons (tests/conformance/known_failures.txt).
+CONFORMANCE_CI = multiprocessing:3.11:spawn multiprocessing:3.13:forkserver
+conformance-ci:
+	PYTHON=$(PYTHON) scripts/conformance.sh $(CONFORMANCE_CI)
+
+conformance: install
+	PYTHON=$(PYTHON) scripts/conformance.sh all
 
 demo: install
 	$(PYTHON) examples/demo.py

@@ -36,6 +36,11 @@ __all__ = ["ProcessPoolExecutor", "BrokenProcessPool"]
 _global_shutdown = False
 
 
+def _check_system_limits():
+    """CPython checks that the system has POSIX semaphores to spare; gompx's executor
+    uses none (its queues and locks are memfd blocks), so it runs wherever gompx runs."""
+
+
 def _process_chunk(fn, chunk):
     """Run *fn* on each argument tuple of a chunk (``ProcessPoolExecutor.map``)."""
     return [fn(*args) for args in chunk]
@@ -113,6 +118,11 @@ class ProcessPoolExecutor(_base.Executor):
                                    context=mp_context)
         engine = self._pool._engine
         engine.on_lost = lambda status, text: BrokenProcessPool(text)
+
+    @property
+    def _processes(self):
+        """The worker processes by pid, as CPython's executor keeps them."""
+        return {w.pid: w for w in self._pool._pool if w is not None}
 
     def _check_broken(self):
         if self._broken:
