@@ -630,6 +630,10 @@ def __getattr__(name):
         messages = native.call(native.ext.gompxcore_AuthMessages).encode("ascii").split()
         globals().update(zip(("CHALLENGE", "WELCOME", "FAILURE"), messages))
         return globals()[name]
+    if name in ("ConnectionWrapper", "XmlListener", "XmlClient"):
+        # The managers' 'xmlrpclib' serializer; _xmlconn imports this module.
+        from . import _xmlconn
+        return getattr(_xmlconn, name)
     raise AttributeError("module %r has no attribute %r" % (__name__, name))
 
 

@@ -52,6 +52,10 @@ def main():
         return 0
     if args.k:
         return 0 if all(o["outcome"] in PASSING + ("skip", "xfail") for o in outcomes.values()) else 1
+    if not os.path.exists(baseline_path):
+        print("no baseline %s: run with --impl stdlib --record first" % baseline_path)
+        return 1
+    _rerun_failures(args, outcomes, baseline_path, version)
     return _check(outcomes, baseline_path, version, args, label)
 
 
@@ -74,10 +78,36 @@ def _parse_args():
 
 # -- the outer runner: workers, hangs and crashes -------------------------------------
 
-def _run_all(args):
-    """Run the selected tests in as many workers as hangs and crashes need."""
+def _read_baseline(path):
+    with open(path) as f:
+        return [line.strip() for line in f if line.strip() and not line.startswith("#")]
+
+
+def _rerun_failures(args, outcomes, baseline_path, version):
+    """Run once more, each in a fresh worker, the tests stdlib passes that failed and
+    are not known failures (as CPython's own test runner does with --rerun).  A test
+    that passes then counts as passed and is reported as FLAKY, with its first outcome."""
+    known = load_known_failures(version, args.suite, args.method)
+    failed = [t for t in _read_baseline(baseline_path)
+              if t in outcomes and outcomes[t]["outcome"] not in PASSING and t not in known]
+    if not failed:
+        return
+    print("re-running %d failed tests: %s" % (len(failed), " ".join(failed)), flush=True)
+    for test in failed:
+        again = _run_all(args, [test]).get(test)
+        if again is not None and again["outcome"] in PASSING:
+            print("FLAKY %s: %s at first, passed when run again"
+                  % (test, outcomes[test]["outcome"]), flush=True)
+            outcomes[test] = {"outcome": "pass",
+                              "detail": "passed when run again (first: %s)"
+                              % outcomes[test]["outcome"]}
+
+
+def _run_all(args, only_tests=None):
+    """Run the selected tests (*only_tests*, or all) in as many workers as hangs and
+    crashes need."""
     outcomes = {}
-    remaining = None  # None: every test the worker finds
+    remaining = only_tests  # None: every test the worker finds
     with tempfile.TemporaryDirectory(prefix="gompx-conformance-") as tmp:
         while True:
             results = os.path.join(tmp, "results-%d.jsonl" % len(os.listdir(tmp)))
@@ -323,11 +353,7 @@ def load_known_failures(version, suite, method):
 
 
 def _check(outcomes, baseline_path, version, args, label):
-    if not os.path.exists(baseline_path):
-        print("no baseline %s: run with --impl stdlib --record first" % baseline_path)
-        return 1
-    with open(baseline_path) as f:
-        stdlib_passes = [l.strip() for l in f if l.strip() and not l.startswith("#")]
+    stdlib_passes = _read_baseline(baseline_path)
     known = load_known_failures(version, args.suite, args.method)
     passed = [t for t in stdlib_passes if outcomes.get(t, {}).get("outcome") in PASSING]
     regressions = [t for t in stdlib_passes if t not in passed and t not in known]
