@@ -501,3 +501,77 @@ def test_wire_names(mgrs):
     err = mgrs._loads(mgrs._dumps(mgrs.RemoteError("tb")))
     assert type(err) is mgrs.RemoteError and err.args == ("tb",)
     assert mgrs._loads(mgrs._dumps({"a": 1}.keys())) == ["a"]  # dict views as lists
+
+
+# -- the 'xmlrpclib' serializer ------------------------------------------------------------
+
+def xml_manager(modname, ctx=None, address=("127.0.0.1", 0)):
+    return mt.manager_class(modname)(address=address, authkey=b"xml",
+                                     serializer="xmlrpclib", ctx=ctx)
+
+
+def test_xmlrpclib_serializer(ctx, modname, mgrs):
+    with xml_manager(modname, ctx) as m:
+        c = m.Counter(1)
+        assert c.incr(2) == 3 and c.get() == 3
+        d = m.shared_dict()
+        d["t"] = (1, "x", b"by", None, 2.5, True, [1], {"k": "v"})
+        got = d["t"]
+        # Tuples arrive as lists, bytes as xmlrpc.client.Binary (which equals them).
+        assert got == [1, "x", b"by", None, 2.5, True, [1], {"k": "v"}]
+        assert type(got[2]).__name__ == "Binary"
+        with pytest.raises(OverflowError):
+            d["big"] = 2 ** 40  # XML-RPC integers are 32-bit: refused before sending
+        with pytest.raises(TypeError):
+            d["f"] = time.sleep
+        assert len(d) == 1  # the connection is still in step
+        with pytest.raises(mgrs.RemoteError, match="Unserializable"):
+            c._callmethod("spawn_child", (5,))  # a proxy cannot travel as XML-RPC
+        other = xml_manager(modname, address=m.address)
+        other.connect()
+        assert other.Counter(5).get() == 5
+        assert repr(d).startswith("<DictProxy object, typeid 'shared_dict' at ")
+
+
+@pytest.mark.gompx_only
+@pytest.mark.parametrize("server", ["multiprocessing", "gompx"])
+def test_xmlrpclib_with_stdlib(server):
+    client = "gompx" if server == "multiprocessing" else "multiprocessing"
+    server_ctx = importlib.import_module(server).get_context("spawn")
+    with xml_manager(server, server_ctx) as served:
+        m = xml_manager(client, address=served.address)
+        m.connect()
+        c = m.Counter(3)
+        assert c.incr() == 4
+        d = m.shared_dict()
+        d["k"] = ("v", b"b")
+        assert d["k"] == ["v", b"b"] and len(d) == 1
+        del c, d
+
+
+@pytest.mark.gompx_only
+def test_xml_connections_talk_to_stdlib(mgrs):
+    import multiprocessing.connection as std
+    ours = mgrs.listener_client["xmlrpclib"]
+    for Listener, Client in ((std.XmlListener, ours[1]), (ours[0], std.XmlClient)):
+        with Listener(("127.0.0.1", 0), authkey=b"k") as listener:
+            accepted = []
+            t = threading.Thread(target=lambda: accepted.append(listener.accept()))
+            t.start()
+            c = Client(listener.address, authkey=b"k")
+            t.join(WAIT)
+            s = accepted[0]
+            c.send((1, "two", b"3", None, {"k": [2.5, True]}))
+            assert s.recv() == [1, "two", b"3", None, {"k": [2.5, True]}]
+            s.send("back")
+            assert c.recv() == "back"
+            raw = b"\x00raw"
+            c.send_bytes(raw)
+            assert s.recv_bytes() == raw and s.poll(0) is False and s.fileno() >= 0
+            c.close()
+            s.close()
+
+
+def test_unknown_serializer(mgrs):
+    with pytest.raises((ValueError, KeyError)):
+        mgrs.BaseManager(serializer="json")

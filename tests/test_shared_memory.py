@@ -362,6 +362,237 @@ def test_shareable_list_to_child(sm, ctx, names):
         sl.shm.unlink()
 
 
+# --- names, _make_filename, _flags, track -----------------------------------------------
+
+def test_make_filename(sm):
+    made = {sm._make_filename() for _ in range(20)}
+    assert len(made) == 20
+    for name in made:
+        assert name.startswith(sm._SHM_NAME_PREFIX) and len(name) <= sm._SHM_SAFE_NAME_LENGTH
+    assert sm._SHM_NAME_PREFIX == "/psm_" and sm._O_CREX == os.O_CREAT | os.O_EXCL
+
+
+def test_made_up_name_is_made_again_while_taken(sm, names, monkeypatch):
+    taken, fresh = names(), names()
+    a = sm.SharedMemory(taken, create=True, size=1)
+    offered = iter(["/" + taken, "/" + fresh])
+    monkeypatch.setattr(sm, "_make_filename", lambda: next(offered))
+    b = sm.SharedMemory(create=True, size=1)
+    try:
+        assert (b._name, b.name) == ("/" + fresh, fresh)
+    finally:
+        for shm in (a, b):
+            shm.close()
+            shm.unlink()
+
+
+def test_private_name_has_the_leading_slash(sm, names):
+    name = names()
+    a = sm.SharedMemory(name, create=True, size=1)
+    b = sm.SharedMemory(name)
+    assert (a._name, a.name, b._name, b.name) == ("/" + name, name, "/" + name, name)
+    b.close()
+    a.close()
+    a.unlink()
+
+
+def test_flags_o_creat_attaches_to_an_existing_block(sm, names):
+    class OptionalAttach(sm.SharedMemory):
+        _flags = os.O_CREAT | os.O_RDWR
+    name = names()
+    a = sm.SharedMemory(name, create=True, size=700)
+    a.buf[0] = 7
+    b = OptionalAttach(name)
+    assert b.size == 700 and b.buf[0] == 7
+    b.close()
+    a.close()
+    a.unlink()
+
+
+@pytest.mark.gompx_only
+def test_flags_o_creat_creates_an_absent_block(sm, names):
+    # stdlib creates an empty file here, which mmap then refuses (and the file stays).
+    class OptionalAttach(sm.SharedMemory):
+        _flags = os.O_CREAT | os.O_RDWR
+    name = names()
+    with pytest.raises(ValueError, match="different from zero"):
+        OptionalAttach(name)
+    a = OptionalAttach(name, size=10)
+    b = sm.SharedMemory(name)
+    assert a.size == b.size == 10
+    b.close()
+    a.close()
+    a.unlink()
+
+
+def test_unlink_removes_the_name_in_private_name(sm, names, impl):
+    a = sm.SharedMemory(names(), create=True, size=1)
+    b = sm.SharedMemory(names(), create=True, size=1)
+    name = a._name
+    if impl == "gompx" or sys.version_info >= (3, 13):  # stdlib cut it at the NUL before
+        a._name = name + "\0x"
+        with pytest.raises(ValueError):
+            a.unlink()
+    a._name = b._name  # as stdlib: the name it holds, not the block it maps
+    a.unlink()
+    with pytest.raises(FileNotFoundError):
+        b.unlink()
+    a._name = name
+    a.unlink()
+    with pytest.raises(FileNotFoundError):
+        sm.SharedMemory(name)
+    a.close()
+    b.close()
+
+
+def test_track_false(sm, names, modname, run_script):
+    if modname == "multiprocessing" and sys.version_info < (3, 13):
+        pytest.skip("track= is new in 3.13")
+    name = names()
+    a = sm.SharedMemory(name, create=True, size=10, track=False)
+    assert a._track is False
+    try:
+        done = run_script(
+            "import sys, %s.shared_memory as sm\n"
+            "b = sm.SharedMemory(sys.argv[1], track=False)\n"
+            "b.buf[:5] = b'child'\n"
+            "b.close()\n" % modname, name)
+        assert done.returncode == 0 and "resource_tracker" not in done.stderr, done.stderr
+        c = sm.SharedMemory(name)  # the child's exit took nothing away
+        assert bytes(c.buf[:5]) == b"child"
+        c.close()
+    finally:
+        a.close()
+        a.unlink()
+
+
+def test_shareable_list_sizes_str_slots_as_stdlib(sm, names):
+    sl = sm.ShareableList(["encodés", "ab", "x" * 8, b"by"], name=names())
+    try:
+        assert sl.format == "8s8s16s8s"
+        assert list(sl) == ["encodés", "ab", "x" * 8, b"by"]
+    finally:
+        sl.shm.close()
+        sl.shm.unlink()
+
+
+@pytest.mark.gompx_only
+def test_shareable_list_keeps_long_utf8_str(sm, names):
+    # stdlib gives "é" * 7 8 bytes (by characters) and cuts it in the middle of a letter.
+    sl = sm.ShareableList(["é" * 7], name=names())
+    try:
+        assert sl.format == "16s" and sl[0] == "é" * 7
+    finally:
+        sl.shm.close()
+        sl.shm.unlink()
+
+
+@pytest.mark.gompx_only
+def test_shareable_list_item_too_long(sm):
+    # stdlib: AssertionError
+    with pytest.raises(ValueError, match="longer than 8 characters"):
+        sm.ShareableList(["x" * 9_999_999])
+
+
+# --- SharedMemoryManager ----------------------------------------------------------------
+
+@pytest.fixture
+def mgrs(mp):
+    return importlib.import_module(mp.__name__ + ".managers")
+
+
+def tracked(mgrs, smm):
+    """The names the manager's server tracks (its list_segments request)."""
+    conn = smm._Client(smm.address, authkey=smm._authkey)
+    try:
+        return sorted(mgrs.dispatch(conn, None, "list_segments"))
+    finally:
+        conn.close()
+
+
+def release(mgrs, smm, name):
+    conn = smm._Client(smm.address, authkey=smm._authkey)
+    try:
+        mgrs.dispatch(conn, None, "release_segment", (name,))
+    finally:
+        conn.close()
+
+
+def test_shared_memory_manager(mp, sm, mgrs, ctx):
+    smm = mgrs.SharedMemoryManager(ctx=ctx)
+    with pytest.raises(ValueError):
+        smm.SharedMemory(9)  # not started
+    with pytest.raises(ValueError):
+        smm.ShareableList([1])
+    smm.start()
+    with pytest.raises(mp.ProcessError, match="Already started SharedMemoryServer"):
+        smm.get_server()
+    shm = smm.SharedMemory(100)
+    sl = smm.ShareableList([1, "two"])
+    assert isinstance(shm, sm.SharedMemory) and isinstance(sl, sm.ShareableList)
+    assert tracked(mgrs, smm) == sorted([shm.name, sl.shm.name])
+    name = shm.name
+    shm.buf[:3] = b"abc"
+    shm.close()  # the block stays: the server tracks it
+    again = sm.SharedMemory(name)
+    assert again.size >= 100 and bytes(again.buf[:3]) == b"abc"
+    release(mgrs, smm, sl.shm.name)  # unlinked now
+    with pytest.raises(FileNotFoundError):
+        sm.ShareableList(name=sl.shm.name)
+    assert tracked(mgrs, smm) == [name]
+    smm.shutdown()
+    assert smm._process is None or smm._process.exitcode == 0
+    with pytest.raises(FileNotFoundError):
+        sm.SharedMemory(name)  # unlinked at shutdown, though `again` still maps it
+    assert bytes(again.buf[:3]) == b"abc"
+    again.close()
+    sl.shm.close()
+    with pytest.raises(mp.ProcessError, match="SharedMemoryManager has shut down"):
+        smm.get_server()
+
+
+def test_shared_memory_manager_as_context_manager(sm, mgrs, ctx):
+    with mgrs.SharedMemoryManager(ctx=ctx) as smm:
+        sl = smm.ShareableList("howdy")
+        shm = smm.SharedMemory(size=128)
+        assert list(sl) == list("howdy")
+    for name in (sl.shm.name, shm.name):
+        with pytest.raises(FileNotFoundError):
+            sm.SharedMemory(name)
+    sl.shm.close()
+    shm.close()
+
+
+def test_shared_memory_server_ignores_sigint(sm, mgrs, ctx):
+    with mgrs.SharedMemoryManager(ctx=ctx) as smm:
+        smm.ShareableList(range(10)).shm.close()
+        os.kill(smm._process.pid, signal.SIGINT)
+        sl = smm.ShareableList(range(10))
+        assert sl[9] == 9
+        proc = smm._process
+    proc.join(30)
+    assert proc.exitcode == 0
+    sl.shm.close()
+
+
+@pytest.mark.gompx_only
+def test_shared_memory_manager_shuts_down_after_an_outside_unlink(sm, mgrs, ctx):
+    # stdlib's server fails its shutdown request on the missing name, and is terminated.
+    smm = mgrs.SharedMemoryManager(ctx=ctx)
+    smm.start()
+    shm = smm.SharedMemory(10)
+    shm.unlink()
+    other = smm.SharedMemory(10)
+    proc = smm._process
+    smm.shutdown()
+    proc.join(30)
+    assert proc.exitcode == 0
+    with pytest.raises(FileNotFoundError):
+        sm.SharedMemory(other.name)
+    shm.close()
+    other.close()
+
+
 # --- gompx: lifetime ------------------------------------------------------------------
 
 class Holder:

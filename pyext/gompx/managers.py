@@ -24,7 +24,18 @@ a new object adopts the reference the server's ``create`` returned instead of an
 take ``#PROXY`` results (iterating a dict proxy); TCP connections set ``TCP_NODELAY``;
 ``shutdown()`` of a manager whose server hangs or died returns within its timeouts; a
 manager made with ``connect()`` has a ``shutdown()`` that does nothing, so ``with`` works.
-Only the ``'pickle'`` serializer exists (stdlib's ``'xmlrpclib'`` cannot carry proxies).
+
+Serializers, as in stdlib: ``'pickle'`` (the default) and ``'xmlrpclib'``, whose
+connections (``XmlListener``/``XmlClient`` of ``gompx._xmlconn``) carry each message as
+XML-RPC marshalling, wire-compatible with stdlib's: plain values only, so no proxies
+(methods returning them, ``DictProxy.__iter__``) and no exceptions travel that way.
+
+``SharedMemoryManager`` (and its ``SharedMemoryServer``) makes ``shared_memory`` segments
+that its server process tracks and unlinks when it shuts down, as stdlib's does.  gompx
+segments live while a process holds them (see ``gompx.shared_memory``), so the server
+holds every segment it tracks until it unlinks it: the memory outlives the client that
+made it, as a ``/dev/shm`` file does in stdlib.  It needs no resource tracker and starts
+none.
 """
 
 import array
@@ -39,11 +50,12 @@ import threading
 import types
 from traceback import format_exc
 
-from . import connection, process, reduction, util
+from . import connection, process, reduction, shared_memory, util
+from ._xmlconn import ConnectionWrapper, XmlClient, XmlListener
 from .context import ProcessError, get_spawning_popen
 
-__all__ = ["BaseManager", "SyncManager", "BaseProxy", "Token", "RemoteError",
-           "Server", "State", "Namespace", "Value", "Array", "MakeProxyType",
+__all__ = ["BaseManager", "SyncManager", "SharedMemoryManager", "BaseProxy", "Token",
+           "RemoteError", "Server", "State", "Namespace", "Value", "Array", "MakeProxyType",
            "AutoProxy", "RebuildProxy", "dispatch", "convert_to_error",
            "IteratorProxy", "AcquirerProxy", "ConditionProxy", "EventProxy",
            "BarrierProxy", "NamespaceProxy", "ValueProxy", "ListProxy", "DictProxy",
@@ -130,11 +142,24 @@ def _loads(data):
 
 
 def _send(conn, obj):
-    conn.send_bytes(_dumps(obj))
+    """Send one message: pickled as above on a gompx Connection; with the object's own
+    send() on anything else (xmlrpclib's ConnectionWrapper, as stdlib's dispatch does)."""
+    if isinstance(conn, connection.Connection):
+        conn.send_bytes(_dumps(obj))
+    else:
+        conn.send(obj)
 
 
 def _recv(conn):
-    return _loads(conn.recv_bytes())
+    """Receive one message sent by _send (or its stdlib twin)."""
+    if isinstance(conn, connection.Connection):
+        return _loads(conn.recv_bytes())
+    return conn.recv()
+
+
+def _unwrapped(conn):
+    """The Connection under a serializer's wrapper: the handshake runs on it."""
+    return conn._conn if isinstance(conn, ConnectionWrapper) else conn
 
 
 def _set_nodelay(conn):
@@ -290,8 +315,8 @@ class Server:
     def _handle_request(self, c):
         request = None
         try:
-            connection.deliver_challenge(c, self.authkey)
-            connection.answer_challenge(c, self.authkey)
+            connection.deliver_challenge(_unwrapped(c), self.authkey)
+            connection.answer_challenge(_unwrapped(c), self.authkey)
             request = _recv(c)
             _, funcname, args, kwds = request
             if funcname not in self.public:
@@ -327,14 +352,12 @@ class Server:
     def serve_client(self, conn):
         """Answer the method calls of one client thread's proxies until it hangs up."""
         util.debug("starting server thread to service %r", threading.current_thread().name)
-        recv_bytes = conn.recv_bytes
-        send_bytes = conn.send_bytes
         while not self.stop_event.is_set():
             # Nothing from the last call stays referenced while the thread waits: a
             # proxy among its arguments would keep its referent's refcount up.
             methodname = obj = ident = request = args = kwds = function = res = msg = None
             try:
-                request = _loads(recv_bytes())
+                request = _recv(conn)
                 ident, methodname, args, kwds = request
                 obj, exposed, gettypeid = self._lookup(ident)
                 if methodname not in exposed:
@@ -362,10 +385,10 @@ class Server:
                 msg = ("#TRACEBACK", format_exc())
             try:
                 try:
-                    data = _dumps(msg)
+                    # Both serializers fail before a byte is written.
+                    _send(conn, msg)
                 except Exception:
-                    data = _dumps(("#UNSERIALIZABLE", format_exc()))
-                send_bytes(data)
+                    _send(conn, ("#UNSERIALIZABLE", format_exc()))
             except Exception as e:
                 util.info("exception in thread serving %r", threading.current_thread().name)
                 util.info(" ... message was %r", msg)
@@ -511,14 +534,19 @@ class State:
     SHUTDOWN = 2
 
 
+listener_client = {
+    "pickle": (connection.Listener, connection.Client),
+    "xmlrpclib": (XmlListener, XmlClient),
+}
+
+
 def _listener_client(serializer):
-    if serializer != "pickle":
-        raise ValueError("unsupported serializer %r: gompx managers speak 'pickle' only"
-                         % (serializer,))
-    return connection.Listener, connection.Client
-
-
-listener_client = {"pickle": (connection.Listener, connection.Client)}
+    """The (Listener, Client) pair of *serializer*, a key of ``listener_client``."""
+    try:
+        return listener_client[serializer]
+    except (KeyError, TypeError):
+        raise ValueError("unsupported serializer %r: gompx managers speak %s" % (
+            serializer, " and ".join(map(repr, listener_client)))) from None
 
 
 def _bounded(fn, timeout):
@@ -743,7 +771,7 @@ def _adopt(proxytype, token, serializer, manager, authkey, exposed):
         proxy._track_reference()
         return proxy
     proxy = proxytype(token, serializer, manager=manager, authkey=authkey, exposed=exposed)
-    conn = connection.Client(token.address, authkey=authkey)
+    conn = _listener_client(serializer)[1](token.address, authkey=authkey)
     try:
         dispatch(conn, None, "decref", (token.id,))
     finally:
@@ -808,8 +836,8 @@ class BaseProxy:
         except AttributeError:
             util.debug("thread %r does not own a connection", threading.current_thread().name)
             conn = self._connect()
-        conn.send_bytes(_dumps((self._id, methodname, args, kwds)))
-        kind, result = _loads(conn.recv_bytes())
+        _send(conn, (self._id, methodname, args, kwds))
+        kind, result = _recv(conn)
         if kind == "#RETURN":
             return result
         if kind == "#PROXY":
@@ -1238,3 +1266,182 @@ _TWINS = frozenset((
     "BaseProxy", "IteratorProxy", "AcquirerProxy", "ConditionProxy", "EventProxy",
     "BarrierProxy", "NamespaceProxy", "ValueProxy", "BaseListProxy", "ListProxy",
     "DictProxy", "ArrayProxy", "PoolProxy"))
+
+
+# -- SharedMemoryManager -------------------------------------------------------------------
+
+class _SharedMemoryTracker:
+    """The shared memory segments a SharedMemoryServer tracks, by name.
+
+    It holds each segment from ``register_segment`` until ``destroy_segment`` (gompx
+    segments live while a process holds them) and unlinks every one left at ``unlink()``,
+    which the server calls when it shuts down.
+    """
+
+    def __init__(self, name, segment_names=()):
+        self.shared_memory_context_name = name
+        self._segments = {}  # name -> the SharedMemory this process holds
+        self._lock = threading.Lock()
+        for segment_name in segment_names:
+            try:
+                self.register_segment(segment_name)
+            except FileNotFoundError:
+                pass  # gone already: nothing left to unlink
+
+    @property
+    def segment_names(self):
+        """Names of the tracked segments."""
+        with self._lock:
+            return list(self._segments)
+
+    def register_segment(self, segment_name):
+        """Track (and hold) the segment called *segment_name*; FileNotFoundError if no
+        such segment exists."""
+        util.debug("Register segment %r in pid %d", segment_name, os.getpid())
+        segment = shared_memory.SharedMemory(segment_name)
+        with self._lock:
+            # A name tracked again names a new segment (the old one was unlinked).
+            old = self._segments.pop(segment_name, None)
+            self._segments[segment_name] = segment
+        if old is not None:
+            old.close()
+
+    def destroy_segment(self, segment_name):
+        """Unlink the tracked segment *segment_name* and stop tracking it (ValueError if
+        it is not tracked; FileNotFoundError if it was unlinked elsewhere)."""
+        util.debug("Destroy segment %r in pid %d", segment_name, os.getpid())
+        with self._lock:
+            segment = self._segments.pop(segment_name, None)
+        if segment is None:
+            raise ValueError("shared memory segment %r is not tracked" % (segment_name,))
+        try:
+            segment.unlink()
+        finally:
+            segment.close()
+
+    def unlink(self):
+        """Unlink every tracked segment (those unlinked elsewhere already are skipped)."""
+        for segment_name in self.segment_names:
+            try:
+                self.destroy_segment(segment_name)
+            except (FileNotFoundError, ValueError):
+                pass  # unlinked elsewhere, or destroyed by another thread meanwhile
+
+    def __del__(self):
+        try:
+            self.unlink()
+        except Exception:
+            pass
+
+    def __getstate__(self):
+        return (self.shared_memory_context_name, self.segment_names)
+
+    def __setstate__(self, state):
+        self.__init__(*state)
+
+
+class SharedMemoryServer(Server):
+    """A Server that also tracks shared memory segments for its clients
+    (``track_segment``, ``release_segment``, ``list_segments``) and unlinks them when it
+    shuts down."""
+
+    public = Server.public + ["track_segment", "release_segment", "list_segments"]
+
+    def __init__(self, *args, **kwargs):
+        Server.__init__(self, *args, **kwargs)
+        address = self.address
+        if isinstance(address, bytes):  # a Linux abstract socket name
+            address = os.fsdecode(address)
+        self.shared_memory_context = _SharedMemoryTracker(
+            "shm_%s_%d" % (address, os.getpid()))
+        util.debug("SharedMemoryServer started by pid %d", os.getpid())
+
+    def create(self, c, typeid, /, *args, **kwargs):
+        """Create a shared object; a proxytype with ``_shared_memory_proxy`` set gets
+        the tracker as the ``shared_memory_context`` keyword argument."""
+        if hasattr(self.registry[typeid][-1], "_shared_memory_proxy"):
+            kwargs["shared_memory_context"] = self.shared_memory_context
+        return Server.create(self, c, typeid, *args, **kwargs)
+
+    def serve_forever(self):
+        """Serve as Server does; whatever ends the serving, unlink the tracked segments."""
+        try:
+            Server.serve_forever(self)
+        finally:
+            try:
+                self.shared_memory_context.unlink()
+            except Exception as e:
+                util.info("unlinking the tracked shared memory failed: %r", e)
+
+    def shutdown(self, c):
+        """Unlink every tracked segment, then stop the server."""
+        self.shared_memory_context.unlink()
+        return Server.shutdown(self, c)
+
+    def track_segment(self, c, segment_name):
+        """Track (and hold) the segment called *segment_name* until shutdown."""
+        self.shared_memory_context.register_segment(segment_name)
+
+    def release_segment(self, c, segment_name):
+        """Unlink the tracked segment *segment_name* now and stop tracking it."""
+        self.shared_memory_context.destroy_segment(segment_name)
+
+    def list_segments(self, c):
+        """Names of the segments the server tracks."""
+        return self.shared_memory_context.segment_names
+
+
+class SharedMemoryManager(BaseManager):
+    """A manager whose server process tracks ``shared_memory`` segments.
+
+    ``SharedMemory(size)`` and ``ShareableList(sequence)`` create a segment in this
+    process and have the server track it: the server holds it and unlinks it when the
+    manager shuts down (``shutdown()``, or the end of a ``with`` block).  Other types
+    may be registered as with any BaseManager.
+    """
+
+    _Server = SharedMemoryServer
+
+    def __init__(self, *args, **kwargs):
+        # stdlib starts its resource tracker here; gompx segments need none.
+        BaseManager.__init__(self, *args, **kwargs)
+        util.debug("%s created by pid %d", type(self).__name__, os.getpid())
+
+    def get_server(self):
+        """Return a SharedMemoryServer, to run in this process with serve_forever()."""
+        if self._state.value == State.STARTED:
+            raise ProcessError("Already started SharedMemoryServer")
+        if self._state.value == State.SHUTDOWN:
+            raise ProcessError("SharedMemoryManager has shut down")
+        self._check_initial()
+        return self._Server(self._registry, self._address, self._authkey,
+                            self._serializer)
+
+    def _track_segment(self, shm):
+        """Have the server track *shm*, which this process just created; unlink it if
+        that fails."""
+        try:
+            self._request("track_segment", (shm.name,))
+        except BaseException:
+            shm.unlink()
+            shm.close()
+            raise
+
+    def _check_server(self):
+        if self._address is None:
+            raise ValueError("%s has no server: start() it, or give the address of a "
+                             "running one and connect()" % type(self).__name__)
+
+    def SharedMemory(self, size):
+        """Return a new ``SharedMemory`` of *size* bytes, tracked by the server."""
+        self._check_server()
+        shm = shared_memory.SharedMemory(None, create=True, size=size)
+        self._track_segment(shm)
+        return shm
+
+    def ShareableList(self, sequence):
+        """Return a new ``ShareableList`` holding *sequence*, tracked by the server."""
+        self._check_server()
+        sl = shared_memory.ShareableList(sequence)
+        self._track_segment(sl.shm)
+        return sl

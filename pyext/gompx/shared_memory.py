@@ -29,21 +29,35 @@ attached to it) exits, even while others still use it.  Consequences:
 - A ``SharedMemory`` (or ``ShareableList``) given to a ``Process`` reaches the child as
   the segment's memory file, not by name: the child holds the segment from its start,
   even if the parent closes it at once.  Pickled anywhere else it goes by name.
-- No resource tracker, no "leaked shared_memory objects" warning.
+- No resource tracker, no "leaked shared_memory objects" warning.  ``track`` (3.13's
+  keyword, accepted on every version) therefore changes nothing: as on Windows, where
+  CPython ignores it too, no process ever unlinks a segment on its own, tracked or not,
+  and the memory goes with the last process holding it.  ``track=False`` gets what it
+  asks for (this process's exit takes nothing from the others); ``track=True`` gets what
+  tracking is for (nothing is left behind when every process is gone).
+
+Names, as stdlib's on POSIX (``_USE_POSIX`` is true): ``_name`` is the name with a
+leading slash (``_prepend_leading_slash``), ``name`` without it; a made-up name is
+``_make_filename()``, ``_SHM_NAME_PREFIX`` and 8 random hex digits, made again while it
+is taken.  A subclass's ``_flags`` is read for ``O_CREAT`` and ``O_EXCL`` as ``shm_open``
+would (with ``O_CREAT`` alone, attach or else create); the memory is always mapped read
+and write, and names are always private to the user (there is no ``_mode``).
 
 Smaller differences: names are per user and per network namespace (another user's
 process cannot reach them, as with stdlib's 0600 files); ``size`` is the size asked for
 at creation in every process (stdlib reports the file's size on attach); attaching to an
 unknown name takes about 0.1 s to fail (the name might be between two holders, one of
 which just died); "." and ".." are refused with ``EINVAL`` and a name with a NUL with
-``ValueError`` (stdlib cuts the name there); and a ``ShareableList`` sizes a ``str`` by
-its UTF-8 bytes, not its characters (stdlib truncates non-ASCII strings).
+``ValueError`` (stdlib cuts the name there); and a ``ShareableList`` sizes a ``str``'s
+slot as stdlib does, by its characters, unless its UTF-8 bytes would not fit, when it
+gets room for them (stdlib truncates such a string).
 """
 
 import errno
 import mmap
 import operator
 import os
+import secrets
 import struct
 import types
 from functools import partial
@@ -54,6 +68,24 @@ __all__ = ["SharedMemory", "ShareableList"]
 
 _native = None
 
+_USE_POSIX = True  # POSIX names: a leading slash, one unlink(), _flags
+
+_O_CREX = os.O_CREAT | os.O_EXCL
+
+# FreeBSD (and perhaps other BSDs) limit names to 14 characters: stdlib keeps made-up
+# names that short.
+_SHM_SAFE_NAME_LENGTH = 14
+
+_SHM_NAME_PREFIX = "/psm_"
+
+
+def _make_filename():
+    """Return a random name for a new segment: ``_SHM_NAME_PREFIX`` and hex digits."""
+    nbytes = (_SHM_SAFE_NAME_LENGTH - len(_SHM_NAME_PREFIX)) // 2
+    if nbytes < 2:
+        raise ValueError("_SHM_NAME_PREFIX %r is too long" % (_SHM_NAME_PREFIX,))
+    return _SHM_NAME_PREFIX + secrets.token_hex(nbytes)
+
 
 def _load_native():
     global _native
@@ -62,13 +94,74 @@ def _load_native():
     return native
 
 
-def _with_filename(exc, name):
-    """*exc* (an OSError from the core) as stdlib words it, with '/name' as filename."""
+def _with_filename(exc, filename):
+    """*exc* (an OSError from the core) as stdlib words it, naming *filename*."""
     if exc.errno in (errno.ENOENT, errno.EEXIST, errno.EINVAL, errno.ENAMETOOLONG):
         text = os.strerror(exc.errno)
     else:  # the core's message says more (another user's name, a stopped process, ...)
         text = exc.strerror
-    return type(exc)(exc.errno, text, "/" + name)
+    return type(exc)(exc.errno, text, filename)
+
+
+def _core(function, name, *args):
+    """Call the core's *function* on the segment called *name* (``_name``'s form),
+    raising its errors as stdlib words them."""
+    native = _native or _load_native()
+    try:
+        if not name.lstrip("/"):  # the core would take an empty name as "make one up"
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+        return native.call(getattr(native.ext, function), name, *args)
+    except OSError as e:
+        if e.filename is not None:
+            raise
+        raise _with_filename(e, name) from None
+
+
+def _create(name, size):
+    """Create a segment called *name*, or a fresh ``_make_filename()`` one for None;
+    return its handle and its name."""
+    size = operator.index(size)
+    if size <= 0:
+        raise ValueError("'size' must be a positive number different from zero")
+    if name is not None:
+        return _core("gompxcore_SharedMemoryCreate", name, size), name
+    while True:
+        name = _make_filename()
+        try:
+            return _core("gompxcore_SharedMemoryCreate", name, size), name
+        except FileExistsError:
+            continue
+
+
+def _open_or_create(name, size, tries=50):
+    """Attach to the segment called *name*, or create it if there is none (``O_CREAT``
+    without ``O_EXCL``); return its handle and whether it was created."""
+    for _ in range(tries - 1):
+        try:
+            return _core("gompxcore_SharedMemoryOpen", name), False
+        except FileNotFoundError:
+            pass
+        try:
+            return _create(name, size)[0], True
+        except FileExistsError:
+            continue  # another process created it in between: attach to that one
+    # Still racing (a name created and unlinked over and over): the last try may fail.
+    try:
+        return _core("gompxcore_SharedMemoryOpen", name), False
+    except FileNotFoundError:
+        return _create(name, size)[0], True
+
+
+def _unlink_name(name):
+    """Remove the name *name* (of a segment this object does not hold)."""
+    handle = _core("gompxcore_SharedMemoryOpen", name)
+    try:
+        try:
+            _native.call(_native.ext.gompxcore_SharedMemoryUnlink, handle)
+        except OSError as e:
+            raise _with_filename(e, name) from None
+    finally:
+        _native.ext.gompxcore_SharedMemoryDrop(handle)
 
 
 class SharedMemory:
@@ -85,45 +178,47 @@ class SharedMemory:
     # __init__ raised.
     _name = None
     _handle = None
+    _handle_name = None
     _mmap = None
     _buf = None
     _size = 0
+    _flags = os.O_RDWR  # create=True sets O_CREAT | O_EXCL on the instance, as stdlib
+    _prepend_leading_slash = True
+    _track = True
 
-    def __init__(self, name=None, create=False, size=0):
+    def __init__(self, name=None, create=False, size=0, *, track=True):
         if not size >= 0:
             raise ValueError("'size' must be a positive integer")
         if create:
+            self._flags = _O_CREX | os.O_RDWR
             if size == 0:
                 raise ValueError("'size' must be a positive number different from zero")
-        if name is None and not create:
+        exclusive = self._flags & _O_CREX == _O_CREX
+        if name is None and not exclusive:
             raise ValueError("'name' can only be None if create=True")
+        self._track = track
         if name is not None:
             if not isinstance(name, str):
                 raise TypeError('can only concatenate str (not "%s") to str'
                                 % type(name).__name__)
             name.encode("utf-8")  # the core takes UTF-8; refuse lone surrogates here
-        native = _native or _load_native()
-        ext = native.ext
-        try:
-            if not create:
-                handle = native.call(ext.gompxcore_SharedMemoryOpen, name)
-            elif name == "":  # an empty name means "make one up" to the core
-                raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), "/")
-            else:
-                handle = native.call(ext.gompxcore_SharedMemoryCreate, name or "",
-                                     operator.index(size))
-        except OSError as e:
-            if e.filename is not None:
-                raise
-            raise _with_filename(e, name) from None
-        self._map(handle, name, create)
+            name = "/" + name if self._prepend_leading_slash else name
+        if exclusive:
+            handle, name = _create(name, size)
+            created = True
+        elif self._flags & os.O_CREAT:
+            handle, created = _open_or_create(name, size)
+        else:
+            handle, created = _core("gompxcore_SharedMemoryOpen", name), False
+        self._map(handle, name, created)
 
     def _map(self, handle, name, created):
-        """Map the memory of the segment behind the core's *handle* (and own the handle)."""
+        """Map the memory of the segment behind the core's *handle* (and own the handle);
+        *name* is its name in ``_name``'s form."""
         ext = _native.ext
         self._handle = handle
         self._pid = os.getpid()
-        self._name = ext.gompxcore_SharedMemoryName(handle) if name is None else name
+        self._name = self._handle_name = name
         self._size = ext.gompxcore_SharedMemorySize(handle)
         try:
             self._mmap = mmap.mmap(ext.gompxcore_SharedMemoryFd(handle), self._size,
@@ -173,7 +268,10 @@ class SharedMemory:
 
     @property
     def name(self):
-        """The name that identifies the block, as given or made up."""
+        """The name that identifies the block, as given or made up (without the leading
+        slash ``_name`` has)."""
+        if self._prepend_leading_slash and self._name and self._name.startswith("/"):
+            return self._name[1:]
         return self._name
 
     @property
@@ -204,7 +302,8 @@ class SharedMemory:
 
         Call it once, from one process.  Processes that hold the block keep using it;
         the memory goes with the last of them.  Raises FileNotFoundError if the block was
-        unlinked already.
+        unlinked already.  (As in stdlib, it is the name in ``_name`` that goes: if that
+        was reassigned, the block of that name.)
         """
         if self._handle is None:
             return
@@ -213,6 +312,9 @@ class SharedMemory:
                 "gompx's Go core does not survive os.fork(), so this process cannot unlink "
                 "a segment it inherited by forking: unlink it in the process that created "
                 "or attached it, or attach to it by name here first")
+        if self._name != self._handle_name:
+            _unlink_name(self._name)
+            return
         try:
             _native.call(_native.ext.gompxcore_SharedMemoryUnlink, self._handle)
         except OSError as e:
@@ -275,8 +377,18 @@ class ShareableList:
         """The struct format *value* is created with (KeyError for other types)."""
         fmt = cls._types_mapping[type(value)]
         if isinstance(value, (str, bytes)):
-            n = len(value.encode(_encoding)) if isinstance(value, str) else len(value)
-            fmt %= cls._alignment * (n // cls._alignment + 1)
+            # As stdlib: the length (in characters for a str) past the next multiple of 8,
+            # or, for a str whose UTF-8 form would not fit there, its UTF-8 length.
+            room = cls._alignment * (len(value) // cls._alignment + 1)
+            if isinstance(value, str):
+                n = len(value.encode(_encoding))
+                if n > room:
+                    room = cls._alignment * (n // cls._alignment + 1)
+            fmt %= room
+            if len(fmt) > 8:
+                raise ValueError("%s item too long for a ShareableList: its struct "
+                                 "format %r is longer than 8 characters"
+                                 % (type(value).__name__, fmt))
         return fmt
 
     def __init__(self, sequence=None, *, name=None):
