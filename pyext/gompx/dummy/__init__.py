@@ -7,7 +7,9 @@ there is nothing to dispatch between processes.
 
 ``ThreadPool`` keeps ``gompx.Pool``'s promise not to hang: ``terminate()`` fails the
 tasks no thread has started with ``WorkerLostError`` and returns without waiting for the
-running ones (threads cannot be killed; ``join()`` waits for them).
+running ones (threads cannot be killed; ``join()`` waits for them).  As in CPython, the
+worker threads hold no reference to their pool: a running pool that is garbage collected
+warns (``ResourceWarning``) and its threads exit.
 """
 
 import array
@@ -17,6 +19,7 @@ import os
 import queue
 import sys
 import threading
+import warnings
 import weakref
 from queue import Queue
 from threading import Barrier, BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore
@@ -150,16 +153,38 @@ class ThreadPool:
         self._processes = processes
         self._initializer = initializer
         self._initargs = initargs
+        # apply_async() and map_async() submit batches of tasks to _taskqueue; the task
+        # handler moves them, in order, to _tasks, which the workers take from (as CPython's
+        # task handler does: a terminate() right after a submission starts none of it).
+        self._taskqueue = queue.SimpleQueue()
         self._tasks = queue.SimpleQueue()
         self._state = RUN
+        # Held while the state changes, a batch is submitted or a task queued, and while
+        # terminate() takes the queued tasks: no task lands behind the workers' _STOPs.
         self._lock = threading.Lock()
+        self._terminated = threading.Event()
+        self._stopping = False
         self._feeders = []
         self._pool = []
         for i in range(processes):
-            t = DummyProcess(target=self._work, name="ThreadPoolWorker-%d" % (i + 1))
+            t = DummyProcess(target=_work, name="ThreadPoolWorker-%d" % (i + 1),
+                             args=(self._tasks, self._terminated, initializer, initargs))
             t.daemon = True
             t.start()
             self._pool.append(t)
+        # No thread holds a reference to the pool, so a dropped pool is collected.
+        self._handler = threading.Thread(
+            target=_handle_tasks, name="ThreadPool-task-handler", daemon=True,
+            args=(self._taskqueue, self._tasks, self._lock, self._terminated, processes))
+        self._handler.start()
+
+    # The globals are default arguments so that they are still there at shutdown.
+    def __del__(self, _warn=warnings.warn, RUN=RUN):
+        if getattr(self, "_state", None) == RUN:
+            _warn(f"unclosed running multiprocessing pool {self!r}", ResourceWarning,
+                  source=self)
+        if getattr(self, "_handler", None) is not None:
+            self._stop_handler()
 
     def __repr__(self):
         return "<%s.%s state=%s pool_size=%d>" % (type(self).__module__,
@@ -170,34 +195,22 @@ class ThreadPool:
         raise NotImplementedError(
             "pool objects cannot be passed between processes or pickled")
 
-    def _work(self):
-        if self._initializer is not None:
-            self._initializer(*self._initargs)
-        get = self._tasks.get
-        while True:
-            task = get()
-            if task is _STOP:
-                return
-            result, index, fn, star, chunked, body = task
-            if self._state == TERMINATE:
-                result._set(index, False, _lost())
-                continue
-            try:
-                if not chunked:
-                    value = fn(*body[0], **body[1])
-                elif star:
-                    value = list(itertools.starmap(fn, body))
-                else:
-                    value = list(map(fn, body))
-                ok = True
-            except Exception as e:
-                ok, value = False, e
-            result._set(index, ok, value)
-            task = result = value = body = None
-
     def _check_running(self):
         if self._state != RUN:
             raise ValueError("Pool not running")
+
+    def _submit(self, batch):
+        with self._lock:
+            self._check_running()
+            self._taskqueue.put(batch)
+
+    def _stop_handler(self):
+        """Once: the task handler finishes the submitted batches, then stops the workers."""
+        with self._lock:
+            if self._stopping:
+                return
+            self._stopping = True
+            self._taskqueue.put(_STOP)
 
     def apply(self, func, args=(), kwds={}):
         """Equivalent of `func(*args, **kwds)`, run in a worker thread."""
@@ -207,7 +220,7 @@ class ThreadPool:
         """Asynchronous version of `apply()`."""
         self._check_running()
         result = ApplyResult(self, callback, error_callback)
-        self._tasks.put((result, 0, func, False, False, (args, kwds)))
+        self._submit([(result, 0, func, False, False, (args, kwds))])
         return result
 
     def map(self, func, iterable, chunksize=None):
@@ -237,9 +250,11 @@ class ThreadPool:
         result = MapResult(self, chunksize, len(iterable), callback, error_callback)
         if chunksize > 0:
             it = iter(iterable)
+            batch = []
             for i in range(result._number_left):
-                chunk = tuple(itertools.islice(it, chunksize))
-                self._tasks.put((result, i, func, star, True, chunk))
+                batch.append((result, i, func, star, True,
+                              tuple(itertools.islice(it, chunksize))))
+            self._submit(batch)
         return result
 
     def imap(self, func, iterable, chunksize=1):
@@ -256,41 +271,41 @@ class ThreadPool:
             raise ValueError("Chunksize must be 1+, not {0:n}".format(chunksize))
         result = cls(self)
         chunks = _chunks(iterable, chunksize)
-        feeder = threading.Thread(target=self._feed, args=(result, func, chunks),
-                                  daemon=True, name="ThreadPool-feeder")
-        self._feeders.append(feeder)
-        feeder.start()
+        feeder = threading.Thread(target=_feed, name="ThreadPool-feeder", daemon=True,
+                                  args=(self._tasks, self._lock, self._terminated, result,
+                                        func, chunks))
+        with self._lock:  # join() stops the workers once the feeders it knows are done
+            self._check_running()
+            self._feeders.append(feeder)
+            feeder.start()
         if chunksize == 1:
             return _Unwrap(result)
         return (item for chunk in result for item in chunk)
 
-    def _feed(self, result, func, chunks):
-        i = -1
-        try:
-            for i, chunk in enumerate(chunks):
-                self._tasks.put((result, i, func, False, True, chunk))
-        except Exception as e:
-            i += 1
-            result._set(i, False, e)
-        result._set_length(i + 1)
-
     def close(self):
         """No more work; the threads exit once the submitted work is done."""
-        if self._state == RUN:
-            self._state = CLOSE
+        with self._lock:
+            if self._state == RUN:
+                self._state = CLOSE
 
     def terminate(self):
         """Fail the tasks no thread has started; do not wait for the running ones."""
-        self._state = TERMINATE
-        while True:
-            try:
-                task = self._tasks.get_nowait()
-            except queue.Empty:
-                break
+        with self._lock:
+            self._state = TERMINATE
+            self._terminated.set()
+            queued = []
+            while True:
+                try:
+                    queued.append(self._tasks.get_nowait())
+                except queue.Empty:
+                    break
+            for task in queued:
+                if task is _STOP:  # a join() in another thread is stopping the workers
+                    self._tasks.put(task)
+        for task in queued:
             if task is not _STOP:
                 task[0]._set(task[1], False, _lost())
-        for _ in self._pool:
-            self._tasks.put(_STOP)
+        self._stop_handler()
 
     def join(self):
         """Wait for the threads to exit (after close() or terminate())."""
@@ -300,9 +315,8 @@ class ThreadPool:
             raise ValueError("In unknown state")
         for f in self._feeders:
             f.join()
-        if self._state == CLOSE:
-            for _ in self._pool:
-                self._tasks.put(_STOP)
+        self._stop_handler()
+        self._handler.join()
         for t in self._pool:
             t.join()
 
@@ -312,6 +326,72 @@ class ThreadPool:
 
     def __exit__(self, exc_type, exc_val, exc_tb):
         self.terminate()
+
+
+def _work(tasks, terminated, initializer, initargs):
+    """A worker thread: run tasks until a _STOP; after terminate(), fail them instead."""
+    if initializer is not None:
+        initializer(*initargs)
+    get = tasks.get
+    while True:
+        task = get()
+        if task is _STOP:
+            return
+        result, index, fn, star, chunked, body = task
+        if terminated.is_set():
+            result._set(index, False, _lost())
+            continue
+        try:
+            if not chunked:
+                value = fn(*body[0], **body[1])
+            elif star:
+                value = list(itertools.starmap(fn, body))
+            else:
+                value = list(map(fn, body))
+            ok = True
+        except Exception as e:
+            ok, value = False, e
+        result._set(index, ok, value)
+        task = result = value = body = None
+
+
+def _handle_tasks(taskqueue, tasks, lock, terminated, workers):
+    """The task handler thread: move each submitted batch to the workers' queue (failing
+    its tasks once the pool has terminated); at _STOP, queue one _STOP per worker."""
+    while True:
+        batch = taskqueue.get()
+        if batch is _STOP:
+            break
+        for task in batch:
+            _queue(tasks, lock, terminated, task)
+        batch = task = None
+    for _ in range(workers):
+        tasks.put(_STOP)
+
+
+def _queue(tasks, lock, terminated, task):
+    """Queue *task* for the workers; once the pool has terminated, fail it instead (no
+    worker would take it).  Return whether it was queued."""
+    with lock:
+        if not terminated.is_set():
+            tasks.put(task)
+            return True
+    task[0]._set(task[1], False, _lost())
+    return False
+
+
+def _feed(tasks, lock, terminated, result, func, chunks):
+    """An imap feeder thread: queue *chunks* as tasks until they run out or the pool
+    terminates; then tell *result* how many there were."""
+    i = -1
+    try:
+        for i, chunk in enumerate(chunks):
+            if not _queue(tasks, lock, terminated, (result, i, func, False, True, chunk)):
+                break
+    except Exception as e:
+        i += 1
+        result._set(i, False, e)
+    result._set_length(i + 1)
 
 
 def _chunks(iterable, size):

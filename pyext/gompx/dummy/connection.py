@@ -5,6 +5,7 @@ backlog queue, ``Client`` connecting through it, and ``Pipe`` making two ends.  
 pass by reference; nothing is pickled.
 """
 
+import math
 from queue import Queue
 
 __all__ = ["Client", "Listener", "Pipe"]
@@ -62,11 +63,16 @@ class Connection:
         """Whether there is something to recv, waiting up to *timeout* (None: forever)."""
         if self._in.qsize() > 0:
             return True
-        if timeout is not None and timeout <= 0.0:
-            return False
+        if timeout is not None:
+            if math.isnan(timeout):
+                # Condition.wait_for would spin forever on NaN; connections refuse it.
+                raise ValueError("poll() timeout must be a number of seconds, not NaN")
+            if timeout <= 0.0:
+                return False
+        # not_empty wraps the queue's own mutex, a plain Lock: under it, count with the
+        # unlocked _qsize() (as Queue.get does), never qsize(), which takes the mutex again.
         with self._in.not_empty:
-            self._in.not_empty.wait_for(lambda: self._in.qsize() > 0, timeout)
-        return self._in.qsize() > 0
+            return self._in.not_empty.wait_for(self._in._qsize, timeout) > 0
 
     def close(self):
         pass
