@@ -33,6 +33,7 @@ __all__ = ["Arena", "Heap", "BufferWrapper", "arena_view"]
 _maps = {}  # (st_dev, st_ino) of an arena file -> this process's mmap of it
 _maps_lock = threading.Lock()
 _arena_size = None
+_core_lock = threading.Lock()  # guards the lazy making of a Heap's core handle
 
 
 def _native():
@@ -119,11 +120,23 @@ class Heap:
         self._pending_free_blocks = []
         self._n_mallocs = 0
         self._n_frees = 0
-        self._core = None  # the core's heap handle, made by the first malloc
+        self._core = None  # the core's heap handle, made on first use: see _handle
 
     def _new_core(self):
         n = _native()
         return n.call(n.ext.gompxcore_SharedHeapNew)
+
+    def _handle(self):
+        # Not made in __init__: the process heap is made at import, and a fork server
+        # imports this module without loading the Go core.
+        core = self._core
+        if core is None:
+            with _core_lock:
+                if self._core is None:
+                    self._core = self._new_core()
+                    util.Finalize(self, _close_heap, (self._core,))
+                core = self._core
+        return core
 
     def malloc(self, size):
         """A new block of at least *size* zeroed bytes, holding this process's reference."""
@@ -134,10 +147,7 @@ class Heap:
         n = _native()
         with self._lock:
             self._free_pending_blocks()
-            if self._core is None:
-                self._core = self._new_core()
-                util.Finalize(self, _close_heap, (self._core,))
-            block = n.call(n.ext.gompxcore_SharedHeapAlloc, self._core, size)
+            block = n.call(n.ext.gompxcore_SharedHeapAlloc, self._handle(), size)
             self._n_mallocs += 1
             return block
 
@@ -159,16 +169,12 @@ class Heap:
         self._pending_free_blocks.append(block)
 
     def _check_owned(self, block):
-        if self._core is None:
-            raise ValueError("block %r was not allocated by this heap" % (block,))
         n = _native()
-        n.call(n.ext.gompxcore_SharedHeapOwns, self._core, block)
+        n.call(n.ext.gompxcore_SharedHeapOwns, self._handle(), block)
 
     def _free(self, block):
-        if self._core is None:
-            raise ValueError("block %r was not allocated by this heap" % (block,))
         n = _native()
-        n.call(n.ext.gompxcore_SharedHeapFree, self._core, block)
+        n.call(n.ext.gompxcore_SharedHeapFree, self._handle(), block)
         self._n_frees += 1
 
     def _free_pending_blocks(self):
@@ -184,12 +190,9 @@ class Heap:
     def _read(self):
         """The arenas that hold blocks, each with its blocks [(start, stop, free), ...] in
         address order, as the core walked them just now."""
-        core = self._core
-        if core is None:
-            return []
         n = _native()
         arenas = []
-        for line in n.call(n.ext.gompxcore_SharedHeapBlocks, core).splitlines():
+        for line in n.call(n.ext.gompxcore_SharedHeapBlocks, self._handle()).splitlines():
             fields = line.split()
             if fields[0] == "arena":
                 blocks = []
