@@ -71,10 +71,11 @@ func ExampleBarrier() {
 
 // A SharedHeap of its own keeps its blocks apart from the process's. Arenas lists every
 // block, free or not; when the last one is freed, the arena is reset and its memory goes
-// back to the kernel.
+// back to the kernel (with SetKeep(0); by default, an arena under 4 MiB keeps its blocks).
 func ExampleSharedHeap() {
 	h := gompx.NewSharedHeap()
 	defer h.Close()
+	h.SetKeep(0)
 	a, _ := h.Alloc(100)
 	b, _ := h.Alloc(1000)
 	a.Close()

@@ -3,6 +3,7 @@ package gompx
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -82,20 +83,47 @@ func unregister(a *arena.Arena) {
 // NewSharedHeap makes a separate one, whose arenas hold only its own blocks.
 //
 // An arena whose last block is freed, by whichever process drops the last reference, is
-// reset: its memory goes back to the kernel, and the heap allocates from it again.
+// reset: its memory goes back to the kernel, and the heap allocates from it again. An
+// arena whose blocks span less than the heap's keep setting (SetKeep) keeps them instead.
 type SharedHeap struct {
 	mu     sync.Mutex
 	arenas []*arena.Arena // made by this heap, oldest first; the last one allocates
+	keep   int64
 	closed bool
 }
 
-var processHeap SharedHeap
+// DefaultHeapKeep is a new heap's SetKeep setting: CPython's heap keeps an emptied arena
+// under 4 MiB for reuse, rather than pay to map it again; gompx's pays a punch and a page
+// fault per page (a block allocated and freed alone, in a loop: ~10 µs a round).
+const DefaultHeapKeep = 4 << 20
+
+var processHeap = SharedHeap{keep: DefaultHeapKeep}
 
 // ProcessHeap is the heap AllocShared allocates from. It is never closed.
 func ProcessHeap() *SharedHeap { return &processHeap }
 
 // NewSharedHeap makes an empty heap; its first Alloc creates its first arena.
-func NewSharedHeap() *SharedHeap { return new(SharedHeap) }
+func NewSharedHeap() *SharedHeap { return &SharedHeap{keep: DefaultHeapKeep} }
+
+// SetKeep sets, for the heap's arenas now and to come, the size under which an arena
+// whose blocks are all freed keeps them (and their memory) for the next allocations
+// instead of being reset; 0 resets every emptied arena. It takes effect at the next
+// free of an arena's last block, in whichever process.
+func (h *SharedHeap) SetKeep(bytes int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.keep = max(bytes, 0)
+	for _, a := range h.arenas {
+		a.SetKeep(h.keep)
+	}
+}
+
+// Keep is the heap's SetKeep setting.
+func (h *SharedHeap) Keep() int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.keep
+}
 
 // AllocShared returns a new block of at least size zeroed bytes from the process's heap,
 // holding this process's reference.
@@ -119,6 +147,7 @@ func (h *SharedHeap) Alloc(size int) (*SharedBlock, error) {
 				a.Close()
 				return nil, fmt.Errorf("shared block: %w", err)
 			}
+			a.SetKeep(h.keep)
 			h.arenas = append(h.arenas, a)
 		}
 		a := h.arenas[len(h.arenas)-1]
@@ -191,8 +220,8 @@ func (h *SharedHeap) Arenas() ([]HeapArena, error) {
 	return out, nil
 }
 
-// Close ends the heap: Alloc fails from now on, and every arena without a live block is
-// unmapped and its file closed. An arena that still has live blocks (this process's, or
+// Close ends the heap: Alloc fails from now on, and every arena without a live block (kept
+// free blocks or none) is unmapped and its file closed. An arena that still has live blocks (this process's, or
 // held by processes it sent them to) stays mapped for them for the life of the process;
 // its memory goes back to the kernel when its last block is freed, as always. Closing
 // twice is harmless; the process heap cannot be closed.
@@ -207,7 +236,7 @@ func (h *SharedHeap) Close() error {
 	for _, a := range h.arenas {
 		// No live block means no process holds a reference into it, and only this heap
 		// allocates from it: nothing can make one live again.
-		if blocks, _, err := a.Blocks(); err != nil || len(blocks) > 0 {
+		if blocks, _, err := a.Blocks(); err != nil || slices.ContainsFunc(blocks, func(b arena.Block) bool { return !b.Free }) {
 			kept = append(kept, a)
 			continue
 		}

@@ -35,6 +35,7 @@ func heapBlocks(t *testing.T, h *SharedHeap) (free, allocated int) {
 // blocks, refuses others', gives its arena back when its last block goes, and closes.
 func TestSharedHeapSeparate(t *testing.T) {
 	h := NewSharedHeap()
+	h.SetKeep(0)
 	mine, err := h.Alloc(1000)
 	if err != nil {
 		t.Fatal(err)
@@ -92,5 +93,33 @@ func TestSharedHeapSeparate(t *testing.T) {
 	}
 	if err := ProcessHeap().Close(); err == nil {
 		t.Fatal("the process heap closed")
+	}
+}
+
+// TestSharedHeapKeep: by default an emptied arena under DefaultHeapKeep keeps its free
+// blocks; a later SetKeep(0) resets it at the next emptying; Close closes an arena that
+// holds only free blocks.
+func TestSharedHeapKeep(t *testing.T) {
+	h := NewSharedHeap()
+	if h.Keep() != DefaultHeapKeep || ProcessHeap().Keep() != DefaultHeapKeep {
+		t.Fatalf("keep %d, want %d", h.Keep(), DefaultHeapKeep)
+	}
+	b, _ := h.Alloc(100)
+	b.Close()
+	if free, allocated := heapBlocks(t, h); free != 1 || allocated != 0 {
+		t.Fatalf("%d free and %d allocated blocks, want the freed block kept", free, allocated)
+	}
+	h.SetKeep(0)
+	b, _ = h.Alloc(100)
+	b.Close()
+	if free, allocated := heapBlocks(t, h); free != 0 || allocated != 0 {
+		t.Fatalf("%d free and %d allocated blocks after SetKeep(0), want a reset", free, allocated)
+	}
+	h.SetKeep(1 << 20)
+	b, _ = h.Alloc(100)
+	b.Close()
+	h.Close()
+	if arenas, _ := h.Arenas(); len(arenas) != 0 {
+		t.Fatalf("Close kept %d arenas of free blocks", len(arenas))
 	}
 }

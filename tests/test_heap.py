@@ -27,7 +27,7 @@ def heap(mp):
     module = heapmod(mp)
     old = module.BufferWrapper._heap
     module.BufferWrapper._heap = fresh = module.Heap()
-    # stdlib keeps an emptied arena smaller than this for reuse; gompx gives every one back.
+    # Both keep an emptied arena smaller than this for reuse; the checks want none kept.
     fresh._DISCARD_FREE_SPACE_LARGER_THAN = 0
     yield fresh
     module.BufferWrapper._heap = old

@@ -1,6 +1,6 @@
 """gompx-only promises of multiprocessing.heap: the bookkeeping is a view of the Go core's
 arenas (the locks' blocks show in the process heap's), memory goes back to the kernel when
-an arena's last block is freed, a block a child still holds stays allocated until the child
+an arena's last block is freed (unless the arena is small enough to keep, as CPython's), a block a child still holds stays allocated until the child
 drops it (and the child's drop gives the arena back), bad frees raise ValueError, and a
 dropped Heap closes its arenas. The stdlib-compatible behaviour is in test_heap.py.
 """
@@ -22,6 +22,7 @@ def heap(mp):
     module = heapmod(mp)
     old = module.BufferWrapper._heap
     module.BufferWrapper._heap = fresh = module.Heap()
+    fresh._DISCARD_FREE_SPACE_LARGER_THAN = 0  # every emptied arena given back
     yield fresh
     module.BufferWrapper._heap = old
 
@@ -80,6 +81,26 @@ def test_memory_returns_to_the_kernel(mp, heap):
     view = again.create_memoryview()
     assert view.tobytes() == bytes(5000)
     view.release()
+
+
+def test_small_arenas_are_kept(mp):
+    # As CPython's heap: an emptied arena under _DISCARD_FREE_SPACE_LARGER_THAN keeps its
+    # blocks, free, and the next allocation reuses one.
+    module = heapmod(mp)
+    heap = module.Heap()
+    assert heap._DISCARD_FREE_SPACE_LARGER_THAN == 4 << 20
+    block = heap.malloc(3000)
+    heap.free(block)
+    (arena,) = heap._arenas
+    assert heap._allocated_blocks == {}
+    assert [(length, len(seq)) for length, seq in heap._len_to_seq.items()] == [(4096, 1)]
+    heap.free(heap.malloc(3000))
+    assert heap._arenas == [arena] and arena.size == heap._arenas[0].size == 4096
+    heap._DISCARD_FREE_SPACE_LARGER_THAN = 0
+    heap.free(heap.malloc(3000))
+    assert heap._arenas == [] and heap._len_to_seq == {}
+    with pytest.raises(ValueError):
+        heap._DISCARD_FREE_SPACE_LARGER_THAN = -1
 
 
 def test_a_childs_reference_keeps_the_block(mp, heap, ctx):

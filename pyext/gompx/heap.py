@@ -7,7 +7,8 @@ counted in the shared memory itself, so a block is reused only after every proce
 received it has dropped it, and the memory goes back to the kernel when the last process
 exits, however it exits -- nothing is ever left in ``/dev/shm``.  An arena whose last
 block is freed (by whichever process drops the last reference) gives its memory back at
-once.
+once, unless it is small enough to keep for reuse (``_DISCARD_FREE_SPACE_LARGER_THAN``,
+4 MiB as in CPython).
 
 A :class:`Heap` is one allocator: a handle to a heap in the Go core with arenas of its
 own.  ``BufferWrapper._heap``, the process's heap, is the Go core's process heap, which the
@@ -106,8 +107,12 @@ class Heap:
     stays the same unless another process (or the core's own locks and semaphores, on
     the process heap) allocates or frees meanwhile:
 
-    - ``_arenas``: the arenas that hold blocks (an arena whose blocks were all freed was
-      reset and holds no memory: it is not listed);
+    - ``_DISCARD_FREE_SPACE_LARGER_THAN``: an arena whose blocks are all freed gives its
+      memory back to the kernel and is no longer listed, unless its blocks span less than
+      this (4 MiB): then it keeps them, free, for the next allocations, as CPython's heap
+      keeps such an arena.  Stored with the arenas, so it holds for frees in any process.
+      0: give every emptied arena back;
+    - ``_arenas``: the arenas that hold blocks, free or allocated;
     - ``_allocated_blocks``: ``{arena: {(start, stop), ...}}``, blocks some process holds;
     - ``_len_to_seq``: ``{length: [(arena, start, stop), ...]}``, free blocks by length;
     - ``_n_mallocs``, ``_n_frees``: blocks this object allocated and freed.
@@ -200,6 +205,18 @@ class Heap:
             else:
                 blocks.append((int(fields[0]), int(fields[1]), fields[2] == "free"))
         return arenas
+
+    @property
+    def _DISCARD_FREE_SPACE_LARGER_THAN(self):
+        n = _native()
+        return n.call(n.ext.gompxcore_SharedHeapKeep, self._handle())
+
+    @_DISCARD_FREE_SPACE_LARGER_THAN.setter
+    def _DISCARD_FREE_SPACE_LARGER_THAN(self, size):
+        if size < 0:
+            raise ValueError("_DISCARD_FREE_SPACE_LARGER_THAN must be >= 0, not %r" % (size,))
+        n = _native()
+        n.call(n.ext.gompxcore_SharedHeapSetKeep, self._handle(), min(size, sys.maxsize))
 
     @property
     def _arenas(self):

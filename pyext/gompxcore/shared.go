@@ -106,6 +106,29 @@ func SharedHeapAlloc(heap int64, size int) (h int64, err error) {
 	return handles.put(b), nil
 }
 
+// SharedHeapSetKeep sets the size under which an arena of the heap whose blocks are all
+// freed keeps them, memory and all, for reuse instead of giving its memory back (CPython's
+// Heap._DISCARD_FREE_SPACE_LARGER_THAN; 0: give every emptied arena back).
+func SharedHeapSetKeep(heap int64, bytes int64) (ok bool, err error) {
+	defer recoverInto(&err)
+	hp, err := get[*gompx.SharedHeap](heap)
+	if err != nil {
+		return false, err
+	}
+	hp.SetKeep(bytes)
+	return true, nil
+}
+
+// SharedHeapKeep is the heap's SharedHeapSetKeep setting (4 MiB unless set).
+func SharedHeapKeep(heap int64) (bytes int64, err error) {
+	defer recoverInto(&err)
+	hp, err := get[*gompx.SharedHeap](heap)
+	if err != nil {
+		return 0, err
+	}
+	return hp.Keep(), nil
+}
+
 // heapBlock finds the block handle block and checks that heap allocated it.
 func heapBlock(heap, block int64) (*gompx.SharedHeap, *gompx.SharedBlock, error) {
 	hp, err := get[*gompx.SharedHeap](heap)
@@ -145,8 +168,8 @@ func SharedHeapFree(heap, block int64) (ok bool, err error) {
 	return true, translate(hp.Free(b))
 }
 
-// SharedHeapBlocks describes every arena of the heap that holds blocks (one that holds
-// none was reset, or never used: it has no memory), each walked under its lock. Per
+// SharedHeapBlocks describes every arena of the heap that holds blocks, free or not (one
+// that holds none was reset, or never used: it has no memory), each walked under its lock. Per
 // arena, a line "arena FD BASE SIZE": the arena file's descriptor (the heap's; do not
 // close it), the file offset of its first block, and the bytes cut into blocks so far.
 // Then a line per block, in address order, "START STOP free" or "START STOP used": its

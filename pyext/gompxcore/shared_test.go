@@ -24,6 +24,10 @@ func TestSharedHeapFacade(t *testing.T) {
 	if desc, err := SharedHeapBlocks(heap); err != nil || desc != "" {
 		t.Fatalf("a new heap: %q, %v", desc, err)
 	}
+	if keep, err := SharedHeapKeep(heap); keep != 4<<20 || err != nil {
+		t.Fatalf("keep of a new heap: %d, %v", keep, err)
+	}
+	SharedHeapSetKeep(heap, 0) // every emptied arena given back, as checked below
 	_, err = SharedHeapAlloc(heap, -1)
 	wantPyError(t, "size -1", err, "gompx:ValueError:0:Size -1 out of range")
 	a, err := SharedHeapAlloc(heap, 100)

@@ -33,6 +33,7 @@ const (
 	// would not keep the live count, and its Release could reset an arena in use.
 	magic      = 0x324e4552_41706d67 // "gmpAREN2"
 	tagMagic   = 0x6b636f6c_62706d67 // "gmpblock"
+	keepOffset = 8
 	lockOffset = 16
 	topOffset  = 80
 	liveOffset = 88
@@ -224,7 +225,7 @@ func (a *Arena) Retain(data int64) error {
 
 // Release drops a reference to the block at data and frees it with the last one; freed
 // reports that. Freeing the arena's last live block resets the arena (see Reset in the
-// package doc): its memory goes back to the kernel.
+// package doc; SetKeep spares small ones): its memory goes back to the kernel.
 func (a *Arena) Release(data int64) (freed bool, err error) {
 	if err := a.check(data); err != nil {
 		return false, err
@@ -262,11 +263,24 @@ func (a *Arena) Release(data int64) (freed bool, err error) {
 	return true, nil
 }
 
+// SetKeep sets how large an emptied arena may be and still keep its blocks: the Release
+// that frees the last live block resets the arena only when its blocks span keep bytes or
+// more. Below that, the blocks stay on the free lists, memory and all, and the next
+// allocations reuse them without a page fault each (CPython's heap keeps arenas under
+// 4 MiB the same way). 0, a new arena's setting, resets every emptied arena.
+func (a *Arena) SetKeep(keep int64) { atomic.StoreUint64(a.word64(keepOffset), uint64(max(keep, 0))) }
+
+// Keep is what SetKeep set, in whichever process.
+func (a *Arena) Keep() int64 { return int64(atomic.LoadUint64(a.word64(keepOffset))) }
+
 // reset empties the arena once no block in it is live, and reports whether it did. Hold
 // the lock. No process holds a reference to any block then, so none will touch one
 // again (a block is used only through a reference), and any process may do it.
 func (a *Arena) reset() bool {
 	top := int64(atomic.LoadUint64(a.word64(topOffset)))
+	if top-FirstBlock < a.Keep() {
+		return false
+	}
 	end := (top + page - 1) &^ (page - 1)
 	// Punching comes first: Alloc counts on everything at and above top reading as
 	// zeros. Where it fails, the free lists keep the blocks, which are cleared on reuse.

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // releaseLastChild drops the reference it was handed, the block's last: the child frees
@@ -174,6 +176,46 @@ func TestResetReturnsMemory(t *testing.T) {
 	}
 }
 
+// TestKeepSparesSmallArenas: an emptied arena smaller than its keep setting keeps its
+// blocks (and their memory) for reuse; a larger one is reset. The setting lives in the
+// shared header, where any process's Release reads it.
+func TestKeepSparesSmallArenas(t *testing.T) {
+	a := newArena(t)
+	a.SetKeep(1 << 20)
+	fd, err := unix.FcntlInt(uintptr(a.Fd()), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := Open(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if other.Keep() != 1<<20 {
+		t.Fatalf("another mapping reads keep %d", other.Keep())
+	}
+	off, b := alloc(t, a, 5000)
+	b[0] = 1
+	held := allocatedBytes(t, a)
+	other.Release(off)
+	if blocks, _ := walk(t, a); len(blocks) != 1 || !blocks[0].Free {
+		t.Fatalf("a small emptied arena: %+v, want its block kept, free", blocks)
+	}
+	if allocatedBytes(t, a) != held {
+		t.Fatal("a kept arena gave memory back")
+	}
+	if again, _ := alloc(t, a, 5000); again != off {
+		t.Fatalf("the kept block was not reused: %d, want %d", again, off)
+	} else {
+		a.Release(again)
+	}
+	big, _ := alloc(t, a, 1<<20)
+	a.Release(big)
+	if blocks, top := walk(t, a); len(blocks) != 0 || top != FirstBlock {
+		t.Fatalf("an emptied arena past keep: %d blocks, top %d; want it reset", len(blocks), top)
+	}
+}
+
 // TestResetWaitsForEveryProcess: a block another process holds a reference to keeps the
 // arena from resetting; that process's release, the last, resets it.
 func TestResetWaitsForEveryProcess(t *testing.T) {
@@ -281,5 +323,34 @@ func TestBlocksWhileAllocating(t *testing.T) {
 	a.Release(keep)
 	if blocks, _ := walk(t, a); len(blocks) != 0 {
 		t.Fatalf("%d blocks left after every block was freed", len(blocks))
+	}
+}
+
+// BenchmarkAllocRelease: one block allocated and freed, alone in its arena (every Release
+// resets the arena: punch, then a page fault on the next use), alone in an arena that
+// SetKeep spares, or beside a live block.
+func BenchmarkAllocRelease(b *testing.B) {
+	for _, tt := range []struct {
+		name       string
+		keep, live bool
+	}{{"alone-resets", false, false}, {"alone-kept", true, false}, {"beside-a-live-block", false, true}} {
+		b.Run(tt.name, func(b *testing.B) {
+			a := newArena(b)
+			if tt.keep {
+				a.SetKeep(1 << 20)
+			}
+			if tt.live {
+				alloc(b, a, 10)
+			}
+			for i := 0; i < b.N; i++ {
+				off, err := a.Alloc(100)
+				if err != nil {
+					b.Fatal(err)
+				}
+				bs, _ := a.Bytes(off)
+				bs[0] = 1
+				a.Release(off)
+			}
+		})
 	}
 }
