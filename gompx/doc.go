@@ -81,6 +81,13 @@
 // abstract unix socket (internal/shmname), so a segment lives while any process holds
 // it or until Unlink, and nothing outlives the last holder, even after SIGKILL.
 //
+// SharedBlock is an unnamed block of shared memory (the storage of the locks and of
+// Python's shared ctypes values), allocated from a SharedHeap: the process's
+// (AllocShared) or one of its own (NewSharedHeap). Blocks are reference counted across
+// processes (Retain before handing one over), and an arena whose last block is freed
+// gives its memory back to the kernel at once (internal/arena). SharedHeap.Arenas lists
+// every block, free or allocated.
+//
 // # Not here
 //
 // No pickle format (package pickle: Conn.Send and Recv call it), no Windows named pipes, and no

@@ -68,3 +68,26 @@ func ExampleBarrier() {
 	// round 2 complete
 	// true
 }
+
+// A SharedHeap of its own keeps its blocks apart from the process's. Arenas lists every
+// block, free or not; when the last one is freed, the arena is reset and its memory goes
+// back to the kernel (with SetKeep(0); by default, an arena under 4 MiB keeps its blocks).
+func ExampleSharedHeap() {
+	h := gompx.NewSharedHeap()
+	defer h.Close()
+	h.SetKeep(0)
+	a, _ := h.Alloc(100)
+	b, _ := h.Alloc(1000)
+	a.Close()
+	arenas, _ := h.Arenas()
+	for _, blk := range arenas[0].Blocks {
+		fmt.Println(blk.Size, blk.Free, blk.Refs)
+	}
+	b.Close()
+	arenas, _ = h.Arenas()
+	fmt.Println(len(arenas[0].Blocks), "blocks")
+	// Output:
+	// 128 true 0
+	// 1024 false 1
+	// 0 blocks
+}

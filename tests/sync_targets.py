@@ -1,4 +1,5 @@
-"""Child targets and helpers for test_synchronize.py and test_sharedctypes.py.
+"""Child targets and helpers for test_synchronize.py, test_sharedctypes.py and the heap
+tests (test_heap.py, test_heap_gompx.py).
 
 Spawn and forkserver children unpickle ``sync_targets.<name>`` and re-import this module,
 so everything a child runs lives here, at module level.  The synchronization objects
@@ -10,6 +11,7 @@ parent then fails on its own timeout.  Results travel back on Pipe ends as plain
 
 import contextlib
 import ctypes
+import gc
 import os
 import threading
 import time
@@ -336,3 +338,30 @@ def timed(call, *args, **kwargs):
     t0 = time.monotonic()
     result = call(*args, **kwargs)
     return result, time.monotonic() - t0
+
+
+def fill_buffers(wrappers, conn):
+    """Fill the i-th heap.BufferWrapper with byte i+1; report each one's length."""
+    lengths = []
+    for i, wrapper in enumerate(wrappers):
+        view = wrapper.create_memoryview()
+        view[:] = bytes([i + 1]) * len(view)
+        lengths.append(len(view))
+        view.release()
+    conn.send(lengths)
+
+
+def hold_then_drop_buffer(box, conn):
+    """Hold the BufferWrapper in the list *box* until told, then drop this process's
+    reference to it (the list, not the Process's arguments, holds it) and report."""
+    view = box[0].create_memoryview()
+    view[0] = 0x5a
+    view.release()
+    conn.send("holding")
+    if not conn.poll(WAIT):
+        conn.send("never told to drop")
+        return
+    conn.recv()
+    box.clear()
+    gc.collect()
+    conn.send("dropped")

@@ -1,6 +1,12 @@
 package gompxcore
 
-import "github.com/gompx/gompx/gompx"
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/gompx/gompx/gompx"
+)
 
 // SharedAlloc returns a handle to a new block of at least size zeroed bytes of memory
 // shared between processes (the storage of sharedctypes values).
@@ -63,4 +69,153 @@ func SharedClose(h int64) (ok bool, err error) {
 	}
 	handles.drop(h)
 	return true, translate(b.Close())
+}
+
+// SharedHeapNew returns a handle to a new, empty heap (multiprocessing.heap.Heap()): its
+// blocks come from arenas of its own, apart from the process's.
+func SharedHeapNew() (h int64, err error) {
+	defer recoverInto(&err)
+	return handles.put(gompx.NewSharedHeap()), nil
+}
+
+// SharedHeapProcess returns a handle to the process's heap, where SharedAlloc and every
+// lock, semaphore and shared value take their blocks.
+func SharedHeapProcess() (h int64, err error) {
+	defer recoverInto(&err)
+	return handles.put(gompx.ProcessHeap()), nil
+}
+
+// SharedHeapAlloc returns a handle to a new block of at least size zeroed bytes from the
+// heap, a block handle as SharedAlloc's. MemoryError when no arena has room.
+func SharedHeapAlloc(heap int64, size int) (h int64, err error) {
+	defer recoverInto(&err)
+	hp, err := get[*gompx.SharedHeap](heap)
+	if err != nil {
+		return 0, err
+	}
+	if size < 0 {
+		return 0, newPyError("ValueError", "Size %d out of range", size)
+	}
+	b, err := hp.Alloc(size)
+	if errors.Is(err, gompx.ErrHeapClosed) {
+		return 0, newPyError("ValueError", "%v", err)
+	}
+	if err != nil {
+		return 0, newPyError("MemoryError", "%v", err)
+	}
+	return handles.put(b), nil
+}
+
+// SharedHeapSetKeep sets the size under which an arena of the heap whose blocks are all
+// freed keeps them, memory and all, for reuse instead of giving its memory back (CPython's
+// Heap._DISCARD_FREE_SPACE_LARGER_THAN; 0: give every emptied arena back).
+func SharedHeapSetKeep(heap int64, bytes int64) (ok bool, err error) {
+	defer recoverInto(&err)
+	hp, err := get[*gompx.SharedHeap](heap)
+	if err != nil {
+		return false, err
+	}
+	hp.SetKeep(bytes)
+	return true, nil
+}
+
+// SharedHeapKeep is the heap's SharedHeapSetKeep setting (4 MiB unless set).
+func SharedHeapKeep(heap int64) (bytes int64, err error) {
+	defer recoverInto(&err)
+	hp, err := get[*gompx.SharedHeap](heap)
+	if err != nil {
+		return 0, err
+	}
+	return hp.Keep(), nil
+}
+
+// heapBlock finds the block handle block and checks that heap allocated it.
+func heapBlock(heap, block int64) (*gompx.SharedHeap, *gompx.SharedBlock, error) {
+	hp, err := get[*gompx.SharedHeap](heap)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := get[*gompx.SharedBlock](block)
+	if err != nil {
+		return nil, nil, newPyError("ValueError", "block %d is no live block: freed already, or never allocated", block)
+	}
+	if !hp.Owns(b) {
+		return nil, nil, newPyError("ValueError", "block %d was allocated by another heap", block)
+	}
+	return hp, b, nil
+}
+
+// SharedHeapOwns checks that block is a live block handle the heap allocated (ValueError
+// if not), for a free that has to wait.
+func SharedHeapOwns(heap, block int64) (ok bool, err error) {
+	defer recoverInto(&err)
+	if _, _, err := heapBlock(heap, block); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// SharedHeapFree drops this process's reference to block, which the heap allocated, and
+// the block handle; the block is free once no process holds a reference. ValueError for a
+// block another heap allocated or one freed already.
+func SharedHeapFree(heap, block int64) (ok bool, err error) {
+	defer recoverInto(&err)
+	hp, b, err := heapBlock(heap, block)
+	if err != nil {
+		return false, err
+	}
+	handles.drop(block)
+	return true, translate(hp.Free(b))
+}
+
+// SharedHeapBlocks describes every arena of the heap that holds blocks, free or not (one
+// that holds none was reset, or never used: it has no memory), each walked under its lock. Per
+// arena, a line "arena FD BASE SIZE": the arena file's descriptor (the heap's; do not
+// close it), the file offset of its first block, and the bytes cut into blocks so far.
+// Then a line per block, in address order, "START STOP free" or "START STOP used": its
+// extent (header included) counted from BASE. The blocks tile [0, SIZE).
+func SharedHeapBlocks(heap int64) (desc string, err error) {
+	defer recoverInto(&err)
+	hp, err := get[*gompx.SharedHeap](heap)
+	if err != nil {
+		return "", err
+	}
+	arenas, err := hp.Arenas()
+	if err != nil {
+		return "", newPyError("SystemError", "%v", err)
+	}
+	var out []byte
+	for _, a := range arenas {
+		if len(a.Blocks) == 0 {
+			continue
+		}
+		out = fmt.Appendf(out, "arena %d %d %d\n", a.Fd, a.Start, a.End-a.Start)
+		for _, b := range a.Blocks {
+			state := " used\n"
+			if b.Free {
+				state = " free\n"
+			}
+			out = strconv.AppendInt(out, b.Offset-a.Start, 10)
+			out = append(out, ' ')
+			out = strconv.AppendInt(out, b.Offset-a.Start+b.Size, 10)
+			out = append(out, state...)
+		}
+	}
+	return string(out), nil
+}
+
+// SharedHeapClose forgets the heap handle. A heap of its own (not the process's) is
+// closed: its arenas without live blocks are unmapped and their files closed; blocks
+// still alive keep theirs. Harmless twice.
+func SharedHeapClose(heap int64) (ok bool, err error) {
+	defer recoverInto(&err)
+	hp, err := get[*gompx.SharedHeap](heap)
+	if err != nil {
+		return false, nil
+	}
+	handles.drop(heap)
+	if hp == gompx.ProcessHeap() {
+		return true, nil
+	}
+	return true, translate(hp.Close())
 }

@@ -26,12 +26,18 @@ const (
 	// punchClass and up have their pages returned to the kernel when freed.
 	punchClass = 16
 
-	magic      = 0x414e4552_41706d67 // "gmpARENA"
+	// FirstBlock is the offset of the first block; the arena's header is below it.
+	FirstBlock = 4096
+
+	// The version digit changes with the header's meaning: a process of another version
+	// would not keep the live count, and its Release could reset an arena in use.
+	magic      = 0x324e4552_41706d67 // "gmpAREN2"
 	tagMagic   = 0x6b636f6c_62706d67 // "gmpblock"
+	keepOffset = 8
 	lockOffset = 16
 	topOffset  = 80
+	liveOffset = 88
 	freeOffset = 96
-	firstBlock = 4096
 	page       = 4096
 )
 
@@ -57,7 +63,7 @@ func Create() (*Arena, error) {
 		seg.Close()
 		return nil, fmt.Errorf("create arena: %w", err)
 	}
-	atomic.StoreUint64(a.word64(topOffset), firstBlock)
+	atomic.StoreUint64(a.word64(topOffset), FirstBlock)
 	atomic.StoreUint64(a.word64(0), magic)
 	return a, nil
 }
@@ -100,8 +106,10 @@ func (a *Arena) refs(data int64) *int32 {
 	return (*int32)(unsafe.Pointer(&a.mem[data-HeaderSize]))
 }
 
-func (a *Arena) class(data int64) uint32 {
-	return atomic.LoadUint32((*uint32)(unsafe.Pointer(&a.mem[data-HeaderSize+4])))
+func (a *Arena) class(data int64) uint32 { return atomic.LoadUint32(a.classWord(data - HeaderSize)) }
+
+func (a *Arena) classWord(block int64) *uint32 {
+	return (*uint32)(unsafe.Pointer(&a.mem[block+4]))
 }
 
 // tag marks an allocated block's header (in the word that links a free block): an
@@ -134,6 +142,7 @@ func (a *Arena) Alloc(size int) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	// The block counts as live from take on, so no reset can punch it out meanwhile.
 	data := block + HeaderSize
 	if reused {
 		end := block + 1<<c
@@ -142,30 +151,57 @@ func (a *Arena) Alloc(size int) (int64, error) {
 		}
 		clear(a.mem[data:end])
 	}
-	atomic.StoreUint32((*uint32)(unsafe.Pointer(&a.mem[block+4])), uint32(c))
 	atomic.StoreUint64(a.word64(block+8), tag(block))
 	atomic.StoreInt32(a.refs(data), 1)
 	return data, nil
 }
 
-// take pops a free block of class c, or cuts a new one from the top. Hold the lock.
+// take pops a free block of class c, or cuts a new one from the top, and counts it live.
+// Hold the lock. A new block's class is written here, under the lock, so that a walk
+// (Blocks) can step over it before Alloc has finished setting it up.
 func (a *Arena) take(c int) (block int64, reused bool, err error) {
 	head := a.word64(freeOffset + 8*int64(c))
 	if block = int64(atomic.LoadUint64(head)); block != 0 {
-		next := atomic.LoadUint64(a.word64(block + 8))
-		atomic.StoreUint64(head, next)
+		atomic.StoreUint64(head, atomic.LoadUint64(a.word64(block+8)))
+		atomic.AddUint64(a.word64(liveOffset), 1)
 		return block, true, nil
 	}
-	align := int64(16)
+	// Every block is a multiple of 64 bytes and the first starts on a page, so top is
+	// always 16-aligned; only the punched classes need more.
+	top := int64(atomic.LoadUint64(a.word64(topOffset)))
+	block = top
 	if c >= punchClass {
-		align = page
+		block = (top + page - 1) &^ (page - 1)
 	}
-	top := (int64(atomic.LoadUint64(a.word64(topOffset))) + align - 1) &^ (align - 1)
-	if top+1<<c > Size {
+	if block+1<<c > Size {
 		return 0, false, fmt.Errorf("allocate a %d-byte block: %w", 1<<c, ErrFull)
 	}
-	atomic.StoreUint64(a.word64(topOffset), uint64(top+1<<c))
-	return top, false, nil
+	a.carve(top, block)
+	a.setClass(block, c)
+	atomic.StoreUint64(a.word64(topOffset), uint64(block+1<<c))
+	atomic.AddUint64(a.word64(liveOffset), 1)
+	return block, false, nil
+}
+
+// carve turns the gap [from, to) that aligning a block to a page left below it into free
+// blocks (largest first), so that blocks tile the arena and the gap's memory is used.
+// Hold the lock. The gap is a multiple of 64 bytes and less than a page: classes 6 to 11.
+func (a *Arena) carve(from, to int64) {
+	for from < to {
+		c := bits.Len64(uint64(to-from)) - 1
+		a.setClass(from, c)
+		a.push(from, c)
+		from += 1 << c
+	}
+}
+
+func (a *Arena) setClass(block int64, c int) { atomic.StoreUint32(a.classWord(block), uint32(c)) }
+
+// push puts block on the free list of class c. Hold the lock.
+func (a *Arena) push(block int64, c int) {
+	head := a.word64(freeOffset + 8*int64(c))
+	atomic.StoreUint64(a.word64(block+8), atomic.LoadUint64(head))
+	atomic.StoreUint64(head, uint64(block))
 }
 
 // Retain adds a reference to the block at data, for another process to take over.
@@ -188,7 +224,8 @@ func (a *Arena) Retain(data int64) error {
 }
 
 // Release drops a reference to the block at data and frees it with the last one; freed
-// reports that.
+// reports that. Freeing the arena's last live block resets the arena (see Reset in the
+// package doc; SetKeep spares small ones): its memory goes back to the kernel.
 func (a *Arena) Release(data int64) (freed bool, err error) {
 	if err := a.check(data); err != nil {
 		return false, err
@@ -206,7 +243,7 @@ func (a *Arena) Release(data int64) (freed bool, err error) {
 			break
 		}
 	}
-	block, c := data-HeaderSize, int64(a.class(data))
+	block, c := data-HeaderSize, int(a.class(data))
 	if c >= punchClass {
 		// Give the pages back; the first holds the header and is cleared on reuse. Alloc
 		// counts on the rest reading back as zeros, so where punching fails, zero it here.
@@ -218,11 +255,44 @@ func (a *Arena) Release(data int64) (freed bool, err error) {
 	if err := a.lock.Lock(psync.Forever); err != nil && !errors.Is(err, psync.ErrOwnerDied) {
 		return false, fmt.Errorf("free block at %d: %w", data, err)
 	}
-	head := a.word64(freeOffset + 8*c)
-	atomic.StoreUint64(a.word64(block+8), atomic.LoadUint64(head))
-	atomic.StoreUint64(head, uint64(block))
-	a.lock.Unlock()
+	defer a.lock.Unlock()
+	if atomic.AddUint64(a.word64(liveOffset), ^uint64(0)) == 0 && a.reset() {
+		return true, nil
+	}
+	a.push(block, c)
 	return true, nil
+}
+
+// SetKeep sets how large an emptied arena may be and still keep its blocks: the Release
+// that frees the last live block resets the arena only when its blocks span keep bytes or
+// more. Below that, the blocks stay on the free lists, memory and all, and the next
+// allocations reuse them without a page fault each (CPython's heap keeps arenas under
+// 4 MiB the same way). 0, a new arena's setting, resets every emptied arena.
+func (a *Arena) SetKeep(keep int64) { atomic.StoreUint64(a.word64(keepOffset), uint64(max(keep, 0))) }
+
+// Keep is what SetKeep set, in whichever process.
+func (a *Arena) Keep() int64 { return int64(atomic.LoadUint64(a.word64(keepOffset))) }
+
+// reset empties the arena once no block in it is live, and reports whether it did. Hold
+// the lock. No process holds a reference to any block then, so none will touch one
+// again (a block is used only through a reference), and any process may do it.
+func (a *Arena) reset() bool {
+	top := int64(atomic.LoadUint64(a.word64(topOffset)))
+	if top-FirstBlock < a.Keep() {
+		return false
+	}
+	end := (top + page - 1) &^ (page - 1)
+	// Punching comes first: Alloc counts on everything at and above top reading as
+	// zeros. Where it fails, the free lists keep the blocks, which are cleared on reuse.
+	err := unix.Fallocate(a.Fd(), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, FirstBlock, end-FirstBlock)
+	if err != nil {
+		return false
+	}
+	for c := MinClass; c <= MaxClass; c++ {
+		atomic.StoreUint64(a.word64(freeOffset+8*int64(c)), 0)
+	}
+	atomic.StoreUint64(a.word64(topOffset), FirstBlock)
+	return true
 }
 
 // Refs is the number of references to the block at data.
@@ -242,7 +312,7 @@ func (a *Arena) Bytes(data int64) ([]byte, error) {
 }
 
 func (a *Arena) check(data int64) error {
-	if data < firstBlock+HeaderSize || data >= Size || data%16 != 0 {
+	if data < FirstBlock+HeaderSize || data >= Size || data%16 != 0 {
 		return fmt.Errorf("no block at offset %d", data)
 	}
 	// Blocks are cut below top, at an alignment their class fixes: an offset inside a

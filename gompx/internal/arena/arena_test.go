@@ -19,15 +19,24 @@ const (
 	childOffEnv = "ARENA_TEST_OFFSET"
 )
 
-// The child opens the arena at fd 3, checks the block at its offset holds pattern(0),
-// writes pattern(1) over it and drops the reference it was handed.
+// A child is this test binary run again with childEnv naming its scenario; it finds the
+// arena at fd 3 and a block's offset in childOffEnv.
 func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) != "" {
+	switch os.Getenv(childEnv) {
+	case "":
+		os.Exit(m.Run())
+	case "write":
 		os.Exit(openChild())
+	case "release-last":
+		os.Exit(releaseLastChild())
+	default:
+		fmt.Fprintln(os.Stderr, "unknown child scenario", os.Getenv(childEnv))
+		os.Exit(2)
 	}
-	os.Exit(m.Run())
 }
 
+// openChild checks the block holds pattern(0), writes pattern(1) over it and drops the
+// reference it was handed.
 func openChild() int {
 	a, err := Open(3)
 	if err != nil {
@@ -229,7 +238,9 @@ func TestPunchReturnsMemory(t *testing.T) {
 	if after := allocatedBytes(t, a); filled-after < size*9/10 {
 		t.Fatalf("freeing %d bytes shrank the file by %d", size, filled-after)
 	}
-	// Small blocks are not punched: their pages hold other blocks too.
+	// Small blocks are not punched: their pages hold other blocks too. (The block kept
+	// live keeps the arena from being reset, which would punch everything.)
+	alloc(t, a, 100)
 	off, b = alloc(t, a, 30<<10)
 	b[len(b)-1] = 1
 	held := allocatedBytes(t, a)
@@ -312,24 +323,7 @@ func TestOpenInChild(t *testing.T) {
 	if err := a.Retain(off); err != nil {
 		t.Fatal(err)
 	}
-	fd, err := unix.FcntlInt(uintptr(a.Fd()), unix.F_DUPFD_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := os.NewFile(uintptr(fd), "arena")
-	defer f.Close()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), childEnv+"=1", childOffEnv+"="+strconv.FormatInt(off, 10),
-		"GORACE=atexit_sleep_ms=0")
-	cmd.ExtraFiles = []*os.File{f}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("child: %v", err)
-	}
+	runChild(t, a, "write", off)
 	if !bytes.Equal(b[:len(pattern(1))], pattern(1)) {
 		t.Fatal("the child's writes do not show here")
 	}
@@ -379,4 +373,27 @@ func TestConcurrentAlloc(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// runChild runs scenario in a child that gets the arena as fd 3 and off in childOffEnv.
+func runChild(t *testing.T, a *Arena, scenario string, off int64) {
+	t.Helper()
+	fd, err := unix.FcntlInt(uintptr(a.Fd()), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(fd), "arena")
+	defer f.Close()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), childEnv+"="+scenario, childOffEnv+"="+strconv.FormatInt(off, 10),
+		"GORACE=atexit_sleep_ms=0")
+	cmd.ExtraFiles = []*os.File{f}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("child %s: %v", scenario, err)
+	}
 }
