@@ -67,6 +67,10 @@ type Queue struct {
 	users    atomic.Int64
 	released sync.Once
 
+	// used is set by this process's first put: CPython's Queue closes its pipe on
+	// close() only once a put started its feeder thread, and Python's empty() shows it.
+	used atomic.Bool
+
 	// reading is set while a BeginRead hold is open, so that EndRead runs once per hold
 	// however often it is called (Python calls it again on its error paths).
 	reading atomic.Bool
@@ -193,6 +197,7 @@ func (q *Queue) Send(kind MessageKind, timeout time.Duration, payload ...[]byte)
 		return ErrQueueClosed
 	}
 	defer q.leave()
+	q.markUsed()
 	if _, err := q.ring.Admit(1, timeout); err != nil {
 		return ringErr(err, ErrQueueFull)
 	}
@@ -213,6 +218,15 @@ func (q *Queue) Send(kind MessageKind, timeout time.Duration, payload ...[]byte)
 	q.mu.Unlock()
 	return nil
 }
+
+func (q *Queue) markUsed() {
+	if !q.used.Load() { // a load per put; the store once
+		q.used.Store(true)
+	}
+}
+
+// Used reports whether this process has put into the queue through q.
+func (q *Queue) Used() bool { return q.used.Load() }
 
 // sendNow writes an admitted message into the ring if that needs no waiting and keeps
 // this process's messages in order.
@@ -238,6 +252,7 @@ func (q *Queue) SendBatch(kind MessageKind, timeout time.Duration, msgs [][]byte
 		return 0, ErrQueueClosed
 	}
 	defer q.leave()
+	q.markUsed()
 	if len(msgs) == 0 {
 		return 0, nil
 	}

@@ -294,6 +294,21 @@ def test_put_and_get_after_close_raise_valueerror(mp, kind, used):
     q.close()  # a second close is harmless
 
 
+@pytest.mark.parametrize("kind", ["Queue", "JoinableQueue"])
+def test_empty_after_close_depends_on_use(mp, kind):
+    # CPython: close() closes the pipe only once a put started the feeder thread.
+    unused = getattr(mp, kind)()
+    unused.close()
+    unused.join_thread()
+    assert unused.empty()
+    used = getattr(mp, kind)()
+    used.put("foo")
+    used.close()
+    used.join_thread()
+    with pytest.raises(OSError, match="is closed"):
+        used.empty()
+
+
 def test_close_then_join_thread_flushes_to_reader(mp):
     q = mp.Queue()
     r, w = mp.Pipe(duplex=False)

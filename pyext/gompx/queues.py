@@ -139,6 +139,7 @@ class _QueueBase:
     """The shared-memory queue under all three classes."""
 
     _handle = None
+    _closed_after_use = False
 
     def __init__(self, maxsize=0, *, ctx=None, capacity=None):
         native = _native or _load_native()
@@ -471,6 +472,10 @@ class _QueueBase:
 
     def close(self):
         """This process will put no more: release the queue once pending items are in."""
+        if self._handle is not None and not self._closed:
+            # As CPython's: a queue this process put into is closed for empty() too
+            # (there, close() closes the pipe once a put has started the feeder thread).
+            self._closed_after_use = _native.call(_ext.gompxcore_QueueUsed, self._handle)
         self._closed = True
         if self._handle is not None:
             _native.call(_ext.gompxcore_QueueClose, self._handle)
@@ -567,6 +572,8 @@ class Queue(_QueueBase):
         return self._qsize()
 
     def empty(self):
+        if self._closed_after_use:
+            raise OSError("handle is closed")
         return self._qsize() == 0
 
     def full(self):

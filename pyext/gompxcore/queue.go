@@ -439,6 +439,17 @@ func QueueLen(h int64) (n int64, err error) {
 	return int64(q.Len()), nil
 }
 
+// QueueUsed reports whether this process has put into the queue through this handle
+// (CPython's Queue.close closes its pipe only then).
+func QueueUsed(h int64) (used bool, err error) {
+	defer recoverInto(&err)
+	q, err := get[*gompx.Queue](h)
+	if err != nil {
+		return false, err
+	}
+	return q.Used(), nil
+}
+
 // QueueTaskDone marks one message as processed (JoinableQueue.task_done).
 func QueueTaskDone(h int64) (ok bool, err error) {
 	defer recoverInto(&err)
