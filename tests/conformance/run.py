@@ -184,7 +184,11 @@ def _read_results(path):
 
 def _inner(args):
     import faulthandler
+    import signal
     import unittest
+    # Started in the background by a shell, the worker inherits SIGINT ignored; the
+    # suite sends SIGINT and expects KeyboardInterrupt, as in an interactive run.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     sys.path.insert(0, HERE)
     module = _load_suite(args.suite, args.method)
     tests = list(_flatten(unittest.defaultTestLoader.loadTestsFromModule(module)))
