@@ -74,8 +74,31 @@ def child_program(statement):
     return "import sys; sys.path.insert(0, %r); %s" % (package_parent, statement)
 
 
+def _check_not_importing_main():
+    if getattr(process.current_process(), "_inheriting", False):
+        raise RuntimeError("""
+        An attempt has been made to start a new process before the
+        current process has finished its bootstrapping phase.
+
+        This probably means that you are not using fork to start your
+        child processes and you have forgotten to use the proper idiom
+        in the main module:
+
+            if __name__ == '__main__':
+                freeze_support()
+                ...
+
+        The "freeze_support()" line can be omitted if the program
+        is not going to be frozen to produce an executable.
+
+        To fix this issue, refer to the "Safe importing of main module"
+        section in https://docs.python.org/3/library/multiprocessing.html
+        """)
+
+
 def get_preparation_data(name):
     """What a child needs to look like its parent before the Process object is unpickled."""
+    _check_not_importing_main()
     d = dict(
         log_to_stderr=_log_to_stderr(),
         authkey=bytes(process.current_process().authkey),
@@ -222,11 +245,14 @@ def _main(bootstrap, parent_sentinel=None):
     import io
     import pickle
     stream = io.BytesIO(bootstrap)
-    preparation_data = pickle.load(stream)
-    prepare(preparation_data)
     current = process.current_process()
+    # Set while the main module is imported again too: a module that starts a process
+    # at import (no `if __name__ == "__main__":`) gets CPython's bootstrapping error
+    # instead of starting children of children forever.
     current._inheriting = True
     try:
+        preparation_data = pickle.load(stream)
+        prepare(preparation_data)
         self = pickle.load(stream)
     finally:
         del current._inheriting
