@@ -36,6 +36,8 @@ PASSING = ("pass",)
 
 def main():
     args = _parse_args()
+    if os.sep in args.python:
+        args.python = os.path.abspath(args.python)  # workers run in this folder
     if args.inner:
         return _inner(args)
     version = subprocess.run(
