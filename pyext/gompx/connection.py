@@ -625,10 +625,15 @@ def _authenticate(connection, authkey, steps, digest_name="sha256"):
 def __getattr__(name):
     # CPython's CHALLENGE, WELCOME and FAILURE, from the Go core that speaks the
     # handshake (read on first use: importing gompx does not load the Go runtime).
-    if name in ("CHALLENGE", "WELCOME", "FAILURE"):
+    # (CPython 3.12 renamed them _CHALLENGE, _WELCOME and _FAILURE.)
+    if name in globals():
+        return globals()[name]  # a caller inside this module, after the first load
+    if name.lstrip("_") in ("CHALLENGE", "WELCOME", "FAILURE"):
         native = _native or _load_native()
         messages = native.call(native.ext.gompxcore_AuthMessages).encode("ascii").split()
-        globals().update(zip(("CHALLENGE", "WELCOME", "FAILURE"), messages))
+        for names in (("CHALLENGE", "WELCOME", "FAILURE"),
+                      ("_CHALLENGE", "_WELCOME", "_FAILURE")):
+            globals().update(zip(names, messages))
         return globals()[name]
     if name in ("ConnectionWrapper", "XmlListener", "XmlClient"):
         # The managers' 'xmlrpclib' serializer; _xmlconn imports this module.
@@ -667,6 +672,31 @@ def _authenticate_over(connection, authkey, steps, digest_name, native):
             connection.send_bytes(bytes(out[:n]))
             verdict = bytes(connection.recv_bytes(_MAX_AUTH_MESSAGE))
             call(ext.gompxcore_AuthCheckVerdict, native.bytes_address(verdict), len(verdict))
+
+
+def _create_response(authkey, message):
+    """The answer to a challenge *message* (what follows #CHALLENGE#), as CPython
+    3.12's: a raw HMAC-MD5 for a legacy message, else {digest} + HMAC-digest."""
+    native = _native or _load_native()
+    challenge = __getattr__("_CHALLENGE") + bytes(message)
+    out = bytearray(_MAX_AUTH_MESSAGE)
+    n = native.call(native.ext.gompxcore_AuthAnswer, native.bytes_address(authkey),
+                    len(authkey), native.bytes_address(challenge), len(challenge),
+                    _buffer_address(out), len(out))
+    return bytes(out[:n])
+
+
+def _verify_challenge(authkey, message, response):
+    """Raise AuthenticationError unless *response* answers the challenge *message*."""
+    native = _native or _load_native()
+    challenge, response = __getattr__("_CHALLENGE") + bytes(message), bytes(response)
+    verdict = bytearray(_MAX_AUTH_MESSAGE)
+    n = native.call(native.ext.gompxcore_AuthVerdict, native.bytes_address(authkey),
+                    len(authkey), native.bytes_address(challenge), len(challenge),
+                    native.bytes_address(response), len(response),
+                    _buffer_address(verdict), len(verdict))
+    if n < 0:
+        raise AuthenticationError("digest received was wrong")
 
 
 def _check_authkey(authkey):
