@@ -14,6 +14,7 @@ server writes the child's pid, then, when it reaps the child, its exit code (8-b
 big-endian integers) on the channel, so the parent's end is the child's sentinel.
 """
 
+import atexit
 import os
 import selectors
 import signal
@@ -78,6 +79,11 @@ class ForkServer:
         self._control = parent_end
         self._server = _ServerProcess(handle)
 
+    @property
+    def _forkserver_pid(self):
+        """The server's pid (None before it starts), as CPython's ForkServer has it."""
+        return None if self._server is None else self._server.pid
+
     def _stop(self):
         """Stop the server (its children, already served, live on) and wait for it."""
         with self._lock:
@@ -112,6 +118,7 @@ class _ServerProcess:
         from . import _native
         self._native = _native
         self.handle = handle
+        self.pid = _native.call(_native.ext.gompxcore_ProcessPid, handle)
 
     def poll(self):
         code = self._native.call(self._native.ext.gompxcore_ProcessWait, self.handle, 0)
@@ -207,7 +214,7 @@ def _serve(control):
                 if not msg:
                     # The parent is gone: children die with us (PR_SET_PDEATHSIG).
                     os._exit(0)
-                pid = _fork_child(fds, control, sig_r, sig_w, old_handlers)
+                pid = _fork_child(fds, control, sig_r, sig_w, old_handlers, channels)
                 channel = fds[0]
                 for fd in fds[1:]:
                     os.close(fd)
@@ -236,7 +243,7 @@ def _reap(channels):
         os.close(channel)
 
 
-def _fork_child(fds, control, sig_r, sig_w, old_handlers):
+def _fork_child(fds, control, sig_r, sig_w, old_handlers, channels):
     server_pid = os.getpid()
     pid = os.fork()
     if pid != 0:
@@ -252,6 +259,15 @@ def _fork_child(fds, control, sig_r, sig_w, old_handlers):
         control.close()
         os.close(sig_r)
         os.close(sig_w)
+        # The other children's channels are the server's: a child holding them would
+        # have more descriptors the more siblings it has, and keep their ends open.
+        for channel in channels.values():
+            os.close(channel)
+        # The child's exit handlers are its own, run as a spawned child's would be
+        # (not the server's, which it inherited with the fork).
+        atexit._clear()
+        from . import util
+        atexit.register(util._exit_function)
         code = _serve_one(fds[0], fds[1:])
     except SystemExit as e:
         code = e.code if isinstance(e.code, int) else 1
@@ -260,6 +276,7 @@ def _fork_child(fds, control, sig_r, sig_w, old_handlers):
         traceback.print_exc()
     finally:
         try:
+            atexit._run_exitfuncs()
             sys.stdout.flush()
             sys.stderr.flush()
         finally:
