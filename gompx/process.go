@@ -107,6 +107,12 @@ type Cmd struct {
 	// forks such children from one OS thread kept for the life of the
 	// process; calling Start from a goroutine locked to a thread that later
 	// exits (a cgo callback on a Python thread, say) is safe.
+	//
+	// The kill is instant: the child cannot clean up. A child that calls
+	// WatchParent or WatchParentPidfd on its main thread keeps this instant
+	// kill only while it starts up; once its watch is armed it learns of
+	// its parent's death instead and is killed a grace period later
+	// (parentwatch.go). gompx's Python children do that.
 	KillWithParent bool
 	// Stdin, Stdout and Stderr are the parent fds the child gets as its
 	// fds 0, 1 and 2. Inherit (-1) or 0, the zero value, gives the parent's
