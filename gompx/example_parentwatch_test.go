@@ -5,7 +5,6 @@ package gompx_test
 import (
 	"fmt"
 	"os"
-	"runtime"
 	"strconv"
 	"time"
 
@@ -18,10 +17,8 @@ import (
 // dies. The watch kills the process Grace after the parent's death if it is
 // still running then. (Not run: it needs to be a child.)
 func ExampleWatchParent() {
-	// In the child's package:
+	// The child's main package also has:
 	//	func init() { runtime.LockOSThread() }
-	_ = runtime.LockOSThread
-
 	pid, _ := strconv.Atoi(os.Getenv("PARENT_PID"))
 	grace, err := gompx.ParseOrphanGrace(os.Getenv(gompx.OrphanGraceEnv))
 	if err != nil {
