@@ -22,6 +22,10 @@ package gompx
 // -signum for a child a signal killed, as in CPython's Process.exitcode.
 // State reports what the Process last observed; it never polls, so a child
 // that died since the last Poll or Wait still reads StateRunning.
+//
+// What a child does when its parent dies (killed at once, or told and
+// killed a grace period later) is the table in doc.go: Cmd.KillWithParent
+// on the parent's side, WatchParent (parentwatch.go) on the child's.
 
 import (
 	"errors"
