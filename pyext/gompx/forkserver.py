@@ -8,12 +8,13 @@ after the fork, when it first needs it.
 Protocol.  The parent spawns the server (through the Go core, killed if the parent dies)
 with a SOCK_SEQPACKET control socket.  For each child the parent sends one record whose
 SCM_RIGHTS carry [channel, *passed fds]; ``channel`` is the server's end of a socketpair
-private to that child.  The passed fds include a pidfd of the parent: the child's
-``parent_process()`` is the process that asked for it, not the server, and that is the
-process the child watches (``spawn._watch_parent``).  The server forks; the child reads its bootstrap (8-byte length,
+private to that child.  The server forks; the child reads its bootstrap (8-byte length,
 then the same two pickles a spawned child reads on fd 3) from the channel and runs.  The
-server writes the child's pid, then, when it reaps the child, its exit code (8-byte signed
-big-endian integers) on the channel, so the parent's end is the child's sentinel.
+passed fds include a pidfd of the parent: the child's ``parent_process()`` is the process
+that asked for it, not the server, and that is the process the child watches
+(``spawn._watch_parent``).  The server writes the child's pid, then, when it reaps the
+child, its exit code (8-byte signed big-endian integers) on the channel, so the parent's
+end is the child's sentinel.
 """
 
 import os
@@ -207,9 +208,9 @@ def _serve(control):
                 except OSError:
                     msg, fds = b"", []
                 if not msg:
-                    # The parent is gone or stopped us. Children already served watch
-                    # the process that asked for them themselves (spawn._watch_parent);
-                    # one still starting dies with us (PR_SET_PDEATHSIG).
+                    # The parent is gone or stopped us. Each child already served
+                    # watches the process that asked for it (spawn._watch_parent); one
+                    # still starting dies with us (PR_SET_PDEATHSIG).
                     os._exit(0)
                 pid = _fork_child(fds, control, sig_r, sig_w, old_handlers)
                 channel = fds[0]
