@@ -14,7 +14,7 @@ package gompx
 //
 //	phase     entered by                                    Dead()  PR_SET_PDEATHSIG  if the parent dies now
 //	starting  Start with KillWithParent                     -       SIGKILL           the kernel kills the child at once (the backstop)
-//	watching  WatchParent returned, parent alive            open    cleared           the watch notices within the poll's wake-up (~µs)
+//	watching  WatchParent returned, parent alive            open    cleared           the watch sees it (under 1 ms in the tests)
 //	orphaned  the parent exited, or had before the watch    closed  cleared           -: the child runs on for at most Grace
 //	killed    Grace passed since the watch saw the death    -       -                 -: the watch sent SIGKILL to its own process
 //
