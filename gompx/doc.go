@@ -72,7 +72,17 @@
 // # Processes
 //
 // The package also starts and supervises child processes (Process, Cmd, Start): see
-// process.go for the states and their rules.
+// process.go for the states and their rules. What happens to a child when its parent
+// dies is chosen in two places, the parent's Cmd and the child's own code:
+//
+//	parent starts it with   child calls                  when the parent dies, even by SIGKILL
+//	KillWithParent          nothing                      the kernel kills the child at once (PR_SET_PDEATHSIG)
+//	KillWithParent          WatchParent[Pidfd], at once  the child sees it (ParentWatch.Dead) and is killed Grace later
+//	neither                 WatchParent, any time        the same, from the call on
+//	neither                 nothing                      the child lives on (an orphan, as with os/exec)
+//
+// Python children of gompx take the second row, with DefaultOrphanGrace (5 s) unless
+// GOMPX_ORPHAN_GRACE says otherwise (see parentwatch.go).
 //
 // # Shared memory
 //

@@ -22,6 +22,10 @@ package gompx
 // -signum for a child a signal killed, as in CPython's Process.exitcode.
 // State reports what the Process last observed; it never polls, so a child
 // that died since the last Poll or Wait still reads StateRunning.
+//
+// What a child does when its parent dies (killed at once, or told and
+// killed a grace period later) is the table in doc.go: Cmd.KillWithParent
+// on the parent's side, WatchParent (parentwatch.go) on the child's.
 
 import (
 	"errors"
@@ -107,6 +111,12 @@ type Cmd struct {
 	// forks such children from one OS thread kept for the life of the
 	// process; calling Start from a goroutine locked to a thread that later
 	// exits (a cgo callback on a Python thread, say) is safe.
+	//
+	// The kill is instant: the child cannot clean up. A child that calls
+	// WatchParent or WatchParentPidfd on its main thread keeps this instant
+	// kill only while it starts up; once its watch is armed it learns of
+	// its parent's death instead and is killed a grace period later
+	// (parentwatch.go). gompx's Python children do that.
 	KillWithParent bool
 	// Stdin, Stdout and Stderr are the parent fds the child gets as its
 	// fds 0, 1 and 2. Inherit (-1) or 0, the zero value, gives the parent's

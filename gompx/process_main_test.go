@@ -5,6 +5,7 @@ package gompx
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -17,6 +18,14 @@ const testChildEnv = "GOMPX_TEST_CHILD"
 // instead of running tests. Test files register theirs from init. A
 // scenario that returns exits 0.
 var testChildren = map[string]func(){}
+
+func init() {
+	if strings.HasPrefix(os.Getenv(testChildEnv), "orphan-") {
+		// These scenarios watch their parent, which only the main thread
+		// can do (WatchParent): keep the main goroutine on it.
+		runtime.LockOSThread()
+	}
+}
 
 func TestMain(m *testing.M) {
 	if name := os.Getenv(testChildEnv); name != "" {

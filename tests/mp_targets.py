@@ -155,6 +155,42 @@ def try_join_self(conn, modname):
     conn.close()
 
 
+# --- a child's view of its parent's death ----------------------------------------------
+
+def start_parent_reporter(conn, modname, method):
+    """CPython's test_parent_process, middle generation: start a grandchild that reports on
+    `conn` whether this process lives, then sleep until the test ends this process."""
+    mp = impl(modname)
+    ctx = mp if method == "default" else mp.get_context(method)
+    ctx.Process(target=report_parent_status, args=(conn, modname)).start()
+    time.sleep(300)
+
+
+def report_parent_status(conn, modname):
+    """Report whether the parent lives, wait for it to end, report again, exit 0."""
+    parent = impl(modname).parent_process()
+    conn.send(("alive" if parent.is_alive() else "not alive", os.getpid()))
+    parent.join(timeout=60)
+    conn.send(("alive" if parent.is_alive() else "not alive", os.getpid()))
+
+
+def clean_up_when_parent_dies(conn, modname, path):
+    """Report ready, wait for the parent to die, then write `path` ("cleaned") and exit."""
+    parent = impl(modname).parent_process()
+    conn.send("ready")
+    parent.join(timeout=120)
+    time.sleep(0.2)  # cleanup that takes a while
+    with open(path, "w") as f:
+        f.write("cleaned")
+
+
+def ready_then_busy_in_c(conn):
+    """Report ready, then stay in C code holding the GIL for a long time (a builtin's loop
+    that runs no Python code and looks at no signal)."""
+    conn.send("ready")
+    sum(range(10 ** 13))
+
+
 # --- connection workers ---------------------------------------------------------------
 
 def echo(conn, count):

@@ -1,7 +1,7 @@
 """Children's lifetime tied to the parent's, observed from outside in a script.
 
 The script is the parent: it starts children, prints their pids and then exits (or is
-SIGKILLed by the test).  A pid counts as gone when /proc has no entry or the entry is a
+SIGKILLed by the test); its children are the test's grandchildren.  A pid counts as gone when /proc has no entry or the entry is a
 zombie (orphans are reparented to an init that may reap them late).
 """
 
@@ -16,6 +16,7 @@ import pytest
 from mp_targets import pid_gone
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+GRACE_ENV = "GOMPX_ORPHAN_GRACE"
 
 
 def wait_gone(pids, timeout):
@@ -55,9 +56,11 @@ if __name__ == "__main__":
 '''
 
 
-def start_parent(modname, method, source=PARENT):
+def start_parent(modname, method, source=PARENT, env_extra=None):
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(x for x in (HERE, env.get("PYTHONPATH")) if x)
+    env.pop(GRACE_ENV, None)
+    env.update(env_extra or {})
     return subprocess.Popen([sys.executable, "-c", source, modname, method],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=env)
@@ -72,23 +75,152 @@ def read_pids(parent):
     return [int(x) for x in line.split()]
 
 
+def sigkill_and_watch(parent, pids, grace):
+    """SIGKILL the parent; return how long each child outlived it (None: still alive
+    grace + 2 s later)."""
+    killed = time.monotonic()
+    parent.send_signal(signal.SIGKILL)
+    parent.wait(10)
+    lived = dict.fromkeys(pids)
+    while time.monotonic() < killed + grace + 2 and None in lived.values():
+        for pid in pids:
+            if lived[pid] is None and pid_gone(pid):
+                lived[pid] = time.monotonic() - killed
+        time.sleep(0.02)
+    return lived
+
+
+# gompx's rule: a child whose parent died sees it at once, may run on for the grace period
+# (GOMPX_ORPHAN_GRACE seconds, 5 by default) and is killed when it ends. The children
+# here sleep on and ignore the death, so they must live through the grace, then go.
 @pytest.mark.gompx_only
 @pytest.mark.parametrize("method", ["default", "spawn", "forkserver"])
-def test_children_die_when_parent_is_sigkilled(mp, modname, method):
-    parent = start_parent(modname, method)
+def test_children_killed_a_grace_after_parent_is_sigkilled(mp, modname, method):
+    grace = 1.0
+    parent = start_parent(modname, method, env_extra={GRACE_ENV: str(grace)})
+    pids = []
     try:
         pids = read_pids(parent)
         assert len(pids) == 2 and all(pid > 0 for pid in pids)
         assert not any(pid_gone(pid) for pid in pids)
-        parent.send_signal(signal.SIGKILL)
-        parent.wait(10)
-        survivors = wait_gone(pids, 2.0)
-        assert survivors == [], "children still alive 2 s after the parent was SIGKILLed"
+        lived = sigkill_and_watch(parent, pids, grace)
+        for pid, t in lived.items():
+            assert t is not None, "child %d alive %.1f s after its parent was SIGKILLed" % (
+                pid, grace + 2)
+            assert grace - 0.05 <= t <= grace + 1, (
+                "child %d gone %.2f s after its parent's SIGKILL; grace %.1f s" % (pid, t, grace))
     finally:
         if parent.poll() is None:
             parent.kill()
             parent.wait(10)
-        kill_leftovers(pids if "pids" in locals() else [])
+        kill_leftovers(pids)
+
+
+@pytest.mark.gompx_only
+def test_default_orphan_grace_is_five_seconds(mp, modname):
+    parent = start_parent(modname, "spawn")
+    pids = []
+    try:
+        pids = read_pids(parent)
+        lived = sigkill_and_watch(parent, pids, 5.0)
+        for pid, t in lived.items():
+            assert t is not None and 4.95 <= t <= 6.0, (
+                "child %d gone %s s after its parent's SIGKILL; default grace 5 s" % (pid, t))
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait(10)
+        kill_leftovers(pids)
+
+
+# A grace of 0 brings back the instant kill (the watch kills as soon as it sees the death).
+@pytest.mark.gompx_only
+def test_zero_grace_kills_at_once(mp, modname):
+    parent = start_parent(modname, "spawn", env_extra={GRACE_ENV: "0"})
+    pids = []
+    try:
+        pids = read_pids(parent)
+        lived = sigkill_and_watch(parent, pids, 0.0)
+        assert all(t is not None and t < 0.5 for t in lived.values()), lived
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait(10)
+        kill_leftovers(pids)
+
+
+CLEANUP_PARENT = r'''
+import sys, time
+import mp_targets as t
+mp = __import__(sys.argv[1])
+method = sys.argv[2]
+ctx = mp if method == "default" else mp.get_context(method)
+
+if __name__ == "__main__":
+    r, w = ctx.Pipe()
+    p = ctx.Process(target=t.clean_up_when_parent_dies, args=(w, sys.argv[1], sys.argv[3]))
+    p.start()
+    assert r.poll(30) and r.recv() == "ready"
+    print(p.pid, flush=True)
+    time.sleep(60)
+'''
+
+
+# What users write: a child that watches parent_process() and cleans up when it dies.
+# stdlib lets it (and leaves it running if it does not exit); gompx must too.
+@pytest.mark.parametrize("method", ["default", "spawn", "forkserver"])
+def test_child_cleans_up_after_parent_is_sigkilled(mp, modname, method, tmp_path):
+    marker = tmp_path / "cleaned"
+    parent = start_parent(modname, method, CLEANUP_PARENT.replace(
+        "sys.argv[3]", repr(str(marker))))
+    pids = []
+    try:
+        pids = read_pids(parent)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(10)
+        assert wait_gone(pids, 10.0) == [], "the child did not exit after cleaning up"
+        assert marker.read_text() == "cleaned"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait(10)
+        kill_leftovers(pids)
+
+
+BUSY_PARENT = r'''
+import sys, time
+import mp_targets as t
+mp = __import__(sys.argv[1])
+ctx = mp.get_context(sys.argv[2])
+
+if __name__ == "__main__":
+    r, w = ctx.Pipe()
+    p = ctx.Process(target=t.ready_then_busy_in_c, args=(w,))
+    p.start()
+    assert r.poll(30) and r.recv() == "ready"
+    print(p.pid, flush=True)
+    time.sleep(60)
+'''
+
+
+# The watch lives in the Go core: a child stuck in C code that holds the GIL is killed on
+# time all the same.
+@pytest.mark.gompx_only
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_child_busy_in_c_killed_a_grace_after_parent_dies(mp, modname, method):
+    grace = 1.0
+    parent = start_parent(modname, method, BUSY_PARENT, env_extra={GRACE_ENV: str(grace)})
+    pids = []
+    try:
+        pids = read_pids(parent)
+        time.sleep(0.2)  # well inside sum()
+        lived = sigkill_and_watch(parent, pids, grace)
+        assert all(t is not None and t <= grace + 1 for t in lived.values()), lived
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait(10)
+        kill_leftovers(pids)
 
 
 DAEMON_PARENT = r'''

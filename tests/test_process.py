@@ -380,6 +380,41 @@ def test_name_reaches_child(ctx, modname):
     assert join_within(p) == 0
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+@pytest.mark.parametrize("method", METHODS)
+def test_grandchild_sees_its_parent_die(mp, modname, method, sig):
+    """CPython's test_parent_process: a child starts a grandchild, the test ends the child,
+    and the grandchild sees its parent_process() die (is_alive() turns False, join()
+    returns) and can still report it before it exits on its own."""
+    ctx = context(mp, method)
+    r, w = ctx.Pipe(duplex=False)
+    p = ctx.Process(target=t.start_parent_reporter, args=(w, modname, method))
+    p.start()
+    w.close()
+    status, grandchild = recv_within(r, 60)
+    assert status == "alive"
+    try:
+        os.kill(p.pid, sig)
+        assert join_within(p) == -sig
+        assert recv_within(r, 30) == ("not alive", grandchild)
+        deadline = time.monotonic() + 10
+        while not t.pid_gone(grandchild) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert t.pid_gone(grandchild), "the grandchild did not exit after its report"
+    finally:
+        if not t.pid_gone(grandchild):
+            os.kill(grandchild, signal.SIGKILL)
+
+
+@pytest.mark.gompx_only
+@pytest.mark.parametrize("value", ["soon", "-1", "inf"])
+def test_bad_orphan_grace_raises_at_start(mp, monkeypatch, value):
+    monkeypatch.setenv("GOMPX_ORPHAN_GRACE", value)
+    p = mp.get_context("spawn").Process(target=t.noop)
+    with pytest.raises(ValueError, match="GOMPX_ORPHAN_GRACE"):
+        p.start()
+
+
 def test_daemon_flag(ctx, modname):
     assert ctx.Process(target=t.noop).daemon is False
     assert ctx.Process(target=t.noop, daemon=True).daemon is True

@@ -928,6 +928,8 @@ def test_parent_sigkilled_leaves_no_shm_and_no_processes(mp, modname, method):
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(x for x in (HERE, env.get("PYTHONPATH")) if x)
     env["GOMPX_QUEUE_TEST_MARKER"] = marker
+    # The children outlive their SIGKILLed parent by the grace period, then are killed.
+    env["GOMPX_ORPHAN_GRACE"] = "1"
     shm = shm_entries()
     parent = subprocess.Popen([sys.executable, "-c", PARENT, modname, method],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

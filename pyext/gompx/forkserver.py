@@ -10,8 +10,11 @@ with a SOCK_SEQPACKET control socket.  For each child the parent sends one recor
 SCM_RIGHTS carry [channel, *passed fds]; ``channel`` is the server's end of a socketpair
 private to that child.  The server forks; the child reads its bootstrap (8-byte length,
 then the same two pickles a spawned child reads on fd 3) from the channel and runs.  The
-server writes the child's pid, then, when it reaps the child, its exit code (8-byte signed
-big-endian integers) on the channel, so the parent's end is the child's sentinel.
+passed fds include a pidfd of the parent: the child's ``parent_process()`` is the process
+that asked for it, not the server, and that is the process the child watches
+(``spawn._watch_parent``).  The server writes the child's pid, then, when it reaps the
+child, its exit code (8-byte signed big-endian integers) on the channel, so the parent's
+end is the child's sentinel.
 """
 
 import atexit
@@ -212,7 +215,9 @@ def _serve(control):
                 except OSError:
                     msg, fds = b"", []
                 if not msg:
-                    # The parent is gone: children die with us (PR_SET_PDEATHSIG).
+                    # The parent is gone or stopped us. Each child already served
+                    # watches the process that asked for it (spawn._watch_parent); one
+                    # still starting dies with us (PR_SET_PDEATHSIG).
                     os._exit(0)
                 pid = _fork_child(fds, control, sig_r, sig_w, old_handlers, channels)
                 channel = fds[0]
@@ -284,8 +289,10 @@ def _fork_child(fds, control, sig_r, sig_w, old_handlers, channels):
 
 
 def _set_parent_death_signal(server_pid):
-    # Loading the Go core just for this would cost most of a fork-served start, so this
-    # one prctl goes through libc, opened once by the server before it forks.
+    # The child's backstop while it starts: it dies with the server, which dies with the
+    # parent, until its Go core watches the parent (a pidfd the parent sent along) and
+    # clears this (spawn._watch_parent). The server never loads the Go core, so this one
+    # prctl goes through libc, opened once by the server before it forks.
     _libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
     if os.getppid() != server_pid:
         os._exit(1)

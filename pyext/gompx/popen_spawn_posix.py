@@ -2,13 +2,20 @@
 
 Laid out like CPython's ``multiprocessing/popen_spawn_posix.py``.  The Go core starts
 ``sys.executable`` with the bootstrap on fd 3 and the passed descriptors from fd 4 on,
-asks the kernel to kill the child if this process dies (PR_SET_PDEATHSIG), and reports
-the exit through a pidfd sentinel.
+and reports the exit through a pidfd sentinel.
+
+If this process dies, the child is told and given a grace period: it gets a pidfd of this
+process, and the first thing it does is have its Go core watch it (``spawn._watch_parent``):
+from then on the parent's death makes ``parent_process()`` not alive at once, and the child
+is killed (SIGKILL) ``GOMPX_ORPHAN_GRACE`` seconds later (5 by default, read here at each
+start) if it is still running.  Until its watch is armed the kernel kills it the instant
+this process dies (PR_SET_PDEATHSIG), so no child is ever left unwatched.
 """
 
 import io
 import os
 import signal
+import threading
 
 from . import context
 from . import reduction
@@ -16,6 +23,9 @@ from . import spawn
 from . import util
 
 __all__ = ["Popen"]
+
+# The environment variable that sets a child's grace period once its parent died: seconds.
+ORPHAN_GRACE_ENV = "GOMPX_ORPHAN_GRACE"
 
 
 class Popen:
@@ -49,6 +59,9 @@ class Popen:
         try:
             # Built while spawning: it may pass descriptors (the resource tracker's pipe).
             prep_data = spawn.get_preparation_data(process_obj._name)
+            # What the child watches, and how long it may outlive it (spawn._watch_parent).
+            prep_data["parent_watch"] = (self.duplicate_for_child(own_pidfd()),
+                                         orphan_grace_ms())
             reduction.dump(prep_data, stream)
             reduction.dump(process_obj, stream)
         finally:
@@ -116,9 +129,34 @@ class Popen:
                 pass
 
 
+def orphan_grace_ms():
+    """How long a child may run on once this process died, in milliseconds: the
+    ``GOMPX_ORPHAN_GRACE`` environment variable (seconds, 0 or more), 5 s if unset.
+    Raises ValueError for a value that is not a number of seconds."""
+    from . import _native
+    return _native.call(_native.ext.gompxcore_OrphanGraceMs,
+                        os.environ.get(ORPHAN_GRACE_ENV, ""))
+
+
+_own_pidfd_lock = threading.Lock()
+_own_pidfd = (None, -1)  # (the pid it was opened for, the pidfd)
+
+
+def own_pidfd():
+    """A pidfd of this process, opened once and kept: every child gets a copy to watch."""
+    global _own_pidfd
+    with _own_pidfd_lock:
+        pid = os.getpid()
+        if _own_pidfd[0] != pid:
+            from . import _native
+            _own_pidfd = (pid, _native.call(_native.ext.gompxcore_PidfdOpen, pid))
+        return _own_pidfd[1]
+
+
 def start_child(args, files, bootstrap):
-    """Have the Go core start *args* (killed if this process dies) with *bootstrap* on its
-    fd 3 and *files* from fd 4 on; return the core's process handle."""
+    """Have the Go core start *args* (killed at once if this process dies, until the child
+    clears that itself) with *bootstrap* on its fd 3 and *files* from fd 4 on; return the
+    core's process handle."""
     from . import _native
     spec = _process_spec(args, files)
     return _native.call(_native.ext.gompxcore_ProcessStart,

@@ -298,7 +298,12 @@ class _MainProcess(BaseProcess):
 
 
 class _ParentProcess(BaseProcess):
-    """The parent as seen from a child: name, pid and a sentinel for its exit."""
+    """The parent as seen from a child: name, pid and a sentinel for its exit.
+
+    In a child gompx started, the sentinel is a pidfd of the parent that the parent passed
+    down (see ``spawn._watch_parent``): it is ready as soon as the parent has exited, so
+    ``is_alive()`` turns False and ``join()`` returns; the child then has
+    ``GOMPX_ORPHAN_GRACE`` seconds (5 by default) before the Go core kills it."""
 
     def __init__(self, name, pid, sentinel=None, direct=True):
         self._direct = direct

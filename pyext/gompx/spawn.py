@@ -252,8 +252,35 @@ def _main(bootstrap, parent_sentinel=None):
     current._inheriting = True
     try:
         preparation_data = pickle.load(stream)
+        watched = _watch_parent(preparation_data.get("parent_watch"))
+        if watched is not None:
+            parent_sentinel = watched
         prepare(preparation_data)
         self = pickle.load(stream)
     finally:
         del current._inheriting
     return self._bootstrap(parent_sentinel)
+
+
+def _watch_parent(watch):
+    """Have the Go core watch the parent, before anything of the user's runs (``prepare``
+    imports the main module); return the parent's pidfd, ``parent_process()``'s sentinel.
+
+    *watch* is ``(index of the parent's pidfd among the inherited descriptors, grace in
+    ms)``.  Until this call the kernel kills this child the instant its parent dies
+    (PR_SET_PDEATHSIG; for a fork-served child, through the fork server, which dies with
+    the parent).  After it, the parent's death makes the sentinel ready at once (so
+    ``parent_process().is_alive()`` is False and ``join()`` returns), and the Go core kills
+    this process (SIGKILL) when the grace has passed, unless it exited first.  The watch
+    is a goroutine: it works while Python is busy in C code or holds the GIL, and it
+    touches no signal handler.  It must run on the main thread, which alone carries
+    PR_SET_PDEATHSIG."""
+    if watch is None:
+        return None
+    index, grace_ms = watch
+    from . import _native
+    from . import reduction
+    fd = reduction.inherited_fd(index)
+    os.set_inheritable(fd, False)
+    _native.call(_native.ext.gompxcore_WatchParent, fd, grace_ms)
+    return fd

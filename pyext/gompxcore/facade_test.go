@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -160,5 +161,52 @@ func TestSendRecvThroughAddresses(t *testing.T) {
 	}
 	if n, err := ConnRecv(b, 0, 0, 10); n != RecvTimedOut || err != nil {
 		t.Errorf("recv with nothing sent: n=%d err=%v, want RecvTimedOut", n, err)
+	}
+}
+
+func TestOrphanGraceMs(t *testing.T) {
+	for in, want := range map[string]int{"": 5000, "0": 0, "0.25": 250, "12": 12000} {
+		if got, err := OrphanGraceMs(in); got != want || err != nil {
+			t.Errorf("OrphanGraceMs(%q) = %d, %v; want %d, nil", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"soon", "-1", "inf", "nan"} {
+		_, err := OrphanGraceMs(in)
+		if err == nil || !strings.HasPrefix(err.Error(), "gompx:ValueError:0:") ||
+			!strings.Contains(err.Error(), "GOMPX_ORPHAN_GRACE") {
+			t.Errorf("OrphanGraceMs(%q) error = %v, want a ValueError naming GOMPX_ORPHAN_GRACE", in, err)
+		}
+	}
+}
+
+// WatchParent off the main thread (a test goroutine) raises RuntimeError and leaves
+// nothing behind; a negative grace is a ValueError.
+func TestWatchParentErrors(t *testing.T) {
+	if _, err := WatchParent(-1, -5); err == nil || !strings.HasPrefix(err.Error(), "gompx:ValueError:") {
+		t.Errorf("negative grace: %v, want ValueError", err)
+	}
+	// offMain calls WatchParent on a thread other than the main one: a goroutine that
+	// landed on the main thread keeps it locked and asks again from a new one.
+	var offMain func() error
+	offMain = func() error {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if syscall.Gettid() == syscall.Getpid() {
+			errs := make(chan error)
+			go func() { errs <- offMain() }()
+			return <-errs
+		}
+		_, err := WatchParent(0, 1000)
+		return err
+	}
+	err := offMain()
+	if err == nil {
+		t.Fatal("WatchParent off the main thread succeeded")
+	}
+	if !strings.HasPrefix(err.Error(), "gompx:RuntimeError:") || !strings.Contains(err.Error(), "main thread") {
+		t.Errorf("off the main thread: %v, want a RuntimeError about the main thread", err)
+	}
+	if parentWatch.w != nil {
+		t.Error("a failed WatchParent left a watch")
 	}
 }

@@ -7,7 +7,9 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/gompx/gompx/gompx"
 	"golang.org/x/sys/unix"
@@ -175,4 +177,50 @@ func PidfdOpen(pid int) (fd int, err error) {
 		return -1, translate(err)
 	}
 	return fd, nil
+}
+
+// parentWatch is this process's watch on its parent, once WatchParent made it.
+var parentWatch struct {
+	sync.Mutex
+	w *gompx.ParentWatch
+}
+
+// WatchParent makes this child watch its parent through pidfd, a pidfd of the parent
+// that the parent passed down (spawn.py's _main calls it before anything of the user's
+// runs). Once the parent has exited, the watch sees it at once; graceMs milliseconds
+// later it kills this process (SIGKILL) if it is still running. From this call on the
+// kernel no longer kills the child the instant its parent dies (PR_SET_PDEATHSIG is
+// cleared). Call it once, from the main thread: it raises RuntimeError elsewhere, or if
+// the process already watches its parent.
+func WatchParent(pidfd int, graceMs int) (ok bool, err error) {
+	defer recoverInto(&err)
+	parentWatch.Lock()
+	defer parentWatch.Unlock()
+	if parentWatch.w != nil {
+		return false, newPyError("RuntimeError", "this process already watches its parent")
+	}
+	if graceMs < 0 {
+		return false, newPyError("ValueError", "negative grace period %d ms", graceMs)
+	}
+	w, err := gompx.WatchParentPidfd(pidfd, time.Duration(graceMs)*time.Millisecond)
+	if errors.Is(err, gompx.ErrNotMainThread) {
+		return false, newPyError("RuntimeError", "%v", err)
+	}
+	if err != nil {
+		return false, translate(err)
+	}
+	parentWatch.w = w
+	return true, nil
+}
+
+// OrphanGraceMs returns, in milliseconds, the grace period that value names: the text of
+// the GOMPX_ORPHAN_GRACE environment variable, a number of seconds, 0 or more; "" means
+// the default (5 s). Other text raises ValueError.
+func OrphanGraceMs(value string) (ms int, err error) {
+	defer recoverInto(&err)
+	grace, err := gompx.ParseOrphanGrace(value)
+	if err != nil {
+		return 0, newPyError("ValueError", "%v", err)
+	}
+	return int(grace / time.Millisecond), nil
 }
