@@ -70,7 +70,8 @@ class ForkServer:
                   "sys_path": sys.path,
                   "sys_argv": sys.argv,
                   "dir": os.getcwd(),
-                  "serve_multiprocessing": _alias.installed()}
+                  "serve_multiprocessing": _alias.installed(),
+                  "parent_pid": os.getpid()}
         bootstrap = pickle.dumps(config)
         cmd = [spawn.get_executable()] + spawn._args_from_interpreter_flags() + [
             "-c", spawn.child_program("from gompx.forkserver import main; main()"),
@@ -97,15 +98,17 @@ class ForkServer:
                 self._server.wait_and_close()
                 self._server = None
 
-    def connect_to_new_process(self, fds):
-        """Ask for a child; return the parent's end of its channel (its sentinel)."""
+    def connect_to_new_process(self, fds, grace_ms=0):
+        """Ask for a child that may outlive this process by *grace_ms*; return the
+        parent's end of its channel (its sentinel)."""
         if len(fds) + 1 >= MAXFDS_TO_SEND:
             raise ValueError("too many fds")
         self.ensure_running()
         parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             with self._lock:
-                socket.send_fds(self._control, [b"F"], [child_end.fileno()] + list(fds))
+                socket.send_fds(self._control, [b"F" + SIGNED_STRUCT.pack(grace_ms)],
+                                [child_end.fileno()] + list(fds))
         except OSError:
             parent_end.close()
             raise
@@ -185,7 +188,18 @@ def main():
                 __import__(modname)
             except ImportError:
                 pass
+    # From here on the server outlives its parent by the children's grace (see
+    # _outlive_parent): the kernel's instant kill, which covered the start-up, goes.
+    global _parent_pidfd
+    _parent_pidfd = os.pidfd_open(config["parent_pid"])
+    _libc.prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0)
+    if os.getppid() != config["parent_pid"]:
+        os._exit(0)  # the parent died before the kill was turned off
     _serve(control)
+
+
+# The parent's pidfd, in the server: readable once the parent has exited.
+_parent_pidfd = None
 
 
 def _serve(control):
@@ -196,6 +210,7 @@ def _serve(control):
     old_handlers = {sig: signal.signal(sig, val) for (sig, val) in handlers.items()}
     signal.set_wakeup_fd(sig_w)
     channels = {}  # pid -> the server's end of that child's channel
+    graces = {}  # pid -> how long (ms) that child may outlive the process that asked
     with selectors.DefaultSelector() as selector:
         selector.register(control, selectors.EVENT_READ)
         selector.register(sig_r, selectors.EVENT_READ)
@@ -208,18 +223,19 @@ def _serve(control):
                             break
                     except BlockingIOError:
                         break
-                _reap(channels)
+                _reap(channels, graces)
             if control in ready:
                 try:
-                    msg, fds, _, _ = socket.recv_fds(control, 1, MAXFDS_TO_SEND)
+                    msg, fds, _, _ = socket.recv_fds(control, 1 + SIGNED_STRUCT.size,
+                                                     MAXFDS_TO_SEND)
                 except OSError:
                     msg, fds = b"", []
                 if not msg:
-                    # The parent is gone or stopped us. Each child already served
-                    # watches the process that asked for it (spawn._watch_parent); one
-                    # still starting dies with us (PR_SET_PDEATHSIG).
+                    _outlive_parent(control, channels, graces, selector, sig_r)
                     os._exit(0)
+                grace_ms = SIGNED_STRUCT.unpack_from(msg, 1)[0]
                 pid = _fork_child(fds, control, sig_r, sig_w, old_handlers, channels)
+                graces[pid] = grace_ms
                 channel = fds[0]
                 for fd in fds[1:]:
                     os.close(fd)
@@ -230,7 +246,37 @@ def _serve(control):
                     os.close(channel)
 
 
-def _reap(channels):
+def _outlive_parent(control, channels, graces, selector, sig_r):
+    """The control socket closed: the parent stopped the server or died.  Children die
+    with the server (PR_SET_PDEATHSIG), so it stays until they exit: while the parent
+    lives (it only stopped the server) as long as they run, and from the parent's death
+    on at most the longest of their graces.  A child sees its parent's death at once
+    through the pidfd it was given (its parent_process() sentinel); this keeps the
+    promise that no child outlives a dead parent for good without each fork-served child
+    loading the Go runtime to watch."""
+    import time
+    selector.unregister(control)
+    selector.register(_parent_pidfd, selectors.EVENT_READ)
+    deadline = None
+    while channels:
+        timeout = None if deadline is None else deadline - time.monotonic()
+        if timeout is not None and timeout <= 0:
+            return  # the children still running die with the server
+        ready = [key.fileobj for (key, _) in selector.select(timeout)]
+        if _parent_pidfd in ready:
+            selector.unregister(_parent_pidfd)
+            deadline = time.monotonic() + max(graces.values(), default=0) / 1000
+        if sig_r in ready:
+            while True:
+                try:
+                    if not os.read(sig_r, 4096):
+                        break
+                except BlockingIOError:
+                    break
+            _reap(channels, graces)
+
+
+def _reap(channels, graces):
     while True:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
@@ -238,6 +284,7 @@ def _reap(channels):
             return
         if pid == 0:
             return
+        graces.pop(pid, None)
         channel = channels.pop(pid, None)
         if channel is None:
             continue
@@ -268,6 +315,7 @@ def _fork_child(fds, control, sig_r, sig_w, old_handlers, channels):
         # have more descriptors the more siblings it has, and keep their ends open.
         for channel in channels.values():
             os.close(channel)
+        os.close(_parent_pidfd)
         # The child's exit handlers are its own, run as a spawned child's would be
         # (not the server's, which it inherited with the fork).
         atexit._clear()

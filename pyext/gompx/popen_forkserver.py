@@ -20,13 +20,20 @@ class Popen(popen_spawn_posix.Popen):
     method = "forkserver"
     _channel = None
 
+    def _child_grace_ms(self):
+        # The fork server keeps the grace for its children (it outlives this process by
+        # that long, and its children die with it), so a fork-served child need not
+        # load the Go runtime to watch: that would cost more than the whole start.
+        return None
+
     def _launch(self, process_obj):
         stream = io.BytesIO()
         stream.write(bytes(8))  # room for the length prefix
         self._pickle_for_child(process_obj, stream)
         buf = stream.getbuffer()
         buf[:8] = forkserver.SIGNED_STRUCT.pack(len(buf) - 8)
-        self._channel = forkserver.connect_to_new_process(self._fds)
+        from .popen_spawn_posix import orphan_grace_ms
+        self._channel = forkserver.connect_to_new_process(self._fds, orphan_grace_ms())
         try:
             self.pid = forkserver.read_signed(self._channel)
         except EOFError:

@@ -52,6 +52,10 @@ class Popen:
             self._fds.append(fd)
             return len(self._fds) - 1
 
+    def _child_grace_ms(self):
+        """The grace the child's own Go watch keeps (a fork server keeps it instead)."""
+        return orphan_grace_ms()
+
     def _pickle_for_child(self, process_obj, stream):
         """Write the child's bootstrap to *stream*: the preparation data, then the
         Process object (whose descriptors this Popen collects as it pickles them)."""
@@ -61,7 +65,7 @@ class Popen:
             prep_data = spawn.get_preparation_data(process_obj._name)
             # What the child watches, and how long it may outlive it (spawn._watch_parent).
             prep_data["parent_watch"] = (self.duplicate_for_child(own_pidfd()),
-                                         orphan_grace_ms())
+                                         self._child_grace_ms())
             reduction.dump(prep_data, stream)
             reduction.dump(process_obj, stream)
         finally:

@@ -278,9 +278,11 @@ def _watch_parent(watch):
     if watch is None:
         return None
     index, grace_ms = watch
-    from . import _native
     from . import reduction
     fd = reduction.inherited_fd(index)
     os.set_inheritable(fd, False)
+    if grace_ms is None:
+        return fd  # a fork-served child: its server keeps the grace (forkserver.py)
+    from . import _native
     _native.call(_native.ext.gompxcore_WatchParent, fd, grace_ms)
     return fd
