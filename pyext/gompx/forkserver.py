@@ -217,12 +217,7 @@ def _serve(control):
         while True:
             ready = [key.fileobj for (key, _) in selector.select()]
             if sig_r in ready:
-                while True:
-                    try:
-                        if not os.read(sig_r, 4096):
-                            break
-                    except BlockingIOError:
-                        break
+                _drain(sig_r)
                 _reap(channels, graces)
             if control in ready:
                 try:
@@ -267,13 +262,18 @@ def _outlive_parent(control, channels, graces, selector, sig_r):
             selector.unregister(_parent_pidfd)
             deadline = time.monotonic() + max(graces.values(), default=0) / 1000
         if sig_r in ready:
-            while True:
-                try:
-                    if not os.read(sig_r, 4096):
-                        break
-                except BlockingIOError:
-                    break
+            _drain(sig_r)
             _reap(channels, graces)
+
+
+def _drain(sig_r):
+    """Empty the signal wake-up pipe (the SIGCHLDs it reported are reaped next)."""
+    while True:
+        try:
+            if not os.read(sig_r, 4096):
+                return
+        except BlockingIOError:
+            return
 
 
 def _reap(channels, graces):
