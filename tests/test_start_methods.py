@@ -195,3 +195,20 @@ def test_target_defined_in_main_script(mp, modname, method, run_script):
         assert got[0] == "got ('__mp_main__', 42)"  # re-imported as __mp_main__
     # The guarded block ran once; only spawn-style children re-run the top level.
     assert lines.count("exitcode 0") == 1
+
+
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_children_start_under_a_default_socket_timeout(mp, method):
+    # CPython's TestTimeouts: socket.setdefaulttimeout() must not reach the sockets the
+    # start method makes (a timeout makes them non-blocking in the child too).
+    import socket
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(0.05)
+    try:
+        ctx = mp.get_context(method)
+        procs = [ctx.Process(target=t.sleep, args=(0.01,)) for _ in range(8)]
+        for p in procs:
+            p.start()
+        assert [join_within(p) for p in procs] == [0] * 8
+    finally:
+        socket.setdefaulttimeout(old)

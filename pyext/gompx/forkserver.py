@@ -62,7 +62,7 @@ class ForkServer:
         import pickle
         if self._control is not None:
             self._control.close()
-        parent_end, server_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        parent_end, server_end = _blocking_socketpair(socket.SOCK_SEQPACKET)
         # What the main module needs to import in the server as it does here, so that
         # children find it preloaded instead of running it again each.
         config = {"preload": self._preload_modules,
@@ -104,7 +104,7 @@ class ForkServer:
         if len(fds) + 1 >= MAXFDS_TO_SEND:
             raise ValueError("too many fds")
         self.ensure_running()
-        parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        parent_end, child_end = _blocking_socketpair(socket.SOCK_STREAM)
         try:
             with self._lock:
                 socket.send_fds(self._control, [b"F" + SIGNED_STRUCT.pack(grace_ms)],
@@ -115,6 +115,15 @@ class ForkServer:
         finally:
             child_end.close()
         return parent_end
+
+
+def _blocking_socketpair(kind):
+    """A socketpair in blocking mode whatever socket.setdefaulttimeout() says: a
+    timeout would make the descriptors non-blocking, in the server and the child too."""
+    pair = socket.socketpair(socket.AF_UNIX, kind)
+    for sock in pair:
+        sock.settimeout(None)
+    return pair
 
 
 class _ServerProcess:
