@@ -15,7 +15,7 @@ install:
 # each decoder, pytest against the installed package (gompx and stdlib side by side), then
 # the same suite against a wheel built for, and installed into a venv of, every CPython
 # 3.10-3.13 on the machine, then CPython's own multiprocessing suite under gompx (3.11
-# spawn; `make conformance` runs every version and start method).
+# spawn, 3.13 forkserver; `make conformance` runs every version and start method).
 test: install vet test-go fuzz test-py matrix conformance-ci
 
 vet:
@@ -56,7 +56,7 @@ matrix:
 # CPython's own test suites with multiprocessing served by gompx (python -m gompx), each
 # test checked against what stdlib passes (tests/conformance/expected) and the known
 # failures with their reasons (tests/conformance/known_failures.txt).
-CONFORMANCE_CI = multiprocessing:3.11:spawn
+CONFORMANCE_CI = multiprocessing:3.11:spawn multiprocessing:3.13:forkserver
 conformance-ci:
 	PYTHON=$(PYTHON) scripts/conformance.sh $(CONFORMANCE_CI)
 
