@@ -44,6 +44,7 @@ class ForkServer:
         self._server = None
         self._lock = threading.Lock()
         self._preload_modules = ["__main__"]
+        self._lingering = []  # stopped servers whose served children still ran
 
     def set_forkserver_preload(self, modules_names):
         if not all(type(mod) is str for mod in modules_names):
@@ -88,14 +89,20 @@ class ForkServer:
         """The server's pid (None before it starts), as CPython's ForkServer has it."""
         return None if self._server is None else self._server.pid
 
+    # How long _stop waits for the server: it stays while children it served still run
+    # (they die with it), and those are not _stop's to wait for.
+    _STOP_WAIT = 1.0
+
     def _stop(self):
-        """Stop the server (its children, already served, live on) and wait for it."""
+        """Stop the server: it serves no one from now on, and exits once the children
+        it served have (they live on); wait for that up to _STOP_WAIT seconds."""
         with self._lock:
             if self._control is not None:
-                self._control.close()  # the server exits on the control socket's EOF
+                self._control.close()  # the server stops serving on its EOF
                 self._control = None
             if self._server is not None:
-                self._server.wait_and_close()
+                if not self._server.wait_and_close(self._STOP_WAIT):
+                    self._lingering.append(self._server)  # reaped when it exits
                 self._server = None
 
     def connect_to_new_process(self, fds, grace_ms=0):
@@ -139,14 +146,18 @@ class _ServerProcess:
         code = self._native.call(self._native.ext.gompxcore_ProcessWait, self.handle, 0)
         return None if code == self._native.STILL_RUNNING else code
 
-    def wait_and_close(self):
+    def wait_and_close(self, timeout):
+        """Wait up to *timeout* seconds for the server to exit; if it did, release its
+        handle and return True."""
         native, handle = self._native, self.handle
 
         def attempt(ms):
             code = native.call(native.ext.gompxcore_ProcessWait, handle, ms)
             return None if code == native.STILL_RUNNING else code
-        native.wait_sliced(attempt, None)
+        if native.wait_sliced(attempt, timeout) is None:
+            return False
         native.call(native.ext.gompxcore_ProcessClose, handle)
+        return True
 
 
 def _main_path(preload):
