@@ -2,6 +2,7 @@
 
 import os
 import signal
+import sys
 import time
 
 INITIALIZED = None
@@ -114,3 +115,64 @@ def identity(x):
 def ignore_sigterm_and_sleep(_=None):
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     time.sleep(60)
+
+
+def _refuse_to_load(message):
+    import pickle
+    raise pickle.UnpicklingError(message)
+
+
+class LoadFails:
+    """Pickles fine; unpickling it (in whichever process) raises UnpicklingError."""
+
+    def __reduce__(self):
+        return _refuse_to_load, ("this object refuses to be unpickled",)
+
+
+class ExitWhenLoaded:
+    """Pickles fine; unpickling it calls sys.exit(3)."""
+
+    def __reduce__(self):
+        import sys
+        return sys.exit, (3,)
+
+
+def result_load_fails(_=None):
+    return LoadFails()
+
+
+def result_exits_when_loaded(_=None):
+    return ExitWhenLoaded()
+
+
+def result_refuses_pickling(_=None):
+    return Unpicklable()
+
+
+class SysExitWhenPickled:
+    """Pickling it calls sys.exit(4) (SystemExit, where ExitWhenPickled kills outright)."""
+
+    def __reduce__(self):
+        sys.exit(4)
+
+
+def result_exits_when_pickled(_=None):
+    return SysExitWhenPickled()
+
+
+def call_sys_exit(code=5):
+    sys.exit(code)
+
+
+def wait_for(event):
+    event.wait()
+    return os.getpid()
+
+
+def print_after(text, seconds):
+    time.sleep(seconds)
+    print(text, flush=True)
+
+
+def load_fails_on(x, bad=1):
+    return LoadFails() if x == bad else x

@@ -138,24 +138,133 @@ def test_worker_death_breaks_the_executor(Executor, BrokenProcessPool):
         ex.shutdown(wait=True)
 
 
-def test_failing_initializer_breaks_the_executor(Executor, BrokenProcessPool):
-    ex = Executor(1, initializer=T.init_fail)
+def test_failing_initializer_breaks_the_executor(Executor, BrokenProcessPool, capfd):
+    ex = Executor(2, initializer=T.init_fail)
     try:
         with pytest.raises(BrokenProcessPool):
             ex.submit(T.square, 2).result(10)
+        assert ex._broken  # at once, not at the next submit
+        with pytest.raises(BrokenProcessPool):
+            ex.submit(T.square, 3)
+    finally:
+        ex.shutdown(wait=True)
+    # The worker logs it on the concurrent.futures logger (stderr: no handler there).
+    err = capfd.readouterr().err
+    assert "Exception in initializer:" in err
+    assert "RuntimeError: initializer failed on purpose" in err
+
+
+# --- where a call can go wrong: the exception CPython's executor gives -------------------
+
+def test_call_raising_system_exit_fails_only_its_future(Executor):
+    with Executor(1) as ex:
+        with pytest.raises(SystemExit) as info:
+            ex.submit(T.call_sys_exit, 5).result(10)
+        assert info.value.code == 5
+        assert ex.submit(T.square, 4).result(10) == 16
+
+
+def test_result_that_cannot_be_pickled_fails_with_the_pickling_error(Executor):
+    with Executor(1) as ex:
+        with pytest.raises(TypeError, match="refuses to be pickled"):
+            ex.submit(T.result_refuses_pickling).result(10)
+        with pytest.raises(SystemExit):
+            ex.submit(T.result_exits_when_pickled).result(10)
+        assert ex.submit(T.square, 5).result(10) == 25
+
+
+def test_task_that_cannot_be_unpickled_breaks_the_executor(Executor, BrokenProcessPool):
+    ex = Executor(1)
+    try:
+        with pytest.raises(BrokenProcessPool):
+            ex.submit(T.identity, T.LoadFails()).result(30)
+        with pytest.raises(BrokenProcessPool):
+            ex.submit(T.square, 1)
     finally:
         ex.shutdown(wait=True)
 
 
-@pytest.mark.gompx_only
-def test_dropped_executor_stops_its_workers(Executor):
+@pytest.mark.parametrize("target", ["result_load_fails", "result_exits_when_loaded"])
+def test_result_the_parent_cannot_unpickle_breaks_the_executor(Executor, BrokenProcessPool,
+                                                               target):
+    # The unpickling error (or SystemExit) happens in the parent's result thread: it must
+    # break the executor, not hang it or kill that thread.
+    ex = Executor(2)
+    try:
+        waiting = ex.submit(T.sleep_then, 1, 30)
+        with pytest.raises(BrokenProcessPool) as info:
+            ex.submit(getattr(T, target)).result(30)
+        assert info.value.__cause__ is not None
+        with pytest.raises(BrokenProcessPool):
+            waiting.result(30)
+        assert ex._broken
+        with pytest.raises(BrokenProcessPool):
+            ex.submit(T.square, 1)
+    finally:
+        ex.shutdown(wait=True)
+
+
+# --- workers on demand --------------------------------------------------------------------
+
+def test_calls_one_after_another_reuse_one_worker(Executor):
+    with Executor(4) as ex:
+        assert ex._processes == {}
+        pids = {ex.submit(T.pid).result(10) for _ in range(5)}
+        assert len(pids) == 1
+        assert len(ex._processes) == 1
+
+
+def test_calls_that_wait_start_a_worker_each_up_to_max_workers(Executor, ctx):
+    with ctx.Manager() as manager:
+        event = manager.Event()
+        with Executor(3) as ex:
+            fs = [ex.submit(T.wait_for, event) for _ in range(5)]
+            assert len(ex._processes) == 3
+            event.set()
+            assert {f.result(30) for f in fs} <= set(ex._processes)
+
+
+def test_shutdown_without_wait_lets_the_manager_thread_finish(Executor):
+    ex = Executor(2)
+    fs = [ex.submit(T.sleep_then, i, 0.1) for i in range(4)]
+    manager = ex._executor_manager_thread
+    workers = list(ex._processes.values())
+    ex.shutdown(wait=False)
+    manager.join(30)
+    assert not manager.is_alive()
+    for w in workers:
+        w.join(10)
+        assert w.exitcode == 0
+    assert [f.result(0) for f in fs] == [0, 1, 2, 3]
+
+
+def test_interpreter_exit_finishes_the_submitted_calls(impl, run_script):
+    module = "concurrent.futures" if impl == "stdlib" else "gompx.futures"
+    context = "multiprocessing" if impl == "stdlib" else "gompx"
+    result = run_script(f"""if 1:
+        import {context} as mp
+        from {module} import ProcessPoolExecutor
+        import pool_targets as T
+        if __name__ == "__main__":
+            ex = ProcessPoolExecutor(2, mp_context=mp.get_context("spawn"))
+            ex.submit(T.print_after, "apple", 0.5)
+        """)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "apple"
+    assert result.stderr == ""
+
+
+def test_dropped_executor_finishes_its_calls_and_stops_its_workers(Executor):
     import gc
     ex = Executor(2)
-    assert [f.result(10) for f in [ex.submit(T.square, i) for i in range(4)]] == [0, 1, 4, 9]
-    workers = list(ex._pool._pool)
+    fs = [ex.submit(T.sleep_then, i, 0.1) for i in range(4)]
+    workers = list(ex._processes.values())
+    manager = ex._executor_manager_thread
     del ex
     gc.collect()
-    deadline = time.monotonic() + 5
-    while any(w.is_alive() for w in workers) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert not any(w.is_alive() for w in workers)
+    manager.join(30)
+    assert not manager.is_alive()
+    for w in workers:
+        w.join(10)
+        assert w.exitcode == 0
+    assert [f.result(0) for f in fs] == [0, 1, 2, 3]

@@ -293,6 +293,27 @@ def test_segfault_in_a_task(mp, pool):
 
 
 @pytest.mark.gompx_only
+def test_result_the_parent_cannot_unpickle_fails_its_task(mp, pool):
+    # stdlib's result handler thread dies on this and the pool hangs.
+    import pickle
+    with pytest.raises(pickle.UnpicklingError, match="refuses to be unpickled"):
+        pool.apply(T.result_load_fails)
+    errors = []
+    r = pool.apply_async(T.result_exits_when_loaded, error_callback=errors.append)
+    r.wait(10)
+    assert r.ready() and not r.successful()
+    assert len(errors) == 1 and isinstance(errors[0], SystemExit)
+    it = pool.imap(T.load_fails_on, [0, 1, 2])
+    assert next(it) == 0
+    with pytest.raises(pickle.UnpicklingError):
+        next(it)
+    assert next(it) == 2
+    with pytest.raises(pickle.UnpicklingError):
+        pool.map(T.load_fails_on, range(40), chunksize=1)
+    assert pool.map(T.square, range(5)) == [0, 1, 4, 9, 16]
+
+
+@pytest.mark.gompx_only
 def test_idle_worker_killed_before_a_task(pool):
     pool.apply(T.square, (1,))
     victim = pool._pool[0]

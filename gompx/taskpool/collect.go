@@ -251,6 +251,9 @@ func (p *Pool) resultLocked(r result) {
 	w.last = now
 	p.avgTask = 0.9*p.avgTask + 0.1*float64(d)
 	p.failedStarts = 0
+	if p.opts.OnDemand && p.openLocked(w) {
+		p.idle++ // a call submitted next may reuse it (Reserve)
+	}
 	t.job.completeLocked(t.index, r.status, r.payload)
 }
 
@@ -294,11 +297,18 @@ func (p *Pool) workerExitedLocked(id uint32, code int) {
 		return
 	}
 	kind := EventExited
-	if p.state == stateRunning || p.workLeftLocked() {
+	switch {
+	case p.opts.OnDemand:
+		// Replaced only while tasks wait for a worker; Reserve starts more later.
+		if p.demandLocked() > 0 && !p.reserved[w.slot] {
+			p.reserved[w.slot] = true
+			kind = EventReplace
+		}
+	case p.state == stateRunning || p.workLeftLocked():
 		kind = EventReplace
 	}
 	p.pushEventLocked(Event{Kind: kind, Slot: w.slot, Pid: w.pid, Code: code})
-	if kind == EventExited && len(p.workers) == 0 && p.state == stateClosing {
+	if kind == EventExited && len(p.workers) == 0 && p.state == stateClosing && !p.workLeftLocked() {
 		p.pushEventLocked(Event{Kind: EventStopped})
 	}
 }

@@ -33,6 +33,15 @@
 // the worker had computed but not yet sent runs again). The pool then asks its owner,
 // through NextEvent, to start a replacement.
 //
+// # Workers on demand
+//
+// With Options.OnDemand (concurrent.futures' executor) no worker is started up front:
+// the owner calls Reserve once per submitted call, and starts a worker in the slot it
+// returns, as CPython's executor does: a call reuses an idle worker (one that answered
+// a task since a call last reused it) if there is one, else gets a new worker, up to
+// Slots. A worker that exits is replaced only while tasks wait for one. Such an owner
+// takes finished jobs and worker events from one place, Next, in one thread.
+//
 // # Wire format (all integers little-endian)
 //
 //	task message (pool to worker), KindBytes
@@ -62,6 +71,6 @@
 // # What it does not do
 //
 // It starts no processes: its owner starts each worker and registers it with AddWorker,
-// and starts replacements when NextEvent says so. It does not decode tasks or results.
+// and starts replacements when NextEvent (or Next) says so. It does not decode tasks or results.
 // A task a dead worker had finished but not yet reported runs twice.
 package taskpool

@@ -31,6 +31,12 @@ type Options struct {
 	// concurrent.futures specifies: every unfinished task fails with StatusBroken and
 	// Submit refuses new ones. Otherwise only the task the worker was running fails.
 	BreakOnDeath bool
+	// OnDemand starts workers as calls are submitted, up to Slots, as
+	// concurrent.futures' executor does: the owner calls Reserve once per submitted call
+	// and starts a worker in the slot it gets, if any. A worker that exits is replaced
+	// (EventReplace) only while tasks wait for one. Otherwise the owner fills every slot
+	// at once and every exit of a running pool's worker is replaced.
+	OnDemand bool
 }
 
 // EventKind says what NextEvent reports.
@@ -44,6 +50,8 @@ const (
 	// EventStopped: the pool has no work and no workers left, or was terminated or
 	// broken; no further events come.
 	EventStopped
+	// EventFinished: the job Job, made with notify=true, finished (Next only).
+	EventFinished
 )
 
 // Event is something the pool's owner must act on.
@@ -51,6 +59,7 @@ type Event struct {
 	Kind      EventKind
 	Slot, Pid int
 	Code      int
+	Job       uint64 // EventFinished: the job's id
 }
 
 type poolState int
@@ -84,6 +93,8 @@ type Pool struct {
 	state        poolState
 	broken       string // why the pool broke, once it did
 	workers      []*worker
+	reserved     []bool // per slot: handed out by Reserve, no worker added yet
+	idle         int    // OnDemand: answers of open workers no Reserve has claimed yet
 	nextID       uint32
 	jobs         map[uint64]*Job
 	nextJob      uint64
@@ -152,6 +163,7 @@ func New(opts Options) (*Pool, error) {
 		opts:      opts,
 		board:     board,
 		jobs:      make(map[uint64]*Job),
+		reserved:  make([]bool, opts.Slots),
 		avgTask:   float64(time.Millisecond),
 		wake:      newSignal(),
 		room:      newSignal(),
@@ -189,6 +201,7 @@ func (p *Pool) AddWorker(slot, pid int, tasks *gompx.Queue, wait func() int) (ui
 		}
 	}
 	MarkStarted(p.board.Bytes(), slot, 0)
+	p.reserved[slot] = false
 	p.nextID++
 	w := &worker{id: p.nextID, slot: slot, pid: pid, tasks: tasks, last: time.Now()}
 	p.workers = append(p.workers, w)
@@ -248,6 +261,100 @@ func (p *Pool) NextFinished(timeout time.Duration) (uint64, bool) {
 	id := p.finished[0]
 	p.finished = p.finished[1:]
 	return id, true
+}
+
+// Next waits up to timeout (negative: forever) for what the pool's owner must act on: a
+// job made with notify=true that finished (EventFinished) or a worker event, finished
+// jobs first, so that EventStopped comes after every job that finished before it. An
+// owner uses Next, or NextEvent and NextFinished, not both.
+func (p *Pool) Next(timeout time.Duration) (Event, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ok := p.waitLocked(p.wake, timeout, func() bool { return len(p.finished) > 0 || len(p.events) > 0 })
+	switch {
+	case !ok:
+		return Event{}, false
+	case len(p.finished) > 0:
+		id := p.finished[0]
+		p.finished = p.finished[1:]
+		return Event{Kind: EventFinished, Job: id}, true
+	}
+	ev := p.events[0]
+	p.events = p.events[1:]
+	return ev, true
+}
+
+// Reserve is called once per call submitted to an OnDemand pool, and says whether to
+// start a worker for it and in which slot, as CPython's executor decides: the call reuses
+// an idle worker if there is one, else it gets a new worker, up to Slots. A worker is
+// idle, here, once it answered a task and no later call has reused it; a worker just
+// started is not. A call that reuses one still gets a new worker if tasks wait that no
+// open worker can take (an open worker may be sent more tasks: it was not told to stop
+// and has not reached MaxTasksPerWorker). The slot stays reserved until AddWorker fills
+// it or Unreserve frees it.
+func (p *Pool) Reserve() (int, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.state == stateTerminated {
+		return -1, false
+	}
+	if p.idle > 0 {
+		p.idle--
+		if p.demandLocked() <= 0 {
+			return -1, false
+		}
+	}
+	slot := p.freeSlotLocked()
+	if slot < 0 {
+		return -1, false
+	}
+	p.reserved[slot] = true
+	return slot, true
+}
+
+// Unreserve frees a slot Reserve returned, when its worker could not be started.
+func (p *Pool) Unreserve(slot int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if slot >= 0 && slot < len(p.reserved) {
+		p.reserved[slot] = false
+	}
+}
+
+// demandLocked is how many more workers the unfinished tasks could keep busy.
+func (p *Pool) demandLocked() int {
+	n := len(p.pending) - p.head
+	for _, w := range p.workers {
+		if p.openLocked(w) {
+			n += len(w.held) - 1
+		}
+	}
+	for _, r := range p.reserved {
+		if r {
+			n--
+		}
+	}
+	return n
+}
+
+// openLocked reports whether w may be sent more tasks, now or once it answers.
+func (p *Pool) openLocked(w *worker) bool {
+	return !w.stopSent && (p.opts.MaxTasksPerWorker <= 0 || w.sent < p.opts.MaxTasksPerWorker)
+}
+
+// freeSlotLocked returns a slot with no registered worker and no reservation, or -1.
+func (p *Pool) freeSlotLocked() int {
+	used := make([]bool, p.opts.Slots)
+	copy(used, p.reserved)
+	for _, w := range p.workers {
+		used[w.slot] = true
+	}
+	for slot, u := range used {
+		if !u {
+			return slot
+		}
+	}
+	return -1
 }
 
 func (p *Pool) pushEventLocked(ev Event) {

@@ -54,7 +54,7 @@ func newHarness(t testing.TB, opts Options, behave behaviour) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, p: p, results: results, behave: behave, max: opts.MaxTasksPerWorker}
-	for slot := 0; slot < opts.Slots; slot++ {
+	for slot := 0; slot < opts.Slots && !opts.OnDemand; slot++ {
 		h.startWorker(slot)
 	}
 	h.wg.Add(1)

@@ -4,7 +4,8 @@
 ``multiprocessing/pool.py``; this module holds what CPython does with handler threads
 and pipes, done here with the Go core (``gompx/taskpool``): the worker's batched reads
 and writes of its queues, taking results out of Go, and ``_Engine``, which starts and
-replaces the worker processes and runs the two helper threads.
+replaces the worker processes (all at once for a Pool, on demand for gompx.futures'
+executor) and runs the Pool's two helper threads.
 """
 
 import array
@@ -29,6 +30,8 @@ _APPLY, _MAP, _STARMAP, _CALL1 = range(4)
 
 # Result statuses (gompx/taskpool.Status).
 _OK, _ERROR, _LOST, _TERMINATED, _BROKEN = range(5)
+# A result that came in but could not be unpickled here (Python's own: Go never sees it).
+_UNPICKLABLE = 255
 
 # The wire headers of gompx/taskpool: job, index, seq, worker id, header length or status.
 _HEADER = struct.Struct("<QQQII")
@@ -169,11 +172,34 @@ class _Outbox:
         del self.lens[:]
 
 
-def _work(inbox, outbox, started, at, maxtasks, wrap_exception):
+def _serve(tasks, results, board, slot, maxtasks, wrap_exception, strict=False):
+    """A worker process's life after its initializer: see gompx.pool.worker()."""
+    import mmap
+    from . import _native
+    ext = _native.ext
+    _native.call(ext.gompxcore_QueueSetReadSpin, tasks._handle, _WORKER_SPIN_US)
+    mem = mmap.mmap(board.fd, board.size)
+    started = memoryview(mem).cast("Q")
+    try:
+        _work(_Inbox(tasks, _native), _Outbox(results, _native), started,
+              slot * _SLOT_SIZE // 8, maxtasks, wrap_exception, strict)
+    finally:
+        started.release()
+        mem.close()
+
+
+def _work(inbox, outbox, started, at, maxtasks, wrap_exception, strict=False):
     """Run tasks until the stop message or *maxtasks*; see gompx.pool.worker().
+
+    *strict* applies concurrent.futures' rules instead of multiprocessing.pool's: a call
+    that raises any BaseException (SystemExit included) answers with it; a result that
+    cannot be pickled answers with the pickling error itself (not MaybeEncodingError);
+    a task that cannot be unpickled ends the worker, as it does stdlib's.
+
     Everything the loop touches per task is a local: this is the per-task cost of a
     pool of tiny tasks."""
     api = _api()
+    catch = BaseException if strict else Exception
     ExceptionWithTraceback, MaybeEncodingError = api.ExceptionWithTraceback, api.MaybeEncodingError
     loads, dumps, protocol = pickle.loads, pickle.dumps, reduction.PROTOCOL
     extra = reduction.ForkingPickler._extra_reducers
@@ -204,6 +230,9 @@ def _work(inbox, outbox, started, at, maxtasks, wrap_exception):
                     job_seen = job
                 body = loads(view[body_at:end])
             except Exception as e:
+                if strict:
+                    flush()  # what this worker finished is delivered before it dies
+                    raise
                 status, result = ERROR, e
             else:
                 started[at] = seq
@@ -217,19 +246,23 @@ def _work(inbox, outbox, started, at, maxtasks, wrap_exception):
                     else:
                         result = list(starmap(fn, body))
                     status = OK
-                except Exception as e:
+                except catch as e:
                     status, result = ERROR, e
             if status == ERROR and wrap_exception:
                 result = ExceptionWithTraceback(result, result.__traceback__)
             try:
                 payload = dumps(result, protocol) if not extra else _dumps(result)
-            except Exception:
+            except catch:
                 # Something plain pickle refuses (a socket) or that cannot be pickled.
                 try:
                     payload = bytes(reduction.ForkingPickler.dumps_full(result))
-                except Exception as e:
+                except catch as e:
                     status = ERROR
-                    payload = _dumps_exception(MaybeEncodingError(e, result))
+                    if strict:
+                        error = ExceptionWithTraceback(e, e.__traceback__) if wrap_exception else e
+                    else:
+                        error = MaybeEncodingError(e, result)
+                    payload = _dumps_exception(error)
             result = body = None
             add_part(pack(job, index, seq, wid, status))
             add_part(payload)
@@ -314,17 +347,23 @@ class _Failed:
         self.status, self.value = status, value
 
     def exception(self, engine):
-        if self.status == _ERROR:
+        if self.status in (_ERROR, _UNPICKLABLE):
             return self.value
         return engine.on_lost(self.status, self.value)
 
 
 def _decode(r, buf):
     """The results JobTake left in *buf*: a _Values when Go joined them into one pickle,
-    else a list of values with failures as _Failed."""
+    else a list of values with failures as _Failed.  A result that cannot be unpickled
+    here is a _Failed of status _UNPICKLABLE holding what unpickling raised (anything,
+    SystemExit included: it must not take the reading thread down)."""
     lens, view = buf.lens, buf.view
     if r & _SPLICED:
-        return _Values(lens[0] >> 8, pickle.loads(view[:lens[1]]))
+        try:
+            return _Values(lens[0] >> 8, pickle.loads(view[:lens[1]]))
+        except BaseException as e:
+            # One pickle of them all: the batch fails as a whole.
+            return [_Failed(_UNPICKLABLE, e)] * (r & (_SPLICED - 1))
     out = []
     at = 0
     loads = pickle.loads
@@ -334,20 +373,20 @@ def _decode(r, buf):
         data = view[at:at + n]
         at += n
         if status == _OK:
-            out.append(loads(data))
+            try:
+                out.append(loads(data))
+            except BaseException as e:
+                out.append(_Failed(_UNPICKLABLE, e))
         elif status == _ERROR:
             try:
-                exc = loads(data)
-            except Exception as e:
+                out.append(_Failed(_ERROR, loads(data)))
+            except BaseException as e:
                 exc = _api().MaybeEncodingError(e, bytes(data))
-            out.append(_Failed(_ERROR, exc))
+                exc.__cause__ = e
+                out.append(_Failed(_UNPICKLABLE, exc))
         else:
             out.append(_Failed(status, bytes(data).decode("utf-8", "replace")))
     return out
-
-
-def _lost(status, text):
-    return _api().WorkerLostError(text)
 
 
 class _Engine:
@@ -358,7 +397,10 @@ class _Engine:
     """
 
     def __init__(self, ctx, processes, initializer, initargs, maxtasks, wrap_exception,
-                 break_on_death, make_process):
+                 break_on_death, make_process, *, on_demand=False, worker=None):
+        """*on_demand*: start workers as tasks need them (adjust()), as CPython's executor
+        does, rather than all at once (start_workers()); *worker*: the function a worker
+        process runs, with gompx.pool.worker's arguments (default: that one)."""
         from . import _native
         from .queues import Queue
         self.native = _native
@@ -370,14 +412,16 @@ class _Engine:
         self.maxtasks = maxtasks
         self.wrap_exception = wrap_exception
         self.make_process = make_process
+        self.on_demand = on_demand
+        self.worker = worker
         self.state = RUN
         self.lock = threading.RLock()
         self.replaced = threading.Condition(self.lock)  # notified as a worker is added
         self.cache = {}
-        self.on_lost = _lost
         self.results = Queue(ctx=ctx)
-        self.handle = _native.call(self.ext.gompxcore_PoolNew, self.results._handle,
-                                   processes, maxtasks or 0, break_on_death)
+        new = self.ext.gompxcore_PoolNewOnDemand if on_demand else self.ext.gompxcore_PoolNew
+        self.handle = _native.call(new, self.results._handle, processes, maxtasks or 0,
+                                   break_on_death)
         self.board = _Board(_native.call(self.ext.gompxcore_PoolBoardFd, self.handle),
                             processes * _SLOT_SIZE)
         self.pool = [None] * processes
@@ -385,6 +429,11 @@ class _Engine:
         self.handler = None
         self.callbacks = None
         self.freed = False
+
+    def on_lost(self, status, text):
+        """The exception for a task no worker answered (status _LOST, _TERMINATED or
+        _BROKEN; *text* says why)."""
+        return _api().WorkerLostError(text)
 
     # workers
 
@@ -413,11 +462,16 @@ class _Engine:
         """Start the worker of *slot* and its task queue; return (process, queue)."""
         from .queues import Queue
         tasks = Queue(ctx=self.ctx)
-        w = self.make_process(target=_api().worker,
-                              args=(tasks, self.results, self.board, slot, self.initializer, self.initargs, self.maxtasks,
-                                    self.wrap_exception))
-        w.name = w.name.replace("Process", "PoolWorker")
-        w.daemon = True
+        args = (tasks, self.results, self.board, slot, self.initializer, self.initargs,
+                self.maxtasks, self.wrap_exception)
+        if self.worker is None:
+            w = self.make_process(target=_api().worker, args=args)
+            w.name = w.name.replace("Process", "PoolWorker")
+            w.daemon = True
+        else:
+            # CPython's executor names its workers as any process, and leaves them
+            # non-daemonic: a task may start processes of its own.
+            w = self.make_process(target=self.worker, args=args)
         try:
             w.start()
         except BaseException:
@@ -442,6 +496,36 @@ class _Engine:
     def start_worker(self, slot):
         with self.lock:
             self.add_worker(slot, *self.launch_worker(slot))
+
+    def adjust(self):
+        """For a call just submitted to an on-demand pool: start a worker unless an idle
+        one is reused (the core decides, as CPython's executor does; see
+        taskpool.Pool.Reserve).  A worker that cannot be started frees its slot, and the
+        error propagates."""
+        if self.state == TERMINATE:
+            return
+        slot = self.native.call(self.ext.gompxcore_PoolReserve, self.handle)
+        if slot < 0:
+            return
+        try:
+            self.start_worker(slot)
+        except BaseException:
+            self.native.call(self.ext.gompxcore_PoolUnreserve, self.handle, slot)
+            raise
+
+    def reap(self, slot, pid, replaced):
+        """Join the worker *pid* of *slot*, which exited.  An on-demand pool forgets a
+        worker that is not *replaced*: its slot stays empty until work needs it."""
+        with self.lock:
+            old = self.pool[slot]
+            if old is None or old.pid != pid:
+                return
+            old.join(_TERMINATE_GRACE)
+            if self.on_demand and not replaced and old.exitcode is not None:
+                self.pool[slot] = None
+                tasks, self.task_queues[slot] = self.task_queues[slot], None
+                if tasks is not None:
+                    tasks.close()
 
     def repopulate(self):
         """Wait until every worker that exited has been replaced.  The worker handler

@@ -5,7 +5,9 @@ engine differs: dispatch and result collection run in the Go core
 (``gompx/taskpool``), not in Python handler threads.  Each worker has its own task
 queue in shared memory, so the core knows which tasks a worker holds; a worker that dies
 fails the task it was running (``WorkerLostError``, naming its exit code) and its other
-tasks go to the remaining workers while a replacement starts.  stdlib's Pool hangs there.
+tasks go to the remaining workers while a replacement starts.  stdlib's Pool hangs there,
+and also when a result cannot be unpickled in the parent: here that task fails with the
+exception unpickling raised.
 
 Threads: one "worker handler" per pool blocks in Go until a worker exits, then starts its
 replacement; a second thread, started only once a callback is given, runs callbacks as
@@ -26,10 +28,9 @@ import warnings
 from . import context as _context
 from . import util
 from ._poolcore import (CLOSE, RUN, TERMINATE, _APPLY, _CALL1, _ERROR, _FEED_AHEAD, _MAP,
-                        _SLOT_SIZE, _SPLIT_MIN, _STARMAP, _SUBMIT_BATCH, _TAKE_ORDERED,
-                        _TAKE_OUTCOME, _TAKE_UNORDERED, _UNSPLITTABLE, _WORKER_SPIN_US,
-                        _Engine, _Failed, _Inbox, _Outbox, _Values, _dumps,
-                        _dumps_exception, _take, _work)
+                        _SPLIT_MIN, _STARMAP, _SUBMIT_BATCH, _TAKE_ORDERED, _TAKE_OUTCOME,
+                        _TAKE_UNORDERED, _UNSPLITTABLE, _Engine, _Failed, _Values, _dumps,
+                        _dumps_exception, _serve, _take)
 from .context import TimeoutError
 
 __all__ = ["Pool", "ThreadPool", "ApplyResult", "AsyncResult", "MapResult", "IMapIterator",
@@ -115,18 +116,7 @@ def worker(tasks, results, board, slot, initializer=None, initargs=(), maxtasks=
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if initializer is not None:
         initializer(*initargs)
-    import mmap
-    from . import _native
-    ext = _native.ext
-    _native.call(ext.gompxcore_QueueSetReadSpin, tasks._handle, _WORKER_SPIN_US)
-    mem = mmap.mmap(board.fd, board.size)
-    started = memoryview(mem).cast("Q")
-    try:
-        _work(_Inbox(tasks, _native), _Outbox(results, _native), started,
-              slot * _SLOT_SIZE // 8, maxtasks, wrap_exception)
-    finally:
-        started.release()
-        mem.close()
+    _serve(tasks, results, board, slot, maxtasks, wrap_exception)
 
 
 # --- the pool ----------------------------------------------------------------------------

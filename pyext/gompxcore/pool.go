@@ -66,6 +66,80 @@ func PoolNew(results int64, slots int, maxTasks int, breakOnDeath bool) (h int64
 	return handles.put(p), nil
 }
 
+// PoolNewOnDemand makes the engine of a process pool whose workers start as tasks need
+// them, up to slots (concurrent.futures' executor): after submitting, call PoolReserve
+// and start a worker in each slot it returns. A worker that exits is replaced (event
+// kind 1) only while tasks wait for one. maxTasks and breakOnDeath as for PoolNew.
+func PoolNewOnDemand(results int64, slots int, maxTasks int, breakOnDeath bool) (h int64, err error) {
+	defer recoverInto(&err)
+	q, err := get[*gompx.Queue](results)
+	if err != nil {
+		return 0, err
+	}
+	p, err := taskpool.New(taskpool.Options{Results: q, Slots: slots,
+		MaxTasksPerWorker: maxTasks, BreakOnDeath: breakOnDeath, OnDemand: true})
+	if err != nil {
+		return 0, newPyError("ValueError", "%v", err)
+	}
+	return handles.put(p), nil
+}
+
+// PoolReserve returns a free slot to start a worker in if submitted tasks wait for one,
+// else -1. Register the worker with PoolAddWorker, or free the slot with PoolUnreserve
+// if it could not be started.
+func PoolReserve(h int64) (slot int, err error) {
+	defer recoverInto(&err)
+	p, err := get[*taskpool.Pool](h)
+	if err != nil {
+		return -1, err
+	}
+	slot, ok := p.Reserve()
+	if !ok {
+		return -1, nil
+	}
+	return slot, nil
+}
+
+// PoolUnreserve frees a slot PoolReserve returned whose worker could not be started.
+func PoolUnreserve(h int64, slot int) (ok bool, err error) {
+	defer recoverInto(&err)
+	p, err := get[*taskpool.Pool](h)
+	if err != nil {
+		return false, err
+	}
+	p.Unreserve(slot)
+	return true, nil
+}
+
+// PoolNext waits up to timeoutMs (negative: forever) for what the pool's owner must act
+// on and writes its kind, slot, pid, exit code and job handle as five int64 at out.
+// Kinds: 1 replace the worker, 2 it exited, 3 the pool stopped (after every finished
+// job), 4 a job made with notify finished (its handle is the fifth field; 0 if the job
+// was dropped meanwhile). Returns the kind, or 0 if nothing came. An owner uses
+// PoolNext, or PoolNextEvent and PoolNextFinished, not both.
+func PoolNext(h int64, out uintptr, timeoutMs int) (kind int, err error) {
+	defer recoverInto(&err)
+	p, err := get[*taskpool.Pool](h)
+	if err != nil {
+		return 0, err
+	}
+	ev, ok := p.Next(millis(timeoutMs))
+	if !ok {
+		return 0, nil
+	}
+	var job int64
+	if ev.Kind == taskpool.EventFinished {
+		if jh, ok := jobIDs.Load(poolJobKey{p, ev.Job}); ok {
+			job = jh.(int64)
+		}
+	}
+	mem := pyMemory(out, 40)
+	for i, v := range []int64{int64(ev.Kind), int64(ev.Slot), int64(ev.Pid), int64(ev.Code), job} {
+		binary.LittleEndian.PutUint64(mem[8*i:], uint64(v))
+	}
+	return int(ev.Kind), nil
+}
+
 // PoolBoardFd returns the descriptor of the pool's board, for the workers.
 func PoolBoardFd(h int64) (fd int, err error) {
 	defer recoverInto(&err)
