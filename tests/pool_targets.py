@@ -176,3 +176,10 @@ def print_after(text, seconds):
 
 def load_fails_on(x, bad=1):
     return LoadFails() if x == bad else x
+
+
+def mark_then_sleep(path, value, seconds):
+    """Create *path* (the test knows the task is running), sleep, return *value*."""
+    open(path, "w").close()
+    time.sleep(seconds)
+    return value

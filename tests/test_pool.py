@@ -327,10 +327,15 @@ def test_idle_worker_killed_before_a_task(pool):
 
 
 @pytest.mark.gompx_only
-def test_killed_worker_gives_back_its_queued_tasks(mp, ctx):
+def test_killed_worker_gives_back_its_queued_tasks(mp, ctx, tmp_path):
+    running = str(tmp_path / "task0-running")
     with ctx.Pool(1) as p:
-        rs = [p.apply_async(T.sleep_then, (i, 0.2)) for i in range(4)]
-        time.sleep(0.1)  # the worker holds task 0 (running) and task 1 (queued)
+        rs = [p.apply_async(T.mark_then_sleep, (running, 0, 5))]
+        rs += [p.apply_async(T.sleep_then, (i, 0.2)) for i in range(1, 4)]
+        deadline = time.monotonic() + 30
+        while not os.path.exists(running):  # the worker runs task 0, holds task 1
+            assert time.monotonic() < deadline, "task 0 never started"
+            time.sleep(0.01)
         p._pool[0].kill()
         with pytest.raises(mp.pool.WorkerLostError):
             rs[0].get(10)
