@@ -5,6 +5,7 @@ SIGKILLed by the test); its children are the test's grandchildren.  A pid counts
 zombie (orphans are reparented to an init that may reap them late).
 """
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -75,6 +76,22 @@ def read_pids(parent):
     return [int(x) for x in line.split()]
 
 
+@contextlib.contextmanager
+def parent_and_children(modname, method, source=PARENT, env_extra=None):
+    """Start a parent script; yield it and the pids of the children it printed; kill
+    whatever is left of them afterwards, whatever the test did."""
+    parent = start_parent(modname, method, source, env_extra)
+    pids = []
+    try:
+        pids.extend(read_pids(parent))
+        yield parent, pids
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait(10)
+        kill_leftovers(pids)
+
+
 def sigkill_and_watch(parent, pids, grace):
     """SIGKILL the parent; return how long each child outlived it (None: still alive
     grace + 2 s later)."""
@@ -97,10 +114,8 @@ def sigkill_and_watch(parent, pids, grace):
 @pytest.mark.parametrize("method", ["default", "spawn", "forkserver"])
 def test_children_killed_a_grace_after_parent_is_sigkilled(mp, modname, method):
     grace = 1.0
-    parent = start_parent(modname, method, env_extra={GRACE_ENV: str(grace)})
-    pids = []
-    try:
-        pids = read_pids(parent)
+    grace_env = {GRACE_ENV: str(grace)}
+    with parent_and_children(modname, method, env_extra=grace_env) as (parent, pids):
         assert len(pids) == 2 and all(pid > 0 for pid in pids)
         assert not any(pid_gone(pid) for pid in pids)
         lived = sigkill_and_watch(parent, pids, grace)
@@ -109,44 +124,23 @@ def test_children_killed_a_grace_after_parent_is_sigkilled(mp, modname, method):
                 pid, grace + 2)
             assert grace - 0.05 <= t <= grace + 1, (
                 "child %d gone %.2f s after its parent's SIGKILL; grace %.1f s" % (pid, t, grace))
-    finally:
-        if parent.poll() is None:
-            parent.kill()
-            parent.wait(10)
-        kill_leftovers(pids)
 
 
 @pytest.mark.gompx_only
 def test_default_orphan_grace_is_five_seconds(mp, modname):
-    parent = start_parent(modname, "spawn")
-    pids = []
-    try:
-        pids = read_pids(parent)
+    with parent_and_children(modname, "spawn") as (parent, pids):
         lived = sigkill_and_watch(parent, pids, 5.0)
         for pid, t in lived.items():
             assert t is not None and 4.95 <= t <= 6.0, (
                 "child %d gone %s s after its parent's SIGKILL; default grace 5 s" % (pid, t))
-    finally:
-        if parent.poll() is None:
-            parent.kill()
-            parent.wait(10)
-        kill_leftovers(pids)
 
 
 # A grace of 0 brings back the instant kill (the watch kills as soon as it sees the death).
 @pytest.mark.gompx_only
 def test_zero_grace_kills_at_once(mp, modname):
-    parent = start_parent(modname, "spawn", env_extra={GRACE_ENV: "0"})
-    pids = []
-    try:
-        pids = read_pids(parent)
+    with parent_and_children(modname, "spawn", env_extra={GRACE_ENV: "0"}) as (parent, pids):
         lived = sigkill_and_watch(parent, pids, 0.0)
         assert all(t is not None and t < 0.5 for t in lived.values()), lived
-    finally:
-        if parent.poll() is None:
-            parent.kill()
-            parent.wait(10)
-        kill_leftovers(pids)
 
 
 CLEANUP_PARENT = r'''
@@ -171,20 +165,12 @@ if __name__ == "__main__":
 @pytest.mark.parametrize("method", ["default", "spawn", "forkserver"])
 def test_child_cleans_up_after_parent_is_sigkilled(mp, modname, method, tmp_path):
     marker = tmp_path / "cleaned"
-    parent = start_parent(modname, method, CLEANUP_PARENT.replace(
-        "sys.argv[3]", repr(str(marker))))
-    pids = []
-    try:
-        pids = read_pids(parent)
+    with parent_and_children(modname, method, CLEANUP_PARENT.replace(
+        "sys.argv[3]", repr(str(marker)))) as (parent, pids):
         parent.send_signal(signal.SIGKILL)
         parent.wait(10)
         assert wait_gone(pids, 10.0) == [], "the child did not exit after cleaning up"
         assert marker.read_text() == "cleaned"
-    finally:
-        if parent.poll() is None:
-            parent.kill()
-            parent.wait(10)
-        kill_leftovers(pids)
 
 
 BUSY_PARENT = r'''
@@ -209,18 +195,11 @@ if __name__ == "__main__":
 @pytest.mark.parametrize("method", ["spawn", "forkserver"])
 def test_child_busy_in_c_killed_a_grace_after_parent_dies(mp, modname, method):
     grace = 1.0
-    parent = start_parent(modname, method, BUSY_PARENT, env_extra={GRACE_ENV: str(grace)})
-    pids = []
-    try:
-        pids = read_pids(parent)
+    grace_env = {GRACE_ENV: str(grace)}
+    with parent_and_children(modname, method, BUSY_PARENT, grace_env) as (parent, pids):
         time.sleep(0.2)  # well inside sum()
         lived = sigkill_and_watch(parent, pids, grace)
         assert all(t is not None and t <= grace + 1 for t in lived.values()), lived
-    finally:
-        if parent.poll() is None:
-            parent.kill()
-            parent.wait(10)
-        kill_leftovers(pids)
 
 
 DAEMON_PARENT = r'''
@@ -242,18 +221,10 @@ if __name__ == "__main__":
 
 @pytest.mark.parametrize("method", ["default", "spawn", "forkserver"])
 def test_daemon_children_terminated_at_parent_exit(mp, modname, method):
-    parent = start_parent(modname, method, DAEMON_PARENT)
-    pids = []
-    try:
-        pids = read_pids(parent)
+    with parent_and_children(modname, method, DAEMON_PARENT) as (parent, pids):
         _, err = parent.communicate(timeout=30)
         assert parent.returncode == 0, err
         assert wait_gone(pids, 2.0) == [], "daemon child outlived its parent"
-    finally:
-        if parent.poll() is None:
-            parent.kill()
-            parent.wait(10)
-        kill_leftovers(pids)
 
 
 NONDAEMON_PARENT = r'''
