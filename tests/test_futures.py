@@ -224,18 +224,23 @@ def test_calls_that_wait_start_a_worker_each_up_to_max_workers(Executor, ctx):
             assert {f.result(30) for f in fs} <= set(ex._processes)
 
 
-def test_shutdown_without_wait_lets_the_manager_thread_finish(Executor):
-    ex = Executor(2)
-    fs = [ex.submit(T.sleep_then, i, 0.1) for i in range(4)]
-    manager = ex._executor_manager_thread
-    workers = list(ex._processes.values())
-    ex.shutdown(wait=False)
+def assert_finished(manager, workers, fs):
+    """The manager thread ended, every worker exited cleanly, every call returned."""
     manager.join(30)
     assert not manager.is_alive()
     for w in workers:
         w.join(10)
         assert w.exitcode == 0
     assert [f.result(0) for f in fs] == [0, 1, 2, 3]
+
+
+def test_shutdown_without_wait_lets_the_manager_thread_finish(Executor):
+    ex = Executor(2)
+    fs = [ex.submit(T.sleep_then, i, 0.1) for i in range(4)]
+    manager = ex._executor_manager_thread
+    workers = list(ex._processes.values())
+    ex.shutdown(wait=False)
+    assert_finished(manager, workers, fs)
 
 
 def test_interpreter_exit_finishes_the_submitted_calls(impl, run_script):
@@ -262,9 +267,4 @@ def test_dropped_executor_finishes_its_calls_and_stops_its_workers(Executor):
     manager = ex._executor_manager_thread
     del ex
     gc.collect()
-    manager.join(30)
-    assert not manager.is_alive()
-    for w in workers:
-        w.join(10)
-        assert w.exitcode == 0
-    assert [f.result(0) for f in fs] == [0, 1, 2, 3]
+    assert_finished(manager, workers, fs)
