@@ -11,8 +11,9 @@ heap blocks and ``shared_memory`` segments are memfds, which the kernel frees wh
 last process holding them exits, so nothing of gompx's is ever registered here.  The
 tracker serves what programs and libraries register themselves (joblib and loky do):
 POSIX named semaphores (``"semaphore"``) and POSIX shared memory names
-(``"shared_memory"``).  So, unlike CPython's, creating a gompx Lock or Semaphore does
-not talk to the tracker (nor notice, and relaunch, a tracker that was killed).
+(``"shared_memory"``).  Creating a gompx Lock or Semaphore registers nothing and never
+starts a tracker; but, as in CPython, it checks a tracker this process already uses (one
+write to its pipe) and relaunches it, with CPython's warning, if it was killed.
 """
 
 import os
@@ -155,6 +156,16 @@ class ResourceTracker:
         nbytes = os.write(self._fd, msg)
         if nbytes != len(msg):
             raise OSError("resource_tracker: short write to the tracker's pipe")
+
+
+def check_running():
+    """Relaunch (with a warning) a tracker this process uses that has died.
+
+    What creating a semaphore does to the tracker in CPython, without the registration
+    gompx's memfd semaphores do not need, and without starting a tracker nobody uses.
+    """
+    if _resource_tracker._fd is not None:
+        _resource_tracker.ensure_running()
 
 
 _resource_tracker = ResourceTracker()

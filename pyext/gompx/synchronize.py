@@ -18,6 +18,7 @@ free, not held.  A waiter that dies inside ``Condition.wait`` cannot block ``not
 import errno
 import functools
 import os
+import sys
 import threading
 import time
 
@@ -109,6 +110,9 @@ class SemLock(_Shared, _gompxsync.SemLock):
         core_bound = 0 if bound in (0, SEM_VALUE_MAX) else bound
         self._open(_call("SyncNew", core_kind, value, core_bound))
         self._bind(kind, bound)
+        tracker = sys.modules.get("gompx.resource_tracker")
+        if tracker is not None:  # not imported: no tracker can be running here
+            tracker.check_running()
 
     def _bind(self, kind, bound):
         pid, start = _process_identity()
