@@ -65,6 +65,13 @@ def ready_then_sleep(conn, seconds):
     time.sleep(seconds)
 
 
+def touch_then_sleep(path, seconds):
+    """Mark *path* once running, then sleep: ready without a Pipe (which would load the
+    Go core in a fork-served child, which this one must not need)."""
+    open(path, "w").close()
+    time.sleep(seconds)
+
+
 def ignore_sigterm_ready_then_sleep(conn, seconds):
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     conn.send("ready")

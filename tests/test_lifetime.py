@@ -202,6 +202,46 @@ def test_child_busy_in_c_killed_a_grace_after_parent_dies(mp, modname, method):
         assert all(t is not None and t <= grace + 1 for t in lived.values()), lived
 
 
+SERVED_PARENT = r'''
+import os, sys, time
+import mp_targets as t
+mp = __import__(sys.argv[1])
+from importlib import import_module
+forkserver = import_module(sys.argv[1] + ".forkserver")
+
+if __name__ == "__main__":
+    marker = sys.argv[3]
+    p = mp.get_context("forkserver").Process(target=t.touch_then_sleep, args=(marker, 60))
+    p.start()
+    while not os.path.exists(marker):
+        time.sleep(0.01)
+    print(p.pid, forkserver._forkserver._forkserver_pid, flush=True)
+    time.sleep(60)
+'''
+
+
+# A fork-served child runs on when its fork server is SIGKILLed under it (as stdlib's
+# do), and still never outlives its parent for good: it watches the parent itself.
+# The child here never loads the Go core.
+@pytest.mark.parametrize("method", ["forkserver"])
+def test_fork_served_child_outlives_its_killed_server_not_its_parent(mp, impl, modname,
+                                                                   method, tmp_path):
+    grace = 1.0
+    source = SERVED_PARENT.replace("sys.argv[3]", repr(str(tmp_path / "running")))
+    with parent_and_children(modname, method, source, {GRACE_ENV: str(grace)}) as (
+            parent, pids):
+        child, server = pids
+        os.kill(server, signal.SIGKILL)
+        assert wait_gone([server], 10.0) == []
+        # Not a timing claim: a child tied to its server is gone the instant it is.
+        time.sleep(0.5)
+        assert not pid_gone(child), "the child died with its fork server"
+        if impl == "stdlib":
+            return  # its orphans run on forever (the helper kills it)
+        lived = sigkill_and_watch(parent, [child], grace)
+        assert lived[child] is not None and grace - 0.05 <= lived[child] <= grace + 1, lived
+
+
 DAEMON_PARENT = r'''
 import sys
 import mp_targets as t

@@ -15,16 +15,24 @@ that asked for it, not the server, and that is the process the child watches
 (``spawn._watch_parent``).  The server writes the child's pid, then, when it reaps the
 child, its exit code (8-byte signed big-endian integers) on the channel, so the parent's
 end is the child's sentinel.
+
+The parent's death.  The server keeps its children's grace: once the parent is gone it
+stays until they exit, at most the longest of their graces, then SIGKILLs what still
+runs.  A child also watches the parent by itself (``_watch_parent``), so that it
+survives a server killed under it, as stdlib's do, and still never outlives a dead parent
+for good.
 """
 
 import atexit
 import os
+import select
 import selectors
 import signal
 import socket
 import struct
 import sys
 import threading
+import time
 
 from . import _alias
 from . import spawn
@@ -90,7 +98,7 @@ class ForkServer:
         return None if self._server is None else self._server.pid
 
     # How long _stop waits for the server: it stays while children it served still run
-    # (they die with it), and those are not _stop's to wait for.
+    # (to report their exit codes), and those are not _stop's to wait for.
     _STOP_WAIT = 1.0
 
     def _stop(self):
@@ -249,7 +257,8 @@ def _serve(control):
                     _outlive_parent(control, channels, graces, selector, sig_r)
                     os._exit(0)
                 grace_ms = SIGNED_STRUCT.unpack_from(msg, 1)[0]
-                pid = _fork_child(fds, control, sig_r, sig_w, old_handlers, channels)
+                pid = _fork_child(fds, grace_ms, control, sig_r, sig_w, old_handlers,
+                                  channels)
                 graces[pid] = grace_ms
                 channel = fds[0]
                 for fd in fds[1:]:
@@ -262,21 +271,21 @@ def _serve(control):
 
 
 def _outlive_parent(control, channels, graces, selector, sig_r):
-    """The control socket closed: the parent stopped the server or died.  Children die
-    with the server (PR_SET_PDEATHSIG), so it stays until they exit: while the parent
-    lives (it only stopped the server) as long as they run, and from the parent's death
-    on at most the longest of their graces.  A child sees its parent's death at once
-    through the pidfd it was given (its parent_process() sentinel); this keeps the
-    promise that no child outlives a dead parent for good without each fork-served child
-    loading the Go runtime to watch."""
-    import time
+    """The control socket closed: the parent stopped the server or died.  The server
+    stays to report its children's exit codes while the parent lives (it only stopped
+    the server), and from the parent's death on at most the longest of their graces,
+    when it kills those still running.  Each child's own watch (``_watch_parent``) keeps
+    the same deadline; this one needs no cooperation from the child (no GIL), so it is
+    what ends a child stuck in C code while the server lives."""
     selector.unregister(control)
     selector.register(_parent_pidfd, selectors.EVENT_READ)
     deadline = None
     while channels:
         timeout = None if deadline is None else deadline - time.monotonic()
         if timeout is not None and timeout <= 0:
-            return  # the children still running die with the server
+            for pid in channels:  # not yet reaped, so the pid is still that child's
+                os.kill(pid, signal.SIGKILL)
+            return
         ready = [key.fileobj for (key, _) in selector.select(timeout)]
         if _parent_pidfd in ready:
             selector.unregister(_parent_pidfd)
@@ -315,8 +324,7 @@ def _reap(channels, graces):
         os.close(channel)
 
 
-def _fork_child(fds, control, sig_r, sig_w, old_handlers, channels):
-    server_pid = os.getpid()
+def _fork_child(fds, grace_ms, control, sig_r, sig_w, old_handlers, channels):
     pid = os.fork()
     if pid != 0:
         return pid
@@ -324,7 +332,7 @@ def _fork_child(fds, control, sig_r, sig_w, old_handlers, channels):
     code = 1
     try:
         in_server = False
-        _set_parent_death_signal(server_pid)
+        _watch_parent(grace_ms)
         signal.set_wakeup_fd(-1)
         for sig, val in old_handlers.items():
             signal.signal(sig, val)
@@ -335,7 +343,6 @@ def _fork_child(fds, control, sig_r, sig_w, old_handlers, channels):
         # have more descriptors the more siblings it has, and keep their ends open.
         for channel in channels.values():
             os.close(channel)
-        os.close(_parent_pidfd)
         # The child's exit handlers are its own, run as a spawned child's would be
         # (not the server's, which it inherited with the fork).
         atexit._clear()
@@ -356,14 +363,32 @@ def _fork_child(fds, control, sig_r, sig_w, old_handlers, channels):
             os._exit(code)
 
 
-def _set_parent_death_signal(server_pid):
-    # The child's backstop while it starts: it dies with the server, which dies with the
-    # parent, until its Go core watches the parent (a pidfd the parent sent along) and
-    # clears this (spawn._watch_parent). The server never loads the Go core, so this one
-    # prctl goes through libc, opened once by the server before it forks.
-    _libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-    if os.getppid() != server_pid:
-        os._exit(1)
+def _watch_parent(grace_ms):
+    """In a fork-served child, first thing after the fork: SIGKILL this process
+    *grace_ms* after the parent's death.
+
+    The watch is a thread blocked in poll(2) on the server's pidfd of the parent, not
+    the Go core's watch: loading the Go core would cost more than the whole fork-served
+    start.  A pidfd stays readable once its process has exited, so there is no gap: a
+    parent that died before the thread's first poll is seen by it.  The child does not
+    die with its server (no PR_SET_PDEATHSIG), so it runs on if the server is killed, as
+    stdlib's do.  The thread needs the GIL only once the grace is over; while the server
+    lives it kills, on the same deadline, a child stuck in C code that holds the GIL."""
+    import _thread
+    _thread.start_new_thread(_kill_after_parent, (_parent_pidfd, grace_ms))
+
+
+def _kill_after_parent(pidfd, grace_ms):
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+    while True:
+        events = poller.poll()
+        if any(ev & select.POLLNVAL for _, ev in events):
+            return  # closed under us (a careless closerange): only the server's watch is left
+        if any(ev & (select.POLLIN | select.POLLHUP | select.POLLERR) for _, ev in events):
+            break
+    time.sleep(grace_ms / 1000)
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _serve_one(channel, passed_fds):

@@ -21,9 +21,9 @@ class Popen(popen_spawn_posix.Popen):
     _channel = None
 
     def _child_grace_ms(self):
-        # The fork server keeps the grace for its children (it outlives this process by
-        # that long, and its children die with it), so a fork-served child need not
-        # load the Go runtime to watch: that would cost more than the whole start.
+        # The grace goes to the fork server, which watches for the child from its fork on
+        # (forkserver._watch_parent) without loading the Go runtime: that would cost
+        # more than the whole start.
         return None
 
     def _launch(self, process_obj):
