@@ -13,9 +13,11 @@ import (
 // same user open the same segment by name.
 //
 // A segment lives while any process holds it (from Create or Open until Close, or until
-// the process dies) and its name resolves until Unlink. Nothing outlives the last
-// holder: there is no file in /dev/shm, and no cleanup to do after a SIGKILL. Unlike a
-// POSIX shared memory object, a segment that every holder closed without Unlink is gone.
+// the process dies) and its name resolves until Unlink. No memory outlives the last
+// holder, and there is no cleanup to do after a SIGKILL. Unlike a POSIX shared memory
+// object, a segment that every holder closed without Unlink is gone. Programs that know
+// nothing of gompx open it by its POSIX name too (shm_open(3), stock CPython's
+// shared_memory): /dev/shm/<name> is a link to the memory file while the segment is named.
 //
 // Errors wrap the errno of the failure, so errors.Is(err, fs.ErrExist) tells a name in
 // use and errors.Is(err, fs.ErrNotExist) a name nobody serves (or that was unlinked).

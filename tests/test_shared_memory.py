@@ -466,6 +466,61 @@ def test_track_false(sm, names, modname, run_script):
         a.unlink()
 
 
+STOCK_ATTACH = """if 1:
+    import sys
+    from multiprocessing import shared_memory
+    assert "gompx" not in sys.modules
+    kwargs = {"track": False} if sys.version_info >= (3, 13) else {}
+    b = shared_memory.SharedMemory(sys.argv[1], **kwargs)
+    print(bytes(b.buf[:6]).decode(), b.size, flush=True)
+    b.buf[6:12] = b"stock!"
+    b.close()
+    if sys.version_info < (3, 13):  # its tracker would unlink the name at exit
+        from multiprocessing import resource_tracker
+        resource_tracker.unregister(b._name, "shared_memory")
+"""
+
+
+# A program that knows nothing of gompx (stock CPython, no -m gompx) attaches by name.
+def test_stock_cpython_attaches_by_name(sm, names):
+    name = names()
+    a = sm.SharedMemory(name, create=True, size=5000)
+    try:
+        a.buf[:6] = b"parent"
+        done = subprocess.run([sys.executable, "-I", "-c", STOCK_ATTACH, name],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        text, size = done.stdout.split()
+        assert text == "parent"
+        assert int(size) >= 5000  # gompx: whole pages and its header page after the data
+        assert bytes(a.buf[6:12]) == b"stock!"
+    finally:
+        a.close()
+        a.unlink()
+    assert not os.path.lexists("/dev/shm/" + name)
+
+
+# stock CPython's resource tracker unlinks what its process attached to: under gompx that
+# removes the POSIX name only, and the segment stays named for gompx processes.
+@pytest.mark.gompx_only
+def test_stock_unlink_removes_the_posix_name_only(sm, names):
+    name = names()
+    a = sm.SharedMemory(name, create=True, size=100)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-I", "-c",
+             "import sys; from multiprocessing import shared_memory as sm; "
+             "sm.SharedMemory(sys.argv[1]).unlink()", name],
+            capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert not os.path.lexists("/dev/shm/" + name)
+        b = sm.SharedMemory(name)
+        b.close()
+    finally:
+        a.close()
+        a.unlink()
+
+
 def test_shareable_list_sizes_str_slots_as_stdlib(sm, names):
     sl = sm.ShareableList(["encodés", "ab", "x" * 8, b"by"], name=names())
     try:
@@ -689,16 +744,18 @@ def memfd_users(name, within=0):
 
 
 def _memfd_users(name):
-    """Processes with the segment's memory file open or mapped (we are root: all of them)."""
-    tag = "/memfd:gompx-shm:%s (deleted)" % name
+    """Processes with the segment's memory file (its /dev/shm file, or a memfd where
+    there is no /dev/shm) open or mapped (we are root: all of them)."""
+    tags = ("/memfd:gompx-shm:%s (deleted)" % name, "/dev/shm/" + name,
+            "/dev/shm/%s (deleted)" % name)
     users = set()
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             fds = os.listdir("/proc/%s/fd" % pid)
-            if any(os.readlink("/proc/%s/fd/%s" % (pid, fd)) == tag for fd in fds):
+            if any(os.readlink("/proc/%s/fd/%s" % (pid, fd)) in tags for fd in fds):
                 users.add(int(pid))
             with open("/proc/%s/maps" % pid) as f:
-                if any(line.rstrip("\n").endswith(tag) for line in f):
+                if any(line.rstrip("\n").endswith(tags) for line in f):
                     users.add(int(pid))
         except OSError:  # gone meanwhile, or a descriptor closed under us
             continue
@@ -768,7 +825,7 @@ def test_creator_sigkilled_attacher_keeps_it(sm, names, holders):
 
 
 @pytest.mark.gompx_only
-def test_sigkill_of_every_holder_leaves_nothing(sm, names, holders):
+def test_sigkill_of_every_holder_leaves_only_its_file(sm, names, holders):
     name = names()
     size = 8 << 20
     procs = [holders("create", name, size), holders("attach", name), holders("attach", name)]
@@ -780,10 +837,16 @@ def test_sigkill_of_every_holder_leaves_nothing(sm, names, holders):
     for h in procs:
         h.proc.wait(REPLY)
     assert not name_bound(name)
-    assert memfd_users(name) == set()  # nobody holds the memory: the kernel freed it
-    assert dev_shm_with(name) == []
+    assert memfd_users(name) == set()  # no process holds the memory any more
+    # Its /dev/shm file is left (as stdlib's), stale: nobody serves the name, so attaching
+    # fails and creating the name again (or any process's first create) removes it.
+    assert dev_shm_with(name) == [name]
     with pytest.raises(FileNotFoundError):
         sm.SharedMemory(name)
+    again = sm.SharedMemory(name, create=True, size=10)
+    assert os.path.getsize("/dev/shm/" + name) == 2 * 4096
+    again.close()
+    assert dev_shm_with(name) == []  # the last holder's close takes the file
 
 
 @pytest.mark.gompx_only

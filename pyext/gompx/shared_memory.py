@@ -2,18 +2,26 @@
 
 Laid out like CPython's ``multiprocessing/shared_memory.py``, with the same API, the same
 exceptions and the same ``ShareableList`` layout in memory.  The engine differs: a segment
-is a memory file (memfd) in no file system, and its name is served over a Linux abstract
-unix socket by the Go core (``gompx/internal/shmname``, ``gompx.SharedMemory`` in the Go
-API) of every process that holds it.  ``buf`` is a memoryview of an ``mmap`` of that
-memory: reads and writes never go through the core.  Any process of the same user may
-attach by name, a child or not, Python (gompx) or Go.
+is a ``/dev/shm`` file, as stdlib's (the data first; a header page of gompx's follows), but
+its name is also served over a Linux abstract unix socket by the Go core
+(``gompx/internal/shmname``, ``gompx.SharedMemory`` in the Go API) of every process that
+holds it, and gompx processes attach through that, not through the file system.  ``buf``
+is a memoryview of an ``mmap`` of that memory: reads and writes never go through the core.
+Any process of the same user may attach by name, a child or not, Python (gompx) or Go; and
+so may programs that know nothing of gompx (stock CPython, C code calling ``shm_open``):
+they see the data from offset 0, and a size one page more than the data rounded up to
+whole pages.  Their ``unlink()`` (or their resource tracker's) removes the ``/dev/shm``
+file only: gompx processes still attach by name until a gompx ``unlink()``.  Where
+``/dev/shm`` cannot be used the memory is a memfd that only gompx processes reach.
 
 Lifetime: where stdlib's differs, and why
 -----------------------------------------
 A segment lives while any process holds it (from creating or attaching until
 ``close()``, or until that process dies, even by SIGKILL) and its name resolves until
-``unlink()``.  So nothing is ever left behind: no file in ``/dev/shm``, no name, whoever
-forgets to clean up or is killed.  In the stdlib a segment is a ``/dev/shm`` file that
+``unlink()``: the last holder's ``close()`` and ``unlink()`` remove the file.  If every
+holder is SIGKILLed the file is left, but gompx knows it for stale (nobody serves its name)
+and removes it at the next create of the name, or the first create of any process.
+In the stdlib a segment is a ``/dev/shm`` file that
 stays until somebody unlinks it, leaks when every process is SIGKILLed, and is unlinked
 by the resource tracker when the process that created it (or, on 3.11, any process that
 attached to it) exits, even while others still use it.  Consequences:

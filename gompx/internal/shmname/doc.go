@@ -4,8 +4,10 @@
 // A segment is a memory file (memfd_create, its size sealed, see internal/shm); the
 // kernel frees it when the last process closes and unmaps it. Its name lives in the Linux
 // abstract socket namespace, where a name goes away when the socket bound to it closes,
-// on SIGKILL too. So whatever dies, nothing is left behind: no /dev/shm file, no socket
-// file, no tracker process to clean up.
+// on SIGKILL too. So whatever dies, no memory is left behind, no socket file, and no
+// tracker process is needed to clean up. For programs that know nothing of gompx, the
+// binder also keeps the POSIX name /dev/shm/<key> a link to its descriptor of the memory
+// file (posix.go); a link is all a SIGKILL can leave behind, and it is swept.
 //
 // Every process that holds a segment runs a holder (goroutines) for it. One holder, the
 // binder, has the name bound and answers requests; the others are stand-bys, each with a
@@ -23,8 +25,9 @@
 //
 // Layout of the memory file (offsets in bytes, one layout on every architecture):
 //
-//	0         header (the header struct, one comment per field: who writes, who reads)
-//	pagesize  data: Size bytes
+//	0         data: Size bytes (where shm_open users expect it)
+//	HdrOff    header, one page (the header struct, one comment per field: who writes,
+//	          who reads); HdrOff is Size rounded up to whole pages
 //
 // Requests, one per connection: one op byte and the 16-byte segment ID (zero where
 // unused). Replies are one byte.

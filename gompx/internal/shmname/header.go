@@ -13,13 +13,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// header sits at offset 0 of the memory file, alone on its page; the data starts on the
-// next page. One layout on every architecture: fixed-size fields, every one aligned to
-// its size. Only Unlinked changes after the name is bound, and only through sync/atomic.
+// header is the last page of the memory file, after the data, which starts at offset 0
+// so that a process that opens the file through its POSIX name (posix.go) and maps it
+// from the start, as shm_open users do, sees the data where it expects it. One layout on
+// every architecture: fixed-size fields, every one aligned to its size. Only Unlinked
+// changes after the name is bound, and only through sync/atomic.
 type header struct {
 	Magic    uint64        // creator writes before binding the name; attachers check it
 	Size     uint64        // creator writes: the data bytes asked for (not page-rounded)
-	DataOff  uint64        // creator writes: where the data starts, the page size
+	HdrOff   uint64        // creator writes: where this header starts, Size rounded up to the page size
 	ID       [16]byte      // creator writes: random, tells this segment from a later one of the same name
 	Unlinked uint32        // 0, then 1 for good: whoever unlinks sets it (CAS); binders, stand-bys and attachers read it
 	Creator  uint32        // creator writes its pid: for people reading /proc, nobody acts on it
@@ -29,7 +31,7 @@ type header struct {
 }
 
 const (
-	magic = 0x314d48535850_4d47 // "GMPXSHM1"
+	magic = 0x324d48535850_4d47 // "GMPXSHM2" (SHM1 had the header first)
 
 	// MaxName is the longest key in bytes, as NAME_MAX for POSIX shared memory names.
 	MaxName = 255
@@ -42,6 +44,13 @@ const (
 )
 
 var _ [0]byte = [unsafe.Sizeof(header{}) - 312]byte{} // the layout above, checked at compile time
+
+// headerOffset is where the header of a segment of size data bytes starts: the data
+// rounded up to whole pages. The memory file is one page longer.
+func headerOffset(size int64) uint64 {
+	page := uint64(os.Getpagesize())
+	return (uint64(size) + page - 1) &^ (page - 1)
+}
 
 func headerOf(mem []byte) *header { return (*header)(unsafe.Pointer(&mem[0])) }
 
@@ -83,10 +92,10 @@ func (h *header) check(key string, fileSize int64) error {
 	switch {
 	case h.Magic != magic:
 		return fmt.Errorf("not a gompx shared memory segment (magic %#x)", h.Magic)
-	case h.DataOff != uint64(os.Getpagesize()):
-		return fmt.Errorf("data offset %d is not the page size %d", h.DataOff, os.Getpagesize())
-	case h.Size == 0 || h.DataOff+h.Size != uint64(fileSize):
-		return fmt.Errorf("size %d does not match the file's %d bytes", h.Size, fileSize)
+	case h.Size == 0 || h.HdrOff != headerOffset(int64(h.Size)) ||
+		h.HdrOff+uint64(os.Getpagesize()) != uint64(fileSize):
+		return fmt.Errorf("size %d and header offset %d do not match the file's %d bytes",
+			h.Size, h.HdrOff, fileSize)
 	case h.NameLen > MaxName || !bytes.Equal(h.Name[:h.NameLen], []byte(key)):
 		return fmt.Errorf("segment is named %q, not %q", h.key(), key)
 	}

@@ -247,6 +247,7 @@ func (h *holder) release(keep *net.UnixConn) bool {
 	if h.ln == nil {
 		return false
 	}
+	removeFile(h.hdr.key(), h.fd) // unlinked: the POSIX name goes too
 	h.ln.Close()
 	h.ln = nil
 	for c := range h.peers {
@@ -273,6 +274,9 @@ func (h *holder) close(done func()) (last bool) {
 	last = h.ln != nil
 	for c := range h.peers {
 		last = last && hungUp(c)
+	}
+	if last {
+		removeFile(h.hdr.key(), h.fd) // the segment goes with this holder: its file too
 	}
 	if h.ln != nil {
 		h.ln.SetDeadline(time.Unix(1, 0))

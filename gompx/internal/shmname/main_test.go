@@ -19,6 +19,8 @@ const (
 	childEnv  = "GOMPX_SHMNAME_CHILD"
 	childName = "GOMPX_SHMNAME_SEGMENT"
 	childAddr = "GOMPX_SHMNAME_ADDRESS"
+	// childPosixDir: the children's posixDir (withoutDevShm).
+	childPosixDir = "GOMPX_SHMNAME_POSIXDIR"
 )
 
 // children are what a re-executed test binary does instead of running tests. A child
@@ -99,6 +101,9 @@ var children = map[string]func(name string) error{
 
 func TestMain(m *testing.M) {
 	if scenario := os.Getenv(childEnv); scenario != "" {
+		if dir := os.Getenv(childPosixDir); dir != "" {
+			posixDir = dir
+		}
 		if err := children[scenario](os.Getenv(childName)); err != nil {
 			fmt.Fprintf(os.Stderr, "child %s: %v\n", scenario, err)
 			os.Exit(1)

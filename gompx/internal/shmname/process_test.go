@@ -3,9 +3,11 @@ package shmname
 import (
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -54,49 +56,75 @@ func TestBinderDiesStandByTakesOver(t *testing.T) {
 	unboundSoon(t, name)
 }
 
-// SIGKILL of the creator and every attacher leaves nothing: no name, no process with the
-// memory file open or mapped (so the kernel freed it), no file in /dev/shm.
+// SIGKILL of the creator and every attacher leaves no name and no process holding the
+// memory file. What stays, where the file is a POSIX object, is that file, stale: the
+// next Create of the name removes it (as the first Create in any process sweeps every
+// stale file). Where the file is a memfd nothing stays: the kernel freed the memory.
 func TestKillEveryHolder(t *testing.T) {
-	name := testName(t)
-	holders := []*child{startChild(t, "create-and-hold", name)}
-	for range 2 {
-		holders = append(holders, startChild(t, "open-and-hold", name))
-	}
-	if !bound(t, name) {
-		t.Fatal("the name is not bound while three processes hold it")
-	}
-	users := memfdUsers(t, name)
-	for _, c := range holders {
-		if !users[c.cmd.Process.Pid] {
-			t.Fatalf("holder %d does not show the memory file (users %v)", c.cmd.Process.Pid, users)
-		}
-		c.kill(t)
-	}
-	if bound(t, name) {
-		t.Fatal("the name outlived its holders")
-	}
-	if _, err := Open(name); !errors.Is(err, unix.ENOENT) {
-		t.Fatalf("open after every holder died: %v, want ENOENT", err)
-	}
-	if users := memfdUsers(t, name); len(users) > 0 {
-		t.Fatalf("processes %v still hold the memory file", users)
-	}
-	entries, _ := os.ReadDir("/dev/shm")
-	for _, e := range entries {
-		if strings.Contains(e.Name(), name) {
-			t.Fatalf("/dev/shm/%s exists", e.Name())
-		}
+	for _, posix := range []bool{true, false} {
+		t.Run(map[bool]string{true: "posix", false: "memfd"}[posix], func(t *testing.T) {
+			if !posix {
+				withoutDevShm(t)
+			}
+			name := testName(t)
+			holders := []*child{startChild(t, "create-and-hold", name)}
+			for range 2 {
+				holders = append(holders, startChild(t, "open-and-hold", name))
+			}
+			if !bound(t, name) {
+				t.Fatal("the name is not bound while three processes hold it")
+			}
+			users := segmentUsers(t, name)
+			for _, c := range holders {
+				if !users[c.cmd.Process.Pid] {
+					t.Fatalf("holder %d does not show the memory file (users %v)", c.cmd.Process.Pid, users)
+				}
+				c.kill(t)
+			}
+			if bound(t, name) {
+				t.Fatal("the name outlived its holders")
+			}
+			if _, err := Open(name); !errors.Is(err, unix.ENOENT) {
+				t.Fatalf("open after every holder died: %v, want ENOENT", err)
+			}
+			if users := segmentUsers(t, name); len(users) > 0 {
+				t.Fatalf("processes %v still hold the memory file", users)
+			}
+			_, err := os.Lstat("/dev/shm/" + name)
+			if !posix {
+				if !errors.Is(err, fs.ErrNotExist) {
+					t.Fatalf("/dev/shm/%s exists for a memfd segment: %v", name, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("the stale POSIX file is not there to remove: %v", err)
+			}
+			s, err := Create(name, 100)
+			if err != nil {
+				t.Fatalf("create over the stale file: %v", err)
+			}
+			if !sameFile(posixPath(name), s.Fd()) {
+				t.Fatal("the POSIX name is not the new segment's file")
+			}
+			s.Unlink()
+			s.Close()
+			if _, err := os.Lstat(posixPath(name)); !errors.Is(err, fs.ErrNotExist) {
+				t.Fatalf("the POSIX file outlived Unlink: %v", err)
+			}
+		})
 	}
 }
 
-// memfdUsers returns the processes that have the memory file of segment name open or
-// mapped (all processes' when run as root, else this user's).
-func memfdUsers(t *testing.T, name string) map[int]bool {
+// segmentUsers returns the processes that have the memory file of segment name open or
+// mapped (all processes' when run as root, else this user's): a memfd, or its POSIX file.
+func segmentUsers(t *testing.T, name string) map[int]bool {
 	t.Helper()
-	tag := "/memfd:gompx-shm:" + name + " (deleted)"
+	tags := []string{"/memfd:gompx-shm:" + name + " (deleted)", "/dev/shm/" + name,
+		"/dev/shm/" + name + " (deleted)"}
 	procs, err := os.ReadDir("/proc")
 	if err != nil {
-		t.Skipf("cannot list /proc: %v", err)
+		t.Fatalf("cannot list /proc: %v", err)
 	}
 	users := map[int]bool{}
 	for _, p := range procs {
@@ -106,13 +134,16 @@ func memfdUsers(t *testing.T, name string) map[int]bool {
 		}
 		fds, _ := os.ReadDir(filepath.Join("/proc", p.Name(), "fd"))
 		for _, fd := range fds {
-			if link, _ := os.Readlink(filepath.Join("/proc", p.Name(), "fd", fd.Name())); link == tag {
+			if link, _ := os.Readlink(filepath.Join("/proc", p.Name(), "fd", fd.Name())); slices.Contains(tags, link) {
 				users[pid] = true
 			}
 		}
-		if maps, err := os.ReadFile(filepath.Join("/proc", p.Name(), "maps")); err == nil &&
-			strings.Contains(string(maps), tag+"\n") {
-			users[pid] = true
+		if maps, err := os.ReadFile(filepath.Join("/proc", p.Name(), "maps")); err == nil {
+			for _, tag := range tags {
+				if strings.Contains(string(maps), " "+tag+"\n") {
+					users[pid] = true
+				}
+			}
 		}
 	}
 	return users

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gompx/gompx/gompx/internal/shm"
@@ -17,12 +18,11 @@ import (
 // Segment is one process's hold on a named shared memory segment: the memory file's
 // descriptor, a mapping of its header page, and the holder that serves the name.
 type Segment struct {
-	name    string // as given (or generated)
-	key     string
-	addr    string
-	id      [16]byte
-	size    int64
-	dataOff int64
+	name string // as given (or generated)
+	key  string
+	addr string
+	id   [16]byte
+	size int64
 
 	mu       sync.Mutex
 	fd       int
@@ -44,20 +44,19 @@ const maxGenerated = 100
 // one up (GeneratedPrefix and 8 hex digits). The error wraps EEXIST if a live segment
 // has the name, and the errors of Key for a bad name.
 func Create(name string, size int64) (*Segment, error) {
-	off := int64(os.Getpagesize())
-	if size <= 0 || size > 1<<62-off {
+	if size <= 0 || size > 1<<62 {
 		return nil, fmt.Errorf("create %q: size %d: %w", name, size, unix.EINVAL)
 	}
 	if name != "" {
 		if _, err := Key(name); err != nil {
 			return nil, fmt.Errorf("create %q: %w", name, err)
 		}
-		return create(name, size, off)
+		return create(name, size)
 	}
 	for range maxGenerated {
 		var b [4]byte
 		rand.Read(b[:])
-		s, err := create(GeneratedPrefix+hex.EncodeToString(b[:]), size, off)
+		s, err := create(GeneratedPrefix+hex.EncodeToString(b[:]), size)
 		if !errors.Is(err, unix.EEXIST) {
 			return s, err
 		}
@@ -65,28 +64,33 @@ func Create(name string, size int64) (*Segment, error) {
 	return nil, fmt.Errorf("create: no free name in %d tries: %w", maxGenerated, unix.EEXIST)
 }
 
-func create(name string, size, off int64) (*Segment, error) {
+func create(name string, size int64) (*Segment, error) {
 	key, _ := Key(name)
-	fd, err := shm.CreateSealed("gompx-shm:"+key[:min(len(key), 200)], off+size)
+	hdrOff := int64(headerOffset(size))
+	page := int64(os.Getpagesize())
+	fd, _, err := createFile(key, hdrOff+page)
 	if err != nil {
 		return nil, fmt.Errorf("create %q: %w", name, err)
 	}
-	s := &Segment{name: name, key: key, addr: address(os.Geteuid(), key), size: size,
-		dataOff: off, fd: fd}
-	if s.hmem, err = shm.MapRange(fd, 0, off); err != nil {
+	s := &Segment{name: name, key: key, addr: address(os.Geteuid(), key), size: size, fd: fd}
+	if s.hmem, err = shm.MapRange(fd, hdrOff, page); err != nil {
+		removeFile(key, fd)
 		unix.Close(fd)
 		return nil, fmt.Errorf("create %q: %w", name, err)
 	}
 	s.hdr = headerOf(s.hmem)
 	rand.Read(s.id[:])
-	*s.hdr = header{Magic: magic, Size: uint64(size), DataOff: uint64(off), ID: s.id,
+	*s.hdr = header{Size: uint64(size), HdrOff: uint64(hdrOff), ID: s.id,
 		Creator: uint32(os.Getpid()), NameLen: uint32(len(key))}
 	copy(s.hdr.Name[:], key)
 	ln, err := bind(s.addr)
 	if err != nil {
+		removeFile(key, fd)
 		s.release()
 		return nil, fmt.Errorf("create %q: %w", name, err)
 	}
+	// Only now: a POSIX file without the magic is never taken for stale (posix.go).
+	atomic.StoreUint64(&s.hdr.Magic, magic)
 	s.holder = startHolder(s.addr, s.id, s.hdr, fd, ln, nil)
 	return s, nil
 }
@@ -151,7 +155,7 @@ func Open(name string) (*Segment, error) {
 // attach checks the memory file fd a binder sent over sock and starts holding it, with
 // sock as this holder's first link to the binder. It owns sock and fd.
 func attach(name, key, addr string, sock, fd int) (*Segment, error) {
-	s := &Segment{name: name, key: key, addr: addr, fd: fd, dataOff: int64(os.Getpagesize())}
+	s := &Segment{name: name, key: key, addr: addr, fd: fd}
 	err := s.mapHeader(key)
 	if err != nil {
 		unix.Close(sock)
@@ -174,7 +178,7 @@ func attach(name, key, addr string, sock, fd int) (*Segment, error) {
 // whose name is unlinked (or whose every other holder closed meanwhile) is adopted all
 // the same, unnamed.
 func Adopt(fd int) (*Segment, error) {
-	s := &Segment{fd: fd, dataOff: int64(os.Getpagesize())}
+	s := &Segment{fd: fd}
 	if err := s.mapHeader(""); err != nil && (s.hdr == nil || !errors.Is(err, unix.ENOENT)) {
 		s.release()
 		return nil, fmt.Errorf("adopt fd %d: %w", fd, err)
@@ -191,12 +195,19 @@ func Adopt(fd int) (*Segment, error) {
 func (s *Segment) mapHeader(key string) error {
 	fileSize, err := shm.CheckSealed(s.fd)
 	if err != nil {
-		return err
+		// A POSIX object (posix.go) cannot be sealed; its header is checked all the same.
+		var st unix.Stat_t
+		if unix.Fstat(s.fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+			return err
+		}
+		fileSize = st.Size
 	}
-	if fileSize <= s.dataOff {
-		return fmt.Errorf("the memory file has %d bytes, not even a header: %w", fileSize, unix.EINVAL)
+	page := int64(os.Getpagesize())
+	if fileSize < 2*page || fileSize%page != 0 {
+		return fmt.Errorf("the memory file has %d bytes, not whole pages of data and header: %w",
+			fileSize, unix.EINVAL)
 	}
-	if s.hmem, err = shm.MapRange(s.fd, 0, s.dataOff); err != nil {
+	if s.hmem, err = shm.MapRange(s.fd, fileSize-page, page); err != nil {
 		return err
 	}
 	s.hdr = headerOf(s.hmem)
@@ -226,8 +237,9 @@ func (s *Segment) Name() string { return s.name }
 func (s *Segment) Size() int64 { return s.size }
 
 // DataOffset is where the data starts in the memory file: map [DataOffset,
-// DataOffset+Size) of Fd.
-func (s *Segment) DataOffset() int64 { return s.dataOff }
+// DataOffset+Size) of Fd. It is 0, as for a POSIX shared memory object: the header
+// follows the data.
+func (s *Segment) DataOffset() int64 { return 0 }
 
 // Fd is the memory file's descriptor (close-on-exec), valid until Close; -1 after it.
 func (s *Segment) Fd() int {
@@ -279,6 +291,7 @@ func (s *Segment) Unlink() error {
 		return fmt.Errorf("unlink %q: unlinked already: %w", s.name, unix.ENOENT)
 	}
 	s.unlinked = true
+	removeFile(s.key, s.fd)
 	if !s.holder.release(nil) {
 		// Another process binds the name: ask it to let go. Nobody serving it means a
 		// binder just died; the stand-bys check the flag before they bind.
@@ -310,7 +323,8 @@ func (s *Segment) unlinkClosed() error {
 		case !errors.Is(err, errNoServer):
 			return fmt.Errorf("unlink %q: %w", s.name, err)
 		case time.Now().After(deadline):
-			return nil // nobody holds it: the segment is gone
+			removeIfStale(s.key) // nobody holds it: gone, but for a file killed holders left
+			return nil
 		}
 		time.Sleep(backoff)
 	}
