@@ -1,13 +1,14 @@
-// Package shmname names shared memory segments without files: the engine under
-// gompx.SharedMemory and Python's gompx.shared_memory.
+// Package shmname names shared memory segments: the engine under gompx.SharedMemory and
+// Python's gompx.shared_memory.
 //
-// A segment is a memory file (memfd_create, its size sealed, see internal/shm); the
-// kernel frees it when the last process closes and unmaps it. Its name lives in the Linux
-// abstract socket namespace, where a name goes away when the socket bound to it closes,
-// on SIGKILL too. So whatever dies, no memory is left behind, no socket file, and no
-// tracker process is needed to clean up. For programs that know nothing of gompx, the
-// binder also keeps the POSIX name /dev/shm/<key> a link to its descriptor of the memory
-// file (posix.go); a link is all a SIGKILL can leave behind, and it is swept.
+// A segment's memory file is its POSIX shared memory object, /dev/shm/<key>, so that
+// programs that know nothing of gompx open it with shm_open(3); where /dev/shm cannot be
+// used it is a memfd with its size sealed (posix.go). gompx processes never look it up
+// in the file system: its name lives in the Linux abstract socket namespace, where a name
+// goes away when the socket bound to it closes, on SIGKILL too, and the holders pass the
+// descriptor. The file is removed where the segment ends (Unlink, the last holder's
+// Close); one left by holders that were all killed is known for stale (nobody serves its
+// name) and swept. No tracker process is needed.
 //
 // Every process that holds a segment runs a holder (goroutines) for it. One holder, the
 // binder, has the name bound and answers requests; the others are stand-bys, each with a
