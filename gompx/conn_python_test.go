@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gompx/gompx/internal/testpython"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -34,10 +36,7 @@ while True:
 `
 
 func TestCPythonInterop(t *testing.T) {
-	python, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("no python3 on PATH: the CPython wire-compatibility test needs the real interpreter")
-	}
+	python := testpython.One(t)
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)

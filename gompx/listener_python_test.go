@@ -15,47 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gompx/gompx/internal/testpython"
+
 	"github.com/gompx/gompx/pickle"
 )
-
-// stockPythons lists the CPython interpreters to test against, each once: GOMPX_PYTHON,
-// every pyenv CPython 3.10-3.13, and python3 on PATH. Only stdlib is used from them.
-func stockPythons(t *testing.T) []string {
-	t.Helper()
-	var found []string
-	seen := map[string]bool{}
-	add := func(p string) {
-		real, err := filepath.EvalSymlinks(p)
-		if err != nil || seen[real] {
-			return
-		}
-		if out, err := exec.Command(p, "-c", "import sys; print(sys.version_info >= (3, 10))").Output(); err != nil || strings.TrimSpace(string(out)) != "True" {
-			return
-		}
-		seen[real] = true
-		found = append(found, p)
-	}
-	if p := os.Getenv("GOMPX_PYTHON"); p != "" {
-		add(p)
-	}
-	root := os.Getenv("PYENV_ROOT")
-	if root == "" {
-		root = filepath.Join(os.Getenv("HOME"), ".pyenv")
-	}
-	for _, minor := range []string{"10", "11", "12", "13"} {
-		matches, _ := filepath.Glob(filepath.Join(root, "versions", "3."+minor+".*", "bin", "python3."+minor))
-		for _, m := range matches {
-			add(m)
-		}
-	}
-	if p, err := exec.LookPath("python3"); err == nil {
-		add(p)
-	}
-	if len(found) == 0 {
-		t.Skip("no CPython >= 3.10 found (GOMPX_PYTHON, pyenv, PATH): the interoperability tests need one")
-	}
-	return found
-}
 
 // pythonSide is run by a stock CPython with stdlib multiprocessing.connection only.
 // argv: role (client|listener), family, address ("-" for the listener: pick one), key
@@ -174,7 +137,7 @@ func pyKeyArg(k []byte) string {
 
 // TestGoListenerCPythonClient: a Go Listener accepts a stock CPython Client.
 func TestGoListenerCPythonClient(t *testing.T) {
-	for _, python := range stockPythons(t) {
+	for _, python := range testpython.Stock(t) {
 		for _, tc := range interopCases(t) {
 			t.Run(filepath.Base(python)+"/"+tc.name, func(t *testing.T) {
 				l, err := Listen(tc.network, tc.address, ListenOptions{Authkey: tc.goKey})
@@ -214,7 +177,7 @@ func TestGoListenerCPythonClient(t *testing.T) {
 
 // TestGoDialCPythonListener: Go's Dial reaches a stock CPython Listener.
 func TestGoDialCPythonListener(t *testing.T) {
-	for _, python := range stockPythons(t) {
+	for _, python := range testpython.Stock(t) {
 		for _, tc := range interopCases(t) {
 			t.Run(filepath.Base(python)+"/"+tc.name, func(t *testing.T) {
 				address := tc.address

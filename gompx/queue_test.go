@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gompx/gompx/internal/testpython"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/gompx/gompx/pickle"
@@ -296,17 +298,7 @@ replies.join_thread()
 // TestQueueWithPython runs a Go program and a CPython process with gompx on the two
 // ends of two queues, exchanging values through the pickle package.
 func TestQueueWithPython(t *testing.T) {
-	python := os.Getenv("GOMPX_PYTHON")
-	required := python != ""
-	if python == "" {
-		python = "python3"
-	}
-	if err := exec.Command(python, "-c", "import gompx.queues").Run(); err != nil {
-		if required {
-			t.Fatalf("GOMPX_PYTHON=%s cannot import gompx: %v", python, err)
-		}
-		t.Skip("python3 cannot import gompx (install it, or set GOMPX_PYTHON): skipping the Go-Python queue test")
-	}
+	python := testpython.WithGompx(t, "gompx.queues")
 	requests := newTestQueue(t, QueueOptions{})
 	replies := newTestQueue(t, QueueOptions{})
 	cmd := exec.Command(python, "-c", pythonQueuePeer)

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/gompx/gompx/internal/testpython"
 )
 
 func testSegmentName(t *testing.T) string {
@@ -117,17 +119,7 @@ mine.unlink()
 // TestSharedMemoryWithPython shares segments by name both ways between Go and a CPython
 // process running gompx (not a child of any process of ours in the Python sense).
 func TestSharedMemoryWithPython(t *testing.T) {
-	python := os.Getenv("GOMPX_PYTHON")
-	required := python != ""
-	if python == "" {
-		python = "python3"
-	}
-	if err := exec.Command(python, "-c", "import gompx.shared_memory").Run(); err != nil {
-		if required {
-			t.Fatalf("GOMPX_PYTHON=%s cannot import gompx.shared_memory: %v", python, err)
-		}
-		t.Skip("python3 cannot import gompx (install it, or set GOMPX_PYTHON): skipping the Go-Python shared memory test")
-	}
+	python := testpython.WithGompx(t, "gompx.shared_memory")
 	mine, err := CreateSharedMemory(testSegmentName(t), 4096)
 	if err != nil {
 		t.Fatal(err)

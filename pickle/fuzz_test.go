@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/gompx/gompx/internal/testpython"
 )
 
 // FuzzUnmarshal checks that no input panics, and that whatever decodes
@@ -66,7 +68,7 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		}
 	}
 	req.Pickletester = false
-	reply := runPython(t, pythons(t)[0], req)
+	reply := runPython(t, testpython.Stock(t)[0], req)
 	dir := filepath.Join("testdata", "fuzz", "FuzzUnmarshal")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"github.com/gompx/gompx/internal/testpython"
 )
 
 // goldens are pickles as CPython writes them: the Go value, the same value
@@ -93,7 +95,7 @@ func TestGoldensLive(t *testing.T) {
 	for i, g := range goldens {
 		req.Cases = append(req.Cases, pyCase{fmt.Sprint(i), g.expr})
 	}
-	for _, py := range pythons(t) {
+	for _, py := range testpython.Stock(t) {
 		reply := runPython(t, py, req)
 		for i, g := range goldens {
 			if got := reply.Cases[i].Pickles[g.proto]; got != strings.ReplaceAll(g.hex, " ", "") {

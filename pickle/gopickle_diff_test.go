@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/gompx/gompx/internal/testpython"
 )
 
 // The differential check: github.com/nlpodyssey/gopickle is the reference
@@ -349,7 +351,7 @@ func TestAgainstGopickle(t *testing.T) {
 			req.Cases = append(req.Cases, pyCase{c.name, c.expr})
 		}
 		req.Pickletester = true
-		for _, py := range pythons(t) {
+		for _, py := range testpython.Stock(t) {
 			reply := runPython(t, py, req)
 			tally := gpTally{}
 			for _, c := range reply.Cases {

@@ -7,59 +7,16 @@ import (
 	"fmt"
 	"math"
 	"math/big"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"unsafe"
-)
 
-// pythons finds the CPython interpreters to test against: GOMPX_PYTHONS
-// (colon-separated paths) if set, else python3.10 to python3.13 on PATH or
-// under $(pyenv root)/versions. pyenv shims are skipped for the real
-// binaries they stand for.
-func pythons(t *testing.T) []string {
-	t.Helper()
-	if env := os.Getenv("GOMPX_PYTHONS"); env != "" {
-		return strings.Split(env, ":")
-	}
-	var found []string
-	seen := map[string]bool{}
-	add := func(p string) {
-		real, err := filepath.EvalSymlinks(p)
-		if err != nil || seen[real] || strings.Contains(p, "/shims/") {
-			return
-		}
-		if exec.Command(p, "-c", "import pickle").Run() != nil {
-			return
-		}
-		seen[real] = true
-		found = append(found, p)
-	}
-	root := ""
-	if out, err := exec.Command("pyenv", "root").Output(); err == nil {
-		root = strings.TrimSpace(string(out))
-	}
-	for _, v := range []string{"3.10", "3.11", "3.12", "3.13"} {
-		if p, err := exec.LookPath("python" + v); err == nil {
-			add(p)
-		}
-		if root != "" {
-			matches, _ := filepath.Glob(filepath.Join(root, "versions", v+".*", "bin", "python"+v))
-			for _, m := range matches {
-				add(m)
-			}
-		}
-	}
-	if len(found) == 0 {
-		t.Fatal("no CPython 3.10-3.13 found: set GOMPX_PYTHONS to a colon-separated list of interpreters")
-	}
-	return found
-}
+	"github.com/gompx/gompx/internal/testpython"
+)
 
 type pyRequest struct {
 	Cases        []pyCase `json:"cases,omitempty"`
@@ -530,7 +487,7 @@ func TestCPython(t *testing.T) {
 			req.Load = append(req.Load, pyLoad{c.name, p, hex.EncodeToString(b)})
 		}
 	}
-	for _, py := range pythons(t) {
+	for _, py := range testpython.Stock(t) {
 		reply := runPython(t, py, req)
 		t.Run(reply.Version, func(t *testing.T) {
 			checkPythonToGo(t, cases, want, reply)
@@ -602,7 +559,7 @@ func short(s string) string {
 // Python 2 pickles beside them in Lib/test/pickletester.py), read from each
 // live interpreter, and checks them against the structure CPython builds.
 func TestPickletester(t *testing.T) {
-	for _, py := range pythons(t) {
+	for _, py := range testpython.Stock(t) {
 		reply := runPython(t, py, pyRequest{Pickletester: true})
 		t.Run(reply.Version, func(t *testing.T) {
 			if len(reply.Pickletester) < 5 {

@@ -3,40 +3,18 @@ package main
 import (
 	"bufio"
 	"io"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-)
 
-// python finds a stock CPython: GOMPX_PYTHON, a pyenv 3.10-3.13, or python3 on PATH.
-func python(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("GOMPX_PYTHON"); p != "" {
-		return p
-	}
-	root := os.Getenv("PYENV_ROOT")
-	if root == "" {
-		root = filepath.Join(os.Getenv("HOME"), ".pyenv")
-	}
-	for _, minor := range []string{"13", "12", "11", "10"} {
-		if m, _ := filepath.Glob(filepath.Join(root, "versions", "3."+minor+".*", "bin", "python3."+minor)); len(m) > 0 {
-			return m[0]
-		}
-	}
-	if p, err := exec.LookPath("python3"); err == nil {
-		return p
-	}
-	t.Skip("no python3 found (GOMPX_PYTHON, pyenv, PATH)")
-	return ""
-}
+	"github.com/gompx/gompx/internal/testpython"
+)
 
 // The program with -python: it starts CPython on its client script and serves it.
 func TestRunWithPythonClient(t *testing.T) {
 	for _, network := range []string{"unix", "tcp"} {
 		var out strings.Builder
-		if err := run([]string{"-network", network, "-python", python(t)}, &out); err != nil {
+		if err := run([]string{"-network", network, "-python", testpython.One(t)}, &out); err != nil {
 			t.Fatal(err)
 		}
 		want := []string{"sum -> 6.5", "upper -> GOMPX", "len -> 5", "nope -> ('error', 'unknown job [nope]')"}
@@ -67,7 +45,7 @@ try:
 except Exception as e:
     print(type(e).__name__)
 `
-		out, err := exec.Command(python(t), "-c", script, address, tc.key).CombinedOutput()
+		out, err := exec.Command(testpython.One(t), "-c", script, address, tc.key).CombinedOutput()
 		if err != nil || strings.TrimSpace(string(out)) != tc.want {
 			t.Errorf("key %q: %v: %s (want %s)", tc.key, err, out, tc.want)
 		}

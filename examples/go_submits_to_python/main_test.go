@@ -4,41 +4,18 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gompx/gompx/internal/testpython"
 
 	"github.com/gompx/gompx/gompx"
 )
 
-// python finds a stock CPython: GOMPX_PYTHON, a pyenv 3.10-3.13, or python3 on PATH.
-func python(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("GOMPX_PYTHON"); p != "" {
-		return p
-	}
-	root := os.Getenv("PYENV_ROOT")
-	if root == "" {
-		root = filepath.Join(os.Getenv("HOME"), ".pyenv")
-	}
-	for _, minor := range []string{"10", "11", "12", "13"} {
-		if m, _ := filepath.Glob(filepath.Join(root, "versions", "3."+minor+".*", "bin", "python3."+minor)); len(m) > 0 {
-			return m[0]
-		}
-	}
-	if p, err := exec.LookPath("python3"); err == nil {
-		return p
-	}
-	t.Skip("no python3 found (GOMPX_PYTHON, pyenv, PATH)")
-	return ""
-}
-
 func TestSubmitToPythonWorker(t *testing.T) {
 	for _, network := range []string{"unix", "tcp"} {
 		var out strings.Builder
-		if err := run([]string{"-network", network, "-python", python(t)}, &out); err != nil {
+		if err := run([]string{"-network", network, "-python", testpython.One(t)}, &out); err != nil {
 			t.Fatalf("%s: %v", network, err)
 		}
 		for _, want := range []string{
@@ -56,7 +33,7 @@ func TestSubmitToPythonWorker(t *testing.T) {
 }
 
 func TestWrongKeyRefused(t *testing.T) {
-	cmd, address, err := startWorker(python(t), "unix", "right")
+	cmd, address, err := startWorker(testpython.One(t), "unix", "right")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"math/big"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -16,26 +15,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gompx/gompx/internal/testpython"
+
 	"github.com/gompx/gompx/gompx/pyworker"
 	"github.com/gompx/gompx/pickle"
 )
 
-// python returns the interpreter to test with: GOMPX_PYTHON, else python3 on
-// $PATH (the workers need only the standard library).
-func python(t testing.TB) string {
-	if p := os.Getenv("GOMPX_PYTHON"); p != "" {
-		return p
-	}
-	p, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("no python3 on PATH and GOMPX_PYTHON unset: the pyworker tests need CPython")
-	}
-	return p
-}
-
 func newPool(t testing.TB, workers int) *pyworker.Pool {
 	t.Helper()
-	p, err := pyworker.NewPool(pyworker.Options{Python: python(t), Workers: workers, Dir: "testdata"})
+	p, err := pyworker.NewPool(pyworker.Options{Python: testpython.One(t), Workers: workers, Dir: "testdata"})
 	if err != nil {
 		t.Fatal(err)
 	}
