@@ -1,5 +1,6 @@
 // Package gompxcore is the narrow facade that gopy turns into the Python extension module
-// gompx._gompxnative. It is the only Go code that knows Python exists.
+// gompx._gompxnative. It is the only Go code that runs inside a Python process (gompx/pyworker
+// starts Python processes; it does not live in one).
 //
 // Python readers: these functions are called by gompx's pure-Python layer
 // (gompx/_native.py), not by user code. They take and return only ints, bools and short
