@@ -167,8 +167,38 @@ func (c *Conn) RecvBytes(maxLength int64) ([]byte, error) {
 		}
 		return nil, fmt.Errorf("recv bytes: %d-byte message, maxLength %d: %w", n, maxLength, ErrMessageTooLong)
 	}
-	buf := make([]byte, n)
-	if err := c.RecvPayload(buf); err != nil {
+	if n <= recvUpFront || c.pendingRing {
+		buf := make([]byte, n)
+		if err := c.RecvPayload(buf); err != nil {
+			return nil, err
+		}
+		return buf, nil
+	}
+	return c.recvGrowing(n)
+}
+
+// recvUpFront is the largest inline payload RecvBytes allocates in full on the strength
+// of the header alone. Past it the buffer grows with what arrives: a peer that announces
+// 1 TiB and sends nothing would otherwise abort the process (the Go runtime's out of
+// memory is fatal, not a panic), and one announcing 2 GiB would pin that much. Ring
+// payloads are already in shared memory the peer filled, and come from a gompx Pipe end.
+const recvUpFront = 1 << 20
+
+// recvGrowing reads the pending inline payload of n bytes into a buffer that at most
+// doubles what has arrived, so memory follows the bytes received, not the claim.
+func (c *Conn) recvGrowing(n int64) ([]byte, error) {
+	buf := make([]byte, recvUpFront)
+	var err error
+	for got := 0; ; {
+		if err = readFull(c.fd, buf[got:], false, false); err != nil || int64(len(buf)) == n {
+			break
+		}
+		got = len(buf)
+		grown := make([]byte, min(n, 2*int64(got)))
+		copy(grown, buf)
+		buf = grown
+	}
+	if err := c.payloadDone("recv payload", err); err != nil {
 		return nil, err
 	}
 	return buf, nil
