@@ -151,3 +151,197 @@ func TestRecvBytesClaimCostsNoMemory(t *testing.T) {
 		}
 	}
 }
+
+// frameOf is the wire form of one inline message.
+func frameOf(p []byte) []byte {
+	var h frame.Header
+	return append(h.Put(int64(len(p)), frame.Inline), p...)
+}
+
+// handshakeModes are the step orders a Conn runs against the fuzzed peer: each half
+// alone, a Listener's (deliver, then answer) and a Client's (answer, then deliver).
+var handshakeModes = [][]AuthStep{
+	{DeliverStep}, {AnswerStep}, {DeliverStep, AnswerStep}, {AnswerStep, DeliverStep},
+}
+
+// answerModel says whether a peer that sends data can pass AnswerStep alone: a
+// challenge Answer accepts, then #WELCOME#; and what this side must have sent.
+func answerModel(key, data []byte) (ok bool, sent []byte) {
+	r := bytes.NewReader(data)
+	var msgs [][]byte
+	for len(msgs) < 2 {
+		n, k, err := frame.ReadHeader(r)
+		if err != nil || k != frame.Inline || n > maxAuthMessage || n > int64(r.Len()) {
+			return false, nil
+		}
+		msg := make([]byte, n)
+		r.Read(msg)
+		msgs = append(msgs, msg)
+		if len(msgs) == 1 {
+			answer, err := Answer(key, msg)
+			if err != nil {
+				return false, nil
+			}
+			sent = frameOf(answer)
+		}
+	}
+	return bytes.Equal(msgs[1], authWelcome), sent
+}
+
+// FuzzHandshakePeer: a peer that sends anything at all during the handshake, as
+// Listener (deliver, answer) or Client (answer, deliver) or either half alone. The
+// delivering side never accepts it (it cannot know the random challenge's HMAC) and
+// tells it #FAILURE# when it got an answer; the answering side succeeds exactly when
+// the peer sent a valid challenge and then #WELCOME#. Every failure is final, names
+// the handshake and wraps one of the sentinels a caller tests for.
+func FuzzHandshakePeer(f *testing.F) {
+	key := []byte("secret")
+	legacy, _ := Answer(key, append([]byte("#CHALLENGE#"), legacyChallenge...))
+	seeds := [][]byte{
+		nil,
+		frameOf(append([]byte("#CHALLENGE#"), legacyChallenge...)),
+		append(frameOf(append([]byte("#CHALLENGE#"), modernChallenge...)), frameOf([]byte("#WELCOME#"))...),
+		append(frameOf(append([]byte("#CHALLENGE#"), legacyChallenge...)), frameOf([]byte("#FAILURE#"))...),
+		frameOf(legacy),
+		frameOf(prefixed("sha256", modernSHA256)),
+		frameOf([]byte("#CHALLENGE#{sha3_384")),
+		unhex("7fffffff"),                // 2 GiB claimed
+		unhex("ffffffff0000010000000000"), // 1 TiB claimed
+		unhex("00000101"),                 // 257 bytes claimed: one past the limit
+		unhex("fffffffe0000000000000010"), // a ring frame on a plain connection
+		frameOf([]byte("\x80\x04\x95\x05\x00\x00\x00\x00\x00\x00\x00K\x01.")), // a pickle, never loaded
+	}
+	for _, s := range seeds {
+		for m := range handshakeModes {
+			f.Add(s, uint8(m))
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte, mode uint8) {
+		steps := handshakeModes[int(mode)%len(handshakeModes)]
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(fds[1])
+		c, err := NewConn(fds[0], true, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		// Handshake messages are at most a few hundred bytes: the socket buffer takes
+		// the input and whatever this side sends back, so neither side blocks.
+		if len(data) > 64<<10 {
+			data = data[:64<<10]
+		}
+		if err := writeAll(fds[1], true, nil, data, nil); err != nil {
+			t.Fatal(err)
+		}
+		unix.Shutdown(fds[1], unix.SHUT_WR)
+		err = runHandshake(c, key, "", steps...)
+		sent := drain(t, fds[1])
+
+		wantOK, wantSent := false, []byte(nil)
+		if len(steps) == 1 && steps[0] == AnswerStep {
+			wantOK, wantSent = answerModel(key, data)
+		}
+		if wantOK {
+			if err != nil || !bytes.Equal(sent, wantSent) {
+				t.Fatalf("valid challenge and welcome: err %v, sent %x, want %x", err, sent, wantSent)
+			}
+			return
+		}
+		if err == nil {
+			t.Fatalf("steps %v: peer %x authenticated", steps, data)
+		}
+		checkClearError(t, err)
+		if !strings.HasPrefix(err.Error(), "handshake: ") {
+			t.Fatalf("error %q does not name the handshake", err)
+		}
+		var known bool
+		for _, s := range []error{ErrAuthentication, io.EOF, io.ErrUnexpectedEOF, ErrBadFrame, ErrMessageTooLong} {
+			known = known || errors.Is(err, s)
+		}
+		if !known {
+			t.Fatalf("error %v wraps none of the handshake's sentinels", err)
+		}
+		if errors.Is(err, ErrAuthentication) && steps[0] == DeliverStep && !bytes.HasSuffix(sent, frameOf(authFailure)) {
+			t.Fatalf("rejected answer but sent %q, not #FAILURE# last", sent)
+		}
+		if c.RecvBytes(0); c.recvErr == nil && !errors.Is(err, ErrAuthentication) && !errors.Is(err, io.EOF) {
+			t.Fatalf("stream error %v left the connection in step", err)
+		}
+	})
+}
+
+// drain returns what is queued for reading on fd without waiting for more.
+func drain(t *testing.T, fd int) []byte {
+	t.Helper()
+	var out []byte
+	buf := make([]byte, 4096)
+	for {
+		n, _, err := unix.Recvfrom(fd, buf, unix.MSG_DONTWAIT)
+		if n <= 0 || err != nil {
+			return out
+		}
+		out = append(out, buf[:n]...)
+	}
+}
+
+// FuzzListenerAccept: a client that connects to a Listener and sends anything, with or
+// without an authkey (a manager server's accept path: it always has one). With a key,
+// Accept fails, closes the connection and wraps a handshake sentinel; without one it
+// hands the connection over. Either way the Listener then serves a well-behaved
+// client.
+func FuzzListenerAccept(f *testing.F) {
+	f.Add([]byte(nil), true)
+	f.Add(unhex("7fffffff"), true)
+	f.Add(unhex("ffffffff0000010000000000"), true)
+	f.Add(frameOf([]byte("{sha256}"+strings.Repeat("x", 32))), true)
+	f.Add(frameOf([]byte("\x80\x04\x95")), false)
+	f.Add(unhex("00000005ab"), false)
+	key := []byte("secret")
+	f.Fuzz(func(t *testing.T, data []byte, withKey bool) {
+		opts := ListenOptions{}
+		if withKey {
+			opts.Authkey = key
+		}
+		l, err := Listen("unix", "", opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		if len(data) > 64<<10 {
+			data = data[:64<<10]
+		}
+		sock, err := connectSocket("unix", l.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(sock)
+		if err := writeAll(sock, true, nil, data, nil); err != nil {
+			t.Fatal(err)
+		}
+		unix.Shutdown(sock, unix.SHUT_WR)
+		c, err := l.Accept()
+		switch {
+		case withKey && err == nil:
+			c.Close()
+			t.Fatalf("client %x passed the handshake", data)
+		case withKey:
+			checkClearError(t, err)
+			if !strings.HasPrefix(err.Error(), "accept: handshake: ") {
+				t.Fatalf("error %q does not name accept and the handshake", err)
+			}
+			// The bad connection is closed: the client reads what it was sent, then EOF.
+			drain(t, sock)
+			if n, _, err := unix.Recvfrom(sock, make([]byte, 1), unix.MSG_DONTWAIT); n != 0 || err != nil {
+				t.Fatalf("bad client's connection still open: %d, %v", n, err)
+			}
+		case err != nil:
+			t.Fatalf("accept without a key: %v", err)
+		default:
+			c.Close()
+		}
+		roundTrip(t, l, opts.Authkey)
+	})
+}
