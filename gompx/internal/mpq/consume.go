@@ -253,25 +253,36 @@ func (r *Ring) End() {
 
 // commit makes the reader's progress visible: producers may reuse the space.
 //
-// Pages beyond SoftLimit that this commit finishes are punched out of the file first.
-// Only those: producers may write up to the page holding the committed Head, plus the
-// ring, so the pages from there to the new Head's page are the ones no producer can
-// reach before Head moves. Pages freed by earlier commits may already hold new messages.
+// Pages beyond SoftLimit that this commit finishes are punched out of the file, between
+// journaling the new Head and storing it. Only those pages: producers may write up to
+// the page holding the committed Head, plus the ring, so the pages from there to the new
+// Head's page are the ones no producer can reach before Head moves (pages freed by
+// earlier commits may already hold new messages). And only once the journal holds the
+// new Head: a consumer killed mid-punch otherwise left Head pointing into zeroed pages,
+// which the next reader took for a corrupt queue ("empty record"). With the journal
+// first, the successor replays it and moves on; the dead consumer loses what it read.
 func (r *Ring) commit() {
 	rd, h := &r.rd, r.h
 	if !rd.dirty {
 		return
 	}
+	writeJournal(&h.CJournal, rd.pos, rd.consumed)
 	if h.SoftLimit < r.cap {
 		from, upto := atomic.LoadUint64(&h.Head)&^(pageSize-1), rd.pos&^(pageSize-1)
 		if upto > from {
 			r.punch(from, upto)
+			if testHookAfterPunch != nil {
+				testHookAfterPunch()
+			}
 		}
 	}
-	applyJournal(&h.CJournal, &h.Head, &h.Consumed, rd.pos, rd.consumed)
+	finishJournal(&h.CJournal, &h.Head, &h.Consumed, rd.pos, rd.consumed)
 	rd.dirty = false
 	wake(&h.SpaceSeq, &h.SpaceWaiters)
 }
+
+// testHookAfterPunch, set only by tests, runs between the punch and the commit.
+var testHookAfterPunch func()
 
 // punch frees the pages of stream positions [from, to) that lie beyond SoftLimit.
 func (r *Ring) punch(from, to uint64) {
