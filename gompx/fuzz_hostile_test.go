@@ -91,7 +91,7 @@ func FuzzConnRecv(f *testing.F) {
 	for _, g := range wireGolden {
 		f.Add(unhex(g.wire), uint16(0), false)
 	}
-	f.Add(unhex("00000003616263"+"00000001"), uint16(2), false)       // too long, then truncated
+	f.Add(unhex("00000003616263"+"00000001"), uint16(2), false)          // too long, then truncated
 	f.Add(unhex("ffffffff"+"0000000080000000"+"6162"), uint16(0), false) // 2 GiB claimed, 2 bytes sent
 	f.Add(unhex("ffffffff"+"0000010000000000"), uint16(0), true)         // 1 TiB claimed
 	f.Add(unhex("7fffffff"+"00"), uint16(1), false)                      // 2 GiB claimed past maxLength
@@ -205,10 +205,10 @@ func FuzzHandshakePeer(f *testing.F) {
 		frameOf(legacy),
 		frameOf(prefixed("sha256", modernSHA256)),
 		frameOf([]byte("#CHALLENGE#{sha3_384")),
-		unhex("7fffffff"),                // 2 GiB claimed
-		unhex("ffffffff0000010000000000"), // 1 TiB claimed
-		unhex("00000101"),                 // 257 bytes claimed: one past the limit
-		unhex("fffffffe0000000000000010"), // a ring frame on a plain connection
+		unhex("7fffffff"),                                                     // 2 GiB claimed
+		unhex("ffffffff0000010000000000"),                                     // 1 TiB claimed
+		unhex("00000101"),                                                     // 257 bytes claimed: one past the limit
+		unhex("fffffffe0000000000000010"),                                     // a ring frame on a plain connection
 		frameOf([]byte("\x80\x04\x95\x05\x00\x00\x00\x00\x00\x00\x00K\x01.")), // a pickle, never loaded
 	}
 	for _, s := range seeds {

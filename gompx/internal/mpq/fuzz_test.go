@@ -16,9 +16,9 @@ func FuzzCorruptRing(f *testing.F) {
 	f.Add([]byte{1, 2, 3}, false, uint16(0), []byte(nil), uint8(0), uint32(0), uint32(0))
 	f.Add([]byte{10, 0, 200}, true, uint16(0), []byte{0, 0, 0, 0, 0, 0, 0, 0}, uint8(0), uint32(0), uint32(0))
 	f.Add([]byte{5}, false, uint16(0), []byte{0x10, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0}, uint8(0), uint32(0), uint32(0)) // first chunk, no last, live pid 1
-	f.Add([]byte{5, 5}, false, uint16(16), []byte{0xff, 0xff, 0xff, 0xff, 0xff}, uint8(0), uint32(0), uint32(0))     // total 2^40
-	f.Add([]byte{5, 5}, false, uint16(0), []byte(nil), uint8(1), uint32(3), uint32(0))                              // misaligned Head
-	f.Add([]byte{5, 5}, false, uint16(0), []byte(nil), uint8(2), uint32(0), uint32(60000))                          // Tail past the records
+	f.Add([]byte{5, 5}, false, uint16(16), []byte{0xff, 0xff, 0xff, 0xff, 0xff}, uint8(0), uint32(0), uint32(0))      // total 2^40
+	f.Add([]byte{5, 5}, false, uint16(0), []byte(nil), uint8(1), uint32(3), uint32(0))                                // misaligned Head
+	f.Add([]byte{5, 5}, false, uint16(0), []byte(nil), uint8(2), uint32(0), uint32(60000))                            // Tail past the records
 	f.Add([]byte{}, true, uint16(16000), []byte{1, 2, 3, 4}, uint8(3), uint32(65528), uint32(8))
 	f.Fuzz(func(t *testing.T, sizes []byte, long bool, at uint16, patch []byte, setPos uint8, head, tail uint32) {
 		r := newRing(t, Options{Capacity: MinCapacity})

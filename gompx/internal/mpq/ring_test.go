@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os/exec"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
-	"os/exec"
-	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
