@@ -39,6 +39,7 @@ type Conn struct {
 	spinRest    int           // receives left before polling again (awaitInputBriefly)
 	pending     int64         // payload length announced by RecvHeader; -1: none
 	pendingRing bool          // the pending payload is in recvRing
+	skip        int64         // inline payload bytes DiscardLater left to drop before the next header
 	recvErr     error         // the stream is out of step after this error
 	recvHdr     frame.Header
 
@@ -162,7 +163,7 @@ func (c *Conn) RecvBytes(maxLength int64) ([]byte, error) {
 		return nil, err
 	}
 	if (maxLength > 0 && n > maxLength) || n > math.MaxInt {
-		if err := c.DiscardPayload(); err != nil {
+		if err := c.DiscardLater(); err != nil {
 			return nil, err
 		}
 		return nil, fmt.Errorf("recv bytes: %d-byte message, maxLength %d: %w", n, maxLength, ErrMessageTooLong)
@@ -191,6 +192,7 @@ func (c *Conn) recvGrowing(n int64) ([]byte, error) {
 	var err error
 	for got := 0; ; {
 		if err = readFull(c.fd, buf[got:], false, false); err != nil || int64(len(buf)) == n {
+			err = truncatedAfter(err, int64(got), n)
 			break
 		}
 		got = len(buf)
@@ -214,6 +216,14 @@ func (c *Conn) RecvHeader(timeout time.Duration) (int64, error) {
 	}
 	if c.pending >= 0 {
 		return 0, fmt.Errorf("recv header: %w", ErrPayloadPending)
+	}
+	if c.skip > 0 {
+		n := c.skip
+		c.skip = 0
+		if err := c.skipInline(n); err != nil {
+			c.recvErr = err
+			return 0, fmt.Errorf("recv header: discarding the %d-byte message refused before: %w", n, err)
+		}
 	}
 	if timeout != 0 {
 		c.awaitInputBriefly()
@@ -276,12 +286,40 @@ func (c *Conn) DiscardPayload() error {
 	if c.pendingRing {
 		err = c.recvRing.Discard(c.pending, c.senderAlive)
 	} else {
-		scratch := make([]byte, min(c.pending, 64<<10))
-		for left := c.pending; left > 0 && err == nil; left -= int64(len(scratch)) {
-			err = readFull(c.fd, scratch[:min(left, int64(len(scratch)))], false, false)
-		}
+		err = c.skipInline(c.pending)
 	}
 	return c.payloadDone("discard payload", err)
+}
+
+// DiscardLater drops the pending payload without waiting for it: its bytes are read and
+// dropped at the start of the next RecvHeader. A peer that announces a message far
+// longer than the caller accepts, and then sends nothing, so does not hold up the call
+// that refuses it (CPython's recv_bytes(maxlength) raises at once too, leaving the
+// stream out of step; here it stays in step). A ring payload is dropped at once: it is
+// in shared memory already.
+func (c *Conn) DiscardLater() error {
+	if err := c.canRecv(); err != nil {
+		return fmt.Errorf("discard payload: %w", err)
+	}
+	if c.pending < 0 {
+		return fmt.Errorf("discard payload: %w", ErrNoPayload)
+	}
+	if c.pendingRing {
+		return c.DiscardPayload()
+	}
+	c.skip, c.pending = c.pending, -1
+	return nil
+}
+
+// skipInline reads and drops n bytes of inline payload.
+func (c *Conn) skipInline(n int64) error {
+	scratch := make([]byte, min(n, 64<<10))
+	var err error
+	for left := n; left > 0 && err == nil; left -= int64(len(scratch)) {
+		err = readFull(c.fd, scratch[:min(left, int64(len(scratch)))], false, false)
+		err = truncatedAfter(err, n-left, n)
+	}
+	return err
 }
 
 func (c *Conn) payloadDone(op string, err error) error {

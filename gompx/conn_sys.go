@@ -61,7 +61,7 @@ func hungUp(fd int) bool {
 }
 
 // readFull reads exactly len(p) bytes from fd. EOF before the first byte is io.EOF
-// when eofOK, io.ErrUnexpectedEOF otherwise and after any byte. A signal before the
+// when eofOK, a *TruncatedError (io.ErrUnexpectedEOF) otherwise and after any byte. A signal before the
 // first byte returns ErrInterrupted when intr; otherwise the read resumes.
 func readFull(fd int, p []byte, eofOK, intr bool) error {
 	for done := 0; done < len(p); {
@@ -83,7 +83,7 @@ func readFull(fd int, p []byte, eofOK, intr bool) error {
 			if done == 0 && eofOK {
 				return io.EOF
 			}
-			return io.ErrUnexpectedEOF
+			return &TruncatedError{Got: int64(done), Want: int64(len(p))}
 		}
 		done += n
 	}
@@ -116,7 +116,7 @@ func recvFull(fd int, p []byte, eofOK, intr bool) (fds []int, err error) {
 			if done == 0 && eofOK {
 				return fds, io.EOF
 			}
-			return fds, io.ErrUnexpectedEOF
+			return fds, &TruncatedError{Got: int64(done), Want: int64(len(p))}
 		}
 		done += n
 	}

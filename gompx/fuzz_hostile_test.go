@@ -71,16 +71,18 @@ func frameModel(data []byte, maxLength int64, peer bool) (msgs [][]byte, end err
 			return msgs, ErrBadFrame
 		case k == frame.InRing:
 			return msgs, ErrBadFrame // a plain peer may not, and no ring fd was sent
+		case maxLength > 0 && n > maxLength:
+			msgs = append(msgs, nil) // stands for ErrMessageTooLong: its bytes are skipped later
+			if n > int64(r.Len()) {
+				return msgs, io.ErrUnexpectedEOF
+			}
+			r.Seek(n, io.SeekCurrent)
+			continue
 		case n > int64(r.Len()):
 			return msgs, io.ErrUnexpectedEOF
 		}
-		payload := data[len(data)-r.Len():][:n]
+		msgs = append(msgs, data[len(data)-r.Len():][:n])
 		r.Seek(n, io.SeekCurrent)
-		if maxLength > 0 && n > maxLength {
-			msgs = append(msgs, nil) // stands for ErrMessageTooLong
-			continue
-		}
-		msgs = append(msgs, payload)
 	}
 }
 
@@ -344,4 +346,46 @@ func FuzzListenerAccept(f *testing.F) {
 		}
 		roundTrip(t, l, opts.Authkey)
 	})
+}
+
+// TestRefusedClaimReturnsAtOnce: a message announced longer than maxLength is refused
+// without waiting for its bytes (the peer here sends none and stays connected); they are
+// skipped by the next receive, which then gets the next message.
+func TestRefusedClaimReturnsAtOnce(t *testing.T) {
+	c, peer := plainPair(t)
+	mustWrite(t, peer, unhex("00100000")) // 1 MiB announced, nothing sent
+	if _, err := c.RecvBytes(10); !errors.Is(err, ErrMessageTooLong) {
+		t.Fatalf("err = %v, want ErrMessageTooLong", err)
+	}
+	go func() {
+		writeAll(peer, true, nil, make([]byte, 1<<20), nil)
+		writeAll(peer, true, nil, frameOf([]byte("next")), nil)
+	}()
+	if got, err := c.RecvBytes(10); string(got) != "next" || err != nil {
+		t.Fatalf("after the refused message: %q, %v", got, err)
+	}
+}
+
+// TestTruncatedTellsWhatArrived: a stream that ends inside a frame reports how much of
+// the part being read had arrived (Python raises EOFError for none, as CPython does, and
+// OSError "got end of file during message" for some).
+func TestTruncatedTellsWhatArrived(t *testing.T) {
+	for _, tt := range []struct {
+		wire      string
+		got, want int64
+	}{
+		{"0000", 2, 4},
+		{"00000064", 0, 100},
+		{"00000064" + "6162", 2, 100},
+		{"ffffffff", 0, 8},
+		{"ffffffff" + "00", 1, 8},
+		{"ffffffff" + "0000000080000000" + "61", 1, 1 << 31},
+	} {
+		c := hostilePair(t, false, unhex(tt.wire))
+		_, err := c.RecvBytes(0)
+		var te *TruncatedError
+		if !errors.As(err, &te) || te.Got != tt.got || te.Want != tt.want || !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("%s: err = %v, want %d of %d bytes", tt.wire, err, tt.got, tt.want)
+		}
+	}
 }

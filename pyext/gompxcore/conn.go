@@ -129,14 +129,16 @@ func ConnRecvPending(h int64, addr uintptr, n int) (got int, err error) {
 }
 
 // ConnDiscard drops the pending payload, so that a message refused for its length does
-// not leave the connection out of step.
+// not leave the connection out of step. It returns at once: the payload's bytes are
+// skipped by the next receive, so a peer that announces a huge message and sends nothing
+// does not hold up the call that refuses it.
 func ConnDiscard(h int64) (ok bool, err error) {
 	defer recoverInto(&err)
 	c, err := get[*gompx.Conn](h)
 	if err != nil {
 		return false, err
 	}
-	return true, translate(c.DiscardPayload())
+	return true, translate(c.DiscardLater())
 }
 
 // ConnPoll reports whether a message (or end of stream) is ready, waiting up to timeoutMs.
