@@ -155,8 +155,9 @@ func (c *Conn) canRecv() error {
 	return c.recvErr
 }
 
-// RecvBytes receives one message. With maxLength > 0, a longer message is discarded
-// and ErrMessageTooLong returned; the connection stays usable. maxLength <= 0: no limit.
+// RecvBytes receives one message. With maxLength > 0, a longer message is refused at
+// once with ErrMessageTooLong, without waiting for its bytes; the next receive skips
+// them (DiscardLater), so the connection stays usable. maxLength <= 0: no limit.
 func (c *Conn) RecvBytes(maxLength int64) ([]byte, error) {
 	n, err := c.RecvHeader(-1)
 	if err != nil {
