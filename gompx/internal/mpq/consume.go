@@ -117,6 +117,11 @@ func (r *Ring) record(pos uint64) (n uint64, flags, kind byte, pid uint32, total
 		return 0, 0, 0, 0, 0, fmt.Errorf("%w: record at %d overruns the ring", ErrBadQueue, pos)
 	}
 	pid = uint32(binary.LittleEndian.Uint64(r.data[off+8:]))
+	if pid == 0 {
+		// Every producer writes its pid: a reader waits for a long message's next chunk
+		// only while that process lives, and pid 0 would wait forever.
+		return 0, 0, 0, 0, 0, fmt.Errorf("%w: record at %d names no producer", ErrBadQueue, pos)
+	}
 	total = binary.LittleEndian.Uint64(r.data[off+16:])
 	// The sizes write gives chunks: a message of one chunk is that chunk; a longer one
 	// (past maxSingle) is cut into chunkPayload pieces, the last one shorter or equal.

@@ -93,14 +93,21 @@ func rawRequest(t *testing.T, addr string, req []byte) (byte, int) {
 	}
 	defer unix.Close(sock)
 	if len(req) > 0 {
-		if _, err := unix.Write(sock, req); err != nil {
-			t.Fatal(err)
+		n, err := unix.Write(sock, req)
+		for err == unix.EINTR {
+			n, err = unix.Write(sock, req)
+		}
+		if err != nil || n != len(req) {
+			t.Fatalf("write %x: %d, %v", req, n, err)
 		}
 	}
 	unix.Shutdown(sock, unix.SHUT_WR)
 	buf := make([]byte, 1)
 	oob := make([]byte, unix.CmsgSpace(4))
 	n, oobn, flags, _, err := unix.Recvmsg(sock, buf, oob, unix.MSG_CMSG_CLOEXEC)
+	for err == unix.EINTR { // the Go runtime's own signals, as exchange retries them
+		n, oobn, flags, _, err = unix.Recvmsg(sock, buf, oob, unix.MSG_CMSG_CLOEXEC)
+	}
 	if err == unix.ECONNRESET { // closed with bytes of ours unread: a hang-up too
 		return 0, -1
 	}
