@@ -39,6 +39,7 @@ type Conn struct {
 	spinRest    int           // receives left before polling again (awaitInputBriefly)
 	pending     int64         // payload length announced by RecvHeader; -1: none
 	pendingRing bool          // the pending payload is in recvRing
+	pendingDone int64         // bytes of the pending inline payload read before a signal interrupted
 	skip        int64         // inline payload bytes DiscardLater left to drop before the next header
 	recvErr     error         // the stream is out of step after this error
 	recvHdr     frame.Header
@@ -171,7 +172,11 @@ func (c *Conn) RecvBytes(maxLength int64) ([]byte, error) {
 	}
 	if n <= recvUpFront || c.pendingRing {
 		buf := make([]byte, n)
-		if err := c.RecvPayload(buf); err != nil {
+		err := c.RecvPayload(buf)
+		for errors.Is(err, ErrInterrupted) { // only the wait for a header gives way here
+			err = c.RecvPayload(buf)
+		}
+		if err != nil {
 			return nil, err
 		}
 		return buf, nil
@@ -219,11 +224,14 @@ func (c *Conn) RecvHeader(timeout time.Duration) (int64, error) {
 		return 0, fmt.Errorf("recv header: %w", ErrPayloadPending)
 	}
 	if c.skip > 0 {
-		n := c.skip
-		c.skip = 0
-		if err := c.skipInline(n); err != nil {
+		left, err := c.skipInline(c.skip, c.interruptible.Load())
+		c.skip = left
+		if errors.Is(err, ErrInterrupted) {
+			return 0, fmt.Errorf("recv header: %w", err) // the skip resumes on the next call
+		}
+		if err != nil {
 			c.recvErr = err
-			return 0, fmt.Errorf("recv header: discarding the %d-byte message refused before: %w", n, err)
+			return 0, fmt.Errorf("recv header: discarding a message refused before: %w", err)
 		}
 	}
 	if timeout != 0 {
@@ -249,12 +257,16 @@ func (c *Conn) RecvHeader(timeout time.Duration) (int64, error) {
 		c.recvErr = err
 		return 0, fmt.Errorf("recv header: %w", err)
 	}
-	c.pending, c.pendingRing = n, k == frame.InRing
+	c.pending, c.pendingRing, c.pendingDone = n, k == frame.InRing, 0
 	return n, nil
 }
 
 // RecvPayload reads the pending payload into dst, whose length must equal what
 // RecvHeader returned; large peer-mode payloads are copied straight from shared memory.
+// On an interruptible Conn a signal returns an error wrapping ErrInterrupted with the
+// payload still pending and what arrived kept in dst: call again with the same dst to
+// resume (a peer that announces a message and stalls must not keep an interpreter
+// from its Ctrl-C; CPython's os.read gives way too).
 func (c *Conn) RecvPayload(dst []byte) error {
 	if err := c.canRecv(); err != nil {
 		return fmt.Errorf("recv payload: %w", err)
@@ -269,7 +281,12 @@ func (c *Conn) RecvPayload(dst []byte) error {
 	if c.pendingRing {
 		err = c.recvRing.Read(dst, c.senderAlive)
 	} else {
-		err = readFull(c.fd, dst, false, false)
+		var done int
+		done, err = readFullAt(c.fd, dst, int(c.pendingDone), c.interruptible.Load())
+		if err == ErrInterrupted {
+			c.pendingDone = int64(done)
+			return fmt.Errorf("recv payload: %w", err)
+		}
 	}
 	return c.payloadDone("recv payload", err)
 }
@@ -287,7 +304,7 @@ func (c *Conn) DiscardPayload() error {
 	if c.pendingRing {
 		err = c.recvRing.Discard(c.pending, c.senderAlive)
 	} else {
-		err = c.skipInline(c.pending)
+		_, err = c.skipInline(c.pending-c.pendingDone, false)
 	}
 	return c.payloadDone("discard payload", err)
 }
@@ -308,19 +325,24 @@ func (c *Conn) DiscardLater() error {
 	if c.pendingRing {
 		return c.DiscardPayload()
 	}
-	c.skip, c.pending = c.pending, -1
+	c.skip, c.pending = c.pending-c.pendingDone, -1
 	return nil
 }
 
-// skipInline reads and drops n bytes of inline payload.
-func (c *Conn) skipInline(n int64) error {
+// skipInline reads and drops n bytes of inline payload and returns how many are left
+// to drop: 0, or more after an error (ErrInterrupted, when intr, ends it early).
+func (c *Conn) skipInline(n int64, intr bool) (int64, error) {
 	scratch := make([]byte, min(n, 64<<10))
-	var err error
-	for left := n; left > 0 && err == nil; left -= int64(len(scratch)) {
-		err = readFull(c.fd, scratch[:min(left, int64(len(scratch)))], false, false)
-		err = truncatedAfter(err, n-left, n)
+	left := n
+	for left > 0 {
+		part := scratch[:min(left, int64(len(scratch)))]
+		done, err := readFullAt(c.fd, part, 0, intr)
+		left -= int64(done)
+		if err != nil {
+			return left, truncatedAfter(err, n-left-int64(done), n)
+		}
 	}
-	return err
+	return 0, nil
 }
 
 func (c *Conn) payloadDone(op string, err error) error {

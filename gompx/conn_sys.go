@@ -90,6 +90,34 @@ func readFull(fd int, p []byte, eofOK, intr bool) error {
 	return nil
 }
 
+// readFullAt reads p[from:] from fd, for a payload that a signal may interrupt at any
+// point when intr (the caller resumes with the returned count as from). EOF is a
+// *TruncatedError counting from the start of p.
+func readFullAt(fd int, p []byte, from int, intr bool) (int, error) {
+	done := from
+	for done < len(p) {
+		n, err := unix.Read(fd, p[done:min(len(p), done+maxIO)])
+		switch {
+		case err == unix.EINTR:
+			if intr {
+				return done, ErrInterrupted
+			}
+			continue
+		case err == unix.EAGAIN:
+			if err := fdWait(fd, unix.POLLIN); err != nil {
+				return done, err
+			}
+			continue
+		case err != nil:
+			return done, err
+		case n == 0:
+			return done, &TruncatedError{Got: int64(done), Want: int64(len(p))}
+		}
+		done += n
+	}
+	return done, nil
+}
+
 // recvFull is readFull for a socket that may carry SCM_RIGHTS: it uses recvmsg and
 // returns the descriptors received (close-on-exec) alongside the bytes.
 func recvFull(fd int, p []byte, eofOK, intr bool) (fds []int, err error) {

@@ -314,3 +314,48 @@ def test_fork_server_survives_bad_client(mp, impl):
         running.join(WAIT)
         assert running.exitcode == 255
         go_w.send("go")
+
+
+# -- a peer that stalls inside a message -------------------------------------------------
+
+STALL_SCRIPT = """
+import os, signal, socket, struct, threading
+from {mod} import connection
+
+listener = connection.Listener(("127.0.0.1", 0))
+peer = socket.create_connection(listener.address)
+conn = listener.accept()
+peer.sendall(struct.pack("!i", 100) + b"abc")  # 3 of 100 bytes, then nothing
+hung_up = []
+def hang_up():
+    hung_up.append(True)
+    peer.shutdown(socket.SHUT_RDWR)
+bound = threading.Timer({wait}, hang_up)  # bounds the test if Ctrl-C does not get through
+bound.start()
+threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+try:
+    conn.recv_bytes()
+    outcome = "returned"
+except KeyboardInterrupt:
+    outcome = "KeyboardInterrupt"
+except Exception as e:
+    outcome = type(e).__name__
+print(outcome, "after-hang-up" if hung_up else "peer-still-there", flush=True)
+if {check_stream} and not hung_up:
+    peer.sendall(b"x" * 97 + struct.pack("!i", 4) + b"next")
+    print(conn.recv_bytes().decode(), flush=True)
+bound.cancel()
+"""
+
+
+def test_ctrl_c_interrupts_a_peer_stalled_mid_message(run_script, impl, modname):
+    """A peer that sends part of a message and stalls must not keep Ctrl-C from the
+    receiving interpreter (stdlib's os.read gives way: PEP 475).  gompx then skips the
+    rest of that message, so the next one arrives in step (stdlib is out of step)."""
+    proc = run_script(STALL_SCRIPT.format(mod=modname, wait=WAIT,
+                                          check_stream=impl == "gompx"), timeout=2 * WAIT)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.split()
+    assert lines[:2] == ["KeyboardInterrupt", "peer-still-there"], proc.stdout
+    if impl == "gompx":
+        assert lines[2] == "next", proc.stdout
