@@ -27,12 +27,15 @@ test-go:
 	GOMPX_PYTHON=$(PYTHON) $(GO) test -race -count=1 $(GOPKGS)
 
 # A short run of every fuzz target that guards hostile input (no panic, no broken
-# invariant), 15 s each. The differential target against gopickle is not among them: a
-# new corner where two decoders differ is a finding to table (gopickle_diff_test.go), not
-# a regression, so it runs over its corpus in test-go and at length in fuzz-diff.
+# invariant), 15 s each: the pickle decoder, the framing, the handshake and a Listener's
+# accept path, a queue's records as another process could corrupt them, and both ends
+# of the shared-memory name protocol. The differential target against gopickle is not
+# among them: a new corner where two decoders differ is a finding to table
+# (gopickle_diff_test.go), not a regression, so it runs over its corpus in test-go and at
+# length in fuzz-diff.
 FUZZ_SKIP = FuzzAgainstGopickle
 fuzz:
-	@for pkg in ./pickle/ ./gompx/internal/frame/ ./gompx/; do \
+	@for pkg in ./pickle/ ./gompx/internal/frame/ ./gompx/ ./gompx/internal/mpq/ ./gompx/internal/shmname/; do \
 		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' | grep -vx '$(FUZZ_SKIP)'); do \
 			echo "fuzz $$pkg $$target"; \
 			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime 15s $$pkg || exit 1; \

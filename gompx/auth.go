@@ -73,6 +73,7 @@ type Handshake struct {
 	phases  []authPhase
 	next    int    // index of the phase to run next
 	message []byte // the challenge we sent, kept for the answer
+	partial []byte // a message a signal interrupted, to finish reading on resume
 	err     error  // sticky final error
 }
 
@@ -265,17 +266,27 @@ func CheckVerdict(verdict []byte) error {
 // recv reads one handshake message of at most maxAuthMessage bytes. A longer one is not
 // read at all: it fails the handshake and leaves the stream out of step, so the caller
 // must close the connection.
+//
+// A signal inside the message (ErrInterrupted) keeps what arrived in h.partial, and the
+// phase's next run resumes the read.
 func (h *Handshake) recv() ([]byte, error) {
-	n, err := h.c.RecvHeader(-1)
-	if err != nil {
-		return nil, err
+	buf := h.partial
+	if buf == nil {
+		n, err := h.c.RecvHeader(-1)
+		if err != nil {
+			return nil, err
+		}
+		if n > maxAuthMessage {
+			h.c.recvErr = ErrBadFrame
+			return nil, fmt.Errorf("%d-byte handshake message, at most %d allowed: %w", n, maxAuthMessage, ErrMessageTooLong)
+		}
+		buf = make([]byte, n)
 	}
-	if n > maxAuthMessage {
-		h.c.recvErr = ErrBadFrame
-		return nil, fmt.Errorf("%d-byte handshake message, at most %d allowed: %w", n, maxAuthMessage, ErrMessageTooLong)
-	}
-	buf := make([]byte, n)
+	h.partial = nil
 	if err := h.c.RecvPayload(buf); err != nil {
+		if errors.Is(err, ErrInterrupted) {
+			h.partial = buf
+		}
 		return nil, err
 	}
 	return buf, nil

@@ -39,6 +39,8 @@ type Conn struct {
 	spinRest    int           // receives left before polling again (awaitInputBriefly)
 	pending     int64         // payload length announced by RecvHeader; -1: none
 	pendingRing bool          // the pending payload is in recvRing
+	pendingDone int64         // bytes of the pending inline payload read before a signal interrupted
+	skip        int64         // inline payload bytes DiscardLater left to drop before the next header
 	recvErr     error         // the stream is out of step after this error
 	recvHdr     frame.Header
 
@@ -154,21 +156,57 @@ func (c *Conn) canRecv() error {
 	return c.recvErr
 }
 
-// RecvBytes receives one message. With maxLength > 0, a longer message is discarded
-// and ErrMessageTooLong returned; the connection stays usable. maxLength <= 0: no limit.
+// RecvBytes receives one message. With maxLength > 0, a longer message is refused at
+// once with ErrMessageTooLong, without waiting for its bytes; the next receive skips
+// them (DiscardLater), so the connection stays usable. maxLength <= 0: no limit.
 func (c *Conn) RecvBytes(maxLength int64) ([]byte, error) {
 	n, err := c.RecvHeader(-1)
 	if err != nil {
 		return nil, err
 	}
 	if (maxLength > 0 && n > maxLength) || n > math.MaxInt {
-		if err := c.DiscardPayload(); err != nil {
+		if err := c.DiscardLater(); err != nil {
 			return nil, err
 		}
 		return nil, fmt.Errorf("recv bytes: %d-byte message, maxLength %d: %w", n, maxLength, ErrMessageTooLong)
 	}
-	buf := make([]byte, n)
-	if err := c.RecvPayload(buf); err != nil {
+	if n <= recvUpFront || c.pendingRing {
+		buf := make([]byte, n)
+		err := c.RecvPayload(buf)
+		for errors.Is(err, ErrInterrupted) { // only the wait for a header gives way here
+			err = c.RecvPayload(buf)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return buf, nil
+	}
+	return c.recvGrowing(n)
+}
+
+// recvUpFront is the largest inline payload RecvBytes allocates in full on the strength
+// of the header alone. Past it the buffer grows with what arrives: a peer that announces
+// 1 TiB and sends nothing would otherwise abort the process (the Go runtime's out of
+// memory is fatal, not a panic), and one announcing 2 GiB would pin that much. Ring
+// payloads are already in shared memory the peer filled, and come from a gompx Pipe end.
+const recvUpFront = 1 << 20
+
+// recvGrowing reads the pending inline payload of n bytes into a buffer that at most
+// doubles what has arrived, so memory follows the bytes received, not the claim.
+func (c *Conn) recvGrowing(n int64) ([]byte, error) {
+	buf := make([]byte, recvUpFront)
+	var err error
+	for got := 0; ; {
+		if err = readFull(c.fd, buf[got:], false, false); err != nil || int64(len(buf)) == n {
+			err = truncatedAfter(err, int64(got), n)
+			break
+		}
+		got = len(buf)
+		grown := make([]byte, min(n, 2*int64(got)))
+		copy(grown, buf)
+		buf = grown
+	}
+	if err := c.payloadDone("recv payload", err); err != nil {
 		return nil, err
 	}
 	return buf, nil
@@ -184,6 +222,17 @@ func (c *Conn) RecvHeader(timeout time.Duration) (int64, error) {
 	}
 	if c.pending >= 0 {
 		return 0, fmt.Errorf("recv header: %w", ErrPayloadPending)
+	}
+	if c.skip > 0 {
+		left, err := c.skipInline(c.skip, c.interruptible.Load())
+		c.skip = left
+		if errors.Is(err, ErrInterrupted) {
+			return 0, fmt.Errorf("recv header: %w", err) // the skip resumes on the next call
+		}
+		if err != nil {
+			c.recvErr = err
+			return 0, fmt.Errorf("recv header: discarding a message refused before: %w", err)
+		}
 	}
 	if timeout != 0 {
 		c.awaitInputBriefly()
@@ -208,12 +257,16 @@ func (c *Conn) RecvHeader(timeout time.Duration) (int64, error) {
 		c.recvErr = err
 		return 0, fmt.Errorf("recv header: %w", err)
 	}
-	c.pending, c.pendingRing = n, k == frame.InRing
+	c.pending, c.pendingRing, c.pendingDone = n, k == frame.InRing, 0
 	return n, nil
 }
 
 // RecvPayload reads the pending payload into dst, whose length must equal what
 // RecvHeader returned; large peer-mode payloads are copied straight from shared memory.
+// On an interruptible Conn a signal returns an error wrapping ErrInterrupted with the
+// payload still pending and what arrived kept in dst: call again with the same dst to
+// resume (a peer that announces a message and stalls must not keep an interpreter
+// from its Ctrl-C; CPython's os.read gives way too).
 func (c *Conn) RecvPayload(dst []byte) error {
 	if err := c.canRecv(); err != nil {
 		return fmt.Errorf("recv payload: %w", err)
@@ -228,7 +281,12 @@ func (c *Conn) RecvPayload(dst []byte) error {
 	if c.pendingRing {
 		err = c.recvRing.Read(dst, c.senderAlive)
 	} else {
-		err = readFull(c.fd, dst, false, false)
+		var done int
+		done, err = readFullAt(c.fd, dst, int(c.pendingDone), c.interruptible.Load())
+		if err == ErrInterrupted {
+			c.pendingDone = int64(done)
+			return fmt.Errorf("recv payload: %w", err)
+		}
 	}
 	return c.payloadDone("recv payload", err)
 }
@@ -246,12 +304,45 @@ func (c *Conn) DiscardPayload() error {
 	if c.pendingRing {
 		err = c.recvRing.Discard(c.pending, c.senderAlive)
 	} else {
-		scratch := make([]byte, min(c.pending, 64<<10))
-		for left := c.pending; left > 0 && err == nil; left -= int64(len(scratch)) {
-			err = readFull(c.fd, scratch[:min(left, int64(len(scratch)))], false, false)
-		}
+		_, err = c.skipInline(c.pending-c.pendingDone, false)
 	}
 	return c.payloadDone("discard payload", err)
+}
+
+// DiscardLater drops the pending payload without waiting for it: its bytes are read and
+// dropped at the start of the next RecvHeader. A peer that announces a message far
+// longer than the caller accepts, and then sends nothing, so does not hold up the call
+// that refuses it (CPython's recv_bytes(maxlength) raises at once too, leaving the
+// stream out of step; here it stays in step). A ring payload is dropped at once: it is
+// in shared memory already.
+func (c *Conn) DiscardLater() error {
+	if err := c.canRecv(); err != nil {
+		return fmt.Errorf("discard payload: %w", err)
+	}
+	if c.pending < 0 {
+		return fmt.Errorf("discard payload: %w", ErrNoPayload)
+	}
+	if c.pendingRing {
+		return c.DiscardPayload()
+	}
+	c.skip, c.pending = c.pending-c.pendingDone, -1
+	return nil
+}
+
+// skipInline reads and drops n bytes of inline payload and returns how many are left
+// to drop: 0, or more after an error (ErrInterrupted, when intr, ends it early).
+func (c *Conn) skipInline(n int64, intr bool) (int64, error) {
+	scratch := make([]byte, min(n, 64<<10))
+	left := n
+	for left > 0 {
+		part := scratch[:min(left, int64(len(scratch)))]
+		done, err := readFullAt(c.fd, part, 0, intr)
+		left -= int64(done)
+		if err != nil {
+			return left, truncatedAfter(err, n-left-int64(done), n)
+		}
+	}
+	return 0, nil
 }
 
 func (c *Conn) payloadDone(op string, err error) error {

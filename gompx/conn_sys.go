@@ -61,7 +61,7 @@ func hungUp(fd int) bool {
 }
 
 // readFull reads exactly len(p) bytes from fd. EOF before the first byte is io.EOF
-// when eofOK, io.ErrUnexpectedEOF otherwise and after any byte. A signal before the
+// when eofOK, a *TruncatedError (io.ErrUnexpectedEOF) otherwise and after any byte. A signal before the
 // first byte returns ErrInterrupted when intr; otherwise the read resumes.
 func readFull(fd int, p []byte, eofOK, intr bool) error {
 	for done := 0; done < len(p); {
@@ -83,11 +83,39 @@ func readFull(fd int, p []byte, eofOK, intr bool) error {
 			if done == 0 && eofOK {
 				return io.EOF
 			}
-			return io.ErrUnexpectedEOF
+			return &TruncatedError{Got: int64(done), Want: int64(len(p))}
 		}
 		done += n
 	}
 	return nil
+}
+
+// readFullAt reads p[from:] from fd, for a payload that a signal may interrupt at any
+// point when intr (the caller resumes with the returned count as from). EOF is a
+// *TruncatedError counting from the start of p.
+func readFullAt(fd int, p []byte, from int, intr bool) (int, error) {
+	done := from
+	for done < len(p) {
+		n, err := unix.Read(fd, p[done:min(len(p), done+maxIO)])
+		switch {
+		case err == unix.EINTR:
+			if intr {
+				return done, ErrInterrupted
+			}
+			continue
+		case err == unix.EAGAIN:
+			if err := fdWait(fd, unix.POLLIN); err != nil {
+				return done, err
+			}
+			continue
+		case err != nil:
+			return done, err
+		case n == 0:
+			return done, &TruncatedError{Got: int64(done), Want: int64(len(p))}
+		}
+		done += n
+	}
+	return done, nil
 }
 
 // recvFull is readFull for a socket that may carry SCM_RIGHTS: it uses recvmsg and
@@ -116,7 +144,7 @@ func recvFull(fd int, p []byte, eofOK, intr bool) (fds []int, err error) {
 			if done == 0 && eofOK {
 				return fds, io.EOF
 			}
-			return fds, io.ErrUnexpectedEOF
+			return fds, &TruncatedError{Got: int64(done), Want: int64(len(p))}
 		}
 		done += n
 	}

@@ -1,6 +1,10 @@
 package gompx
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"io"
+)
 
 // Errors returned by Conn, Pipe and Wait. They are wrapped with context (use errors.Is);
 // end of stream is io.EOF (clean, before a header) or io.ErrUnexpectedEOF (inside a frame).
@@ -50,3 +54,27 @@ var (
 	// ErrListenerClosed reports Accept on a Listener after Close.
 	ErrListenerClosed = errors.New("listener is closed")
 )
+
+// TruncatedError reports a stream that ended inside a message frame: Got of the Want
+// bytes of the part being read (the 4-byte prefix, the 8-byte length after a -1 prefix,
+// or the payload) had arrived. It unwraps to io.ErrUnexpectedEOF. CPython tells the two
+// cases apart, and Python code may too: nothing of a part raises EOFError there, some of
+// it OSError("got end of file during message").
+type TruncatedError struct {
+	Got, Want int64
+}
+
+func (e *TruncatedError) Error() string {
+	return fmt.Sprintf("unexpected EOF after %d of %d bytes", e.Got, e.Want)
+}
+
+func (e *TruncatedError) Unwrap() error { return io.ErrUnexpectedEOF }
+
+// truncatedAfter adds the bytes of a part read before err's own read started.
+func truncatedAfter(err error, before, want int64) error {
+	var te *TruncatedError
+	if errors.As(err, &te) {
+		return &TruncatedError{Got: before + te.Got, Want: want}
+	}
+	return err
+}

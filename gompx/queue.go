@@ -460,6 +460,13 @@ func (q *Queue) Receive(timeout time.Duration) (MessageKind, []byte, error) {
 		return 0, nil, err
 	}
 	defer q.EndRead()
+	if n > q.ring.MaxSingle() { // streamed in chunks: memory follows the chunks read
+		data, err := q.ring.ReadAppend(make([]byte, 0, q.ring.MaxSingle()))
+		if errors.Is(err, mpq.ErrTorn) {
+			return 0, nil, ErrMessageTorn
+		}
+		return kind, data, ringErr(err, ErrQueueEmpty)
+	}
 	data := make([]byte, n)
 	return kind, data, q.ReadMessage(data)
 }

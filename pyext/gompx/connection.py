@@ -212,34 +212,59 @@ class Connection:
     def _recv_message(self, maxlength=None):
         """Receive one message; return (buffer, length): the payload is buffer[:length]."""
         native = _native
+        try:
+            return self._recv_into_place(maxlength)
+        except RuntimeError as e:
+            raise native.translate(e) from None
+        except BaseException:
+            # A signal handler raised (Ctrl-C) or the buffer could not be had with a
+            # message under way: the next receive skips the rest of it and gets the next
+            # one in step (stdlib is out of step here).  Nothing pending: a no-op.
+            self._drop_pending()
+            raise
+
+    def _recv_into_place(self, maxlength):
+        native = _native
         scratch = self._scratch
         if scratch is None:
             scratch = self._scratch = bytes(_SCRATCH_SIZE)
         address = id(scratch) + _BYTES_DATA_OFFSET
         recv = native.ext.gompxcore_ConnRecv
-        try:
-            # -1: a signal interrupted the wait. Looping returns to the eval loop, which
-            # runs the handler first (Ctrl-C raises KeyboardInterrupt here), as os.read does.
-            while True:
-                n = recv(self._handle, address, _SCRATCH_SIZE, -1)
-                if n != -1:
-                    break
-        except RuntimeError as e:
-            raise native.translate(e) from None
+        # -1: a signal interrupted the wait. Looping returns to the eval loop, which
+        # runs the handler first (Ctrl-C raises KeyboardInterrupt here), as os.read does.
+        while True:
+            n = recv(self._handle, address, _SCRATCH_SIZE, -1)
+            if n != -1:
+                break
+        if n < -1:
+            # A signal came while the message was arriving: the handlers run as the rest
+            # is read, so a peer that stalls mid-message cannot hold off Ctrl-C.
+            n = -n - 2
+            self._recv_pending(address, n)
         if maxlength is not None and n > maxlength:
-            if n <= _SCRATCH_SIZE:
-                raise OSError("bad message length: %d bytes exceeds maxlength %d"
-                              % (n, maxlength))
-            native.call(native.ext.gompxcore_ConnDiscard, self._handle)
+            if n > _SCRATCH_SIZE:
+                native.ext.gompxcore_ConnDiscard(self._handle)
             raise OSError("bad message length: %d bytes exceeds maxlength %d"
                           % (n, maxlength))
         if n <= _SCRATCH_SIZE:
             return scratch, n
         # A fresh, private bytes object the core fills in place: no intermediate copy.
         out = _new_bytes(n)
-        native.call(native.ext.gompxcore_ConnRecvPending, self._handle,
-                    id(out) + _BYTES_DATA_OFFSET, n)
+        self._recv_pending(id(out) + _BYTES_DATA_OFFSET, n)
         return out, n
+
+    def _recv_pending(self, address, n):
+        """Read the pending n-byte payload into address; -1 means a signal interrupted
+        it: the loop lets the eval loop run the handlers, then resumes where it stopped."""
+        pending = _native.ext.gompxcore_ConnRecvPending
+        while pending(self._handle, address, n) == -1:
+            pass
+
+    def _drop_pending(self):
+        try:
+            _native.ext.gompxcore_ConnDiscard(self._handle)
+        except RuntimeError:
+            pass  # nothing was pending, or the connection is closed or out of step
 
     def recv_bytes(self, maxlength=None):
         """Receive bytes data as a bytes object."""

@@ -249,14 +249,20 @@ def _serve(control):
                 _reap(channels, graces)
             if control in ready:
                 try:
-                    msg, fds, _, _ = socket.recv_fds(control, 1 + SIGNED_STRUCT.size,
-                                                     MAXFDS_TO_SEND)
+                    msg, fds, flags, _ = socket.recv_fds(control, REQUEST_SIZE + 1,
+                                                         MAXFDS_TO_SEND)
                 except OSError:
-                    msg, fds = b"", []
-                if not msg:
+                    msg, fds, flags = b"", [], 0
+                if not msg and _hung_up(control):
                     _outlive_parent(control, channels, graces, selector, sig_r)
                     os._exit(0)
-                grace_ms = SIGNED_STRUCT.unpack_from(msg, 1)[0]
+                grace_ms = _parse_request(msg, fds, flags)
+                if grace_ms is None:
+                    # Not a request the parent sends: a server that died of it would lose
+                    # the exit codes of every child it runs.  Drop it and serve on.
+                    for fd in fds:
+                        os.close(fd)
+                    continue
                 pid = _fork_child(fds, grace_ms, control, sig_r, sig_w, old_handlers,
                                   channels)
                 graces[pid] = grace_ms
@@ -268,6 +274,29 @@ def _serve(control):
                     channels[pid] = channel
                 except OSError:
                     os.close(channel)
+
+
+# A request: b"F", then the child's grace in ms (8-byte signed big-endian), with the
+# child's channel and its passed fds as SCM_RIGHTS.
+REQUEST_SIZE = 1 + SIGNED_STRUCT.size
+
+
+def _parse_request(msg, fds, flags):
+    """The grace of a well-formed request record, or None for anything else: a record
+    of another length or kind, one cut short (MSG_TRUNC, MSG_CTRUNC) or without a channel."""
+    if (len(msg) != REQUEST_SIZE or msg[:1] != b"F" or not fds
+            or flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC)):
+        return None
+    grace_ms = SIGNED_STRUCT.unpack_from(msg, 1)[0]
+    return grace_ms if grace_ms >= 0 else None
+
+
+def _hung_up(sock):
+    """Whether the parent's end of the control socket is closed (an empty record reads
+    the same as end of stream; only the hang-up tells them apart)."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return any(ev & (select.POLLHUP | select.POLLERR) for _, ev in poller.poll(0))
 
 
 def _outlive_parent(control, channels, graces, selector, sig_r):

@@ -92,7 +92,9 @@ func ConnSend(h int64, addr uintptr, n int) (sent int, err error) {
 
 // ConnRecv waits up to timeoutMs for the next message and returns its length, or
 // RecvTimedOut. A message of at most capacity bytes is already at addr on return; a
-// longer one stays pending until ConnRecvPending or ConnDiscard.
+// longer one stays pending until ConnRecvPending or ConnDiscard. A signal while such a
+// message's bytes were arriving returns -(length + 2): the rest is pending, to finish
+// with ConnRecvPending at the same addr once the handlers ran.
 func ConnRecv(h int64, addr uintptr, capacity int, timeoutMs int) (n int64, err error) {
 	defer recoverInto(&err)
 	passThroughScheduler()
@@ -109,6 +111,9 @@ func ConnRecv(h int64, addr uintptr, capacity int, timeoutMs int) (n int64, err 
 	}
 	if n <= int64(capacity) {
 		if err := c.RecvPayload(pyMemory(addr, int(n))); err != nil {
+			if errors.Is(err, gompx.ErrInterrupted) {
+				return -(n + 2), nil
+			}
 			return 0, translate(err)
 		}
 	}
@@ -116,6 +121,8 @@ func ConnRecv(h int64, addr uintptr, capacity int, timeoutMs int) (n int64, err 
 }
 
 // ConnRecvPending reads the pending payload of n bytes (announced by ConnRecv) into addr.
+// RecvTimedOut: a signal interrupted it; what arrived is at addr, and calling again with
+// the same addr (after the handlers ran) reads the rest.
 func ConnRecvPending(h int64, addr uintptr, n int) (got int, err error) {
 	defer recoverInto(&err)
 	c, err := get[*gompx.Conn](h)
@@ -123,20 +130,25 @@ func ConnRecvPending(h int64, addr uintptr, n int) (got int, err error) {
 		return 0, err
 	}
 	if err := c.RecvPayload(pyMemory(addr, n)); err != nil {
+		if errors.Is(err, gompx.ErrInterrupted) {
+			return RecvTimedOut, nil
+		}
 		return 0, translate(err)
 	}
 	return n, nil
 }
 
 // ConnDiscard drops the pending payload, so that a message refused for its length does
-// not leave the connection out of step.
+// not leave the connection out of step. It returns at once: the payload's bytes are
+// skipped by the next receive, so a peer that announces a huge message and sends nothing
+// does not hold up the call that refuses it.
 func ConnDiscard(h int64) (ok bool, err error) {
 	defer recoverInto(&err)
 	c, err := get[*gompx.Conn](h)
 	if err != nil {
 		return false, err
 	}
-	return true, translate(c.DiscardPayload())
+	return true, translate(c.DiscardLater())
 }
 
 // ConnPoll reports whether a message (or end of stream) is ready, waiting up to timeoutMs.

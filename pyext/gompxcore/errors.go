@@ -36,6 +36,7 @@ func translate(err error) error {
 		return pe
 	}
 	var errno syscall.Errno
+	var truncated *gompx.TruncatedError
 	switch {
 	case errors.Is(err, gompx.ErrAuthentication):
 		return &pyError{exc: "AuthenticationError", msg: err.Error()}
@@ -49,6 +50,9 @@ func translate(err error) error {
 		return &pyError{exc: "OSError", msg: "connection is read-only"}
 	case errors.Is(err, gompx.ErrMessageTooLong):
 		return &pyError{exc: "OSError", msg: "bad message length: " + err.Error()}
+	case errors.As(err, &truncated) && truncated.Got > 0:
+		// CPython's _recv: end of file inside a part it had begun to read.
+		return &pyError{exc: "OSError", msg: "got end of file during message: " + err.Error()}
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return &pyError{exc: "EOFError", msg: err.Error()}
 	case errors.As(err, &errno):

@@ -3,6 +3,7 @@ package mpq
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"sync/atomic"
 	"time"
 
@@ -96,6 +97,10 @@ func (r *Ring) next(dl deadline) (Message, error) {
 // record decodes the record header at stream position pos and checks it fits the ring.
 func (r *Ring) record(pos uint64) (n uint64, flags, kind byte, pid uint32, total uint64, err error) {
 	off := pos % r.cap
+	if off%8 != 0 {
+		// Records are 8-byte aligned: only a corrupted Head or skip record lands here.
+		return 0, 0, 0, 0, 0, fmt.Errorf("%w: misaligned record position %d", ErrBadQueue, pos)
+	}
 	word := binary.LittleEndian.Uint64(r.data[off:])
 	n, flags, kind = word&0xffffffff, byte(word>>32), byte(word>>40)
 	if flags&flagSkip != 0 {
@@ -112,9 +117,21 @@ func (r *Ring) record(pos uint64) (n uint64, flags, kind byte, pid uint32, total
 		return 0, 0, 0, 0, 0, fmt.Errorf("%w: record at %d overruns the ring", ErrBadQueue, pos)
 	}
 	pid = uint32(binary.LittleEndian.Uint64(r.data[off+8:]))
+	if pid == 0 {
+		// Every producer writes its pid: a reader waits for a long message's next chunk
+		// only while that process lives, and pid 0 would wait forever.
+		return 0, 0, 0, 0, 0, fmt.Errorf("%w: record at %d names no producer", ErrBadQueue, pos)
+	}
 	total = binary.LittleEndian.Uint64(r.data[off+16:])
-	if flags&flagFirst != 0 && total < n {
-		return 0, 0, 0, 0, 0, fmt.Errorf("%w: message at %d shorter than its chunk", ErrBadQueue, pos)
+	// The sizes write gives chunks: a message of one chunk is that chunk; a longer one
+	// (past maxSingle) is cut into chunkPayload pieces, the last one shorter or equal.
+	// Anything else is a corrupted record, whose length a reader must not allocate.
+	switch first, last := flags&flagFirst != 0, flags&flagLast != 0; {
+	case first && last && total != n,
+		first && !last && (n != r.chunkPayload() || total <= r.maxSingle() || total > math.MaxInt64),
+		!first && n > r.chunkPayload():
+		return 0, 0, 0, 0, 0, fmt.Errorf("%w: chunk of %d bytes (flags %#x) of a %d-byte message at %d",
+			ErrBadQueue, n, flags, total, pos)
 	}
 	return n, flags, kind, pid, total, nil
 }
@@ -156,6 +173,9 @@ func (r *Ring) awaitRecord(dl deadline, producer uint32) error {
 		spin = max(time.Duration(d), 0)
 	}
 	for spinUntil := time.Now().Add(spin); !published(); {
+		if producer != 0 && !r.producing(producer) && !published() {
+			return ErrTorn
+		}
 		if time.Now().Before(spinUntil) {
 			continue
 		}
@@ -172,6 +192,16 @@ func (r *Ring) awaitRecord(dl deadline, producer uint32) error {
 		}
 	}
 	return nil
+}
+
+// producing reports whether process pid holds the producer lock, as a producer does
+// from a long message's first chunk to its last. Read after seeing a chunk missing and
+// before looking again: a producer publishes its last chunk before it unlocks, so a
+// message whose producer holds no lock and whose next chunk is still missing is torn,
+// even if that process lives on (a corrupted record naming some live process would
+// otherwise be waited for forever).
+func (r *Ring) producing(pid uint32) bool {
+	return atomic.LoadUint32(&r.h.ProducerLock)&^lockWaiters == pid
 }
 
 // Peek copies the start of the current message (at most its first chunk) into dst
@@ -218,6 +248,36 @@ func (r *Ring) Read(segs ...[]byte) error {
 	}
 }
 
+// ReadAppend is Read into a slice that grows with the chunks as they arrive: the
+// length of a message longer than the ring is the producer's word, written in shared
+// memory any process holding the queue can write, and allocating it in full up front
+// trusts that word with this process's memory.
+func (r *Ring) ReadAppend(dst []byte) ([]byte, error) {
+	rd := &r.rd
+	n, flags := rd.chunk, rd.flags
+	for copied := uint64(0); ; {
+		if copied+n > rd.total || flags&flagLast != 0 && copied+n != rd.total {
+			return dst, fmt.Errorf("%w: chunks do not add up to their message at %d", ErrBadQueue, rd.pos)
+		}
+		off := rd.pos%r.cap + recordHeader
+		dst = append(dst, r.data[off:off+n]...)
+		copied += n
+		rd.pos += align8(recordHeader + n)
+		rd.dirty = true
+		if flags&flagLast != 0 {
+			rd.consumed++
+			return dst, nil
+		}
+		var err error
+		if n, flags, err = r.nextChunk(); err != nil {
+			if err == ErrTorn {
+				r.reclaim()
+			}
+			return dst, err
+		}
+	}
+}
+
 // nextChunk waits for the next chunk of the current message, skipping wrap records.
 func (r *Ring) nextChunk() (uint64, byte, error) {
 	rd := &r.rd
@@ -253,25 +313,36 @@ func (r *Ring) End() {
 
 // commit makes the reader's progress visible: producers may reuse the space.
 //
-// Pages beyond SoftLimit that this commit finishes are punched out of the file first.
-// Only those: producers may write up to the page holding the committed Head, plus the
-// ring, so the pages from there to the new Head's page are the ones no producer can
-// reach before Head moves. Pages freed by earlier commits may already hold new messages.
+// Pages beyond SoftLimit that this commit finishes are punched out of the file, between
+// journaling the new Head and storing it. Only those pages: producers may write up to
+// the page holding the committed Head, plus the ring, so the pages from there to the new
+// Head's page are the ones no producer can reach before Head moves (pages freed by
+// earlier commits may already hold new messages). And only once the journal holds the
+// new Head: a consumer killed mid-punch otherwise left Head pointing into zeroed pages,
+// which the next reader took for a corrupt queue ("empty record"). With the journal
+// first, the successor replays it and moves on; the dead consumer loses what it read.
 func (r *Ring) commit() {
 	rd, h := &r.rd, r.h
 	if !rd.dirty {
 		return
 	}
+	writeJournal(&h.CJournal, rd.pos, rd.consumed)
 	if h.SoftLimit < r.cap {
 		from, upto := atomic.LoadUint64(&h.Head)&^(pageSize-1), rd.pos&^(pageSize-1)
 		if upto > from {
 			r.punch(from, upto)
+			if testHookAfterPunch != nil {
+				testHookAfterPunch()
+			}
 		}
 	}
-	applyJournal(&h.CJournal, &h.Head, &h.Consumed, rd.pos, rd.consumed)
+	finishJournal(&h.CJournal, &h.Head, &h.Consumed, rd.pos, rd.consumed)
 	rd.dirty = false
 	wake(&h.SpaceSeq, &h.SpaceWaiters)
 }
+
+// testHookAfterPunch, set only by tests, runs between the punch and the commit.
+var testHookAfterPunch func()
 
 // punch frees the pages of stream positions [from, to) that lie beyond SoftLimit.
 func (r *Ring) punch(from, to uint64) {

@@ -283,12 +283,21 @@ func (s *segReader) copyTo(dst []byte) {
 	}
 }
 
-// applyJournal commits the consumer side's new state through its journal (see doc.go). The
-// journal's values are plain stores: only the lock holder writes them, a successor reads
-// them only after seeing Valid, and the atomic store of Valid orders them before it.
-func applyJournal(j *journal, position, messages *uint64, pos, msgs uint64) {
+// The consumer side commits through its journal (see doc.go) in two steps:
+// writeJournal, then whatever a successor must not see the old state after (the punch
+// of finished pages, in commit), then finishJournal.
+
+// writeJournal records the new state and marks it valid: from here on a successor of a
+// dead lock owner applies it. The journal's values are plain stores: only the lock holder
+// writes them, a successor reads them only after seeing Valid, and the atomic store of
+// Valid orders them before it.
+func writeJournal(j *journal, pos, msgs uint64) {
 	j.Position, j.Messages = pos, msgs
 	atomic.StoreUint64(&j.Valid, 1)
+}
+
+// finishJournal applies the state writeJournal recorded and clears the journal.
+func finishJournal(j *journal, position, messages *uint64, pos, msgs uint64) {
 	atomic.StoreUint64(position, pos)
 	atomic.StoreUint64(messages, msgs)
 	atomic.StoreUint64(&j.Valid, 0)

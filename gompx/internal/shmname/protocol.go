@@ -131,7 +131,7 @@ func exchange(sock int, op byte, id [16]byte) (byte, int, error) {
 		return 0, -1, err
 	case (buf[0] == replyYes && op == opAttach) != (fd >= 0):
 		closeFd(fd)
-		return 0, -1, fmt.Errorf("reply %q to %q came with a descriptor: %v", buf[0], op, fd >= 0)
+		return 0, -1, fmt.Errorf("reply %q to %q came with a descriptor: %v: %w", buf[0], op, fd >= 0, unix.EPROTO)
 	}
 	return buf[0], fd, nil
 }
@@ -155,7 +155,7 @@ func receivedFd(oob []byte, flags int) (int, error) {
 	}
 	msgs, err := unix.ParseSocketControlMessage(oob)
 	if err != nil {
-		return -1, fmt.Errorf("parse control message: %w", err)
+		return -1, fmt.Errorf("parse control message: %v: %w", err, unix.EPROTO)
 	}
 	var fds []int
 	for _, m := range msgs {
@@ -167,7 +167,7 @@ func receivedFd(oob []byte, flags int) (int, error) {
 		for _, fd := range fds {
 			unix.Close(fd)
 		}
-		return -1, fmt.Errorf("expected one descriptor, got %d (truncated: %v)", len(fds), flags&unix.MSG_CTRUNC != 0)
+		return -1, fmt.Errorf("expected one descriptor, got %d (truncated: %v): %w", len(fds), flags&unix.MSG_CTRUNC != 0, unix.EPROTO)
 	}
 	return fds[0], nil
 }
