@@ -133,7 +133,7 @@ func FuzzAttachReply(f *testing.F) {
 	f.Add(byte(replyYes), true, uint16(0), []byte(nil), uint16(1))
 	f.Add(byte(replyYes), false, uint16(0), []byte(nil), uint16(1))
 	f.Add(byte(replyYes), true, uint16(8), []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f}, uint16(1)) // Size
-	f.Add(byte(replyYes), true, uint16(16), []byte{1}, uint16(1))                                             // DataOff
+	f.Add(byte(replyYes), true, uint16(16), []byte{1}, uint16(1))                                             // HdrOff
 	f.Add(byte(replyYes), true, uint16(48), []byte{1, 0, 0, 0}, uint16(1))                                    // Unlinked
 	f.Add(byte(replyYes), true, uint16(56), []byte{0xff, 0xff, 0xff, 0xff}, uint16(1))                        // NameLen
 	f.Add(byte(replyUnlinked), false, uint16(0), []byte(nil), uint16(1))
@@ -196,7 +196,9 @@ func FuzzAttachReply(f *testing.F) {
 		if err := unix.Fstat(s.Fd(), &st); err != nil {
 			t.Fatal(err)
 		}
-		if reply != replyYes || !sendFd || s.DataOffset()+s.Size() != st.Size || s.Size() <= 0 {
+		// The data, then the header page: both inside the file.
+		if reply != replyYes || !sendFd || s.Size() <= 0 ||
+			int64(headerOffset(s.Size()))+int64(os.Getpagesize()) != st.Size || s.DataOffset() != 0 {
 			t.Fatalf("attached with reply %q, fd %v: offset %d + size %d in a %d-byte file",
 				reply, sendFd, s.DataOffset(), s.Size(), st.Size)
 		}

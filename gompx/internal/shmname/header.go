@@ -26,7 +26,7 @@ type header struct {
 	Unlinked uint32        // 0, then 1 for good: whoever unlinks sets it (CAS); binders, stand-bys and attachers read it
 	Creator  uint32        // creator writes its pid: for people reading /proc, nobody acts on it
 	NameLen  uint32        // creator writes: bytes of Name in use
-	_        uint32        //
+	Holders  uint32        // each holder adds 1 as it starts holding, takes 1 at Close (atomic); who takes the last removes the POSIX file
 	Name     [MaxName]byte // creator writes the key (the name without leading slashes); attachers compare it
 }
 

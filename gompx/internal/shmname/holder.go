@@ -22,6 +22,7 @@ import (
 // So the name resolves while any holder lives, and no holder leaves anything behind.
 type holder struct {
 	addr string
+	key  string // as the Segment knows it: the header's copy is shared memory a peer can write
 	id   [16]byte
 	hdr  *header
 	fd   int // the memory file, sent to attachers; the Segment closes it after close()
@@ -38,8 +39,8 @@ type holder struct {
 
 // startHolder starts serving as binder of ln, or as stand-by on link. The role is set
 // before it returns, so that a Close right after Create knows it was the binder.
-func startHolder(addr string, id [16]byte, hdr *header, fd int, ln *net.UnixListener, link *net.UnixConn) *holder {
-	h := &holder{addr: addr, id: id, hdr: hdr, fd: fd, stop: make(chan struct{}),
+func startHolder(addr, key string, id [16]byte, hdr *header, fd int, ln *net.UnixListener, link *net.UnixConn) *holder {
+	h := &holder{addr: addr, key: key, id: id, hdr: hdr, fd: fd, stop: make(chan struct{}),
 		peers: make(map[*net.UnixConn]struct{}), ln: ln, link: link}
 	h.wg.Add(1)
 	go h.run(ln, link)
@@ -247,7 +248,7 @@ func (h *holder) release(keep *net.UnixConn) bool {
 	if h.ln == nil {
 		return false
 	}
-	removeFile(h.hdr.key(), h.fd) // unlinked: the POSIX name goes too
+	removeFile(h.key, h.fd) // unlinked: the POSIX name goes too
 	h.ln.Close()
 	h.ln = nil
 	for c := range h.peers {
@@ -274,9 +275,6 @@ func (h *holder) close(done func()) (last bool) {
 	last = h.ln != nil
 	for c := range h.peers {
 		last = last && hungUp(c)
-	}
-	if last {
-		removeFile(h.hdr.key(), h.fd) // the segment goes with this holder: its file too
 	}
 	if h.ln != nil {
 		h.ln.SetDeadline(time.Unix(1, 0))

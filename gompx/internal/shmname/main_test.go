@@ -110,7 +110,27 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if left := leftInDevShm(); len(left) > 0 && code == 0 {
+		fmt.Fprintf(os.Stderr, "FAIL: /dev/shm files of this run's segments left behind: %v\n", left)
+		code = 1
+	}
+	os.Exit(code)
+}
+
+// leftInDevShm lists the /dev/shm files named after this process's test and fuzz
+// segments (testName, fuzzName): every test ends its segments, so none may be left.
+func leftInDevShm() []string {
+	var left []string
+	entries, _ := os.ReadDir("/dev/shm")
+	for _, e := range entries {
+		for _, prefix := range []string{"gompx-test-", "gompx-fuzz-"} {
+			if strings.HasPrefix(e.Name(), fmt.Sprintf("%s%d-", prefix, os.Getpid())) {
+				left = append(left, e.Name())
+			}
+		}
+	}
+	return left
 }
 
 func holdUntilKilled() error {

@@ -212,7 +212,15 @@ func TestChildAdoptsPassedFd(t *testing.T) {
 	shm.Unmap(data)
 	exe, _ := os.Executable()
 	cmd := exec.Command(exe)
-	cmd.ExtraFiles = []*os.File{os.NewFile(uintptr(s.Fd()), "segment")}
+	// A copy: the File closes its descriptor (at the latest when the collector finds it),
+	// and the segment's own must stay open while it serves.
+	dup, err := unix.FcntlInt(uintptr(s.Fd()), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(dup), "segment")
+	defer f.Close()
+	cmd.ExtraFiles = []*os.File{f}
 	c := runChild(t, cmd, "adopt-and-hold", name)
 	s.Close()
 	again := mustOpen(t, name) // served by the child now
@@ -223,5 +231,9 @@ func TestChildAdoptsPassedFd(t *testing.T) {
 	c.kill(t)
 	if bound(t, name) {
 		t.Fatal("the name outlived the child")
+	}
+	// Killed holding it, the child left the POSIX file: stale, and removable as such.
+	if !removeIfStale(name) {
+		t.Fatal("the file the killed child left is not taken for stale")
 	}
 }

@@ -81,7 +81,7 @@ func create(name string, size int64) (*Segment, error) {
 	s.hdr = headerOf(s.hmem)
 	rand.Read(s.id[:])
 	*s.hdr = header{Size: uint64(size), HdrOff: uint64(hdrOff), ID: s.id,
-		Creator: uint32(os.Getpid()), NameLen: uint32(len(key))}
+		Creator: uint32(os.Getpid()), NameLen: uint32(len(key)), Holders: 1}
 	copy(s.hdr.Name[:], key)
 	ln, err := bind(s.addr)
 	if err != nil {
@@ -91,7 +91,7 @@ func create(name string, size int64) (*Segment, error) {
 	}
 	// Only now: a POSIX file without the magic is never taken for stale (posix.go).
 	atomic.StoreUint64(&s.hdr.Magic, magic)
-	s.holder = startHolder(s.addr, s.id, s.hdr, fd, ln, nil)
+	s.holder = startHolder(s.addr, s.key, s.id, s.hdr, fd, ln, nil)
 	return s, nil
 }
 
@@ -168,7 +168,8 @@ func attach(name, key, addr string, sock, fd int) (*Segment, error) {
 		return nil, err
 	}
 	s.id, s.size = s.hdr.ID, int64(s.hdr.Size)
-	s.holder = startHolder(addr, s.id, s.hdr, fd, nil, link)
+	atomic.AddUint32(&s.hdr.Holders, 1)
+	s.holder = startHolder(addr, s.key, s.id, s.hdr, fd, nil, link)
 	return s, nil
 }
 
@@ -186,7 +187,8 @@ func Adopt(fd int) (*Segment, error) {
 	s.key = s.hdr.key()
 	s.name, s.addr = s.key, address(os.Geteuid(), s.key)
 	s.id, s.size = s.hdr.ID, int64(s.hdr.Size)
-	s.holder = startHolder(s.addr, s.id, s.hdr, fd, nil, nil)
+	atomic.AddUint32(&s.hdr.Holders, 1)
+	s.holder = startHolder(s.addr, s.key, s.id, s.hdr, fd, nil, nil)
 	return s, nil
 }
 
@@ -261,6 +263,11 @@ func (s *Segment) Close() error {
 	s.closed = true
 	if s.hdr.unlinked() {
 		s.unlinked = true
+	}
+	if atomic.AddUint32(&s.hdr.Holders, ^uint32(0)) == 0 {
+		// The last holder: the segment ends, and its POSIX file with it. (Holders that
+		// were killed never take their 1: their file is left stale, and swept.)
+		removeFile(s.key, s.fd)
 	}
 	hmem, fd := s.hmem, s.fd
 	s.hmem, s.hdr, s.fd = nil, nil, -1
