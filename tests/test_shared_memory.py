@@ -56,6 +56,9 @@ def names(sm):
             left.unlink()
         except OSError:
             pass
+    for name in made:  # a stale file a test's SIGKILLed holders left (gompx sweeps it too)
+        if os.path.lexists("/dev/shm/" + name):
+            os.unlink("/dev/shm/" + name)
 
 
 def filled(sm, name, size):
