@@ -407,6 +407,6 @@ func (c *Conn) awaitInputBriefly() {
 
 func (c *Conn) pollIn(timeout time.Duration) (bool, error) {
 	p := []unix.PollFd{{Fd: int32(c.fd), Events: unix.POLLIN}}
-	n, err := fdPoll(p, timeout)
+	n, err := fdPollIntr(p, timeout)
 	return n > 0, err
 }
