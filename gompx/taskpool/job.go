@@ -118,12 +118,14 @@ func (j *Job) checkIndexesLocked(first, n int) error {
 func (j *Job) Fail(index int, status Status, payload []byte) error {
 	p := j.pool
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if err := j.checkIndexesLocked(index, 1); err != nil {
+		p.mu.Unlock()
 		return err
 	}
 	j.submitted++
 	j.completeLocked(index, status, append([]byte(nil), payload...))
+	p.mu.Unlock()
+	p.pokeHelpers()
 	return nil
 }
 
@@ -131,12 +133,14 @@ func (j *Job) Fail(index int, status Status, payload []byte) error {
 func (j *Job) SetLength(n int) error {
 	p := j.pool
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if n < 0 || n < len(j.results) {
+		p.mu.Unlock()
 		return fmt.Errorf("taskpool: length %d, but %d tasks were submitted", n, len(j.results))
 	}
 	j.setLengthLocked(n)
 	p.maybeStopLocked()
+	p.mu.Unlock()
+	p.pokeHelpers()
 	return nil
 }
 
