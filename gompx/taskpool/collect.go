@@ -17,17 +17,17 @@ import (
 // reads only while nobody helps, and leaves the queue to helpers for helpGrace after the
 // last one left, so that a thread waiting job after job keeps it without a hand-over.
 //
-// While helpers keep coming, the collector looks again every helpGrace; after
-// parkAfter such looks in a row (a thread has waited long, say for a long task) it
-// parks until the last helper leaves (unhelped), so that a pool waiting on long tasks
-// costs no wake-ups.
+// While helpers keep coming, the collector looks again after helpGrace, then after
+// twice as long each time (2, 4, 8, 16 ms); after parkAfter such looks in a row (a
+// thread has waited long, say for a long task) it parks until the last helper leaves
+// (unhelped), so that a pool waiting on long tasks costs no wake-ups.
 //
 // A helper sleeps in the result queue for as long as its wait lasts: whatever changes a
 // job other than a result (Terminate, Break, Job.Fail, Job.SetLength) puts a record
 // that wakes the reader (poke), so it needs no periodic look.
 const (
 	helpGrace = 2 * time.Millisecond
-	parkAfter = 16
+	parkAfter = 4
 )
 
 // collect reads the result queue whenever no helper does, until Free.
@@ -54,7 +54,7 @@ func (p *Pool) collect() {
 			p.parked.Store(false)
 			continue
 		}
-		t := time.NewTimer(helpGrace)
+		t := time.NewTimer(helpGrace << (looks - 1))
 		select {
 		case <-p.resume: // Free
 		case <-t.C:
