@@ -86,6 +86,7 @@ func (j *Job) Submit(first int, payloads [][]byte) error {
 		for i := range payloads {
 			j.completeLocked(first+i, status, []byte(msg))
 		}
+		p.pokeHelpers() // a helper may sleep in the result queue (a put: p.mu is no matter)
 		return nil
 	}
 	total := 0
@@ -291,6 +292,7 @@ func (j *Job) Take(ordered bool, timeout time.Duration, visit func(index int, st
 // reports whether it did; a job with a task sent is left as it was.
 func (j *Job) Cancel() bool {
 	p := j.pool
+	defer p.pokeHelpers() // a thread waiting for the job may sleep in the result queue
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if j.dropped || j.completed > 0 {
@@ -310,6 +312,7 @@ func (j *Job) Cancel() bool {
 // come are discarded. It returns whether no task of it had been sent (so none ran).
 func (j *Job) Drop() bool {
 	p := j.pool
+	defer p.pokeHelpers() // a thread waiting for the job may sleep in the result queue
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return j.dropLocked()
