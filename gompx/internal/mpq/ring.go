@@ -186,7 +186,8 @@ func (r *Ring) Len() int64 {
 // Interrupt makes every wait in progress or to come in this process return ErrClosed,
 // so that Close can follow once they have returned. Sleepers for data, room or done
 // tasks are woken now (those of other processes too: they look and sleep again); a
-// wait for a lock word ends within a WaitSlice.
+// wait for a lock word ends within a WaitSlice. It writes to the shared memory: call it
+// before Close, never concurrently with it.
 func (r *Ring) Interrupt() {
 	r.stop.Store(true)
 	h := r.h
