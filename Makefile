@@ -78,6 +78,7 @@ bench: install
 	$(PYTHON) bench/bench_goworkers.py
 	$(PYTHON) bench/bench_listener.py
 	$(PYTHON) bench/bench_managers.py
+	$(PYTHON) bench/bench_idle.py
 
 clean:
 	rm -rf build dist pyext/*.egg-info

@@ -407,6 +407,11 @@ func (c *Conn) awaitInputBriefly() {
 
 func (c *Conn) pollIn(timeout time.Duration) (bool, error) {
 	p := []unix.PollFd{{Fd: int32(c.fd), Events: unix.POLLIN}}
-	n, err := fdPoll(p, timeout)
+	poll := fdPoll
+	if c.interruptible.Load() {
+		// An embedder's Conn: on its main thread a signal ends the wait (EnableInterrupts).
+		poll = fdPollIntr
+	}
+	n, err := poll(p, timeout)
 	return n > 0, err
 }

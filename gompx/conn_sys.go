@@ -6,6 +6,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/gompx/gompx/gompx/internal/intr"
 	"golang.org/x/sys/unix"
 )
 
@@ -40,6 +41,21 @@ func fdPoll(fds []unix.PollFd, timeout time.Duration) (int, error) {
 	d := newDeadline(timeout)
 	for {
 		n, err := unix.Ppoll(fds, d.timespec(), nil)
+		if err != unix.EINTR {
+			return n, err
+		}
+	}
+}
+
+// fdPollIntr is fdPoll for a wait that may return to an embedder: EINTR on its main
+// thread ends it with ErrInterrupted (package intr), so that signal handlers run.
+func fdPollIntr(fds []unix.PollFd, timeout time.Duration) (int, error) {
+	d := newDeadline(timeout)
+	for {
+		n, err := unix.Ppoll(fds, d.timespec(), nil)
+		if intr.Stop(err) {
+			return 0, ErrInterrupted
+		}
 		if err != unix.EINTR {
 			return n, err
 		}

@@ -35,7 +35,9 @@
 // to another process. The fd stays in blocking mode (Python shares it); timeouts use
 // poll(2), EINTR is retried with the remaining time, except where a Conn was made
 // SetInterruptible: there a signal during RecvHeader's wait returns ErrInterrupted, so
-// that an embedding interpreter can run its signal handlers (Ctrl-C). RecvHeader, RecvPayload and
+// that an embedding interpreter can run its signal handlers (Ctrl-C). After
+// EnableInterrupts the same holds for every wait on the process's main thread (Poll,
+// Wait, Process.Wait, Queue gets and joins, Lock, Semaphore, Event, Condition.Sleep). RecvHeader, RecvPayload and
 // DiscardPayload let a caller that owns the destination memory receive into it with
 // no extra copy; RecvBytes is the same with a fresh slice.
 //

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/gompx/gompx/gompx/internal/intr"
 )
 
 // Errors returned by Conn, Pipe and Wait. They are wrapped with context (use errors.Is);
@@ -28,10 +30,11 @@ var (
 	// consumed, so the call may be repeated.
 	ErrTimeout = errors.New("timed out")
 
-	// ErrInterrupted reports that a signal interrupted RecvHeader's wait on a Conn made
-	// interruptible with SetInterruptible. Nothing was consumed: call it again after
-	// handling the signal.
-	ErrInterrupted = errors.New("interrupted by a signal")
+	// ErrInterrupted reports that a signal interrupted a wait: RecvHeader's on a Conn
+	// made interruptible with SetInterruptible, or, after EnableInterrupts, any wait on
+	// the process's main thread. Nothing was consumed: call it again after handling the
+	// signal.
+	ErrInterrupted = intr.ErrInterrupted
 
 	// ErrBadFrame reports a header no CPython or gompx sender produces (a negative or
 	// out-of-range length, or a shared-memory frame on a connection not made by Pipe).

@@ -14,6 +14,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/gompx/gompx/gompx/internal/intr"
 	"golang.org/x/sys/unix"
 )
 
@@ -206,6 +207,8 @@ func (l *Listener) acceptFd(timeout time.Duration) (int, string, error) {
 		p := []unix.PollFd{{Fd: int32(l.fd), Events: unix.POLLIN}}
 		n, err := unix.Ppoll(p, d.timespec(), nil)
 		switch {
+		case intr.Stop(err):
+			return -1, "", ErrInterrupted
 		case err == unix.EINTR:
 			continue
 		case err != nil:

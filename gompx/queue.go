@@ -162,7 +162,9 @@ func (q *Queue) Close() error {
 		if n&queueClosedBit != 0 {
 			return nil
 		}
-		if q.users.CompareAndSwap(n, n|queueClosedBit) {
+		// Counted as a user until the wake-ups below are done: Interrupt writes to the
+		// mapping, which the last user to leave unmaps.
+		if q.users.CompareAndSwap(n, (n+1)|queueClosedBit) {
 			break
 		}
 	}
@@ -172,9 +174,7 @@ func (q *Queue) Close() error {
 	if !flushing {
 		q.ring.Interrupt() // the flusher, if any, must finish: it holds messages
 	}
-	if q.users.Load() == queueClosedBit {
-		q.released.Do(func() { q.ring.Close() })
-	}
+	q.leave()
 	return nil
 }
 
@@ -370,11 +370,11 @@ func (q *Queue) AbandonPending() {
 		q.ring.Unadmit(n)
 	}
 	q.pending = nil
-	flushing := q.flushing
-	q.mu.Unlock()
-	if flushing {
+	if q.flushing {
+		// Under q.mu: the flusher, which keeps the mapping alive, has not left yet.
 		q.ring.Interrupt()
 	}
+	q.mu.Unlock()
 }
 
 func ringErr(err, timeout error) error {

@@ -32,6 +32,11 @@ var (
 // deadline turns a timeout (negative: forever) into psync's form.
 func waitUntil(timeout time.Duration) psync.Deadline { return psync.After(timeout) }
 
+// waitOrSignal is waitUntil for the waits a signal may end (see EnableInterrupts).
+func waitOrSignal(timeout time.Duration) psync.Deadline {
+	return psync.After(timeout).Interruptible()
+}
+
 // timedOut maps psync's timeout to the package's.
 func timedOut(err error, what string) error {
 	if errors.Is(err, psync.ErrTimeout) {
@@ -98,9 +103,10 @@ func OpenLock(ref SharedRef) (*Lock, error) {
 }
 
 // Lock takes the lock, waiting up to timeout (negative: forever) or ErrTimeout. An error
-// wrapping ErrOwnerDied means the lock is held, taken from a dead process.
+// wrapping ErrOwnerDied means the lock is held, taken from a dead process; one wrapping
+// ErrInterrupted, that a signal ended the wait (EnableInterrupts) and it is not held.
 func (l *Lock) Lock(timeout time.Duration) error {
-	return timedOut(l.m.Lock(waitUntil(timeout)), "lock")
+	return timedOut(l.m.Lock(waitOrSignal(timeout)), "lock")
 }
 
 // TryLock takes the lock if it is free.
@@ -238,9 +244,10 @@ func OpenSemaphore(ref SharedRef) (*Semaphore, error) {
 	return &Semaphore{primitive{b}, s}, nil
 }
 
-// Acquire takes a unit, waiting up to timeout (negative: forever) or ErrTimeout.
+// Acquire takes a unit, waiting up to timeout (negative: forever) or ErrTimeout; an
+// error wrapping ErrInterrupted when a signal ended the wait (EnableInterrupts).
 func (s *Semaphore) Acquire(timeout time.Duration) error {
-	return timedOut(s.s.Acquire(waitUntil(timeout)), "acquire")
+	return timedOut(s.s.Acquire(waitOrSignal(timeout)), "acquire")
 }
 
 // TryAcquire takes a unit if one is free.
@@ -299,5 +306,6 @@ func (e *Event) Clear() { e.e.Clear() }
 func (e *Event) IsSet() bool { return e.e.IsSet() }
 
 // Wait waits up to timeout (negative: forever) for the flag; it reports whether the flag
-// was set during the wait.
-func (e *Event) Wait(timeout time.Duration) bool { return e.e.Wait(waitUntil(timeout)) }
+// was set during the wait. After EnableInterrupts a signal on the main thread ends the
+// wait early, reported as false: wait again for the rest.
+func (e *Event) Wait(timeout time.Duration) bool { return e.e.Wait(waitOrSignal(timeout)) }

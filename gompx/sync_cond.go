@@ -91,9 +91,11 @@ func (c *Condition) Counts() CondCounts {
 // call Leave with what Sleep returned.
 func (c *Condition) Enter() CondTicket { return CondTicket(c.c.Enter()) }
 
-// Sleep waits, without the lock, up to timeout for a notification; see Enter.
+// Sleep waits, without the lock, up to timeout for a notification; see Enter. After
+// EnableInterrupts a signal on the main thread ends the sleep early, reported as false:
+// sleep again with the same ticket for the rest, or Leave.
 func (c *Condition) Sleep(t CondTicket, timeout time.Duration) bool {
-	return c.c.Sleep(psync.Ticket(t), waitUntil(timeout))
+	return c.c.Sleep(psync.Ticket(t), waitOrSignal(timeout))
 }
 
 // Leave settles a waiter after Sleep, with the lock held again; woken is what Sleep

@@ -11,6 +11,8 @@ import (
 // (timeout < 0: forever; 0: just look), like multiprocessing.connection.wait over raw
 // file descriptors. It returns the ready fds in the order given; an expired timeout
 // gives an empty list, not an error. A closed or invalid fd is an error wrapping EBADF.
+// On an embedder's main thread a signal ends the wait with an error wrapping
+// ErrInterrupted (see EnableInterrupts).
 func Wait(fds []int, timeout time.Duration) ([]int, error) {
 	p := make([]unix.PollFd, len(fds))
 	for i, fd := range fds {
@@ -19,7 +21,7 @@ func Wait(fds []int, timeout time.Duration) ([]int, error) {
 		}
 		p[i] = unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
 	}
-	n, err := fdPoll(p, timeout)
+	n, err := fdPollIntr(p, timeout)
 	if err != nil {
 		return nil, fmt.Errorf("wait: %w", err)
 	}

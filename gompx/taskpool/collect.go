@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gompx/gompx/gompx"
+	"github.com/gompx/gompx/gompx/internal/intr"
 )
 
 // The result queue has one reader at a time: whoever holds p.token. A thread waiting
@@ -15,33 +16,72 @@ import (
 // the waiter) instead of two (the collector, then the waiter). The collector goroutine
 // reads only while nobody helps, and leaves the queue to helpers for helpGrace after the
 // last one left, so that a thread waiting job after job keeps it without a hand-over.
+//
+// While helpers keep coming, the collector looks again after helpGrace, then after
+// twice as long each time (2, 4, 8, 16 ms); after parkAfter such looks in a row (a
+// thread has waited long, say for a long task) it parks until the last helper leaves
+// (unhelped), so that a pool waiting on long tasks costs no wake-ups.
+//
+// A helper sleeps in the result queue for as long as its wait lasts: whatever changes a
+// job other than a result (Terminate, Break, Job.Fail, Job.SetLength) puts a record
+// that wakes the reader (poke), so it needs no periodic look.
 const (
 	helpGrace = 2 * time.Millisecond
-	helpSlice = 100 * time.Millisecond // a helper looks at its job at least this often
+	parkAfter = 4
 )
 
 // collect reads the result queue whenever no helper does, until Free.
 func (p *Pool) collect() {
 	defer close(p.collected)
+	looks := 0
 	for !p.quit.Load() {
-		if p.helpers.Load() > 0 || time.Since(time.Unix(0, p.lastHelp.Load())) < helpGrace {
-			select {
-			case <-p.resume: // Free
-			case <-time.After(helpGrace):
-			}
+		if p.helpers.Load() == 0 && time.Since(time.Unix(0, p.lastHelp.Load())) >= helpGrace {
+			looks = 0
+			p.token <- struct{}{}
+			p.collectOnce(-1, true)
+			<-p.token
 			continue
 		}
-		p.token <- struct{}{}
-		p.collectOnce(-1, true)
-		<-p.token
+		if looks++; looks > parkAfter {
+			looks = 0
+			p.parked.Store(true) // before the look at helpers: see leaveHelp
+			if p.helpers.Load() > 0 {
+				select {
+				case <-p.resume: // Free
+				case <-p.unhelped:
+				}
+			}
+			p.parked.Store(false)
+			continue
+		}
+		t := time.NewTimer(helpGrace << (looks - 1))
+		select {
+		case <-p.resume: // Free
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// leaveHelp counts a helper out; the last one out wakes a parked collector.
+func (p *Pool) leaveHelp() {
+	// The collector notices on its next look, within helpGrace: waking it now would
+	// cost a thread wake-up per job when a thread waits job after job.
+	p.lastHelp.Store(time.Now().UnixNano())
+	if p.helpers.Add(-1) == 0 && p.parked.Load() {
+		select {
+		case p.unhelped <- struct{}{}:
+		default:
+		}
 	}
 }
 
 // collectOnce reads what the result queue has, waiting up to timeout (negative: forever)
 // for the first message, and applies it. The caller holds p.token. The collector
 // goroutine passes yield; helpers, which run on a Python thread's locked OS thread, must
-// not (Gosched would hand their goroutine to another thread and back).
-func (p *Pool) collectOnce(timeout time.Duration, yield bool) {
+// not (Gosched would hand their goroutine to another thread and back). It reports false
+// when a signal ended the wait on an embedder's main thread (gompx.EnableInterrupts).
+func (p *Pool) collectOnce(timeout time.Duration, yield bool) bool {
 	q := p.opts.Results
 	_, n, err := q.BeginRead(0)
 	if errors.Is(err, gompx.ErrQueueEmpty) && timeout != 0 {
@@ -55,24 +95,30 @@ func (p *Pool) collectOnce(timeout time.Duration, yield bool) {
 	}
 	switch {
 	case errors.Is(err, gompx.ErrQueueEmpty):
-		return
+		return true
+	case errors.Is(err, gompx.ErrInterrupted):
+		return false
 	case errors.Is(err, gompx.ErrQueueClosed):
 		p.quit.Store(true)
 		p.Break("the pool's result queue was closed")
-		return
+		return true
 	case err != nil:
 		time.Sleep(time.Millisecond) // not expected; do not spin
-		return
+		return true
 	}
 	p.scratch2, p.batch = p.readBatch(q, n, p.scratch2[:0], p.batch[:0])
 	q.EndRead()
 	if p.handle(p.batch) {
 		p.quit.Store(true)
 	}
+	return true
 }
 
 // help waits up to timeout (negative: forever) until ready() holds, reading the result
 // queue meanwhile whenever nobody else does; wake is where the job announces changes.
+// On an embedder's main thread (gompx.EnableInterrupts) a signal ends the wait early,
+// reported as not ready: the read of the queue is a futex sleep a signal interrupts,
+// and a wait for another reader to finish is cut into intr.MainSlice pieces.
 func (p *Pool) help(j *Job, timeout time.Duration, ready func() bool) bool {
 	// Whoever comes for results first takes in what has arrived, if nobody is reading:
 	// results that lie unread dispatch no new tasks, and a consumer busy between its
@@ -90,31 +136,35 @@ func (p *Pool) help(j *Job, timeout time.Duration, ready func() bool) bool {
 		return false
 	}
 	p.helpers.Add(1)
-	defer func() {
-		// The collector notices on its next look, within helpGrace: waking it now
-		// would cost a thread wake-up per job when a thread waits job after job.
-		p.lastHelp.Store(time.Now().UnixNano())
-		p.helpers.Add(-1)
-	}()
+	defer p.leaveHelp()
 	var expired <-chan time.Time
 	deadline := time.Now().Add(timeout)
-	if timeout > 0 {
-		t := time.NewTimer(timeout)
+	// The channel wait below is the one a signal cannot end: on the main thread it
+	// lasts at most intr.MainSlice.
+	chanWait := timeout
+	if intr.MustSlice() && (chanWait < 0 || chanWait > intr.MainSlice) {
+		chanWait = intr.MainSlice
+	}
+	if chanWait > 0 {
+		t := time.NewTimer(chanWait)
 		defer t.Stop()
 		expired = t.C
 	}
 	yielded := false
 	for !ready() {
-		slice := helpSlice
+		slice := time.Duration(-1) // for as long as it takes
 		if timeout > 0 {
-			if slice = min(slice, time.Until(deadline)); slice <= 0 {
+			if slice = time.Until(deadline); slice <= 0 {
 				return ready()
 			}
 		}
 		select {
 		case p.token <- struct{}{}:
-			p.collectOnce(slice, false)
+			read := p.collectOnce(slice, false)
 			<-p.token
+			if !read {
+				return ready() // a signal: let the embedder handle it
+			}
 			continue
 		default:
 		}
@@ -139,8 +189,11 @@ func (p *Pool) help(j *Job, timeout time.Duration, ready func() bool) bool {
 			p.mu.Lock()
 			j.waiting--
 			p.mu.Unlock()
-			p.collectOnce(slice, false)
+			read := p.collectOnce(slice, false)
 			<-p.token
+			if !read {
+				return ready()
+			}
 		case <-ch:
 			p.mu.Lock()
 			j.waiting--
@@ -153,6 +206,14 @@ func (p *Pool) help(j *Job, timeout time.Duration, ready func() bool) bool {
 		}
 	}
 	return true
+}
+
+// pokeHelpers pokes the result queue if a thread is waiting for a job: it may be asleep
+// in the queue, and a change that is no result must wake it.
+func (p *Pool) pokeHelpers() {
+	if p.helpers.Load() > 0 {
+		p.poke()
+	}
 }
 
 // poke puts a record into the result queue that only wakes its reader.

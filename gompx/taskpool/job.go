@@ -86,6 +86,7 @@ func (j *Job) Submit(first int, payloads [][]byte) error {
 		for i := range payloads {
 			j.completeLocked(first+i, status, []byte(msg))
 		}
+		p.pokeHelpers() // a helper may sleep in the result queue (a put: p.mu is no matter)
 		return nil
 	}
 	total := 0
@@ -118,12 +119,14 @@ func (j *Job) checkIndexesLocked(first, n int) error {
 func (j *Job) Fail(index int, status Status, payload []byte) error {
 	p := j.pool
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if err := j.checkIndexesLocked(index, 1); err != nil {
+		p.mu.Unlock()
 		return err
 	}
 	j.submitted++
 	j.completeLocked(index, status, append([]byte(nil), payload...))
+	p.mu.Unlock()
+	p.pokeHelpers()
 	return nil
 }
 
@@ -131,12 +134,14 @@ func (j *Job) Fail(index int, status Status, payload []byte) error {
 func (j *Job) SetLength(n int) error {
 	p := j.pool
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if n < 0 || n < len(j.results) {
+		p.mu.Unlock()
 		return fmt.Errorf("taskpool: length %d, but %d tasks were submitted", n, len(j.results))
 	}
 	j.setLengthLocked(n)
 	p.maybeStopLocked()
+	p.mu.Unlock()
+	p.pokeHelpers()
 	return nil
 }
 
@@ -287,6 +292,7 @@ func (j *Job) Take(ordered bool, timeout time.Duration, visit func(index int, st
 // reports whether it did; a job with a task sent is left as it was.
 func (j *Job) Cancel() bool {
 	p := j.pool
+	defer p.pokeHelpers() // a thread waiting for the job may sleep in the result queue
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if j.dropped || j.completed > 0 {
@@ -306,6 +312,7 @@ func (j *Job) Cancel() bool {
 // come are discarded. It returns whether no task of it had been sent (so none ran).
 func (j *Job) Drop() bool {
 	p := j.pool
+	defer p.pokeHelpers() // a thread waiting for the job may sleep in the result queue
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return j.dropLocked()

@@ -119,7 +119,9 @@ type Pool struct {
 	token    chan struct{}
 	resume   chan struct{} // Free: the collector stops waiting for helpers
 	helpers  atomic.Int32
-	lastHelp atomic.Int64 // when a helper last left, Unix ns
+	lastHelp atomic.Int64  // when a helper last left, Unix ns
+	parked   atomic.Bool   // the collector waits for unhelped (see collect)
+	unhelped chan struct{} // the last helper left while the collector was parked
 	quit     atomic.Bool
 	scratch2 []byte   // the reader's, under token
 	batch    []result // the reader's, under token
@@ -170,6 +172,7 @@ func New(opts Options) (*Pool, error) {
 		collected: make(chan struct{}),
 		token:     make(chan struct{}, 1),
 		resume:    make(chan struct{}, 1),
+		unhelped:  make(chan struct{}, 1),
 	}
 	// Readers of the result queue poll it briefly before they sleep: long enough to
 	// catch a result that is on its way, short enough not to hold a CPU the workers

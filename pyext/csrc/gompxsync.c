@@ -31,7 +31,6 @@
 #define KIND_LOCK 2      /* Lock: owned by a process, released by anyone */
 
 #define WAITERS_BIT 0x80000000u
-#define SLICE_MS 50 /* longest Go wait between two looks at Python signals */
 
 /* Results of the slow callable (gompxcore.SyncAcquire). */
 #define SLOW_TIMED_OUT 0
@@ -163,19 +162,21 @@ got(SemLock *self, unsigned long tid, long took_over_from)
     Py_RETURN_TRUE;
 }
 
-/* Wait in Go, in slices so that signal handlers (Ctrl-C) run between them. */
+/* Wait in Go for the whole time left (-1: no limit). On the main thread a signal ends
+ * the core's futex sleep early (EINTR; gompx.EnableInterrupts), reported as a timeout:
+ * the signal handlers run here (Ctrl-C raises KeyboardInterrupt), then the wait goes on
+ * for what is left. */
 static PyObject *
 acquire_slow(SemLock *self, unsigned long tid, double timeout_ms)
 {
     double deadline = timeout_ms < 0 ? 0 : monotonic_ms() + timeout_ms;
     for (;;) {
-        long step = SLICE_MS;
+        long step = -1;
         if (timeout_ms >= 0) {
             double left = deadline - monotonic_ms();
             if (left < 0)
                 left = 0;
-            if (left < step)
-                step = (long)(left + 0.999);
+            step = (long)(left + 0.999);
         }
         PyObject *r = PyObject_CallFunction(self->slow, "l", step);
         if (r == NULL)

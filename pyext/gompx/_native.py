@@ -13,6 +13,7 @@ never load the Go runtime.
 
 import builtins
 import gc
+import math
 import sys
 import threading
 import time
@@ -33,7 +34,7 @@ _refuse_in_fork_server()
 from . import _gompxnative as ext  # noqa: E402
 
 __all__ = ["ext", "translate", "call", "bytes_address", "BYTES_DATA_OFFSET", "STILL_RUNNING",
-           "wait_sliced",
+           "wait_sliced", "wait_interruptible",
            "timeout_ms", "on_main_thread"]
 
 # gopy names every exported function <package>_<Name>; these mirror the facade's constants.
@@ -42,7 +43,8 @@ STILL_RUNNING = -(1 << 31)  # gompxcore.StillRunning
 # Where a bytes object's data starts: CPython's PyBytesObject ends with ob_sval[1].
 BYTES_DATA_OFFSET = bytes.__basicsize__ - 1
 
-# The main thread waits in slices so that Ctrl-C is handled between them.
+# Waits the core cannot end on a signal (a channel or condition variable in Go) are cut
+# in slices this long on the main thread, so that Ctrl-C is handled between them.
 _SLICE_MS = 50
 
 
@@ -102,10 +104,40 @@ def timeout_ms(timeout):
     return max(1, int(timeout * 1000 + 0.5))
 
 
+def wait_interruptible(attempt, timeout):
+    """Call attempt(ms) until it returns something other than None, or *timeout* passes.
+
+    attempt blocks in Go for up to ms milliseconds (-1: no limit) and returns None when
+    that ran out or when a signal ended the wait early: on the main thread the core's
+    wait is a system call that a signal interrupts (gompx.EnableInterrupts).  Back here,
+    the eval loop runs the signal handlers (Ctrl-C raises KeyboardInterrupt, as in
+    stdlib); if none raised, the wait goes on for the time that is left.  No slices: a
+    process blocked here wakes only when something happens.  Returns attempt's result,
+    or None when the time ran out.
+    """
+    remaining = timeout_ms(timeout)
+    if remaining < 0:
+        while True:
+            result = attempt(-1)
+            if result is not None:
+                return result
+    if remaining == 0:
+        return attempt(0)
+    deadline = time.monotonic() + remaining / 1000
+    while True:
+        result = attempt(remaining)
+        if result is not None:
+            return result
+        remaining = math.ceil((deadline - time.monotonic()) * 1000)
+        if remaining <= 0:
+            return attempt(0)
+
+
 def wait_sliced(attempt, timeout):
     """Call attempt(ms) until it returns something other than None, or *timeout* passes.
 
-    attempt blocks in Go for at most ms milliseconds (-1: no limit).  On the main thread
+    attempt blocks in Go for at most ms milliseconds (-1: no limit), in a wait a signal
+    does not end (use wait_interruptible for those that it does).  On the main thread
     each call is at most one slice long, so that a signal handler (Ctrl-C) runs promptly
     between them; other threads block for the whole timeout in one call.  Returns
     attempt's result, or None when the time ran out.

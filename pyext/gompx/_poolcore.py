@@ -316,7 +316,7 @@ def _take(job, mode, timeout):
             raise _native.translate(e) from None
 
     while True:
-        r = _native.wait_sliced(lambda ms: None if (v := attempt(ms)) == _TIMED_OUT else v,
+        r = _native.wait_interruptible(lambda ms: None if (v := attempt(ms)) == _TIMED_OUT else v,
                                 timeout)
         if r is None or r == _TIMED_OUT:
             return []

@@ -317,7 +317,7 @@ class Connection:
                 return True if poll(handle, ms) else (False if ms == 0 else None)
             except RuntimeError as e:
                 raise native.translate(e) from None
-        return bool(native.wait_sliced(attempt, timeout))
+        return bool(native.wait_interruptible(attempt, timeout))
 
     def __reduce__(self):
         """Pickle for another process: for a child being spawned the descriptors travel
@@ -411,7 +411,7 @@ def wait(object_list, timeout=None):
         except RuntimeError as e:
             raise native.translate(e) from None
         return ready if ready or ms == 0 else None
-    ready = native.wait_sliced(attempt, timeout)
+    ready = native.wait_interruptible(attempt, timeout)
     if not ready:
         return []
     return [obj for fd in ready.split(",") for obj in by_fd[int(fd)]]
@@ -556,7 +556,7 @@ class Listener:
             except RuntimeError as e:
                 raise native.translate(e) from None
             return None if conn == -1 else conn
-        conn = native.wait_sliced(attempt, None)
+        conn = native.wait_interruptible(attempt, None)
         c = _connection_from_handle(conn)
         self._last_accepted = _decode_address(self._family, native.call(
             native.ext.gompxcore_ListenerLastAccepted, handle))

@@ -488,7 +488,7 @@ class ApplyResult:
                 return True if wait(job, ms) else None
             except RuntimeError as e:
                 raise native.translate(e) from None
-        native.wait_sliced(attempt, timeout)
+        native.wait_interruptible(attempt, timeout)
 
     def get(self, timeout=None):
         if self._event is not None:

@@ -102,7 +102,7 @@ class Popen:
             except RuntimeError as e:
                 raise _native.translate(e) from None
             return None if code == _native.STILL_RUNNING else code
-        code = _native.wait_sliced(attempt, timeout)
+        code = _native.wait_interruptible(attempt, timeout)
         if code is not None:
             self.returncode = code
 

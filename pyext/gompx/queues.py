@@ -41,7 +41,7 @@ _SPLICED = 1 << 40
 _SCRATCH_SIZE = 256 * 1024  # get_many unpacks a batch from here
 _GET_INLINE = 16 * 1024     # get: longer messages get an object of their own, no extra copy
 _OOB_MIN = 64 * 1024        # smaller PickleBuffers are pickled in-band
-_SLICE_MS = 50              # the main thread waits in slices so Ctrl-C is handled
+_SLICE_MS = 50              # flushing at exit (a wait a signal does not end) is sliced
 _MIN_CAPACITY = 64 * 1024
 
 _PLAIN = frozenset((int, float, str, bool, type(None)))  # cannot hold a PickleBuffer
@@ -222,7 +222,7 @@ class _QueueBase:
             timeout = 0
         elif timeout is not None and timeout < 0:
             timeout = 0
-        if _native.wait_sliced(step, timeout) is None:
+        if _native.wait_interruptible(step, timeout) is None:
             raise Full
 
     def _put_with_buffers(self, obj, data, buffers, block, timeout):
@@ -315,8 +315,10 @@ class _QueueBase:
 
     # -- getting -----------------------------------------------------------------------
 
-    # Every wait is cut in slices of _SLICE_MS: on the main thread that lets Ctrl-C
-    # through, and elsewhere a wake-up every 50 ms costs nothing worth a thread check.
+    # A wait is one call for the whole time (-1: no limit).  On the main thread a signal
+    # ends it early as a timeout (gompx.EnableInterrupts): the loop in _finish_get goes
+    # back through the eval loop, which runs the handlers (Ctrl-C raises), and waits
+    # again for what is left.
 
     @staticmethod
     def _first_wait(block, timeout):
@@ -324,24 +326,25 @@ class _QueueBase:
         if not block:
             return 0, None
         if timeout is None:
-            return _SLICE_MS, None
+            return -1, None
         if timeout <= 0:
             return 0, None
-        return min(_native.timeout_ms(timeout), _SLICE_MS), time.monotonic() + timeout
+        return _native.timeout_ms(timeout), time.monotonic() + timeout
 
     @staticmethod
     def _next_wait(block, timeout, deadline):
-        """The next attempt's wait after a slice ran out, or None when time is up."""
+        """The next attempt's wait after one came back empty-handed (its time ran out, or
+        a signal ended it), or None when time is up."""
         if not block:
             return None
         if timeout is None:
-            return _SLICE_MS
+            return -1
         if deadline is None:
             return None
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return None
-        return min(max(1, int(remaining * 1000 + 0.5)), _SLICE_MS)
+        return max(1, int(remaining * 1000 + 0.5))
 
     def _get(self, block, timeout):
         if self._closed:
@@ -552,7 +555,7 @@ class Queue(_QueueBase):
             return self._get(block, timeout)
         self._scratch = None  # this call owns it; a concurrent get makes its own
         try:
-            r = _queue_get(self._handle, scratch.addr, _GET_INLINE, _SLICE_MS)
+            r = _queue_get(self._handle, scratch.addr, _GET_INLINE, -1)
             if r >= 0 and not r & 0xFF:
                 return _loads(scratch.buf)  # bytes past the pickle's STOP are ignored
             return self._finish_get(r, scratch, True, None, None)
@@ -622,7 +625,7 @@ class JoinableQueue(Queue):
                 return True if join(handle, ms) else None
             except RuntimeError as e:
                 raise _translate(e) from None
-        _native.wait_sliced(attempt, None)
+        _native.wait_interruptible(attempt, None)
 
 
 class SimpleQueue(_QueueBase):

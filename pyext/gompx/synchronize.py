@@ -296,7 +296,7 @@ class Condition(_Shared):
         woken = False
         try:
             n = _native()
-            woken = n.wait_sliced(
+            woken = n.wait_interruptible(
                 lambda ms: True if _call("CondSleep", handle, ticket, ms) else None,
                 timeout) is True
         finally:
@@ -347,7 +347,7 @@ class Event(_Shared):
 
     def wait(self, timeout=None):
         handle = self._handle
-        return _native().wait_sliced(
+        return _native().wait_interruptible(
             lambda ms: True if _call("EventWait", handle, ms) else None, timeout) is True
 
     def __repr__(self):

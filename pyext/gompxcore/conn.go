@@ -152,6 +152,7 @@ func ConnDiscard(h int64) (ok bool, err error) {
 }
 
 // ConnPoll reports whether a message (or end of stream) is ready, waiting up to timeoutMs.
+// On the main thread a signal ends the wait early with False: wait again for the rest.
 func ConnPoll(h int64, timeoutMs int) (ready bool, err error) {
 	defer recoverInto(&err)
 	c, err := get[*gompx.Conn](h)
@@ -159,6 +160,9 @@ func ConnPoll(h int64, timeoutMs int) (ready bool, err error) {
 		return false, err
 	}
 	ready, err = c.Poll(millis(timeoutMs))
+	if interrupted(err) {
+		return false, nil
+	}
 	return ready, translate(err)
 }
 
@@ -171,7 +175,7 @@ func WaitFds(fds string, timeoutMs int) (ready string, err error) {
 		return "", err
 	}
 	got, err := gompx.Wait(list, millis(timeoutMs))
-	if err != nil && !errors.Is(err, gompx.ErrTimeout) {
+	if err != nil && !errors.Is(err, gompx.ErrTimeout) && !interrupted(err) {
 		return "", translate(err)
 	}
 	return joinInts(got), nil

@@ -61,6 +61,13 @@ func translate(err error) error {
 	return &pyError{exc: "OSError", msg: err.Error()}
 }
 
+// interrupted reports an error that says a signal ended a wait on the main thread
+// (gompx.EnableInterrupts, called at load). Nothing was consumed: the facade reports it
+// as the wait's "not yet" result (a timeout), and the Python caller, back in the eval
+// loop, runs its signal handlers (Ctrl-C raises KeyboardInterrupt) and, if none
+// raised, calls again for the time that is left.
+func interrupted(err error) bool { return errors.Is(err, gompx.ErrInterrupted) }
+
 // recoverInto turns a panic into an error in *err. Deferred by every exported function.
 func recoverInto(err *error) {
 	if r := recover(); r != nil {

@@ -96,7 +96,7 @@ func ListenerAccept(h int64, timeoutMs int) (conn int64, err error) {
 		return 0, err
 	}
 	c, err := l.AcceptTimeout(millis(timeoutMs))
-	if errors.Is(err, gompx.ErrTimeout) {
+	if errors.Is(err, gompx.ErrTimeout) || interrupted(err) {
 		return RecvTimedOut, nil
 	}
 	if err != nil {

@@ -13,7 +13,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Results of JobTake besides a count: nothing came in time; every result was taken.
+// Results of JobTake besides a count: nothing came in time (or a signal ended the main
+// thread's wait early: call again); every result was taken.
 // Results at or below JobNeedRoom mean the next result does not fit the buffer: it
 // needs JobNeedRoom - result bytes.
 const (

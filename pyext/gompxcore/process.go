@@ -120,7 +120,8 @@ func ProcessSentinel(h int64) (fd int, err error) {
 }
 
 // ProcessWait waits up to timeoutMs (negative: forever) and returns the exit code (the
-// status, or -signum), or StillRunning.
+// status, or -signum), or StillRunning (also when a signal ended the wait early on the
+// main thread: wait again for the rest).
 func ProcessWait(h int64, timeoutMs int) (code int, err error) {
 	defer recoverInto(&err)
 	p, err := get[*gompx.Process](h)
@@ -138,7 +139,7 @@ func ProcessWait(h int64, timeoutMs int) (code int, err error) {
 		return code, nil
 	}
 	code, err = p.Wait(millis(timeoutMs))
-	if errors.Is(err, gompx.ErrWaitTimeout) {
+	if errors.Is(err, gompx.ErrWaitTimeout) || interrupted(err) {
 		return StillRunning, nil
 	}
 	return code, translate(err)

@@ -11,7 +11,7 @@ import (
 )
 
 // Results of the queue calls that wait: nothing happened in time (queue.Empty or
-// queue.Full, or a slice of the main thread's wait ran out: call again).
+// queue.Full, or a signal ended the main thread's wait early: call again for the rest).
 const (
 	QueueTimedOut = -1
 	// QueueTorn: the message being read was abandoned by a producer that died; get again.
@@ -222,7 +222,7 @@ func QueuePutBatch(h int64, data uintptr, lengths uintptr, count int, kind int, 
 		at += uintptr(n)
 	}
 	done, err = q.SendBatch(gompx.MessageKind(kind), millis(timeoutMs), msgs)
-	if errors.Is(err, gompx.ErrQueueFull) {
+	if errors.Is(err, gompx.ErrQueueFull) || interrupted(err) {
 		return done, nil
 	}
 	return done, translateQueue(err)
@@ -263,14 +263,14 @@ func QueuePutList(h int64, addr uintptr, n int, timeoutMs int) (done int, err er
 		return QueueUnsplittable, nil
 	}
 	done, err = q.SendBatch(gompx.KindPickle, millis(timeoutMs), items)
-	if errors.Is(err, gompx.ErrQueueFull) {
+	if errors.Is(err, gompx.ErrQueueFull) || interrupted(err) {
 		return done, nil
 	}
 	return done, translateQueue(err)
 }
 
 func putResult(err error) (int, error) {
-	if errors.Is(err, gompx.ErrQueueFull) {
+	if errors.Is(err, gompx.ErrQueueFull) || interrupted(err) {
 		return QueueTimedOut, nil
 	}
 	return 0, translateQueue(err)
@@ -317,7 +317,7 @@ func beginGet(h int64, addr uintptr, capacity, timeoutMs int) (*gompx.Queue, gom
 	}
 	kind, n, err := q.BeginRead(millis(timeoutMs))
 	switch {
-	case errors.Is(err, gompx.ErrQueueEmpty):
+	case errors.Is(err, gompx.ErrQueueEmpty), interrupted(err):
 		return nil, 0, 0, QueueTimedOut, nil
 	case err != nil:
 		return nil, 0, 0, 0, translateQueue(err)
@@ -474,6 +474,9 @@ func QueueJoin(h int64, timeoutMs int) (done bool, err error) {
 		return false, err
 	}
 	done, err = q.Join(millis(timeoutMs))
+	if interrupted(err) {
+		return false, nil
+	}
 	return done, translateQueue(err)
 }
 

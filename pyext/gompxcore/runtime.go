@@ -3,6 +3,8 @@ package gompxcore
 import (
 	"os"
 	"runtime"
+
+	"github.com/gompx/gompx/gompx"
 )
 
 // minProcs is the fewest Ps the embedded Go runtime gets. A Python thread that has called
@@ -14,6 +16,9 @@ import (
 const minProcs = 8
 
 func init() {
+	// Waits on Python's main thread end on a signal so that its handlers run (see
+	// interrupted); the Python layer waits again for the rest, with no time slices.
+	gompx.EnableInterrupts()
 	if _, set := os.LookupEnv("GOMAXPROCS"); set {
 		return // the user's choice wins
 	}

@@ -16,7 +16,8 @@ const (
 	SyncKindBarrier   = 4
 )
 
-// Results of SyncAcquire.
+// Results of SyncAcquire. SyncTimedOut also reports a wait a signal ended early on the
+// main thread: call again for the rest.
 const (
 	SyncTimedOut  = 0
 	SyncAcquired  = 1
@@ -173,7 +174,7 @@ func SyncAcquire(h int64, ms int) (code int, err error) {
 	default:
 		return 0, newPyError("TypeError", "not a lock or semaphore")
 	}
-	if errors.Is(err, gompx.ErrTimeout) {
+	if errors.Is(err, gompx.ErrTimeout) || interrupted(err) {
 		return SyncTimedOut, nil
 	}
 	if err != nil {

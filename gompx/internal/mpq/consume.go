@@ -172,18 +172,34 @@ func (r *Ring) awaitRecord(dl deadline, producer uint32) error {
 	if d := r.readSpin.Load(); d != 0 {
 		spin = max(time.Duration(d), 0)
 	}
-	for spinUntil := time.Now().Add(spin); !published(); {
+	// Spin only while it pays: when the last wait ended within the spin window, the
+	// next message is likely as close; after a longer wait, sleep at once (an idle
+	// queue costs no CPU), and a wait that turns out short turns spinning back on.
+	start := time.Now()
+	spinUntil := start
+	if !r.spinIdle.Load() {
+		spinUntil = start.Add(spin)
+	}
+	defer func() { r.spinIdle.Store(time.Since(start) > spin) }()
+	for !published() {
 		if producer != 0 && !r.producing(producer) && !published() {
 			return ErrTorn
 		}
 		if time.Now().Before(spinUntil) {
 			continue
 		}
-		slice := dl.slice()
-		if slice == 0 {
+		// Waiting for a message needs no slices (Interrupt wakes the sleep); waiting for
+		// the rest of one checks between slices that its producer lives.
+		wait := dl.left()
+		if producer != 0 {
+			wait = dl.slice()
+		}
+		if wait == 0 {
 			return ErrTimeout
 		}
-		sleepUnless(&h.DataSeq, &h.DataWaiters, slice, published)
+		if err := r.sleepUnless(&h.DataSeq, &h.DataWaiters, wait, published); err != nil {
+			return err
+		}
 		if r.stop.Load() {
 			return ErrClosed
 		}

@@ -4,18 +4,23 @@ import (
 	"bytes"
 	"os"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/gompx/gompx/gompx/internal/futex"
+	"github.com/gompx/gompx/gompx/internal/intr"
 )
 
-// WaitSlice bounds each futex sleep: after a slice a waiter checks that whoever it waits
-// for is still alive, so a dead process costs its peers at most one slice.
-const WaitSlice = 100 * time.Millisecond
+// WaitSlice bounds each futex sleep where a waiter must check that whoever it waits for
+// is still alive, so a dead process costs its peers at most one slice. A waiter for a
+// lock word doubles its slices up to maxWaitSlice: a long wait behind another consumer
+// wakes about once a second, and a holder that dies late is noticed within a second.
+const (
+	WaitSlice    = 100 * time.Millisecond
+	maxWaitSlice = time.Second
+)
 
 // spinFor is how long a side polls before it sleeps. A sleep and its wake-up cost a few
 // microseconds each on both sides; a queue in steady use refills within this window.
@@ -43,6 +48,18 @@ func after(d time.Duration) deadline {
 	return deadline{at: time.Now().Add(d)}
 }
 
+// left is how long a sleep with nothing to check in between may last: -1 (no limit)
+// for no deadline, 0 once time is up.
+func (d deadline) left() time.Duration {
+	if d.forever {
+		return -1
+	}
+	if d.at.IsZero() {
+		return 0
+	}
+	return max(time.Until(d.at), 0)
+}
+
 // try reports a deadline that allows no waiting at all.
 func (d deadline) try() bool { return !d.forever && d.at.IsZero() }
 
@@ -66,6 +83,7 @@ func (r *Ring) lock(w *uint32, dl deadline) (recovered bool, err error) {
 		return false, nil
 	}
 	spinUntil := time.Now().Add(lockSpinFor)
+	nap := WaitSlice
 	for i := 0; ; i++ {
 		v := atomic.LoadUint32(w)
 		if v == 0 {
@@ -78,14 +96,21 @@ func (r *Ring) lock(w *uint32, dl deadline) (recovered bool, err error) {
 		if i&63 != 63 || time.Now().Before(spinUntil) {
 			continue
 		}
-		slice := dl.slice()
+		slice := dl.left()
 		if slice == 0 {
 			return false, ErrTimeout
+		}
+		if slice < 0 || slice > nap {
+			slice = nap
 		}
 		if v&lockWaiters == 0 && !atomic.CompareAndSwapUint32(w, v, v|lockWaiters) {
 			continue
 		}
 		err := futex.Wait(w, v|lockWaiters, slice)
+		nap = min(2*nap, maxWaitSlice)
+		if intr.Stop(err) {
+			return false, ErrInterrupted
+		}
 		if r.stop.Load() {
 			return false, ErrClosed
 		}
@@ -103,17 +128,23 @@ func (r *Ring) unlock(w *uint32) {
 	}
 }
 
-// sleepUnless registers in waiters, then sleeps on seq for at most d unless ready()
-// holds by then. Registering before that last look pairs with wake, which looks at
-// waiters after publishing: one of the two always sees the other's write, so a wake-up
-// is never lost, and a side with nobody asleep publishes without touching seq.
-func sleepUnless(seq, waiters *uint32, d time.Duration, ready func() bool) {
+// sleepUnless registers in waiters, then sleeps on seq for at most d (negative: no
+// limit) unless ready() holds or Interrupt was called by then. Registering before that
+// last look pairs with wake, which looks at waiters after publishing: one of the two
+// always sees the other's write, so a wake-up is never lost, and a side with nobody
+// asleep publishes without touching seq. It returns ErrInterrupted when a signal ended
+// the sleep on an embedder's main thread (package intr), else nil: the caller re-checks.
+func (r *Ring) sleepUnless(seq, waiters *uint32, d time.Duration, ready func() bool) error {
 	atomic.AddUint32(waiters, 1)
+	defer atomic.AddUint32(waiters, ^uint32(0))
 	seen := atomic.LoadUint32(seq)
-	if !ready() {
-		futex.Wait(seq, seen, d)
+	if ready() || r.stop.Load() {
+		return nil
 	}
-	atomic.AddUint32(waiters, ^uint32(0))
+	if err := futex.Wait(seq, seen, d); intr.Stop(err) {
+		return ErrInterrupted
+	}
+	return nil
 }
 
 // wake advances seq and wakes its sleepers, if any have registered in waiters.
@@ -149,32 +180,53 @@ func alive(pid uint32) bool {
 	return state != 'Z' && state != 'X'
 }
 
-// gate is an in-process mutex that can be waited for with a deadline. A timed wait
-// polls, which only happens when goroutines of one process compete for one side of a
-// queue; the uncontended path is one CAS.
-type gate struct{ mu sync.Mutex }
+// gate is an in-process mutex that can be waited for with a deadline: goroutines of one
+// process (Python threads) queue here for one side of a queue, while the holder waits
+// in the shared lock word or for data. A one-slot channel, so that a wait for it sleeps
+// until the holder leaves or the deadline passes, without polling; the uncontended path
+// is one non-blocking send.
+type gate struct{ ch chan struct{} }
 
-// gatePoll is the pause between attempts of a timed wait for a gate.
-const gatePoll = 20 * time.Microsecond
+func newGate() gate { return gate{ch: make(chan struct{}, 1)} }
 
+// enter takes the gate, waiting per dl: ErrTimeout once dl has passed. On an embedder's
+// main thread, where a signal cannot end a wait in the Go scheduler, it returns
+// ErrInterrupted after each intr.MainSlice so that signal handlers run (package intr).
 func (g *gate) enter(dl deadline) error {
-	if g.mu.TryLock() {
+	select {
+	case g.ch <- struct{}{}:
 		return nil
+	default:
 	}
-	if dl.forever {
-		g.mu.Lock()
-		return nil
+	if dl.try() {
+		return ErrTimeout
 	}
-	for !g.mu.TryLock() {
-		if dl.try() || !time.Now().Before(dl.at) {
-			return ErrTimeout
+	wait := dl.left()
+	if intr.MustSlice() && (wait < 0 || wait > intr.MainSlice) {
+		t := time.NewTimer(intr.MainSlice)
+		defer t.Stop()
+		select {
+		case g.ch <- struct{}{}:
+			return nil
+		case <-t.C:
+			return ErrInterrupted
 		}
-		time.Sleep(gatePoll)
 	}
-	return nil
+	if wait < 0 {
+		g.ch <- struct{}{}
+		return nil
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case g.ch <- struct{}{}:
+		return nil
+	case <-t.C:
+		return ErrTimeout
+	}
 }
 
-func (g *gate) leave() { g.mu.Unlock() }
+func (g *gate) leave() { <-g.ch }
 
 // lockSide takes this process's gate, then the shared lock word, for one side.
 func (r *Ring) lockSide(g *gate, w *uint32, dl deadline) (recovered bool, err error) {

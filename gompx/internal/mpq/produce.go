@@ -204,7 +204,8 @@ func (p *producer) reserve(n uint64, start bool, dl deadline) (uint64, error) {
 // awaitConsumers is one step of a producer's wait for consumers to take messages: none
 // while the spin window (started on the first step) lasts, the caller looking again at
 // once; after it, one sleep on SpaceSeq of at most a slice, cut short when ready() holds,
-// reported as slept. ErrTimeout once dl has passed, ErrClosed after Interrupt.
+// reported as slept. ErrTimeout once dl has passed, ErrClosed after Interrupt,
+// ErrInterrupted when a signal ended the sleep (package intr).
 func (r *Ring) awaitConsumers(dl deadline, spinUntil *time.Time, ready func() bool) (slept bool, err error) {
 	if dl.try() {
 		return false, ErrTimeout
@@ -219,7 +220,9 @@ func (r *Ring) awaitConsumers(dl deadline, spinUntil *time.Time, ready func() bo
 	if slice == 0 {
 		return false, ErrTimeout
 	}
-	sleepUnless(&r.h.SpaceSeq, &r.h.SpaceWaiters, slice, ready)
+	if err := r.sleepUnless(&r.h.SpaceSeq, &r.h.SpaceWaiters, slice, ready); err != nil {
+		return true, err
+	}
 	if r.stop.Load() {
 		return true, ErrClosed
 	}
@@ -251,7 +254,8 @@ func (p *producer) waitToWrap(moved func() bool) bool {
 			r.noReaderUntil = time.Now().Add(noReaderFor)
 			return false
 		}
-		sleepUnless(&h.SpaceSeq, &h.SpaceWaiters, left, moved)
+		// A signal here only shortens this bounded wait: the caller's next wait reports it.
+		_ = r.sleepUnless(&h.SpaceSeq, &h.SpaceWaiters, left, moved)
 		if moved() || r.stop.Load() {
 			return true
 		}

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gompx/gompx/gompx/internal/intr"
 	"github.com/gompx/gompx/gompx/internal/shm"
 )
 
@@ -34,6 +35,9 @@ var (
 	ErrTorn = errors.New("mpq: message torn by its producer")
 	// ErrTooManyTaskDone reports TaskDone called more times than messages were put.
 	ErrTooManyTaskDone = errors.New("task_done() called too many times")
+	// ErrInterrupted reports a wait that a signal ended on an embedder's main thread
+	// (package intr): nothing was consumed or written; wait again for the rest.
+	ErrInterrupted = intr.ErrInterrupted
 	// ErrClosed reports a wait cut short by Interrupt.
 	ErrClosed = errors.New("mpq: queue closed")
 	// ErrBadQueue reports a file that is not a queue made by Create.
@@ -63,6 +67,9 @@ type Ring struct {
 
 	// readSpin, if set, replaces spinFor for this process's consumers (SetReadSpin).
 	readSpin atomic.Int64
+	// spinIdle is set while reading spins do not pay: the last wait of this process's
+	// consumers outlasted the spin window (awaitRecord).
+	spinIdle atomic.Bool
 
 	// In-process gates in front of the shared locks: goroutines of this process queue
 	// here, so the shared lock words see one waiter per process, and the Go memory model
@@ -149,6 +156,9 @@ func ringOver(seg *shm.Segment) *Ring {
 		data: mem[dataOffset:],
 		cap:  uint64(len(mem)) - min(uint64(len(mem)), dataOffset),
 		pid:  uint32(os.Getpid()),
+
+		producerGate: newGate(),
+		consumerGate: newGate(),
 	}
 }
 
@@ -173,9 +183,18 @@ func (r *Ring) Len() int64 {
 	return int64(admitted - consumed)
 }
 
-// Interrupt makes every wait in progress or to come in this process return ErrClosed
-// within a WaitSlice, so that Close can follow once they have returned.
-func (r *Ring) Interrupt() { r.stop.Store(true) }
+// Interrupt makes every wait in progress or to come in this process return ErrClosed,
+// so that Close can follow once they have returned. Sleepers for data, room or done
+// tasks are woken now (those of other processes too: they look and sleep again); a
+// wait for a lock word ends within a WaitSlice. It writes to the shared memory: call it
+// before Close, never concurrently with it.
+func (r *Ring) Interrupt() {
+	r.stop.Store(true)
+	h := r.h
+	wake(&h.DataSeq, &h.DataWaiters)
+	wake(&h.SpaceSeq, &h.SpaceWaiters)
+	wake(&h.DoneSeq, &h.DoneWaiters)
+}
 
 // MaxSingle is the longest payload that travels as one chunk: a longer message streams
 // through the ring, holding the producer side until consumers have taken most of it.

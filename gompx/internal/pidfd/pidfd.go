@@ -7,6 +7,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/gompx/gompx/gompx/internal/intr"
 	"golang.org/x/sys/unix"
 )
 
@@ -47,8 +48,9 @@ func Open(pid int, flags int) (int, error) {
 // PollIn waits until fd is readable, for at most timeout (negative: no
 // limit), and reports whether it became readable. A pidfd is readable
 // once its process has exited, reaped or not. EINTR is retried with the
-// time that remains; POLLNVAL is reported as EBADF. The error is the raw
-// unix.Errno.
+// time that remains, except on an embedder's main thread (package intr),
+// where it returns intr.ErrInterrupted; POLLNVAL is reported as EBADF.
+// Other errors are the raw unix.Errno.
 func PollIn(fd int, timeout time.Duration) (bool, error) {
 	var deadline time.Time
 	if timeout >= 0 {
@@ -62,6 +64,8 @@ func PollIn(fd int, timeout time.Duration) (bool, error) {
 		}
 		n, err := unix.Poll(fds, ms)
 		switch {
+		case intr.Stop(err):
+			return false, intr.ErrInterrupted
 		case err == unix.EINTR:
 			continue
 		case err != nil:

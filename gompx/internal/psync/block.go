@@ -8,6 +8,7 @@ import (
 	"unsafe"
 
 	"github.com/gompx/gompx/gompx/internal/futex"
+	"github.com/gompx/gompx/gompx/internal/intr"
 )
 
 // BlockSize is the size of every primitive's block; blocks must be 8-byte aligned.
@@ -42,9 +43,14 @@ func (k Kind) String() string {
 
 const kindOffset = 60
 
-// WaitSlice bounds each futex sleep: after a slice a waiter checks the owner it waits
-// for, so a dead owner costs its peers at most one slice.
-const WaitSlice = 100 * time.Millisecond
+// WaitSlice bounds the first futex sleep of a mutex waiter: after a slice it checks the
+// owner it waits for, so an owner dead by then costs its peers at most one slice. Each
+// later slice is twice the last, up to MaxWaitSlice: a long wait wakes about once a
+// second, not ten times, and an owner that dies later is noticed within a second.
+const (
+	WaitSlice    = 100 * time.Millisecond
+	MaxWaitSlice = time.Second
+)
 
 // spinFor is how long a waiter polls before it sleeps. A futex sleep and wake cost
 // several microseconds on each side; short critical sections end well within this.
@@ -89,6 +95,7 @@ func checkBlock(b []byte) error {
 type Deadline struct {
 	at      time.Time
 	forever bool
+	intr    bool // a signal may end the wait (Interruptible)
 }
 
 // Forever never expires.
@@ -108,6 +115,15 @@ func After(d time.Duration) Deadline {
 	return Deadline{at: time.Now().Add(d)}
 }
 
+// Interruptible returns d for a wait that a signal may end on an embedder's main thread
+// (package intr): its sleeps then return ErrInterrupted, the primitive's wait fails (or
+// reports false) with nothing taken, and the caller waits again for the rest. Waits
+// inside the primitives (the lock of a Condition or a Barrier) stay uninterruptible.
+func (d Deadline) Interruptible() Deadline {
+	d.intr = true
+	return d
+}
+
 // slice is how long the next sleep may last: at most WaitSlice, 0 once time is up.
 func (d Deadline) slice() time.Duration {
 	if d.forever {
@@ -119,15 +135,28 @@ func (d Deadline) slice() time.Duration {
 	return min(max(time.Until(d.at), 0), WaitSlice)
 }
 
-// sleep waits on w while it holds val, for at most the next slice of d. It reports
-// false once d has expired.
-func (d Deadline) sleep(w *uint32, val uint32) bool {
-	s := d.slice()
-	if s <= 0 {
-		return false
+// sleep waits on w while it holds val, for at most slice if it is positive (the caller
+// checks on another process between slices), else for all that is left of d. It returns
+// ErrTimeout once d has expired and ErrInterrupted when a signal ended the sleep on an
+// embedder's main thread (package intr); nil otherwise (woken, changed, timed out or
+// interrupted elsewhere: the caller re-checks).
+func (d Deadline) sleep(w *uint32, val uint32, slice time.Duration) error {
+	s := time.Duration(-1) // no limit
+	if !d.forever {
+		if d.at.IsZero() {
+			return ErrTimeout
+		}
+		if s = time.Until(d.at); s <= 0 {
+			return ErrTimeout
+		}
 	}
-	futex.Wait(w, val, s) // woken, timed out, interrupted or changed: the caller re-checks
-	return true
+	if slice > 0 && (s < 0 || s > slice) {
+		s = slice
+	}
+	if err := futex.Wait(w, val, s); d.intr && intr.Stop(err) {
+		return ErrInterrupted
+	}
+	return nil
 }
 
 // spinUntil polls cond for up to spinFor, yielding the CPU between looks after the first

@@ -79,14 +79,15 @@ func (c Condition) Enter() Ticket {
 }
 
 // Sleep waits, without the lock, until this waiter takes a notification (true) or d
-// passes (false). Either way, retake the lock and call Leave.
+// passes (false). Either way, retake the lock and call Leave. A signal that ends the
+// wait on an embedder's main thread (package intr) ends it as if d had passed.
 func (c Condition) Sleep(t Ticket, d Deadline) bool {
 	for {
 		w := atomic.LoadUint32(c.wakeups)
 		if c.take(t, w) {
 			return true
 		}
-		if !d.sleep(c.wakeups, w) {
+		if d.sleep(c.wakeups, w, 0) != nil {
 			return c.take(t, atomic.LoadUint32(c.wakeups))
 		}
 	}

@@ -31,7 +31,8 @@
 // # Owner death
 //
 // A process that dies holding a mutex does not block the others: a waiter checks the
-// owner after every WaitSlice of sleep, and when the owner is gone (no such process, a
+// owner after each slice of sleep (WaitSlice, then twice the last up to MaxWaitSlice, so
+// that a long wait costs about one wake-up a second), and when the owner is gone (no such process, a
 // zombie, or a process with the same pid but another start time) takes the mutex over.
 // Lock then succeeds and returns ErrOwnerDied, so the new owner knows that whatever the
 // mutex guarded may be half-updated. Semaphores count, they do not own: a process that

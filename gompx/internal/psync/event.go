@@ -65,7 +65,8 @@ func (e Event) Clear() {
 func (e Event) IsSet() bool { return atomic.LoadUint32(e.flag)&1 != 0 }
 
 // Wait waits until the flag is set or d passes. It reports true if the flag was set
-// at some moment of the wait.
+// at some moment of the wait. A signal that ends the wait on an embedder's main thread
+// (package intr) ends it as if d had passed: the embedder waits again for the rest.
 func (e Event) Wait(d Deadline) bool {
 	set := e.wait(d)
 	if set {
@@ -86,7 +87,7 @@ func (e Event) wait(d Deadline) bool {
 	atomic.AddUint32(e.waiters, 1)
 	defer atomic.AddUint32(e.waiters, ^uint32(0))
 	for !setSince() {
-		if !d.sleep(e.flag, v0) {
+		if d.sleep(e.flag, v0, 0) != nil {
 			return setSince()
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/gompx/gompx/gompx/internal/futex"
+	"github.com/gompx/gompx/gompx/internal/intr"
 )
 
 // waitersBit in a mutex state means some process may sleep on it, so Unlock must wake.
@@ -15,6 +16,10 @@ var ErrNotLocked = errors.New("release of an unlocked lock")
 
 // ErrTimeout is returned by a wait whose deadline passed.
 var ErrTimeout = errors.New("timed out")
+
+// ErrInterrupted is returned by a wait that a signal ended on an embedder's main thread
+// (package intr): nothing was taken; wait again after handling the signal.
+var ErrInterrupted = intr.ErrInterrupted
 
 // Mutex is a view of a process-shared mutex owned by a process (not a goroutine or
 // thread: any thread of the owning process, or another process, may Unlock it).
@@ -59,7 +64,8 @@ func (m Mutex) own(me Identity) {
 	raceAcquire(m.state)
 }
 
-// Lock takes the mutex, waiting until d. It returns ErrTimeout when d passed first, and
+// Lock takes the mutex, waiting until d. It returns ErrTimeout when d passed first,
+// ErrInterrupted when a signal ended the wait (package intr), and
 // an error wrapping ErrOwnerDied when it took the mutex from a dead owner: the caller
 // holds the mutex then too.
 func (m Mutex) Lock(d Deadline) error {
@@ -71,6 +77,7 @@ func (m Mutex) Lock(d Deadline) error {
 		return nil
 	}
 	var suspect uint32 // a state whose owner looked dead, on a start time that may be stale
+	slice := WaitSlice
 	for {
 		s := atomic.LoadUint32(m.state)
 		switch {
@@ -90,9 +97,11 @@ func (m Mutex) Lock(d Deadline) error {
 		if died, err := m.takeFromDead(s, me, &suspect); died {
 			return err
 		}
-		if !d.sleep(m.state, s) {
-			return ErrTimeout
+		// Sliced: the owner's death is noticed between slices (see WaitSlice).
+		if err := d.sleep(m.state, s, slice); err != nil {
+			return err
 		}
+		slice = min(2*slice, MaxWaitSlice)
 	}
 }
 

@@ -61,7 +61,8 @@ func (s Semaphore) TryAcquire() bool {
 	}
 }
 
-// Acquire takes one unit, waiting until d; ErrTimeout when d passed first.
+// Acquire takes one unit, waiting until d; ErrTimeout when d passed first,
+// ErrInterrupted when a signal ended the wait (package intr).
 func (s Semaphore) Acquire(d Deadline) error {
 	if s.TryAcquire() || d.slice() > 0 && spinUntil(s.TryAcquire) {
 		return nil
@@ -73,8 +74,8 @@ func (s Semaphore) Acquire(d Deadline) error {
 		if s.TryAcquire() {
 			return nil
 		}
-		if !d.sleep(s.value, 0) {
-			return ErrTimeout
+		if err := d.sleep(s.value, 0, 0); err != nil {
+			return err
 		}
 	}
 }
