@@ -238,8 +238,9 @@ BAD_RECORDS = [
 @pytest.mark.gompx_only
 def test_fork_server_survives_bad_records(mp):
     """gompx's control channel is a socketpair only the parent holds: these records come
-    from a buggy parent, not a stranger.  The server drops each and serves on, and the
-    children it runs (which die with it) live on."""
+    from a buggy parent, not a stranger.  The server drops each and serves on: the same
+    server starts the next child, and the one it runs keeps its exit code (a server that
+    died of a record would lose it, as stdlib's does below)."""
     from gompx import forkserver
     ctx = mp.get_context("forkserver")
     go_r, go_w = ctx.Pipe(duplex=False)
