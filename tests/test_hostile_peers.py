@@ -238,8 +238,9 @@ BAD_RECORDS = [
 @pytest.mark.gompx_only
 def test_fork_server_survives_bad_records(mp):
     """gompx's control channel is a socketpair only the parent holds: these records come
-    from a buggy parent, not a stranger.  The server drops each and serves on, and the
-    children it runs (which die with it) live on."""
+    from a buggy parent, not a stranger.  The server drops each and serves on: the same
+    server starts the next child, and the one it runs keeps its exit code (a server that
+    died of a record would lose it, as stdlib's does below)."""
     from gompx import forkserver
     ctx = mp.get_context("forkserver")
     go_r, go_w = ctx.Pipe(duplex=False)
@@ -359,3 +360,37 @@ def test_ctrl_c_interrupts_a_peer_stalled_mid_message(run_script, impl, modname)
     assert lines[:2] == ["KeyboardInterrupt", "peer-still-there"], proc.stdout
     if impl == "gompx":
         assert lines[2] == "next", proc.stdout
+
+
+STALL_HANDSHAKE_SCRIPT = """
+import os, signal, socket, struct, threading
+from {mod} import connection
+
+listener = connection.Listener(("127.0.0.1", 0), authkey=b"key")
+peer = socket.create_connection(listener.address)
+peer.sendall(struct.pack("!i", 100) + b"abc")  # an answer cut short, then nothing
+hung_up = []
+def hang_up():
+    hung_up.append(True)
+    peer.shutdown(socket.SHUT_RDWR)
+bound = threading.Timer({wait}, hang_up)
+bound.start()
+threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+try:
+    listener.accept()
+    outcome = "returned"
+except KeyboardInterrupt:
+    outcome = "KeyboardInterrupt"
+except Exception as e:
+    outcome = type(e).__name__
+print(outcome, "after-hang-up" if hung_up else "peer-still-there", flush=True)
+bound.cancel()
+"""
+
+
+def test_ctrl_c_interrupts_a_handshake_stalled_mid_message(run_script, modname):
+    """The same inside accept()'s handshake: the core's handshake resumes after the
+    handlers ran, and Ctrl-C raises out of accept()."""
+    proc = run_script(STALL_HANDSHAKE_SCRIPT.format(mod=modname, wait=WAIT), timeout=2 * WAIT)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split()[:2] == ["KeyboardInterrupt", "peer-still-there"], proc.stdout
