@@ -210,8 +210,9 @@ def test_bad_worker_programs(tmp_path):
 
 
 def test_example_python_calls_go(example_bin):
-    out = subprocess.run([sys.executable, os.path.join(ROOT, "examples/python_calls_go/map_words.py"),
-                          example_bin], capture_output=True, text=True, timeout=120)
+    program = os.path.join(ROOT, "examples/python_calls_go/map_words.py")
+    out = subprocess.run([sys.executable, program, example_bin], capture_output=True, text=True,
+                         timeout=120)
     assert out.returncode == 0, out.stderr
     assert "functions: sha256, wordcount" in out.stdout
     assert "most common: [('the', 4)" in out.stdout
