@@ -26,7 +26,7 @@ QUICK_TESTS = test_module_functions.py test_start_methods.py test_main.py test_w
 	test_heap.py test_hygiene.py
 
 .PHONY: install test test-go test-py fuzz fuzz-diff matrix conformance conformance-ci demo bench \
-	vet lint check tools sdist wheels clean
+	vet lint check tools stubs sdist wheels clean distclean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -43,13 +43,19 @@ $(TOOLS)/.installed: scripts/tools-requirements.txt | $(PYTHON_ENV)
 	touch $@
 
 # Linters: ruff (pyproject's [tool.ruff]), gofmt, go vet, staticcheck (a Go tool pinned in
-# go.mod).  CI runs them as part of `make test`.
+# go.mod), mypy --strict over the stubs and tests/typing/sample.py ([tool.mypy]).  CI runs
+# them as part of `make test`.
 lint: tools
 	$(TOOLS)/ruff check .
 	@unformatted=$$(gofmt -l $(GODIRS)); [ -z "$$unformatted" ] || \
 		{ echo "gofmt -l: not formatted:"; echo "$$unformatted"; exit 1; }
 	$(GO) vet $(GOPKGS)
 	$(GO) tool staticcheck $(GOPKGS)
+	$(TOOLS)/mypy
+
+# The type stubs, regenerated from the typeshed bundled with the pinned mypy.
+stubs: tools
+	$(TOOLS)/python scripts/gen_stubs.py
 
 # Before a commit: the linters and the quick pytest subset, in under 2 minutes.
 check: lint install
