@@ -17,7 +17,7 @@ GOPKGS = ./gompx/... ./pickle/... ./pyext/... ./examples/... ./internal/... ./te
 GODIRS = gompx pickle pyext examples internal tests/goworker
 # Developer tools (scripts/tools-requirements.txt) live in a venv of their own.
 TOOLS = $(CURDIR)/build/venv-tools/bin
-# The quick pytest subset `make check` runs, both implementations (~40 s here): module
+# The quick pytest subset `make check` runs, both implementations (~50 s here): module
 # functions, start methods, python -m gompx, connections and their wire format, wait,
 # listeners, queues, shared ctypes and the heap, hygiene.  Not in it: process lifetimes,
 # locks under contention, pools, managers, shared memory, Go workers, interop, slow tests.
