@@ -43,7 +43,7 @@ $(TOOLS)/.installed: scripts/tools-requirements.txt | $(PYTHON_ENV)
 	touch $@
 
 # Linters: ruff (pyproject's [tool.ruff]), gofmt, go vet, staticcheck (a Go tool pinned in
-# go.mod), mypy --strict over the stubs and tests/typing/sample.py ([tool.mypy]).  CI runs
+# go.mod), mypy --strict over the stubs and tests/typecheck/sample.py ([tool.mypy]).  CI runs
 # them as part of `make test`.
 lint: tools
 	$(TOOLS)/ruff check .
