@@ -1,22 +1,82 @@
-# gompx developer entry points.  PYTHON is the interpreter to build, test and bench with;
-# use its real path, not a pyenv shim (the shim adds ~0.5 s to every process start).
-PYTHON ?= $(shell command -v python3)
+# gompx developer entry points.
+#
+# PYTHON is the interpreter to build, test and bench with.  Not given, it is the project's
+# virtual environment .venv, made (with pytest) from python3 on PATH on first use: pip never
+# installs into a system interpreter, which PEP 668 forbids on "externally managed" ones.
+# Given (PYTHON=/path/to/python3.x), gompx is installed into that interpreter as it is; use
+# its real path, not a pyenv shim (the shim adds ~0.5 s to every process start).
+VENV = $(CURDIR)/.venv
+ifeq ($(origin PYTHON),undefined)
+PYTHON = $(VENV)/bin/python
+PYTHON_ENV = $(PYTHON)
+endif
 GO ?= go
 PYTESTFLAGS ?=
 # The project's Go packages (not ./...: that would include gopy's output under build/).
 GOPKGS = ./gompx/... ./pickle/... ./pyext/... ./examples/... ./internal/... ./tests/goworker/...
+GODIRS = gompx pickle pyext examples internal tests/goworker
+# Developer tools (scripts/tools-requirements.txt) live in a venv of their own.
+TOOLS = $(CURDIR)/build/venv-tools/bin
+# The quick pytest subset `make check` runs, both implementations (~50 s here): module
+# functions, start methods, python -m gompx, connections and their wire format, wait,
+# listeners, queues, shared ctypes and the heap, hygiene.  Not in it: process lifetimes,
+# locks under contention, pools, managers, shared memory, Go workers, interop, slow tests.
+QUICK_TESTS = test_module_functions.py test_start_methods.py test_main.py test_wire_compat.py \
+	test_connection.py test_wait.py test_listener.py test_queues.py test_sharedctypes.py \
+	test_heap.py test_hygiene.py
 
-.PHONY: install test test-go test-py fuzz fuzz-diff matrix conformance conformance-ci demo bench vet clean
+.PHONY: install test test-go test-py fuzz fuzz-diff matrix conformance conformance-ci demo bench \
+	vet lint check tools stubs sdist wheels clean distclean
 
-install:
+$(VENV)/bin/python:
+	python3 -m venv $(VENV)
+	$@ -m pip install --quiet pytest
+
+install: $(PYTHON_ENV)
 	$(PYTHON) -m pip install --quiet .
 
-# Every test, as CI runs them: Go vet, Go tests under the race detector, a short fuzz of
+tools: $(TOOLS)/.installed
+$(TOOLS)/.installed: scripts/tools-requirements.txt | $(PYTHON_ENV)
+	rm -rf build/venv-tools
+	$(PYTHON) -m venv build/venv-tools
+	$(TOOLS)/python -m pip install --quiet -r scripts/tools-requirements.txt
+	touch $@
+
+# Linters: ruff (pyproject's [tool.ruff]), gofmt, go vet, staticcheck (a Go tool pinned in
+# go.mod), mypy --strict over the stubs and tests/typecheck/sample.py ([tool.mypy]).  CI runs
+# them as part of `make test`.
+lint: tools
+	$(TOOLS)/ruff check .
+	@unformatted=$$(gofmt -l $(GODIRS)); [ -z "$$unformatted" ] || \
+		{ echo "gofmt -l: not formatted:"; echo "$$unformatted"; exit 1; }
+	$(GO) vet $(GOPKGS)
+	$(GO) tool staticcheck $(GOPKGS)
+	$(TOOLS)/mypy
+
+# The type stubs, regenerated from the typeshed bundled with the pinned mypy.
+stubs: tools
+	$(TOOLS)/python scripts/gen_stubs.py
+
+# Before a commit: the linters and the quick pytest subset, in under 2 minutes.
+check: lint install
+	cd tests && $(PYTHON) -m pytest -q -p no:cacheprovider $(QUICK_TESTS) $(PYTESTFLAGS)
+
+# The sdist, checked against what the build compiles, installed into a clean venv of
+# $(PYTHON)'s version (built there: Go and a C compiler needed) and tested.
+sdist: tools
+	PYTHON=$(PYTHON) scripts/sdist.sh $(MATRIX_PYTEST) $(PYTESTFLAGS)
+
+# A manylinux wheel per CPython 3.10-3.13 on the machine (dist/), each installed and
+# tested in a fresh venv whose PATH has no Go and no C compiler.
+wheels: tools
+	scripts/wheels.sh $(MATRIX_PYTEST) $(PYTESTFLAGS)
+
+# Every test, as CI runs them: the linters, Go tests under the race detector, a short fuzz of
 # each decoder, pytest against the installed package (gompx and stdlib side by side), then
 # the same suite against a wheel built for, and installed into a venv of, every CPython
 # 3.10-3.13 on the machine, then CPython's own multiprocessing suite under gompx (3.11
 # spawn, 3.13 forkserver; `make conformance` runs every version and start method).
-test: install vet test-go fuzz test-py matrix conformance-ci
+test: install lint test-go fuzz test-py matrix conformance-ci
 
 vet:
 	$(GO) vet $(GOPKGS)
@@ -82,3 +142,7 @@ bench: install
 
 clean:
 	rm -rf build dist pyext/*.egg-info
+
+# The project venv too (clean keeps it: it takes a build to fill).
+distclean: clean
+	rm -rf $(VENV)

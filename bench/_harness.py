@@ -86,7 +86,8 @@ class Case:
         """Factor from seconds to the unit shown in the table."""
         head = self.unit.split("/", 1)[0].strip()
         if head not in _SCALES:
-            raise ValueError(f"case {self.name!r}: unit {self.unit!r} must start with one of {sorted(_SCALES)}")
+            raise ValueError(f"case {self.name!r}: unit {self.unit!r} must start with one of "
+                             f"{sorted(_SCALES)}")
         return _SCALES[head]
 
 
@@ -274,8 +275,8 @@ def main(cases: List[Case], argv=None, description: str = "") -> int:
     _describe(impls)
     if args.cpus is not None:
         print(f"pinned  CPUs {','.join(map(str, args.cpus))} (children inherit)")
-    print(f"rounds  {args.rounds}{' (quick counts: a smoke run, not a measurement)' if args.quick else ''}",
-          flush=True)
+    quick = " (quick counts: a smoke run, not a measurement)" if args.quick else ""
+    print(f"rounds  {args.rounds}{quick}", flush=True)
     results = []
     for case in selected:
         n = case.quick_n if args.quick else case.n

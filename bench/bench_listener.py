@@ -25,10 +25,10 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _targets
 
-import _targets  # noqa: E402  (needs the path above)
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 SMALL_OBJECT = (1, "x", 2.0)
 AUTHKEY = b"bench-key"

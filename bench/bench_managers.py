@@ -30,8 +30,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import _mgr_targets  # noqa: E402
-from _harness import Case, main  # noqa: E402
+import _mgr_targets
+from _harness import Case, main
 
 JOIN = 120.0  # seconds a child may take before the case fails
 WARM = 200

@@ -28,7 +28,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import _pool_targets as T  # noqa: E402
+import _pool_targets as T
 
 
 def _pool(mp, processes=2):

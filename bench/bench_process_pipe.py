@@ -34,7 +34,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import _targets  # noqa: E402  (needs the path above)
+import _targets
 
 MiB = 1 << 20
 SMALL_OBJECT = (1, "x", 2.0)

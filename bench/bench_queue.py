@@ -45,7 +45,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import _targets  # noqa: E402  (needs the path above)
+import _targets
 
 KiB = 1 << 10
 MiB = 1 << 20
@@ -149,7 +149,8 @@ def _producers_to_parent(kind, producers, size=0, batched=False, per_mib=False):
                         items = q.get_many(BATCH)
                     else:
                         items = (q.get(),)
-                    ready += sum(1 for x in items if isinstance(x, str) and x == _targets.QUEUE_READY)
+                    ready += sum(1 for x in items
+                                 if isinstance(x, str) and x == _targets.QUEUE_READY)
                 return ready
 
             _bounded(warm_up, START_DEADLINE, procs, f"{what} start")

@@ -14,10 +14,11 @@ Cases (ratio = stdlib time / gompx time; above 1, gompx is faster):
 Both sides of 1-3 are one memcpy through a MAP_SHARED mapping of a tmpfs page cache
 (a memfd in gompx, a /dev/shm file in stdlib): the bytes never go near the Go core, so
 the target is equality. After the table, the same copies into and out of a plain
-``bytearray`` (private memory, no sharing) show what memcpy alone costs here. Case 4 is where the two
-differ: stdlib opens a file and tells its resource tracker (a pipe write) on create and
-on attach; gompx makes a memfd and binds an abstract socket on create, and an attach is
-a connect and one message carrying the descriptor (SCM_RIGHTS), answered by a goroutine.
+``bytearray`` (private memory, no sharing) show what memcpy alone costs here. Case 4 is
+where the two differ: stdlib opens a file and tells its resource tracker (a pipe write)
+on create and on attach; gompx makes a memfd and binds an abstract socket on create, and
+an attach is a connect and one message carrying the descriptor (SCM_RIGHTS), answered by
+a goroutine.
 
 Run with the interpreter's real path, not a pyenv shim::
 

@@ -30,7 +30,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import _targets  # noqa: E402
+import _targets
 
 JOIN = 120.0  # seconds a child may take to finish its part before the case fails
 

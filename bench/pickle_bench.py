@@ -51,8 +51,8 @@ def time_cpython():
     out = {}
     for name, v in values().items():
         data = pickle.dumps(v, 5)
-        out[("Encode", name)] = _per_call(lambda: pickle.dumps(v, 5))
-        out[("Decode", name)] = _per_call(lambda: pickle.loads(data))
+        out[("Encode", name)] = _per_call(lambda v=v: pickle.dumps(v, 5))
+        out[("Decode", name)] = _per_call(lambda data=data: pickle.loads(data))
     return out
 
 
@@ -91,7 +91,8 @@ def main():
         for go_op in (op, "DecodeAlias") if op == "Decode" else (op,):
             go_ns = go.get((go_op, name))
             if go_ns is not None:
-                print("%-11s %-11s %14.0f %14.0f %8.2f" % (go_op, name, go_ns, py_ns, go_ns / py_ns))
+                print("%-11s %-11s %14.0f %14.0f %8.2f"
+                      % (go_op, name, go_ns, py_ns, go_ns / py_ns))
     for key, what in ((("Memcpy1MiB", ""), "allocate and copy 1 MiB in Go"),
                       (("Copy1MiB", ""), "copy 1 MiB into a warm buffer in Go")):
         if key in go:

@@ -132,7 +132,8 @@ def make_log(n):
     lines = []
     for i in range(n):
         sec = 1714521600 + i // 20
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)) + f".{rng.randrange(1000):03d}Z"
+        stamp = (time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
+                 + f".{rng.randrange(1000):03d}Z")
         client = "10.%d.%d.%d" % (rng.randrange(4), rng.randrange(256), rng.randrange(1, 255))
         path = rng.choice(paths)
         if path.startswith("/api") and rng.random() < 0.7:
@@ -206,8 +207,8 @@ def run_job(mp, corpus, crcs, lines, parsed, workers):
 
     Returns (answers, timings): the answers are (block CRCs, parsed lines, parsed lines
     from the queue farm, parsed lines from the Pool) as the workers gave them; timings are
-    the seconds for startup, the scan, the farm, the queue farm and the Pool phase. Raises RuntimeError if an answer is wrong or
-    missing, or a worker fails.
+    the seconds for startup, the scan, the farm, the queue farm and the Pool phase.
+    Raises RuntimeError if an answer is wrong or missing, or a worker fails.
     """
     wait = mp.connection.wait
     ctx = mp.get_context("spawn")

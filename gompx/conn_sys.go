@@ -1,7 +1,6 @@
 package gompx
 
 import (
-	"errors"
 	"io"
 	"time"
 	"unsafe"
@@ -245,5 +244,3 @@ func isSocket(fd int) (bool, error) {
 	}
 	return st.Mode&unix.S_IFMT == unix.S_IFSOCK, nil
 }
-
-var errHangUp = errors.New("peer hung up")

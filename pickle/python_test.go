@@ -359,8 +359,9 @@ func bigInt(s string) *big.Int {
 }
 
 type sample struct {
-	A    int
-	B    string `pickle:"b"`
+	A int
+	B string `pickle:"b"`
+	//lint:ignore U1000 an unexported field, which the encoder must leave out
 	skip int
 	C    []int `pickle:",omitempty"`
 	D    bool  `pickle:"-"`

@@ -312,10 +312,9 @@ func NewFrozenSet(items ...any) (*FrozenSet, error) {
 
 // Key types that keep Python-distinct values apart in a Go map.
 type (
-	bigKey    string // an int beyond int64, in decimal
-	bytesKey  string // a bytes value
-	tupleKey  string // a tuple, as its members' encoded keys
-	frozenKey string // a frozenset, as the sorted-free sum of member keys
+	bigKey   string // an int beyond int64, in decimal
+	bytesKey string // a bytes value
+	tupleKey string // a tuple, as its members' encoded keys
 )
 
 // maxKeyBytes bounds the encoded key of one tuple, so that hostile input

@@ -7,10 +7,7 @@ its module name ("multiprocessing" or "gompx").
 
 import importlib
 import os
-import queue
 import sys
-import threading
-import time
 
 WAIT = 30  # seconds any child waits for its parent
 

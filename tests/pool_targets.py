@@ -112,8 +112,10 @@ def identity(x):
     return x
 
 
-def ignore_sigterm_and_sleep(_=None):
+def ignore_sigterm_and_sleep(marker=None):
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if marker is not None:  # tells the test that SIGTERM is ignored from now on
+        open(marker, "w").close()
     time.sleep(60)
 
 

@@ -1,8 +1,9 @@
 """gompx-only promises of multiprocessing.heap: the bookkeeping is a view of the Go core's
 arenas (the locks' blocks show in the process heap's), memory goes back to the kernel when
-an arena's last block is freed (unless the arena is small enough to keep, as CPython's), a block a child still holds stays allocated until the child
-drops it (and the child's drop gives the arena back), bad frees raise ValueError, and a
-dropped Heap closes its arenas. The stdlib-compatible behaviour is in test_heap.py.
+an arena's last block is freed (unless the arena is small enough to keep, as CPython's),
+a block a child still holds stays allocated until the child drops it (and the child's
+drop gives the arena back), bad frees raise ValueError, and a dropped Heap closes its
+arenas. The stdlib-compatible behaviour is in test_heap.py.
 """
 
 import gc

@@ -10,11 +10,9 @@ or crashes less) the case says so.  Listener servers run in their own interprete
 (``hostile_targets.py``), so that one that crashes or grows shows as such.
 """
 
-import importlib
 import json
 import os
 import select
-import signal
 import socket
 import struct
 import subprocess

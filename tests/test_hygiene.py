@@ -113,7 +113,8 @@ cases = {
     "send_bytes offset -1": lambda: gompx.Pipe()[0].send_bytes(b"abc", -1),
     "join unstarted": lambda: unstarted().join(1),
     "get_context(fork)": lambda: gompx.get_context("fork"),
-    "wait on closed fd": lambda: __import__("gompx.connection").connection.wait([never_opened_fd()], 0.1),
+    "wait on closed fd":
+        lambda: __import__("gompx.connection").connection.wait([never_opened_fd()], 0.1),
 }
 print(json.dumps({name: outcome(fn) for name, fn in cases.items()}))
 '''

@@ -1,8 +1,9 @@
 """Children's lifetime tied to the parent's, observed from outside in a script.
 
 The script is the parent: it starts children, prints their pids and then exits (or is
-SIGKILLed by the test); its children are the test's grandchildren.  A pid counts as gone when /proc has no entry or the entry is a
-zombie (orphans are reparented to an init that may reap them late).
+SIGKILLed by the test); its children are the test's grandchildren.  A pid counts as gone
+when /proc has no entry or the entry is a zombie (orphans are reparented to an init that
+may reap them late).
 """
 
 import contextlib

@@ -6,6 +6,7 @@ the same.  Not parametrized by ``mp``: each test runs both sides itself.
 """
 
 import os
+import re
 import subprocess
 import sys
 
@@ -68,10 +69,39 @@ def test_dash_m_runs_a_module(tmp_path):
 
 def test_version_and_usage():
     version = run("-m", "gompx", "--version")
-    assert version.returncode == 0
+    assert version.returncode == 0, version.stderr
     assert version.stdout.startswith("gompx ") and "start method spawn" in version.stdout
     usage = run("-m", "gompx")
     assert usage.returncode == 2 and "usage:" in usage.stderr
+
+
+def test_version_names_the_installed_release_and_the_go_build():
+    # The version has one source (gompx/__init__.py, read by pyproject at build time):
+    # the installed distribution's metadata and the module must agree.
+    code = ("import importlib.metadata as m, gompx; "
+            "print(m.version('gompx')); print(gompx.__version__)")
+    meta = run("-c", code)
+    assert meta.returncode == 0, meta.stderr
+    dist_version, module_version = meta.stdout.split()
+    assert dist_version == module_version
+    lines = run("-m", "gompx", "--version").stdout.splitlines()
+    assert lines[0] == "gompx %s (Python %s, start method spawn)" % (
+        module_version, "%d.%d.%d" % sys.version_info[:3])
+    go = re.fullmatch(r"Go core built with (go1\.\d+\S*) linux/(\w+): "
+                      r"module github\.com/gompx/gompx (\S+)(, git \w{12}( \(modified\))?)?, "
+                      r"CGO_ENABLED=1", lines[1])
+    assert go, lines
+
+
+def test_version_shows_the_vcs_stamp_when_go_recorded_one():
+    # Builds from a git checkout with Go's VCS stamping on carry these fields.
+    from gompx.__main__ import _describe_build
+    info = {"go": "go1.26.8", "goos": "linux", "goarch": "amd64",
+            "path": "github.com/gompx/gompx", "version": "v0.1.1-0.20261207", "vcs": "git",
+            "vcs.revision": "2bda4f9a1b2c3d4e5f", "vcs.modified": "true", "CGO_ENABLED": "1"}
+    assert _describe_build(info) == (
+        "Go core built with go1.26.8 linux/amd64: module github.com/gompx/gompx "
+        "v0.1.1-0.20261207, git 2bda4f9a1b2c (modified), CGO_ENABLED=1")
 
 
 def test_starting_a_process_while_importing_main_raises_the_bootstrapping_error():

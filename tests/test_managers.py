@@ -556,7 +556,8 @@ def test_xml_connections_talk_to_stdlib(mgrs):
     for Listener, Client in ((std.XmlListener, ours[1]), (ours[0], std.XmlClient)):
         with Listener(("127.0.0.1", 0), authkey=b"k") as listener:
             accepted = []
-            t = threading.Thread(target=lambda: accepted.append(listener.accept()))
+            t = threading.Thread(target=lambda accepted=accepted, listener=listener:
+                                 accepted.append(listener.accept()))
             t.start()
             c = Client(listener.address, authkey=b"k")
             t.join(WAIT)

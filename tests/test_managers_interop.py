@@ -2,8 +2,9 @@
 
 Every test is gompx-only: the other side is stock CPython, or gompx again.
 
-A stock CPython 3.11, 3.12 and 3.13 (each found under /root/.pyenv/versions, else
-skipped with the reason) runs ``interop_stock.py`` with ``-I -S``, so gompx cannot be
+A stock CPython 3.11, 3.12 and 3.13 (each found as scripts/pythons.sh finds them, see
+pythons.py: GOMPX_PYTHONS, pyenv, PATH; else skipped with the reason in the summary)
+runs ``interop_stock.py`` with ``-I -S``, so gompx cannot be
 imported there: every class gompx sends must load from the standard library alone.
 
 - gompx client, stock server: the server listens on 127.0.0.2; the scenario runs in this
@@ -19,7 +20,6 @@ the other, stock CPython and gompx both ways (skipped, with the reason, where ``
 cannot make namespaces).
 """
 
-import glob
 import importlib
 import json
 import os
@@ -29,6 +29,7 @@ import sys
 import pytest
 
 import manager_targets as mt
+import pythons
 
 pytestmark = pytest.mark.gompx_only
 
@@ -44,17 +45,19 @@ def gompx(mp):
     return mp
 
 
+STOCK = pythons.find_pythons()
+
+
 def _stock(version):
-    found = sorted(glob.glob("/root/.pyenv/versions/%s.*/bin/python%s" % (version, version)))
-    return found[-1] if found else None
+    """The stock CPython *version*; the test skips, saying where it looked, if there is none."""
+    if version not in STOCK:
+        pytest.skip("no CPython %s found (looked for %s)" % (version, pythons.where()))
+    return STOCK[version]
 
 
 @pytest.fixture(params=["3.11", "3.12", "3.13"])
 def stock(request):
-    path = _stock(request.param)
-    if path is None:
-        pytest.skip("no CPython %s under /root/.pyenv/versions" % request.param)
-    return path
+    return _stock(request.param)
 
 
 def _expect_common(r):
@@ -115,7 +118,7 @@ def test_gompx_client_stock_server(gompx, stock):
         server.stderr.close()
 
 
-def test_stock_client_gompx_server(gompx, stock):
+def test_stock_client_gompx_server(gompx, stock, request):
     # This process's authkey: it reads a nested proxy back at the end, which
     # authenticates with the process authkey.
     authkey = bytes(gompx.current_process().authkey)
@@ -127,7 +130,7 @@ def test_stock_client_gompx_server(gompx, stock):
                                authkey.hex()], capture_output=True, text=True, timeout=WAIT)
         assert done.returncode == 0, done.stderr
         r = json.loads(done.stdout)
-        assert r["python"] == os.path.basename(stock)[len("python"):]
+        assert r["python"] == request.node.callspec.params["stock"]
         _expect_common(r)
         # what gompx sent loaded in a CPython without gompx, as the stdlib's classes
         assert r["nested"][0] == "multiprocessing.managers"
@@ -230,8 +233,6 @@ def test_across_network_namespaces(gompx, hosts, server_side):
     """A server on one host, a client on the other: stock 3.11 and gompx, both ways."""
     ns_a, addr_a, ns_b, addr_b = hosts
     stock = _stock("3.11")
-    if stock is None:
-        pytest.skip("no CPython 3.11 under /root/.pyenv/versions")
     key = os.urandom(16).hex()
     if server_side == "stock":
         serve = [stock, "-I", "-S", SCRIPT, "serve", addr_a, key]

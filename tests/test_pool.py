@@ -129,7 +129,7 @@ def test_unpicklable_function_or_arguments(pool):
     r = pool.apply_async(lambda: 1)
     with pytest.raises((pickle.PicklingError, AttributeError, TypeError)):
         r.get(10)
-    with pytest.raises(Exception):
+    with pytest.raises(TypeError, match="refuses to be pickled"):
         pool.map(T.identity, [1, T.Unpicklable(), 3])
     assert pool.apply(T.square, (5,)) == 25
 
@@ -450,10 +450,14 @@ def test_long_task_does_not_hold_up_short_ones(pool):
 
 
 @pytest.mark.gompx_only
-def test_terminate_kills_a_worker_that_ignores_sigterm(ctx):
+def test_terminate_kills_a_worker_that_ignores_sigterm(ctx, tmp_path):
+    ignoring = str(tmp_path / "ignoring-sigterm")
     p = ctx.Pool(1)
-    p.apply_async(T.ignore_sigterm_and_sleep)
-    time.sleep(0.3)
+    p.apply_async(T.ignore_sigterm_and_sleep, (ignoring,))
+    deadline = time.monotonic() + 30
+    while not os.path.exists(ignoring):  # a worker still starting would die of SIGTERM
+        assert time.monotonic() < deadline, "the task never started"
+        time.sleep(0.01)
     start = time.monotonic()
     p.terminate()
     p.join()

@@ -551,7 +551,7 @@ def test_join_trap_joinable_and_simple(mp):
         p.join(30)
         assert not p.is_alive(), kind
         assert p.exitcode == 0
-        got = Background(lambda: [qget(q, kind) for _ in range(1000)]).finish(30)
+        got = Background(lambda q=q, kind=kind: [qget(q, kind) for _ in range(1000)]).finish(30)
         assert got == [b"y" * (10 * KIB)] * 1000
 
 

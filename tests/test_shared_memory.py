@@ -11,7 +11,6 @@ import importlib
 import os
 import pickle
 import signal
-import struct
 import subprocess
 import sys
 import threading

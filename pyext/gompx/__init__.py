@@ -9,7 +9,7 @@ the Go runtime: that happens on first use, so a fork server can import gompx saf
 
 from . import context
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the only copy: pyproject.toml reads it
 
 __all__ = [name for name in dir(context._default_context) if not name.startswith("_")]
 globals().update((name, getattr(context._default_context, name)) for name in __all__)

@@ -21,9 +21,25 @@ _USAGE = ("usage: python -m gompx PROGRAM.py [ARGS...]\n"
 
 
 def _version():
+    import json
+
     import gompx
-    return "gompx %s (Python %s, start method %s)" % (
-        gompx.__version__, sys.version.split()[0], gompx.get_start_method())
+    from gompx import _native
+    info = json.loads(_native.call(_native.ext.gompxcore_BuildInfo))
+    return "gompx %s (Python %s, start method %s)\n%s" % (
+        gompx.__version__, sys.version.split()[0], gompx.get_start_method(),
+        _describe_build(info))
+
+
+def _describe_build(info):
+    """One line from the Go core's build info (gompxcore.BuildInfo's JSON, decoded)."""
+    vcs = ""
+    if info.get("vcs.revision"):  # absent from sdist builds and under -buildvcs=false
+        vcs = ", %s %s%s" % (info.get("vcs", "vcs"), info["vcs.revision"][:12],
+                             " (modified)" if info.get("vcs.modified") == "true" else "")
+    return "Go core built with %s %s/%s: module %s %s%s, CGO_ENABLED=%s" % (
+        info["go"], info["goos"], info["goarch"], info["path"], info["version"], vcs,
+        info.get("CGO_ENABLED", "?"))
 
 
 def main(argv):

@@ -82,7 +82,7 @@ def install():
     global _installed
     if _installed:
         return
-    import importlib.util  # noqa: F401  (find_spec above needs it loaded)
+    import importlib.util
     sys.meta_path.insert(0, _AliasFinder())
     for name in list(sys.modules):
         target = _target_of(name)

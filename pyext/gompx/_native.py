@@ -31,7 +31,7 @@ def _refuse_in_fork_server():
 
 _refuse_in_fork_server()
 
-from . import _gompxnative as ext  # noqa: E402
+from . import _gompxnative as ext  # noqa: E402 (only after the fork-server check above)
 
 __all__ = ["ext", "translate", "call", "bytes_address", "BYTES_DATA_OFFSET", "STILL_RUNNING",
            "wait_sliced", "wait_interruptible",

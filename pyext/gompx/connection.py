@@ -24,7 +24,7 @@ import socket
 import tempfile
 
 from . import reduction
-from .context import BufferTooShort, AuthenticationError  # noqa: F401 (re-exported)
+from .context import BufferTooShort, AuthenticationError
 
 __all__ = ["Client", "Listener", "Pipe", "wait", "Connection", "BufferTooShort",
            "AuthenticationError", "answer_challenge", "deliver_challenge", "address_type",
@@ -440,7 +440,7 @@ def _validate_family(family):
 def address_type(address):
     """Return the types of the address: 'AF_INET', 'AF_UNIX', or 'AF_PIPE'."""
     from . import util
-    if type(address) == tuple:
+    if type(address) is tuple:
         return "AF_INET"
     elif type(address) is str and address.startswith("\\\\"):
         return "AF_PIPE"

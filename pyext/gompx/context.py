@@ -161,7 +161,7 @@ class BaseContext:
 
     def allow_connection_pickling(self):
         """Connections pickle whenever a child is spawned; nothing to register."""
-        from . import connection  # noqa: F401
+        from . import connection  # noqa: F401 (imported for its effect, as stdlib does)
 
     def set_executable(self, executable):
         """Set the interpreter that spawned children run."""
@@ -194,11 +194,12 @@ class BaseContext:
     @property
     def reducer(self):
         """The reduction module used to pickle objects for children."""
-        return globals()["_reduction"]
+        return _reduction
 
     @reducer.setter
     def reducer(self, reduction):
-        globals()["_reduction"] = reduction
+        global _reduction
+        _reduction = reduction
 
     def _check_available(self):
         pass

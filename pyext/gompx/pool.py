@@ -33,7 +33,8 @@ from ._poolcore import (CLOSE, RUN, TERMINATE, _APPLY, _CALL1, _ERROR, _FEED_AHE
                         _dumps_exception, _serve, _take)
 from .context import TimeoutError
 
-__all__ = ["Pool", "ThreadPool", "ApplyResult", "AsyncResult", "MapResult", "IMapIterator",
+__all__ = ["Pool", "ThreadPool",  # noqa: F822 (ThreadPool: module __getattr__, from .dummy)
+           "ApplyResult", "AsyncResult", "MapResult", "IMapIterator",
            "IMapUnorderedIterator", "RemoteTraceback", "ExceptionWithTraceback",
            "MaybeEncodingError", "WorkerLostError", "mapstar", "starmapstar", "worker",
            "INIT", "RUN", "CLOSE", "TERMINATE"]

@@ -38,7 +38,8 @@ class Popen(popen_spawn_posix.Popen):
             self.pid = forkserver.read_signed(self._channel)
         except EOFError:
             self._channel.close()
-            raise OSError("the fork server did not start the child (it may have exited)")
+            raise OSError("the fork server did not start the child (it may have exited)") \
+                from None
         self._channel.sendall(buf)
         self.sentinel = self._channel.fileno()
 

@@ -5,7 +5,7 @@ CPython's map.  gompx's core uses Linux interfaces (memfds, futexes, pidfds) and
 Linux only; importing this module anywhere raises ImportError saying so.
 """
 
-__all__ = ["Popen"]
+__all__ = []  # nothing: importing this module raises
 
 raise ImportError("gompx runs on Linux only: it has no Windows start method "
                   "(popen_spawn_win32)")

@@ -12,7 +12,6 @@ import functools
 import io
 import pickle
 import socket
-import sys
 from abc import ABCMeta
 
 __all__ = ["send_handle", "recv_handle", "ForkingPickler", "register", "dump", "DupFd",
@@ -208,7 +207,7 @@ def _rebuild_socket(df, family, type, proto):
 ForkingPickler._fallback_reducers[socket.socket] = _reduce_socket
 
 
-class AbstractReducer(metaclass=ABCMeta):
+class AbstractReducer(metaclass=ABCMeta):  # noqa: B024 (stdlib's has no abstract method either)
     """Base of a replacement reduction mechanism (``ctx.reducer = MyReducer()``)."""
 
     ForkingPickler = ForkingPickler

@@ -268,7 +268,8 @@ def _watch_parent(watch):
 
     *watch* is ``(index of the parent's pidfd among the inherited descriptors, grace in
     ms)``.  Until this call the kernel kills this child the instant its parent dies
-    (PR_SET_PDEATHSIG; a fork-served child watches from its fork on, see forkserver.py).  After it, the parent's death makes the sentinel ready at once (so
+    (PR_SET_PDEATHSIG; a fork-served child watches from its fork on, see forkserver.py).
+    After it, the parent's death makes the sentinel ready at once (so
     ``parent_process().is_alive()`` is False and ``join()`` returns), and the Go core kills
     this process (SIGKILL) when the grace has passed, unless it exited first.  The watch
     is a goroutine: it works while Python is busy in C code or holds the GIL, and it

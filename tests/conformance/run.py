@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXPECTED = os.path.join(HERE, "expected")
@@ -53,7 +54,8 @@ def main():
         _record_baseline(baseline_path, outcomes, label)
         return 0
     if args.k:
-        return 0 if all(o["outcome"] in PASSING + ("skip", "xfail") for o in outcomes.values()) else 1
+        ok = all(o["outcome"] in PASSING + ("skip", "xfail") for o in outcomes.values())
+        return 0 if ok else 1
     if not os.path.exists(baseline_path):
         print("no baseline %s: run with --impl stdlib --record first" % baseline_path)
         return 1
@@ -187,7 +189,6 @@ def _read_results(path):
 def _inner(args):
     import faulthandler
     import signal
-    import unittest
     # Started in the background by a shell, the worker inherits SIGINT ignored; the
     # suite sends SIGINT and expects KeyboardInterrupt, as in an interactive run.
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -225,7 +226,6 @@ def _load_suite(suite, method):
 
 
 def _flatten(suite):
-    import unittest
     for t in suite:
         if isinstance(t, unittest.TestSuite):
             yield from _flatten(t)
@@ -238,10 +238,7 @@ def _short_id(test):
     return test.id().split(".", 1)[1] if "." in test.id() else test.id()
 
 
-import unittest as _unittest  # noqa: E402  (the worker's result class needs it at import)
-
-
-class _RecordingResult(_unittest.TestResult):
+class _RecordingResult(unittest.TestResult):
     """Writes each test's start and outcome as it happens, and arms the hang limit."""
 
     def __init__(self, out, timeout, stacks):
@@ -280,7 +277,7 @@ class _RecordingResult(_unittest.TestResult):
 
     def addError(self, test, err):
         super().addError(test, err)
-        if isinstance(test, _unittest.suite._ErrorHolder):
+        if isinstance(test, unittest.suite._ErrorHolder):
             # setUpClass/setUpModule: the tests it guards will not run; blame the fixture.
             self._write(kind="end", test=str(test), outcome="error",
                         detail=self._exc_info_to_string(err, test))

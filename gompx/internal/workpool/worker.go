@@ -176,16 +176,6 @@ func (p *Pool) retire(w *worker) {
 	p.reap(w)
 }
 
-// roundTrip sends a request and reads the reply; delivered reports whether
-// the request left in full, so that the task may have run.
-func (w *worker) roundTrip(req []byte) (reply []byte, delivered bool, err error) {
-	if err := w.conn.SendBytes(req); err != nil {
-		return nil, false, err
-	}
-	reply, err = w.conn.RecvBytes(0)
-	return reply, true, err
-}
-
 // failure is the error for a task whose worker broke off its round trip.
 func (p *Pool) failure(w *worker, err error) error {
 	p.mu.Lock()
