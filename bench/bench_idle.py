@@ -85,7 +85,7 @@ def _print_table(results, seconds, file=None):
     for res in results:
         s, g, b = res.median("stdlib"), res.median("gompx"), _budget(res, seconds)
 
-        def cell(impl, med):
+        def cell(impl, med, res=res):
             return "-" if med is None else f"{med * 1e3:.3f} ±{res.spread(impl) * 100:.0f}%"
         ratio = res.ratio()
         met = "-" if g is None or b is None else ("yes" if g <= b else "NO")
