@@ -1,0 +1,208 @@
+package cluster
+
+import (
+	"context"
+	"crypto/hmac"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Handler runs one chunk: fn is the task's "module:qualname" (for messages), body
+// the verified pickle. It returns the result's status and body. ctx is canceled
+// when the worker stops; the chunk is then given back for another worker.
+type Handler func(ctx context.Context, fn string, body []byte) (Status, []byte)
+
+// WorkerOptions configure Serve.
+type WorkerOptions struct {
+	// Slots is how many chunks run at once (one per local worker process); 1 if 0.
+	Slots int
+	// Name identifies this worker in results ("host/pid" if empty).
+	Name string
+	// Logf, if set, receives one line per event worth an operator's attention.
+	Logf func(format string, args ...any)
+}
+
+// worker is the state of one Serve.
+type worker struct {
+	conn     *Conn
+	cons     jetstream.Consumer
+	opts     WorkerOptions
+	handler  Handler
+	progress time.Duration
+
+	mu      sync.Mutex
+	callers map[string]callerSeen
+}
+
+type callerSeen struct {
+	alive bool
+	at    time.Time
+}
+
+// Serve pulls chunks from the cluster and runs them with handler until ctx is done,
+// at most opts.Slots at once. Chunks running when ctx ends are given back (Nak) for
+// another worker. It returns nil after ctx ended, or the error that stopped it.
+func Serve(ctx context.Context, c *Conn, opts WorkerOptions, handler Handler) error {
+	if opts.Slots <= 0 {
+		opts.Slots = 1
+	}
+	if opts.Name == "" {
+		host, _ := os.Hostname()
+		opts.Name = fmt.Sprintf("%s/%d", host, os.Getpid())
+	}
+	if opts.Logf == nil {
+		opts.Logf = func(string, ...any) {}
+	}
+	cons, err := c.js.Consumer(ctx, TasksStream, WorkerConsumer)
+	if err != nil {
+		return fmt.Errorf("gompx: consumer %s: %w", WorkerConsumer, err)
+	}
+	w := &worker{conn: c, cons: cons, opts: opts, handler: handler, callers: map[string]callerSeen{},
+		progress: max(cons.CachedInfo().Config.AckWait/3, 100*time.Millisecond)}
+	errs := make(chan error, opts.Slots)
+	var wg sync.WaitGroup
+	for range opts.Slots {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- w.loop(ctx)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// loop pulls and runs one chunk at a time until ctx is done.
+func (w *worker) loop(ctx context.Context) error {
+	for ctx.Err() == nil {
+		msg, err := w.cons.Next(jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			switch {
+			case errors.Is(err, nats.ErrTimeout), errors.Is(err, jetstream.ErrNoMessages):
+				continue
+			case errors.Is(err, nats.ErrConnectionClosed):
+				if ctx.Err() != nil {
+					return nil
+				}
+				return fmt.Errorf("gompx: lost the cluster: %w", err)
+			}
+			w.opts.Logf("gompx worker: pull: %v", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		w.handle(ctx, msg)
+	}
+	return nil
+}
+
+// handle runs one delivered chunk and acknowledges it once its result is stored.
+func (w *worker) handle(ctx context.Context, msg jetstream.Msg) {
+	t, sum, err := parseTask(msg.Subject(), msg.Headers(), msg.Data())
+	if err != nil {
+		w.opts.Logf("gompx worker: dropping a malformed task: %v", err)
+		msg.Term()
+		return
+	}
+	if !w.callerAlive(ctx, t.Pool) {
+		w.opts.Logf("gompx worker: dropping chunk %s: its pool is gone", t.msgID())
+		msg.Term()
+		return
+	}
+	body := t.Body
+	if t.Obj != "" {
+		if body, err = w.conn.getObject(ctx, t.Obj); err != nil {
+			w.answer(ctx, msg, t, StatusFail, []byte("the task's body was lost: "+err.Error()))
+			return
+		}
+	}
+	if !hmac.Equal(sum, mac(w.conn.opts.Authkey, "gompx-task", t.fields(), body)) {
+		w.opts.Logf("gompx worker: chunk %s failed its HMAC check", t.msgID())
+		w.answer(ctx, msg, t, StatusAuth, []byte(fmt.Sprintf(
+			"gompx worker %s could not verify the task's HMAC: its authkey differs from the pool's", w.opts.Name)))
+		return
+	}
+	status, out := w.run(ctx, msg, t.Func, body)
+	if ctx.Err() != nil {
+		msg.Nak() // stopping: another worker runs it
+		return
+	}
+	w.answer(ctx, msg, t, status, out)
+}
+
+// run calls the handler while sending progress acks.
+func (w *worker) run(ctx context.Context, msg jetstream.Msg, fn string, body []byte) (Status, []byte) {
+	done := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(w.progress)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				msg.InProgress()
+			}
+		}
+	}()
+	defer close(done)
+	return w.handler(ctx, fn, body)
+}
+
+// answer publishes the chunk's result, then acks (auth: terminates) the task.
+func (w *worker) answer(ctx context.Context, msg jetstream.Msg, t *task, status Status, body []byte) {
+	r := &result{Pool: t.Pool, Job: t.Job, Chunk: t.Chunk, Status: status, Worker: w.opts.Name, Body: body}
+	if len(body) > InlineLimit {
+		r.Obj = t.msgID() + ".result"
+		if err := w.conn.putObject(ctx, r.Obj, body); err != nil {
+			w.opts.Logf("gompx worker: chunk %s: %v", t.msgID(), err)
+			msg.Nak()
+			return
+		}
+		r.Body = nil
+	}
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if _, err := w.conn.js.PublishMsg(pctx, r.toMsg(w.conn.opts.Authkey, body)); err != nil {
+		w.opts.Logf("gompx worker: chunk %s: publish result: %v", t.msgID(), err)
+		msg.Nak()
+		return
+	}
+	if status == StatusAuth {
+		msg.Term()
+		return
+	}
+	if err := msg.DoubleAck(pctx); err != nil {
+		w.opts.Logf("gompx worker: chunk %s: ack: %v (it may run again; its result counts once)", t.msgID(), err)
+	}
+}
+
+// callerAlive reports whether pool's result consumer still exists (cached 5 s).
+func (w *worker) callerAlive(ctx context.Context, pool string) bool {
+	w.mu.Lock()
+	seen, ok := w.callers[pool]
+	w.mu.Unlock()
+	if ok && time.Since(seen.at) < 5*time.Second {
+		return seen.alive
+	}
+	_, err := w.conn.js.Consumer(ctx, ResultsStream, resultConsumer(pool))
+	alive := !errors.Is(err, jetstream.ErrConsumerNotFound)
+	w.mu.Lock()
+	w.callers[pool] = callerSeen{alive: alive, at: time.Now()}
+	w.mu.Unlock()
+	return alive
+}
