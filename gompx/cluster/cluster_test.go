@@ -383,7 +383,7 @@ func TestConnectRefusals(t *testing.T) {
 		{"loopback .3", Options{URL: "nats://127.0.0.3:4222"}, ""},
 		{"localhost", Options{URL: "nats://localhost:4222"}, ""},
 		{"loopback v6", Options{URL: "nats://[::1]:4222"}, ""},
-		{"remote, no credentials", Options{URL: "nats://gompx.invalid:4222"}, "refusing to connect to gompx.invalid:4222 without credentials"},
+		{"remote, no credentials", Options{URL: "nats://gompx.invalid:4222"}, "insecure connection: refusing to connect to gompx.invalid:4222 without credentials"},
 		{"second of two remote", Options{URL: "nats://127.0.0.1:4222,nats://gompx.invalid:4222"}, "refusing"},
 		{"remote, token", Options{URL: "nats://gompx.invalid:4222", Token: "t"}, ""},
 		{"remote, user", Options{URL: "nats://gompx.invalid:4222", User: "u", Password: "p"}, ""},

@@ -42,6 +42,10 @@ type Options struct {
 	ReconnectFor time.Duration
 }
 
+// ErrInsecure is wrapped by the error of a connection refused for lack of
+// credentials to a server that is not on this machine.
+var ErrInsecure = errors.New("gompx: insecure connection")
+
 // Conn is a connection to the cluster with JetStream.
 type Conn struct {
 	nc   *nats.Conn
@@ -94,9 +98,9 @@ func (o *Options) checkURLs() error {
 			continue // credentials in the URL
 		}
 		if !isLoopback(u.Hostname()) && !o.hasCredentials() && !o.Insecure {
-			return fmt.Errorf("gompx: refusing to connect to %s without credentials: whoever "+
+			return fmt.Errorf("%w: refusing to connect to %s without credentials: whoever "+
 				"can publish tasks there runs code on the workers; give credentials (user and "+
-				"password, token, NKey or creds file) or pass insecure=True", u.Host)
+				"password, token, NKey or creds file) or pass insecure=True", ErrInsecure, u.Host)
 		}
 	}
 	return nil

@@ -83,8 +83,8 @@ type result struct {
 	Body   []byte
 }
 
-func taskSubject(pool string) string   { return taskPrefix + pool }
-func resultSubject(pool string) string { return resultPrefix + pool }
+func taskSubject(pool string) string    { return taskPrefix + pool }
+func resultSubject(pool string) string  { return resultPrefix + pool }
 func resultConsumer(pool string) string { return "r-" + pool }
 
 // mac is HMAC-SHA256 over the kind, the fields (each followed by NUL), the body's
