@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3)
 GO ?= go
 PYTESTFLAGS ?=
 # The project's Go packages (not ./...: that would include gopy's output under build/).
-GOPKGS = ./gompx/... ./pickle/... ./pyext/... ./examples/... ./tests/goworker/...
+GOPKGS = ./gompx/... ./pickle/... ./pyext/... ./examples/... ./tests/goworker/... ./cmd/...
 
 .PHONY: install test test-go test-py fuzz fuzz-diff matrix conformance conformance-ci demo bench vet clean
 

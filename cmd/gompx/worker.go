@@ -63,11 +63,6 @@ func runWorker(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	pool, err := pyworker.NewPool(pyworker.Options{Python: interp, Workers: *processes})
-	if err != nil {
-		return fmt.Errorf("gompx worker: start %s: %w", interp, err)
-	}
-	defer pool.Terminate()
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	conn, err := cluster.Connect(cctx, o)
 	cancel()
@@ -75,6 +70,11 @@ func runWorker(ctx context.Context, args []string) error {
 		return err
 	}
 	defer conn.Close()
+	pool, err := pyworker.NewPool(pyworker.Options{Python: interp, Workers: *processes})
+	if err != nil {
+		return fmt.Errorf("gompx worker: start %s: %w", interp, err)
+	}
+	defer pool.Terminate()
 	wo := cluster.WorkerOptions{Slots: len(pool.Pids()), Name: *name}
 	if *verbose {
 		wo.Logf = func(format string, a ...any) { fmt.Fprintf(os.Stderr, format+"\n", a...) }
