@@ -296,9 +296,14 @@ func (k *Caller) onMaxDeliveries(m *nats.Msg) {
 
 // onConsumeError stops the caller when the connection is gone for good.
 func (k *Caller) onConsumeError(_ jetstream.ConsumeContext, err error) {
-	if errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, jetstream.ErrConsumerDeleted) {
+	if isClosed(err) || errors.Is(err, jetstream.ErrConsumerDeleted) {
 		k.fail(fmt.Errorf("gompx: lost the cluster: %w", err))
 	}
+}
+
+// isClosed reports an error that means the connection is gone for good.
+func isClosed(err error) bool {
+	return errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, jetstream.ErrConnectionClosed)
 }
 
 // fail stops the caller with err: every waiter returns it.

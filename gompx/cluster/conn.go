@@ -197,8 +197,37 @@ func Connect(ctx context.Context, opts Options) (*Conn, error) {
 func (c *Conn) Close() { c.nc.Close() }
 
 // ensure creates the shared streams and the workers' consumer if they are missing;
-// existing ones are used as they are.
+// existing ones are used as they are. While a cluster's JetStream is still forming
+// (no meta leader, too few peers for the replicas yet) it retries until ctx is done.
 func (c *Conn) ensure(ctx context.Context) error {
+	for {
+		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := c.ensureOnce(actx)
+		cancel()
+		if err == nil || !transient(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (still failing when time ran out: %v)", ctx.Err(), err)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// transient reports an error that a JetStream cluster still forming gives.
+func transient(err error) bool {
+	var api *jetstream.APIError
+	if errors.As(err, &api) {
+		return api.Code == 503 || api.ErrorCode == jetstream.JSErrCodeJetStreamNotEnabled ||
+			strings.Contains(api.Description, "insufficient resources") ||
+			strings.Contains(api.Description, "no suitable peers")
+	}
+	return errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, jetstream.ErrJetStreamNotEnabled)
+}
+
+func (c *Conn) ensureOnce(ctx context.Context) error {
 	replicas := max(c.opts.Replicas, 1)
 	streams := []jetstream.StreamConfig{{
 		Name: TasksStream, Subjects: []string{taskPrefix + "*"}, Retention: jetstream.WorkQueuePolicy,

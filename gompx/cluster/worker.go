@@ -92,7 +92,7 @@ func (w *worker) loop(ctx context.Context) error {
 			switch {
 			case errors.Is(err, nats.ErrTimeout), errors.Is(err, jetstream.ErrNoMessages):
 				continue
-			case errors.Is(err, nats.ErrConnectionClosed):
+			case isClosed(err):
 				if ctx.Err() != nil {
 					return nil
 				}

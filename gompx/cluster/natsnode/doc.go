@@ -11,7 +11,7 @@
 //	ClusterName    ""                  set to join a cluster: with ClusterHost/Port and Routes
 //	ClusterHost    Host                route address
 //	ClusterPort    0                   route port; 0 picks a free one
-//	Routes         none                nats-route://host:port of the other nodes
+//	Routes         none                nats-route://host:port of the cluster's nodes (required when clustered; its own may be listed)
 //	User/Password  none                client credentials required by the server
 //	Token          none                client token required by the server
 //

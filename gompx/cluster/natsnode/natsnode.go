@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -52,6 +53,10 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 		Authorization: o.Token, MaxPayload: 1 << 20,
 	}
 	if o.ClusterName != "" {
+		if len(o.Routes) == 0 {
+			return nil, errors.New("gompx: natsnode: a clustered node needs the routes of the " +
+				"cluster's nodes (its own may be among them)")
+		}
 		host := o.ClusterHost
 		if host == "" {
 			host = o.Host
@@ -61,27 +66,28 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 			cport = server.RANDOM_PORT
 		}
 		so.Cluster = server.ClusterOpts{Name: o.ClusterName, Host: host, Port: cport}
-		if len(o.Routes) > 0 {
-			so.Routes = server.RoutesFromStr(strings.Join(o.Routes, ","))
-		}
+		so.Routes = server.RoutesFromStr(strings.Join(o.Routes, ","))
 	}
 	s, err := server.NewServer(so)
 	if err != nil {
 		return nil, fmt.Errorf("gompx: nats server: %w", err)
 	}
-	if o.Logf != nil {
-		s.SetLogger(logger{o.Logf}, false, false)
-	}
+	log := &logger{f: o.Logf}
+	s.SetLogger(log, false, false)
 	s.Start()
 	deadline := time.Now().Add(30 * time.Second)
 	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
 		deadline = dl
 	}
-	for !s.ReadyForConnections(100 * time.Millisecond) {
-		if ctx.Err() != nil || time.Now().After(deadline) {
+	for !s.ReadyForConnections(100*time.Millisecond) || !s.Running() {
+		if !s.Running() || ctx.Err() != nil || time.Now().After(deadline) {
 			s.Shutdown()
-			return nil, fmt.Errorf("gompx: nats server on %s did not start in time", o.Host)
+			return nil, fmt.Errorf("gompx: nats server on %s did not start: %s", o.Host, log.lastError())
 		}
+	}
+	if o.ClusterName == "" && !s.JetStreamEnabled() {
+		s.Shutdown()
+		return nil, fmt.Errorf("gompx: nats server on %s started without JetStream: %s", o.Host, log.lastError())
 	}
 	return &Node{s: s}, nil
 }
@@ -111,11 +117,38 @@ func (n *Node) Shutdown() {
 	n.s.WaitForShutdown()
 }
 
-type logger struct{ f func(string, ...any) }
+// logger forwards the server's lines to Logf and keeps its last error.
+type logger struct {
+	f    func(string, ...any)
+	mu   sync.Mutex
+	last string
+}
 
-func (l logger) Noticef(format string, v ...any) { l.f(format, v...) }
-func (l logger) Warnf(format string, v ...any)   { l.f(format, v...) }
-func (l logger) Fatalf(format string, v ...any)  { l.f(format, v...) }
-func (l logger) Errorf(format string, v ...any)  { l.f(format, v...) }
-func (l logger) Debugf(format string, v ...any)  {}
-func (l logger) Tracef(format string, v ...any)  {}
+func (l *logger) Noticef(format string, v ...any) { l.out(format, v...) }
+func (l *logger) Warnf(format string, v ...any)   { l.out(format, v...) }
+func (l *logger) Fatalf(format string, v ...any)  { l.err(format, v...) }
+func (l *logger) Errorf(format string, v ...any)  { l.err(format, v...) }
+func (l *logger) Debugf(format string, v ...any)  {}
+func (l *logger) Tracef(format string, v ...any)  {}
+
+func (l *logger) out(format string, v ...any) {
+	if l.f != nil {
+		l.f(format, v...)
+	}
+}
+
+func (l *logger) err(format string, v ...any) {
+	l.mu.Lock()
+	l.last = fmt.Sprintf(format, v...)
+	l.mu.Unlock()
+	l.out(format, v...)
+}
+
+func (l *logger) lastError() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.last == "" {
+		return "no error logged (in time?)"
+	}
+	return l.last
+}
