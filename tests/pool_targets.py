@@ -191,3 +191,9 @@ def touch_then_sleep(directory, x, seconds=0.2):
     open(os.path.join(directory, "%d-%s" % (x, uuid.uuid4().hex)), "w").close()
     time.sleep(seconds)
     return x * 2
+
+
+def sleep_return(_, x, seconds):
+    """Sleep, then return x (bench_cluster's stand-in for work)."""
+    time.sleep(seconds)
+    return x

@@ -197,3 +197,43 @@ def test_worker_machine_killed_mid_map(mp, tmp_path):
         finally:
             other.kill()
             other.wait(30)
+
+
+def _stats(pool):
+    import gompx
+    duplicates, forged = map(int, gompx._native.call(gompx._native.ext.gompxcore_ClusterStats,
+                                                     pool._handle).split())
+    return duplicates, forged
+
+
+def _wait_files(directory, n):
+    for _ in range(6000):  # bounded: 60 s
+        if len(os.listdir(directory)) >= n:
+            return
+        time.sleep(0.01)
+    raise AssertionError("fewer than %d tasks started" % n)
+
+
+def test_three_nodes_lose_a_worker_machine_then_a_server(mp, tmp_path):
+    """gompx server + gompx worker (2 processes) on each of 127.0.0.1, .2, .3; replicas 3.
+    SIGKILL node 2's worker mid-map, then node 3's server mid-map: every task has its
+    result, in order, once."""
+    import gompx
+    from cluster_nodes import Nodes
+    key = b"three nodes"
+    with Nodes(3, 2, key, ack_wait="2s") as nodes:
+        with gompx.Pool(6, cluster=nodes.url, authkey=key, replicas=3, ack_wait=2) as pool:
+            for victim, directory in (("worker", tmp_path / "a"), ("server", tmp_path / "b")):
+                directory.mkdir()
+                n = 60
+                r = pool.starmap_async(T.touch_then_sleep, [(str(directory), i, 0.1) for i in range(n)],
+                                       chunksize=1)
+                _wait_files(directory, 10)
+                if victim == "worker":
+                    nodes.kill_worker(1)
+                else:
+                    nodes.kill_server(2)
+                assert r.get(180) == [i * 2 for i in range(n)]
+                runs = [int(name.split("-")[0]) for name in os.listdir(directory)]
+                assert sorted(set(runs)) == list(range(n))
+            assert _stats(pool)[1] == 0
