@@ -389,11 +389,15 @@ class ClusterPool:
         self.terminate()
 
     def __del__(self):
-        if getattr(self, "_handle", None) is not None and self._state == _RUN:
-            try:
+        handle = getattr(self, "_handle", None)
+        if handle is None:
+            return
+        try:
+            if self._state == _RUN:
                 self.terminate()
-            except Exception:
-                pass
+            _native().ext.gompxcore_ClusterRelease(handle)
+        except Exception:
+            pass
 
 
 class ApplyResult:
