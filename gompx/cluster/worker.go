@@ -35,6 +35,7 @@ type worker struct {
 	opts     WorkerOptions
 	handler  Handler
 	progress time.Duration
+	answers  sync.WaitGroup // answers being stored after their chunk ran
 
 	mu      sync.Mutex
 	callers map[string]callerSeen
@@ -75,6 +76,7 @@ func Serve(ctx context.Context, c *Conn, opts WorkerOptions, handler Handler) er
 		}()
 	}
 	wg.Wait()
+	w.answers.Wait()
 	close(errs)
 	for err := range errs {
 		if err != nil {
@@ -136,16 +138,25 @@ func (w *worker) handle(ctx context.Context, msg jetstream.Msg) {
 			"gompx worker %s could not verify the task's HMAC: its authkey differs from the pool's", w.opts.Name)))
 		return
 	}
-	status, out := w.run(ctx, msg, t.Func, body)
+	stop := w.keepAlive(msg)
+	status, out := w.handler(ctx, t.Func, body)
 	if ctx.Err() != nil {
+		stop()
 		msg.Nak() // stopping: another worker runs it
 		return
 	}
-	w.answer(ctx, msg, t, status, out)
+	// The slot is free for the next chunk while the result is stored and the task
+	// acked (two round trips, replicated): the process does not wait for them.
+	w.answers.Add(1)
+	go func() {
+		defer w.answers.Done()
+		defer stop()
+		w.answer(ctx, msg, t, status, out)
+	}()
 }
 
-// run calls the handler while sending progress acks.
-func (w *worker) run(ctx context.Context, msg jetstream.Msg, fn string, body []byte) (Status, []byte) {
+// keepAlive sends progress acks for msg until the returned function is called.
+func (w *worker) keepAlive(msg jetstream.Msg) (stop func()) {
 	done := make(chan struct{})
 	go func() {
 		tick := time.NewTicker(w.progress)
@@ -159,8 +170,8 @@ func (w *worker) run(ctx context.Context, msg jetstream.Msg, fn string, body []b
 			}
 		}
 	}()
-	defer close(done)
-	return w.handler(ctx, fn, body)
+	var once sync.Once
+	return func() { once.Do(func() { close(done) }) }
 }
 
 // answer publishes the chunk's result, then acks (auth: terminates) the task.
