@@ -146,16 +146,18 @@ def test_close_join_terminate(mp):
 
 def test_env_default_and_command(mp, tmp_path):
     code = textwrap.dedent("""
-        import gompx, pool_targets as T
+        import gompx, gompx.futures, pool_targets as T
         with gompx.Pool(2) as p:
             print(type(p).__name__, p.map(T.square, range(5)))
+        with gompx.futures.ProcessPoolExecutor(1) as ex:
+            print(type(ex).__name__, ex.submit(T.square, 4).result())
     """)
     env = dict(os.environ, GOMPX_CLUSTER="local",
                PYTHONPATH=os.pathsep.join([os.path.dirname(T.__file__), os.environ.get("PYTHONPATH", "")]))
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "ClusterPool [0, 1, 4, 9, 16]"
+    assert out.stdout.split("\n")[:2] == ["ClusterPool [0, 1, 4, 9, 16]", "ClusterExecutor 16"]
     script = os.path.join(os.path.dirname(sys.executable), "gompx")
     out = subprocess.run([script, "version"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.startswith("gompx "), out.stderr
@@ -237,3 +239,26 @@ def test_three_nodes_lose_a_worker_machine_then_a_server(mp, tmp_path):
                 runs = [int(name.split("-")[0]) for name in os.listdir(directory)]
                 assert sorted(set(runs)) == list(range(n))
             assert _stats(pool)[1] == 0
+
+
+def test_executor(mp, cpool):
+    import gompx.futures
+    with gompx.futures.ProcessPoolExecutor(2, cluster=cpool._url, authkey=_local_key()) as ex:
+        assert type(ex).__name__ == "ClusterExecutor"
+        f = ex.submit(T.kw, 1, b=2, c=3)
+        assert f.result(60) == (1, 2, 3)
+        assert list(ex.map(T.add, range(10), range(10), chunksize=3)) == [2 * x for x in range(10)]
+        bad = ex.submit(T.raise_value_error, 4)
+        with pytest.raises(ValueError, match="bad value 4"):
+            bad.result(60)
+        crash = ex.submit(T.kill_self, 2)
+        with pytest.raises(mp.pool.WorkerLostError):
+            crash.result(60)
+        assert ex.submit(T.square, 9).result(60) == 81  # not broken: other calls run on
+    with pytest.raises(RuntimeError, match="after shutdown"):
+        ex.submit(T.square, 1)
+
+
+def _local_key():
+    from gompx.process import current_process
+    return bytes(current_process().authkey)

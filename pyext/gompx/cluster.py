@@ -24,6 +24,7 @@ raises ``AuthenticationError``; a worker that cannot run the chunk at all raises
 
 import binascii
 import collections
+import concurrent.futures as _futures
 import itertools
 import json
 import os
@@ -35,7 +36,7 @@ import traceback
 from . import context as _context
 from .context import AuthenticationError, TimeoutError
 
-__all__ = ["ClusterPool", "ClusterError", "command_path"]
+__all__ = ["ClusterPool", "ClusterExecutor", "ClusterError", "command_path"]
 
 _PENDING, _END, _OK, _LOST, _AUTH, _FAIL = -1, -2, 1, 2, 3, 4
 _RUN, _CLOSE, _TERMINATE = "RUN", "CLOSE", "TERMINATE"
@@ -551,3 +552,58 @@ class IMapUnorderedIterator(IMapIterator):
     """The iterator ``ClusterPool.imap_unordered()`` returns."""
 
     _ordered = False
+
+
+class ClusterExecutor(_futures.Executor):
+    """``concurrent.futures`` on a cluster: what ``gompx.futures.ProcessPoolExecutor(
+    cluster=...)`` (or with ``GOMPX_CLUSTER`` set) returns.
+
+    Each ``submit`` is one chunk; ``map`` sends ``chunksize`` calls per chunk.  A call
+    counts as running once submitted, so ``cancel()`` fails.  A worker process that dies
+    fails its call with ``WorkerLostError``; the executor does not break (stdlib's
+    ``BrokenProcessPool``), since other machines' workers run on.
+    ``shutdown(cancel_futures=True)`` fails unfinished calls with ``WorkerLostError``.
+    """
+
+    def __init__(self, max_workers=None, mp_context=None, initializer=None, initargs=(), *,
+                 max_tasks_per_child=None, cluster, **options):
+        if max_workers is not None and max_workers <= 0:
+            raise ValueError("max_workers must be greater than 0")
+        if initializer is not None or max_tasks_per_child is not None:
+            raise ValueError("initializer and max_tasks_per_child are not supported with "
+                             "cluster= yet (gompx issue #13)")
+        self._pool = ClusterPool(max_workers, cluster=cluster, **options)
+        self._lock = threading.Lock()
+        self._shutdown = False
+
+    def submit(self, fn, /, *args, **kwargs):
+        with self._lock:
+            if self._shutdown:
+                raise RuntimeError("cannot schedule new futures after shutdown")
+            future = _futures.Future()
+            future.set_running_or_notify_cancel()
+            self._pool.apply_async(fn, args, kwargs, callback=future.set_result,
+                                   error_callback=future.set_exception)
+            return future
+
+    def map(self, fn, *iterables, timeout=None, chunksize=1):
+        if chunksize < 1:
+            raise ValueError("chunksize must be >= 1.")
+        from .futures import _chain_from_iterable_of_lists, _get_chunks, _process_chunk
+        import functools
+        results = super().map(functools.partial(_process_chunk, fn),
+                              _get_chunks(*iterables, chunksize=chunksize), timeout=timeout)
+        return _chain_from_iterable_of_lists(results)
+
+    def shutdown(self, wait=True, *, cancel_futures=False):
+        with self._lock:
+            self._shutdown = True
+        if cancel_futures:
+            self._pool.terminate()
+        else:
+            self._pool.close()
+        if wait:
+            self._pool.join()
+        else:
+            threading.Thread(target=self._pool.join, name="gompx-cluster-shutdown",
+                             daemon=True).start()
