@@ -246,18 +246,19 @@ func (k *Caller) onResult(msg jetstream.Msg) {
 	defer cancel()
 	if r.Obj != "" {
 		if body, err = k.conn.getObject(ctx, r.Obj); err != nil {
-			body = []byte("the result was lost: " + err.Error())
-			r.Status, r.Obj = StatusFail, ""
-			k.deliver(chunkRef{r.Job, r.Chunk}, &Result{Chunk: r.Chunk, Status: r.Status, Worker: r.Worker, Body: body})
+			k.deliver(chunkRef{r.Job, r.Chunk}, &Result{Chunk: r.Chunk, Status: StatusFail, Worker: r.Worker,
+				Body: []byte("the result was lost: " + err.Error())})
 			return
 		}
-		defer k.conn.deleteObject(ctx, r.Obj)
 	}
 	if !hmac.Equal(sum, mac(k.key, "gompx-result", r.fields(), body)) && r.Status != StatusAuth {
-		k.countForged()
+		k.countForged() // and its object, if any, is left alone: its name is not to be trusted
 		return
 	}
 	k.deliver(chunkRef{r.Job, r.Chunk}, &Result{Chunk: r.Chunk, Status: r.Status, Worker: r.Worker, Body: body})
+	if r.Obj != "" {
+		k.conn.deleteObject(ctx, r.Obj)
+	}
 }
 
 func (k *Caller) countForged() {

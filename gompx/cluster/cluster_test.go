@@ -389,6 +389,8 @@ func TestConnectRefusals(t *testing.T) {
 		{"remote, user", Options{URL: "nats://gompx.invalid:4222", User: "u", Password: "p"}, ""},
 		{"remote, user in URL", Options{URL: "nats://u:p@gompx.invalid:4222"}, ""},
 		{"remote, insecure", Options{URL: "nats://gompx.invalid:4222", Insecure: true}, ""},
+		{"remote, TLS client certificate", Options{URL: "tls://gompx.invalid:4222", CertFile: "c", KeyFile: "k"}, ""},
+		{"remote, TLS without a client certificate", Options{URL: "tls://gompx.invalid:4222", CAFile: "ca"}, "refusing"},
 		{"empty", Options{URL: " "}, "no cluster URL"},
 		{"no host", Options{URL: "nats://"}, "bad cluster URL"},
 	} {

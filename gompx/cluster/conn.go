@@ -20,7 +20,8 @@ type Options struct {
 	URL string
 	// Authkey keys the HMAC of every task and result. Required.
 	Authkey []byte
-	// Insecure allows a server that is not on this machine without credentials.
+	// Insecure allows a server that is not on this machine without credentials
+	// (user, token, NKey, creds file or a TLS client certificate).
 	Insecure bool
 	// Credentials; empty fields are taken from GOMPX_NATS_USER, _PASSWORD, _TOKEN,
 	// _NKEY (a seed file), _CREDS (a creds file).
@@ -71,7 +72,7 @@ func (o *Options) fromEnv() {
 }
 
 func (o *Options) hasCredentials() bool {
-	return o.User != "" || o.Token != "" || o.NKeyFile != "" || o.CredsFile != ""
+	return o.User != "" || o.Token != "" || o.NKeyFile != "" || o.CredsFile != "" || o.CertFile != ""
 }
 
 // isLoopback reports whether host names this machine: 127.0.0.0/8, ::1, localhost.
