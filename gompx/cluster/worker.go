@@ -86,8 +86,29 @@ func Serve(ctx context.Context, c *Conn, opts WorkerOptions, handler Handler) er
 	return nil
 }
 
-// loop pulls and runs one chunk at a time until ctx is done.
+// delivery is a pulled chunk, kept alive by progress acks until stop is called.
+type delivery struct {
+	msg  jetstream.Msg
+	stop func()
+}
+
+// loop runs one chunk at a time until ctx is done, while a fetcher pulls the next one
+// (at most one waits, kept alive), so a process never waits for a pull round trip.
 func (w *worker) loop(ctx context.Context) error {
+	next := make(chan delivery) // unbuffered: the fetcher holds at most one
+	errc := make(chan error, 1)
+	go func() {
+		defer close(next)
+		errc <- w.fetch(ctx, next)
+	}()
+	for d := range next {
+		w.handle(ctx, d)
+	}
+	return <-errc
+}
+
+// fetch pulls chunks into next until ctx is done; a chunk it holds then goes back.
+func (w *worker) fetch(ctx context.Context, next chan<- delivery) error {
 	for ctx.Err() == nil {
 		msg, err := w.cons.Next(jetstream.FetchMaxWait(time.Second))
 		if err != nil {
@@ -107,13 +128,26 @@ func (w *worker) loop(ctx context.Context) error {
 			}
 			continue
 		}
-		w.handle(ctx, msg)
+		d := delivery{msg: msg, stop: w.keepAlive(msg)}
+		select {
+		case next <- d:
+		case <-ctx.Done():
+			d.stop()
+			msg.Nak()
+		}
 	}
 	return nil
 }
 
 // handle runs one delivered chunk and acknowledges it once its result is stored.
-func (w *worker) handle(ctx context.Context, msg jetstream.Msg) {
+func (w *worker) handle(ctx context.Context, d delivery) {
+	msg, stop := d.msg, d.stop
+	answered := false
+	defer func() {
+		if !answered {
+			stop()
+		}
+	}()
 	t, sum, err := parseTask(msg.Subject(), msg.Headers(), msg.Data())
 	if err != nil {
 		w.opts.Logf("gompx worker: dropping a malformed task: %v", err)
@@ -138,15 +172,14 @@ func (w *worker) handle(ctx context.Context, msg jetstream.Msg) {
 			"gompx worker %s could not verify the task's HMAC: its authkey differs from the pool's", w.opts.Name)))
 		return
 	}
-	stop := w.keepAlive(msg)
 	status, out := w.handler(ctx, t.Func, body)
 	if ctx.Err() != nil {
-		stop()
 		msg.Nak() // stopping: another worker runs it
 		return
 	}
 	// The slot is free for the next chunk while the result is stored and the task
 	// acked (two round trips, replicated): the process does not wait for them.
+	answered = true
 	w.answers.Add(1)
 	go func() {
 		defer w.answers.Done()
