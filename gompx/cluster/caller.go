@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"sync"
 	"time"
 
@@ -267,7 +266,8 @@ func (k *Caller) countForged() {
 	k.mu.Unlock()
 }
 
-// onMaxDeliveries fails a chunk of ours that the server gave up delivering.
+// onMaxDeliveries fails a chunk of ours that the server gave up delivering (nobody
+// answered even its last delivery).
 func (k *Caller) onMaxDeliveries(m *nats.Msg) {
 	var adv struct {
 		StreamSeq  uint64 `json:"stream_seq"`
@@ -283,9 +283,7 @@ func (k *Caller) onMaxDeliveries(m *nats.Msg) {
 	if !ok {
 		return
 	}
-	k.deliver(ref, &Result{Chunk: ref.chunk, Status: StatusLost, Body: []byte(
-		"chunk delivered " + strconv.FormatUint(adv.Deliveries, 10) + " times without an answer " +
-			"(the worker machines running it died or lost their connection)")})
+	k.deliver(ref, &Result{Chunk: ref.chunk, Status: StatusLost, Body: []byte(lostMessage)})
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

@@ -209,42 +209,83 @@ func TestDuplicateResultsCountOnce(t *testing.T) {
 	t.Fatal("the duplicate was not counted")
 }
 
-// A chunk whose workers all vanish without acking fails after MaxDeliveries.
+// A chunk whose workers all vanish without acking fails after MaxDeliveries runs:
+// answered by the worker that gets the next delivery, or, when nobody answers that
+// one either, through the server's advisory.
 func TestMaxDeliveries(t *testing.T) {
-	url := startNode(t)
-	short := func(o *Options) { o.AckWait = 300 * time.Millisecond }
-	caller := connect(t, url, testKey, short)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	k, err := NewCaller(ctx, caller)
-	if err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		name       string
+		lastWorker bool // a real worker takes the delivery after the last run
+		pulls      int  // deliveries the vanishing "worker" takes
+	}{
+		{"a worker answers the last delivery", true, MaxDeliveries},
+		{"nobody answers: the advisory", false, MaxDeliveries + 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			url := startNode(t)
+			short := func(o *Options) { o.AckWait = 300 * time.Millisecond }
+			caller := connect(t, url, testKey, short)
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			k, err := NewCaller(ctx, caller)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer k.Close(ctx)
+			job, _ := k.NewJob()
+			k.Submit(ctx, job, 0, "m:f", []byte("x"))
+			k.SetLength(job, 1)
+			// A "worker" that takes the chunk and dies every time: pulls, never acks.
+			cons, err := connect(t, url, testKey, short).js.Consumer(ctx, TasksStream, WorkerConsumer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Past its pulls it keeps asking (as idle workers do: the server notices a
+			// chunk out of deliveries when it has someone to deliver to).
+			pulled, extra := 0, 0
+			for range 100 {
+				if pulled == tc.pulls && (tc.lastWorker || isDone(k, job)) {
+					break
+				}
+				if _, err := cons.Next(jetstream.FetchMaxWait(200 * time.Millisecond)); err == nil {
+					if pulled < tc.pulls {
+						pulled++
+					} else {
+						extra++
+					}
+				}
+			}
+			if extra != 0 {
+				t.Fatalf("%d deliveries past the last", extra)
+			}
+			var runs atomic.Int32
+			if tc.lastWorker {
+				serve(t, connect(t, url, testKey, short), "last", 1, func(ctx context.Context, fn string, body []byte) (Status, []byte) {
+					runs.Add(1)
+					return StatusOK, nil
+				})
+			}
+			r, err := k.Take(ctx, job, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := ""
+			if tc.lastWorker {
+				want = "last"
+			}
+			if r.Status != StatusLost || string(r.Body) != lostMessage || pulled != tc.pulls || r.Worker != want || runs.Load() != 0 {
+				t.Fatalf("status %s %q from %q after %d pulls, %d runs", r.Status, r.Body, r.Worker, pulled, runs.Load())
+			}
+			if !strings.Contains(lostMessage, "delivered 3 times") {
+				t.Fatalf("message %q", lostMessage)
+			}
+		})
 	}
-	defer k.Close(ctx)
-	job, _ := k.NewJob()
-	k.Submit(ctx, job, 0, "m:f", []byte("x"))
-	k.SetLength(job, 1)
-	// A "worker" that takes the chunk and dies every time: pulls, never acks.
-	cons, err := connect(t, url, testKey, short).js.Consumer(ctx, TasksStream, WorkerConsumer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pulled := 0
-	for range 50 {
-		if _, err := cons.Next(jetstream.FetchMaxWait(200 * time.Millisecond)); err == nil {
-			pulled++
-		}
-		if done, _ := k.Done(job); done {
-			break
-		}
-	}
-	r, err := k.Take(ctx, job, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.Status != StatusLost || !strings.Contains(string(r.Body), "delivered 3 times") || pulled != MaxDeliveries {
-		t.Fatalf("status %s %q after %d pulls", r.Status, r.Body, pulled)
-	}
+}
+
+func isDone(k *Caller, job uint64) bool {
+	done, _ := k.Done(job)
+	return done
 }
 
 // A worker that dies holding a chunk (connection gone, no ack) loses it to another

@@ -255,7 +255,7 @@ func (c *Conn) ensureOnce(ctx context.Context) error {
 	if errors.Is(err, jetstream.ErrConsumerNotFound) {
 		_, err = c.js.CreateConsumer(ctx, TasksStream, jetstream.ConsumerConfig{
 			Durable: WorkerConsumer, AckPolicy: jetstream.AckExplicitPolicy, AckWait: ackWait,
-			MaxDeliver: MaxDeliveries, MaxAckPending: 10000, Replicas: replicas,
+			MaxDeliver: MaxDeliveries + 1, MaxAckPending: 10000, Replicas: replicas,
 		})
 		if errors.Is(err, jetstream.ErrConsumerExists) {
 			err = nil

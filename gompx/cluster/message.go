@@ -19,9 +19,12 @@ const (
 	ObjectBucket   = "GOMPX_OBJ"
 	taskPrefix     = "gompx.task."
 	resultPrefix   = "gompx.result."
-	// MaxDeliveries is how often a chunk is delivered before it fails with a lost
-	// status: each delivery ended without an ack (the worker's machine or connection
-	// died, or it stopped sending progress acks).
+	// MaxDeliveries is how often a chunk is run before it fails with a lost status:
+	// each run ended without an ack (the worker's machine or connection died, or it
+	// stopped sending progress acks). The consumer delivers once more: the worker that
+	// gets that delivery answers StatusLost without running the chunk, a result the
+	// caller cannot miss; if nobody answers it, the server's max-deliveries advisory
+	// fails the chunk instead.
 	MaxDeliveries = 3
 	// InlineLimit is the largest body sent inside a message; larger ones go through
 	// the object store (half the server's default max_payload of 1 MiB).
@@ -82,6 +85,10 @@ type result struct {
 	Obj    string
 	Body   []byte
 }
+
+// lostMessage is the text of a chunk that ran MaxDeliveries times without an answer.
+var lostMessage = fmt.Sprintf("chunk delivered %d times without an answer (the worker machines "+
+	"running it died or lost their connection)", MaxDeliveries)
 
 func taskSubject(pool string) string    { return taskPrefix + pool }
 func resultSubject(pool string) string  { return resultPrefix + pool }

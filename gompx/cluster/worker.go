@@ -172,6 +172,11 @@ func (w *worker) handle(ctx context.Context, d delivery) {
 			"gompx worker %s could not verify the task's HMAC: its authkey differs from the pool's", w.opts.Name)))
 		return
 	}
+	// The last delivery of a chunk that ran MaxDeliveries times: answer, do not run.
+	if md, err := msg.Metadata(); err == nil && md.NumDelivered > MaxDeliveries {
+		w.answer(ctx, msg, t, StatusLost, []byte(lostMessage))
+		return
+	}
 	status, out := w.handler(ctx, t.Func, body)
 	if ctx.Err() != nil {
 		msg.Nak() // stopping: another worker runs it
