@@ -456,13 +456,22 @@ func (k *Caller) Close(ctx context.Context) error {
 	k.cc.Stop()
 	k.adv.Unsubscribe()
 	var errs []error
-	if s, err := k.conn.js.Stream(ctx, TasksStream); err == nil {
-		if err := s.Purge(ctx, jetstream.WithPurgeSubject(taskSubject(k.id))); err != nil {
-			errs = append(errs, err)
+	if err := retry(ctx, func(ctx context.Context) error {
+		s, err := k.conn.js.Stream(ctx, TasksStream)
+		if err == nil {
+			err = s.Purge(ctx, jetstream.WithPurgeSubject(taskSubject(k.id)))
 		}
+		return err
+	}); err != nil {
+		errs = append(errs, err)
 	}
-	if err := k.conn.js.DeleteConsumer(ctx, ResultsStream, resultConsumer(k.id)); err != nil &&
-		!errors.Is(err, jetstream.ErrConsumerNotFound) {
+	if err := retry(ctx, func(ctx context.Context) error {
+		err := k.conn.js.DeleteConsumer(ctx, ResultsStream, resultConsumer(k.id))
+		if errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return nil
+		}
+		return err
+	}); err != nil {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -201,9 +201,15 @@ func (c *Conn) Close() { c.nc.Close() }
 // existing ones are used as they are. While a cluster's JetStream is still forming
 // (no meta leader, too few peers for the replicas yet) it retries until ctx is done.
 func (c *Conn) ensure(ctx context.Context) error {
+	return retry(ctx, c.ensureOnce)
+}
+
+// retry calls f, each time with at most 2 s, until it succeeds, fails for good, or ctx
+// is done: JetStream requests get no answer while a cluster elects leaders.
+func retry(ctx context.Context, f func(context.Context) error) error {
 	for {
 		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		err := c.ensureOnce(actx)
+		err := f(actx)
 		cancel()
 		if err == nil || !transient(err) {
 			return err

@@ -339,9 +339,8 @@ class ClusterPool:
         if self._state == _TERMINATE or self._handle is None:
             return
         self._state = _TERMINATE
-        native = _native()
         try:
-            native.call(native.ext.gompxcore_ClusterClose, self._handle, True)
+            self._close_caller(True)
         finally:
             self._join_handler()
             self._stop_local()
@@ -364,10 +363,23 @@ class ClusterPool:
                         break
                     time.sleep(0.02)
             self._wait_callbacks()
-            native.call(native.ext.gompxcore_ClusterClose, self._handle, False)
+            self._close_caller(False)
             self._state = _TERMINATE
         self._join_handler()
         self._stop_local()
+
+    def _close_caller(self, terminate):
+        """Stop taking results; delete the pool's consumer and unrun tasks.  A cluster that
+        cannot do the deleting now (a node lost, leaders being elected) gets a warning:
+        the server expires both anyway (docs/design.md, "Caller death")."""
+        native = _native()
+        try:
+            native.call(native.ext.gompxcore_ClusterClose, self._handle, terminate)
+        except (OSError, TimeoutError) as e:
+            import warnings
+            warnings.warn("gompx: the cluster did not clean up after the pool (%s); its "
+                          "consumer and unrun tasks expire on their own" % e, RuntimeWarning,
+                          stacklevel=3)
 
     def _wait_callbacks(self):
         import time

@@ -297,7 +297,7 @@ func ClusterClose(h int64, terminate bool) (ok bool, err error) {
 	if err != nil {
 		return true, nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if terminate {
 		err = p.caller.Terminate(ctx)
