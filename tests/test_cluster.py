@@ -223,8 +223,10 @@ def test_three_nodes_lose_a_worker_machine_then_a_server(mp, tmp_path):
     import gompx
     from cluster_nodes import Nodes
     key = b"three nodes"
-    with Nodes(3, 2, key, ack_wait="2s") as nodes:
-        with gompx.Pool(6, cluster=nodes.url, authkey=key, replicas=3, ack_wait=2) as pool:
+    # An ack wait longer than a leader election on this (busy, shared) machine: with 2 s
+    # a chunk could spend its 3 deliveries on one election and fail, as designed.
+    with Nodes(3, 2, key, ack_wait="6s") as nodes:
+        with gompx.Pool(6, cluster=nodes.url, authkey=key, replicas=3, ack_wait=6) as pool:
             for victim, directory in (("worker", tmp_path / "a"), ("server", tmp_path / "b")):
                 directory.mkdir()
                 n = 60

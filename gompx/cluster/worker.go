@@ -214,28 +214,34 @@ func (w *worker) keepAlive(msg jetstream.Msg) (stop func()) {
 
 // answer publishes the chunk's result, then acks (auth: terminates) the task.
 func (w *worker) answer(ctx context.Context, msg jetstream.Msg, t *task, status Status, body []byte) {
+	// Retried through reconnections and leader elections for up to 30 s, while the
+	// chunk's progress acks go on. A chunk whose answer cannot be stored is left to
+	// its ack wait (no Nak: a redelivery right away would spend a delivery on the
+	// same outage).
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
 	r := &result{Pool: t.Pool, Job: t.Job, Chunk: t.Chunk, Status: status, Worker: w.opts.Name, Body: body}
 	if len(body) > InlineLimit {
 		r.Obj = t.msgID() + ".result"
-		if err := w.conn.putObject(ctx, r.Obj, body); err != nil {
+		if err := retry(pctx, func(c context.Context) error { return w.conn.putObject(c, r.Obj, body) }); err != nil {
 			w.opts.Logf("gompx worker: chunk %s: %v", t.msgID(), err)
-			msg.Nak()
 			return
 		}
 		r.Body = nil
 	}
-	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	if _, err := w.conn.js.PublishMsg(pctx, r.toMsg(w.conn.opts.Authkey, body)); err != nil {
+	m := r.toMsg(w.conn.opts.Authkey, body)
+	if err := retry(pctx, func(c context.Context) error {
+		_, err := w.conn.js.PublishMsg(c, m)
+		return err
+	}); err != nil {
 		w.opts.Logf("gompx worker: chunk %s: publish result: %v", t.msgID(), err)
-		msg.Nak()
 		return
 	}
 	if status == StatusAuth {
 		msg.Term()
 		return
 	}
-	if err := msg.DoubleAck(pctx); err != nil {
+	if err := retry(pctx, msg.DoubleAck); err != nil {
 		w.opts.Logf("gompx worker: chunk %s: ack: %v (it may run again; its result counts once)", t.msgID(), err)
 	}
 }
