@@ -183,8 +183,13 @@ func (k *Caller) Watch(jobID uint64) error {
 	if err != nil {
 		return err
 	}
+	if j.watched {
+		return nil
+	}
 	j.watched = true
-	k.checkDone(jobID, j)
+	if j.done { // finished before it was watched
+		k.report(jobID)
+	}
 	return nil
 }
 
@@ -206,10 +211,15 @@ func (k *Caller) checkDone(id uint64, j *job) {
 	}
 	j.done = true
 	if j.watched {
-		k.completed = append(k.completed, id)
-		close(k.completeCh)
-		k.completeCh = make(chan struct{})
+		k.report(id)
 	}
+}
+
+// report hands a finished watched job to NextCompleted; k.mu held.
+func (k *Caller) report(id uint64) {
+	k.completed = append(k.completed, id)
+	close(k.completeCh)
+	k.completeCh = make(chan struct{})
 }
 
 // deliver records r as the chunk's result unless it has one (a duplicate).

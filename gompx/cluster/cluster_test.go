@@ -451,3 +451,38 @@ func TestConnectRefusals(t *testing.T) {
 		t.Fatalf("Connect without a key: %v", err)
 	}
 }
+
+// A job watched only after its results are all in is still reported, once.
+func TestWatchAfterDone(t *testing.T) {
+	url := startNode(t)
+	serve(t, connect(t, url, testKey, nil), "w", 1, reverse)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	k, err := NewCaller(ctx, connect(t, url, testKey, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close(ctx)
+	job, _ := k.NewJob()
+	k.Submit(ctx, job, 0, "m:f", []byte("x"))
+	k.SetLength(job, 1)
+	for range 3000 {
+		if isDone(k, job) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !isDone(k, job) {
+		t.Fatal("the job did not finish")
+	}
+	k.Watch(job)
+	k.Watch(job)
+	if id, err := k.NextCompleted(ctx); err != nil || id != job {
+		t.Fatalf("NextCompleted: %d, %v", id, err)
+	}
+	short, stop := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer stop()
+	if id, err := k.NextCompleted(short); err == nil {
+		t.Fatalf("job %d reported twice", id)
+	}
+}

@@ -171,8 +171,7 @@ class ClusterPool:
 
     def _finish_submit(self, job, n, watch):
         native = _native()
-        native.call(native.ext.gompxcore_ClusterSetLength, self._handle, job, n)
-        if watch is not None:
+        if watch is not None:  # watched before its length is known: it cannot finish unseen
             with self._lock:
                 self._watched[job] = watch
                 if self._handler is None:
@@ -180,6 +179,7 @@ class ClusterPool:
                                                      name="gompx-cluster-callbacks", daemon=True)
                     self._handler.start()
             native.call(native.ext.gompxcore_ClusterWatch, self._handle, job)
+        native.call(native.ext.gompxcore_ClusterSetLength, self._handle, job, n)
 
     def _chunks(self, iterable, chunksize):
         items = list(iterable)
