@@ -216,6 +216,7 @@ def _wait_files(directory, n):
     raise AssertionError("fewer than %d tasks started" % n)
 
 
+@pytest.mark.slow
 def test_three_nodes_lose_a_worker_machine_then_a_server(mp, tmp_path):
     """gompx server + gompx worker (2 processes) on each of 127.0.0.1, .2, .3; replicas 3.
     SIGKILL node 2's worker mid-map, then node 3's server mid-map: every task has its
