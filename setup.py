@@ -54,6 +54,10 @@ class GopyBuildExt(build_ext):
         target = self.get_ext_fullpath(ext.name)
         os.makedirs(os.path.dirname(target), exist_ok=True)
         shutil.copyfile(built, target)
+        # The gompx command (cmd/gompx: `gompx server`, `gompx worker`), installed in the
+        # package and put on PATH by the console script gompx._cli.
+        command = os.path.join(os.path.dirname(target), "bin", "gompx")
+        self._run([go, "build", "-trimpath", "-o", command, "./cmd/gompx"], env)
 
     @staticmethod
     def _run(cmd, env):

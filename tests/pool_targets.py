@@ -185,3 +185,17 @@ def mark_then_sleep(path, value, seconds):
     open(path, "w").close()
     time.sleep(seconds)
     return value
+
+
+def touch_then_sleep(directory, x, seconds=0.2):
+    """Leave a file per run of task x (a task that runs twice leaves two), then sleep."""
+    import uuid
+    open(os.path.join(directory, "%d-%s" % (x, uuid.uuid4().hex)), "w").close()
+    time.sleep(seconds)
+    return x * 2
+
+
+def sleep_return(_, x, seconds):
+    """Sleep, then return x (bench_cluster's stand-in for work)."""
+    time.sleep(seconds)
+    return x

@@ -79,8 +79,22 @@ class BaseContext:
         from .queues import SimpleQueue
         return SimpleQueue(ctx=self.get_context(), capacity=capacity)
 
-    def Pool(self, processes=None, initializer=None, initargs=(), maxtasksperchild=None):
-        """Returns a process pool object (dispatch and results in the Go core)."""
+    def Pool(self, processes=None, initializer=None, initargs=(), maxtasksperchild=None,
+             *, cluster=None, **cluster_options):
+        """Returns a process pool object (dispatch and results in the Go core).
+
+        With ``cluster="nats://host:4222,..."`` or ``"local"`` (default: the
+        ``GOMPX_CLUSTER`` environment variable), tasks run on ``gompx worker`` machines
+        through NATS JetStream (``gompx.cluster.ClusterPool``; its keyword options:
+        authkey, insecure, replicas, ack_wait, credentials)."""
+        if cluster is None:
+            cluster = os.environ.get("GOMPX_CLUSTER") or None
+        if cluster is not None:
+            from .cluster import ClusterPool
+            return ClusterPool(processes, initializer, initargs, maxtasksperchild,
+                               context=self.get_context(), cluster=cluster, **cluster_options)
+        if cluster_options:
+            raise TypeError("unexpected keyword arguments: %s" % ", ".join(sorted(cluster_options)))
         from .pool import Pool
         return Pool(processes, initializer, initargs, maxtasksperchild,
                     context=self.get_context())

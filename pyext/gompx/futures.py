@@ -361,8 +361,19 @@ class _Future(_base.Future):
 class ProcessPoolExecutor(_base.Executor):
     """An executor that runs calls in a pool of worker processes."""
 
+    def __new__(cls, *args, cluster=None, **kwargs):
+        # cluster= (or GOMPX_CLUSTER): the calls run on gompx workers through NATS
+        # JetStream instead (gompx.cluster.ClusterExecutor; its keyword options: authkey,
+        # insecure, replicas, ack_wait, credentials).
+        if cluster is None:
+            cluster = os.environ.get("GOMPX_CLUSTER") or None
+        if cluster is not None:
+            from .cluster import ClusterExecutor
+            return ClusterExecutor(*args, cluster=cluster, **kwargs)
+        return super().__new__(cls)
+
     def __init__(self, max_workers=None, mp_context=None, initializer=None, initargs=(),
-                 *, max_tasks_per_child=None):
+                 *, max_tasks_per_child=None, cluster=None):
         """Initializes a new ProcessPoolExecutor instance.
 
         Args:

@@ -1,0 +1,93 @@
+"""Pools over a NATS JetStream cluster: 1 node x 2 workers against 3 nodes x 2 workers.
+
+Each node is a ``gompx server`` plus a ``gompx worker --processes 2`` on its own loopback
+address (127.0.0.1, .2, .3; tests/cluster_nodes.py).  The job is issue #13's: 1,200 tasks
+that each sleep 20 ms (a sleep stands in for work, since every node shares this machine's
+cores), through ``Pool.map`` with the default chunk size (``processes`` = the cluster's
+worker processes: 2 or 6) and with ``chunksize=1``; then the throughput of tiny tasks
+(``map(square, range(200000), 256)``; issue #13's target: 50,000 tasks/s over 3 replicas).  The two set-ups run interleaved,
+round by round, after one warm-up round each; the table shows medians (± median absolute
+deviation) and speed-up = 1-node time / 3-node time (issue #13's target: >= 2.5x).
+
+    python bench/bench_cluster.py [--rounds 5] [--tasks 1200] [--sleep 0.02]
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests"))
+import pool_targets as T  # noqa: E402
+from cluster_nodes import Nodes  # noqa: E402
+
+KEY = b"bench cluster key"
+
+
+def run(pool, processes, tasks, sleep, chunksize):
+    items = [(None, i, sleep) for i in range(tasks)]
+    start = time.perf_counter()
+    out = pool.starmap(T.sleep_return, items, chunksize)
+    elapsed = time.perf_counter() - start
+    assert out == list(range(tasks)), "wrong results"
+    return elapsed
+
+
+def tiny(pool, n):
+    """Tasks per second of map(square) over n ints at chunksize 256."""
+    start = time.perf_counter()
+    out = pool.map(T.square, range(n), 256)
+    elapsed = time.perf_counter() - start
+    assert out == [x * x for x in range(n)], "wrong results"
+    return n / elapsed
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--tasks", type=int, default=1200)
+    ap.add_argument("--sleep", type=float, default=0.02)
+    ap.add_argument("--tiny", type=int, default=200000, help="tasks of the throughput case")
+    args = ap.parse_args()
+    import gompx
+    setups = {}
+    try:
+        for n in (1, 3):
+            nodes = Nodes(n, 2, KEY)
+            pool = gompx.Pool(2 * n, cluster=nodes.url, authkey=KEY, replicas=n)
+            setups[n] = (nodes, pool)
+        cases = [("default chunks", None), ("chunksize=1", 1)]
+        times = {(n, c): [] for n in setups for c, _ in cases}
+        rates = {n: [] for n in setups}
+        for rnd in range(args.rounds + 1):
+            for name, chunksize in cases:
+                for n, (_, pool) in setups.items():
+                    t = run(pool, 2 * n, args.tasks, args.sleep, chunksize)
+                    if rnd > 0:  # round 0 warms up
+                        times[(n, name)].append(t)
+            for n, (_, pool) in setups.items():
+                r = tiny(pool, args.tiny)
+                if rnd > 0:
+                    rates[n].append(r)
+        print("%d tasks of %.0f ms, %d rounds, medians" % (args.tasks, args.sleep * 1000, args.rounds))
+        print("| case | 1 node x 2 | 3 nodes x 2 | speed-up | target |")
+        print("|---|---|---|---|---|")
+        for name, _ in cases:
+            one, three = times[(1, name)], times[(3, name)]
+            m1, m3 = statistics.median(one), statistics.median(three)
+            mad = lambda xs, m: statistics.median(abs(x - m) for x in xs) / m * 100
+            print("| %s | %.2f s ±%.0f%% | %.2f s ±%.0f%% | %.2fx | >= 2.5x |"
+                  % (name, m1, mad(one, m1), m3, mad(three, m3), m1 / m3))
+        r1, r3 = statistics.median(rates[1]), statistics.median(rates[3])
+        print("| %d tiny tasks (square), chunksize 256: tasks/s | %.0f | %.0f (replicas 3) | | >= 50,000 on 3 replicas |"
+              % (args.tiny, r1, r3))
+    finally:
+        for nodes, pool in setups.values():
+            pool.terminate()
+            nodes.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+package cluster_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/gompx/gompx/gompx/cluster"
+	"github.com/gompx/gompx/gompx/cluster/natsnode"
+)
+
+// A caller submits two chunks; a worker (here in the same program, normally `gompx
+// worker` on another machine) runs them; results come back in chunk order.
+func Example() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir, _ := os.MkdirTemp("", "gompx-example")
+	defer os.RemoveAll(dir)
+	node, err := natsnode.Start(ctx, natsnode.Options{Host: "127.0.0.1", StoreDir: dir})
+	if err != nil {
+		panic(err)
+	}
+	defer node.Shutdown()
+	opts := cluster.Options{URL: node.ClientURL(), Authkey: []byte("shared secret")}
+
+	wconn, _ := cluster.Connect(ctx, opts)
+	defer wconn.Close()
+	wctx, stop := context.WithCancel(ctx)
+	served := make(chan error)
+	go func() {
+		served <- cluster.Serve(wctx, wconn, cluster.WorkerOptions{Slots: 2, Name: "w"},
+			func(_ context.Context, fn string, body []byte) (cluster.Status, []byte) {
+				return cluster.StatusOK, bytes.ToUpper(body)
+			})
+	}()
+
+	conn, _ := cluster.Connect(ctx, opts)
+	defer conn.Close()
+	caller, _ := cluster.NewCaller(ctx, conn)
+	job, _ := caller.NewJob()
+	caller.Submit(ctx, job, 0, "example:upper", []byte("hello"))
+	caller.Submit(ctx, job, 1, "example:upper", []byte("cluster"))
+	caller.SetLength(job, 2)
+	for range 2 {
+		r, _ := caller.Take(ctx, job, true)
+		fmt.Println(r.Chunk, r.Status, string(r.Body))
+	}
+	caller.Close(ctx)
+	stop()
+	fmt.Println(<-served)
+	// Output:
+	// 0 ok HELLO
+	// 1 ok CLUSTER
+	// <nil>
+}

@@ -1,0 +1,71 @@
+"""The Python half of ``gompx worker``: runs one chunk of a cluster pool's tasks.
+
+``gompx worker`` (cmd/gompx, Go) pulls a chunk from the cluster, checks its HMAC, and
+calls ``run(function_name, body)`` in one of its CPython worker processes
+(gompx/pyworker).  *body* is the pickle the caller made of ``(function, calls, mode)``;
+the function travels by reference, so unpickling imports its module by name, as a
+spawn child does.  ``run`` returns the pickle of the chunk's outcome: ``(True,
+[values])``, or ``(False, exception)`` with the worker's traceback attached
+(``ExceptionWithTraceback``, rebuilt by the caller with ``RemoteTraceback``).
+
+Modes: ``"map"`` calls ``function(x)`` for each x, ``"star"`` ``function(*args)``,
+``"apply"`` ``function(*args, **kwds)`` for each ``(args, kwds)``.  As in stdlib, a
+chunk stops at its first exception.
+"""
+
+import os
+import pickle
+import socket
+
+__all__ = ["run"]
+
+
+def _where():
+    return "%s/%d" % (socket.gethostname(), os.getpid())
+
+
+def _load(fn, body):
+    """The chunk, or an exception that names what could not be imported."""
+    try:
+        return pickle.loads(body)
+    except ModuleNotFoundError as e:
+        err = ModuleNotFoundError(
+            "gompx worker %s cannot import module %r for %s: the code a cluster pool runs "
+            "must be importable on every worker machine (as with spawn): %s"
+            % (_where(), e.name, fn, e), name=e.name)
+        raise err from None
+    except AttributeError as e:
+        raise AttributeError("gompx worker %s cannot find %s: %s" % (_where(), fn, e)) from None
+
+
+def _call(func, calls, mode):
+    if mode == "map":
+        return [func(x) for x in calls]
+    if mode == "star":
+        return [func(*args) for args in calls]
+    if mode == "apply":
+        return [func(*args, **kwds) for args, kwds in calls]
+    raise ValueError("unknown chunk mode %r" % (mode,))
+
+
+def _failure(exc):
+    from .pool import ExceptionWithTraceback, MaybeEncodingError
+    wrapped = ExceptionWithTraceback(exc, exc.__traceback__)
+    try:
+        return pickle.dumps((False, wrapped), 5)
+    except Exception as e:
+        return pickle.dumps((False, MaybeEncodingError(e, exc)), 5)
+
+
+def run(fn, body):
+    """Run one chunk; return the pickle of its outcome."""
+    try:
+        func, calls, mode = _load(fn, body)
+        values = _call(func, calls, mode)
+    except BaseException as exc:  # SystemExit too: the task's outcome, not the worker's
+        return _failure(exc)
+    try:
+        return pickle.dumps((True, values), 5)
+    except Exception as e:
+        from .pool import MaybeEncodingError
+        return pickle.dumps((False, MaybeEncodingError(e, values)), 5)

@@ -1,0 +1,621 @@
+"""Pools whose tasks run on ``gompx worker`` machines through a NATS JetStream cluster.
+
+``gompx.Pool(processes, cluster="nats://h1:4222,h2:4222")`` (or the ``GOMPX_CLUSTER``
+environment variable) returns a ``ClusterPool``: the methods of ``multiprocessing.Pool``
+(``map``, ``imap``, ``imap_unordered``, ``starmap``, ``apply_async`` ... with chunksize,
+callbacks and ``error_callback``; ``close``/``terminate``/``join``), with every chunk of
+tasks published to the cluster and run by whichever worker takes it.  ``cluster="local"``
+starts a private server on 127.0.0.1 and ``processes`` local worker processes, and stops
+them with the pool.
+
+The rules (acknowledgements, redelivery, once-only results, HMAC, expiry) are the Go
+core's (``gompx/cluster``; ``docs/design.md``, "Past one machine"); this module pickles
+chunks and unpickles outcomes.  Functions travel by reference: a worker imports the
+function's module by name, so it must be importable there (not ``__main__``).  Tasks run
+at least once (a worker machine that dies mid-chunk has it run again elsewhere), and
+each result counts once: make tasks idempotent.
+
+Outcomes: a task's exception is raised with the worker's traceback as its
+``__cause__``; a worker process that dies running a chunk, or a chunk delivered 3 times
+without an answer, raises ``gompx.pool.WorkerLostError``; a worker with another authkey
+raises ``AuthenticationError``; a worker that cannot run the chunk at all raises
+``ClusterError``.
+"""
+
+import binascii
+import collections
+import concurrent.futures as _futures
+import itertools
+import json
+import os
+import pickle
+import sys
+import threading
+import traceback
+
+from . import context as _context
+from .context import AuthenticationError, TimeoutError
+
+__all__ = ["ClusterPool", "ClusterExecutor", "ClusterError", "command_path"]
+
+_PENDING, _END, _OK, _LOST, _AUTH, _FAIL = -1, -2, 1, 2, 3, 4
+_RUN, _CLOSE, _TERMINATE = "RUN", "CLOSE", "TERMINATE"
+_CREDENTIALS = ("user", "password", "token", "nkey", "creds", "tls_ca", "tls_cert", "tls_key")
+
+
+class ClusterError(OSError):
+    """A worker could not run a chunk (its body was lost, its Python lacks gompx), or
+    the task could not be published."""
+
+
+def command_path():
+    """Path of the ``gompx`` command installed with this package."""
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "bin", "gompx")
+
+
+def _native():
+    from . import _native as native
+    return native
+
+
+def _function_name(func):
+    module = getattr(func, "__module__", None)
+    name = getattr(func, "__qualname__", None) or type(func).__qualname__
+    return "%s:%s" % (module, name)
+
+
+class ClusterPool:
+    """A pool whose workers are ``gompx worker`` processes reached through NATS."""
+
+    def __init__(self, processes=None, initializer=None, initargs=(), maxtasksperchild=None,
+                 context=None, *, cluster, authkey=None, insecure=False, replicas=1,
+                 ack_wait=None, connect_timeout=30.0, **credentials):
+        if initializer is not None or maxtasksperchild is not None:
+            raise ValueError("initializer and maxtasksperchild are not supported with "
+                             "cluster= yet (gompx issue #13)")
+        unknown = set(credentials) - set(_CREDENTIALS)
+        if unknown:
+            raise TypeError("unexpected keyword arguments: %s" % ", ".join(sorted(unknown)))
+        if processes is not None and processes < 1:
+            raise ValueError("Number of processes must be at least 1")
+        self._processes = processes or os.cpu_count() or 1
+        self._state = _RUN
+        self._local = None
+        self._handle = None
+        self._lock = threading.Lock()
+        self._jobs = set()          # jobs not yet finished, for join()
+        self._watched = {}          # job -> result with callbacks
+        self._handler = None
+        native = _native()
+        key = self._authkey(authkey, cluster)
+        url = cluster
+        if cluster == "local":
+            self._local, url = self._start_local(key, ack_wait)
+        spec = {"url": url, "authkey": binascii.hexlify(key).decode(), "insecure": bool(insecure),
+                "replicas": int(replicas), "connect_timeout_ms": int(connect_timeout * 1000)}
+        if ack_wait is not None:
+            spec["ack_wait_ms"] = int(ack_wait * 1000)
+        spec.update((k, str(v)) for k, v in credentials.items() if v is not None)
+        try:
+            self._handle = native.call(native.ext.gompxcore_ClusterConnect, json.dumps(spec))
+        except BaseException:
+            self._stop_local()
+            raise
+        self._url = url
+
+    @staticmethod
+    def _authkey(authkey, cluster):
+        if authkey is not None:
+            return bytes(authkey)
+        env = os.environ.get("GOMPX_AUTHKEY")
+        if env:
+            return binascii.unhexlify(env)
+        if cluster == "local":
+            from .process import current_process
+            return bytes(current_process().authkey)
+        raise ValueError("a cluster pool needs the authkey its workers have: pass authkey= "
+                         "or set GOMPX_AUTHKEY (hex) for both")
+
+    def _start_local(self, key, ack_wait):
+        native = _native()
+        command = command_path()
+        if not os.path.exists(command):
+            raise FileNotFoundError("the gompx command is not installed at %s" % command)
+        env = dict(os.environ)
+        path = [p for p in sys.path if p]
+        if env.get("PYTHONPATH"):
+            path.append(env["PYTHONPATH"])
+        env["PYTHONPATH"] = os.pathsep.join(path)
+        spec = {"command": command, "python": sys.executable, "processes": self._processes,
+                "authkey": binascii.hexlify(key).decode(), "dir": os.getcwd(),
+                "env": ["%s=%s" % kv for kv in env.items()]}
+        if ack_wait is not None:
+            spec["ack_wait_ms"] = int(ack_wait * 1000)
+        handle = native.call(native.ext.gompxcore_ClusterLocalStart, json.dumps(spec))
+        return handle, native.call(native.ext.gompxcore_ClusterLocalURL, handle)
+
+    def _stop_local(self):
+        local, self._local = self._local, None
+        if local is not None:
+            native = _native()
+            native.call(native.ext.gompxcore_ClusterLocalStop, local, 5000)
+
+    def __repr__(self):
+        return "<%s state=%s cluster=%s>" % (type(self).__name__, self._state, self._url)
+
+    def __reduce__(self):
+        raise NotImplementedError("pool objects cannot be passed between processes or pickled")
+
+    # -- submitting ------------------------------------------------------------------
+
+    def _check_running(self):
+        if self._state != _RUN:
+            raise ValueError("Pool not running")
+
+    def _new_job(self):
+        native = _native()
+        job = native.call(native.ext.gompxcore_ClusterNewJob, self._handle)
+        with self._lock:
+            self._jobs.add(job)
+        return job
+
+    def _submit(self, job, index, func, calls, mode):
+        if getattr(func, "__module__", None) == "__main__":
+            raise ValueError("%s is defined in __main__, which cluster workers cannot import: "
+                             "move it to a module importable on every worker machine"
+                             % _function_name(func))
+        body = pickle.dumps((func, calls, mode), 5)
+        native = _native()
+        native.call(native.ext.gompxcore_ClusterSubmit, self._handle, job, index,
+                    _function_name(func), native.bytes_address(body), len(body))
+
+    def _finish_submit(self, job, n, watch):
+        native = _native()
+        if watch is not None:  # watched before its length is known: it cannot finish unseen
+            with self._lock:
+                self._watched[job] = watch
+                if self._handler is None:
+                    self._handler = threading.Thread(target=self._handle_callbacks,
+                                                     name="gompx-cluster-callbacks", daemon=True)
+                    self._handler.start()
+            native.call(native.ext.gompxcore_ClusterWatch, self._handle, job)
+        native.call(native.ext.gompxcore_ClusterSetLength, self._handle, job, n)
+
+    def _chunks(self, iterable, chunksize):
+        items = list(iterable)
+        if chunksize is None:
+            chunksize, extra = divmod(len(items), self._processes * 4)
+            if extra:
+                chunksize += 1
+        if chunksize < 1 and items:
+            raise ValueError("Chunksize must be 1+, not {0:n}".format(chunksize))
+        return [items[i:i + chunksize] for i in range(0, len(items), max(chunksize, 1))]
+
+    def apply(self, func, args=(), kwds={}):
+        """Call func(*args, **kwds) on a worker and return its result."""
+        return self.apply_async(func, args, kwds).get()
+
+    def apply_async(self, func, args=(), kwds={}, callback=None, error_callback=None):
+        """Asynchronous apply: returns an ApplyResult."""
+        self._check_running()
+        job = self._new_job()
+        result = ApplyResult(self, job, callback, error_callback)
+        self._submit(job, 0, func, [(tuple(args), dict(kwds))], "apply")
+        self._finish_submit(job, 1, result if result._event is not None else None)
+        return result
+
+    def map(self, func, iterable, chunksize=None):
+        """Apply func to each item; results in order."""
+        return self.map_async(func, iterable, chunksize).get()
+
+    def starmap(self, func, iterable, chunksize=None):
+        """func(*args) for each args of iterable; results in order."""
+        return self.starmap_async(func, iterable, chunksize).get()
+
+    def map_async(self, func, iterable, chunksize=None, callback=None, error_callback=None):
+        return self._map_async(func, iterable, "map", chunksize, callback, error_callback)
+
+    def starmap_async(self, func, iterable, chunksize=None, callback=None, error_callback=None):
+        return self._map_async(func, iterable, "star", chunksize, callback, error_callback)
+
+    def _map_async(self, func, iterable, mode, chunksize, callback, error_callback):
+        self._check_running()
+        chunks = self._chunks(iterable, chunksize)
+        job = self._new_job()
+        result = MapResult(self, job, callback, error_callback)
+        for i, chunk in enumerate(chunks):
+            self._submit(job, i, func, chunk, mode)
+        self._finish_submit(job, len(chunks), result if result._event is not None else None)
+        return result
+
+    def imap(self, func, iterable, chunksize=1):
+        """Like map, lazily: results in order as they come."""
+        return self._imap(IMapIterator, func, iterable, chunksize)
+
+    def imap_unordered(self, func, iterable, chunksize=1):
+        """Like imap, in the order results come."""
+        return self._imap(IMapUnorderedIterator, func, iterable, chunksize)
+
+    def _imap(self, cls, func, iterable, chunksize):
+        self._check_running()
+        if chunksize < 1:
+            raise ValueError("Chunksize must be 1+, not {0:n}".format(chunksize))
+        job = self._new_job()
+        it = cls(self, job)
+        threading.Thread(target=self._feed, args=(it, job, func, iter(iterable), chunksize),
+                         name="gompx-cluster-feeder", daemon=True).start()
+        return it
+
+    def _feed(self, it, job, func, iterator, chunksize):
+        n = 0
+        try:
+            while True:
+                chunk = list(itertools.islice(iterator, chunksize))
+                if not chunk:
+                    break
+                self._submit(job, n, func, chunk, "map")
+                n += 1
+        except BaseException as e:
+            it._feed_error = e
+        try:
+            self._finish_submit(job, n, None)
+        except Exception:
+            pass
+
+    # -- results ---------------------------------------------------------------------
+
+    def _take(self, job, ordered, timeout):
+        """(chunk, success, value) of the job's next result; None if none came in time;
+        _END when every result was taken."""
+        native = _native()
+        take = native.ext.gompxcore_ClusterTake
+        handle = self._handle
+
+        def attempt(ms):
+            try:
+                packed = take(handle, job, ordered, ms)
+            except RuntimeError as e:
+                raise native.translate(e) from None
+            return None if packed == _PENDING else packed
+        packed = native.wait_sliced(attempt, timeout)
+        if packed is None or packed == _END:
+            return packed
+        status, size = packed & 7, packed >> 3
+        from .connection import _new_bytes
+        body = _new_bytes(size)
+        chunk = native.call(native.ext.gompxcore_ClusterFill, handle, job,
+                            native.bytes_address(body), size)
+        if status == _OK:
+            try:
+                success, value = pickle.loads(body)
+            except Exception as e:
+                return chunk, False, e
+            return chunk, success, value
+        message = body.decode("utf-8", "replace")
+        if status == _LOST:
+            from .pool import WorkerLostError
+            return chunk, False, WorkerLostError(message)
+        if status == _AUTH:
+            return chunk, False, AuthenticationError(message)
+        return chunk, False, ClusterError(message)
+
+    def _job_done(self, job):
+        native = _native()
+        native.call(native.ext.gompxcore_ClusterDropJob, self._handle, job)
+        with self._lock:
+            self._jobs.discard(job)
+
+    def _handle_callbacks(self):
+        native = _native()
+        while True:
+            try:
+                job = native.call(native.ext.gompxcore_ClusterNextCompleted, self._handle, 1000)
+            except (ValueError, OSError):
+                job = None
+            if job is None:
+                with self._lock:
+                    watched = list(self._watched.values())
+                    self._watched.clear()
+                for result in watched:  # closed or terminated: finish what is in
+                    result._call_back()
+                return
+            if job < 0:
+                continue
+            with self._lock:
+                result = self._watched.pop(job, None)
+            if result is not None:
+                result._call_back()
+
+    # -- ending ----------------------------------------------------------------------
+
+    def close(self):
+        """No more tasks; join() then waits for the submitted ones."""
+        if self._state == _RUN:
+            self._state = _CLOSE
+
+    def terminate(self):
+        """Fail every unfinished task (WorkerLostError), drop the pool's queued tasks,
+        disconnect, and stop a local cluster."""
+        if self._state == _TERMINATE or self._handle is None:
+            return
+        self._state = _TERMINATE
+        try:
+            self._close_caller(True)
+        finally:
+            self._join_handler()
+            self._stop_local()
+
+    def join(self):
+        """Wait for every submitted task, then disconnect (and stop a local cluster)."""
+        if self._state == _RUN:
+            raise ValueError("Pool is still running")
+        if self._state == _CLOSE:
+            import time
+            native = _native()
+            with self._lock:
+                jobs = list(self._jobs)
+            for job in jobs:
+                while True:
+                    try:
+                        if native.call(native.ext.gompxcore_ClusterDone, self._handle, job):
+                            break
+                    except (ValueError, OSError):  # taken and dropped meanwhile
+                        break
+                    time.sleep(0.02)
+            self._wait_callbacks()
+            self._close_caller(False)
+            self._state = _TERMINATE
+        self._join_handler()
+        self._stop_local()
+
+    def _close_caller(self, terminate):
+        """Stop taking results; delete the pool's consumer and unrun tasks.  A cluster that
+        cannot do the deleting now (a node lost, leaders being elected) gets a warning:
+        the server expires both anyway (docs/design.md, "Caller death")."""
+        native = _native()
+        try:
+            native.call(native.ext.gompxcore_ClusterClose, self._handle, terminate)
+        except (OSError, TimeoutError) as e:
+            import warnings
+            warnings.warn("gompx: the cluster did not clean up after the pool (%s); its "
+                          "consumer and unrun tasks expire on their own" % e, RuntimeWarning,
+                          stacklevel=3)
+
+    def _wait_callbacks(self):
+        import time
+        while True:
+            with self._lock:
+                if not self._watched:
+                    return
+            time.sleep(0.01)
+
+    def _join_handler(self):
+        handler = self._handler
+        if handler is not None and handler is not threading.current_thread():
+            handler.join()
+
+    def __enter__(self):
+        self._check_running()
+        return self
+
+    def __exit__(self, exc_type, exc_val, exc_tb):
+        self.terminate()
+
+    def __del__(self):
+        handle = getattr(self, "_handle", None)
+        if handle is None:
+            return
+        try:
+            if self._state == _RUN:
+                self.terminate()
+            _native().ext.gompxcore_ClusterRelease(handle)
+        except Exception:
+            pass
+
+
+class ApplyResult:
+    """The result of ``ClusterPool.apply_async()``."""
+
+    def __init__(self, pool, job, callback, error_callback):
+        self._pool = pool
+        self._job = job
+        self._callback = callback
+        self._error_callback = error_callback
+        self._lock = threading.Lock()
+        self._done = False
+        self._success = None
+        self._value = None
+        self._event = threading.Event() if (callback or error_callback) else None
+
+    def ready(self):
+        if self._event is not None:
+            return self._event.is_set()
+        if self._done:
+            return True
+        native = _native()
+        try:
+            return native.call(native.ext.gompxcore_ClusterDone, self._pool._handle, self._job)
+        except ValueError:
+            return True
+
+    def successful(self):
+        if not self.ready():
+            raise ValueError("{0!r} not ready".format(self))
+        self._finish(None)
+        return self._success
+
+    def wait(self, timeout=None):
+        if self._event is not None:
+            self._event.wait(timeout)
+        else:
+            self._finish(timeout)
+
+    def get(self, timeout=None):
+        if self._event is not None:
+            if not self._event.wait(timeout):
+                raise TimeoutError
+        elif not self._finish(timeout):
+            raise TimeoutError
+        if self._success:
+            return self._value
+        raise self._value
+
+    def _finish(self, timeout):
+        with self._lock:
+            if self._done:
+                return True
+            got = self._collect(timeout)
+            if got is None:
+                return False
+            self._success, self._value = got
+            self._done = True
+            self._pool._job_done(self._job)
+            return True
+
+    def _collect(self, timeout):
+        got = self._pool._take(self._job, True, timeout)
+        if got is None:
+            return None
+        if got == _END:
+            from .pool import WorkerLostError
+            return False, WorkerLostError("the pool was terminated")
+        _, success, value = got
+        return (True, value[0]) if success else (False, value)
+
+    def _call_back(self):
+        try:
+            self._finish(None)
+            if self._success:
+                if self._callback is not None:
+                    self._callback(self._value)
+            elif self._error_callback is not None:
+                self._error_callback(self._value)
+        except Exception:
+            traceback.print_exc()
+        finally:
+            self._event.set()
+
+
+AsyncResult = ApplyResult
+
+
+class MapResult(ApplyResult):
+    """The result of ``map_async()`` and ``starmap_async()``: chunks in order."""
+
+    def _collect(self, timeout):
+        import time
+        deadline = None if timeout is None else time.monotonic() + timeout
+        values = getattr(self, "_partial", None)
+        if values is None:
+            values = self._partial = []
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            got = self._pool._take(self._job, True, left)
+            if got is None:
+                return None
+            if got == _END:
+                return True, values
+            _, success, value = got
+            if not success:
+                return False, value
+            values.extend(value)
+
+
+class IMapIterator:
+    """The iterator ``ClusterPool.imap()`` returns."""
+
+    _ordered = True
+
+    def __init__(self, pool, job):
+        self._pool = pool
+        self._job = job
+        self._items = collections.deque()
+        self._lock = threading.Lock()
+        self._exhausted = False
+        self._feed_error = None
+
+    def __iter__(self):
+        return self
+
+    def next(self, timeout=None):
+        with self._lock:
+            if not self._items:
+                if self._exhausted:
+                    raise StopIteration
+                got = self._pool._take(self._job, self._ordered, timeout)
+                if got is None:
+                    raise TimeoutError
+                if got == _END:
+                    self._exhausted = True
+                    self._pool._job_done(self._job)
+                    if self._feed_error is not None:
+                        raise self._feed_error
+                    raise StopIteration
+                _, success, value = got
+                if not success:
+                    raise value
+                self._items.extend(value)
+            return self._items.popleft()
+
+    __next__ = next
+
+
+class IMapUnorderedIterator(IMapIterator):
+    """The iterator ``ClusterPool.imap_unordered()`` returns."""
+
+    _ordered = False
+
+
+class ClusterExecutor(_futures.Executor):
+    """``concurrent.futures`` on a cluster: what ``gompx.futures.ProcessPoolExecutor(
+    cluster=...)`` (or with ``GOMPX_CLUSTER`` set) returns.
+
+    Each ``submit`` is one chunk; ``map`` sends ``chunksize`` calls per chunk.  A call
+    counts as running once submitted, so ``cancel()`` fails.  A worker process that dies
+    fails its call with ``WorkerLostError``; the executor does not break (stdlib's
+    ``BrokenProcessPool``), since other machines' workers run on.
+    ``shutdown(cancel_futures=True)`` fails unfinished calls with ``WorkerLostError``.
+    """
+
+    def __init__(self, max_workers=None, mp_context=None, initializer=None, initargs=(), *,
+                 max_tasks_per_child=None, cluster, **options):
+        if max_workers is not None and max_workers <= 0:
+            raise ValueError("max_workers must be greater than 0")
+        if initializer is not None or max_tasks_per_child is not None:
+            raise ValueError("initializer and max_tasks_per_child are not supported with "
+                             "cluster= yet (gompx issue #13)")
+        self._pool = ClusterPool(max_workers, cluster=cluster, **options)
+        self._lock = threading.Lock()
+        self._shutdown = False
+
+    def submit(self, fn, /, *args, **kwargs):
+        with self._lock:
+            if self._shutdown:
+                raise RuntimeError("cannot schedule new futures after shutdown")
+            future = _futures.Future()
+            future.set_running_or_notify_cancel()
+            self._pool.apply_async(fn, args, kwargs, callback=future.set_result,
+                                   error_callback=future.set_exception)
+            return future
+
+    def map(self, fn, *iterables, timeout=None, chunksize=1):
+        if chunksize < 1:
+            raise ValueError("chunksize must be >= 1.")
+        from .futures import _chain_from_iterable_of_lists, _get_chunks, _process_chunk
+        import functools
+        results = super().map(functools.partial(_process_chunk, fn),
+                              _get_chunks(*iterables, chunksize=chunksize), timeout=timeout)
+        return _chain_from_iterable_of_lists(results)
+
+    def shutdown(self, wait=True, *, cancel_futures=False):
+        with self._lock:
+            self._shutdown = True
+        if cancel_futures:
+            self._pool.terminate()
+        else:
+            self._pool.close()
+        if wait:
+            self._pool.join()
+        else:
+            threading.Thread(target=self._pool.join, name="gompx-cluster-shutdown",
+                             daemon=True).start()
