@@ -5,7 +5,8 @@ address (127.0.0.1, .2, .3; tests/cluster_nodes.py).  The job is issue #13's: 1,
 that each sleep 20 ms (a sleep stands in for work, since every node shares this machine's
 cores), through ``Pool.map`` with the default chunk size (``processes`` = the cluster's
 worker processes: 2 or 6) and with ``chunksize=1``; then the throughput of tiny tasks
-(``map(square, range(200000), 256)``; issue #13's target: 50,000 tasks/s over 3 replicas).  The two set-ups run interleaved,
+(``map(square, range(200000), 256)``; issue #13's target: 50,000 tasks/s over 3
+replicas).  The two set-ups run interleaved,
 round by round, after one warm-up round each; the table shows medians (± median absolute
 deviation) and speed-up = 1-node time / 3-node time (issue #13's target: >= 2.5x).
 
@@ -44,6 +45,11 @@ def tiny(pool, n):
     return n / elapsed
 
 
+def mad(xs, m):
+    """Median absolute deviation, as a percentage of the median m."""
+    return statistics.median(abs(x - m) for x in xs) / m * 100
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=5)
@@ -71,18 +77,18 @@ def main():
                 r = tiny(pool, args.tiny)
                 if rnd > 0:
                     rates[n].append(r)
-        print("%d tasks of %.0f ms, %d rounds, medians" % (args.tasks, args.sleep * 1000, args.rounds))
+        print("%d tasks of %.0f ms, %d rounds, medians"
+              % (args.tasks, args.sleep * 1000, args.rounds))
         print("| case | 1 node x 2 | 3 nodes x 2 | speed-up | target |")
         print("|---|---|---|---|---|")
         for name, _ in cases:
             one, three = times[(1, name)], times[(3, name)]
             m1, m3 = statistics.median(one), statistics.median(three)
-            mad = lambda xs, m: statistics.median(abs(x - m) for x in xs) / m * 100
             print("| %s | %.2f s ±%.0f%% | %.2f s ±%.0f%% | %.2fx | >= 2.5x |"
                   % (name, m1, mad(one, m1), m3, mad(three, m3), m1 / m3))
         r1, r3 = statistics.median(rates[1]), statistics.median(rates[3])
-        print("| %d tiny tasks (square), chunksize 256: tasks/s | %.0f | %.0f (replicas 3) | | >= 50,000 on 3 replicas |"
-              % (args.tiny, r1, r3))
+        print("| %d tiny tasks (square), chunksize 256: tasks/s | %.0f | %.0f (replicas 3) "
+              "| | >= 50,000 on 3 replicas |" % (args.tiny, r1, r3))
     finally:
         for nodes, pool in setups.values():
             pool.terminate()

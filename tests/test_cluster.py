@@ -79,7 +79,8 @@ def test_remote_exception_keeps_its_traceback(mp, cpool):
 
 def test_worker_crash_is_worker_lost_and_replaced(mp, cpool):
     r = cpool.apply_async(T.kill_self, (2,))
-    with pytest.raises(mp.pool.WorkerLostError, match=r"exited with code -9 while running this task"):
+    with pytest.raises(mp.pool.WorkerLostError,
+                       match=r"exited with code -9 while running this task"):
         r.get(60)
     assert cpool.map(T.square, range(10), chunksize=1) == [x * x for x in range(10)]
 
@@ -89,7 +90,8 @@ def test_unimportable_module_names_it(mp, cpool, tmp_path):
     sys.path.insert(0, str(tmp_path))  # the caller's, after the workers started
     try:
         import only_here_mod
-        with pytest.raises(ModuleNotFoundError, match=r"cannot import module 'only_here_mod'") as info:
+        with pytest.raises(ModuleNotFoundError,
+                           match=r"cannot import module 'only_here_mod'") as info:
             cpool.apply(only_here_mod.f, (1,))
         assert "importable on every worker machine" in str(info.value)
     finally:
@@ -120,7 +122,8 @@ def test_wrong_authkey_is_an_authentication_error(mp, cpool):
 
 def test_insecure_remote_refused(mp):
     import gompx
-    with pytest.raises(ValueError, match="refusing to connect to gompx.invalid:4222 without credentials"):
+    with pytest.raises(ValueError,
+                       match="refusing to connect to gompx.invalid:4222 without credentials"):
         gompx.Pool(1, cluster="nats://gompx.invalid:4222", authkey=b"k")
     with pytest.raises(ValueError, match="authkey"):
         gompx.Pool(1, cluster="nats://127.0.0.1:1")
@@ -153,7 +156,8 @@ def test_env_default_and_command(mp, tmp_path):
             print(type(ex).__name__, ex.submit(T.square, 4).result())
     """)
     env = dict(os.environ, GOMPX_CLUSTER="local",
-               PYTHONPATH=os.pathsep.join([os.path.dirname(T.__file__), os.environ.get("PYTHONPATH", "")]))
+               PYTHONPATH=os.pathsep.join([os.path.dirname(T.__file__),
+                                           os.environ.get("PYTHONPATH", "")]))
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr
@@ -231,8 +235,8 @@ def test_three_nodes_lose_a_worker_machine_then_a_server(mp, tmp_path):
             for victim, directory in (("worker", tmp_path / "a"), ("server", tmp_path / "b")):
                 directory.mkdir()
                 n = 60
-                r = pool.starmap_async(T.touch_then_sleep, [(str(directory), i, 0.1) for i in range(n)],
-                                       chunksize=1)
+                r = pool.starmap_async(T.touch_then_sleep,
+                                       [(str(directory), i, 0.1) for i in range(n)], chunksize=1)
                 _wait_files(directory, 10)
                 if victim == "worker":
                     nodes.kill_worker(1)

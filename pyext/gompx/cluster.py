@@ -33,7 +33,6 @@ import sys
 import threading
 import traceback
 
-from . import context as _context
 from .context import AuthenticationError, TimeoutError
 
 __all__ = ["ClusterPool", "ClusterExecutor", "ClusterError", "command_path"]
