@@ -25,7 +25,7 @@ QUICK_TESTS = test_module_functions.py test_start_methods.py test_main.py test_w
 	test_connection.py test_wait.py test_listener.py test_queues.py test_sharedctypes.py \
 	test_heap.py test_hygiene.py
 
-.PHONY: install test test-go test-py fuzz fuzz-diff matrix conformance conformance-ci demo bench \
+.PHONY: api-parity install test test-go test-py fuzz fuzz-diff matrix conformance conformance-ci demo bench \
 	vet lint check tools stubs sdist wheels clean distclean
 
 $(VENV)/bin/python:
@@ -125,6 +125,12 @@ conformance-ci:
 
 conformance: install
 	PYTHON=$(PYTHON) scripts/conformance.sh all
+
+# docs/api-parity.md: stdlib's public names against gompx's, on $(PYTHON) and every venv
+# `make matrix` made (tests/test_api_parity.py is the gate; this is the page).
+api-parity: install
+	$(PYTHON) scripts/api_parity.py $(PYTHON) $(wildcard build/matrix/venv-*/bin/python) \
+		> docs/api-parity.md
 
 demo: install
 	$(PYTHON) examples/demo.py
