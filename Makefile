@@ -135,16 +135,17 @@ api-parity: install
 demo: install
 	$(PYTHON) examples/demo.py
 
-bench: install
-	$(PYTHON) bench/bench_process_pipe.py
-	$(PYTHON) bench/bench_queue.py
-	$(PYTHON) bench/bench_pool.py
-	$(PYTHON) bench/bench_shared_memory.py
-	$(PYTHON) bench/bench_sync.py
-	$(PYTHON) bench/bench_goworkers.py
-	$(PYTHON) bench/bench_listener.py
-	$(PYTHON) bench/bench_managers.py
-	$(PYTHON) bench/bench_idle.py
+# Every benchmark side by side with stdlib, then bench/README.md and bench/ratios.svg
+# written from their JSON (bench/report.py; matplotlib, for the chart, goes into the
+# tools venv from scripts/bench-requirements.txt).
+BENCHES = process_pipe queue pool shared_memory sync goworkers listener managers idle
+bench: install tools
+	mkdir -p build/bench
+	for b in $(BENCHES); do \
+		$(PYTHON) bench/bench_$$b.py --json build/bench/$$b.json || exit 1; \
+	done
+	$(TOOLS)/python -m pip install --quiet -r scripts/bench-requirements.txt
+	$(TOOLS)/python bench/report.py bench $(patsubst %,build/bench/%.json,$(BENCHES))
 
 clean:
 	rm -rf build dist pyext/*.egg-info
