@@ -25,7 +25,7 @@ QUICK_TESTS = test_module_functions.py test_start_methods.py test_main.py test_w
 	test_connection.py test_wait.py test_listener.py test_queues.py test_sharedctypes.py \
 	test_heap.py test_hygiene.py
 
-.PHONY: install test test-go test-py fuzz fuzz-diff matrix conformance conformance-ci demo bench \
+.PHONY: api-parity install test test-go test-py fuzz fuzz-diff matrix conformance conformance-ci demo bench \
 	vet lint check tools stubs sdist wheels clean distclean
 
 $(VENV)/bin/python:
@@ -126,19 +126,26 @@ conformance-ci:
 conformance: install
 	PYTHON=$(PYTHON) scripts/conformance.sh all
 
+# docs/api-parity.md: stdlib's public names against gompx's, on $(PYTHON) and every venv
+# `make matrix` made (tests/test_api_parity.py is the gate; this is the page).
+api-parity: install
+	$(PYTHON) scripts/api_parity.py $(PYTHON) $(wildcard build/matrix/venv-*/bin/python) \
+		> docs/api-parity.md
+
 demo: install
 	$(PYTHON) examples/demo.py
 
-bench: install
-	$(PYTHON) bench/bench_process_pipe.py
-	$(PYTHON) bench/bench_queue.py
-	$(PYTHON) bench/bench_pool.py
-	$(PYTHON) bench/bench_shared_memory.py
-	$(PYTHON) bench/bench_sync.py
-	$(PYTHON) bench/bench_goworkers.py
-	$(PYTHON) bench/bench_listener.py
-	$(PYTHON) bench/bench_managers.py
-	$(PYTHON) bench/bench_idle.py
+# Every benchmark side by side with stdlib, then bench/README.md and bench/ratios.svg
+# written from their JSON (bench/report.py; matplotlib, for the chart, goes into the
+# tools venv from scripts/bench-requirements.txt).
+BENCHES = process_pipe queue pool shared_memory sync goworkers listener managers idle
+bench: install tools
+	mkdir -p build/bench
+	for b in $(BENCHES); do \
+		$(PYTHON) bench/bench_$$b.py --json build/bench/$$b.json || exit 1; \
+	done
+	$(TOOLS)/python -m pip install --quiet -r scripts/bench-requirements.txt
+	$(TOOLS)/python bench/report.py bench $(patsubst %,build/bench/%.json,$(BENCHES))
 
 clean:
 	rm -rf build dist pyext/*.egg-info

@@ -59,6 +59,10 @@ EDITS = {
          "    def JoinableQueue(self, maxsize: int = 0, *, capacity: int | None = None) -> queues.JoinableQueue[Any]: ..."),
         ("    def SimpleQueue(self) -> queues.SimpleQueue[Any]: ...",
          "    def SimpleQueue(self, *, capacity: int | None = None) -> queues.SimpleQueue[Any]: ..."),
+        # gompx: pools over a NATS JetStream cluster (gompx.cluster)
+        ("        maxtasksperchild: int | None = None,\n    ) -> _Pool: ...",
+         "        maxtasksperchild: int | None = None,\n        *,\n        cluster: str | None = None,\n"
+         "        **cluster_options: Any,\n    ) -> _Pool: ..."),
     ],
     "pool.pyi": [
         ('__all__ = ["Pool", "ThreadPool"]', '__all__ = ["Pool", "ThreadPool", "WorkerLostError"]'),

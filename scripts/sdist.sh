@@ -21,11 +21,12 @@ mkdir -p "$work" dist
 sdist=$(ls dist/gompx-*.tar.gz)
 tar tzf "$sdist" | sed 's|^[^/]*/||' | sort >"$work/contents"
 
-# Every file of every package of this module the extension is built from, as go sees them.
+# Every file of every package of this module the extension and the gompx command are built
+# from, as go sees them.
 missing=0
 for file in go.mod go.sum LICENSE setup.py pyproject.toml pyext/csrc/gompxsync.c $(go list -deps \
 	-f '{{if and .Module .Module.Main}}{{$d := .Dir}}{{range .GoFiles}}{{$d}}/{{.}} {{end}}{{range .CgoFiles}}{{$d}}/{{.}} {{end}}{{range .CFiles}}{{$d}}/{{.}} {{end}}{{range .HFiles}}{{$d}}/{{.}} {{end}}{{range .EmbedFiles}}{{$d}}/{{.}} {{end}}{{end}}' \
-	./pyext/gompxcore | tr ' ' '\n' | sed "s|^$PWD/||" | grep -v '^$'); do
+	./pyext/gompxcore ./cmd/gompx | tr ' ' '\n' | sed "s|^$PWD/||" | grep -v '^$'); do
 	grep -qxF "$file" "$work/contents" || { echo "sdist lacks $file" >&2; missing=1; }
 done
 [ $missing -eq 0 ] || exit 1

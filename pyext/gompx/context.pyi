@@ -76,6 +76,9 @@ class BaseContext:
         initializer: Callable[..., object] | None = None,
         initargs: Iterable[Any] = (),
         maxtasksperchild: int | None = None,
+        *,
+        cluster: str | None = None,
+        **cluster_options: Any,
     ) -> _Pool: ...
 
     @overload

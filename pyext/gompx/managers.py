@@ -61,6 +61,9 @@ __all__ = ["BaseManager", "SyncManager", "SharedMemoryManager", "BaseProxy", "To
            "BarrierProxy", "NamespaceProxy", "ValueProxy", "ListProxy", "DictProxy",
            "ArrayProxy", "PoolProxy", "all_methods", "public_methods"]
 
+# SharedMemoryManager is always there (CPython: only where _posixshmem builds).
+HAS_SHMEM = True
+
 # -- pickling on a manager connection ---------------------------------------------------
 
 _STDLIB_MODULE = "multiprocessing.managers"

@@ -19,6 +19,7 @@ __all__ = ["send_handle", "recv_handle", "ForkingPickler", "register", "dump", "
 
 # Descriptors travel over AF_UNIX sockets with SCM_RIGHTS (Linux: always).
 HAVE_SEND_HANDLE = True
+ACKNOWLEDGE = False  # as CPython off Windows: a passed handle needs no acknowledgement
 
 # Protocol 5 everywhere (CPython 3.8+ reads it): out-of-band buffers and the compact opcodes.
 PROTOCOL = pickle.HIGHEST_PROTOCOL if pickle.HIGHEST_PROTOCOL >= 5 else pickle.DEFAULT_PROTOCOL

@@ -28,6 +28,11 @@ def set_executable(exe):
     _python_exe = os.fsdecode(exe) if exe is not None else None
 
 
+# Windows frozen executables and services: never, on the platforms gompx runs on.
+WINEXE = False
+WINSERVICE = False
+
+
 def get_executable():
     return _python_exe
 

@@ -49,6 +49,8 @@ def pools() -> int:
             return -1
     with ProcessPoolExecutor(max_workers=2) as ex:
         total: int = sum(ex.map(square, range(10)))
+    with gompx.Pool(2, cluster="local") as cluster_pool:  # pools over NATS JetStream
+        total += sum(cluster_pool.map(square, range(10), chunksize=5))
     return sum(squares) + total
 
 
