@@ -139,10 +139,11 @@ demo: install
 # written from their JSON (bench/report.py; matplotlib, for the chart, goes into the
 # tools venv from scripts/bench-requirements.txt).
 BENCHES = process_pipe queue pool shared_memory sync goworkers listener managers idle
+BENCHFLAGS ?=  # e.g. --rounds 3
 bench: install tools
 	mkdir -p build/bench
 	for b in $(BENCHES); do \
-		$(PYTHON) bench/bench_$$b.py --json build/bench/$$b.json || exit 1; \
+		$(PYTHON) bench/bench_$$b.py --json build/bench/$$b.json $(BENCHFLAGS) || exit 1; \
 	done
 	$(TOOLS)/python -m pip install --quiet -r scripts/bench-requirements.txt
 	$(TOOLS)/python bench/report.py bench $(patsubst %,build/bench/%.json,$(BENCHES))
