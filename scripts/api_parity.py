@@ -29,8 +29,8 @@ print(json.dumps(out))
 
 def probe(python):
     # Run outside the source tree, so that each interpreter imports its installed gompx.
-    out = subprocess.run([python, "-c", PROBE], capture_output=True, text=True, check=True,
-                         cwd="/")
+    out = subprocess.run([os.path.abspath(python), "-c", PROBE], capture_output=True,
+                         text=True, check=True, cwd="/")
     return json.loads(out.stdout)
 
 
