@@ -38,6 +38,7 @@ Run with the interpreter's real path, not a pyenv shim::
 import functools
 import json
 import os
+import platform
 import subprocess
 import sys
 import time
@@ -139,8 +140,17 @@ def main(argv=None):
     _print_table(results, n / 1000)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"python": sys.executable, "seconds": n / 1000, "rounds": args.rounds,
-                       "results": [r.as_dict() for r in results]}, f, indent=2)
+            records = []
+            for r in results:
+                # The target is a CPU budget, not a ratio: the verdict is the budget's.
+                record, budget, g = r.as_dict(), _budget(r, n / 1000), r.median("gompx")
+                record["budget_seconds"] = budget
+                record["verdict"] = "-" if g is None or budget is None else (
+                    "yes" if g <= budget else "NO")
+                records.append(record)
+            json.dump({"python": sys.executable, "version": platform.python_version(),
+                       "cpus": os.cpu_count(), "seconds": n / 1000, "rounds": args.rounds,
+                       "results": records}, f, indent=2)
             f.write("\n")
     return 0
 
