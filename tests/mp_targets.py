@@ -683,6 +683,17 @@ def marked_processes(marker):
     return found
 
 
+def eventually(predicate, timeout=10.0):
+    """Poll `predicate` (for state nobody signals, such as Barrier.n_waiting or a file
+    a dead process leaves for others to remove)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.005)
+    return predicate()
+
+
 def sigkill(pids):
     for pid in pids:
         try:
@@ -723,6 +734,11 @@ def sigkill_scenario(source, modname, method, children, kill_children, env=None,
             pytest.fail("the scenario printed no pids; its stderr:\n" + err)
         pids = [int(x) for x in line.split()]
         assert len(pids) == children and not any(pid_gone(pid) for pid in pids)
+        # Only what the scenario's processes hold counts: other test runs on the machine
+        # come and go in /dev/shm too.
+        scenario = set([parent.pid] + pids)
+        held = set().union(*(names for pid, names in shm_holders(shm_entries() - shm).items()
+                             if pid in scenario))
         sigkill([parent.pid] + (pids if kill_children else []))
         parent.wait(10)
         deadline = time.monotonic() + gone_within
@@ -730,7 +746,8 @@ def sigkill_scenario(source, modname, method, children, kill_children, env=None,
             time.sleep(0.05)
         left = marked_processes(marker)
         assert left == [], "processes outlived the SIGKILL: %s" % left
-        assert leaked_shm(shm) == set(), "/dev/shm entries left behind"
+        assert eventually(lambda: not held & shm_entries(), 5.0), \
+            "/dev/shm entries left behind: %s" % sorted(held & shm_entries())
     finally:
         if parent.poll() is None:
             parent.kill()

@@ -16,9 +16,9 @@ import warnings
 import pytest
 
 import sync_targets as st
-from mp_targets import (Background, join_within, leaked_shm, open_fds, recv_within,
+from mp_targets import (Background, eventually, join_within, leaked_shm, open_fds, recv_within,
                         shm_entries, sigkill_scenario)
-from sync_targets import eventually, held, timed
+from sync_targets import held, timed
 from test_synchronize import (GET, commanded, finish_commanded, full_round,
                               process_waiters, reports, start, start_reporting,
                               synchronize)
