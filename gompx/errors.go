@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/gompx/internal/intr"
 )
 
@@ -26,9 +27,11 @@ var (
 	// returns the next message.
 	ErrMessageTooLong = errors.New("message longer than maxLength; it was discarded")
 
-	// ErrTimeout reports that a timeout expired before a message arrived; nothing was
-	// consumed, so the call may be repeated.
-	ErrTimeout = errors.New("timed out")
+	// ErrTimeout reports a wait whose time ran out; nothing was consumed, so the call may
+	// be repeated. It is the one timeout of every gompx package (queues, locks, processes,
+	// listeners, pools, workers, clusters wrap it), and errors.Is also matches it against
+	// os.ErrDeadlineExceeded and context.DeadlineExceeded.
+	ErrTimeout = errs.ErrTimeout
 
 	// ErrInterrupted reports that a signal interrupted a wait: RecvHeader's on a Conn
 	// made interruptible with SetInterruptible, or, after EnableInterrupts, any wait on

@@ -1,6 +1,7 @@
 package gompx_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -12,7 +13,8 @@ import (
 // A Lock lives in shared memory: another process opens it from l.Ref() (Retain once for
 // it first, and pass the arena file, Ref().Fd, e.g. in Cmd.ExtraFiles). It is owned by
 // a process, not a goroutine: any goroutine may release it, and a process that dies
-// holding it hands it to the next Lock with ErrOwnerDied.
+// holding it hands it to the next LockContext with ErrOwnerDied. It is a sync.Locker,
+// with a context-bounded LockContext beside Lock.
 func ExampleLock() {
 	l, err := gompx.NewLock()
 	if err != nil {
@@ -20,16 +22,21 @@ func ExampleLock() {
 	}
 	defer l.Close()
 
-	l.Lock(-1)
-	err = l.Lock(10 * time.Millisecond)
-	fmt.Println(errors.Is(err, gompx.ErrTimeout))
+	var guard sync.Locker = l // whatever a sync.Mutex guards
+	guard.Lock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	err = l.LockContext(ctx)
+	fmt.Println(errors.Is(err, gompx.ErrTimeout), errors.Is(err, context.DeadlineExceeded))
+	fmt.Println(err)
 	fmt.Println(l.TryLock())
-	l.Unlock()
-	err = l.Unlock()
+	guard.Unlock()
+	err = l.Release()
 	fmt.Println(errors.Is(err, gompx.ErrNotLocked))
 	fmt.Println(l.TryLock())
 	// Output:
-	// true
+	// true true
+	// gompx: lock: timed out
 	// false
 	// true
 	// true

@@ -33,6 +33,8 @@ import (
 	"os"
 	"sync"
 	"syscall"
+
+	"github.com/gompx/gompx/gompx/internal/errs"
 )
 
 // ProcessState is where a Process is in its life; see the table in
@@ -61,8 +63,9 @@ func (s ProcessState) String() string {
 }
 
 // ErrWaitTimeout is returned by Wait when its timeout passes while the child
-// is still running. The child is left alone; Wait may be called again.
-var ErrWaitTimeout = errors.New("timed out waiting for the child to exit")
+// is still running. The child is left alone; Wait may be called again. It wraps
+// ErrTimeout.
+var ErrWaitTimeout = errs.Errorf("%w waiting for the child to exit", ErrTimeout)
 
 // ErrProcessRunning is returned by Close while the child is still running:
 // kill it or wait for it first.

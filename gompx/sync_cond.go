@@ -1,10 +1,12 @@
 package gompx
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/gompx/internal/psync"
 )
 
@@ -46,6 +48,21 @@ func OpenCondition(ref SharedRef) (*Condition, error) {
 		return nil, fmt.Errorf("open condition: %w", err)
 	}
 	return &Condition{primitive{b}, c}, nil
+}
+
+// WaitContext releases lock (held by the caller), waits until ctx is done for a
+// notification, and takes lock again: nil when notified, an error wrapping ErrTimeout
+// (ctx's deadline) or context.Canceled when not. An error wrapping ErrOwnerDied means
+// lock was retaken from a dead process (and is held).
+func (c *Condition) WaitContext(ctx context.Context, lock *Lock) error {
+	woken, err := c.c.Wait(lock.m, psync.Context(ctx))
+	if err != nil {
+		return timedOut(err, "condition wait")
+	}
+	if !woken {
+		return waitEnd(ctx, "condition wait")
+	}
+	return nil
 }
 
 // Wait releases lock (held by the caller), waits up to timeout (negative: forever) for
@@ -147,6 +164,22 @@ func (b *Barrier) Wait(timeout time.Duration, action func() error) (int, error) 
 	i, err := b.b.Wait(waitUntil(timeout), action)
 	if errors.Is(err, psync.ErrBroken) {
 		return i, fmt.Errorf("barrier wait: %w", err)
+	}
+	return i, err
+}
+
+// WaitContext waits until ctx is done for all parties; the last to arrive runs action
+// (nil: none) before the others are released. It returns this party's index in the
+// round. ErrBrokenBarrier: the barrier was aborted, reset, or the action failed; when
+// this party's ctx ended the wait (which breaks the barrier for everyone, as a timeout
+// does in Python) the error wraps ErrTimeout or context.Canceled too.
+func (b *Barrier) WaitContext(ctx context.Context, action func() error) (int, error) {
+	i, err := b.b.Wait(psync.Context(ctx), action)
+	if errors.Is(err, psync.ErrBroken) {
+		if end := ctxEnd(ctx); end != nil {
+			return i, errs.Errorf("barrier wait: %w: %w", err, end)
+		}
+		return i, errs.Errorf("barrier wait: %w", err)
 	}
 	return i, err
 }

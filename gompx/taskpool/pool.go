@@ -77,8 +77,9 @@ var (
 	ErrNotRunning = errors.New("pool not running")
 	// ErrBroken reports a job submitted to a broken pool.
 	ErrBroken = errors.New("pool is broken")
-	// ErrTimeout reports a wait that ran out of time.
-	ErrTimeout = errors.New("timed out")
+	// ErrTimeout reports a wait that ran out of time: gompx.ErrTimeout, the core's one
+	// timeout.
+	ErrTimeout = gompx.ErrTimeout
 	// ErrExhausted reports that every result of a job has been taken.
 	ErrExhausted = errors.New("all results taken")
 )

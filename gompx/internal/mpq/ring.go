@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/gompx/internal/intr"
 	"github.com/gompx/gompx/gompx/internal/shm"
 )
@@ -29,7 +30,8 @@ const (
 // Errors. They are returned unwrapped so callers can compare them directly.
 var (
 	// ErrTimeout reports that a put found no room or a get found no message in time.
-	ErrTimeout = errors.New("mpq: timed out")
+	// It is the core's one timeout (errs.ErrTimeout).
+	ErrTimeout = errs.ErrTimeout
 	// ErrTorn reports that the message being read was abandoned by a producer that died
 	// (or gave up) between its chunks. Nothing is left to read of it: get the next one.
 	ErrTorn = errors.New("mpq: message torn by its producer")

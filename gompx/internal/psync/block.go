@@ -1,12 +1,15 @@
 package psync
 
 import (
+	"context"
 	"fmt"
+	"math"
 	"golang.org/x/sys/unix"
 	"sync/atomic"
 	"time"
 	"unsafe"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/gompx/internal/futex"
 	"github.com/gompx/gompx/gompx/internal/intr"
 )
@@ -95,7 +98,8 @@ func checkBlock(b []byte) error {
 type Deadline struct {
 	at      time.Time
 	forever bool
-	intr    bool // a signal may end the wait (Interruptible)
+	intr    bool            // a signal may end the wait (Interruptible)
+	ctx     context.Context // its cancellation ends the wait (Context); nil: none
 }
 
 // Forever never expires.
@@ -113,6 +117,21 @@ func After(d time.Duration) Deadline {
 		return Now
 	}
 	return Deadline{at: time.Now().Add(d)}
+}
+
+// Context is a Deadline that lasts until ctx is done: its deadline, if it has one, passes
+// as any other (ErrTimeout), and its cancellation wakes the sleeper and ends the wait with
+// ctx.Err(). Cancellation wakes every sleeper of the word for a moment; the others find
+// nothing changed and sleep again, as after any spurious wake.
+func Context(ctx context.Context) Deadline {
+	d := Forever
+	if t, ok := ctx.Deadline(); ok {
+		d = Deadline{at: t}
+	}
+	if ctx.Done() != nil {
+		d.ctx = ctx
+	}
+	return d
 }
 
 // Interruptible returns d for a wait that a signal may end on an embedder's main thread
@@ -153,8 +172,18 @@ func (d Deadline) sleep(w *uint32, val uint32, slice time.Duration) error {
 	if slice > 0 && (s < 0 || s > slice) {
 		s = slice
 	}
+	if d.ctx != nil {
+		if err := errs.Context(d.ctx); err != nil {
+			return err
+		}
+		stop := context.AfterFunc(d.ctx, func() { futex.Wake(w, math.MaxInt32) })
+		defer stop()
+	}
 	if err := futex.Wait(w, val, s); d.intr && intr.Stop(err) {
 		return ErrInterrupted
+	}
+	if d.ctx != nil {
+		return errs.Context(d.ctx)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"sync/atomic"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/gompx/internal/futex"
 	"github.com/gompx/gompx/gompx/internal/intr"
 )
@@ -14,8 +15,8 @@ const waitersBit = 1 << 31
 // ErrNotLocked is returned by Unlock of a mutex nobody holds.
 var ErrNotLocked = errors.New("release of an unlocked lock")
 
-// ErrTimeout is returned by a wait whose deadline passed.
-var ErrTimeout = errors.New("timed out")
+// ErrTimeout is returned by a wait whose deadline passed: the core's one timeout.
+var ErrTimeout = errs.ErrTimeout
 
 // ErrInterrupted is returned by a wait that a signal ended on an embedder's main thread
 // (package intr): nothing was taken; wait again after handling the signal.

@@ -1,0 +1,66 @@
+package errs
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestTimeoutIs(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+	}{
+		{"sentinel", ErrTimeout},
+		{"wrapped", Errorf("queue get: %w", ErrTimeout)},
+		{"wrapped twice", Errorf("pool: %w", Errorf("result: %w", ErrTimeout))},
+		{"context deadline", Deadline(context.DeadlineExceeded)},
+		{"os deadline", Deadline(Errorf("accept: %w", os.ErrDeadlineExceeded))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, target := range []error{ErrTimeout, os.ErrDeadlineExceeded, context.DeadlineExceeded} {
+				if !errors.Is(tc.err, target) {
+					t.Errorf("errors.Is(%q, %v) = false", tc.err, target)
+				}
+			}
+			var to interface{ Timeout() bool }
+			if !errors.As(tc.err, &to) || !to.Timeout() {
+				t.Errorf("%q has no Timeout() true", tc.err)
+			}
+		})
+	}
+	if errors.Is(io.EOF, ErrTimeout) || errors.Is(context.Canceled, ErrTimeout) {
+		t.Error("an error that is no timeout matched ErrTimeout")
+	}
+	if Deadline(context.Canceled) != context.Canceled {
+		t.Error("Deadline changed a cancellation")
+	}
+}
+
+func TestPrefixOnce(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{New("queue is closed"), "gompx: queue is closed"},
+		{New("gompx: queue is closed"), "gompx: queue is closed"},
+		{Errorf("queue get: %w", ErrTimeout), "gompx: queue get: timed out"},
+		{Errorf("gompx: lock: %w", Errorf("open: %w", io.EOF)), "gompx: lock: open: EOF"},
+		{Errorf("%w: %v", ErrTimeout, New("x")), "gompx: timed out: x"},
+		{Deadline(context.DeadlineExceeded), "gompx: timed out (context deadline exceeded)"},
+	} {
+		if got := tc.err.Error(); got != tc.want {
+			t.Errorf("message %q, want %q", got, tc.want)
+		}
+		if strings.Count(tc.err.Error(), Prefix) != 1 {
+			t.Errorf("%q: prefix not exactly once", tc.err)
+		}
+	}
+	inner := Errorf("read: %w", io.ErrUnexpectedEOF)
+	if !errors.Is(Errorf("recv: %w", inner), io.ErrUnexpectedEOF) {
+		t.Error("errors.Is lost the wrapped error")
+	}
+}
