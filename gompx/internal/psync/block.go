@@ -3,8 +3,8 @@ package psync
 import (
 	"context"
 	"fmt"
-	"math"
 	"golang.org/x/sys/unix"
+	"math"
 	"sync/atomic"
 	"time"
 	"unsafe"
