@@ -1,6 +1,7 @@
 package gompx
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/gompx/internal/frame"
 	"github.com/gompx/gompx/gompx/internal/shmring"
 )
@@ -369,6 +371,23 @@ func (c *Conn) Poll(timeout time.Duration) (bool, error) {
 		return false, fmt.Errorf("poll: %w", err)
 	}
 	return ready, nil
+}
+
+// PollContext reports whether a message (or end of stream) is ready to be received,
+// waiting until ctx is done for one: then false and an error wrapping ErrTimeout (ctx's
+// deadline) or context.Canceled.
+func (c *Conn) PollContext(ctx context.Context) (bool, error) {
+	if err := c.canRecv(); err != nil {
+		return false, errs.Errorf("poll: %w", err)
+	}
+	if c.pending >= 0 {
+		return true, nil
+	}
+	n, err := ctxPoll(ctx, []unix.PollFd{{Fd: int32(c.fd), Events: unix.POLLIN}})
+	if err != nil {
+		return false, errs.Errorf("poll: %w", err)
+	}
+	return n > 0, nil
 }
 
 // recvSpin is how long a receive polls for the next message before it blocks. In a

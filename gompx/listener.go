@@ -2,6 +2,7 @@ package gompx
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/gompx/internal/intr"
 	"golang.org/x/sys/unix"
 )
@@ -156,11 +158,37 @@ func listenSocket(fd int, sa unix.Sockaddr, pathSocket bool, backlog int) error 
 // wrapping ErrAuthentication (or the I/O error that ended it).
 func (l *Listener) Accept() (*Conn, error) { return l.AcceptTimeout(-1) }
 
+// AcceptContext is Accept waiting until ctx is done for a connection to arrive; then it
+// returns an error wrapping ErrTimeout (ctx's deadline) or context.Canceled. The
+// handshake that follows is not limited. Close from another goroutine wakes it.
+func (l *Listener) AcceptContext(ctx context.Context) (*Conn, error) {
+	return l.accept(func(p []unix.PollFd) (int, error) { return ctxPoll(ctx, p) })
+}
+
 // AcceptTimeout is Accept waiting at most timeout (< 0: forever) for a connection to
-// arrive; then it returns an error wrapping ErrTimeout. The handshake that follows is
-// not limited. Close from another goroutine wakes a waiting Accept.
+// arrive; then it returns an error wrapping ErrTimeout. It is AcceptContext for the
+// Python facade: on its main thread a signal ends the wait (ErrInterrupted).
 func (l *Listener) AcceptTimeout(timeout time.Duration) (*Conn, error) {
-	fd, peer, err := l.acceptFd(timeout)
+	d := newDeadline(timeout)
+	return l.accept(func(p []unix.PollFd) (int, error) {
+		n, err := unix.Ppoll(p, d.timespec(), nil)
+		switch {
+		case intr.Stop(err):
+			return 0, ErrInterrupted
+		case err == unix.EINTR:
+			return 0, nil // look again
+		case err != nil:
+			return 0, os.NewSyscallError("ppoll", err)
+		case n == 0 && d.expired():
+			return 0, errs.Errorf("after %v: %w", timeout, ErrTimeout)
+		}
+		return n, nil
+	})
+}
+
+// accept takes a connection, waiting for one with wait, and authenticates it.
+func (l *Listener) accept(wait func([]unix.PollFd) (int, error)) (*Conn, error) {
+	fd, peer, err := l.acceptFd(wait)
 	if err != nil {
 		return nil, fmt.Errorf("accept: %w", err)
 	}
@@ -186,9 +214,9 @@ func (l *Listener) AcceptTimeout(timeout time.Duration) (*Conn, error) {
 }
 
 // acceptFd takes a queued connection at once if there is one (the listening socket is
-// non-blocking, so that costs one system call), otherwise waits up to timeout for one.
-func (l *Listener) acceptFd(timeout time.Duration) (int, string, error) {
-	d := newDeadline(timeout)
+// non-blocking, so that costs one system call), otherwise waits with wait for one: wait
+// returns an error when the wait is over, anything else is a reason to look again.
+func (l *Listener) acceptFd(wait func([]unix.PollFd) (int, error)) (int, string, error) {
 	for {
 		if l.closed.Load() {
 			return -1, "", ErrListenerClosed
@@ -204,17 +232,8 @@ func (l *Listener) acceptFd(timeout time.Duration) (int, string, error) {
 		case err != unix.EAGAIN:
 			return -1, "", os.NewSyscallError("accept4", err)
 		}
-		p := []unix.PollFd{{Fd: int32(l.fd), Events: unix.POLLIN}}
-		n, err := unix.Ppoll(p, d.timespec(), nil)
-		switch {
-		case intr.Stop(err):
-			return -1, "", ErrInterrupted
-		case err == unix.EINTR:
-			continue
-		case err != nil:
-			return -1, "", os.NewSyscallError("ppoll", err)
-		case n == 0:
-			return -1, "", fmt.Errorf("after %v: %w", timeout, ErrTimeout)
+		if _, err := wait([]unix.PollFd{{Fd: int32(l.fd), Events: unix.POLLIN}}); err != nil {
+			return -1, "", err
 		}
 	}
 }

@@ -3,11 +3,13 @@
 package gompx
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"syscall"
 	"time"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/gompx/internal/pidfd"
 	"golang.org/x/sys/unix"
 )
@@ -47,6 +49,26 @@ func (p *Process) Wait(timeout time.Duration) (int, error) {
 		p.release()
 		if err != nil {
 			return 0, fmt.Errorf("wait for process %d: %w", p.pid, err)
+		}
+	}
+}
+
+// WaitContext waits for the child to exit until ctx is done, and returns its exit code
+// as Poll does. When ctx ends the wait first the error wraps ErrWaitTimeout (its
+// deadline; ErrTimeout too) or context.Canceled, and the child keeps running.
+func (p *Process) WaitContext(ctx context.Context) (int, error) {
+	for {
+		code, exited, fd, err := p.pollOrHold()
+		if err != nil || exited {
+			return code, err
+		}
+		_, err = ctxPoll(ctx, []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}})
+		p.release()
+		switch {
+		case errors.Is(err, ErrTimeout):
+			return 0, ErrWaitTimeout
+		case err != nil:
+			return 0, errs.Errorf("wait for process %d: %w", p.pid, err)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/gompx/internal/mpq"
 	"github.com/gompx/gompx/pickle"
 )
@@ -390,7 +391,8 @@ func ringErr(err, timeout error) error {
 }
 
 // Put pickles v (protocol 5) and puts it, waiting for room in a bounded queue until ctx
-// is done. A []byte goes as KindBytes.
+// is done: then an error wrapping ErrQueueFull and ErrTimeout (ctx's deadline) or
+// context.Canceled. A []byte goes as KindBytes.
 func (q *Queue) Put(ctx context.Context, v any) error {
 	kind, data, err := encodeMessage(v)
 	if err != nil {
@@ -401,8 +403,8 @@ func (q *Queue) Put(ctx context.Context, v any) error {
 		if !errors.Is(err, ErrQueueFull) {
 			return err
 		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("queue put: %w", ErrQueueFull)
+		if end := ctxEnd(ctx); end != nil {
+			return errs.Errorf("queue put: %w: %w", ErrQueueFull, end)
 		}
 	}
 }
@@ -428,7 +430,9 @@ func encodeMessage(v any) (MessageKind, []byte, error) {
 }
 
 // Get waits until ctx is done for a message and returns its value: a []byte for
-// KindBytes, the unpickled value otherwise (see the pickle package for the types).
+// KindBytes, the unpickled value otherwise (see the pickle package for the types). When
+// ctx is done first the error wraps ErrQueueEmpty and ErrTimeout (ctx's deadline) or
+// context.Canceled.
 func (q *Queue) Get(ctx context.Context) (any, error) {
 	for {
 		kind, data, err := q.Receive(sliceOf(ctx))
@@ -438,8 +442,8 @@ func (q *Queue) Get(ctx context.Context) (any, error) {
 		if !errors.Is(err, ErrQueueEmpty) && !errors.Is(err, ErrMessageTorn) {
 			return nil, err
 		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("queue get: %w", ErrQueueEmpty)
+		if end := ctxEnd(ctx); end != nil {
+			return nil, errs.Errorf("queue get: %w: %w", ErrQueueEmpty, end)
 		}
 	}
 }
@@ -567,8 +571,22 @@ func (q *Queue) TaskDone() error {
 	return q.ring.TaskDone()
 }
 
+// JoinContext waits until every message put has been marked done, or until ctx is done:
+// then an error wrapping ErrTimeout (ctx's deadline) or context.Canceled.
+func (q *Queue) JoinContext(ctx context.Context) error {
+	for {
+		done, err := q.Join(sliceOf(ctx))
+		if err != nil || done {
+			return err
+		}
+		if end := ctxEnd(ctx); end != nil {
+			return errs.Errorf("queue join: %w", end)
+		}
+	}
+}
+
 // Join waits up to timeout (negative: forever) until every message put has been marked
-// done, and reports whether that happened.
+// done, and reports whether that happened. It is JoinContext for the Python facade.
 func (q *Queue) Join(timeout time.Duration) (bool, error) {
 	if !q.enter() {
 		return false, ErrQueueClosed

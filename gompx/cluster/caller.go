@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -358,7 +359,7 @@ func (k *Caller) Take(ctx context.Context, jobID uint64, ordered bool) (*Result,
 		select {
 		case <-changed:
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, errs.Deadline(ctx.Err())
 		}
 	}
 }
@@ -412,7 +413,7 @@ func (k *Caller) NextCompleted(ctx context.Context) (uint64, error) {
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return 0, ctx.Err()
+			return 0, errs.Deadline(ctx.Err())
 		}
 	}
 }

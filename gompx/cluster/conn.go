@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -176,7 +177,7 @@ func Connect(ctx context.Context, opts Options) (*Conn, error) {
 				d.nc.Close()
 			}
 		}()
-		return nil, fmt.Errorf("gompx: connect to %s: %w", opts.URL, ctx.Err())
+		return nil, fmt.Errorf("gompx: connect to %s: %w", opts.URL, errs.Deadline(ctx.Err()))
 	}
 	if d.err != nil {
 		return nil, fmt.Errorf("gompx: connect to %s: %w", opts.URL, d.err)
@@ -216,7 +217,7 @@ func retry(ctx context.Context, f func(context.Context) error) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%w (still failing when time ran out: %v)", ctx.Err(), err)
+			return fmt.Errorf("%w (still failing when time ran out: %v)", errs.Deadline(ctx.Err()), err)
 		case <-time.After(250 * time.Millisecond):
 		}
 	}

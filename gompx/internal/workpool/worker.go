@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gompx/gompx/gompx"
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/gompx/internal/workproto"
 	"golang.org/x/sys/unix"
 )
@@ -98,8 +99,8 @@ func (p *Pool) awaitHello(w *worker) (workproto.Hello, error) {
 		return workproto.Hello{}, fmt.Errorf("start %s %d: %w", p.opts.Kind, w.pid, err)
 	}
 	if !ready {
-		return workproto.Hello{}, fmt.Errorf("start %s %d: no hello within %v (is it a gompx worker?)",
-			p.opts.Kind, w.pid, p.opts.StartTimeout)
+		return workproto.Hello{}, fmt.Errorf("start %s %d: no hello within %v (is it a gompx worker?): %w",
+			p.opts.Kind, w.pid, p.opts.StartTimeout, errs.ErrTimeout)
 	}
 	frame, err := w.conn.RecvBytes(maxHello)
 	if errors.Is(err, gompx.ErrMessageTooLong) {
