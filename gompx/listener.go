@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -62,7 +61,7 @@ type ListenOptions struct {
 func Listen(network, address string, opts ListenOptions) (*Listener, error) {
 	if opts.Digest != "" {
 		if _, ok := authDigests[opts.Digest]; !ok {
-			return nil, fmt.Errorf("listen: digest %q: want one of md5, sha256, sha384, sha3_256, sha3_384", opts.Digest)
+			return nil, errs.Errorf("listen: digest %q: want one of md5, sha256, sha384, sha3_256, sha3_384", opts.Digest)
 		}
 	}
 	l := &Listener{fd: -1, network: network, authkey: opts.Authkey, digest: opts.Digest}
@@ -72,14 +71,14 @@ func Listen(network, address string, opts ListenOptions) (*Listener, error) {
 	if address == "" {
 		var err error
 		if address, err = l.defaultAddress(); err != nil {
-			return nil, fmt.Errorf("listen %s: %w", network, err)
+			return nil, errs.Errorf("listen %s: %w", network, err)
 		}
 	}
 	if err := l.bind(address, max(opts.Backlog, 1)); err != nil {
 		if l.tempDir != "" {
 			os.RemoveAll(l.tempDir)
 		}
-		return nil, fmt.Errorf("listen %s %q: %w", network, address, err)
+		return nil, errs.Errorf("listen %s %q: %w", network, address, err)
 	}
 	return l, nil
 }
@@ -96,7 +95,7 @@ func (l *Listener) defaultAddress() (string, error) {
 	case "tcp":
 		return "127.0.0.1:0", nil
 	}
-	return "", fmt.Errorf("unknown network %q: want \"unix\" or \"tcp\"", l.network)
+	return "", errs.Errorf("unknown network %q: want \"unix\" or \"tcp\"", l.network)
 }
 
 func (l *Listener) bind(address string, backlog int) error {
@@ -138,11 +137,11 @@ func listenSocket(fd int, sa unix.Sockaddr, pathSocket bool, backlog int) error 
 		// The socket file takes the socket inode's mode (less the umask) at bind: set it
 		// first, so that the file never exists with looser permissions.
 		if err := unix.Fchmod(fd, 0o600); err != nil {
-			return fmt.Errorf("fchmod 0600: %w", err)
+			return errs.Errorf("fchmod 0600: %w", err)
 		}
 	}
 	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
-		return fmt.Errorf("SO_REUSEADDR: %w", err)
+		return errs.Errorf("SO_REUSEADDR: %w", err)
 	}
 	if err := unix.Bind(fd, sa); err != nil {
 		return os.NewSyscallError("bind", err)
@@ -190,12 +189,12 @@ func (l *Listener) AcceptTimeout(timeout time.Duration) (*Conn, error) {
 func (l *Listener) accept(wait func([]unix.PollFd) (int, error)) (*Conn, error) {
 	fd, peer, err := l.acceptFd(wait)
 	if err != nil {
-		return nil, fmt.Errorf("accept: %w", err)
+		return nil, errs.Errorf("accept: %w", err)
 	}
 	c, err := NewConn(fd, true, true)
 	if err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("accept: %w", err)
+		return nil, errs.Errorf("accept: %w", err)
 	}
 	l.mu.Lock()
 	l.lastAccepted = peer
@@ -207,7 +206,7 @@ func (l *Listener) accept(wait func([]unix.PollFd) (int, error)) (*Conn, error) 
 		}
 		if err != nil {
 			c.Close()
-			return nil, fmt.Errorf("accept: %w", err)
+			return nil, errs.Errorf("accept: %w", err)
 		}
 	}
 	return c, nil
@@ -312,7 +311,7 @@ func (l *Listener) Close() error {
 		os.RemoveAll(l.tempDir)
 	}
 	if err != nil {
-		return fmt.Errorf("close listener: %w", err)
+		return errs.Errorf("close listener: %w", err)
 	}
 	return nil
 }
@@ -324,17 +323,17 @@ func (l *Listener) Close() error {
 func Dial(network, address string, authkey []byte) (*Conn, error) {
 	fd, err := connectSocket(network, address)
 	if err != nil {
-		return nil, fmt.Errorf("dial %s %q: %w", network, address, err)
+		return nil, errs.Errorf("dial %s %q: %w", network, address, err)
 	}
 	c, err := NewConn(fd, true, true)
 	if err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("dial %s %q: %w", network, address, err)
+		return nil, errs.Errorf("dial %s %q: %w", network, address, err)
 	}
 	if authkey != nil {
 		if err := runHandshake(c, authkey, "", AnswerStep, DeliverStep); err != nil {
 			c.Close()
-			return nil, fmt.Errorf("dial %s %q: %w", network, address, err)
+			return nil, errs.Errorf("dial %s %q: %w", network, address, err)
 		}
 	}
 	return c, nil
@@ -371,7 +370,7 @@ func resolve(network, address string) (int, unix.Sockaddr, error) {
 	switch network {
 	case "unix":
 		if address == "" {
-			return 0, nil, errors.New("empty unix address")
+			return 0, nil, errs.New("empty unix address")
 		}
 		if address[0] == 0 {
 			address = "@" + address[1:] // x/sys writes the abstract namespace's NUL as '@'
@@ -391,7 +390,7 @@ func resolve(network, address string) (int, unix.Sockaddr, error) {
 		copy(sa.Addr[:], ta.IP.To16())
 		return unix.AF_INET6, sa, nil
 	}
-	return 0, nil, fmt.Errorf("unknown network %q: want \"unix\" or \"tcp\"", network)
+	return 0, nil, errs.Errorf("unknown network %q: want \"unix\" or \"tcp\"", network)
 }
 
 func formatSockaddr(sa unix.Sockaddr) string {

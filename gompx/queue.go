@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,11 +45,11 @@ type QueueOptions struct {
 var (
 	// ErrQueueFull reports a put on a queue holding MaxSize messages that did not get
 	// room in time (Python: queue.Full).
-	ErrQueueFull = errors.New("queue is full")
+	ErrQueueFull = errs.New("queue is full")
 	// ErrQueueEmpty reports a get that found no message in time (Python: queue.Empty).
-	ErrQueueEmpty = errors.New("queue is empty")
+	ErrQueueEmpty = errs.New("queue is empty")
 	// ErrQueueClosed reports an operation on a queue after Close.
-	ErrQueueClosed = errors.New("queue is closed")
+	ErrQueueClosed = errs.New("queue is closed")
 	// ErrTaskDone reports TaskDone called more times than messages were put.
 	ErrTaskDone = mpq.ErrTooManyTaskDone
 	// ErrMessageTorn reports a message abandoned between its chunks by a producer that
@@ -95,7 +94,7 @@ type pendingMessage struct {
 func NewQueue(opts QueueOptions) (*Queue, error) {
 	ring, err := mpq.Create(mpq.Options{Capacity: opts.Capacity, MaxSize: int64(opts.MaxSize)})
 	if err != nil {
-		return nil, fmt.Errorf("new queue: %w", err)
+		return nil, errs.Errorf("new queue: %w", err)
 	}
 	return newQueue(ring), nil
 }
@@ -105,7 +104,7 @@ func NewQueue(opts QueueOptions) (*Queue, error) {
 func OpenQueue(fd int) (*Queue, error) {
 	ring, err := mpq.Open(fd)
 	if err != nil {
-		return nil, fmt.Errorf("open queue: %w", err)
+		return nil, errs.Errorf("open queue: %w", err)
 	}
 	return newQueue(ring), nil
 }
@@ -387,7 +386,7 @@ func ringErr(err, timeout error) error {
 	case errors.Is(err, mpq.ErrClosed):
 		return ErrQueueClosed
 	}
-	return fmt.Errorf("queue: %w", err)
+	return errs.Errorf("queue: %w", err)
 }
 
 // Put pickles v (protocol 5) and puts it, waiting for room in a bounded queue until ctx
@@ -424,7 +423,7 @@ func encodeMessage(v any) (MessageKind, []byte, error) {
 	}
 	data, err := pickle.MarshalProtocol(v, 5)
 	if err != nil {
-		return 0, nil, fmt.Errorf("queue put: %w", err)
+		return 0, nil, errs.Errorf("queue put: %w", err)
 	}
 	return KindPickle, data, nil
 }
@@ -535,12 +534,12 @@ func decodeMessage(kind MessageKind, data []byte) (any, error) {
 		}
 		return pickle.UnmarshalOptions(pickled, &pickle.DecoderOptions{Buffers: buffers})
 	}
-	return nil, fmt.Errorf("queue get: unknown message kind %d", kind)
+	return nil, errs.Errorf("queue get: unknown message kind %d", kind)
 }
 
 // SplitPickleBuffers splits a KindPickleBuffers payload into the pickle and its buffers.
 func SplitPickleBuffers(data []byte) ([]byte, [][]byte, error) {
-	bad := fmt.Errorf("queue get: malformed pickle-with-buffers message of %d bytes", len(data))
+	bad := errs.Errorf("queue get: malformed pickle-with-buffers message of %d bytes", len(data))
 	if len(data) < 4 {
 		return nil, nil, bad
 	}

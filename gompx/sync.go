@@ -3,7 +3,6 @@ package gompx
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
@@ -20,7 +19,7 @@ var (
 
 	// ErrNotLocked reports Unlock of a lock nobody holds (Python: ValueError), or of an
 	// RLock the caller does not own.
-	ErrNotLocked = errors.New("release of a lock that is not held")
+	ErrNotLocked = errs.New("release of a lock that is not held")
 
 	// ErrTooManyReleases reports a Release that would take a bounded semaphore past its
 	// initial value (Python: ValueError).
@@ -77,12 +76,12 @@ type Lock struct {
 func NewLock() (*Lock, error) {
 	p, err := newPrimitive()
 	if err != nil {
-		return nil, fmt.Errorf("new lock: %w", err)
+		return nil, errs.Errorf("new lock: %w", err)
 	}
 	m, err := psync.NewMutex(p.block.Bytes())
 	if err != nil {
 		p.Close()
-		return nil, fmt.Errorf("new lock: %w", err)
+		return nil, errs.Errorf("new lock: %w", err)
 	}
 	return &Lock{p, m}, nil
 }
@@ -91,12 +90,12 @@ func NewLock() (*Lock, error) {
 func OpenLock(ref SharedRef) (*Lock, error) {
 	b, err := OpenShared(ref)
 	if err != nil {
-		return nil, fmt.Errorf("open lock: %w", err)
+		return nil, errs.Errorf("open lock: %w", err)
 	}
 	m, err := psync.OpenMutex(b.Bytes())
 	if err != nil {
 		b.Close()
-		return nil, fmt.Errorf("open lock: %w", err)
+		return nil, errs.Errorf("open lock: %w", err)
 	}
 	return &Lock{primitive{b}, m}, nil
 }
@@ -278,23 +277,23 @@ func NewSemaphore(value int) (*Semaphore, error) { return newSemaphore(value, 0)
 // ErrTooManyReleases) a Release past value.
 func NewBoundedSemaphore(value int) (*Semaphore, error) {
 	if value < 1 {
-		return nil, fmt.Errorf("new bounded semaphore: value %d, want at least 1", value)
+		return nil, errs.Errorf("new bounded semaphore: value %d, want at least 1", value)
 	}
 	return newSemaphore(value, value)
 }
 
 func newSemaphore(value, bound int) (*Semaphore, error) {
 	if value < 0 || value > 1<<31-2 {
-		return nil, fmt.Errorf("new semaphore: value %d out of range", value)
+		return nil, errs.Errorf("new semaphore: value %d out of range", value)
 	}
 	p, err := newPrimitive()
 	if err != nil {
-		return nil, fmt.Errorf("new semaphore: %w", err)
+		return nil, errs.Errorf("new semaphore: %w", err)
 	}
 	s, err := psync.NewSemaphore(p.block.Bytes(), uint32(value), uint32(bound))
 	if err != nil {
 		p.Close()
-		return nil, fmt.Errorf("new semaphore: %w", err)
+		return nil, errs.Errorf("new semaphore: %w", err)
 	}
 	return &Semaphore{p, s}, nil
 }
@@ -303,12 +302,12 @@ func newSemaphore(value, bound int) (*Semaphore, error) {
 func OpenSemaphore(ref SharedRef) (*Semaphore, error) {
 	b, err := OpenShared(ref)
 	if err != nil {
-		return nil, fmt.Errorf("open semaphore: %w", err)
+		return nil, errs.Errorf("open semaphore: %w", err)
 	}
 	s, err := psync.OpenSemaphore(b.Bytes())
 	if err != nil {
 		b.Close()
-		return nil, fmt.Errorf("open semaphore: %w", err)
+		return nil, errs.Errorf("open semaphore: %w", err)
 	}
 	return &Semaphore{primitive{b}, s}, nil
 }
@@ -348,12 +347,12 @@ type Event struct {
 func NewEvent() (*Event, error) {
 	p, err := newPrimitive()
 	if err != nil {
-		return nil, fmt.Errorf("new event: %w", err)
+		return nil, errs.Errorf("new event: %w", err)
 	}
 	e, err := psync.NewEvent(p.block.Bytes())
 	if err != nil {
 		p.Close()
-		return nil, fmt.Errorf("new event: %w", err)
+		return nil, errs.Errorf("new event: %w", err)
 	}
 	return &Event{p, e}, nil
 }
@@ -362,12 +361,12 @@ func NewEvent() (*Event, error) {
 func OpenEvent(ref SharedRef) (*Event, error) {
 	b, err := OpenShared(ref)
 	if err != nil {
-		return nil, fmt.Errorf("open event: %w", err)
+		return nil, errs.Errorf("open event: %w", err)
 	}
 	e, err := psync.OpenEvent(b.Bytes())
 	if err != nil {
 		b.Close()
-		return nil, fmt.Errorf("open event: %w", err)
+		return nil, errs.Errorf("open event: %w", err)
 	}
 	return &Event{primitive{b}, e}, nil
 }

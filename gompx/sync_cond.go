@@ -3,7 +3,6 @@ package gompx
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/gompx/gompx/gompx/internal/errs"
@@ -25,13 +24,13 @@ type CondTicket uint64
 func NewCondition() (*Condition, error) {
 	b, err := AllocShared(psync.ConditionSize)
 	if err != nil {
-		return nil, fmt.Errorf("new condition: %w", err)
+		return nil, errs.Errorf("new condition: %w", err)
 	}
 	p := primitive{b}
 	c, err := psync.NewCondition(b.Bytes())
 	if err != nil {
 		p.Close()
-		return nil, fmt.Errorf("new condition: %w", err)
+		return nil, errs.Errorf("new condition: %w", err)
 	}
 	return &Condition{p, c}, nil
 }
@@ -40,12 +39,12 @@ func NewCondition() (*Condition, error) {
 func OpenCondition(ref SharedRef) (*Condition, error) {
 	b, err := OpenShared(ref)
 	if err != nil {
-		return nil, fmt.Errorf("open condition: %w", err)
+		return nil, errs.Errorf("open condition: %w", err)
 	}
 	c, err := psync.OpenCondition(b.Bytes())
 	if err != nil {
 		b.Close()
-		return nil, fmt.Errorf("open condition: %w", err)
+		return nil, errs.Errorf("open condition: %w", err)
 	}
 	return &Condition{primitive{b}, c}, nil
 }
@@ -131,13 +130,13 @@ type Barrier struct {
 func NewBarrier(parties int) (*Barrier, error) {
 	blk, err := AllocShared(psync.BarrierSize)
 	if err != nil {
-		return nil, fmt.Errorf("new barrier: %w", err)
+		return nil, errs.Errorf("new barrier: %w", err)
 	}
 	p := primitive{blk}
 	b, err := psync.NewBarrier(blk.Bytes(), parties)
 	if err != nil {
 		p.Close()
-		return nil, fmt.Errorf("new barrier: %w", err)
+		return nil, errs.Errorf("new barrier: %w", err)
 	}
 	return &Barrier{p, b}, nil
 }
@@ -146,12 +145,12 @@ func NewBarrier(parties int) (*Barrier, error) {
 func OpenBarrier(ref SharedRef) (*Barrier, error) {
 	blk, err := OpenShared(ref)
 	if err != nil {
-		return nil, fmt.Errorf("open barrier: %w", err)
+		return nil, errs.Errorf("open barrier: %w", err)
 	}
 	b, err := psync.OpenBarrier(blk.Bytes())
 	if err != nil {
 		blk.Close()
-		return nil, fmt.Errorf("open barrier: %w", err)
+		return nil, errs.Errorf("open barrier: %w", err)
 	}
 	return &Barrier{primitive{blk}, b}, nil
 }
@@ -163,7 +162,7 @@ func OpenBarrier(ref SharedRef) (*Barrier, error) {
 func (b *Barrier) Wait(timeout time.Duration, action func() error) (int, error) {
 	i, err := b.b.Wait(waitUntil(timeout), action)
 	if errors.Is(err, psync.ErrBroken) {
-		return i, fmt.Errorf("barrier wait: %w", err)
+		return i, errs.Errorf("barrier wait: %w", err)
 	}
 	return i, err
 }
@@ -192,7 +191,7 @@ func (b *Barrier) WaitContext(ctx context.Context, action func() error) (int, er
 func (b *Barrier) Arrive(timeout time.Duration) (index int, last bool, err error) {
 	index, last, err = b.b.Arrive(waitUntil(timeout))
 	if err != nil {
-		err = fmt.Errorf("barrier wait: %w", err)
+		err = errs.Errorf("barrier wait: %w", err)
 	}
 	return index, last, err
 }
@@ -203,7 +202,7 @@ func (b *Barrier) Arrive(timeout time.Duration) (index int, last bool, err error
 func (b *Barrier) Await(timeout time.Duration, giveUp bool) (done bool, err error) {
 	done, err = b.b.Await(waitUntil(timeout), giveUp)
 	if err != nil {
-		err = fmt.Errorf("barrier wait: %w", err)
+		err = errs.Errorf("barrier wait: %w", err)
 	}
 	return done, err
 }

@@ -1,9 +1,9 @@
 package gompx
 
 import (
-	"fmt"
 	"time"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"golang.org/x/sys/unix"
 )
 
@@ -17,18 +17,18 @@ func Wait(fds []int, timeout time.Duration) ([]int, error) {
 	p := make([]unix.PollFd, len(fds))
 	for i, fd := range fds {
 		if fd < 0 {
-			return nil, fmt.Errorf("wait: fd %d: %w", fd, unix.EBADF)
+			return nil, errs.Errorf("wait: fd %d: %w", fd, unix.EBADF)
 		}
 		p[i] = unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
 	}
 	n, err := fdPollIntr(p, timeout)
 	if err != nil {
-		return nil, fmt.Errorf("wait: %w", err)
+		return nil, errs.Errorf("wait: %w", err)
 	}
 	ready := make([]int, 0, n)
 	for i, q := range p {
 		if q.Revents&unix.POLLNVAL != 0 {
-			return nil, fmt.Errorf("wait: fd %d: %w", fds[i], unix.EBADF)
+			return nil, errs.Errorf("wait: fd %d: %w", fds[i], unix.EBADF)
 		}
 		if q.Revents != 0 {
 			ready = append(ready, fds[i])

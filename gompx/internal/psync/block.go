@@ -3,11 +3,12 @@ package psync
 import (
 	"context"
 	"fmt"
-	"golang.org/x/sys/unix"
 	"math"
 	"sync/atomic"
 	"time"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/gompx/internal/futex"
@@ -79,17 +80,17 @@ func openBlock(b []byte, k Kind) error {
 		return err
 	}
 	if got := Kind(atomic.LoadUint32(word(b, kindOffset))); got != k {
-		return fmt.Errorf("open %v: block holds a %v", k, got)
+		return errs.Errorf("open %v: block holds a %v", k, got)
 	}
 	return nil
 }
 
 func checkBlock(b []byte) error {
 	if len(b) < BlockSize {
-		return fmt.Errorf("block of %d bytes, want %d", len(b), BlockSize)
+		return errs.Errorf("block of %d bytes, want %d", len(b), BlockSize)
 	}
 	if uintptr(unsafe.Pointer(&b[0]))%8 != 0 {
-		return fmt.Errorf("block at %p is not 8-byte aligned", &b[0])
+		return errs.Errorf("block at %p is not 8-byte aligned", &b[0])
 	}
 	return nil
 }

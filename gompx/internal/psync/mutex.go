@@ -1,7 +1,6 @@
 package psync
 
 import (
-	"errors"
 	"sync/atomic"
 
 	"github.com/gompx/gompx/gompx/internal/errs"
@@ -13,7 +12,7 @@ import (
 const waitersBit = 1 << 31
 
 // ErrNotLocked is returned by Unlock of a mutex nobody holds.
-var ErrNotLocked = errors.New("release of an unlocked lock")
+var ErrNotLocked = errs.New("release of an unlocked lock")
 
 // ErrTimeout is returned by a wait whose deadline passed: the core's one timeout.
 var ErrTimeout = errs.ErrTimeout
