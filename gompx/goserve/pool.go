@@ -48,7 +48,7 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	return fmt.Sprintf("%sgo function %s: %s", errs.Prefix, e.Function, e.Message)
+	return fmt.Sprintf("%sgo function %s: %s", errs.Prefix, e.Function, strings.TrimPrefix(e.Message, errs.Prefix))
 }
 
 // Options configure a Pool.

@@ -18,9 +18,8 @@ var ErrTimeout error = timeoutError{}
 
 type timeoutError struct{}
 
-func (timeoutError) Error() string   { return Prefix + "timed out" }
-func (timeoutError) Timeout() bool   { return true }
-func (timeoutError) Temporary() bool { return true }
+func (timeoutError) Error() string { return Prefix + "timed out" }
+func (timeoutError) Timeout() bool { return true }
 
 // Is makes a gompx timeout one for code written against os's and context's deadlines.
 func (timeoutError) Is(target error) bool {
