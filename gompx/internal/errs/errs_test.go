@@ -32,8 +32,10 @@ func TestTimeoutIs(t *testing.T) {
 			}
 		})
 	}
-	if errors.Is(io.EOF, ErrTimeout) || errors.Is(context.Canceled, ErrTimeout) {
-		t.Error("an error that is no timeout matched ErrTimeout")
+	for _, err := range []error{io.EOF, context.Canceled, New("queue is empty")} {
+		if errors.Is(err, ErrTimeout) {
+			t.Errorf("%v, no timeout, matched ErrTimeout", err)
+		}
 	}
 	if Deadline(context.Canceled) != context.Canceled {
 		t.Error("Deadline changed a cancellation")
