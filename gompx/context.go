@@ -11,7 +11,7 @@ import (
 )
 
 // Blocking calls take a context.Context (LockContext, AcquireContext, WaitContext,
-// AcceptContext, PollContext, JoinContext, Queue.Get and Put): a context's deadline ends
+// AcceptContext, PollContext, WaitContext, JoinContext, Queue.Get and Put): a context's deadline ends
 // the wait with an error wrapping ErrTimeout (which errors.Is also matches against
 // context.DeadlineExceeded), its cancellation with one wrapping context.Canceled. A
 // cancellation wakes the wait at once: a futex wake on the word a primitive sleeps on,

@@ -31,7 +31,7 @@
 //
 // Blocking calls take a context.Context: Lock.LockContext, Semaphore.AcquireContext,
 // Event.WaitContext, Condition.WaitContext, Barrier.WaitContext, Process.WaitContext,
-// Listener.AcceptContext, Conn.PollContext, Queue.Get, Queue.Put, Queue.JoinContext. A
+// Listener.AcceptContext, Conn.PollContext, WaitContext, Queue.Get, Queue.Put, Queue.JoinContext. A
 // cancellation wakes the wait at once. Lock (and RLock.For an owner) is a sync.Locker.
 // The methods that take a time.Duration (negative: forever) beside them are what the
 // Python facade calls: on a main thread after EnableInterrupts a signal ends those

@@ -102,6 +102,13 @@ func blockingCalls() []blockingCall {
 			_, err := a.PollContext(ctx)
 			return err
 		}},
+		{"connection wait", func(t *testing.T, ctx context.Context) error {
+			a, b := must2(gompx.Pipe(true))(t)
+			defer a.Close()
+			defer b.Close()
+			_, err := gompx.WaitContext(ctx, []int{a.Fd()})
+			return err
+		}},
 		{"process wait", func(t *testing.T, ctx context.Context) error {
 			p := must(gompx.Start(gompx.Cmd{Path: "/bin/sleep", Args: []string{"sleep", "60"}}))(t)
 			defer func() { p.Kill(); p.Wait(-1); p.Close() }()
