@@ -11,12 +11,13 @@ import (
 )
 
 // Blocking calls take a context.Context (LockContext, AcquireContext, WaitContext,
-// AcceptContext, PollContext, WaitContext, JoinContext, Queue.Get and Put): a context's deadline ends
+// AcceptContext, PollContext, JoinContext, Queue.Get and Put): a context's deadline ends
 // the wait with an error wrapping ErrTimeout (which errors.Is also matches against
 // context.DeadlineExceeded), its cancellation with one wrapping context.Canceled. A
 // cancellation wakes the wait at once: a futex wake on the word a primitive sleeps on,
-// an eventfd in the set a poll waits on; nothing polls in slices. The methods that take
-// a time.Duration instead (negative: forever) are what the Python facade calls.
+// an eventfd in the set a poll waits on. Only a Queue's waits (the ring's take a
+// duration) look at their context every 20 ms. The methods that take a time.Duration
+// instead (negative: forever) are what the Python facade calls.
 
 // ctxEnd is why ctx ended a wait, or nil if it has not: its deadline (which may have
 // passed a moment before its timer cancels it) is ErrTimeout.

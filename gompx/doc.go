@@ -31,8 +31,9 @@
 //
 // Blocking calls take a context.Context: Lock.LockContext, Semaphore.AcquireContext,
 // Event.WaitContext, Condition.WaitContext, Barrier.WaitContext, Process.WaitContext,
-// Listener.AcceptContext, Conn.PollContext, WaitContext, Queue.Get, Queue.Put, Queue.JoinContext. A
-// cancellation wakes the wait at once. Lock (and RLock.For an owner) is a sync.Locker.
+// Listener.AcceptContext, Conn.PollContext, WaitContext, Queue.Get, Queue.Put,
+// Queue.JoinContext. A cancellation wakes the wait at once (a queue's waits look at
+// their context every 20 ms). Lock (and RLock.For an owner) is a sync.Locker.
 // The methods that take a time.Duration (negative: forever) beside them are what the
 // Python facade calls: on a main thread after EnableInterrupts a signal ends those
 // with ErrInterrupted, so that Python runs its handlers.
