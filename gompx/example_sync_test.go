@@ -98,3 +98,26 @@ func ExampleSharedHeap() {
 	// 1024 false 1
 	// 0 blocks
 }
+
+// An RLock is reentrant per owner token (Go has no goroutine identity); For binds a
+// token, giving a sync.Locker that may be taken again by the same owner.
+func ExampleRLock_For() {
+	r, err := gompx.NewRLock()
+	if err != nil {
+		panic(err)
+	}
+	defer r.Close()
+
+	var worker1 sync.Locker = r.For(1)
+	worker1.Lock()
+	worker1.Lock() // the same owner: one more level
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	fmt.Println(errors.Is(r.For(2).LockContext(ctx), context.Canceled))
+	worker1.Unlock()
+	worker1.Unlock()
+	fmt.Println(r.For(2).LockContext(context.Background()))
+	// Output:
+	// true
+	// <nil>
+}
