@@ -34,17 +34,23 @@ type prefixed struct{ msg string }
 func (e *prefixed) Error() string { return e.msg }
 
 // Errorf is fmt.Errorf (with %w) whose message starts with Prefix once: the prefix is
-// added in front and dropped from the messages of the errors among args.
+// added in front and dropped from the messages of the errors among args (which it
+// replaces in place: pass a slice with ... only if it may change).
 func Errorf(format string, args ...any) error {
-	bared := make([]any, len(args))
 	for i, a := range args {
-		if err, ok := a.(error); ok && err != nil {
-			a = bare{err}
+		switch err := a.(type) {
+		case timeoutError:
+			args[i] = bareTimeout // the common case, without an allocation
+		case error:
+			if err != nil {
+				args[i] = bare{err}
+			}
 		}
-		bared[i] = a
 	}
-	return fmt.Errorf(Prefix+strings.TrimPrefix(format, Prefix), bared...)
+	return fmt.Errorf(Prefix+strings.TrimPrefix(format, Prefix), args...)
 }
+
+var bareTimeout any = bare{ErrTimeout}
 
 // bare is err whose message has lost its leading Prefix; errors.Is and errors.As see
 // err through Unwrap.

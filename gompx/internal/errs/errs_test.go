@@ -3,10 +3,12 @@ package errs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestTimeoutIs(t *testing.T) {
@@ -65,4 +67,18 @@ func TestPrefixOnce(t *testing.T) {
 	if !errors.Is(Errorf("recv: %w", inner), io.ErrUnexpectedEOF) {
 		t.Error("errors.Is lost the wrapped error")
 	}
+}
+
+// What the prefix costs a wrapped error, beside fmt.Errorf's own.
+func BenchmarkErrorf(b *testing.B) {
+	b.Run("fmt.Errorf", func(b *testing.B) {
+		for b.Loop() {
+			_ = fmt.Errorf("recv header: after %v: %w", time.Millisecond, ErrTimeout)
+		}
+	})
+	b.Run("errs.Errorf", func(b *testing.B) {
+		for b.Loop() {
+			_ = Errorf("recv header: after %v: %w", time.Millisecond, ErrTimeout)
+		}
+	})
 }
