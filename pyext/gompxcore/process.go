@@ -101,72 +101,53 @@ func parseProcessSpec(spec []byte) (gompx.Cmd, error) {
 
 // ProcessPid returns the child's process id.
 func ProcessPid(h int64) (pid int, err error) {
-	defer recoverInto(&err)
-	p, err := get[*gompx.Process](h)
-	if err != nil {
-		return 0, err
-	}
-	return p.Pid(), nil
+	return with(h, func(p *gompx.Process) (pid int, err error) { return p.Pid(), nil })
 }
 
 // ProcessSentinel returns a descriptor that becomes readable when the child exits.
 func ProcessSentinel(h int64) (fd int, err error) {
-	defer recoverInto(&err)
-	p, err := get[*gompx.Process](h)
-	if err != nil {
-		return -1, err
-	}
-	return p.Sentinel(), nil
+	return with(h, func(p *gompx.Process) (fd int, err error) { return p.Sentinel(), nil })
 }
 
 // ProcessWait waits up to timeoutMs (negative: forever) and returns the exit code (the
 // status, or -signum), or StillRunning (also when a signal ended the wait early on the
 // main thread: wait again for the rest).
 func ProcessWait(h int64, timeoutMs int) (code int, err error) {
-	defer recoverInto(&err)
-	p, err := get[*gompx.Process](h)
-	if err != nil {
-		return 0, err
-	}
-	if timeoutMs == 0 {
-		code, exited, err := p.Poll()
-		if err != nil {
-			return 0, translate(err)
+	return with(h, func(p *gompx.Process) (code int, err error) {
+		if timeoutMs == 0 {
+			code, exited, err := p.Poll()
+			if err != nil {
+				return 0, translate(err)
+			}
+			if !exited {
+				return StillRunning, nil
+			}
+			return code, nil
 		}
-		if !exited {
+		code, err = p.Wait(millis(timeoutMs))
+		if errors.Is(err, gompx.ErrWaitTimeout) || interrupted(err) {
 			return StillRunning, nil
 		}
-		return code, nil
-	}
-	code, err = p.Wait(millis(timeoutMs))
-	if errors.Is(err, gompx.ErrWaitTimeout) || interrupted(err) {
-		return StillRunning, nil
-	}
-	return code, translate(err)
+		return code, translate(err)
+	})
 }
 
 // ProcessSignal sends signal sig to the child; a child that already exited is left alone.
 func ProcessSignal(h int64, sig int) (ok bool, err error) {
-	defer recoverInto(&err)
-	p, err := get[*gompx.Process](h)
-	if err != nil {
-		return false, err
-	}
-	return true, translate(p.Signal(syscall.Signal(sig)))
+	return with(h, func(p *gompx.Process) (ok bool, err error) {
+		return true, translate(p.Signal(syscall.Signal(sig)))
+	})
 }
 
 // ProcessClose releases the process handle and its sentinel. The child must have exited.
 func ProcessClose(h int64) (ok bool, err error) {
-	defer recoverInto(&err)
-	p, err := get[*gompx.Process](h)
-	if err != nil {
+	return withOr(h, true, func(p *gompx.Process) (ok bool, err error) {
+		if err := p.Close(); err != nil {
+			return false, newPyError("ValueError", "Cannot close a process while it is still running. You should first call join() or terminate().")
+		}
+		handles.drop(h)
 		return true, nil
-	}
-	if err := p.Close(); err != nil {
-		return false, newPyError("ValueError", "Cannot close a process while it is still running. You should first call join() or terminate().")
-	}
-	handles.drop(h)
-	return true, nil
+	})
 }
 
 // PidfdOpen returns a descriptor that becomes readable when process pid exits (used for

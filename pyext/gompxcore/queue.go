@@ -48,24 +48,14 @@ func QueueImport(fd int) (h int64, err error) {
 
 // QueueFileno returns the queue's file descriptor, to pass to a child.
 func QueueFileno(h int64) (fd int, err error) {
-	defer recoverInto(&err)
-	q, err := get[*gompx.Queue](h)
-	if err != nil {
-		return -1, err
-	}
-	return q.Fd(), nil
+	return with(h, func(q *gompx.Queue) (fd int, err error) { return q.Fd(), nil })
 }
 
 // QueueClose stops this process's use of the queue (Queue.close): the handle stays
 // valid for QueueFlush, and the memory is released once the pending messages are in.
 // Closing twice is harmless.
 func QueueClose(h int64) (ok bool, err error) {
-	defer recoverInto(&err)
-	q, err := get[*gompx.Queue](h)
-	if err != nil {
-		return true, nil
-	}
-	return true, q.Close()
+	return withOr(h, true, func(q *gompx.Queue) (ok bool, err error) { return true, q.Close() })
 }
 
 // queuesAtExit remembers, for QueueFlushAll, the queues whose handles were dropped while
@@ -80,33 +70,27 @@ var queuesAtExit = struct {
 // QueueDrop closes the queue and forgets the handle (the Python object is gone). Its
 // pending messages, if any, are still flushed, and waited for by QueueFlushAll.
 func QueueDrop(h int64) (ok bool, err error) {
-	defer recoverInto(&err)
-	q, err := get[*gompx.Queue](h)
-	if err != nil {
+	return withOr(h, true, func(q *gompx.Queue) (ok bool, err error) {
+		handles.drop(h)
+		q.Close()
+		if q.Pending() > 0 {
+			queuesAtExit.Lock()
+			queuesAtExit.dropped = append(queuesAtExit.dropped, q)
+			queuesAtExit.Unlock()
+		}
 		return true, nil
-	}
-	handles.drop(h)
-	q.Close()
-	if q.Pending() > 0 {
-		queuesAtExit.Lock()
-		queuesAtExit.dropped = append(queuesAtExit.dropped, q)
-		queuesAtExit.Unlock()
-	}
-	return true, nil
+	})
 }
 
 // QueueCancelJoin makes QueueFlushAll skip this queue (cancel_join_thread): at exit its
 // pending messages are dropped instead of waited for.
 func QueueCancelJoin(h int64) (ok bool, err error) {
-	defer recoverInto(&err)
-	q, err := get[*gompx.Queue](h)
-	if err != nil {
-		return false, err
-	}
-	queuesAtExit.Lock()
-	queuesAtExit.cancelled[q] = true
-	queuesAtExit.Unlock()
-	return true, nil
+	return with(h, func(q *gompx.Queue) (ok bool, err error) {
+		queuesAtExit.Lock()
+		queuesAtExit.cancelled[q] = true
+		queuesAtExit.Unlock()
+		return true, nil
+	})
 }
 
 // QueueFlushAll waits, at interpreter exit, until the pending messages of every queue of
@@ -183,49 +167,40 @@ func flushWhileConsumed(q *gompx.Queue, timeout time.Duration) bool {
 // QueuePut puts the n bytes at addr as one message of the given kind, waiting up to
 // timeoutMs (negative: forever) for room in a bounded queue. Returns 0, or QueueTimedOut.
 func QueuePut(h int64, addr uintptr, n int, kind int, timeoutMs int) (r int, err error) {
-	defer recoverInto(&err)
 	passThroughScheduler()
-	q, err := get[*gompx.Queue](h)
-	if err != nil {
-		return 0, err
-	}
-	return putResult(q.Send(gompx.MessageKind(kind), millis(timeoutMs), pyMemory(addr, n)))
+	return with(h, func(q *gompx.Queue) (r int, err error) {
+		return putResult(q.Send(gompx.MessageKind(kind), millis(timeoutMs), pyMemory(addr, n)))
+	})
 }
 
 // QueuePutSegments puts one message whose payload is nsegs pieces of memory, described
 // at segs as nsegs pairs of uint64 (address, length).
 func QueuePutSegments(h int64, segs uintptr, nsegs int, kind int, timeoutMs int) (r int, err error) {
-	defer recoverInto(&err)
-	q, err := get[*gompx.Queue](h)
-	if err != nil {
-		return 0, err
-	}
-	return putResult(q.Send(gompx.MessageKind(kind), millis(timeoutMs), segments(segs, nsegs)...))
+	return with(h, func(q *gompx.Queue) (r int, err error) {
+		return putResult(q.Send(gompx.MessageKind(kind), millis(timeoutMs), segments(segs, nsegs)...))
+	})
 }
 
 // QueuePutBatch puts count messages of the given kind: their payloads lie back to back
 // at data, their lengths are count uint64 at lengths. Returns how many went in (all of
 // them unless a bounded queue stayed full past timeoutMs).
 func QueuePutBatch(h int64, data uintptr, lengths uintptr, count int, kind int, timeoutMs int) (done int, err error) {
-	defer recoverInto(&err)
 	passThroughScheduler()
-	q, err := get[*gompx.Queue](h)
-	if err != nil {
-		return 0, err
-	}
-	lens := pyMemory(lengths, 8*count)
-	msgs := make([][]byte, count)
-	at := data
-	for i := range msgs {
-		n := int(binary.LittleEndian.Uint64(lens[8*i:]))
-		msgs[i] = pyMemory(at, n)
-		at += uintptr(n)
-	}
-	done, err = q.SendBatch(gompx.MessageKind(kind), millis(timeoutMs), msgs)
-	if errors.Is(err, gompx.ErrQueueFull) || interrupted(err) {
-		return done, nil
-	}
-	return done, translateQueue(err)
+	return with(h, func(q *gompx.Queue) (done int, err error) {
+		lens := pyMemory(lengths, 8*count)
+		msgs := make([][]byte, count)
+		at := data
+		for i := range msgs {
+			n := int(binary.LittleEndian.Uint64(lens[8*i:]))
+			msgs[i] = pyMemory(at, n)
+			at += uintptr(n)
+		}
+		done, err = q.SendBatch(gompx.MessageKind(kind), millis(timeoutMs), msgs)
+		if errors.Is(err, gompx.ErrQueueFull) || interrupted(err) {
+			return done, nil
+		}
+		return done, translateQueue(err)
+	})
 }
 
 // splitters and joins keep the memory of batch calls for the next ones: a batch of small
@@ -250,23 +225,20 @@ const QueueUnsplittable = -4
 // with one dumps() call. Returns how many went in (all of them unless a bounded queue
 // stayed full past timeoutMs), or QueueUnsplittable.
 func QueuePutList(h int64, addr uintptr, n int, timeoutMs int) (done int, err error) {
-	defer recoverInto(&err)
 	passThroughScheduler()
-	q, err := get[*gompx.Queue](h)
-	if err != nil {
-		return 0, err
-	}
-	splitter := splitters.Get().(*pickle.ListSplitter)
-	defer splitters.Put(splitter)
-	items, ok := splitter.Split(pyMemory(addr, n))
-	if !ok {
-		return QueueUnsplittable, nil
-	}
-	done, err = q.SendBatch(gompx.KindPickle, millis(timeoutMs), items)
-	if errors.Is(err, gompx.ErrQueueFull) || interrupted(err) {
-		return done, nil
-	}
-	return done, translateQueue(err)
+	return with(h, func(q *gompx.Queue) (done int, err error) {
+		splitter := splitters.Get().(*pickle.ListSplitter)
+		defer splitters.Put(splitter)
+		items, ok := splitter.Split(pyMemory(addr, n))
+		if !ok {
+			return QueueUnsplittable, nil
+		}
+		done, err = q.SendBatch(gompx.KindPickle, millis(timeoutMs), items)
+		if errors.Is(err, gompx.ErrQueueFull) || interrupted(err) {
+			return done, nil
+		}
+		return done, translateQueue(err)
+	})
 }
 
 func putResult(err error) (int, error) {
@@ -332,28 +304,22 @@ func beginGet(h int64, addr uintptr, capacity, timeoutMs int) (*gompx.Queue, gom
 // (address, length) uint64 pairs whose lengths add up to its length, and releases the
 // hold. Returns 0, or QueueTorn (the message is gone: get again).
 func QueueGetInto(h int64, segs uintptr, nsegs int) (r int, err error) {
-	defer recoverInto(&err)
-	q, err := get[*gompx.Queue](h)
-	if err != nil {
-		return 0, err
-	}
-	defer q.EndRead()
-	err = q.ReadMessage(segments(segs, nsegs)...)
-	if errors.Is(err, gompx.ErrMessageTorn) {
-		return QueueTorn, nil
-	}
-	return 0, translateQueue(err)
+	return with(h, func(q *gompx.Queue) (r int, err error) {
+		defer q.EndRead()
+		err = q.ReadMessage(segments(segs, nsegs)...)
+		if errors.Is(err, gompx.ErrMessageTorn) {
+			return QueueTorn, nil
+		}
+		return 0, translateQueue(err)
+	})
 }
 
 // QueueGetAbort releases a hold without consuming the message.
 func QueueGetAbort(h int64) (ok bool, err error) {
-	defer recoverInto(&err)
-	q, err := get[*gompx.Queue](h)
-	if err != nil {
-		return false, err
-	}
-	q.EndRead()
-	return true, nil
+	return with(h, func(q *gompx.Queue) (ok bool, err error) {
+		q.EndRead()
+		return true, nil
+	})
 }
 
 // QueueSpliced flags a QueueGetMany result whose messages were pickles joined into the
@@ -431,64 +397,43 @@ func splice(buf, lens []byte, count, used int) int64 {
 
 // QueueLen returns the number of messages in the queue.
 func QueueLen(h int64) (n int64, err error) {
-	defer recoverInto(&err)
-	q, err := get[*gompx.Queue](h)
-	if err != nil {
-		return 0, err
-	}
-	return int64(q.Len()), nil
+	return with(h, func(q *gompx.Queue) (n int64, err error) { return int64(q.Len()), nil })
 }
 
 // QueueUsed reports whether this process has put into the queue through this handle
 // (CPython's Queue.close closes its pipe only then).
 func QueueUsed(h int64) (used bool, err error) {
-	defer recoverInto(&err)
-	q, err := get[*gompx.Queue](h)
-	if err != nil {
-		return false, err
-	}
-	return q.Used(), nil
+	return with(h, func(q *gompx.Queue) (used bool, err error) { return q.Used(), nil })
 }
 
 // QueueTaskDone marks one message as processed (JoinableQueue.task_done).
 func QueueTaskDone(h int64) (ok bool, err error) {
-	defer recoverInto(&err)
-	q, err := get[*gompx.Queue](h)
-	if err != nil {
-		return false, err
-	}
-	if err := q.TaskDone(); errors.Is(err, gompx.ErrTaskDone) {
-		return false, newPyError("ValueError", "task_done() called too many times")
-	} else if err != nil {
-		return false, translateQueue(err)
-	}
-	return true, nil
+	return with(h, func(q *gompx.Queue) (ok bool, err error) {
+		if err := q.TaskDone(); errors.Is(err, gompx.ErrTaskDone) {
+			return false, newPyError("ValueError", "task_done() called too many times")
+		} else if err != nil {
+			return false, translateQueue(err)
+		}
+		return true, nil
+	})
 }
 
 // QueueJoin waits up to timeoutMs (negative: forever) until every message put has been
 // marked done; false if the time ran out first.
 func QueueJoin(h int64, timeoutMs int) (done bool, err error) {
-	defer recoverInto(&err)
-	q, err := get[*gompx.Queue](h)
-	if err != nil {
-		return false, err
-	}
-	done, err = q.Join(millis(timeoutMs))
-	if interrupted(err) {
-		return false, nil
-	}
-	return done, translateQueue(err)
+	return with(h, func(q *gompx.Queue) (done bool, err error) {
+		done, err = q.Join(millis(timeoutMs))
+		if interrupted(err) {
+			return false, nil
+		}
+		return done, translateQueue(err)
+	})
 }
 
 // QueueFlush waits up to timeoutMs (negative: forever) until this process's messages
 // waiting for room are in the queue (join_thread); false if the time ran out first.
 func QueueFlush(h int64, timeoutMs int) (done bool, err error) {
-	defer recoverInto(&err)
-	q, err := get[*gompx.Queue](h)
-	if err != nil {
-		return true, nil
-	}
-	return q.Flush(millis(timeoutMs)), nil
+	return withOr(h, true, func(q *gompx.Queue) (done bool, err error) { return q.Flush(millis(timeoutMs)), nil })
 }
 
 func translateQueue(err error) error {
