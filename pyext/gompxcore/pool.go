@@ -23,29 +23,17 @@ const (
 	JobNeedRoom  = -3
 )
 
-// Modes of JobTake.
+// Modes of JobTake: taskpool's TakeMode values.
 const (
-	// TakeOrdered takes results in task order (imap).
-	TakeOrdered = 0
-	// TakeUnordered takes results in the order they came in (imap_unordered).
-	TakeUnordered = 1
-	// TakeOutcome takes, from a finished job, the first failure to come in if any,
-	// else every result in order (apply, map).
-	TakeOutcome = 2
+	TakeOrdered   = int(taskpool.TakeOrdered)
+	TakeUnordered = int(taskpool.TakeUnordered)
+	TakeOutcome   = int(taskpool.TakeOutcome)
 )
 
 // JobSpliced flags a JobTake count whose results were all successful pickles, joined
 // into the pickle of one list at addr: its length is the second uint64 at lens (the
 // first still names the first result's index).
 const JobSpliced = 1 << 40
-
-// Results are joined into one pickle (one loads() in Python) only when there are many
-// small ones: joining walks every opcode, which costs more than the loads() it saves for
-// a few large results (map chunks).
-const (
-	spliceMin        = 8
-	spliceMaxAverage = 4096
-)
 
 // jobIDs maps a job's id (what PoolNextFinished reports) to its handle.
 var jobIDs sync.Map
@@ -376,48 +364,16 @@ func JobWait(job int64, timeoutMs int) (done bool, err error) {
 }
 
 // JobTake waits up to timeoutMs for results not taken yet (mode: TakeOrdered,
-// TakeUnordered or TakeOutcome) and copies as many as fit into the capacity bytes at
-// addr, back to back; for each it writes two uint64 at lens (at most max pairs):
-// index<<8 | status, and length. Returns the count, count | JobSpliced (see there),
-// JobTimedOut, JobExhausted, or JobNeedRoom - n when the next result needs n bytes.
+// TakeUnordered or TakeOutcome, as taskpool.TakeMode says) and copies as many as fit
+// into the capacity bytes at addr, back to back; for each it writes two uint64 at lens
+// (at most max pairs): index<<8 | status, and length. Returns the count, count |
+// JobSpliced (see there), JobTimedOut, JobExhausted, or JobNeedRoom - n when the next
+// result needs n bytes.
 func JobTake(job int64, mode int, addr uintptr, capacity int, lens uintptr, max int, timeoutMs int) (r int64, err error) {
 	passThroughScheduler()
-	return with(job, func(j *taskpool.Job) (r int64, err error) {
-		buf := pyMemory(addr, capacity)
-		table := pyMemory(lens, 16*max)
-		used, count, need, allOK := 0, 0, 0, true
-		visit := func(index int, status taskpool.Status, payload []byte) bool {
-			if count == max || used+len(payload) > capacity {
-				if count == 0 {
-					need = len(payload)
-				}
-				return false
-			}
-			copy(buf[used:], payload)
-			binary.LittleEndian.PutUint64(table[16*count:], uint64(index)<<8|uint64(status))
-			binary.LittleEndian.PutUint64(table[16*count+8:], uint64(len(payload)))
-			used += len(payload)
-			count++
-			allOK = allOK && status == taskpool.StatusOK
-			return true
-		}
-		if mode == TakeOutcome {
-			if !j.Wait(millis(timeoutMs)) {
-				return JobTimedOut, nil
-			}
-			if fail := j.FirstFailure(); fail >= 0 {
-				status, payload, err := j.Result(fail)
-				if err != nil {
-					return 0, newPyError("SystemError", "%v", err)
-				}
-				if !visit(fail, status, payload) {
-					return int64(JobNeedRoom - need), nil
-				}
-				return 1, nil
-			}
-			timeoutMs = 0
-		}
-		_, err = j.Take(mode != TakeUnordered, millis(timeoutMs), visit)
+	return with(job, func(j *taskpool.Job) (int64, error) {
+		b, err := j.TakeInto(taskpool.TakeMode(mode), millis(timeoutMs), pyMemory(addr, capacity),
+			pyMemory(lens, taskpool.EntrySize*max))
 		switch {
 		case errors.Is(err, taskpool.ErrTimeout):
 			return JobTimedOut, nil
@@ -425,35 +381,13 @@ func JobTake(job int64, mode int, addr uintptr, capacity int, lens uintptr, max 
 			return JobExhausted, nil
 		case err != nil:
 			return 0, newPyError("SystemError", "%v", err)
-		case count == 0 && need > 0:
-			return int64(JobNeedRoom - need), nil
-		case count > spliceMin && allOK && used/count <= spliceMaxAverage:
-			return spliceResults(buf, table, count, used), nil
+		case b.Count == 0 && b.Need > 0:
+			return int64(JobNeedRoom - b.Need), nil
+		case b.Joined:
+			return int64(b.Count) | JobSpliced, nil
 		}
-		return int64(count), nil
+		return int64(b.Count), nil
 	})
-}
-
-// spliceResults joins count result pickles lying back to back in buf[:used] into the
-// pickle of one list, if pickle.ConcatList can and it fits.
-func spliceResults(buf, table []byte, count, used int) int64 {
-	jb := joins.Get().(*joinBuffers)
-	defer joins.Put(jb)
-	items := jb.items[:0]
-	at := 0
-	for i := 0; i < count; i++ {
-		n := int(binary.LittleEndian.Uint64(table[16*i+8:]))
-		items = append(items, buf[at:at+n])
-		at += n
-	}
-	joined, ok := pickle.ConcatList(jb.joined[:0], items)
-	jb.items, jb.joined = items[:0], joined[:0]
-	if !ok || len(joined) > len(buf) {
-		return int64(count)
-	}
-	copy(buf, joined)
-	binary.LittleEndian.PutUint64(table[8:], uint64(len(joined)))
-	return int64(count) | JobSpliced
 }
 
 // JobCancel withdraws the job, as JobDrop does, if none of its tasks has been sent to a

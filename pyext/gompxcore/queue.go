@@ -203,18 +203,10 @@ func QueuePutBatch(h int64, data uintptr, lengths uintptr, count int, kind int, 
 	})
 }
 
-// splitters and joins keep the memory of batch calls for the next ones: a batch of small
-// messages would otherwise allocate a few bytes per message per call, and the collector's
-// work on that cost more than the batch itself.
-var (
-	splitters = sync.Pool{New: func() any { return new(pickle.ListSplitter) }}
-	joins     = sync.Pool{New: func() any { return new(joinBuffers) }}
-)
-
-type joinBuffers struct {
-	items  [][]byte
-	joined []byte
-}
+// splitters keep the memory of batch calls for the next ones: a batch of small messages
+// would otherwise allocate a few bytes per message per call, and the collector's work on
+// that cost more than the batch itself.
+var splitters = sync.Pool{New: func() any { return new(pickle.ListSplitter) }}
 
 // QueueUnsplittable is what QueuePutList returns for a pickle that pickle.SplitList
 // cannot cut into items: nothing was put; pickle the items one by one.
@@ -345,7 +337,7 @@ func QueueGetMany(h int64, addr uintptr, capacity int, lengths uintptr, max int,
 	count, used, pickles := 0, 0, true
 	defer func() {
 		if err == nil && r > 1 && pickles {
-			r = splice(buf, lens, int(r), used)
+			r = splice(buf, lens, int(r))
 		}
 	}()
 	for {
@@ -372,26 +364,14 @@ func QueueGetMany(h int64, addr uintptr, capacity int, lengths uintptr, max int,
 	}
 }
 
-// splice replaces count pickles lying back to back in buf[:used] (lengths in lens) with
-// the pickle of the list of them, if pickle.ConcatList can join them; it returns the
-// QueueGetMany result for either case.
-func splice(buf, lens []byte, count, used int) int64 {
-	jb := joins.Get().(*joinBuffers)
-	defer joins.Put(jb)
-	items := jb.items[:0]
-	at := 0
-	for i := 0; i < count; i++ {
-		n := int(binary.LittleEndian.Uint64(lens[8*i:]) >> 8)
-		items = append(items, buf[at:at+n])
-		at += n
-	}
-	joined, ok := pickle.ConcatList(jb.joined[:0], items)
-	jb.items, jb.joined = items[:0], joined[:0]
-	if !ok || len(joined) > len(buf) {
+// splice joins the count pickles at the start of buf into the pickle of their list
+// (pickle.ConcatInPlace), if it can: the QueueGetMany result for either case.
+func splice(buf, lens []byte, count int) int64 {
+	n, ok := pickle.ConcatInPlace(buf, count, func(i int) int { return int(binary.LittleEndian.Uint64(lens[8*i:]) >> 8) })
+	if !ok {
 		return int64(count)
 	}
-	copy(buf, joined)
-	binary.LittleEndian.PutUint64(lens, uint64(len(joined)))
+	binary.LittleEndian.PutUint64(lens, uint64(n))
 	return int64(count) | QueueSpliced
 }
 
