@@ -341,6 +341,9 @@ func (q *Queue) Pending() int {
 // Flush waits up to timeout (negative: forever) until this process's pending messages
 // are in the queue, and reports whether they are (Python: join_thread).
 func (q *Queue) Flush(timeout time.Duration) bool {
+	// The deadline is set before the timer: set after, it could fall after the timer's
+	// wake-up, and the loop would sleep again with nothing left to wake it.
+	deadline := time.Now().Add(timeout)
 	var timer *time.Timer
 	if timeout >= 0 {
 		timer = time.AfterFunc(timeout, func() {
@@ -350,7 +353,6 @@ func (q *Queue) Flush(timeout time.Duration) bool {
 		})
 		defer timer.Stop()
 	}
-	deadline := time.Now().Add(timeout)
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for q.flushing {

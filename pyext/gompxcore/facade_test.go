@@ -23,50 +23,6 @@ func heapBytes(n int) []byte {
 	return b
 }
 
-func spec(fields ...string) []byte { return []byte(strings.Join(fields, "\x00") + "\x00") }
-
-func TestParseProcessSpec(t *testing.T) {
-	tests := []struct {
-		name    string
-		spec    []byte
-		want    gompx.Cmd
-		wantErr string
-	}{
-		{
-			name: "full",
-			spec: spec("/py", "/tmp", "1", "2", "5", "7", "2", "py", "-c", "1", "A=b"),
-			want: gompx.Cmd{Path: "/py", Dir: "/tmp", KillWithParent: true, Files: []int{5, 7},
-				Args: []string{"py", "-c"}, Env: []string{"A=b"}, Stdout: 1, Stderr: 2},
-		},
-		{
-			name: "empty lists",
-			spec: spec("/py", "", "0", "0", "0", "0"),
-			want: gompx.Cmd{Path: "/py", Args: []string{}, Env: []string{}, Stdout: 1, Stderr: 2},
-		},
-		{name: "truncated", spec: spec("/py", ""), wantErr: "truncated"},
-		{name: "count past the end", spec: spec("/py", "", "0", "9", "1"), wantErr: "bad count"},
-		{name: "negative fd", spec: spec("/py", "", "0", "1", "-3", "0", "0"), wantErr: "bad descriptor"},
-		{name: "trailing fields", spec: spec("/py", "", "0", "0", "0", "0", "x"), wantErr: "trailing"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseProcessSpec(tt.spec)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
-				t.Errorf("got  %+v\nwant %+v", got, tt.want)
-			}
-		})
-	}
-}
-
 func TestTranslate(t *testing.T) {
 	tests := []struct {
 		err  error

@@ -2,11 +2,11 @@ package gompxcore
 
 import (
 	"errors"
-	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gompx/gompx/gompx/pyapi"
 
 	"github.com/gompx/gompx/gompx/goserve"
 	"github.com/gompx/gompx/pickle"
@@ -45,7 +45,7 @@ type goPoolStart struct {
 // entries and each of them. Returns a handle for GoPoolStartWait.
 func GoPoolStart(specAddr uintptr, specLen int) (h int64, err error) {
 	defer recoverInto(&err)
-	opts, err := parseGoPoolSpec(pyMemory(specAddr, specLen))
+	opts, err := pyapi.ParseGoPoolSpec(pyMemory(specAddr, specLen))
 	if err != nil {
 		return 0, newPyError("ValueError", "bad pool spec: %v", err)
 	}
@@ -86,46 +86,6 @@ func GoPoolStartAbandon(h int64) (ok bool, err error) {
 		}()
 		return true, nil
 	})
-}
-
-// parseGoPoolSpec reads the field list documented on GoPoolStart.
-func parseGoPoolSpec(spec []byte) (goserve.Options, error) {
-	fields := strings.Split(strings.TrimSuffix(string(spec), "\x00"), "\x00")
-	var opts goserve.Options
-	if len(fields) < 6 {
-		return opts, errors.New("truncated")
-	}
-	opts.Path, opts.Dir = fields[0], fields[1]
-	workers, err1 := strconv.Atoi(fields[2])
-	timeoutMs, err2 := strconv.Atoi(fields[3])
-	if err1 != nil || err2 != nil || workers < 1 || timeoutMs < 0 {
-		return opts, fmt.Errorf("bad workers %q or timeout %q", fields[2], fields[3])
-	}
-	opts.Workers, opts.StartTimeout = workers, time.Duration(timeoutMs)*time.Millisecond
-	rest := fields[4:]
-	list := func() ([]string, error) {
-		n, err := strconv.Atoi(rest[0])
-		if err != nil || n < 0 || n > len(rest)-1 {
-			return nil, fmt.Errorf("bad count %q", rest[0])
-		}
-		out := rest[1 : 1+n : 1+n]
-		rest = rest[1+n:]
-		return out, nil
-	}
-	var err error
-	if opts.Args, err = list(); err != nil {
-		return opts, err
-	}
-	if len(rest) == 0 {
-		return opts, errors.New("truncated")
-	}
-	if opts.Env, err = list(); err != nil {
-		return opts, err
-	}
-	if len(rest) != 0 {
-		return opts, fmt.Errorf("%d unexpected trailing fields", len(rest))
-	}
-	return opts, nil
 }
 
 // GoPoolFunctions returns the names the workers serve, one per line.

@@ -4,13 +4,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/gompx/gompx/gompx"
+	"github.com/gompx/gompx/gompx/pyapi"
 	"github.com/gompx/gompx/gompx/taskpool"
 	"github.com/gompx/gompx/pickle"
-	"golang.org/x/sys/unix"
 )
 
 // Results of JobTake besides a count: nothing came in time (or a signal ended the main
@@ -142,7 +141,7 @@ func PoolAddWorker(h int64, slot int, pid int, tasks int64, proc int64, sentinel
 				return code
 			}
 		} else {
-			wait = func() int { return waitForkServerChild(sentinel) }
+			wait = func() int { return pyapi.ForkServerExitCode(sentinel) }
 		}
 		wid, err := p.AddWorker(slot, pid, q, wait)
 		if err != nil {
@@ -150,28 +149,6 @@ func PoolAddWorker(h int64, slot int, pid int, tasks int64, proc int64, sentinel
 		}
 		return int64(wid), nil
 	})
-}
-
-// waitForkServerChild waits until the fork server reports a child's exit code on fd,
-// and reads it without consuming it (the Python Popen reads it too): 8 bytes,
-// big-endian. 255 if the server hung up first.
-func waitForkServerChild(fd int) int {
-	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-	for {
-		_, err := unix.Poll(fds, -1)
-		if err == nil {
-			break
-		}
-		if err != syscall.EINTR {
-			return 255
-		}
-	}
-	var b [8]byte
-	n, _, err := unix.Recvfrom(fd, b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
-	if err != nil || n != 8 {
-		return 255
-	}
-	return int(int64(binary.BigEndian.Uint64(b[:])))
 }
 
 // PoolNextEvent waits up to timeoutMs for an event and writes its kind, slot, pid and

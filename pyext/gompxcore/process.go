@@ -3,15 +3,13 @@ package gompxcore
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"math"
-	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/gompx/gompx/gompx"
+	"github.com/gompx/gompx/gompx/pyapi"
 	"golang.org/x/sys/unix"
 )
 
@@ -26,7 +24,7 @@ const StillRunning = math.MinInt32
 // Returns a process handle.
 func ProcessStart(specAddr uintptr, specLen int, bootAddr uintptr, bootLen int) (h int64, err error) {
 	defer recoverInto(&err)
-	cmd, err := parseProcessSpec(pyMemory(specAddr, specLen))
+	cmd, err := pyapi.ParseProcessSpec(pyMemory(specAddr, specLen))
 	if err != nil {
 		return 0, newPyError("ValueError", "bad process spec: %v", err)
 	}
@@ -37,66 +35,6 @@ func ProcessStart(specAddr uintptr, specLen int, bootAddr uintptr, bootLen int) 
 		return 0, translate(err)
 	}
 	return handles.put(p), nil
-}
-
-// parseProcessSpec reads the field list documented on ProcessStart.
-func parseProcessSpec(spec []byte) (gompx.Cmd, error) {
-	fields := strings.Split(strings.TrimSuffix(string(spec), "\x00"), "\x00")
-	next := func() (string, error) {
-		if len(fields) == 0 {
-			return "", errors.New("truncated")
-		}
-		f := fields[0]
-		fields = fields[1:]
-		return f, nil
-	}
-	list := func() ([]string, error) {
-		count, err := next()
-		if err != nil {
-			return nil, err
-		}
-		n, err := strconv.Atoi(count)
-		if err != nil || n < 0 || n > len(fields) {
-			return nil, fmt.Errorf("bad count %q", count)
-		}
-		out := fields[:n:n]
-		fields = fields[n:]
-		return out, nil
-	}
-	cmd := gompx.Cmd{Stdin: 0, Stdout: 1, Stderr: 2}
-	var err error
-	var killWithParent string
-	var files []string
-	if cmd.Path, err = next(); err != nil {
-		return cmd, err
-	}
-	if cmd.Dir, err = next(); err != nil {
-		return cmd, err
-	}
-	if killWithParent, err = next(); err != nil {
-		return cmd, err
-	}
-	cmd.KillWithParent = killWithParent == "1"
-	if files, err = list(); err != nil {
-		return cmd, err
-	}
-	for _, f := range files {
-		fd, err := strconv.Atoi(f)
-		if err != nil || fd < 0 {
-			return cmd, fmt.Errorf("bad descriptor %q", f)
-		}
-		cmd.Files = append(cmd.Files, fd)
-	}
-	if cmd.Args, err = list(); err != nil {
-		return cmd, err
-	}
-	if cmd.Env, err = list(); err != nil {
-		return cmd, err
-	}
-	if len(fields) != 0 {
-		return cmd, fmt.Errorf("%d unexpected trailing fields", len(fields))
-	}
-	return cmd, nil
 }
 
 // ProcessPid returns the child's process id.

@@ -4,9 +4,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"sync"
-	"time"
 
 	"github.com/gompx/gompx/gompx"
+	"github.com/gompx/gompx/gompx/pyapi"
 	"github.com/gompx/gompx/pickle"
 )
 
@@ -58,26 +58,16 @@ func QueueClose(h int64) (ok bool, err error) {
 	return withOr(h, true, func(q *gompx.Queue) (ok bool, err error) { return true, q.Close() })
 }
 
-// queuesAtExit remembers, for QueueFlushAll, the queues whose handles were dropped while
-// their messages were still waiting for room, and the queues whose owner called
-// cancel_join_thread.
-var queuesAtExit = struct {
-	sync.Mutex
-	dropped   []*gompx.Queue
-	cancelled map[*gompx.Queue]bool
-}{cancelled: make(map[*gompx.Queue]bool)}
+// atExit is what becomes of this process's pending queue messages at exit.
+var atExit pyapi.ExitFlush
 
 // QueueDrop closes the queue and forgets the handle (the Python object is gone). Its
 // pending messages, if any, are still flushed, and waited for by QueueFlushAll.
 func QueueDrop(h int64) (ok bool, err error) {
-	return withOr(h, true, func(q *gompx.Queue) (ok bool, err error) {
+	return withOr(h, true, func(q *gompx.Queue) (bool, error) {
 		handles.drop(h)
 		q.Close()
-		if q.Pending() > 0 {
-			queuesAtExit.Lock()
-			queuesAtExit.dropped = append(queuesAtExit.dropped, q)
-			queuesAtExit.Unlock()
-		}
+		atExit.Dropped(q)
 		return true, nil
 	})
 }
@@ -85,83 +75,23 @@ func QueueDrop(h int64) (ok bool, err error) {
 // QueueCancelJoin makes QueueFlushAll skip this queue (cancel_join_thread): at exit its
 // pending messages are dropped instead of waited for.
 func QueueCancelJoin(h int64) (ok bool, err error) {
-	return with(h, func(q *gompx.Queue) (ok bool, err error) {
-		queuesAtExit.Lock()
-		queuesAtExit.cancelled[q] = true
-		queuesAtExit.Unlock()
-		return true, nil
-	})
+	return with(h, func(q *gompx.Queue) (bool, error) { atExit.Cancel(q); return true, nil })
 }
 
 // QueueFlushAll waits, at interpreter exit, until the pending messages of every queue of
-// this process are in their queues, except for queues with cancel_join_thread, whose
-// pending messages are dropped. Returns the number of queues still pending when
-// timeoutMs (negative: forever) ran out.
+// this process are in their queues, as pyapi.ExitFlush rules. Returns the number of
+// queues still pending when timeoutMs (negative: forever) ran out.
 func QueueFlushAll(timeoutMs int) (left int, err error) {
 	defer recoverInto(&err)
-	var all []*gompx.Queue
+	var live []*gompx.Queue
 	handles.mu.RLock()
 	for _, obj := range handles.objs {
 		if q, ok := obj.(*gompx.Queue); ok {
-			all = append(all, q)
+			live = append(live, q)
 		}
 	}
 	handles.mu.RUnlock()
-	queuesAtExit.Lock()
-	all = append(all, queuesAtExit.dropped...)
-	cancelled := make([]bool, len(all))
-	for i, q := range all {
-		cancelled[i] = queuesAtExit.cancelled[q]
-	}
-	live := len(all) - len(queuesAtExit.dropped)
-	queuesAtExit.Unlock()
-	for i, q := range all {
-		switch {
-		case cancelled[i]:
-			q.AbandonPending()
-		case i >= live:
-			if !flushWhileConsumed(q, millis(timeoutMs)) {
-				left++
-			}
-		case !q.Flush(millis(timeoutMs)):
-			left++
-		}
-	}
-	return left, nil
-}
-
-// stalledAfter is how long a queue that this process no longer references may go
-// without any of its pending messages moving in before exit gives up on them.
-const stalledAfter = 2 * time.Second
-
-// progress remembers, per dropped queue, its pending count and since when it has not
-// changed, across the slices of QueueFlushAll.
-var progress = struct {
-	sync.Mutex
-	pending map[*gompx.Queue]int
-	since   map[*gompx.Queue]time.Time
-}{pending: make(map[*gompx.Queue]int), since: make(map[*gompx.Queue]time.Time)}
-
-// flushWhileConsumed waits for a dropped queue's pending messages as long as consumers
-// keep making room for them; once nobody has for stalledAfter, nobody will (no object in
-// this process can read them, as with a stdlib Queue whose pipe nobody reads), and they
-// are dropped rather than hanging the exit.
-func flushWhileConsumed(q *gompx.Queue, timeout time.Duration) bool {
-	if q.Flush(timeout) {
-		return true
-	}
-	pending, now := q.Pending(), time.Now()
-	progress.Lock()
-	defer progress.Unlock()
-	if last, seen := progress.pending[q]; !seen || last != pending {
-		progress.pending[q], progress.since[q] = pending, now
-		return false
-	}
-	if now.Sub(progress.since[q]) < stalledAfter {
-		return false
-	}
-	q.AbandonPending()
-	return true
+	return atExit.FlushAll(live, millis(timeoutMs)), nil
 }
 
 // QueuePut puts the n bytes at addr as one message of the given kind, waiting up to

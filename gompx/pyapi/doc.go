@@ -1,0 +1,15 @@
+// Package pyapi holds the rules of gompx's Python layer that are not part of the Go API:
+// what the Python facade (pyext/gompxcore) needs from the core beyond what a Go program
+// uses. It is for the facade only; Go programs use package gompx. Its rules live here,
+// with Go tests, so that the facade only converts types and handles.
+//
+//   - ExitFlush: at interpreter exit, which queues' pending messages are waited for, for
+//     how long, and when they are given up (join_thread, cancel_join_thread).
+//   - ForkServerExitCode: the fork server's report of a child's exit code (8 bytes,
+//     big-endian, on the child's status socket), read without consuming it.
+//   - ParseProcessSpec: the field list in which the Python layer describes a child to
+//     start.
+//
+// What it does not do: know about Python objects or handles (the facade does), or
+// re-export what package gompx already offers.
+package pyapi
