@@ -312,12 +312,7 @@ class Connection:
         poll = native.ext.gompxcore_ConnPoll
         handle = self._handle
 
-        def attempt(ms):
-            try:
-                return True if poll(handle, ms) else (False if ms == 0 else None)
-            except RuntimeError as e:
-                raise native.translate(e) from None
-        return bool(native.wait_interruptible(attempt, timeout))
+        return bool(native.wait_interruptible(native.attempt(poll, handle), timeout))
 
     def __reduce__(self):
         """Pickle for another process: for a child being spawned the descriptors travel
@@ -405,13 +400,7 @@ def wait(object_list, timeout=None):
     fds = ",".join(map(str, by_fd))
     wait_fds = native.ext.gompxcore_WaitFds
 
-    def attempt(ms):
-        try:
-            ready = wait_fds(fds, ms)
-        except RuntimeError as e:
-            raise native.translate(e) from None
-        return ready if ready or ms == 0 else None
-    ready = native.wait_interruptible(attempt, timeout)
+    ready = native.wait_interruptible(native.attempt(wait_fds, fds), timeout)
     if not ready:
         return []
     return [obj for fd in ready.split(",") for obj in by_fd[int(fd)]]
@@ -550,13 +539,7 @@ class Listener:
         accept = native.ext.gompxcore_ListenerAccept
         handle = self._handle
 
-        def attempt(ms):
-            try:
-                conn = accept(handle, ms)
-            except RuntimeError as e:
-                raise native.translate(e) from None
-            return None if conn == -1 else conn
-        conn = native.wait_interruptible(attempt, None)
+        conn = native.wait_interruptible(native.attempt(accept, handle, pending=-1), None)
         c = _connection_from_handle(conn)
         self._last_accepted = _decode_address(self._family, native.call(
             native.ext.gompxcore_ListenerLastAccepted, handle))

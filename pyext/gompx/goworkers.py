@@ -135,14 +135,8 @@ class GoPool:
         native = _native
         wait = native.ext.gompxcore_GoTaskWait
 
-        def attempt(ms):
-            try:
-                packed = wait(task, ms)
-            except RuntimeError as e:
-                raise native.translate(e) from None
-            return None if packed == _PENDING else packed
         try:
-            packed = native.wait_sliced(attempt, None)
+            packed = native.wait_sliced(native.attempt(wait, task, pending=_PENDING), None)
         except BaseException:
             # Ctrl-C means stop: the call's worker is killed and replaced, so the pool
             # is not left busy with work nobody waits for.
@@ -263,12 +257,7 @@ class GoPool:
         join = native.ext.gompxcore_GoPoolJoin
         handle = self._handle
 
-        def attempt(ms):
-            try:
-                return True if join(handle, ms) else (False if ms == 0 else None)
-            except RuntimeError as e:
-                raise native.translate(e) from None
-        return bool(native.wait_sliced(attempt, timeout))
+        return bool(native.wait_sliced(native.attempt(join, handle), timeout))
 
     def __enter__(self):
         if self._state != "running":
@@ -299,13 +288,8 @@ def _start(spec):
                            len(spec))
     wait = native.ext.gompxcore_GoPoolStartWait
 
-    def attempt(ms):
-        try:
-            return wait(starting, ms) or None
-        except RuntimeError as e:
-            raise native.translate(e) from None
     try:
-        return native.wait_sliced(attempt, None)
+        return native.wait_sliced(native.attempt(wait, starting), None)
     except BaseException:
         native.ext.gompxcore_GoPoolStartAbandon(starting)
         raise

@@ -34,9 +34,8 @@ _native = None
 _PICKLE, _BYTES, _BUFFERS = 0, 1, 2
 
 # The facade's result codes (gompxcore.QueueTimedOut, QueueTorn, QueueHeldBase,
-# QueueSpliced).
-_TIMED_OUT, _TORN, _HELD_BASE = -1, -2, -3
-_SPLICED = 1 << 40
+# QueueSpliced), read from the core by _load_native.
+_TIMED_OUT = _TORN = _HELD_BASE = _SPLICED = None
 
 _SCRATCH_SIZE = 256 * 1024  # get_many unpacks a batch from here
 _GET_INLINE = 16 * 1024     # get: longer messages get an object of their own, no extra copy
@@ -52,7 +51,10 @@ _EXTRA_REDUCERS = reduction.ForkingPickler._extra_reducers
 
 def _load_native():
     global _native, _OFF, _ext, _translate, _queue_put, _queue_get
+    global _TIMED_OUT, _TORN, _HELD_BASE, _SPLICED
     from . import _native as native
+    _TIMED_OUT, _TORN = native.QUEUE_TIMED_OUT, native.QUEUE_TORN
+    _HELD_BASE, _SPLICED = native.QUEUE_HELD_BASE, native.QUEUE_SPLICED
     _OFF = native.BYTES_DATA_OFFSET
     _ext = native.ext
     _translate = native.translate

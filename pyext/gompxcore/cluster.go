@@ -61,11 +61,11 @@ func ClusterConnect(spec string) (h int64, err error) {
 	defer recoverInto(&err)
 	var s clusterSpec
 	if err := json.Unmarshal([]byte(spec), &s); err != nil {
-		return 0, newPyError("ValueError", "bad cluster spec: %v", err)
+		return 0, newPyError(ErrKindValueError, "bad cluster spec: %v", err)
 	}
 	key, err := hex.DecodeString(s.Authkey)
 	if err != nil {
-		return 0, newPyError("ValueError", "authkey is not hex: %v", err)
+		return 0, newPyError(ErrKindValueError, "authkey is not hex: %v", err)
 	}
 	timeout := 30 * time.Second
 	if s.ConnectMs > 0 {
@@ -91,13 +91,13 @@ func ClusterConnect(spec string) (h int64, err error) {
 func clusterError(err error) error {
 	switch {
 	case errors.Is(err, cluster.ErrClosed):
-		return newPyError("ValueError", "Pool not running")
+		return newPyError(ErrKindValueError, "Pool not running")
 	case errors.Is(err, cluster.ErrInsecure):
-		return newPyError("ValueError", "%s", err.Error())
+		return newPyError(ErrKindValueError, "%s", err.Error())
 	case errors.Is(err, context.DeadlineExceeded):
-		return newPyError("TimeoutError", "%s", err.Error())
+		return newPyError(ErrKindTimeoutError, "%s", err.Error())
 	}
-	return newPyError("OSError", "%s", err.Error())
+	return newPyError(ErrKindOSError, "%s", err.Error())
 }
 
 // ClusterID returns the pool's id (the last token of its subjects).
@@ -197,7 +197,7 @@ func ClusterFill(h, job int64, addr uintptr, n int) (chunk int64, err error) {
 		defer p.mu.Unlock()
 		r := p.taken[job]
 		if r == nil || len(r.Body) != n {
-			return 0, newPyError("ValueError", "no result taken, or size %d is wrong", n)
+			return 0, newPyError(ErrKindValueError, "no result taken, or size %d is wrong", n)
 		}
 		copy(pyMemory(addr, n), r.Body)
 		delete(p.taken, job)
@@ -302,18 +302,18 @@ func ClusterLocalStart(spec string) (h int64, err error) {
 		AckWaitMs int      `json:"ack_wait_ms"`
 	}
 	if err := json.Unmarshal([]byte(spec), &s); err != nil {
-		return 0, newPyError("ValueError", "bad local cluster spec: %v", err)
+		return 0, newPyError(ErrKindValueError, "bad local cluster spec: %v", err)
 	}
 	key, err := hex.DecodeString(s.Authkey)
 	if err != nil {
-		return 0, newPyError("ValueError", "authkey is not hex: %v", err)
+		return 0, newPyError(ErrKindValueError, "authkey is not hex: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	l, err := cluster.StartLocal(ctx, cluster.LocalOptions{Command: s.Command, Python: s.Python,
 		Processes: s.Processes, Authkey: key, Env: s.Env, Dir: s.Dir, AckWait: millis(s.AckWaitMs)})
 	if err != nil {
-		return 0, newPyError("OSError", "%s", err.Error())
+		return 0, newPyError(ErrKindOSError, "%s", err.Error())
 	}
 	return handles.put(l), nil
 }
@@ -334,7 +334,7 @@ func ClusterLocalStop(h int64, graceMs int) (ok bool, err error) {
 	return withOr(h, true, func(l *cluster.Local) (ok bool, err error) {
 		handles.drop(h)
 		if err := l.Stop(millis(graceMs)); err != nil {
-			return false, newPyError("OSError", "%s", err.Error())
+			return false, newPyError(ErrKindOSError, "%s", err.Error())
 		}
 		return true, nil
 	})

@@ -39,7 +39,7 @@ func PipeNew(duplex bool) (packed int64, err error) {
 func ConnNew(fd int, readable, writable bool) (h int64, err error) {
 	defer recoverInto(&err)
 	if fd < 0 {
-		return 0, newPyError("OSError", "invalid file descriptor %d", fd)
+		return 0, newPyError(ErrKindOSError, "invalid file descriptor %d", fd)
 	}
 	c, err := gompx.NewConn(fd, readable, writable)
 	if err != nil {
@@ -165,7 +165,7 @@ func parseInts(s string) ([]int, error) {
 	for i, f := range fields {
 		v, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil {
-			return nil, newPyError("ValueError", "bad integer list %q: %v", s, err)
+			return nil, newPyError(ErrKindValueError, "bad integer list %q: %v", s, err)
 		}
 		out[i] = v
 	}
@@ -203,7 +203,7 @@ func ConnImport(exported string) (h int64, err error) {
 	defer recoverInto(&err)
 	fdList, text, ok := strings.Cut(exported, ";")
 	if !ok {
-		return 0, newPyError("ValueError", "bad connection state %q", exported)
+		return 0, newPyError(ErrKindValueError, "bad connection state %q", exported)
 	}
 	fds, err := parseInts(fdList)
 	if err != nil {
@@ -211,10 +211,10 @@ func ConnImport(exported string) (h int64, err error) {
 	}
 	var state gompx.ConnState
 	if err := state.UnmarshalText([]byte(text)); err != nil {
-		return 0, newPyError("ValueError", "bad connection state: %v", err)
+		return 0, newPyError(ErrKindValueError, "bad connection state: %v", err)
 	}
 	if state, err = state.WithFds(fds); err != nil {
-		return 0, newPyError("ValueError", "bad connection state: %v", err)
+		return 0, newPyError(ErrKindValueError, "bad connection state: %v", err)
 	}
 	c, err := gompx.ConnFromState(state)
 	if err != nil {

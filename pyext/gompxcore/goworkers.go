@@ -47,7 +47,7 @@ func GoPoolStart(specAddr uintptr, specLen int) (h int64, err error) {
 	defer recoverInto(&err)
 	opts, err := pyapi.ParseGoPoolSpec(pyMemory(specAddr, specLen))
 	if err != nil {
-		return 0, newPyError("ValueError", "bad pool spec: %v", err)
+		return 0, newPyError(ErrKindValueError, "bad pool spec: %v", err)
 	}
 	s := &goPoolStart{done: make(chan struct{})}
 	go func() {
@@ -107,7 +107,7 @@ func GoPoolSubmit(h int64, name string, batch bool, addr uintptr, n int) (th int
 		copy(args, pyMemory(addr, n))
 		t, err := p.Submit(name, batch, args)
 		if errors.Is(err, goserve.ErrClosed) {
-			return 0, newPyError("ValueError", "Pool not running")
+			return 0, newPyError(ErrKindValueError, "Pool not running")
 		}
 		if err != nil {
 			return 0, translate(err)
@@ -187,7 +187,7 @@ func GoTaskTake(th int64, addr uintptr, n int) (ok bool, err error) {
 		gt.mu.Lock()
 		defer gt.mu.Unlock()
 		if gt.status == 0 || n != len(gt.body) {
-			return false, newPyError("ValueError", "task not finished, or size %d is not %d", n, len(gt.body))
+			return false, newPyError(ErrKindValueError, "task not finished, or size %d is not %d", n, len(gt.body))
 		}
 		copy(pyMemory(addr, n), gt.body)
 		handles.drop(th)

@@ -38,7 +38,7 @@ func get[T any](h int64) (T, error) {
 	v, isT := obj.(T)
 	if !ok || !isT {
 		var zero T
-		return zero, &pyError{exc: "OSError", msg: "handle is closed"}
+		return zero, &pyError{kind: ErrKindOSError, msg: "handle is closed"}
 	}
 	return v, nil
 }
@@ -53,7 +53,8 @@ func with[T, R any](h int64, f func(T) (R, error)) (r R, err error) {
 	if err != nil {
 		return r, err
 	}
-	return f(v)
+	r, err = f(v)
+	return r, translate(err)
 }
 
 // withOr is with for calls that are harmless on a closed handle (closing twice): there
@@ -64,5 +65,6 @@ func withOr[T, R any](h int64, closed R, f func(T) (R, error)) (r R, err error) 
 	if err != nil {
 		return closed, nil
 	}
-	return f(v)
+	r, err = f(v)
+	return r, translate(err)
 }

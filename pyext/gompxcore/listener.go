@@ -19,7 +19,7 @@ func network(family string) (string, error) {
 	case "AF_INET":
 		return "tcp", nil
 	}
-	return "", newPyError("ValueError", "Family %s is not recognized.", family)
+	return "", newPyError(ErrKindValueError, "Family %s is not recognized.", family)
 }
 
 // coreAddress turns a hex-encoded Python address (fsencoded path, b"\0name", or
@@ -27,7 +27,7 @@ func network(family string) (string, error) {
 func coreAddress(family, addrHex string) (string, error) {
 	raw, err := hex.DecodeString(addrHex)
 	if err != nil {
-		return "", newPyError("ValueError", "bad address encoding: %v", err)
+		return "", newPyError(ErrKindValueError, "bad address encoding: %v", err)
 	}
 	addr := string(raw)
 	if family == "AF_UNIX" && strings.HasPrefix(addr, "@") {
@@ -137,13 +137,13 @@ func AuthNew(conn int64, keyAddr uintptr, keyLen int, steps, digest string) (h i
 			case 'A':
 				order = append(order, gompx.AnswerStep)
 			default:
-				return 0, newPyError("ValueError", "bad handshake steps %q", steps)
+				return 0, newPyError(ErrKindValueError, "bad handshake steps %q", steps)
 			}
 		}
 		key := append([]byte{}, pyMemory(keyAddr, keyLen)...) // Python's bytes may go away
 		hs, err := gompx.NewHandshake(c, key, digest, order...)
 		if err != nil {
-			return 0, newPyError("ValueError", "%v", err)
+			return 0, newPyError(ErrKindValueError, "%v", err)
 		}
 		return handles.put(hs), nil
 	})
@@ -187,7 +187,7 @@ func AuthChallenge(digest string, outAddr uintptr, outCap int) (n int, err error
 	defer recoverInto(&err)
 	msg, err := gompx.NewChallenge(digest)
 	if err != nil {
-		return 0, newPyError("ValueError", "%v", err)
+		return 0, newPyError(ErrKindValueError, "%v", err)
 	}
 	return copyOut(msg, outAddr, outCap)
 }
@@ -212,7 +212,7 @@ func AuthVerdict(keyAddr uintptr, keyLen int, challengeAddr uintptr, challengeLe
 	verdict, verr := gompx.Verdict(pyMemory(keyAddr, keyLen), pyMemory(challengeAddr, challengeLen),
 		pyMemory(answerAddr, answerLen))
 	if verdict == nil {
-		return 0, newPyError("ValueError", "%v", verr)
+		return 0, newPyError(ErrKindValueError, "%v", verr)
 	}
 	n, err = copyOut(verdict, outAddr, outCap)
 	if verr != nil {
@@ -233,7 +233,7 @@ func AuthCheckVerdict(addr uintptr, n int) (ok bool, err error) {
 
 func copyOut(msg []byte, outAddr uintptr, outCap int) (int, error) {
 	if len(msg) > outCap {
-		return 0, newPyError("ValueError", "a %d-byte handshake message does not fit %d bytes", len(msg), outCap)
+		return 0, newPyError(ErrKindValueError, "a %d-byte handshake message does not fit %d bytes", len(msg), outCap)
 	}
 	return copy(pyMemory(outAddr, outCap), msg), nil
 }

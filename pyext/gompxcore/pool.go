@@ -45,7 +45,7 @@ func PoolNew(results int64, slots int, maxTasks int, breakOnDeath bool) (h int64
 		p, err := taskpool.New(taskpool.Options{Results: q, Slots: slots,
 			MaxTasksPerWorker: maxTasks, BreakOnDeath: breakOnDeath})
 		if err != nil {
-			return 0, newPyError("ValueError", "%v", err)
+			return 0, newPyError(ErrKindValueError, "%v", err)
 		}
 		return handles.put(p), nil
 	})
@@ -60,7 +60,7 @@ func PoolNewOnDemand(results int64, slots int, maxTasks int, breakOnDeath bool) 
 		p, err := taskpool.New(taskpool.Options{Results: q, Slots: slots,
 			MaxTasksPerWorker: maxTasks, BreakOnDeath: breakOnDeath, OnDemand: true})
 		if err != nil {
-			return 0, newPyError("ValueError", "%v", err)
+			return 0, newPyError(ErrKindValueError, "%v", err)
 		}
 		return handles.put(p), nil
 	})
@@ -145,7 +145,7 @@ func PoolAddWorker(h int64, slot int, pid int, tasks int64, proc int64, sentinel
 		}
 		wid, err := p.AddWorker(slot, pid, q, wait)
 		if err != nil {
-			return 0, newPyError("ValueError", "%v", err)
+			return 0, newPyError(ErrKindValueError, "%v", err)
 		}
 		return int64(wid), nil
 	})
@@ -246,9 +246,9 @@ func JobNew(h int64, hdr uintptr, hdrLen int, length int, notify bool) (job int6
 		j, err := p.NewJob(pyMemory(hdr, hdrLen), length, notify)
 		switch {
 		case errors.Is(err, taskpool.ErrNotRunning):
-			return 0, newPyError("ValueError", "Pool not running")
+			return 0, newPyError(ErrKindValueError, "Pool not running")
 		case err != nil:
-			return 0, newPyError("RuntimeError", "%v", err)
+			return 0, newPyError(ErrKindRuntimeError, "%v", err)
 		}
 		job = handles.put(j)
 		jobIDs.Store(poolJobKey{p, j.ID()}, job)
@@ -270,7 +270,7 @@ func JobApply(h int64, hdr uintptr, hdrLen int, body uintptr, bodyLen int) (job 
 		return 0, err
 	}
 	if err := j.Submit(0, [][]byte{pyMemory(body, bodyLen)}); err != nil {
-		return 0, newPyError("ValueError", "%v", err)
+		return 0, newPyError(ErrKindValueError, "%v", err)
 	}
 	return job, nil
 }
@@ -287,7 +287,7 @@ func JobSubmitList(job int64, first int, addr uintptr, n int) (count int, err er
 			return QueueUnsplittable, nil
 		}
 		if err := j.Submit(first, items); err != nil {
-			return 0, newPyError("ValueError", "%v", err)
+			return 0, newPyError(ErrKindValueError, "%v", err)
 		}
 		return len(items), nil
 	})
@@ -306,7 +306,7 @@ func JobSubmit(job int64, first int, data uintptr, lengths uintptr, count int) (
 			at += uintptr(n)
 		}
 		if err := j.Submit(first, payloads); err != nil {
-			return 0, newPyError("ValueError", "%v", err)
+			return 0, newPyError(ErrKindValueError, "%v", err)
 		}
 		return count, nil
 	})
@@ -316,7 +316,7 @@ func JobSubmit(job int64, first int, data uintptr, lengths uintptr, count int) (
 func JobSetLength(job int64, n int) (ok bool, err error) {
 	return with(job, func(j *taskpool.Job) (ok bool, err error) {
 		if err := j.SetLength(n); err != nil {
-			return false, newPyError("ValueError", "%v", err)
+			return false, newPyError(ErrKindValueError, "%v", err)
 		}
 		return true, nil
 	})
@@ -327,7 +327,7 @@ func JobSetLength(job int64, n int) (ok bool, err error) {
 func JobFail(job int64, index int, status int, addr uintptr, n int) (ok bool, err error) {
 	return with(job, func(j *taskpool.Job) (ok bool, err error) {
 		if err := j.Fail(index, taskpool.Status(status), pyMemory(addr, n)); err != nil {
-			return false, newPyError("ValueError", "%v", err)
+			return false, newPyError(ErrKindValueError, "%v", err)
 		}
 		return true, nil
 	})
@@ -357,7 +357,7 @@ func JobTake(job int64, mode int, addr uintptr, capacity int, lens uintptr, max 
 		case errors.Is(err, taskpool.ErrExhausted):
 			return JobExhausted, nil
 		case err != nil:
-			return 0, newPyError("SystemError", "%v", err)
+			return 0, newPyError(ErrKindSystemError, "%v", err)
 		case b.Count == 0 && b.Need > 0:
 			return int64(JobNeedRoom - b.Need), nil
 		case b.Joined:

@@ -26,7 +26,7 @@ func ProcessStart(specAddr uintptr, specLen int, bootAddr uintptr, bootLen int) 
 	defer recoverInto(&err)
 	cmd, err := pyapi.ParseProcessSpec(pyMemory(specAddr, specLen))
 	if err != nil {
-		return 0, newPyError("ValueError", "bad process spec: %v", err)
+		return 0, newPyError(ErrKindValueError, "bad process spec: %v", err)
 	}
 	// Copied: the child reads it after this call returns and Python frees its buffer.
 	cmd.Bootstrap = bytes.Clone(pyMemory(bootAddr, bootLen))
@@ -81,7 +81,7 @@ func ProcessSignal(h int64, sig int) (ok bool, err error) {
 func ProcessClose(h int64) (ok bool, err error) {
 	return withOr(h, true, func(p *gompx.Process) (ok bool, err error) {
 		if err := p.Close(); err != nil {
-			return false, newPyError("ValueError", "Cannot close a process while it is still running. You should first call join() or terminate().")
+			return false, newPyError(ErrKindValueError, "Cannot close a process while it is still running. You should first call join() or terminate().")
 		}
 		handles.drop(h)
 		return true, nil
@@ -117,14 +117,14 @@ func WatchParent(pidfd int, graceMs int) (ok bool, err error) {
 	parentWatch.Lock()
 	defer parentWatch.Unlock()
 	if parentWatch.w != nil {
-		return false, newPyError("RuntimeError", "this process already watches its parent")
+		return false, newPyError(ErrKindRuntimeError, "this process already watches its parent")
 	}
 	if graceMs < 0 {
-		return false, newPyError("ValueError", "negative grace period %d ms", graceMs)
+		return false, newPyError(ErrKindValueError, "negative grace period %d ms", graceMs)
 	}
 	w, err := gompx.WatchParentPidfd(pidfd, time.Duration(graceMs)*time.Millisecond)
 	if errors.Is(err, gompx.ErrNotMainThread) {
-		return false, newPyError("RuntimeError", "%v", err)
+		return false, newPyError(ErrKindRuntimeError, "%v", err)
 	}
 	if err != nil {
 		return false, translate(err)
@@ -140,7 +140,7 @@ func OrphanGraceMs(value string) (ms int, err error) {
 	defer recoverInto(&err)
 	grace, err := gompx.ParseOrphanGrace(value)
 	if err != nil {
-		return 0, newPyError("ValueError", "%v", err)
+		return 0, newPyError(ErrKindValueError, "%v", err)
 	}
 	return int(grace / time.Millisecond), nil
 }

@@ -30,7 +30,7 @@ func QueueNew(maxsize int64, capacity int64) (h int64, err error) {
 	}
 	q, err := gompx.NewQueue(gompx.QueueOptions{MaxSize: int(maxsize), Capacity: capacity})
 	if err != nil {
-		return 0, newPyError("ValueError", "%v", err)
+		return 0, newPyError(ErrKindValueError, "%v", err)
 	}
 	return handles.put(q), nil
 }
@@ -320,7 +320,7 @@ func QueueUsed(h int64) (used bool, err error) {
 func QueueTaskDone(h int64) (ok bool, err error) {
 	return with(h, func(q *gompx.Queue) (ok bool, err error) {
 		if err := q.TaskDone(); errors.Is(err, gompx.ErrTaskDone) {
-			return false, newPyError("ValueError", "task_done() called too many times")
+			return false, newPyError(ErrKindValueError, "task_done() called too many times")
 		} else if err != nil {
 			return false, translateQueue(err)
 		}
@@ -348,7 +348,7 @@ func QueueFlush(h int64, timeoutMs int) (done bool, err error) {
 
 func translateQueue(err error) error {
 	if errors.Is(err, gompx.ErrQueueClosed) {
-		return newPyError("ValueError", "queue is closed")
+		return newPyError(ErrKindValueError, "queue is closed")
 	}
 	return translate(err)
 }

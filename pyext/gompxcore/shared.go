@@ -14,7 +14,7 @@ func SharedAlloc(size int) (h int64, err error) {
 	defer recoverInto(&err)
 	b, err := gompx.AllocShared(size)
 	if err != nil {
-		return 0, newPyError("MemoryError", "%v", err)
+		return 0, newPyError(ErrKindMemoryError, "%v", err)
 	}
 	return handles.put(b), nil
 }
@@ -72,14 +72,14 @@ func SharedHeapProcess() (h int64, err error) {
 func SharedHeapAlloc(heap int64, size int) (h int64, err error) {
 	return with(heap, func(hp *gompx.SharedHeap) (h int64, err error) {
 		if size < 0 {
-			return 0, newPyError("ValueError", "Size %d out of range", size)
+			return 0, newPyError(ErrKindValueError, "Size %d out of range", size)
 		}
 		b, err := hp.Alloc(size)
 		if errors.Is(err, gompx.ErrHeapClosed) {
-			return 0, newPyError("ValueError", "%v", err)
+			return 0, newPyError(ErrKindValueError, "%v", err)
 		}
 		if err != nil {
-			return 0, newPyError("MemoryError", "%v", err)
+			return 0, newPyError(ErrKindMemoryError, "%v", err)
 		}
 		return handles.put(b), nil
 	})
@@ -108,10 +108,10 @@ func heapBlock(heap, block int64) (*gompx.SharedHeap, *gompx.SharedBlock, error)
 	}
 	b, err := get[*gompx.SharedBlock](block)
 	if err != nil {
-		return nil, nil, newPyError("ValueError", "block %d is no live block: freed already, or never allocated", block)
+		return nil, nil, newPyError(ErrKindValueError, "block %d is no live block: freed already, or never allocated", block)
 	}
 	if !hp.Owns(b) {
-		return nil, nil, newPyError("ValueError", "block %d was allocated by another heap", block)
+		return nil, nil, newPyError(ErrKindValueError, "block %d was allocated by another heap", block)
 	}
 	return hp, b, nil
 }
@@ -149,7 +149,7 @@ func SharedHeapBlocks(heap int64) (desc string, err error) {
 	return with(heap, func(hp *gompx.SharedHeap) (desc string, err error) {
 		arenas, err := hp.Arenas()
 		if err != nil {
-			return "", newPyError("SystemError", "%v", err)
+			return "", newPyError(ErrKindSystemError, "%v", err)
 		}
 		var out []byte
 		for _, a := range arenas {

@@ -54,7 +54,7 @@ func SyncNew(kind, value, maxvalue int) (h int64, err error) {
 	case SyncKindSemaphore:
 		if maxvalue > 0 {
 			if value > maxvalue {
-				return 0, newPyError("ValueError", "semaphore value %d above its bound %d", value, maxvalue)
+				return 0, newPyError(ErrKindValueError, "semaphore value %d above its bound %d", value, maxvalue)
 			}
 			p, err = newBounded(value, maxvalue)
 		} else {
@@ -67,10 +67,10 @@ func SyncNew(kind, value, maxvalue int) (h int64, err error) {
 	case SyncKindBarrier:
 		p, err = gompx.NewBarrier(value)
 	default:
-		return 0, newPyError("ValueError", "unknown synchronization kind %d", kind)
+		return 0, newPyError(ErrKindValueError, "unknown synchronization kind %d", kind)
 	}
 	if err != nil {
-		return 0, newPyError("ValueError", "%v", err)
+		return 0, newPyError(ErrKindValueError, "%v", err)
 	}
 	return handles.put(p), nil
 }
@@ -105,7 +105,7 @@ func SyncOpen(kind, fd int, offset int64) (h int64, err error) {
 	case SyncKindBarrier:
 		p, err = gompx.OpenBarrier(ref)
 	default:
-		return 0, newPyError("ValueError", "unknown synchronization kind %d", kind)
+		return 0, newPyError(ErrKindValueError, "unknown synchronization kind %d", kind)
 	}
 	if err != nil {
 		return 0, translate(err)
@@ -150,7 +150,7 @@ func SyncAcquire(h int64, ms int) (code int, err error) {
 		case *gompx.Semaphore:
 			err = p.Acquire(msTimeout(ms))
 		default:
-			return 0, newPyError("TypeError", "not a lock or semaphore")
+			return 0, newPyError(ErrKindTypeError, "not a lock or semaphore")
 		}
 		if errors.Is(err, gompx.ErrTimeout) || interrupted(err) {
 			return SyncTimedOut, nil
@@ -181,10 +181,10 @@ func SyncRelease(h int64) (ok bool, err error) {
 		case *gompx.Semaphore:
 			err = p.Release()
 		default:
-			return false, newPyError("TypeError", "not a lock or semaphore")
+			return false, newPyError(ErrKindTypeError, "not a lock or semaphore")
 		}
 		if err != nil {
-			return false, newPyError("ValueError", "semaphore or lock released too many times")
+			return false, newPyError(ErrKindValueError, "semaphore or lock released too many times")
 		}
 		return true, nil
 	})
@@ -266,7 +266,7 @@ func CondCount(h int64, which int) (n int, err error) {
 		case 2:
 			return int(counts.Woken), nil
 		}
-		return 0, newPyError("ValueError", "no condition counter %d", which)
+		return 0, newPyError(ErrKindValueError, "no condition counter %d", which)
 	})
 }
 
@@ -293,7 +293,7 @@ func BarrierArrive(h int64, ms int) (index int64, err error) {
 
 func barrierError(err error) error {
 	if errors.Is(err, gompx.ErrBrokenBarrier) {
-		return newPyError("BrokenBarrierError", "")
+		return newPyError(ErrKindBrokenBarrierError, "")
 	}
 	return translate(err)
 }
