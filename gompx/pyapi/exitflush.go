@@ -74,7 +74,7 @@ func (x *ExitFlush) FlushAll(live []*gompx.Queue, timeout time.Duration) (left i
 	for i, q := range all {
 		switch {
 		case cancelled[i]:
-			q.AbandonPending()
+			Reader(q).AbandonPending()
 		case i >= len(live):
 			if !x.flushWhileConsumed(q, timeout) {
 				left++
@@ -109,6 +109,6 @@ func (x *ExitFlush) flushWhileConsumed(q *gompx.Queue, timeout time.Duration) bo
 	if now.Sub(x.stalls[q].since) < after {
 		return false
 	}
-	q.AbandonPending()
+	Reader(q).AbandonPending()
 	return true
 }

@@ -17,7 +17,7 @@ func overfull(t *testing.T, n int) *gompx.Queue {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { q.AbandonPending(); q.Close() })
+	t.Cleanup(func() { Reader(q).AbandonPending(); q.Close() })
 	msg := bytes.Repeat([]byte("m"), 8<<10)
 	for i := 0; i < n; i++ {
 		if err := q.TryPut(msg); err != nil {

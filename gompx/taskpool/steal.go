@@ -2,6 +2,8 @@ package taskpool
 
 import (
 	"time"
+
+	"github.com/gompx/gompx/gompx/internal/qread"
 )
 
 // A worker busy with a long task must not sit on short tasks queued behind it while
@@ -56,7 +58,7 @@ func (p *Pool) stealLocked(now time.Time) {
 // removed from w.held. The worker may be reading at the same moment: the queue gives
 // each message to one reader, and a try that finds the queue busy takes nothing.
 func (p *Pool) takeBackLocked(w *worker) []*task {
-	q := w.tasks
+	q := qread.Of(w.tasks)
 	_, n, err := q.BeginRead(0)
 	if err != nil {
 		return nil

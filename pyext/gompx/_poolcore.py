@@ -105,7 +105,7 @@ class _Inbox:
         self.queue = queue
         self.get_many = native.ext.gompxcore_QueueGetMany
         self.abort = native.ext.gompxcore_QueueGetAbort
-        self.translate = native.translate
+        self.native = native
         self.buf = bytearray(self._CAP)
         self.view = memoryview(self.buf)
         self._pin = (ctypes.c_char * self._CAP).from_buffer(self.buf)
@@ -128,11 +128,8 @@ class _Inbox:
                 _sched_yield()
             else:
                 wait = -1
-            try:
-                r = self.get_many(handle, self.addr, self._CAP, self.lens_addr, self._MAX,
-                                  wait)
-            except RuntimeError as e:
-                raise self.translate(e) from None
+            r = self.native.call(self.get_many, handle, self.addr, self._CAP, self.lens_addr,
+                                 self._MAX, wait)
             if r >= 0:
                 return self.view, self.lens, r & 0xFFFFFFFF
             if r <= self.native.QUEUE_HELD_BASE:  # longer than the buffer: the queue reads it
@@ -148,7 +145,7 @@ class _Outbox:
     def __init__(self, queue, native):
         self.queue = queue
         self.put_batch = native.ext.gompxcore_QueuePutBatch
-        self.translate = native.translate
+        self.call = native.call
         self.parts = []
         self.lens = array.array("Q")
 
@@ -161,11 +158,8 @@ class _Outbox:
         if not self.lens:
             return
         data = b"".join(self.parts)
-        try:
-            self.put_batch(self.queue._handle, id(data) + _BYTES_OFFSET,
-                           self.lens.buffer_info()[0], len(self.lens), 1, -1)
-        except RuntimeError as e:
-            raise self.translate(e) from None
+        self.call(self.put_batch, self.queue._handle, id(data) + _BYTES_OFFSET,
+                  self.lens.buffer_info()[0], len(self.lens), 1, -1)
         del self.parts[:]
         del self.lens[:]
 

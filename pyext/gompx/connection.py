@@ -133,10 +133,7 @@ class Connection:
 
     def _close(self):
         handle, self._handle = self._handle, None
-        try:
-            _native.ext.gompxcore_ConnClose(handle)
-        except RuntimeError as e:
-            raise _native.translate(e) from None
+        _native.call(_native.ext.gompxcore_ConnClose, handle)
 
     def close(self):
         """Close the connection."""
@@ -153,11 +150,8 @@ class Connection:
 
     def _send_bytes(self, data):
         """Send the whole bytes object *data* as one message."""
-        try:
-            _native.ext.gompxcore_ConnSend(self._handle, id(data) + _BYTES_DATA_OFFSET,
-                                           len(data))
-        except RuntimeError as e:
-            raise _native.translate(e) from None
+        _native.call(_native.ext.gompxcore_ConnSend, self._handle, id(data) + _BYTES_DATA_OFFSET,
+                     len(data))
 
     def send_bytes(self, buf, offset=0, size=None):
         """Send the bytes data from a bytes-like object."""
@@ -184,10 +178,7 @@ class Connection:
         return self._send_view(m[offset:offset + size])
 
     def _send_at(self, address, size, owner):
-        try:
-            _native.ext.gompxcore_ConnSend(self._handle, address, size)
-        except RuntimeError as e:
-            raise _native.translate(e) from None
+        _native.call(_native.ext.gompxcore_ConnSend, self._handle, address, size)
         del owner  # kept alive until here: the core read from its memory
 
     def _send_view(self, view):
@@ -621,11 +612,8 @@ def _authenticate(connection, authkey, steps, digest_name="sha256"):
         # False: a signal interrupted the wait for the peer. Looping goes back through the
         # eval loop, which runs the handler (Ctrl-C raises here), then the core resumes.
         while True:
-            try:
-                if run(handshake):
-                    return
-            except RuntimeError as e:
-                raise native.translate(e) from None
+            if native.call(run, handshake):
+                return
     finally:
         native.ext.gompxcore_AuthDrop(handshake)
 

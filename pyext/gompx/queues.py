@@ -592,15 +592,7 @@ class Queue(_QueueBase):
             raise AssertionError("Queue {0!r} not closed".format(self))
         if self._joincancelled or self._handle is None:
             return
-        flush = _ext.gompxcore_QueueFlush
-        handle = self._handle
-
-        def attempt(ms):
-            try:
-                return True if flush(handle, ms) else None
-            except RuntimeError as e:
-                raise _translate(e) from None
-        _native.wait_sliced(attempt, None)
+        _native.wait_sliced(_native.attempt(_ext.gompxcore_QueueFlush, self._handle), None)
 
     def cancel_join_thread(self):
         """Do not wait at exit for this process's items still waiting for room."""
@@ -619,15 +611,7 @@ class JoinableQueue(Queue):
 
     def join(self):
         """Block until every item put has been marked done with task_done()."""
-        join = _ext.gompxcore_QueueJoin
-        handle = self._handle
-
-        def attempt(ms):
-            try:
-                return True if join(handle, ms) else None
-            except RuntimeError as e:
-                raise _translate(e) from None
-        _native.wait_interruptible(attempt, None)
+        _native.wait_interruptible(_native.attempt(_ext.gompxcore_QueueJoin, self._handle), None)
 
 
 class SimpleQueue(_QueueBase):

@@ -396,7 +396,7 @@ func JobDrop(job int64) (none bool, err error) {
 // machine with few CPUs the spinning worker holds a CPU the parent needs.
 func QueueSetReadSpin(h int64, micros int) (ok bool, err error) {
 	return with(h, func(q *gompx.Queue) (ok bool, err error) {
-		q.SetReadSpin(time.Duration(micros) * time.Microsecond)
+		pyapi.Reader(q).SetReadSpin(time.Duration(micros) * time.Microsecond)
 		return true, nil
 	})
 }

@@ -204,11 +204,12 @@ func QueueGet(h int64, addr uintptr, capacity int, timeoutMs int) (r int64, err 
 // the read begun and the message's kind and length; or a nil queue and the result to
 // return at once: QueueTimedOut, or a held message longer than capacity, whose start it
 // copied to addr.
-func beginGet(h int64, addr uintptr, capacity, timeoutMs int) (*gompx.Queue, gompx.MessageKind, int, int64, error) {
-	q, err := get[*gompx.Queue](h)
+func beginGet(h int64, addr uintptr, capacity, timeoutMs int) (pyapi.QueueReader, uint8, int, int64, error) {
+	queue, err := get[*gompx.Queue](h)
 	if err != nil {
 		return nil, 0, 0, 0, err
 	}
+	q := pyapi.Reader(queue)
 	kind, n, err := q.BeginRead(millis(timeoutMs))
 	switch {
 	case errors.Is(err, gompx.ErrQueueEmpty), interrupted(err):
@@ -227,8 +228,8 @@ func beginGet(h int64, addr uintptr, capacity, timeoutMs int) (*gompx.Queue, gom
 // hold. Returns 0, or QueueTorn (the message is gone: get again).
 func QueueGetInto(h int64, segs uintptr, nsegs int) (r int, err error) {
 	return with(h, func(q *gompx.Queue) (r int, err error) {
-		defer q.EndRead()
-		err = q.ReadMessage(segments(segs, nsegs)...)
+		defer pyapi.Reader(q).EndRead()
+		err = pyapi.Reader(q).ReadMessage(segments(segs, nsegs)...)
 		if errors.Is(err, gompx.ErrMessageTorn) {
 			return QueueTorn, nil
 		}
@@ -238,10 +239,7 @@ func QueueGetInto(h int64, segs uintptr, nsegs int) (r int, err error) {
 
 // QueueGetAbort releases a hold without consuming the message.
 func QueueGetAbort(h int64) (ok bool, err error) {
-	return with(h, func(q *gompx.Queue) (ok bool, err error) {
-		q.EndRead()
-		return true, nil
-	})
+	return with(h, func(q *gompx.Queue) (ok bool, err error) { pyapi.Reader(q).EndRead(); return true, nil })
 }
 
 // QueueSpliced flags a QueueGetMany result whose messages were pickles joined into the
@@ -281,7 +279,7 @@ func QueueGetMany(h int64, addr uintptr, capacity int, lengths uintptr, max int,
 			return 0, translateQueue(err)
 		}
 		binary.LittleEndian.PutUint64(lens[8*count:], uint64(n)<<8|uint64(kind))
-		pickles = pickles && kind == gompx.KindPickle
+		pickles = pickles && gompx.MessageKind(kind) == gompx.KindPickle
 		used += n
 		count++
 		if count == max {
