@@ -124,6 +124,7 @@ func (r *queueReader) BeginRead(timeout time.Duration) (uint8, int, error) {
 }
 
 func (r *queueReader) PeekMessage(dst []byte) int      { return (*Queue)(r).peekMessage(dst) }
+func (r *queueReader) Read(dst []byte) error           { return (*Queue)(r).readMessage(dst) }
 func (r *queueReader) ReadMessage(dst ...[]byte) error { return (*Queue)(r).readMessage(dst...) }
 func (r *queueReader) EndRead()                        { (*Queue)(r).endRead() }
 func (r *queueReader) SetReadSpin(d time.Duration)     { (*Queue)(r).setReadSpin(d) }

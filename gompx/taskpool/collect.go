@@ -236,7 +236,7 @@ func (p *Pool) readBatch(q qread.Queue, n int, scratch []byte, batch []result) (
 			scratch = make([]byte, 0, max(n, 64<<10))
 		}
 		msg := scratch[len(scratch) : len(scratch)+n]
-		if err := q.ReadMessage(msg); err == nil {
+		if err := q.Read(msg); err == nil {
 			scratch = scratch[:len(scratch)+n]
 			if r, ok := parseResult(msg); ok {
 				batch = append(batch, r)

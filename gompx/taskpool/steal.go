@@ -70,7 +70,7 @@ func (p *Pool) takeBackLocked(w *worker) []*task {
 			p.stealBuf = make([]byte, n)
 		}
 		msg := p.stealBuf[:n]
-		if q.ReadMessage(msg) == nil {
+		if q.Read(msg) == nil {
 			if t, err := ParseTask(msg); err == nil {
 				if t.Job == 0 { // a stop message goes back where it was
 					w.stopSent = false

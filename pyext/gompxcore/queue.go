@@ -192,7 +192,7 @@ func QueueGet(h int64, addr uintptr, capacity int, timeoutMs int) (r int64, err 
 		return r, err
 	}
 	code := int64(n)<<8 | int64(kind)
-	err = q.ReadMessage(pyMemory(addr, n))
+	err = q.Read(pyMemory(addr, n))
 	q.EndRead()
 	if errors.Is(err, gompx.ErrMessageTorn) {
 		return QueueTorn, nil
@@ -269,7 +269,7 @@ func QueueGetMany(h int64, addr uintptr, capacity int, lengths uintptr, max int,
 		}
 	}()
 	for {
-		if err := q.ReadMessage(buf[used : used+n]); err != nil {
+		if err := q.Read(buf[used : used+n]); err != nil {
 			if errors.Is(err, gompx.ErrMessageTorn) {
 				if count == 0 {
 					return QueueTorn, nil

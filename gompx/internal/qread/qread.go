@@ -23,6 +23,9 @@ type Queue interface {
 	// ReadMessage copies the current message into dst (lengths adding up to its length)
 	// and consumes it; gompx.ErrMessageTorn if its producer died mid-way.
 	ReadMessage(dst ...[]byte) error
+	// Read is ReadMessage into one piece of memory: the per-message path, whose
+	// argument, unlike a variadic one, costs no allocation through the interface.
+	Read(dst []byte) error
 	// NextMessage moves to the message after the one just read if it is already there.
 	NextMessage() (kind uint8, n int, ok bool)
 	// EndRead releases the hold; again, or without BeginRead, it does nothing.
