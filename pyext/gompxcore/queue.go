@@ -185,42 +185,28 @@ func segments(addr uintptr, n int) [][]byte {
 // QueueHeldBase - (length<<8 | kind): read it with QueueGetInto or drop the hold with
 // QueueGetAbort. QueueTimedOut: nothing came in time; QueueTorn: get again.
 func QueueGet(h int64, addr uintptr, capacity int, timeoutMs int) (r int64, err error) {
-	defer recoverInto(&err)
 	passThroughScheduler()
-	q, kind, n, r, err := beginGet(h, addr, capacity, timeoutMs)
-	if q == nil {
-		return r, err
-	}
-	code := int64(n)<<8 | int64(kind)
-	err = q.Read(pyMemory(addr, n))
-	q.EndRead()
-	if errors.Is(err, gompx.ErrMessageTorn) {
-		return QueueTorn, nil
-	}
-	return code, translateQueue(err)
+	return with(h, func(q *gompx.Queue) (int64, error) {
+		var code [8]byte
+		b, err := pyapi.ReceiveMany(q, millis(timeoutMs), pyMemory(addr, capacity), code[:])
+		return received(b, err, int64(binary.LittleEndian.Uint64(code[:])))
+	})
 }
 
-// beginGet waits for a message for QueueGet and QueueGetMany. It returns the queue with
-// the read begun and the message's kind and length; or a nil queue and the result to
-// return at once: QueueTimedOut, or a held message longer than capacity, whose start it
-// copied to addr.
-func beginGet(h int64, addr uintptr, capacity, timeoutMs int) (pyapi.QueueReader, uint8, int, int64, error) {
-	queue, err := get[*gompx.Queue](h)
-	if err != nil {
-		return nil, 0, 0, 0, err
-	}
-	q := pyapi.Reader(queue)
-	kind, n, err := q.BeginRead(millis(timeoutMs))
+// received is the result of QueueGet and QueueGetMany for what pyapi.ReceiveMany got;
+// ok is the result when it got messages.
+func received(b pyapi.Batch, err error, ok int64) (int64, error) {
 	switch {
 	case errors.Is(err, gompx.ErrQueueEmpty), interrupted(err):
-		return nil, 0, 0, QueueTimedOut, nil
+		return QueueTimedOut, nil
 	case err != nil:
-		return nil, 0, 0, 0, translateQueue(err)
-	case n > capacity:
-		q.PeekMessage(pyMemory(addr, capacity))
-		return nil, 0, 0, QueueHeldBase - (int64(n)<<8 | int64(kind)), nil
+		return 0, translateQueue(err)
+	case b.Held:
+		return QueueHeldBase - (int64(b.Len)<<8 | int64(b.Kind)), nil
+	case b.Torn:
+		return QueueTorn, nil
 	}
-	return q, kind, n, 0, nil
+	return ok, nil
 }
 
 // QueueGetInto reads the held message into nsegs pieces of memory described at segs as
@@ -253,54 +239,14 @@ const QueueSpliced = 1 << 40
 // are all pickles that pickle.ConcatList can join, the result is count | QueueSpliced
 // and addr holds the pickle of the list of them, so Python loads the batch in one call.
 func QueueGetMany(h int64, addr uintptr, capacity int, lengths uintptr, max int, timeoutMs int) (r int64, err error) {
-	defer recoverInto(&err)
 	passThroughScheduler()
-	q, kind, n, r, err := beginGet(h, addr, capacity, timeoutMs)
-	if q == nil {
-		return r, err
-	}
-	defer q.EndRead()
-	buf := pyMemory(addr, capacity)
-	lens := pyMemory(lengths, 8*max)
-	count, used, pickles := 0, 0, true
-	defer func() {
-		if err == nil && r > 1 && pickles {
-			r = splice(buf, lens, int(r))
+	return with(h, func(q *gompx.Queue) (int64, error) {
+		b, err := pyapi.ReceiveMany(q, millis(timeoutMs), pyMemory(addr, capacity), pyMemory(lengths, 8*max))
+		if b.Joined {
+			return received(b, err, int64(b.Count)|QueueSpliced)
 		}
-	}()
-	for {
-		if err := q.Read(buf[used : used+n]); err != nil {
-			if errors.Is(err, gompx.ErrMessageTorn) {
-				if count == 0 {
-					return QueueTorn, nil
-				}
-				return int64(count), nil
-			}
-			return 0, translateQueue(err)
-		}
-		binary.LittleEndian.PutUint64(lens[8*count:], uint64(n)<<8|uint64(kind))
-		pickles = pickles && gompx.MessageKind(kind) == gompx.KindPickle
-		used += n
-		count++
-		if count == max {
-			return int64(count), nil
-		}
-		var ok bool
-		if kind, n, ok = q.NextMessage(); !ok || n > capacity-used {
-			return int64(count), nil
-		}
-	}
-}
-
-// splice joins the count pickles at the start of buf into the pickle of their list
-// (pickle.ConcatInPlace), if it can: the QueueGetMany result for either case.
-func splice(buf, lens []byte, count int) int64 {
-	n, ok := pickle.ConcatInPlace(buf, count, func(i int) int { return int(binary.LittleEndian.Uint64(lens[8*i:]) >> 8) })
-	if !ok {
-		return int64(count)
-	}
-	binary.LittleEndian.PutUint64(lens, uint64(n))
-	return int64(count) | QueueSpliced
+		return received(b, err, int64(b.Count))
+	})
 }
 
 // QueueLen returns the number of messages in the queue.
