@@ -10,6 +10,7 @@ import (
 
 	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/gompx/internal/mpq"
+	"github.com/gompx/gompx/gompx/internal/qread"
 	"github.com/gompx/gompx/pickle"
 )
 
@@ -71,7 +72,7 @@ type Queue struct {
 	// close() only once a put started its feeder thread, and Python's empty() shows it.
 	used atomic.Bool
 
-	// reading is set while a BeginRead hold is open, so that EndRead runs once per hold
+	// reading is set while a beginRead hold is open, so that endRead runs once per hold
 	// however often it is called (Python calls it again on its error paths).
 	reading atomic.Bool
 
@@ -109,15 +110,39 @@ func OpenQueue(fd int) (*Queue, error) {
 	return newQueue(ring), nil
 }
 
+func init() {
+	qread.Of = func(q any) qread.Queue { return (*queueReader)(q.(*Queue)) }
+}
+
+// queueReader is a Queue's reading side for package qread (taskpool and the Python
+// facade read in place; the Go API reads with Get and Receive).
+type queueReader Queue
+
+func (r *queueReader) BeginRead(timeout time.Duration) (uint8, int, error) {
+	kind, n, err := (*Queue)(r).beginRead(timeout)
+	return uint8(kind), n, err
+}
+
+func (r *queueReader) PeekMessage(dst []byte) int      { return (*Queue)(r).peekMessage(dst) }
+func (r *queueReader) Read(dst []byte) error           { return (*Queue)(r).readMessage(dst) }
+func (r *queueReader) ReadMessage(dst ...[]byte) error { return (*Queue)(r).readMessage(dst...) }
+func (r *queueReader) EndRead()                        { (*Queue)(r).endRead() }
+func (r *queueReader) SetReadSpin(d time.Duration)     { (*Queue)(r).setReadSpin(d) }
+func (r *queueReader) AbandonPending()                 { (*Queue)(r).abandonPending() }
+func (r *queueReader) NextMessage() (uint8, int, bool) {
+	kind, n, ok := (*Queue)(r).nextMessage()
+	return uint8(kind), n, ok
+}
+
 func newQueue(ring *mpq.Ring) *Queue {
 	q := &Queue{ring: ring}
 	q.flushed = sync.NewCond(&q.mu)
 	return q
 }
 
-// SetReadSpin sets how long gets of this process poll an empty queue before they sleep
+// setReadSpin sets how long gets of this process poll an empty queue before they sleep
 // (50 µs by default; 0: sleep at once).
-func (q *Queue) SetReadSpin(d time.Duration) { q.ring.SetReadSpin(d) }
+func (q *Queue) setReadSpin(d time.Duration) { q.ring.SetReadSpin(d) }
 
 // Fd is the queue's file descriptor (close-on-exec), to hand to another process.
 func (q *Queue) Fd() int { return q.ring.Fd() }
@@ -321,7 +346,7 @@ func (q *Queue) flush() {
 		q.inFlight = false
 		q.mu.Unlock()
 		if err != nil {
-			// Interrupted (AbandonPending): this one is dropped too.
+			// Interrupted (abandonPending): this one is dropped too.
 			q.ring.Unadmit(1)
 		}
 	}
@@ -341,6 +366,9 @@ func (q *Queue) Pending() int {
 // Flush waits up to timeout (negative: forever) until this process's pending messages
 // are in the queue, and reports whether they are (Python: join_thread).
 func (q *Queue) Flush(timeout time.Duration) bool {
+	// The deadline is set before the timer: set after, it could fall after the timer's
+	// wake-up, and the loop would sleep again with nothing left to wake it.
+	deadline := time.Now().Add(timeout)
 	var timer *time.Timer
 	if timeout >= 0 {
 		timer = time.AfterFunc(timeout, func() {
@@ -350,7 +378,6 @@ func (q *Queue) Flush(timeout time.Duration) bool {
 		})
 		defer timer.Stop()
 	}
-	deadline := time.Now().Add(timeout)
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for q.flushing {
@@ -362,9 +389,9 @@ func (q *Queue) Flush(timeout time.Duration) bool {
 	return true
 }
 
-// AbandonPending drops this process's pending messages and stops waiting for room
+// abandonPending drops this process's pending messages and stops waiting for room
 // (Python: cancel_join_thread then exit). Messages already in the queue stay.
-func (q *Queue) AbandonPending() {
+func (q *Queue) abandonPending() {
 	q.mu.Lock()
 	if n := len(q.pending); n > 0 {
 		q.ring.Unadmit(n)
@@ -458,11 +485,11 @@ func (q *Queue) TryGet() (any, error) {
 
 // Receive waits up to timeout (negative: forever) for the next raw message.
 func (q *Queue) Receive(timeout time.Duration) (MessageKind, []byte, error) {
-	kind, n, err := q.BeginRead(timeout)
+	kind, n, err := q.beginRead(timeout)
 	if err != nil {
 		return 0, nil, err
 	}
-	defer q.EndRead()
+	defer q.endRead()
 	if n > q.ring.MaxSingle() { // streamed in chunks: memory follows the chunks read
 		data, err := q.ring.ReadAppend(make([]byte, 0, q.ring.MaxSingle()))
 		if errors.Is(err, mpq.ErrTorn) {
@@ -471,14 +498,14 @@ func (q *Queue) Receive(timeout time.Duration) (MessageKind, []byte, error) {
 		return kind, data, ringErr(err, ErrQueueEmpty)
 	}
 	data := make([]byte, n)
-	return kind, data, q.ReadMessage(data)
+	return kind, data, q.readMessage(data)
 }
 
-// BeginRead waits up to timeout (negative: forever) for a message and takes the
-// consumer side of the queue for this caller, who reads the message with ReadMessage
-// (after PeekMessage, and before NextMessage, as it likes) and must call EndRead. This is
+// beginRead waits up to timeout (negative: forever) for a message and takes the
+// consumer side of the queue for this caller, who reads the message with readMessage
+// (after peekMessage, and before nextMessage, as it likes) and must call endRead. This is
 // the zero-copy path: the caller chooses where the bytes land.
-func (q *Queue) BeginRead(timeout time.Duration) (MessageKind, int, error) {
+func (q *Queue) beginRead(timeout time.Duration) (MessageKind, int, error) {
 	if !q.enter() {
 		return 0, 0, ErrQueueClosed
 	}
@@ -491,12 +518,12 @@ func (q *Queue) BeginRead(timeout time.Duration) (MessageKind, int, error) {
 	return MessageKind(m.Kind), m.Len, nil
 }
 
-// PeekMessage copies the start of the current message into dst, consuming nothing.
-func (q *Queue) PeekMessage(dst []byte) int { return q.ring.Peek(dst) }
+// peekMessage copies the start of the current message into dst, consuming nothing.
+func (q *Queue) peekMessage(dst []byte) int { return q.ring.Peek(dst) }
 
-// ReadMessage copies the current message into dst (lengths adding up to its length) and
+// readMessage copies the current message into dst (lengths adding up to its length) and
 // consumes it. ErrMessageTorn: its producer died mid-way and it is gone.
-func (q *Queue) ReadMessage(dst ...[]byte) error {
+func (q *Queue) readMessage(dst ...[]byte) error {
 	err := q.ring.Read(dst...)
 	if errors.Is(err, mpq.ErrTorn) {
 		return ErrMessageTorn
@@ -504,16 +531,16 @@ func (q *Queue) ReadMessage(dst ...[]byte) error {
 	return ringErr(err, ErrQueueEmpty)
 }
 
-// NextMessage moves to the message after the one just read if it is already in the
+// nextMessage moves to the message after the one just read if it is already in the
 // queue, without waiting.
-func (q *Queue) NextMessage() (MessageKind, int, bool) {
+func (q *Queue) nextMessage() (MessageKind, int, bool) {
 	m, ok := q.ring.Next()
 	return MessageKind(m.Kind), m.Len, ok
 }
 
-// EndRead releases the consumer side taken by BeginRead. Calling it again, or without
-// a BeginRead, does nothing.
-func (q *Queue) EndRead() {
+// endRead releases the consumer side taken by beginRead. Calling it again, or without
+// a beginRead, does nothing.
+func (q *Queue) endRead() {
 	if !q.reading.CompareAndSwap(true, false) {
 		return
 	}

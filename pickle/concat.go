@@ -3,6 +3,7 @@ package pickle
 import (
 	"encoding/binary"
 	"math"
+	"sync"
 )
 
 // ConcatList appends to dst one protocol 5 pickle of a list whose items are the values
@@ -27,6 +28,45 @@ func ConcatList(dst []byte, items [][]byte) ([]byte, bool) {
 		}
 	}
 	return append(dst, opAPPENDS, opSTOP), true
+}
+
+// ConcatInPlace replaces the count pickles lying back to back at the start of buf, the
+// i-th of them size(i) bytes long, with ConcatList's pickle of the list of them, and
+// returns its length. When ConcatList cannot join them, or the joined pickle would not
+// fit in buf, it returns false and buf is as it was.
+//
+// gompx's queue (a batch of messages) and pool (a batch of results) use it so that
+// Python loads a batch with one loads() call.
+func ConcatInPlace(buf []byte, count int, size func(i int) int) (int, bool) {
+	jb := concatBuffers.Get().(*concatBuffer)
+	defer concatBuffers.Put(jb)
+	items := jb.items[:0]
+	at := 0
+	for i := 0; i < count; i++ {
+		n := size(i)
+		if n < 0 || at+n > len(buf) {
+			return 0, false
+		}
+		items = append(items, buf[at:at+n])
+		at += n
+	}
+	joined, ok := ConcatList(jb.joined[:0], items)
+	clear(items)
+	jb.items, jb.joined = items[:0], joined[:0]
+	if !ok || len(joined) > len(buf) {
+		return 0, false
+	}
+	return copy(buf, joined), true
+}
+
+// concatBuffers keep ConcatInPlace's memory from one call to the next: a batch of small
+// messages would otherwise allocate a few bytes per message per call, and the
+// collector's work on that cost more than the batch itself.
+var concatBuffers = sync.Pool{New: func() any { return new(concatBuffer) }}
+
+type concatBuffer struct {
+	items  [][]byte
+	joined []byte
 }
 
 // appendOpcodes appends the opcodes of one whole pickle, minus PROTO, FRAME and STOP.

@@ -109,3 +109,56 @@ print("ok")
 		t.Fatalf("CPython could not load the spliced list: %v\n%s", err, out)
 	}
 }
+
+func TestConcatInPlace(t *testing.T) {
+	item := func(v any) []byte {
+		b, err := MarshalProtocol(v, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	memoRead := []byte{0x80, 5, 0x8c, 1, 'a', 0x94, 'h', 0, 0x86, '.'}
+	many := [][]byte{item(int64(1)), item("two"), item(3.5), item(nil), item([]any{int64(7), "x"})}
+	tests := []struct {
+		name  string
+		items [][]byte
+		spare int // bytes of buf after the pickles
+		ok    bool
+	}{
+		{"many fit", many, 0, true},
+		{"one with room", many[:1], 8, true},
+		{"one without room", many[:1], 0, false}, // the list adds more than PROTO and STOP save
+		{"memo read", [][]byte{item(int64(1)), memoRead}, 64, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf []byte
+			for _, it := range tt.items {
+				buf = append(buf, it...)
+			}
+			buf = append(buf, make([]byte, tt.spare)...)
+			before := bytes.Clone(buf)
+			n, ok := ConcatInPlace(buf, len(tt.items), func(i int) int { return len(tt.items[i]) })
+			if ok != tt.ok {
+				t.Fatalf("ok = %v, want %v", ok, tt.ok)
+			}
+			if !ok {
+				if !bytes.Equal(buf, before) {
+					t.Fatal("buf changed although nothing was joined")
+				}
+				return
+			}
+			want, _ := ConcatList(nil, tt.items)
+			if !bytes.Equal(buf[:n], want) {
+				t.Fatalf("joined % x, want % x", buf[:n], want)
+			}
+		})
+	}
+	t.Run("sizes past buf", func(t *testing.T) {
+		buf := append([]byte(nil), many[0]...)
+		if _, ok := ConcatInPlace(buf, 2, func(int) int { return len(many[0]) }); ok {
+			t.Fatal("joined pickles that are not in buf")
+		}
+	})
+}

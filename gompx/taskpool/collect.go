@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/gompx/gompx/gompx/internal/qread"
+
 	"github.com/gompx/gompx/gompx"
 	"github.com/gompx/gompx/gompx/internal/intr"
 )
@@ -82,7 +84,7 @@ func (p *Pool) leaveHelp() {
 // not (Gosched would hand their goroutine to another thread and back). It reports false
 // when a signal ended the wait on an embedder's main thread (gompx.EnableInterrupts).
 func (p *Pool) collectOnce(timeout time.Duration, yield bool) bool {
-	q := p.opts.Results
+	q := qread.Of(p.opts.Results)
 	_, n, err := q.BeginRead(0)
 	if errors.Is(err, gompx.ErrQueueEmpty) && timeout != 0 {
 		if yield {
@@ -224,7 +226,7 @@ func (p *Pool) poke() {
 
 // readBatch reads the message begun with length n and those right behind it, up to
 // 1 MiB, and returns them with their payloads in one new allocation.
-func (p *Pool) readBatch(q *gompx.Queue, n int, scratch []byte, batch []result) ([]byte, []result) {
+func (p *Pool) readBatch(q qread.Queue, n int, scratch []byte, batch []result) ([]byte, []result) {
 	const batchBytes = 1 << 20
 	for {
 		if len(scratch)+n > cap(scratch) {
@@ -234,7 +236,7 @@ func (p *Pool) readBatch(q *gompx.Queue, n int, scratch []byte, batch []result) 
 			scratch = make([]byte, 0, max(n, 64<<10))
 		}
 		msg := scratch[len(scratch) : len(scratch)+n]
-		if err := q.ReadMessage(msg); err == nil {
+		if err := q.Read(msg); err == nil {
 			scratch = scratch[:len(scratch)+n]
 			if r, ok := parseResult(msg); ok {
 				batch = append(batch, r)

@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gompx/gompx/gompx/internal/qread"
+
 	"github.com/gompx/gompx/gompx"
 	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/gompx/internal/shm"
@@ -14,7 +16,7 @@ import (
 const readSpin = 10 * time.Microsecond
 
 // WorkerReadSpin is how long a worker should poll its task queue before sleeping
-// (Queue.SetReadSpin): see readSpin.
+// (qread.Queue.SetReadSpin): see readSpin.
 const WorkerReadSpin = readSpin
 
 // Options configure New.
@@ -178,7 +180,7 @@ func New(opts Options) (*Pool, error) {
 	// catch a result that is on its way, short enough not to hold a CPU the workers
 	// need (measured on 2 CPUs: a 10 µs poll took a queue ping-pong from 47 µs to 9 µs,
 	// the default 50 µs made it 79 µs).
-	opts.Results.SetReadSpin(readSpin)
+	qread.Of(opts.Results).SetReadSpin(readSpin)
 	go p.collect()
 	return p, nil
 }

@@ -2,6 +2,8 @@ package taskpool
 
 import (
 	"time"
+
+	"github.com/gompx/gompx/gompx/internal/qread"
 )
 
 // A worker busy with a long task must not sit on short tasks queued behind it while
@@ -56,7 +58,7 @@ func (p *Pool) stealLocked(now time.Time) {
 // removed from w.held. The worker may be reading at the same moment: the queue gives
 // each message to one reader, and a try that finds the queue busy takes nothing.
 func (p *Pool) takeBackLocked(w *worker) []*task {
-	q := w.tasks
+	q := qread.Of(w.tasks)
 	_, n, err := q.BeginRead(0)
 	if err != nil {
 		return nil
@@ -68,7 +70,7 @@ func (p *Pool) takeBackLocked(w *worker) []*task {
 			p.stealBuf = make([]byte, n)
 		}
 		msg := p.stealBuf[:n]
-		if q.ReadMessage(msg) == nil {
+		if q.Read(msg) == nil {
 			if t, err := ParseTask(msg); err == nil {
 				if t.Job == 0 { // a stop message goes back where it was
 					w.stopSent = false

@@ -20,6 +20,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,10 +33,22 @@
 
 #define WAITERS_BIT 0x80000000u
 
-/* Results of the slow callable (gompxcore.SyncAcquire). */
+/* Results of the slow callable (gompxcore.SyncAcquire: SyncTimedOut, SyncAcquired,
+ * SyncTookOver; tests/test_contract.py checks they agree). */
 #define SLOW_TIMED_OUT 0
 #define SLOW_ACQUIRED 1
 #define SLOW_TOOK_OVER 2
+
+/* The first words of a psync block, as gompx/internal/psync/words.go lays them out;
+ * tests/test_contract.py checks these offsets against Go's (module constant LAYOUT). */
+struct lockwords {
+    uint32_t word; /* mutex: state (0 free, else owner pid | WAITERS_BIT); semaphore: value */
+    uint32_t aux;  /* mutex: owner pid; semaphore: waiters */
+    union {
+        uint64_t owner_start; /* mutex: the owner's start time */
+        uint32_t bound;       /* semaphore: 0 unbounded (this object keeps its own) */
+    } u;
+};
 
 typedef struct {
     PyObject_HEAD
@@ -390,15 +403,15 @@ SemLock_init(SemLock *self, PyObject *args, PyObject *kwds)
     }
     if (PyObject_GetBuffer(block, &self->view, PyBUF_WRITABLE) < 0)
         return -1;
-    if (self->view.len < 16 || ((uintptr_t)self->view.buf & 7) != 0) {
+    if (self->view.len < (Py_ssize_t)sizeof(struct lockwords) || ((uintptr_t)self->view.buf & 7) != 0) {
         PyBuffer_Release(&self->view);
         PyErr_SetString(PyExc_ValueError, "SemLock needs 16 writable, 8-aligned bytes");
         return -1;
     }
-    char *base = self->view.buf;
-    self->word = (uint32_t *)base;
-    self->aux = (uint32_t *)(base + 4);
-    self->owner_start = (uint64_t *)(base + 8);
+    struct lockwords *words = self->view.buf;
+    self->word = &words->word;
+    self->aux = &words->aux;
+    self->owner_start = &words->u.owner_start;
     self->kind = kind;
     self->maxvalue = (uint32_t)maxvalue;
     self->pid = (uint32_t)pid;
@@ -487,6 +500,21 @@ PyInit__gompxsync(void)
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
         return NULL;
+    PyObject *layout = Py_BuildValue(
+        "{s:n,s:n,s:n,s:n,s:n,s:k,s:i,s:i,s:i}",
+        "word", (Py_ssize_t)offsetof(struct lockwords, word),
+        "aux", (Py_ssize_t)offsetof(struct lockwords, aux),
+        "owner_start", (Py_ssize_t)offsetof(struct lockwords, u.owner_start),
+        "bound", (Py_ssize_t)offsetof(struct lockwords, u.bound),
+        "size", (Py_ssize_t)sizeof(struct lockwords),
+        "WAITERS_BIT", (unsigned long)WAITERS_BIT,
+        "SLOW_TIMED_OUT", SLOW_TIMED_OUT, "SLOW_ACQUIRED", SLOW_ACQUIRED,
+        "SLOW_TOOK_OVER", SLOW_TOOK_OVER);
+    if (layout == NULL || PyModule_AddObject(m, "LAYOUT", layout) < 0) {
+        Py_XDECREF(layout);
+        Py_DECREF(m);
+        return NULL;
+    }
     Py_INCREF(&SemLockType);
     if (PyModule_AddObject(m, "SemLock", (PyObject *)&SemLockType) < 0 ||
         PyModule_AddIntConstant(m, "RECURSIVE_MUTEX", KIND_RECURSIVE) < 0 ||

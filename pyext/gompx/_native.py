@@ -11,7 +11,7 @@ Other modules import this one lazily, so that ``import gompx`` and a forkserver 
 never load the Go runtime.
 """
 
-import builtins
+import functools
 import gc
 import math
 import sys
@@ -33,12 +33,35 @@ _refuse_in_fork_server()
 
 from . import _gompxnative as ext  # noqa: E402 (only after the fork-server check above)
 
-__all__ = ["ext", "translate", "call", "bytes_address", "BYTES_DATA_OFFSET", "STILL_RUNNING",
-           "wait_sliced", "wait_interruptible",
-           "timeout_ms", "on_main_thread"]
+__all__ = ["ext", "translate", "call", "attempt", "bytes_address", "BYTES_DATA_OFFSET",
+           "constant", "STILL_RUNNING", "wait_sliced", "wait_interruptible", "timeout_ms",
+           "on_main_thread"]
 
-# gopy names every exported function <package>_<Name>; these mirror the facade's constants.
-STILL_RUNNING = -(1 << 31)  # gompxcore.StillRunning
+# gopy names every exported function <package>_<Name>.
+
+
+@functools.lru_cache(maxsize=None)
+def constant(name):
+    """The value of the core's constant *name* (gompxcore.Constant): every number Python
+    shares with Go is read from the core, never copied."""
+    return ext.gompxcore_Constant(name)
+
+
+STILL_RUNNING = constant("StillRunning")
+# Results of the queue calls (gompxcore.Queue*).
+QUEUE_TIMED_OUT = constant("QueueTimedOut")
+QUEUE_TORN = constant("QueueTorn")
+QUEUE_HELD_BASE = constant("QueueHeldBase")
+QUEUE_SPLICED = constant("QueueSpliced")
+QUEUE_UNSPLITTABLE = constant("QueueUnsplittable")
+# Results and modes of JobTake.
+JOB_TIMED_OUT = constant("JobTimedOut")
+JOB_EXHAUSTED = constant("JobExhausted")
+JOB_NEED_ROOM = constant("JobNeedRoom")
+JOB_SPLICED = constant("JobSpliced")
+TAKE_ORDERED = constant("TakeOrdered")
+TAKE_UNORDERED = constant("TakeUnordered")
+TAKE_OUTCOME = constant("TakeOutcome")
 
 # Where a bytes object's data starts: CPython's PyBytesObject ends with ob_sval[1].
 BYTES_DATA_OFFSET = bytes.__basicsize__ - 1
@@ -61,26 +84,35 @@ def bytes_address(b):
     return id(b) + BYTES_DATA_OFFSET
 
 
-def _exception_class(name):
-    if name in ("BufferTooShort", "AuthenticationError"):
+_exceptions = None
+
+
+def _exception_class(kind):
+    """The exception class of an error kind (gompxcore's ErrKind constants)."""
+    global _exceptions
+    if _exceptions is None:
         from . import context
-        return getattr(context, name)
-    if name == "BrokenBarrierError":
-        return threading.BrokenBarrierError
-    cls = getattr(builtins, name, None)
-    return cls if isinstance(cls, type) and issubclass(cls, BaseException) else RuntimeError
+        _exceptions = {constant("ErrKind" + cls.__name__): cls for cls in (
+            OSError, EOFError, ValueError, RuntimeError, SystemError, TypeError,
+            MemoryError, TimeoutError, context.AuthenticationError,
+            threading.BrokenBarrierError)}
+    return _exceptions.get(kind, RuntimeError)
 
 
 def translate(exc):
-    """Turn the core's RuntimeError("gompx:<Exception>:<errno>:<text>") into that exception."""
-    message = str(exc)
-    if not message.startswith("gompx:") or message.startswith("gompx: "):
-        return exc  # not the facade's form (a core message starts "gompx: ")
-    _, name, errno, text = message.split(":", 3)
-    cls = _exception_class(name)
-    if issubclass(cls, OSError) and errno != "0":
-        return cls(int(errno), text)
-    return cls(text)
+    """The exception the core's RuntimeError *exc* stands for.
+
+    The core hands the error's kind and errno over as values (gompxcore.TakeError, kept
+    for the thread whose call failed); the message is the RuntimeError's.  A
+    RuntimeError the core did not classify is returned as it is.
+    """
+    code = ext.gompxcore_TakeError()
+    if not code:
+        return exc
+    cls, errno = _exception_class(code >> 32), code & 0xffffffff
+    if errno and issubclass(cls, OSError):
+        return cls(errno, str(exc))
+    return cls(str(exc))
 
 
 def call(fn, *args):
@@ -89,6 +121,25 @@ def call(fn, *args):
         return fn(*args)
     except RuntimeError as e:
         raise translate(e) from None
+
+
+_FALSY = object()
+
+
+def attempt(fn, *args, pending=_FALSY):
+    """The attempt(ms) of wait_interruptible and wait_sliced for the native call
+    fn(*args, ms): its errors raised as the exceptions they name, and its result None
+    (not yet) when it equals *pending* or, without *pending*, when it is false and ms was
+    not 0 (a wait with no time left returns what it got)."""
+    def attempt_ms(ms):
+        try:
+            r = fn(*args, ms)
+        except RuntimeError as e:
+            raise translate(e) from None
+        if pending is _FALSY:
+            return r if r or ms == 0 else None
+        return None if r == pending else r
+    return attempt_ms
 
 
 def on_main_thread():

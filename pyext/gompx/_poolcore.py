@@ -38,12 +38,10 @@ _HEADER = struct.Struct("<QQQII")
 _HEADER_LEN = _HEADER.size
 _SLOT_SIZE = 64
 
-_TIMED_OUT, _EXHAUSTED, _NEED_ROOM = -1, -2, -3
-_TAKE_ORDERED, _TAKE_UNORDERED, _TAKE_OUTCOME = 0, 1, 2
-_SPLICED = 1 << 40
+# JobTake's modes, by the names of the core's constants (their values are read in _take:
+# this module is imported where the Go runtime is not loaded, e.g. a fork server).
+_TAKE_ORDERED, _TAKE_UNORDERED, _TAKE_OUTCOME = "TakeOrdered", "TakeUnordered", "TakeOutcome"
 _EVENT_REPLACE, _EVENT_EXITED, _EVENT_STOPPED = 1, 2, 3
-_UNSPLITTABLE = -4
-_HELD = -3                # gompxcore.QueueHeldBase: a message longer than the buffer
 _BYTES_OFFSET = bytes.__basicsize__ - 1  # where a bytes object's data starts
 _sched_yield = getattr(os, "sched_yield", lambda: None)
 _SPLIT_MIN = 16           # fewer bodies than this are pickled one by one
@@ -107,7 +105,7 @@ class _Inbox:
         self.queue = queue
         self.get_many = native.ext.gompxcore_QueueGetMany
         self.abort = native.ext.gompxcore_QueueGetAbort
-        self.translate = native.translate
+        self.native = native
         self.buf = bytearray(self._CAP)
         self.view = memoryview(self.buf)
         self._pin = (ctypes.c_char * self._CAP).from_buffer(self.buf)
@@ -130,14 +128,11 @@ class _Inbox:
                 _sched_yield()
             else:
                 wait = -1
-            try:
-                r = self.get_many(handle, self.addr, self._CAP, self.lens_addr, self._MAX,
-                                  wait)
-            except RuntimeError as e:
-                raise self.translate(e) from None
+            r = self.native.call(self.get_many, handle, self.addr, self._CAP, self.lens_addr,
+                                 self._MAX, wait)
             if r >= 0:
                 return self.view, self.lens, r & 0xFFFFFFFF
-            if r <= _HELD:  # longer than the buffer: the queue object reads it
+            if r <= self.native.QUEUE_HELD_BASE:  # longer than the buffer: the queue reads it
                 self.abort(handle)
                 big = self.queue.get()
                 return memoryview(big), [len(big) << 8], 1
@@ -150,7 +145,7 @@ class _Outbox:
     def __init__(self, queue, native):
         self.queue = queue
         self.put_batch = native.ext.gompxcore_QueuePutBatch
-        self.translate = native.translate
+        self.call = native.call
         self.parts = []
         self.lens = array.array("Q")
 
@@ -163,11 +158,8 @@ class _Outbox:
         if not self.lens:
             return
         data = b"".join(self.parts)
-        try:
-            self.put_batch(self.queue._handle, id(data) + _BYTES_OFFSET,
-                           self.lens.buffer_info()[0], len(self.lens), 1, -1)
-        except RuntimeError as e:
-            raise self.translate(e) from None
+        self.call(self.put_batch, self.queue._handle, id(data) + _BYTES_OFFSET,
+                  self.lens.buffer_info()[0], len(self.lens), 1, -1)
         del self.parts[:]
         del self.lens[:]
 
@@ -306,27 +298,20 @@ def _take(job, mode, timeout):
     """Take results of *job* (see _decode); [] on timeout, None once every result was
     taken."""
     from . import _native
-    take = _native.ext.gompxcore_JobTake
+    take, mode, n = _native.ext.gompxcore_JobTake, _native.constant(mode), _native
     buf = _buffers
-
-    def attempt(ms):
-        try:
-            return take(job, mode, buf.addr, len(buf.buf), buf.lens_addr, buf.max, ms)
-        except RuntimeError as e:
-            raise _native.translate(e) from None
-
     while True:
-        r = _native.wait_interruptible(lambda ms: None if (v := attempt(ms)) == _TIMED_OUT else v,
-                                timeout)
-        if r is None or r == _TIMED_OUT:
+        r = n.wait_interruptible(n.attempt(take, job, mode, buf.addr, len(buf.buf), buf.lens_addr,
+                                           buf.max, pending=n.JOB_TIMED_OUT), timeout)
+        if r is None:
             return []
-        if r == _EXHAUSTED:
+        if r == n.JOB_EXHAUSTED:
             return None
-        if r <= _NEED_ROOM:
-            buf.grow(max(_NEED_ROOM - r, 2 * len(buf.buf)))
+        if r <= n.JOB_NEED_ROOM:
+            buf.grow(max(n.JOB_NEED_ROOM - r, 2 * len(buf.buf)))
             timeout = 0
             continue
-        return _decode(r, buf)
+        return _decode(r, buf, n.JOB_SPLICED)
 
 
 class _Values:
@@ -352,18 +337,18 @@ class _Failed:
         return engine.on_lost(self.status, self.value)
 
 
-def _decode(r, buf):
+def _decode(r, buf, spliced):
     """The results JobTake left in *buf*: a _Values when Go joined them into one pickle,
     else a list of values with failures as _Failed.  A result that cannot be unpickled
     here is a _Failed of status _UNPICKLABLE holding what unpickling raised (anything,
     SystemExit included: it must not take the reading thread down)."""
     lens, view = buf.lens, buf.view
-    if r & _SPLICED:
+    if r & spliced:
         try:
             return _Values(lens[0] >> 8, pickle.loads(view[:lens[1]]))
         except BaseException as e:
             # One pickle of them all: the batch fails as a whole.
-            return [_Failed(_UNPICKLABLE, e)] * (r & (_SPLICED - 1))
+            return [_Failed(_UNPICKLABLE, e)] * (r & (spliced - 1))
     out = []
     at = 0
     loads = pickle.loads

@@ -271,13 +271,8 @@ class ClusterPool:
         take = native.ext.gompxcore_ClusterTake
         handle = self._handle
 
-        def attempt(ms):
-            try:
-                packed = take(handle, job, ordered, ms)
-            except RuntimeError as e:
-                raise native.translate(e) from None
-            return None if packed == _PENDING else packed
-        packed = native.wait_sliced(attempt, timeout)
+        packed = native.wait_sliced(native.attempt(take, handle, job, ordered, pending=_PENDING),
+                                    timeout)
         if packed is None or packed == _END:
             return packed
         status, size = packed & 7, packed >> 3

@@ -133,10 +133,7 @@ class Connection:
 
     def _close(self):
         handle, self._handle = self._handle, None
-        try:
-            _native.ext.gompxcore_ConnClose(handle)
-        except RuntimeError as e:
-            raise _native.translate(e) from None
+        _native.call(_native.ext.gompxcore_ConnClose, handle)
 
     def close(self):
         """Close the connection."""
@@ -153,11 +150,8 @@ class Connection:
 
     def _send_bytes(self, data):
         """Send the whole bytes object *data* as one message."""
-        try:
-            _native.ext.gompxcore_ConnSend(self._handle, id(data) + _BYTES_DATA_OFFSET,
-                                           len(data))
-        except RuntimeError as e:
-            raise _native.translate(e) from None
+        _native.call(_native.ext.gompxcore_ConnSend, self._handle, id(data) + _BYTES_DATA_OFFSET,
+                     len(data))
 
     def send_bytes(self, buf, offset=0, size=None):
         """Send the bytes data from a bytes-like object."""
@@ -184,10 +178,7 @@ class Connection:
         return self._send_view(m[offset:offset + size])
 
     def _send_at(self, address, size, owner):
-        try:
-            _native.ext.gompxcore_ConnSend(self._handle, address, size)
-        except RuntimeError as e:
-            raise _native.translate(e) from None
+        _native.call(_native.ext.gompxcore_ConnSend, self._handle, address, size)
         del owner  # kept alive until here: the core read from its memory
 
     def _send_view(self, view):
@@ -312,12 +303,7 @@ class Connection:
         poll = native.ext.gompxcore_ConnPoll
         handle = self._handle
 
-        def attempt(ms):
-            try:
-                return True if poll(handle, ms) else (False if ms == 0 else None)
-            except RuntimeError as e:
-                raise native.translate(e) from None
-        return bool(native.wait_interruptible(attempt, timeout))
+        return bool(native.wait_interruptible(native.attempt(poll, handle), timeout))
 
     def __reduce__(self):
         """Pickle for another process: for a child being spawned the descriptors travel
@@ -405,13 +391,7 @@ def wait(object_list, timeout=None):
     fds = ",".join(map(str, by_fd))
     wait_fds = native.ext.gompxcore_WaitFds
 
-    def attempt(ms):
-        try:
-            ready = wait_fds(fds, ms)
-        except RuntimeError as e:
-            raise native.translate(e) from None
-        return ready if ready or ms == 0 else None
-    ready = native.wait_interruptible(attempt, timeout)
+    ready = native.wait_interruptible(native.attempt(wait_fds, fds), timeout)
     if not ready:
         return []
     return [obj for fd in ready.split(",") for obj in by_fd[int(fd)]]
@@ -550,13 +530,7 @@ class Listener:
         accept = native.ext.gompxcore_ListenerAccept
         handle = self._handle
 
-        def attempt(ms):
-            try:
-                conn = accept(handle, ms)
-            except RuntimeError as e:
-                raise native.translate(e) from None
-            return None if conn == -1 else conn
-        conn = native.wait_interruptible(attempt, None)
+        conn = native.wait_interruptible(native.attempt(accept, handle, pending=-1), None)
         c = _connection_from_handle(conn)
         self._last_accepted = _decode_address(self._family, native.call(
             native.ext.gompxcore_ListenerLastAccepted, handle))
@@ -638,11 +612,8 @@ def _authenticate(connection, authkey, steps, digest_name="sha256"):
         # False: a signal interrupted the wait for the peer. Looping goes back through the
         # eval loop, which runs the handler (Ctrl-C raises here), then the core resumes.
         while True:
-            try:
-                if run(handshake):
-                    return
-            except RuntimeError as e:
-                raise native.translate(e) from None
+            if native.call(run, handshake):
+                return
     finally:
         native.ext.gompxcore_AuthDrop(handshake)
 

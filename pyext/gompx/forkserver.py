@@ -159,9 +159,8 @@ class _ServerProcess:
         handle and return True."""
         native, handle = self._native, self.handle
 
-        def attempt(ms):
-            code = native.call(native.ext.gompxcore_ProcessWait, handle, ms)
-            return None if code == native.STILL_RUNNING else code
+        attempt = native.attempt(native.ext.gompxcore_ProcessWait, handle,
+                                 pending=native.STILL_RUNNING)
         if native.wait_sliced(attempt, timeout) is None:
             return False
         native.call(native.ext.gompxcore_ProcessClose, handle)

@@ -25,9 +25,6 @@ __all__ = ["GoPool", "GoError", "WorkerExitedError"]
 
 _native = None
 
-# GoTaskWait's statuses (pyext/gompxcore/goworkers.go).
-_RESULT, _ERROR, _EXITED, _CLOSED = 1, 2, 3, 4
-_PENDING = -1
 
 # imap keeps this many chunks per worker in flight: enough that the caller mostly finds
 # results ready instead of sleeping for each one (chunksize=1, 2 workers, one CPU:
@@ -132,17 +129,12 @@ class GoPool:
 
     def _wait(self, task, offset=0):
         """The outcome of *task*: its value, or its exception raised."""
-        native = _native
+        native, status_of = _native, _native.constant  # GoTaskWait's statuses (GoTask*)
         wait = native.ext.gompxcore_GoTaskWait
 
-        def attempt(ms):
-            try:
-                packed = wait(task, ms)
-            except RuntimeError as e:
-                raise native.translate(e) from None
-            return None if packed == _PENDING else packed
         try:
-            packed = native.wait_sliced(attempt, None)
+            packed = native.wait_sliced(
+                native.attempt(wait, task, pending=status_of("GoTaskPending")), None)
         except BaseException:
             # Ctrl-C means stop: the call's worker is killed and replaced, so the pool
             # is not left busy with work nobody waits for.
@@ -154,15 +146,15 @@ class GoPool:
         native.call(native.ext.gompxcore_GoTaskTake, task, id(body) + native.BYTES_DATA_OFFSET,
                     size)
         value = pickle.loads(body)
-        if status == _RESULT:
+        if status == status_of("GoTaskResult"):
             return value
-        if status == _ERROR:
+        if status == status_of("GoTaskError"):
             function, kind, message, stack, index = value
             if kind == "unknown":
                 raise ValueError(message)
             raise GoError(message, function, kind, stack,
                           None if index < 0 else index + offset)
-        if status == _EXITED:
+        if status == status_of("GoTaskExited"):
             raise WorkerExitedError(*value)
         raise ValueError(value[0])
 
@@ -263,12 +255,7 @@ class GoPool:
         join = native.ext.gompxcore_GoPoolJoin
         handle = self._handle
 
-        def attempt(ms):
-            try:
-                return True if join(handle, ms) else (False if ms == 0 else None)
-            except RuntimeError as e:
-                raise native.translate(e) from None
-        return bool(native.wait_sliced(attempt, timeout))
+        return bool(native.wait_sliced(native.attempt(join, handle), timeout))
 
     def __enter__(self):
         if self._state != "running":
@@ -299,13 +286,8 @@ def _start(spec):
                            len(spec))
     wait = native.ext.gompxcore_GoPoolStartWait
 
-    def attempt(ms):
-        try:
-            return wait(starting, ms) or None
-        except RuntimeError as e:
-            raise native.translate(e) from None
     try:
-        return native.wait_sliced(attempt, None)
+        return native.wait_sliced(native.attempt(wait, starting), None)
     except BaseException:
         native.ext.gompxcore_GoPoolStartAbandon(starting)
         raise

@@ -29,7 +29,7 @@ from . import context as _context
 from . import util
 from ._poolcore import (CLOSE, RUN, TERMINATE, _APPLY, _CALL1, _ERROR, _FEED_AHEAD, _MAP,
                         _SPLIT_MIN, _STARMAP, _SUBMIT_BATCH, _TAKE_ORDERED, _TAKE_OUTCOME,
-                        _TAKE_UNORDERED, _UNSPLITTABLE, _Engine, _Failed, _Values, _dumps,
+                        _TAKE_UNORDERED, _Engine, _Failed, _Values, _dumps,
                         _dumps_exception, _serve, _take)
 from .context import TimeoutError
 
@@ -215,7 +215,7 @@ class Pool:
             if data is not None:
                 n = native.call(ext.gompxcore_JobSubmitList, job, first,
                                 native.bytes_address(data), len(data))
-                if n != _UNSPLITTABLE:
+                if n != native.QUEUE_UNSPLITTABLE:
                     return
         parts, lens = [], array.array("Q")
         for i, body in enumerate(bodies):
@@ -546,15 +546,8 @@ class ApplyResult:
     def _block(self, timeout):
         """Wait up to *timeout* for the outcome, without taking it."""
         native = self._engine.native
-        wait = native.ext.gompxcore_JobWait
-        job = self._job
-
-        def attempt(ms):
-            try:
-                return True if wait(job, ms) else None
-            except RuntimeError as e:
-                raise native.translate(e) from None
-        native.wait_interruptible(attempt, timeout)
+        native.wait_interruptible(native.attempt(native.ext.gompxcore_JobWait, self._job),
+                                  timeout)
 
     def _collect(self, timeout):
         """The outcome as (success, value), waiting up to *timeout*; None if it did not

@@ -96,13 +96,8 @@ class Popen:
         wait = _native.ext.gompxcore_ProcessWait
         handle = self._handle
 
-        def attempt(ms):
-            try:
-                code = wait(handle, ms)
-            except RuntimeError as e:
-                raise _native.translate(e) from None
-            return None if code == _native.STILL_RUNNING else code
-        code = _native.wait_interruptible(attempt, timeout)
+        code = _native.wait_interruptible(
+            _native.attempt(wait, handle, pending=_native.STILL_RUNNING), timeout)
         if code is not None:
             self.returncode = code
 

@@ -34,9 +34,8 @@ _native = None
 _PICKLE, _BYTES, _BUFFERS = 0, 1, 2
 
 # The facade's result codes (gompxcore.QueueTimedOut, QueueTorn, QueueHeldBase,
-# QueueSpliced).
-_TIMED_OUT, _TORN, _HELD_BASE = -1, -2, -3
-_SPLICED = 1 << 40
+# QueueSpliced), read from the core by _load_native.
+_TIMED_OUT = _TORN = _HELD_BASE = _SPLICED = None
 
 _SCRATCH_SIZE = 256 * 1024  # get_many unpacks a batch from here
 _GET_INLINE = 16 * 1024     # get: longer messages get an object of their own, no extra copy
@@ -52,7 +51,10 @@ _EXTRA_REDUCERS = reduction.ForkingPickler._extra_reducers
 
 def _load_native():
     global _native, _OFF, _ext, _translate, _queue_put, _queue_get
+    global _TIMED_OUT, _TORN, _HELD_BASE, _SPLICED
     from . import _native as native
+    _TIMED_OUT, _TORN = native.QUEUE_TIMED_OUT, native.QUEUE_TORN
+    _HELD_BASE, _SPLICED = native.QUEUE_HELD_BASE, native.QUEUE_SPLICED
     _OFF = native.BYTES_DATA_OFFSET
     _ext = native.ext
     _translate = native.translate
@@ -590,15 +592,7 @@ class Queue(_QueueBase):
             raise AssertionError("Queue {0!r} not closed".format(self))
         if self._joincancelled or self._handle is None:
             return
-        flush = _ext.gompxcore_QueueFlush
-        handle = self._handle
-
-        def attempt(ms):
-            try:
-                return True if flush(handle, ms) else None
-            except RuntimeError as e:
-                raise _translate(e) from None
-        _native.wait_sliced(attempt, None)
+        _native.wait_sliced(_native.attempt(_ext.gompxcore_QueueFlush, self._handle), None)
 
     def cancel_join_thread(self):
         """Do not wait at exit for this process's items still waiting for room."""
@@ -617,15 +611,7 @@ class JoinableQueue(Queue):
 
     def join(self):
         """Block until every item put has been marked done with task_done()."""
-        join = _ext.gompxcore_QueueJoin
-        handle = self._handle
-
-        def attempt(ms):
-            try:
-                return True if join(handle, ms) else None
-            except RuntimeError as e:
-                raise _translate(e) from None
-        _native.wait_interruptible(attempt, None)
+        _native.wait_interruptible(_native.attempt(_ext.gompxcore_QueueJoin, self._handle), None)
 
 
 class SimpleQueue(_QueueBase):

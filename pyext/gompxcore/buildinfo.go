@@ -21,7 +21,7 @@ func BuildInfo() (info string, err error) {
 func buildInfoJSON(read func() (*debug.BuildInfo, bool)) (string, error) {
 	bi, ok := read()
 	if !ok {
-		return "", newPyError("RuntimeError", "the extension carries no Go build info (built without module support)")
+		return "", newPyError(ErrKindRuntimeError, "the extension carries no Go build info (built without module support)")
 	}
 	out := map[string]string{
 		"go":      runtime.Version(),

@@ -48,7 +48,7 @@ func TestBuildInfoSettingsAndMissing(t *testing.T) {
 		t.Errorf("got %v", got)
 	}
 	_, err = buildInfoJSON(func() (*debug.BuildInfo, bool) { return nil, false })
-	if err == nil || !strings.HasPrefix(err.Error(), "gompx:RuntimeError:0:") {
+	if err == nil || !strings.HasPrefix(describe(err), "gompx:RuntimeError:0:") {
 		t.Errorf("missing build info: err = %v", err)
 	}
 }

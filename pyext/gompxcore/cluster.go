@@ -61,11 +61,11 @@ func ClusterConnect(spec string) (h int64, err error) {
 	defer recoverInto(&err)
 	var s clusterSpec
 	if err := json.Unmarshal([]byte(spec), &s); err != nil {
-		return 0, newPyError("ValueError", "bad cluster spec: %v", err)
+		return 0, newPyError(ErrKindValueError, "bad cluster spec: %v", err)
 	}
 	key, err := hex.DecodeString(s.Authkey)
 	if err != nil {
-		return 0, newPyError("ValueError", "authkey is not hex: %v", err)
+		return 0, newPyError(ErrKindValueError, "authkey is not hex: %v", err)
 	}
 	timeout := 30 * time.Second
 	if s.ConnectMs > 0 {
@@ -91,115 +91,95 @@ func ClusterConnect(spec string) (h int64, err error) {
 func clusterError(err error) error {
 	switch {
 	case errors.Is(err, cluster.ErrClosed):
-		return newPyError("ValueError", "Pool not running")
+		return newPyError(ErrKindValueError, "Pool not running")
 	case errors.Is(err, cluster.ErrInsecure):
-		return newPyError("ValueError", "%s", pyText(err))
+		return newPyError(ErrKindValueError, "%s", err)
 	case errors.Is(err, context.DeadlineExceeded):
-		return newPyError("TimeoutError", "%s", pyText(err))
+		return newPyError(ErrKindTimeoutError, "%s", err)
 	}
-	return newPyError("OSError", "%s", pyText(err))
+	return newPyError(ErrKindOSError, "%s", err)
 }
 
 // ClusterID returns the pool's id (the last token of its subjects).
 func ClusterID(h int64) (id string, err error) {
-	defer recoverInto(&err)
-	p, err := get[*clusterPool](h)
-	if err != nil {
-		return "", err
-	}
-	return p.caller.ID(), nil
+	return with(h, func(p *clusterPool) (id string, err error) { return p.caller.ID(), nil })
 }
 
 // ClusterNewJob starts a job and returns its id.
 func ClusterNewJob(h int64) (job int64, err error) {
-	defer recoverInto(&err)
-	p, err := get[*clusterPool](h)
-	if err != nil {
-		return 0, err
-	}
-	id, err := p.caller.NewJob()
-	if err != nil {
-		return 0, clusterError(err)
-	}
-	return int64(id), nil
+	return with(h, func(p *clusterPool) (job int64, err error) {
+		id, err := p.caller.NewJob()
+		if err != nil {
+			return 0, clusterError(err)
+		}
+		return int64(id), nil
+	})
 }
 
 // ClusterSubmit publishes chunk of job: fn is "module:qualname" (for messages), the n
 // bytes at addr the pickle of (function, calls, mode); they are copied.
 func ClusterSubmit(h, job int64, chunk int, fn string, addr uintptr, n int) (ok bool, err error) {
-	defer recoverInto(&err)
-	p, err := get[*clusterPool](h)
-	if err != nil {
-		return false, err
-	}
-	body := make([]byte, n)
-	copy(body, pyMemory(addr, n))
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := p.caller.Submit(ctx, uint64(job), uint32(chunk), fn, body); err != nil {
-		return false, clusterError(err)
-	}
-	return true, nil
+	return with(h, func(p *clusterPool) (ok bool, err error) {
+		body := make([]byte, n)
+		copy(body, pyMemory(addr, n))
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		if err := p.caller.Submit(ctx, uint64(job), uint32(chunk), fn, body); err != nil {
+			return false, clusterError(err)
+		}
+		return true, nil
+	})
 }
 
 // ClusterSetLength says how many chunks job has; ClusterWatch asks ClusterNextCompleted
 // to report it when its results are all in.
 func ClusterSetLength(h, job int64, n int) (ok bool, err error) {
-	defer recoverInto(&err)
-	p, err := get[*clusterPool](h)
-	if err != nil {
-		return false, err
-	}
-	if err := p.caller.SetLength(uint64(job), n); err != nil {
-		return false, clusterError(err)
-	}
-	return true, nil
+	return with(h, func(p *clusterPool) (ok bool, err error) {
+		if err := p.caller.SetLength(uint64(job), n); err != nil {
+			return false, clusterError(err)
+		}
+		return true, nil
+	})
 }
 
 // ClusterWatch: see ClusterSetLength.
 func ClusterWatch(h, job int64) (ok bool, err error) {
-	defer recoverInto(&err)
-	p, err := get[*clusterPool](h)
-	if err != nil {
-		return false, err
-	}
-	if err := p.caller.Watch(uint64(job)); err != nil {
-		return false, clusterError(err)
-	}
-	return true, nil
+	return with(h, func(p *clusterPool) (ok bool, err error) {
+		if err := p.caller.Watch(uint64(job)); err != nil {
+			return false, clusterError(err)
+		}
+		return true, nil
+	})
 }
 
 // ClusterTake waits up to timeoutMs (negative: forever) for the job's next result, in
 // chunk order if ordered. Returns ClusterPending, ClusterEnd, or status | size<<3; the
 // body waits for ClusterFill.
 func ClusterTake(h, job int64, ordered bool, timeoutMs int) (packed int64, err error) {
-	defer recoverInto(&err)
-	p, err := get[*clusterPool](h)
-	if err != nil {
-		return 0, err
-	}
-	p.mu.Lock()
-	r := p.taken[job]
-	p.mu.Unlock()
-	if r == nil {
-		ctx, cancel := waitContext(timeoutMs)
-		defer cancel()
-		r, err = p.caller.Take(ctx, uint64(job), ordered)
-		switch {
-		case errors.Is(err, io.EOF):
-			return ClusterEnd, nil
-		case errors.Is(err, context.DeadlineExceeded):
-			return ClusterPending, nil
-		case err != nil:
-			return 0, clusterError(err)
-		}
+	return with(h, func(p *clusterPool) (packed int64, err error) {
 		p.mu.Lock()
-		p.taken[job] = r
+		r := p.taken[job]
 		p.mu.Unlock()
-	}
-	status := map[cluster.Status]int64{cluster.StatusOK: ClusterOK, cluster.StatusLost: ClusterLost,
-		cluster.StatusAuth: ClusterAuth, cluster.StatusFail: ClusterFail}[r.Status]
-	return status | int64(len(r.Body))<<3, nil
+		if r == nil {
+			ctx, cancel := waitContext(timeoutMs)
+			defer cancel()
+			r, err = p.caller.Take(ctx, uint64(job), ordered)
+			switch {
+			case errors.Is(err, io.EOF):
+				return ClusterEnd, nil
+			case errors.Is(err, context.DeadlineExceeded):
+				return ClusterPending, nil
+			case err != nil:
+				return 0, clusterError(err)
+			}
+			p.mu.Lock()
+			p.taken[job] = r
+			p.mu.Unlock()
+		}
+		status := map[cluster.Status]int64{cluster.StatusOK: ClusterOK, cluster.StatusLost: ClusterLost,
+			cluster.StatusAuth: ClusterAuth, cluster.StatusFail: ClusterFail}[r.Status]
+		return status | int64(len(r.Body))<<3, nil
+	})
 }
 
 func waitContext(timeoutMs int) (context.Context, context.CancelFunc) {
@@ -212,103 +192,85 @@ func waitContext(timeoutMs int) (context.Context, context.CancelFunc) {
 // ClusterFill copies the body of the result ClusterTake took (n bytes) to addr and
 // returns its chunk index.
 func ClusterFill(h, job int64, addr uintptr, n int) (chunk int64, err error) {
-	defer recoverInto(&err)
-	p, err := get[*clusterPool](h)
-	if err != nil {
-		return 0, err
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	r := p.taken[job]
-	if r == nil || len(r.Body) != n {
-		return 0, newPyError("ValueError", "no result taken, or size %d is wrong", n)
-	}
-	copy(pyMemory(addr, n), r.Body)
-	delete(p.taken, job)
-	return int64(r.Chunk), nil
+	return with(h, func(p *clusterPool) (chunk int64, err error) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		r := p.taken[job]
+		if r == nil || len(r.Body) != n {
+			return 0, newPyError(ErrKindValueError, "no result taken, or size %d is wrong", n)
+		}
+		copy(pyMemory(addr, n), r.Body)
+		delete(p.taken, job)
+		return int64(r.Chunk), nil
+	})
 }
 
 // ClusterDone reports whether every result of job is in.
 func ClusterDone(h, job int64) (done bool, err error) {
-	defer recoverInto(&err)
-	p, err := get[*clusterPool](h)
-	if err != nil {
-		return false, err
-	}
-	done, err = p.caller.Done(uint64(job))
-	if err != nil {
-		return false, clusterError(err)
-	}
-	return done, nil
+	return with(h, func(p *clusterPool) (done bool, err error) {
+		done, err = p.caller.Done(uint64(job))
+		if err != nil {
+			return false, clusterError(err)
+		}
+		return done, nil
+	})
 }
 
 // ClusterNextCompleted waits up to timeoutMs for a watched job whose results are all
 // in; -1 if none came. Raises ValueError once the pool is closed.
 func ClusterNextCompleted(h int64, timeoutMs int) (job int64, err error) {
-	defer recoverInto(&err)
-	p, err := get[*clusterPool](h)
-	if err != nil {
-		return 0, err
-	}
-	ctx, cancel := waitContext(timeoutMs)
-	defer cancel()
-	id, err := p.caller.NextCompleted(ctx)
-	if errors.Is(err, context.DeadlineExceeded) {
-		return -1, nil
-	}
-	if err != nil {
-		return 0, clusterError(err)
-	}
-	return int64(id), nil
+	return with(h, func(p *clusterPool) (job int64, err error) {
+		ctx, cancel := waitContext(timeoutMs)
+		defer cancel()
+		id, err := p.caller.NextCompleted(ctx)
+		if errors.Is(err, context.DeadlineExceeded) {
+			return -1, nil
+		}
+		if err != nil {
+			return 0, clusterError(err)
+		}
+		return int64(id), nil
+	})
 }
 
 // ClusterDropJob forgets a job and its results.
 func ClusterDropJob(h, job int64) (ok bool, err error) {
-	defer recoverInto(&err)
-	p, err := get[*clusterPool](h)
-	if err != nil {
+	return withOr(h, true, func(p *clusterPool) (ok bool, err error) {
+		p.caller.DropJob(uint64(job))
+		p.mu.Lock()
+		delete(p.taken, job)
+		p.mu.Unlock()
 		return true, nil
-	}
-	p.caller.DropJob(uint64(job))
-	p.mu.Lock()
-	delete(p.taken, job)
-	p.mu.Unlock()
-	return true, nil
+	})
 }
 
 // ClusterStats returns "duplicates forged": results dropped as second answers of a
 // chunk, and as failing their HMAC check.
 func ClusterStats(h int64) (stats string, err error) {
-	defer recoverInto(&err)
-	p, err := get[*clusterPool](h)
-	if err != nil {
-		return "", err
-	}
-	d, f := p.caller.Stats()
-	return fmt.Sprintf("%d %d", d, f), nil
+	return with(h, func(p *clusterPool) (stats string, err error) {
+		d, f := p.caller.Stats()
+		return fmt.Sprintf("%d %d", d, f), nil
+	})
 }
 
 // ClusterClose closes the pool's caller (with terminate: failing every chunk without a
 // result first), deletes its consumer and unrun tasks, and closes the connection.
 // Results already in can still be taken until ClusterRelease.
 func ClusterClose(h int64, terminate bool) (ok bool, err error) {
-	defer recoverInto(&err)
-	p, err := get[*clusterPool](h)
-	if err != nil {
+	return withOr(h, true, func(p *clusterPool) (ok bool, err error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if terminate {
+			err = p.caller.Terminate(ctx)
+		} else {
+			err = p.caller.Close(ctx)
+		}
+		p.conn.Close()
+		if err != nil {
+			return false, clusterError(err)
+		}
 		return true, nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if terminate {
-		err = p.caller.Terminate(ctx)
-	} else {
-		err = p.caller.Close(ctx)
-	}
-	p.conn.Close()
-	if err != nil {
-		return false, clusterError(err)
-	}
-	return true, nil
+	})
 }
 
 // ClusterRelease forgets the pool's handle (closing it first if needed).
@@ -340,53 +302,40 @@ func ClusterLocalStart(spec string) (h int64, err error) {
 		AckWaitMs int      `json:"ack_wait_ms"`
 	}
 	if err := json.Unmarshal([]byte(spec), &s); err != nil {
-		return 0, newPyError("ValueError", "bad local cluster spec: %v", err)
+		return 0, newPyError(ErrKindValueError, "bad local cluster spec: %v", err)
 	}
 	key, err := hex.DecodeString(s.Authkey)
 	if err != nil {
-		return 0, newPyError("ValueError", "authkey is not hex: %v", err)
+		return 0, newPyError(ErrKindValueError, "authkey is not hex: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	l, err := cluster.StartLocal(ctx, cluster.LocalOptions{Command: s.Command, Python: s.Python,
 		Processes: s.Processes, Authkey: key, Env: s.Env, Dir: s.Dir, AckWait: millis(s.AckWaitMs)})
 	if err != nil {
-		return 0, newPyError("OSError", "%s", pyText(err))
+		return 0, newPyError(ErrKindOSError, "%s", err)
 	}
 	return handles.put(l), nil
 }
 
 // ClusterLocalURL returns the private server's client URL.
 func ClusterLocalURL(h int64) (url string, err error) {
-	defer recoverInto(&err)
-	l, err := get[*cluster.Local](h)
-	if err != nil {
-		return "", err
-	}
-	return l.URL(), nil
+	return with(h, func(l *cluster.Local) (url string, err error) { return l.URL(), nil })
 }
 
 // ClusterLocalWorkerPid returns the process id of the private `gompx worker`.
 func ClusterLocalWorkerPid(h int64) (pid int, err error) {
-	defer recoverInto(&err)
-	l, err := get[*cluster.Local](h)
-	if err != nil {
-		return 0, err
-	}
-	return l.WorkerPid(), nil
+	return with(h, func(l *cluster.Local) (pid int, err error) { return l.WorkerPid(), nil })
 }
 
 // ClusterLocalStop stops the worker, then the server (SIGTERM, SIGKILL after
 // graceMs), and releases the handle.
 func ClusterLocalStop(h int64, graceMs int) (ok bool, err error) {
-	defer recoverInto(&err)
-	l, err := get[*cluster.Local](h)
-	if err != nil {
+	return withOr(h, true, func(l *cluster.Local) (ok bool, err error) {
+		handles.drop(h)
+		if err := l.Stop(millis(graceMs)); err != nil {
+			return false, newPyError(ErrKindOSError, "%s", err)
+		}
 		return true, nil
-	}
-	handles.drop(h)
-	if err := l.Stop(millis(graceMs)); err != nil {
-		return false, newPyError("OSError", "%s", pyText(err))
-	}
-	return true, nil
+	})
 }

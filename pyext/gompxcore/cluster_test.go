@@ -97,7 +97,7 @@ func TestClusterRoundTrip(t *testing.T) {
 	if _, err := ClusterClose(h, false); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ClusterNewJob(h); err == nil || !strings.Contains(err.Error(), "gompx:ValueError:0:Pool not running") {
+	if _, err := ClusterNewJob(h); err == nil || !strings.Contains(describe(err), "gompx:ValueError:0:Pool not running") {
 		t.Fatalf("NewJob after close: %v", err)
 	}
 }
@@ -112,7 +112,7 @@ func TestClusterConnectErrors(t *testing.T) {
 			"gompx:ValueError:0:insecure connection: refusing to connect to gompx.invalid:4222"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := ClusterConnect(tc.spec); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			if _, err := ClusterConnect(tc.spec); err == nil || !strings.HasPrefix(describe(err), tc.want) {
 				t.Fatalf("got %v, want %q", err, tc.want)
 			}
 		})

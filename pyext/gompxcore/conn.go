@@ -39,7 +39,7 @@ func PipeNew(duplex bool) (packed int64, err error) {
 func ConnNew(fd int, readable, writable bool) (h int64, err error) {
 	defer recoverInto(&err)
 	if fd < 0 {
-		return 0, newPyError("OSError", "invalid file descriptor %d", fd)
+		return 0, newPyError(ErrKindOSError, "invalid file descriptor %d", fd)
 	}
 	c, err := gompx.NewConn(fd, readable, writable)
 	if err != nil {
@@ -57,37 +57,26 @@ func forPython(c *gompx.Conn) *gompx.Conn {
 
 // ConnFileno returns the connection's file descriptor.
 func ConnFileno(h int64) (fd int, err error) {
-	defer recoverInto(&err)
-	c, err := get[*gompx.Conn](h)
-	if err != nil {
-		return -1, err
-	}
-	return c.Fd(), nil
+	return with(h, func(c *gompx.Conn) (fd int, err error) { return c.Fd(), nil })
 }
 
 // ConnClose closes the connection and forgets the handle. Closing twice is harmless.
 func ConnClose(h int64) (ok bool, err error) {
-	defer recoverInto(&err)
-	c, err := get[*gompx.Conn](h)
-	if err != nil {
-		return true, nil
-	}
-	handles.drop(h)
-	return true, translate(c.Close())
+	return withOr(h, true, func(c *gompx.Conn) (ok bool, err error) {
+		handles.drop(h)
+		return true, translate(c.Close())
+	})
 }
 
 // ConnSend sends the n bytes at addr as one message.
 func ConnSend(h int64, addr uintptr, n int) (sent int, err error) {
-	defer recoverInto(&err)
 	passThroughScheduler()
-	c, err := get[*gompx.Conn](h)
-	if err != nil {
-		return 0, err
-	}
-	if err := c.SendBytes(pyMemory(addr, n)); err != nil {
-		return 0, translate(err)
-	}
-	return n, nil
+	return with(h, func(c *gompx.Conn) (sent int, err error) {
+		if err := c.SendBytes(pyMemory(addr, n)); err != nil {
+			return 0, translate(err)
+		}
+		return n, nil
+	})
 }
 
 // ConnRecv waits up to timeoutMs for the next message and returns its length, or
@@ -96,46 +85,40 @@ func ConnSend(h int64, addr uintptr, n int) (sent int, err error) {
 // message's bytes were arriving returns -(length + 2): the rest is pending, to finish
 // with ConnRecvPending at the same addr once the handlers ran.
 func ConnRecv(h int64, addr uintptr, capacity int, timeoutMs int) (n int64, err error) {
-	defer recoverInto(&err)
 	passThroughScheduler()
-	c, err := get[*gompx.Conn](h)
-	if err != nil {
-		return 0, err
-	}
-	n, err = c.RecvHeader(millis(timeoutMs))
-	if err != nil {
-		if errors.Is(err, gompx.ErrTimeout) || errors.Is(err, gompx.ErrInterrupted) {
-			return RecvTimedOut, nil
-		}
-		return 0, translate(err)
-	}
-	if n <= int64(capacity) {
-		if err := c.RecvPayload(pyMemory(addr, int(n))); err != nil {
-			if errors.Is(err, gompx.ErrInterrupted) {
-				return -(n + 2), nil
+	return with(h, func(c *gompx.Conn) (n int64, err error) {
+		n, err = c.RecvHeader(millis(timeoutMs))
+		if err != nil {
+			if errors.Is(err, gompx.ErrTimeout) || errors.Is(err, gompx.ErrInterrupted) {
+				return RecvTimedOut, nil
 			}
 			return 0, translate(err)
 		}
-	}
-	return n, nil
+		if n <= int64(capacity) {
+			if err := c.RecvPayload(pyMemory(addr, int(n))); err != nil {
+				if errors.Is(err, gompx.ErrInterrupted) {
+					return -(n + 2), nil
+				}
+				return 0, translate(err)
+			}
+		}
+		return n, nil
+	})
 }
 
 // ConnRecvPending reads the pending payload of n bytes (announced by ConnRecv) into addr.
 // RecvTimedOut: a signal interrupted it; what arrived is at addr, and calling again with
 // the same addr (after the handlers ran) reads the rest.
 func ConnRecvPending(h int64, addr uintptr, n int) (got int, err error) {
-	defer recoverInto(&err)
-	c, err := get[*gompx.Conn](h)
-	if err != nil {
-		return 0, err
-	}
-	if err := c.RecvPayload(pyMemory(addr, n)); err != nil {
-		if errors.Is(err, gompx.ErrInterrupted) {
-			return RecvTimedOut, nil
+	return with(h, func(c *gompx.Conn) (got int, err error) {
+		if err := c.RecvPayload(pyMemory(addr, n)); err != nil {
+			if errors.Is(err, gompx.ErrInterrupted) {
+				return RecvTimedOut, nil
+			}
+			return 0, translate(err)
 		}
-		return 0, translate(err)
-	}
-	return n, nil
+		return n, nil
+	})
 }
 
 // ConnDiscard drops the pending payload, so that a message refused for its length does
@@ -143,27 +126,19 @@ func ConnRecvPending(h int64, addr uintptr, n int) (got int, err error) {
 // skipped by the next receive, so a peer that announces a huge message and sends nothing
 // does not hold up the call that refuses it.
 func ConnDiscard(h int64) (ok bool, err error) {
-	defer recoverInto(&err)
-	c, err := get[*gompx.Conn](h)
-	if err != nil {
-		return false, err
-	}
-	return true, translate(c.DiscardLater())
+	return with(h, func(c *gompx.Conn) (ok bool, err error) { return true, translate(c.DiscardLater()) })
 }
 
 // ConnPoll reports whether a message (or end of stream) is ready, waiting up to timeoutMs.
 // On the main thread a signal ends the wait early with False: wait again for the rest.
 func ConnPoll(h int64, timeoutMs int) (ready bool, err error) {
-	defer recoverInto(&err)
-	c, err := get[*gompx.Conn](h)
-	if err != nil {
-		return false, err
-	}
-	ready, err = c.Poll(millis(timeoutMs))
-	if interrupted(err) {
-		return false, nil
-	}
-	return ready, translate(err)
+	return with(h, func(c *gompx.Conn) (ready bool, err error) {
+		ready, err = c.Poll(millis(timeoutMs))
+		if interrupted(err) {
+			return false, nil
+		}
+		return ready, translate(err)
+	})
 }
 
 // WaitFds waits up to timeoutMs until some of the comma-separated file descriptors are
@@ -190,7 +165,7 @@ func parseInts(s string) ([]int, error) {
 	for i, f := range fields {
 		v, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil {
-			return nil, newPyError("ValueError", "bad integer list %q: %v", s, err)
+			return nil, newPyError(ErrKindValueError, "bad integer list %q: %v", s, err)
 		}
 		out[i] = v
 	}
@@ -212,17 +187,14 @@ func joinInts(vals []int) string {
 // descriptors the child must inherit, then an opaque state string. The child passes the
 // same string back to ConnImport with the descriptors replaced by its own numbers.
 func ConnExport(h int64) (exported string, err error) {
-	defer recoverInto(&err)
-	c, err := get[*gompx.Conn](h)
-	if err != nil {
-		return "", err
-	}
-	state := c.State()
-	text, err := state.MarshalText()
-	if err != nil {
-		return "", translate(err)
-	}
-	return joinInts(state.Fds()) + ";" + string(text), nil
+	return with(h, func(c *gompx.Conn) (exported string, err error) {
+		state := c.State()
+		text, err := state.MarshalText()
+		if err != nil {
+			return "", translate(err)
+		}
+		return joinInts(state.Fds()) + ";" + string(text), nil
+	})
 }
 
 // ConnImport rebuilds a connection from ConnExport's string (with the descriptors as this
@@ -231,7 +203,7 @@ func ConnImport(exported string) (h int64, err error) {
 	defer recoverInto(&err)
 	fdList, text, ok := strings.Cut(exported, ";")
 	if !ok {
-		return 0, newPyError("ValueError", "bad connection state %q", exported)
+		return 0, newPyError(ErrKindValueError, "bad connection state %q", exported)
 	}
 	fds, err := parseInts(fdList)
 	if err != nil {
@@ -239,10 +211,10 @@ func ConnImport(exported string) (h int64, err error) {
 	}
 	var state gompx.ConnState
 	if err := state.UnmarshalText([]byte(text)); err != nil {
-		return 0, newPyError("ValueError", "bad connection state: %v", err)
+		return 0, newPyError(ErrKindValueError, "bad connection state: %v", err)
 	}
 	if state, err = state.WithFds(fds); err != nil {
-		return 0, newPyError("ValueError", "bad connection state: %v", err)
+		return 0, newPyError(ErrKindValueError, "bad connection state: %v", err)
 	}
 	c, err := gompx.ConnFromState(state)
 	if err != nil {

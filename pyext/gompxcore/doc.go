@@ -10,16 +10,22 @@
 // payload bytes never cross as Python bytes: the caller passes the address and length of
 // memory it owns, and Go reads or writes it before returning.
 //
+// The facade converts types and handles, nothing more: the rules live in the core
+// (gompx, gompx/taskpool, and gompx/pyapi for those only the Python layer needs).
 // The rules every exported function follows:
 //
 //   - It recovers panics and returns them as errors: a Go panic must not abort the
-//     interpreter.
+//     interpreter. with and withOr do that, with the handle lookup, for functions that
+//     act on a handle.
 //   - It returns (T, error), never a bare error (gopy v0.5.0 leaks the message of a bare
 //     error on every call).
-//   - Errors travel as RuntimeError("gompx:<PythonException>:<errno>:<message>");
-//     gompx/_native.py turns them into the exception named there (EOFError, OSError with
-//     its errno, ValueError, ...). The message drops the "gompx: " every core error
+//   - An error reaches Python as RuntimeError(message); its kind (an ErrKind constant)
+//     and errno cross as values, kept for the calling thread until TakeError, and
+//     gompx/_native.py maps the kind to the exception (EOFError, OSError with its errno,
+//     ValueError, ...) in one table. The message drops the "gompx: " every core error
 //     starts with (pyText), so Python sees CPython's wording.
+//   - Every number Python shares with Go (result codes, modes, error kinds, the lock-word
+//     layout) is read through Constant, never copied.
 //   - Blocking calls take a timeout in milliseconds (negative: forever), call the core's
 //     duration-taking methods (LockTimeout, Acquire, AcceptTimeout, ...; Go programs use
 //     the context ones) and report expiry as a value, not an error, because the Python layer waits in short slices on the main

@@ -6,29 +6,69 @@ import (
 	"io"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/gompx/gompx/gompx"
+	"golang.org/x/sys/unix"
+)
+
+// Kinds of error, each the Python exception it becomes (gompx/_native.py maps them, in
+// one table, reading these values through Constant).
+const (
+	ErrKindOSError = 1 + iota
+	ErrKindEOFError
+	ErrKindValueError
+	ErrKindRuntimeError
+	ErrKindSystemError
+	ErrKindTypeError
+	ErrKindMemoryError
+	ErrKindTimeoutError
+	ErrKindAuthenticationError
+	ErrKindBrokenBarrierError
 )
 
 // pyError is an error that names the Python exception it should become.
 type pyError struct {
-	exc   string // Python exception class name, resolved by gompx/_native.py
+	kind  int // an ErrKind
 	errno syscall.Errno
 	msg   string
 }
 
+// Error returns the message and, since gopy calls it on the Python thread that made the
+// call, as that call returns, records the error's kind and errno for TakeError on that
+// thread: the way the kind crosses as a value, as errno does in C.
 func (e *pyError) Error() string {
-	return fmt.Sprintf("gompx:%s:%d:%s", e.exc, int(e.errno), e.msg)
+	lastErrors.Lock()
+	lastErrors.code[unix.Gettid()] = int64(e.kind)<<32 | int64(uint32(e.errno))
+	lastErrors.Unlock()
+	return e.msg
 }
 
-func newPyError(exc, format string, args ...any) error {
+// lastErrors holds, per thread, the kind and errno of the last error returned to Python.
+var lastErrors = struct {
+	sync.Mutex
+	code map[int]int64
+}{code: make(map[int]int64)}
+
+// TakeError returns kind<<32 | errno of the last error a call made on this thread
+// returned (the RuntimeError being handled), and forgets it; 0 if there is none.
+func TakeError() (code int64, err error) {
+	tid := unix.Gettid()
+	lastErrors.Lock()
+	defer lastErrors.Unlock()
+	code = lastErrors.code[tid]
+	delete(lastErrors.code, tid)
+	return code, nil
+}
+
+func newPyError(kind int, format string, args ...any) error {
 	for i, a := range args {
 		if err, ok := a.(error); ok && err != nil {
 			args[i] = pyText(err)
 		}
 	}
-	return &pyError{exc: exc, msg: fmt.Sprintf(format, args...)}
+	return &pyError{kind: kind, msg: fmt.Sprintf(format, args...)}
 }
 
 // translate maps a core error to the exception CPython's multiprocessing raises in the
@@ -45,26 +85,26 @@ func translate(err error) error {
 	var truncated *gompx.TruncatedError
 	switch {
 	case errors.Is(err, gompx.ErrAuthentication):
-		return &pyError{exc: "AuthenticationError", msg: pyText(err)}
+		return &pyError{kind: ErrKindAuthenticationError, msg: pyText(err)}
 	case errors.Is(err, gompx.ErrListenerClosed):
-		return &pyError{exc: "OSError", msg: "listener is closed"}
+		return &pyError{kind: ErrKindOSError, msg: "listener is closed"}
 	case errors.Is(err, gompx.ErrClosed):
-		return &pyError{exc: "OSError", msg: "handle is closed"}
+		return &pyError{kind: ErrKindOSError, msg: "handle is closed"}
 	case errors.Is(err, gompx.ErrNotReadable):
-		return &pyError{exc: "OSError", msg: "connection is write-only"}
+		return &pyError{kind: ErrKindOSError, msg: "connection is write-only"}
 	case errors.Is(err, gompx.ErrNotWritable):
-		return &pyError{exc: "OSError", msg: "connection is read-only"}
+		return &pyError{kind: ErrKindOSError, msg: "connection is read-only"}
 	case errors.Is(err, gompx.ErrMessageTooLong):
-		return &pyError{exc: "OSError", msg: "bad message length: " + pyText(err)}
+		return &pyError{kind: ErrKindOSError, msg: "bad message length: " + pyText(err)}
 	case errors.As(err, &truncated) && truncated.Got > 0:
 		// CPython's _recv: end of file inside a part it had begun to read.
-		return &pyError{exc: "OSError", msg: "got end of file during message: " + pyText(err)}
+		return &pyError{kind: ErrKindOSError, msg: "got end of file during message: " + pyText(err)}
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return &pyError{exc: "EOFError", msg: pyText(err)}
+		return &pyError{kind: ErrKindEOFError, msg: pyText(err)}
 	case errors.As(err, &errno):
-		return &pyError{exc: "OSError", errno: errno, msg: pyText(err)}
+		return &pyError{kind: ErrKindOSError, errno: errno, msg: pyText(err)}
 	}
-	return &pyError{exc: "OSError", msg: pyText(err)}
+	return &pyError{kind: ErrKindOSError, msg: pyText(err)}
 }
 
 // pyText is err's message for Python: without the "gompx: " every core message starts
@@ -81,6 +121,6 @@ func interrupted(err error) bool { return errors.Is(err, gompx.ErrInterrupted) }
 // recoverInto turns a panic into an error in *err. Deferred by every exported function.
 func recoverInto(err *error) {
 	if r := recover(); r != nil {
-		*err = &pyError{exc: "SystemError", msg: fmt.Sprintf("gompx internal error (Go panic): %v\n%s", r, debug.Stack())}
+		*err = &pyError{kind: ErrKindSystemError, msg: fmt.Sprintf("gompx internal error (Go panic): %v\n%s", r, debug.Stack())}
 	}
 }

@@ -23,50 +23,6 @@ func heapBytes(n int) []byte {
 	return b
 }
 
-func spec(fields ...string) []byte { return []byte(strings.Join(fields, "\x00") + "\x00") }
-
-func TestParseProcessSpec(t *testing.T) {
-	tests := []struct {
-		name    string
-		spec    []byte
-		want    gompx.Cmd
-		wantErr string
-	}{
-		{
-			name: "full",
-			spec: spec("/py", "/tmp", "1", "2", "5", "7", "2", "py", "-c", "1", "A=b"),
-			want: gompx.Cmd{Path: "/py", Dir: "/tmp", KillWithParent: true, Files: []int{5, 7},
-				Args: []string{"py", "-c"}, Env: []string{"A=b"}, Stdout: 1, Stderr: 2},
-		},
-		{
-			name: "empty lists",
-			spec: spec("/py", "", "0", "0", "0", "0"),
-			want: gompx.Cmd{Path: "/py", Args: []string{}, Env: []string{}, Stdout: 1, Stderr: 2},
-		},
-		{name: "truncated", spec: spec("/py", ""), wantErr: "truncated"},
-		{name: "count past the end", spec: spec("/py", "", "0", "9", "1"), wantErr: "bad count"},
-		{name: "negative fd", spec: spec("/py", "", "0", "1", "-3", "0", "0"), wantErr: "bad descriptor"},
-		{name: "trailing fields", spec: spec("/py", "", "0", "0", "0", "0", "x"), wantErr: "trailing"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseProcessSpec(tt.spec)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
-				t.Errorf("got  %+v\nwant %+v", got, tt.want)
-			}
-		})
-	}
-}
-
 func TestTranslate(t *testing.T) {
 	tests := []struct {
 		err  error
@@ -79,10 +35,10 @@ func TestTranslate(t *testing.T) {
 		{fmt.Errorf("recv payload: %w", io.ErrUnexpectedEOF), "gompx:EOFError:0:recv payload: unexpected EOF"},
 		{fmt.Errorf("send: %w", syscall.EPIPE), "gompx:OSError:32:send: broken pipe"},
 		{errors.New("odd"), "gompx:OSError:0:odd"},
-		{newPyError("ValueError", "bad %d", 1), "gompx:ValueError:0:bad 1"},
+		{newPyError(ErrKindValueError, "bad %d", 1), "gompx:ValueError:0:bad 1"},
 	}
 	for _, tt := range tests {
-		if got := translate(tt.err).Error(); got != tt.want {
+		if got := describe(translate(tt.err)); got != tt.want {
 			t.Errorf("translate(%v) = %q, want %q", tt.err, got, tt.want)
 		}
 	}
@@ -100,7 +56,7 @@ func TestPanicBecomesSystemError(t *testing.T) {
 		return 1, nil
 	}
 	_, err := f()
-	if err == nil || !strings.HasPrefix(err.Error(), "gompx:SystemError:0:gompx internal error (Go panic)") {
+	if err == nil || !strings.HasPrefix(describe(err), "gompx:SystemError:0:gompx internal error (Go panic)") {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -118,7 +74,7 @@ func TestStaleHandle(t *testing.T) {
 	if _, err := ConnClose(a); err != nil {
 		t.Errorf("second close: %v, want none", err)
 	}
-	if _, err := ConnSend(a, 0, 0); err == nil || err.Error() != "gompx:OSError:0:handle is closed" {
+	if _, err := ConnSend(a, 0, 0); err == nil || describe(err) != "gompx:OSError:0:handle is closed" {
 		t.Errorf("send on a closed handle: %v", err)
 	}
 	if _, err := ConnPoll(int64(1)<<40, 0); err == nil {
@@ -173,8 +129,8 @@ func TestOrphanGraceMs(t *testing.T) {
 	}
 	for _, in := range []string{"soon", "-1", "inf", "nan"} {
 		_, err := OrphanGraceMs(in)
-		if err == nil || !strings.HasPrefix(err.Error(), "gompx:ValueError:0:") ||
-			!strings.Contains(err.Error(), "GOMPX_ORPHAN_GRACE") {
+		if err == nil || !strings.HasPrefix(describe(err), "gompx:ValueError:0:") ||
+			!strings.Contains(describe(err), "GOMPX_ORPHAN_GRACE") {
 			t.Errorf("OrphanGraceMs(%q) error = %v, want a ValueError naming GOMPX_ORPHAN_GRACE", in, err)
 		}
 	}
@@ -183,7 +139,7 @@ func TestOrphanGraceMs(t *testing.T) {
 // WatchParent off the main thread (a test goroutine) raises RuntimeError and leaves
 // nothing behind; a negative grace is a ValueError.
 func TestWatchParentErrors(t *testing.T) {
-	if _, err := WatchParent(-1, -5); err == nil || !strings.HasPrefix(err.Error(), "gompx:ValueError:") {
+	if _, err := WatchParent(-1, -5); err == nil || !strings.HasPrefix(describe(err), "gompx:ValueError:") {
 		t.Errorf("negative grace: %v, want ValueError", err)
 	}
 	// offMain calls WatchParent on a thread other than the main one: a goroutine that
@@ -204,10 +160,47 @@ func TestWatchParentErrors(t *testing.T) {
 	if err == nil {
 		t.Fatal("WatchParent off the main thread succeeded")
 	}
-	if !strings.HasPrefix(err.Error(), "gompx:RuntimeError:") || !strings.Contains(err.Error(), "main thread") {
+	if !strings.HasPrefix(describe(err), "gompx:RuntimeError:") || !strings.Contains(describe(err), "main thread") {
 		t.Errorf("off the main thread: %v, want a RuntimeError about the main thread", err)
 	}
 	if parentWatch.w != nil {
 		t.Error("a failed WatchParent left a watch")
+	}
+}
+
+// kindNames names the error kinds as Python's exceptions, for describe.
+var kindNames = map[int]string{
+	ErrKindOSError: "OSError", ErrKindEOFError: "EOFError", ErrKindValueError: "ValueError",
+	ErrKindRuntimeError: "RuntimeError", ErrKindSystemError: "SystemError",
+	ErrKindTypeError: "TypeError", ErrKindMemoryError: "MemoryError",
+	ErrKindTimeoutError: "TimeoutError", ErrKindAuthenticationError: "AuthenticationError",
+	ErrKindBrokenBarrierError: "BrokenBarrierError",
+}
+
+// describe renders what Python gets from err as "gompx:<exception>:<errno>:<message>".
+func describe(err error) string {
+	pe, ok := err.(*pyError)
+	if !ok {
+		return err.Error()
+	}
+	return fmt.Sprintf("gompx:%s:%d:%s", kindNames[pe.kind], int(pe.errno), pe.msg)
+}
+
+// TestTakeError: the kind and errno of the error a call returned are there for the
+// thread that made it, once.
+func TestTakeError(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	_, err := ListenerNew("AF_UNIX", hexOf(t.TempDir()+"/no/x"), 1)
+	if err == nil {
+		t.Fatal("listening in a missing directory succeeded")
+	}
+	_ = err.Error() // what gopy does as the call returns
+	code, _ := TakeError()
+	if kind, errno := code>>32, syscall.Errno(code&0xffffffff); kind != ErrKindOSError || errno != syscall.ENOENT {
+		t.Fatalf("TakeError = kind %d errno %d, want OSError ENOENT", kind, errno)
+	}
+	if code, _ := TakeError(); code != 0 {
+		t.Fatalf("TakeError again = %d, want 0", code)
 	}
 }

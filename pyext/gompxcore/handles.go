@@ -38,7 +38,33 @@ func get[T any](h int64) (T, error) {
 	v, isT := obj.(T)
 	if !ok || !isT {
 		var zero T
-		return zero, &pyError{exc: "OSError", msg: "handle is closed"}
+		return zero, &pyError{kind: ErrKindOSError, msg: "handle is closed"}
 	}
 	return v, nil
+}
+
+// with is the preamble of an exported function that acts on one handle: it looks up
+// the object behind h as a T (a closed or foreign handle is OSError("handle is
+// closed")), runs f on it, and turns a panic in either into an error, since a Go panic
+// would abort the interpreter.
+func with[T, R any](h int64, f func(T) (R, error)) (r R, err error) {
+	defer recoverInto(&err)
+	v, err := get[T](h)
+	if err != nil {
+		return r, err
+	}
+	r, err = f(v)
+	return r, translate(err)
+}
+
+// withOr is with for calls that are harmless on a closed handle (closing twice): there
+// they return closed and no error.
+func withOr[T, R any](h int64, closed R, f func(T) (R, error)) (r R, err error) {
+	defer recoverInto(&err)
+	v, err := get[T](h)
+	if err != nil {
+		return closed, nil
+	}
+	r, err = f(v)
+	return r, translate(err)
 }

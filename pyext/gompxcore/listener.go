@@ -19,7 +19,7 @@ func network(family string) (string, error) {
 	case "AF_INET":
 		return "tcp", nil
 	}
-	return "", newPyError("ValueError", "Family %s is not recognized.", family)
+	return "", newPyError(ErrKindValueError, "Family %s is not recognized.", family)
 }
 
 // coreAddress turns a hex-encoded Python address (fsencoded path, b"\0name", or
@@ -27,7 +27,7 @@ func network(family string) (string, error) {
 func coreAddress(family, addrHex string) (string, error) {
 	raw, err := hex.DecodeString(addrHex)
 	if err != nil {
-		return "", newPyError("ValueError", "bad address encoding: %v", err)
+		return "", newPyError(ErrKindValueError, "bad address encoding: %v", err)
 	}
 	addr := string(raw)
 	if family == "AF_UNIX" && strings.HasPrefix(addr, "@") {
@@ -68,53 +68,39 @@ func ListenerNew(family, addrHex string, backlog int) (h int64, err error) {
 
 // ListenerAddress returns the hex of the bound address (see ListenerNew).
 func ListenerAddress(h int64) (addrHex string, err error) {
-	defer recoverInto(&err)
-	l, err := get[*gompx.Listener](h)
-	if err != nil {
-		return "", err
-	}
-	return pyAddress(l.Network(), l.Addr()), nil
+	return with(h, func(l *gompx.Listener) (addrHex string, err error) { return pyAddress(l.Network(), l.Addr()), nil })
 }
 
 // ListenerLastAccepted returns the hex of the last accepted peer's address ("" for an
 // unnamed AF_UNIX peer).
 func ListenerLastAccepted(h int64) (addrHex string, err error) {
-	defer recoverInto(&err)
-	l, err := get[*gompx.Listener](h)
-	if err != nil {
-		return "", err
-	}
-	return pyAddress(l.Network(), l.LastAccepted()), nil
+	return with(h, func(l *gompx.Listener) (addrHex string, err error) {
+		return pyAddress(l.Network(), l.LastAccepted()), nil
+	})
 }
 
 // ListenerAccept waits up to timeoutMs for a connection and returns its handle (not yet
 // authenticated), or RecvTimedOut.
 func ListenerAccept(h int64, timeoutMs int) (conn int64, err error) {
-	defer recoverInto(&err)
-	l, err := get[*gompx.Listener](h)
-	if err != nil {
-		return 0, err
-	}
-	c, err := l.AcceptTimeout(millis(timeoutMs))
-	if errors.Is(err, gompx.ErrTimeout) || interrupted(err) {
-		return RecvTimedOut, nil
-	}
-	if err != nil {
-		return 0, translate(err)
-	}
-	return handles.put(forPython(c)), nil
+	return with(h, func(l *gompx.Listener) (conn int64, err error) {
+		c, err := l.AcceptTimeout(millis(timeoutMs))
+		if errors.Is(err, gompx.ErrTimeout) || interrupted(err) {
+			return RecvTimedOut, nil
+		}
+		if err != nil {
+			return 0, translate(err)
+		}
+		return handles.put(forPython(c)), nil
+	})
 }
 
 // ListenerClose stops listening and removes the AF_UNIX socket file. Closing twice is
 // harmless.
 func ListenerClose(h int64) (ok bool, err error) {
-	defer recoverInto(&err)
-	l, err := get[*gompx.Listener](h)
-	if err != nil {
-		return true, nil
-	}
-	handles.drop(h)
-	return true, translate(l.Close())
+	return withOr(h, true, func(l *gompx.Listener) (ok bool, err error) {
+		handles.drop(h)
+		return true, translate(l.Close())
+	})
 }
 
 // ClientConnect connects to a listener at the hex-encoded address (see ListenerNew) and
@@ -142,44 +128,38 @@ func ClientConnect(family, addrHex string) (conn int64, err error) {
 // halves: "D" deliver_challenge, "A" answer_challenge ("DA": Listener.accept, "AD":
 // Client). digest names the HMAC of the challenge this side sends.
 func AuthNew(conn int64, keyAddr uintptr, keyLen int, steps, digest string) (h int64, err error) {
-	defer recoverInto(&err)
-	c, err := get[*gompx.Conn](conn)
-	if err != nil {
-		return 0, err
-	}
-	var order []gompx.AuthStep
-	for _, s := range steps {
-		switch s {
-		case 'D':
-			order = append(order, gompx.DeliverStep)
-		case 'A':
-			order = append(order, gompx.AnswerStep)
-		default:
-			return 0, newPyError("ValueError", "bad handshake steps %q", steps)
+	return with(conn, func(c *gompx.Conn) (h int64, err error) {
+		var order []gompx.AuthStep
+		for _, s := range steps {
+			switch s {
+			case 'D':
+				order = append(order, gompx.DeliverStep)
+			case 'A':
+				order = append(order, gompx.AnswerStep)
+			default:
+				return 0, newPyError(ErrKindValueError, "bad handshake steps %q", steps)
+			}
 		}
-	}
-	key := append([]byte{}, pyMemory(keyAddr, keyLen)...) // Python's bytes may go away
-	hs, err := gompx.NewHandshake(c, key, digest, order...)
-	if err != nil {
-		return 0, newPyError("ValueError", "%v", err)
-	}
-	return handles.put(hs), nil
+		key := append([]byte{}, pyMemory(keyAddr, keyLen)...) // Python's bytes may go away
+		hs, err := gompx.NewHandshake(c, key, digest, order...)
+		if err != nil {
+			return 0, newPyError(ErrKindValueError, "%v", err)
+		}
+		return handles.put(hs), nil
+	})
 }
 
 // AuthRun runs the handshake on: True once both sides are authenticated, False if a
 // signal interrupted the wait for the peer (call again after running the handlers).
 // A wrong digest raises AuthenticationError; the handle is then spent (AuthDrop).
 func AuthRun(h int64) (done bool, err error) {
-	defer recoverInto(&err)
-	hs, err := get[*gompx.Handshake](h)
-	if err != nil {
-		return false, err
-	}
-	err = hs.Run()
-	if errors.Is(err, gompx.ErrInterrupted) {
-		return false, nil
-	}
-	return err == nil, translate(err)
+	return with(h, func(hs *gompx.Handshake) (done bool, err error) {
+		err = hs.Run()
+		if errors.Is(err, gompx.ErrInterrupted) {
+			return false, nil
+		}
+		return err == nil, translate(err)
+	})
 }
 
 // AuthDrop forgets a handshake handle.
@@ -207,7 +187,7 @@ func AuthChallenge(digest string, outAddr uintptr, outCap int) (n int, err error
 	defer recoverInto(&err)
 	msg, err := gompx.NewChallenge(digest)
 	if err != nil {
-		return 0, newPyError("ValueError", "%v", err)
+		return 0, newPyError(ErrKindValueError, "%v", err)
 	}
 	return copyOut(msg, outAddr, outCap)
 }
@@ -232,7 +212,7 @@ func AuthVerdict(keyAddr uintptr, keyLen int, challengeAddr uintptr, challengeLe
 	verdict, verr := gompx.Verdict(pyMemory(keyAddr, keyLen), pyMemory(challengeAddr, challengeLen),
 		pyMemory(answerAddr, answerLen))
 	if verdict == nil {
-		return 0, newPyError("ValueError", "%v", verr)
+		return 0, newPyError(ErrKindValueError, "%v", verr)
 	}
 	n, err = copyOut(verdict, outAddr, outCap)
 	if verr != nil {
@@ -253,7 +233,7 @@ func AuthCheckVerdict(addr uintptr, n int) (ok bool, err error) {
 
 func copyOut(msg []byte, outAddr uintptr, outCap int) (int, error) {
 	if len(msg) > outCap {
-		return 0, newPyError("ValueError", "a %d-byte handshake message does not fit %d bytes", len(msg), outCap)
+		return 0, newPyError(ErrKindValueError, "a %d-byte handshake message does not fit %d bytes", len(msg), outCap)
 	}
 	return copy(pyMemory(outAddr, outCap), msg), nil
 }

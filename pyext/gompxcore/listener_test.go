@@ -37,7 +37,7 @@ func TestListenerFacadeErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		err := tt.call()
-		if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+		if err == nil || !strings.HasPrefix(describe(err), tt.want) {
 			t.Errorf("%s: %v, want %q...", tt.name, err, tt.want)
 		}
 	}
@@ -89,7 +89,7 @@ func TestListenerFacadeRoundTrip(t *testing.T) {
 			if err := <-done; err != nil {
 				t.Fatal(err)
 			}
-			if _, err := AuthNew(s, keyAddr, 3, "DX", ""); err == nil || !strings.Contains(err.Error(), "ValueError") {
+			if _, err := AuthNew(s, keyAddr, 3, "DX", ""); err == nil || !strings.Contains(describe(err), "ValueError") {
 				t.Errorf("bad steps: %v", err)
 			}
 		})
@@ -111,10 +111,10 @@ func handshake(conn int64, keyAddr uintptr, steps string) error {
 }
 
 func TestTranslateAuthErrors(t *testing.T) {
-	if got := translate(fmt.Errorf("accept: %w", gompx.ErrAuthentication)).Error(); !strings.HasPrefix(got, "gompx:AuthenticationError:0:") {
+	if got := describe(translate(fmt.Errorf("accept: %w", gompx.ErrAuthentication))); !strings.HasPrefix(got, "gompx:AuthenticationError:0:") {
 		t.Errorf("ErrAuthentication -> %q", got)
 	}
-	if got := translate(fmt.Errorf("accept: %w", gompx.ErrListenerClosed)).Error(); got != "gompx:OSError:0:listener is closed" {
+	if got := describe(translate(fmt.Errorf("accept: %w", gompx.ErrListenerClosed))); got != "gompx:OSError:0:listener is closed" {
 		t.Errorf("ErrListenerClosed -> %q", got)
 	}
 }

@@ -4,13 +4,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/gompx/gompx/gompx"
+	"github.com/gompx/gompx/gompx/pyapi"
 	"github.com/gompx/gompx/gompx/taskpool"
 	"github.com/gompx/gompx/pickle"
-	"golang.org/x/sys/unix"
 )
 
 // Results of JobTake besides a count: nothing came in time (or a signal ended the main
@@ -23,29 +22,17 @@ const (
 	JobNeedRoom  = -3
 )
 
-// Modes of JobTake.
+// Modes of JobTake: taskpool's TakeMode values.
 const (
-	// TakeOrdered takes results in task order (imap).
-	TakeOrdered = 0
-	// TakeUnordered takes results in the order they came in (imap_unordered).
-	TakeUnordered = 1
-	// TakeOutcome takes, from a finished job, the first failure to come in if any,
-	// else every result in order (apply, map).
-	TakeOutcome = 2
+	TakeOrdered   = int(taskpool.TakeOrdered)
+	TakeUnordered = int(taskpool.TakeUnordered)
+	TakeOutcome   = int(taskpool.TakeOutcome)
 )
 
 // JobSpliced flags a JobTake count whose results were all successful pickles, joined
 // into the pickle of one list at addr: its length is the second uint64 at lens (the
 // first still names the first result's index).
 const JobSpliced = 1 << 40
-
-// Results are joined into one pickle (one loads() in Python) only when there are many
-// small ones: joining walks every opcode, which costs more than the loads() it saves for
-// a few large results (map chunks).
-const (
-	spliceMin        = 8
-	spliceMaxAverage = 4096
-)
 
 // jobIDs maps a job's id (what PoolNextFinished reports) to its handle.
 var jobIDs sync.Map
@@ -54,17 +41,14 @@ var jobIDs sync.Map
 // through the queue with handle results. maxTasks > 0 recycles a worker after that many
 // tasks; breakOnDeath makes a worker's death break the pool (concurrent.futures).
 func PoolNew(results int64, slots int, maxTasks int, breakOnDeath bool) (h int64, err error) {
-	defer recoverInto(&err)
-	q, err := get[*gompx.Queue](results)
-	if err != nil {
-		return 0, err
-	}
-	p, err := taskpool.New(taskpool.Options{Results: q, Slots: slots,
-		MaxTasksPerWorker: maxTasks, BreakOnDeath: breakOnDeath})
-	if err != nil {
-		return 0, newPyError("ValueError", "%v", err)
-	}
-	return handles.put(p), nil
+	return with(results, func(q *gompx.Queue) (h int64, err error) {
+		p, err := taskpool.New(taskpool.Options{Results: q, Slots: slots,
+			MaxTasksPerWorker: maxTasks, BreakOnDeath: breakOnDeath})
+		if err != nil {
+			return 0, newPyError(ErrKindValueError, "%v", err)
+		}
+		return handles.put(p), nil
+	})
 }
 
 // PoolNewOnDemand makes the engine of a process pool whose workers start as tasks need
@@ -72,44 +56,35 @@ func PoolNew(results int64, slots int, maxTasks int, breakOnDeath bool) (h int64
 // and start a worker in each slot it returns. A worker that exits is replaced (event
 // kind 1) only while tasks wait for one. maxTasks and breakOnDeath as for PoolNew.
 func PoolNewOnDemand(results int64, slots int, maxTasks int, breakOnDeath bool) (h int64, err error) {
-	defer recoverInto(&err)
-	q, err := get[*gompx.Queue](results)
-	if err != nil {
-		return 0, err
-	}
-	p, err := taskpool.New(taskpool.Options{Results: q, Slots: slots,
-		MaxTasksPerWorker: maxTasks, BreakOnDeath: breakOnDeath, OnDemand: true})
-	if err != nil {
-		return 0, newPyError("ValueError", "%v", err)
-	}
-	return handles.put(p), nil
+	return with(results, func(q *gompx.Queue) (h int64, err error) {
+		p, err := taskpool.New(taskpool.Options{Results: q, Slots: slots,
+			MaxTasksPerWorker: maxTasks, BreakOnDeath: breakOnDeath, OnDemand: true})
+		if err != nil {
+			return 0, newPyError(ErrKindValueError, "%v", err)
+		}
+		return handles.put(p), nil
+	})
 }
 
 // PoolReserve returns a free slot to start a worker in if submitted tasks wait for one,
 // else -1. Register the worker with PoolAddWorker, or free the slot with PoolUnreserve
 // if it could not be started.
 func PoolReserve(h int64) (slot int, err error) {
-	defer recoverInto(&err)
-	p, err := get[*taskpool.Pool](h)
-	if err != nil {
-		return -1, err
-	}
-	slot, ok := p.Reserve()
-	if !ok {
-		return -1, nil
-	}
-	return slot, nil
+	return with(h, func(p *taskpool.Pool) (slot int, err error) {
+		slot, ok := p.Reserve()
+		if !ok {
+			return -1, nil
+		}
+		return slot, nil
+	})
 }
 
 // PoolUnreserve frees a slot PoolReserve returned whose worker could not be started.
 func PoolUnreserve(h int64, slot int) (ok bool, err error) {
-	defer recoverInto(&err)
-	p, err := get[*taskpool.Pool](h)
-	if err != nil {
-		return false, err
-	}
-	p.Unreserve(slot)
-	return true, nil
+	return with(h, func(p *taskpool.Pool) (ok bool, err error) {
+		p.Unreserve(slot)
+		return true, nil
+	})
 }
 
 // PoolNext waits up to timeoutMs (negative: forever) for what the pool's owner must act
@@ -119,132 +94,93 @@ func PoolUnreserve(h int64, slot int) (ok bool, err error) {
 // was dropped meanwhile). Returns the kind, or 0 if nothing came. An owner uses
 // PoolNext, or PoolNextEvent and PoolNextFinished, not both.
 func PoolNext(h int64, out uintptr, timeoutMs int) (kind int, err error) {
-	defer recoverInto(&err)
-	p, err := get[*taskpool.Pool](h)
-	if err != nil {
-		return 0, err
-	}
-	ev, ok := p.Next(millis(timeoutMs))
-	if !ok {
-		return 0, nil
-	}
-	var job int64
-	if ev.Kind == taskpool.EventFinished {
-		if jh, ok := jobIDs.Load(poolJobKey{p, ev.Job}); ok {
-			job = jh.(int64)
+	return with(h, func(p *taskpool.Pool) (kind int, err error) {
+		ev, ok := p.Next(millis(timeoutMs))
+		if !ok {
+			return 0, nil
 		}
-	}
-	mem := pyMemory(out, 40)
-	for i, v := range []int64{int64(ev.Kind), int64(ev.Slot), int64(ev.Pid), int64(ev.Code), job} {
-		binary.LittleEndian.PutUint64(mem[8*i:], uint64(v))
-	}
-	return int(ev.Kind), nil
+		var job int64
+		if ev.Kind == taskpool.EventFinished {
+			if jh, ok := jobIDs.Load(poolJobKey{p, ev.Job}); ok {
+				job = jh.(int64)
+			}
+		}
+		mem := pyMemory(out, 40)
+		for i, v := range []int64{int64(ev.Kind), int64(ev.Slot), int64(ev.Pid), int64(ev.Code), job} {
+			binary.LittleEndian.PutUint64(mem[8*i:], uint64(v))
+		}
+		return int(ev.Kind), nil
+	})
 }
 
 // PoolBoardFd returns the descriptor of the pool's board, for the workers.
 func PoolBoardFd(h int64) (fd int, err error) {
-	defer recoverInto(&err)
-	p, err := get[*taskpool.Pool](h)
-	if err != nil {
-		return -1, err
-	}
-	return p.BoardFd(), nil
+	return with(h, func(p *taskpool.Pool) (fd int, err error) { return p.BoardFd(), nil })
 }
 
 // PoolAddWorker registers a started worker: its slot and pid, the handle of its task
 // queue, and either its process handle (spawn) or, with proc 0, the descriptor its
 // fork server reports its exit code on. Returns the worker's id.
 func PoolAddWorker(h int64, slot int, pid int, tasks int64, proc int64, sentinel int) (id int64, err error) {
-	defer recoverInto(&err)
-	p, err := get[*taskpool.Pool](h)
-	if err != nil {
-		return 0, err
-	}
-	q, err := get[*gompx.Queue](tasks)
-	if err != nil {
-		return 0, err
-	}
-	var wait func() int
-	if proc != 0 {
-		child, err := get[*gompx.Process](proc)
+	return with(h, func(p *taskpool.Pool) (id int64, err error) {
+		q, err := get[*gompx.Queue](tasks)
 		if err != nil {
 			return 0, err
 		}
-		wait = func() int {
-			code, err := child.Wait(-1)
+		var wait func() int
+		if proc != 0 {
+			child, err := get[*gompx.Process](proc)
 			if err != nil {
-				return 255 // closed behind our back: the code is not ours to know
+				return 0, err
 			}
-			return code
+			wait = func() int {
+				code, err := child.Wait(-1)
+				if err != nil {
+					return 255 // closed behind our back: the code is not ours to know
+				}
+				return code
+			}
+		} else {
+			wait = func() int { return pyapi.ForkServerExitCode(sentinel) }
 		}
-	} else {
-		wait = func() int { return waitForkServerChild(sentinel) }
-	}
-	wid, err := p.AddWorker(slot, pid, q, wait)
-	if err != nil {
-		return 0, newPyError("ValueError", "%v", err)
-	}
-	return int64(wid), nil
-}
-
-// waitForkServerChild waits until the fork server reports a child's exit code on fd,
-// and reads it without consuming it (the Python Popen reads it too): 8 bytes,
-// big-endian. 255 if the server hung up first.
-func waitForkServerChild(fd int) int {
-	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-	for {
-		_, err := unix.Poll(fds, -1)
-		if err == nil {
-			break
+		wid, err := p.AddWorker(slot, pid, q, wait)
+		if err != nil {
+			return 0, newPyError(ErrKindValueError, "%v", err)
 		}
-		if err != syscall.EINTR {
-			return 255
-		}
-	}
-	var b [8]byte
-	n, _, err := unix.Recvfrom(fd, b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
-	if err != nil || n != 8 {
-		return 255
-	}
-	return int(int64(binary.BigEndian.Uint64(b[:])))
+		return int64(wid), nil
+	})
 }
 
 // PoolNextEvent waits up to timeoutMs for an event and writes its kind, slot, pid and
 // exit code as four int64 at out. Returns the kind (1 replace the worker, 2 it exited,
 // 3 the pool stopped), or 0 if nothing came.
 func PoolNextEvent(h int64, out uintptr, timeoutMs int) (kind int, err error) {
-	defer recoverInto(&err)
-	p, err := get[*taskpool.Pool](h)
-	if err != nil {
-		return 0, err
-	}
-	ev, ok := p.NextEvent(millis(timeoutMs))
-	if !ok {
-		return 0, nil
-	}
-	mem := pyMemory(out, 32)
-	for i, v := range []int{int(ev.Kind), ev.Slot, ev.Pid, ev.Code} {
-		binary.LittleEndian.PutUint64(mem[8*i:], uint64(int64(v)))
-	}
-	return int(ev.Kind), nil
+	return with(h, func(p *taskpool.Pool) (kind int, err error) {
+		ev, ok := p.NextEvent(millis(timeoutMs))
+		if !ok {
+			return 0, nil
+		}
+		mem := pyMemory(out, 32)
+		for i, v := range []int{int(ev.Kind), ev.Slot, ev.Pid, ev.Code} {
+			binary.LittleEndian.PutUint64(mem[8*i:], uint64(int64(v)))
+		}
+		return int(ev.Kind), nil
+	})
 }
 
 // PoolNextFinished waits up to timeoutMs for a job made with notify to finish and
 // returns its handle; 0 if none did.
 func PoolNextFinished(h int64, timeoutMs int) (job int64, err error) {
-	defer recoverInto(&err)
-	p, err := get[*taskpool.Pool](h)
-	if err != nil {
-		return 0, err
-	}
-	id, ok := p.NextFinished(millis(timeoutMs))
-	if !ok {
+	return with(h, func(p *taskpool.Pool) (job int64, err error) {
+		id, ok := p.NextFinished(millis(timeoutMs))
+		if !ok {
+			return 0, nil
+		}
+		if jh, ok := jobIDs.Load(poolJobKey{p, id}); ok {
+			return jh.(int64), nil
+		}
 		return 0, nil
-	}
-	if jh, ok := jobIDs.Load(poolJobKey{p, id}); ok {
-		return jh.(int64), nil
-	}
-	return 0, nil
+	})
 }
 
 type poolJobKey struct {
@@ -255,99 +191,69 @@ type poolJobKey struct {
 // PoolWaitPending waits up to timeoutMs (negative: forever) until fewer than limit tasks
 // wait to be sent to a worker; false if the time ran out first.
 func PoolWaitPending(h int64, limit int, timeoutMs int) (ok bool, err error) {
-	defer recoverInto(&err)
-	p, err := get[*taskpool.Pool](h)
-	if err != nil {
-		return false, err
-	}
-	return p.WaitPending(limit, millis(timeoutMs)), nil
+	return with(h, func(p *taskpool.Pool) (ok bool, err error) { return p.WaitPending(limit, millis(timeoutMs)), nil })
 }
 
 // PoolClose refuses new jobs; the workers exit once every job has finished.
 func PoolClose(h int64) (ok bool, err error) {
-	defer recoverInto(&err)
-	p, err := get[*taskpool.Pool](h)
-	if err != nil {
-		return false, err
-	}
-	p.Close()
-	return true, nil
+	return with(h, func(p *taskpool.Pool) (ok bool, err error) {
+		p.Close()
+		return true, nil
+	})
 }
 
 // PoolTerminate fails every unfinished task and dispatches nothing more.
 func PoolTerminate(h int64) (ok bool, err error) {
-	defer recoverInto(&err)
-	p, err := get[*taskpool.Pool](h)
-	if err != nil {
-		return false, err
-	}
-	p.Terminate()
-	return true, nil
+	return with(h, func(p *taskpool.Pool) (ok bool, err error) {
+		p.Terminate()
+		return true, nil
+	})
 }
 
 // PoolBreak breaks the pool: every unfinished task fails with reason.
 func PoolBreak(h int64, reason string) (ok bool, err error) {
-	defer recoverInto(&err)
-	p, err := get[*taskpool.Pool](h)
-	if err != nil {
-		return false, err
-	}
-	p.Break(reason)
-	return true, nil
+	return with(h, func(p *taskpool.Pool) (ok bool, err error) {
+		p.Break(reason)
+		return true, nil
+	})
 }
 
 // PoolBroken returns why the pool broke, or "".
 func PoolBroken(h int64) (reason string, err error) {
-	defer recoverInto(&err)
-	p, err := get[*taskpool.Pool](h)
-	if err != nil {
-		return "", err
-	}
-	return p.Broken(), nil
+	return with(h, func(p *taskpool.Pool) (reason string, err error) { return p.Broken(), nil })
 }
 
 // PoolWorkers returns how many registered workers have not exited.
 func PoolWorkers(h int64) (n int, err error) {
-	defer recoverInto(&err)
-	p, err := get[*taskpool.Pool](h)
-	if err != nil {
-		return 0, err
-	}
-	return p.Workers(), nil
+	return with(h, func(p *taskpool.Pool) (n int, err error) { return p.Workers(), nil })
 }
 
 // PoolFree stops the pool's collector and forgets the handle; call it once the workers
 // are gone. Freeing twice is harmless.
 func PoolFree(h int64) (ok bool, err error) {
-	defer recoverInto(&err)
-	p, err := get[*taskpool.Pool](h)
-	if err != nil {
+	return withOr(h, true, func(p *taskpool.Pool) (ok bool, err error) {
+		handles.drop(h)
+		p.Free()
 		return true, nil
-	}
-	handles.drop(h)
-	p.Free()
-	return true, nil
+	})
 }
 
 // JobNew starts a job of length tasks (-1: unknown yet) in pool h; the hdrLen bytes at
 // hdr (the pickled function) travel with each task. With notify, PoolNextFinished
 // reports it once finished. Returns the job's handle.
 func JobNew(h int64, hdr uintptr, hdrLen int, length int, notify bool) (job int64, err error) {
-	defer recoverInto(&err)
-	p, err := get[*taskpool.Pool](h)
-	if err != nil {
-		return 0, err
-	}
-	j, err := p.NewJob(pyMemory(hdr, hdrLen), length, notify)
-	switch {
-	case errors.Is(err, taskpool.ErrNotRunning):
-		return 0, newPyError("ValueError", "Pool not running")
-	case err != nil:
-		return 0, newPyError("RuntimeError", "%v", err)
-	}
-	job = handles.put(j)
-	jobIDs.Store(poolJobKey{p, j.ID()}, job)
-	return job, nil
+	return with(h, func(p *taskpool.Pool) (job int64, err error) {
+		j, err := p.NewJob(pyMemory(hdr, hdrLen), length, notify)
+		switch {
+		case errors.Is(err, taskpool.ErrNotRunning):
+			return 0, newPyError(ErrKindValueError, "Pool not running")
+		case err != nil:
+			return 0, newPyError(ErrKindRuntimeError, "%v", err)
+		}
+		job = handles.put(j)
+		jobIDs.Store(poolJobKey{p, j.ID()}, job)
+		return job, nil
+	})
 }
 
 // JobApply starts a job of one task, as JobNew then JobSubmit would: the hdrLen bytes at
@@ -364,7 +270,7 @@ func JobApply(h int64, hdr uintptr, hdrLen int, body uintptr, bodyLen int) (job 
 		return 0, err
 	}
 	if err := j.Submit(0, [][]byte{pyMemory(body, bodyLen)}); err != nil {
-		return 0, newPyError("ValueError", "%v", err)
+		return 0, newPyError(ErrKindValueError, "%v", err)
 	}
 	return job, nil
 }
@@ -373,207 +279,124 @@ func JobApply(h int64, hdr uintptr, hdrLen int, body uintptr, bodyLen int) (job 
 // first, first+1, ..., each item its own pickle (pickle.SplitList). Returns the number
 // of tasks, or QueueUnsplittable: nothing was submitted, pickle the items one by one.
 func JobSubmitList(job int64, first int, addr uintptr, n int) (count int, err error) {
-	defer recoverInto(&err)
-	j, err := get[*taskpool.Job](job)
-	if err != nil {
-		return 0, err
-	}
-	splitter := splitters.Get().(*pickle.ListSplitter)
-	defer splitters.Put(splitter)
-	items, ok := splitter.Split(pyMemory(addr, n))
-	if !ok {
-		return QueueUnsplittable, nil
-	}
-	if err := j.Submit(first, items); err != nil {
-		return 0, newPyError("ValueError", "%v", err)
-	}
-	return len(items), nil
+	return with(job, func(j *taskpool.Job) (count int, err error) {
+		splitter := splitters.Get().(*pickle.ListSplitter)
+		defer splitters.Put(splitter)
+		items, ok := splitter.Split(pyMemory(addr, n))
+		if !ok {
+			return QueueUnsplittable, nil
+		}
+		if err := j.Submit(first, items); err != nil {
+			return 0, newPyError(ErrKindValueError, "%v", err)
+		}
+		return len(items), nil
+	})
 }
 
 // JobSubmit submits count tasks first, first+1, ...: their payloads lie back to back at
 // data, their lengths are count uint64 at lengths.
 func JobSubmit(job int64, first int, data uintptr, lengths uintptr, count int) (n int, err error) {
-	defer recoverInto(&err)
-	j, err := get[*taskpool.Job](job)
-	if err != nil {
-		return 0, err
-	}
-	lens := pyMemory(lengths, 8*count)
-	payloads := make([][]byte, count)
-	at := data
-	for i := range payloads {
-		n := int(binary.LittleEndian.Uint64(lens[8*i:]))
-		payloads[i] = pyMemory(at, n)
-		at += uintptr(n)
-	}
-	if err := j.Submit(first, payloads); err != nil {
-		return 0, newPyError("ValueError", "%v", err)
-	}
-	return count, nil
+	return with(job, func(j *taskpool.Job) (n int, err error) {
+		lens := pyMemory(lengths, 8*count)
+		payloads := make([][]byte, count)
+		at := data
+		for i := range payloads {
+			n := int(binary.LittleEndian.Uint64(lens[8*i:]))
+			payloads[i] = pyMemory(at, n)
+			at += uintptr(n)
+		}
+		if err := j.Submit(first, payloads); err != nil {
+			return 0, newPyError(ErrKindValueError, "%v", err)
+		}
+		return count, nil
+	})
 }
 
 // JobSetLength says how many tasks the job has.
 func JobSetLength(job int64, n int) (ok bool, err error) {
-	defer recoverInto(&err)
-	j, err := get[*taskpool.Job](job)
-	if err != nil {
-		return false, err
-	}
-	if err := j.SetLength(n); err != nil {
-		return false, newPyError("ValueError", "%v", err)
-	}
-	return true, nil
+	return with(job, func(j *taskpool.Job) (ok bool, err error) {
+		if err := j.SetLength(n); err != nil {
+			return false, newPyError(ErrKindValueError, "%v", err)
+		}
+		return true, nil
+	})
 }
 
 // JobFail records for task index a result of the given status (1: the pickled exception
 // at addr, n bytes) that no worker produced.
 func JobFail(job int64, index int, status int, addr uintptr, n int) (ok bool, err error) {
-	defer recoverInto(&err)
-	j, err := get[*taskpool.Job](job)
-	if err != nil {
-		return false, err
-	}
-	if err := j.Fail(index, taskpool.Status(status), pyMemory(addr, n)); err != nil {
-		return false, newPyError("ValueError", "%v", err)
-	}
-	return true, nil
+	return with(job, func(j *taskpool.Job) (ok bool, err error) {
+		if err := j.Fail(index, taskpool.Status(status), pyMemory(addr, n)); err != nil {
+			return false, newPyError(ErrKindValueError, "%v", err)
+		}
+		return true, nil
+	})
 }
 
 // JobWait waits up to timeoutMs (negative: forever) until every task of the job has a
 // result; false if the time ran out first.
 func JobWait(job int64, timeoutMs int) (done bool, err error) {
-	defer recoverInto(&err)
 	passThroughScheduler()
-	j, err := get[*taskpool.Job](job)
-	if err != nil {
-		return false, err
-	}
-	return j.Wait(millis(timeoutMs)), nil
+	return with(job, func(j *taskpool.Job) (done bool, err error) { return j.Wait(millis(timeoutMs)), nil })
 }
 
 // JobTake waits up to timeoutMs for results not taken yet (mode: TakeOrdered,
-// TakeUnordered or TakeOutcome) and copies as many as fit into the capacity bytes at
-// addr, back to back; for each it writes two uint64 at lens (at most max pairs):
-// index<<8 | status, and length. Returns the count, count | JobSpliced (see there),
-// JobTimedOut, JobExhausted, or JobNeedRoom - n when the next result needs n bytes.
+// TakeUnordered or TakeOutcome, as taskpool.TakeMode says) and copies as many as fit
+// into the capacity bytes at addr, back to back; for each it writes two uint64 at lens
+// (at most max pairs): index<<8 | status, and length. Returns the count, count |
+// JobSpliced (see there), JobTimedOut, JobExhausted, or JobNeedRoom - n when the next
+// result needs n bytes.
 func JobTake(job int64, mode int, addr uintptr, capacity int, lens uintptr, max int, timeoutMs int) (r int64, err error) {
-	defer recoverInto(&err)
 	passThroughScheduler()
-	j, err := get[*taskpool.Job](job)
-	if err != nil {
-		return 0, err
-	}
-	buf := pyMemory(addr, capacity)
-	table := pyMemory(lens, 16*max)
-	used, count, need, allOK := 0, 0, 0, true
-	visit := func(index int, status taskpool.Status, payload []byte) bool {
-		if count == max || used+len(payload) > capacity {
-			if count == 0 {
-				need = len(payload)
-			}
-			return false
-		}
-		copy(buf[used:], payload)
-		binary.LittleEndian.PutUint64(table[16*count:], uint64(index)<<8|uint64(status))
-		binary.LittleEndian.PutUint64(table[16*count+8:], uint64(len(payload)))
-		used += len(payload)
-		count++
-		allOK = allOK && status == taskpool.StatusOK
-		return true
-	}
-	if mode == TakeOutcome {
-		if !j.Wait(millis(timeoutMs)) {
+	return with(job, func(j *taskpool.Job) (int64, error) {
+		b, err := j.TakeInto(taskpool.TakeMode(mode), millis(timeoutMs), pyMemory(addr, capacity),
+			pyMemory(lens, taskpool.EntrySize*max))
+		switch {
+		case errors.Is(err, taskpool.ErrTimeout):
 			return JobTimedOut, nil
+		case errors.Is(err, taskpool.ErrExhausted):
+			return JobExhausted, nil
+		case err != nil:
+			return 0, newPyError(ErrKindSystemError, "%v", err)
+		case b.Count == 0 && b.Need > 0:
+			return int64(JobNeedRoom - b.Need), nil
+		case b.Joined:
+			return int64(b.Count) | JobSpliced, nil
 		}
-		if fail := j.FirstFailure(); fail >= 0 {
-			status, payload, err := j.Result(fail)
-			if err != nil {
-				return 0, newPyError("SystemError", "%v", err)
-			}
-			if !visit(fail, status, payload) {
-				return int64(JobNeedRoom - need), nil
-			}
-			return 1, nil
-		}
-		timeoutMs = 0
-	}
-	_, err = j.Take(mode != TakeUnordered, millis(timeoutMs), visit)
-	switch {
-	case errors.Is(err, taskpool.ErrTimeout):
-		return JobTimedOut, nil
-	case errors.Is(err, taskpool.ErrExhausted):
-		return JobExhausted, nil
-	case err != nil:
-		return 0, newPyError("SystemError", "%v", err)
-	case count == 0 && need > 0:
-		return int64(JobNeedRoom - need), nil
-	case count > spliceMin && allOK && used/count <= spliceMaxAverage:
-		return spliceResults(buf, table, count, used), nil
-	}
-	return int64(count), nil
-}
-
-// spliceResults joins count result pickles lying back to back in buf[:used] into the
-// pickle of one list, if pickle.ConcatList can and it fits.
-func spliceResults(buf, table []byte, count, used int) int64 {
-	jb := joins.Get().(*joinBuffers)
-	defer joins.Put(jb)
-	items := jb.items[:0]
-	at := 0
-	for i := 0; i < count; i++ {
-		n := int(binary.LittleEndian.Uint64(table[16*i+8:]))
-		items = append(items, buf[at:at+n])
-		at += n
-	}
-	joined, ok := pickle.ConcatList(jb.joined[:0], items)
-	jb.items, jb.joined = items[:0], joined[:0]
-	if !ok || len(joined) > len(buf) {
-		return int64(count)
-	}
-	copy(buf, joined)
-	binary.LittleEndian.PutUint64(table[8:], uint64(len(joined)))
-	return int64(count) | JobSpliced
+		return int64(b.Count), nil
+	})
 }
 
 // JobCancel withdraws the job, as JobDrop does, if none of its tasks has been sent to a
 // worker yet; returns whether it did (Future.cancel).
 func JobCancel(job int64) (cancelled bool, err error) {
-	defer recoverInto(&err)
-	j, err := get[*taskpool.Job](job)
-	if err != nil {
-		return false, nil
-	}
-	if !j.Cancel() {
-		return false, nil
-	}
-	handles.drop(job)
-	jobIDs.Delete(poolJobKey{j.Pool(), j.ID()})
-	return true, nil
+	return withOr(job, false, func(j *taskpool.Job) (cancelled bool, err error) {
+		if !j.Cancel() {
+			return false, nil
+		}
+		handles.drop(job)
+		jobIDs.Delete(poolJobKey{j.Pool(), j.ID()})
+		return true, nil
+	})
 }
 
 // JobDrop forgets the job: tasks not yet sent are withdrawn, results still to come are
 // discarded. Returns whether none of its tasks had been sent. Dropping twice is harmless.
 func JobDrop(job int64) (none bool, err error) {
-	defer recoverInto(&err)
-	j, err := get[*taskpool.Job](job)
-	if err != nil {
-		return false, nil
-	}
-	handles.drop(job)
-	none = j.Drop()
-	jobIDs.Delete(poolJobKey{j.Pool(), j.ID()})
-	return none, nil
+	return withOr(job, false, func(j *taskpool.Job) (none bool, err error) {
+		handles.drop(job)
+		none = j.Drop()
+		jobIDs.Delete(poolJobKey{j.Pool(), j.ID()})
+		return none, nil
+	})
 }
 
 // QueueSetReadSpin sets how long gets of this process on queue h poll an empty queue
 // before they sleep (microseconds; 0: sleep at once). Pool workers do not spin: on a
 // machine with few CPUs the spinning worker holds a CPU the parent needs.
 func QueueSetReadSpin(h int64, micros int) (ok bool, err error) {
-	defer recoverInto(&err)
-	q, err := get[*gompx.Queue](h)
-	if err != nil {
-		return false, err
-	}
-	q.SetReadSpin(time.Duration(micros) * time.Microsecond)
-	return true, nil
+	return with(h, func(q *gompx.Queue) (ok bool, err error) {
+		pyapi.Reader(q).SetReadSpin(time.Duration(micros) * time.Microsecond)
+		return true, nil
+	})
 }

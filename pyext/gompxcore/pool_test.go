@@ -57,7 +57,7 @@ func TestPoolErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if err := c.call(); err == nil || !strings.Contains(err.Error(), c.want) {
+			if err := c.call(); err == nil || !strings.Contains(describe(err), c.want) {
 				t.Fatalf("err = %v, want one containing %q", err, c.want)
 			}
 		})

@@ -3,15 +3,13 @@ package gompxcore
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"math"
-	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/gompx/gompx/gompx"
+	"github.com/gompx/gompx/gompx/pyapi"
 	"golang.org/x/sys/unix"
 )
 
@@ -26,9 +24,9 @@ const StillRunning = math.MinInt32
 // Returns a process handle.
 func ProcessStart(specAddr uintptr, specLen int, bootAddr uintptr, bootLen int) (h int64, err error) {
 	defer recoverInto(&err)
-	cmd, err := parseProcessSpec(pyMemory(specAddr, specLen))
+	cmd, err := pyapi.ParseProcessSpec(pyMemory(specAddr, specLen))
 	if err != nil {
-		return 0, newPyError("ValueError", "bad process spec: %v", err)
+		return 0, newPyError(ErrKindValueError, "bad process spec: %v", err)
 	}
 	// Copied: the child reads it after this call returns and Python frees its buffer.
 	cmd.Bootstrap = bytes.Clone(pyMemory(bootAddr, bootLen))
@@ -39,134 +37,55 @@ func ProcessStart(specAddr uintptr, specLen int, bootAddr uintptr, bootLen int) 
 	return handles.put(p), nil
 }
 
-// parseProcessSpec reads the field list documented on ProcessStart.
-func parseProcessSpec(spec []byte) (gompx.Cmd, error) {
-	fields := strings.Split(strings.TrimSuffix(string(spec), "\x00"), "\x00")
-	next := func() (string, error) {
-		if len(fields) == 0 {
-			return "", errors.New("truncated")
-		}
-		f := fields[0]
-		fields = fields[1:]
-		return f, nil
-	}
-	list := func() ([]string, error) {
-		count, err := next()
-		if err != nil {
-			return nil, err
-		}
-		n, err := strconv.Atoi(count)
-		if err != nil || n < 0 || n > len(fields) {
-			return nil, fmt.Errorf("bad count %q", count)
-		}
-		out := fields[:n:n]
-		fields = fields[n:]
-		return out, nil
-	}
-	cmd := gompx.Cmd{Stdin: 0, Stdout: 1, Stderr: 2}
-	var err error
-	var killWithParent string
-	var files []string
-	if cmd.Path, err = next(); err != nil {
-		return cmd, err
-	}
-	if cmd.Dir, err = next(); err != nil {
-		return cmd, err
-	}
-	if killWithParent, err = next(); err != nil {
-		return cmd, err
-	}
-	cmd.KillWithParent = killWithParent == "1"
-	if files, err = list(); err != nil {
-		return cmd, err
-	}
-	for _, f := range files {
-		fd, err := strconv.Atoi(f)
-		if err != nil || fd < 0 {
-			return cmd, fmt.Errorf("bad descriptor %q", f)
-		}
-		cmd.Files = append(cmd.Files, fd)
-	}
-	if cmd.Args, err = list(); err != nil {
-		return cmd, err
-	}
-	if cmd.Env, err = list(); err != nil {
-		return cmd, err
-	}
-	if len(fields) != 0 {
-		return cmd, fmt.Errorf("%d unexpected trailing fields", len(fields))
-	}
-	return cmd, nil
-}
-
 // ProcessPid returns the child's process id.
 func ProcessPid(h int64) (pid int, err error) {
-	defer recoverInto(&err)
-	p, err := get[*gompx.Process](h)
-	if err != nil {
-		return 0, err
-	}
-	return p.Pid(), nil
+	return with(h, func(p *gompx.Process) (pid int, err error) { return p.Pid(), nil })
 }
 
 // ProcessSentinel returns a descriptor that becomes readable when the child exits.
 func ProcessSentinel(h int64) (fd int, err error) {
-	defer recoverInto(&err)
-	p, err := get[*gompx.Process](h)
-	if err != nil {
-		return -1, err
-	}
-	return p.Sentinel(), nil
+	return with(h, func(p *gompx.Process) (fd int, err error) { return p.Sentinel(), nil })
 }
 
 // ProcessWait waits up to timeoutMs (negative: forever) and returns the exit code (the
 // status, or -signum), or StillRunning (also when a signal ended the wait early on the
 // main thread: wait again for the rest).
 func ProcessWait(h int64, timeoutMs int) (code int, err error) {
-	defer recoverInto(&err)
-	p, err := get[*gompx.Process](h)
-	if err != nil {
-		return 0, err
-	}
-	if timeoutMs == 0 {
-		code, exited, err := p.Poll()
-		if err != nil {
-			return 0, translate(err)
+	return with(h, func(p *gompx.Process) (code int, err error) {
+		if timeoutMs == 0 {
+			code, exited, err := p.Poll()
+			if err != nil {
+				return 0, translate(err)
+			}
+			if !exited {
+				return StillRunning, nil
+			}
+			return code, nil
 		}
-		if !exited {
+		code, err = p.Wait(millis(timeoutMs))
+		if errors.Is(err, gompx.ErrWaitTimeout) || interrupted(err) {
 			return StillRunning, nil
 		}
-		return code, nil
-	}
-	code, err = p.Wait(millis(timeoutMs))
-	if errors.Is(err, gompx.ErrWaitTimeout) || interrupted(err) {
-		return StillRunning, nil
-	}
-	return code, translate(err)
+		return code, translate(err)
+	})
 }
 
 // ProcessSignal sends signal sig to the child; a child that already exited is left alone.
 func ProcessSignal(h int64, sig int) (ok bool, err error) {
-	defer recoverInto(&err)
-	p, err := get[*gompx.Process](h)
-	if err != nil {
-		return false, err
-	}
-	return true, translate(p.Signal(syscall.Signal(sig)))
+	return with(h, func(p *gompx.Process) (ok bool, err error) {
+		return true, translate(p.Signal(syscall.Signal(sig)))
+	})
 }
 
 // ProcessClose releases the process handle and its sentinel. The child must have exited.
 func ProcessClose(h int64) (ok bool, err error) {
-	defer recoverInto(&err)
-	p, err := get[*gompx.Process](h)
-	if err != nil {
+	return withOr(h, true, func(p *gompx.Process) (ok bool, err error) {
+		if err := p.Close(); err != nil {
+			return false, newPyError(ErrKindValueError, "Cannot close a process while it is still running. You should first call join() or terminate().")
+		}
+		handles.drop(h)
 		return true, nil
-	}
-	if err := p.Close(); err != nil {
-		return false, newPyError("ValueError", "Cannot close a process while it is still running. You should first call join() or terminate().")
-	}
-	handles.drop(h)
-	return true, nil
+	})
 }
 
 // PidfdOpen returns a descriptor that becomes readable when process pid exits (used for
@@ -198,14 +117,14 @@ func WatchParent(pidfd int, graceMs int) (ok bool, err error) {
 	parentWatch.Lock()
 	defer parentWatch.Unlock()
 	if parentWatch.w != nil {
-		return false, newPyError("RuntimeError", "this process already watches its parent")
+		return false, newPyError(ErrKindRuntimeError, "this process already watches its parent")
 	}
 	if graceMs < 0 {
-		return false, newPyError("ValueError", "negative grace period %d ms", graceMs)
+		return false, newPyError(ErrKindValueError, "negative grace period %d ms", graceMs)
 	}
 	w, err := gompx.WatchParentPidfd(pidfd, time.Duration(graceMs)*time.Millisecond)
 	if errors.Is(err, gompx.ErrNotMainThread) {
-		return false, newPyError("RuntimeError", "%v", err)
+		return false, newPyError(ErrKindRuntimeError, "%v", err)
 	}
 	if err != nil {
 		return false, translate(err)
@@ -221,7 +140,7 @@ func OrphanGraceMs(value string) (ms int, err error) {
 	defer recoverInto(&err)
 	grace, err := gompx.ParseOrphanGrace(value)
 	if err != nil {
-		return 0, newPyError("ValueError", "%v", err)
+		return 0, newPyError(ErrKindValueError, "%v", err)
 	}
 	return int(grace / time.Millisecond), nil
 }

@@ -4,9 +4,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"sync"
-	"time"
 
 	"github.com/gompx/gompx/gompx"
+	"github.com/gompx/gompx/gompx/pyapi"
 	"github.com/gompx/gompx/pickle"
 )
 
@@ -30,7 +30,7 @@ func QueueNew(maxsize int64, capacity int64) (h int64, err error) {
 	}
 	q, err := gompx.NewQueue(gompx.QueueOptions{MaxSize: int(maxsize), Capacity: capacity})
 	if err != nil {
-		return 0, newPyError("ValueError", "%v", err)
+		return 0, newPyError(ErrKindValueError, "%v", err)
 	}
 	return handles.put(q), nil
 }
@@ -48,198 +48,95 @@ func QueueImport(fd int) (h int64, err error) {
 
 // QueueFileno returns the queue's file descriptor, to pass to a child.
 func QueueFileno(h int64) (fd int, err error) {
-	defer recoverInto(&err)
-	q, err := get[*gompx.Queue](h)
-	if err != nil {
-		return -1, err
-	}
-	return q.Fd(), nil
+	return with(h, func(q *gompx.Queue) (fd int, err error) { return q.Fd(), nil })
 }
 
 // QueueClose stops this process's use of the queue (Queue.close): the handle stays
 // valid for QueueFlush, and the memory is released once the pending messages are in.
 // Closing twice is harmless.
 func QueueClose(h int64) (ok bool, err error) {
-	defer recoverInto(&err)
-	q, err := get[*gompx.Queue](h)
-	if err != nil {
-		return true, nil
-	}
-	return true, q.Close()
+	return withOr(h, true, func(q *gompx.Queue) (ok bool, err error) { return true, q.Close() })
 }
 
-// queuesAtExit remembers, for QueueFlushAll, the queues whose handles were dropped while
-// their messages were still waiting for room, and the queues whose owner called
-// cancel_join_thread.
-var queuesAtExit = struct {
-	sync.Mutex
-	dropped   []*gompx.Queue
-	cancelled map[*gompx.Queue]bool
-}{cancelled: make(map[*gompx.Queue]bool)}
+// atExit is what becomes of this process's pending queue messages at exit.
+var atExit pyapi.ExitFlush
 
 // QueueDrop closes the queue and forgets the handle (the Python object is gone). Its
 // pending messages, if any, are still flushed, and waited for by QueueFlushAll.
 func QueueDrop(h int64) (ok bool, err error) {
-	defer recoverInto(&err)
-	q, err := get[*gompx.Queue](h)
-	if err != nil {
+	return withOr(h, true, func(q *gompx.Queue) (bool, error) {
+		handles.drop(h)
+		q.Close()
+		atExit.Dropped(q)
 		return true, nil
-	}
-	handles.drop(h)
-	q.Close()
-	if q.Pending() > 0 {
-		queuesAtExit.Lock()
-		queuesAtExit.dropped = append(queuesAtExit.dropped, q)
-		queuesAtExit.Unlock()
-	}
-	return true, nil
+	})
 }
 
 // QueueCancelJoin makes QueueFlushAll skip this queue (cancel_join_thread): at exit its
 // pending messages are dropped instead of waited for.
 func QueueCancelJoin(h int64) (ok bool, err error) {
-	defer recoverInto(&err)
-	q, err := get[*gompx.Queue](h)
-	if err != nil {
-		return false, err
-	}
-	queuesAtExit.Lock()
-	queuesAtExit.cancelled[q] = true
-	queuesAtExit.Unlock()
-	return true, nil
+	return with(h, func(q *gompx.Queue) (bool, error) { atExit.Cancel(q); return true, nil })
 }
 
 // QueueFlushAll waits, at interpreter exit, until the pending messages of every queue of
-// this process are in their queues, except for queues with cancel_join_thread, whose
-// pending messages are dropped. Returns the number of queues still pending when
-// timeoutMs (negative: forever) ran out.
+// this process are in their queues, as pyapi.ExitFlush rules. Returns the number of
+// queues still pending when timeoutMs (negative: forever) ran out.
 func QueueFlushAll(timeoutMs int) (left int, err error) {
 	defer recoverInto(&err)
-	var all []*gompx.Queue
+	var live []*gompx.Queue
 	handles.mu.RLock()
 	for _, obj := range handles.objs {
 		if q, ok := obj.(*gompx.Queue); ok {
-			all = append(all, q)
+			live = append(live, q)
 		}
 	}
 	handles.mu.RUnlock()
-	queuesAtExit.Lock()
-	all = append(all, queuesAtExit.dropped...)
-	cancelled := make([]bool, len(all))
-	for i, q := range all {
-		cancelled[i] = queuesAtExit.cancelled[q]
-	}
-	live := len(all) - len(queuesAtExit.dropped)
-	queuesAtExit.Unlock()
-	for i, q := range all {
-		switch {
-		case cancelled[i]:
-			q.AbandonPending()
-		case i >= live:
-			if !flushWhileConsumed(q, millis(timeoutMs)) {
-				left++
-			}
-		case !q.Flush(millis(timeoutMs)):
-			left++
-		}
-	}
-	return left, nil
-}
-
-// stalledAfter is how long a queue that this process no longer references may go
-// without any of its pending messages moving in before exit gives up on them.
-const stalledAfter = 2 * time.Second
-
-// progress remembers, per dropped queue, its pending count and since when it has not
-// changed, across the slices of QueueFlushAll.
-var progress = struct {
-	sync.Mutex
-	pending map[*gompx.Queue]int
-	since   map[*gompx.Queue]time.Time
-}{pending: make(map[*gompx.Queue]int), since: make(map[*gompx.Queue]time.Time)}
-
-// flushWhileConsumed waits for a dropped queue's pending messages as long as consumers
-// keep making room for them; once nobody has for stalledAfter, nobody will (no object in
-// this process can read them, as with a stdlib Queue whose pipe nobody reads), and they
-// are dropped rather than hanging the exit.
-func flushWhileConsumed(q *gompx.Queue, timeout time.Duration) bool {
-	if q.Flush(timeout) {
-		return true
-	}
-	pending, now := q.Pending(), time.Now()
-	progress.Lock()
-	defer progress.Unlock()
-	if last, seen := progress.pending[q]; !seen || last != pending {
-		progress.pending[q], progress.since[q] = pending, now
-		return false
-	}
-	if now.Sub(progress.since[q]) < stalledAfter {
-		return false
-	}
-	q.AbandonPending()
-	return true
+	return atExit.FlushAll(live, millis(timeoutMs)), nil
 }
 
 // QueuePut puts the n bytes at addr as one message of the given kind, waiting up to
 // timeoutMs (negative: forever) for room in a bounded queue. Returns 0, or QueueTimedOut.
 func QueuePut(h int64, addr uintptr, n int, kind int, timeoutMs int) (r int, err error) {
-	defer recoverInto(&err)
 	passThroughScheduler()
-	q, err := get[*gompx.Queue](h)
-	if err != nil {
-		return 0, err
-	}
-	return putResult(q.Send(gompx.MessageKind(kind), millis(timeoutMs), pyMemory(addr, n)))
+	return with(h, func(q *gompx.Queue) (r int, err error) {
+		return putResult(q.Send(gompx.MessageKind(kind), millis(timeoutMs), pyMemory(addr, n)))
+	})
 }
 
 // QueuePutSegments puts one message whose payload is nsegs pieces of memory, described
 // at segs as nsegs pairs of uint64 (address, length).
 func QueuePutSegments(h int64, segs uintptr, nsegs int, kind int, timeoutMs int) (r int, err error) {
-	defer recoverInto(&err)
-	q, err := get[*gompx.Queue](h)
-	if err != nil {
-		return 0, err
-	}
-	return putResult(q.Send(gompx.MessageKind(kind), millis(timeoutMs), segments(segs, nsegs)...))
+	return with(h, func(q *gompx.Queue) (r int, err error) {
+		return putResult(q.Send(gompx.MessageKind(kind), millis(timeoutMs), segments(segs, nsegs)...))
+	})
 }
 
 // QueuePutBatch puts count messages of the given kind: their payloads lie back to back
 // at data, their lengths are count uint64 at lengths. Returns how many went in (all of
 // them unless a bounded queue stayed full past timeoutMs).
 func QueuePutBatch(h int64, data uintptr, lengths uintptr, count int, kind int, timeoutMs int) (done int, err error) {
-	defer recoverInto(&err)
 	passThroughScheduler()
-	q, err := get[*gompx.Queue](h)
-	if err != nil {
-		return 0, err
-	}
-	lens := pyMemory(lengths, 8*count)
-	msgs := make([][]byte, count)
-	at := data
-	for i := range msgs {
-		n := int(binary.LittleEndian.Uint64(lens[8*i:]))
-		msgs[i] = pyMemory(at, n)
-		at += uintptr(n)
-	}
-	done, err = q.SendBatch(gompx.MessageKind(kind), millis(timeoutMs), msgs)
-	if errors.Is(err, gompx.ErrQueueFull) || interrupted(err) {
-		return done, nil
-	}
-	return done, translateQueue(err)
+	return with(h, func(q *gompx.Queue) (done int, err error) {
+		lens := pyMemory(lengths, 8*count)
+		msgs := make([][]byte, count)
+		at := data
+		for i := range msgs {
+			n := int(binary.LittleEndian.Uint64(lens[8*i:]))
+			msgs[i] = pyMemory(at, n)
+			at += uintptr(n)
+		}
+		done, err = q.SendBatch(gompx.MessageKind(kind), millis(timeoutMs), msgs)
+		if errors.Is(err, gompx.ErrQueueFull) || interrupted(err) {
+			return done, nil
+		}
+		return done, translateQueue(err)
+	})
 }
 
-// splitters and joins keep the memory of batch calls for the next ones: a batch of small
-// messages would otherwise allocate a few bytes per message per call, and the collector's
-// work on that cost more than the batch itself.
-var (
-	splitters = sync.Pool{New: func() any { return new(pickle.ListSplitter) }}
-	joins     = sync.Pool{New: func() any { return new(joinBuffers) }}
-)
-
-type joinBuffers struct {
-	items  [][]byte
-	joined []byte
-}
+// splitters keep the memory of batch calls for the next ones: a batch of small messages
+// would otherwise allocate a few bytes per message per call, and the collector's work on
+// that cost more than the batch itself.
+var splitters = sync.Pool{New: func() any { return new(pickle.ListSplitter) }}
 
 // QueueUnsplittable is what QueuePutList returns for a pickle that pickle.SplitList
 // cannot cut into items: nothing was put; pickle the items one by one.
@@ -250,23 +147,20 @@ const QueueUnsplittable = -4
 // with one dumps() call. Returns how many went in (all of them unless a bounded queue
 // stayed full past timeoutMs), or QueueUnsplittable.
 func QueuePutList(h int64, addr uintptr, n int, timeoutMs int) (done int, err error) {
-	defer recoverInto(&err)
 	passThroughScheduler()
-	q, err := get[*gompx.Queue](h)
-	if err != nil {
-		return 0, err
-	}
-	splitter := splitters.Get().(*pickle.ListSplitter)
-	defer splitters.Put(splitter)
-	items, ok := splitter.Split(pyMemory(addr, n))
-	if !ok {
-		return QueueUnsplittable, nil
-	}
-	done, err = q.SendBatch(gompx.KindPickle, millis(timeoutMs), items)
-	if errors.Is(err, gompx.ErrQueueFull) || interrupted(err) {
-		return done, nil
-	}
-	return done, translateQueue(err)
+	return with(h, func(q *gompx.Queue) (done int, err error) {
+		splitter := splitters.Get().(*pickle.ListSplitter)
+		defer splitters.Put(splitter)
+		items, ok := splitter.Split(pyMemory(addr, n))
+		if !ok {
+			return QueueUnsplittable, nil
+		}
+		done, err = q.SendBatch(gompx.KindPickle, millis(timeoutMs), items)
+		if errors.Is(err, gompx.ErrQueueFull) || interrupted(err) {
+			return done, nil
+		}
+		return done, translateQueue(err)
+	})
 }
 
 func putResult(err error) (int, error) {
@@ -291,69 +185,47 @@ func segments(addr uintptr, n int) [][]byte {
 // QueueHeldBase - (length<<8 | kind): read it with QueueGetInto or drop the hold with
 // QueueGetAbort. QueueTimedOut: nothing came in time; QueueTorn: get again.
 func QueueGet(h int64, addr uintptr, capacity int, timeoutMs int) (r int64, err error) {
-	defer recoverInto(&err)
 	passThroughScheduler()
-	q, kind, n, r, err := beginGet(h, addr, capacity, timeoutMs)
-	if q == nil {
-		return r, err
-	}
-	code := int64(n)<<8 | int64(kind)
-	err = q.ReadMessage(pyMemory(addr, n))
-	q.EndRead()
-	if errors.Is(err, gompx.ErrMessageTorn) {
-		return QueueTorn, nil
-	}
-	return code, translateQueue(err)
+	return with(h, func(q *gompx.Queue) (int64, error) {
+		var code [8]byte
+		b, err := pyapi.ReceiveMany(q, millis(timeoutMs), pyMemory(addr, capacity), code[:])
+		return received(b, err, int64(binary.LittleEndian.Uint64(code[:])))
+	})
 }
 
-// beginGet waits for a message for QueueGet and QueueGetMany. It returns the queue with
-// the read begun and the message's kind and length; or a nil queue and the result to
-// return at once: QueueTimedOut, or a held message longer than capacity, whose start it
-// copied to addr.
-func beginGet(h int64, addr uintptr, capacity, timeoutMs int) (*gompx.Queue, gompx.MessageKind, int, int64, error) {
-	q, err := get[*gompx.Queue](h)
-	if err != nil {
-		return nil, 0, 0, 0, err
-	}
-	kind, n, err := q.BeginRead(millis(timeoutMs))
+// received is the result of QueueGet and QueueGetMany for what pyapi.ReceiveMany got;
+// ok is the result when it got messages.
+func received(b pyapi.Batch, err error, ok int64) (int64, error) {
 	switch {
 	case errors.Is(err, gompx.ErrQueueEmpty), interrupted(err):
-		return nil, 0, 0, QueueTimedOut, nil
+		return QueueTimedOut, nil
 	case err != nil:
-		return nil, 0, 0, 0, translateQueue(err)
-	case n > capacity:
-		q.PeekMessage(pyMemory(addr, capacity))
-		return nil, 0, 0, QueueHeldBase - (int64(n)<<8 | int64(kind)), nil
+		return 0, translateQueue(err)
+	case b.Held:
+		return QueueHeldBase - (int64(b.Len)<<8 | int64(b.Kind)), nil
+	case b.Torn:
+		return QueueTorn, nil
 	}
-	return q, kind, n, 0, nil
+	return ok, nil
 }
 
 // QueueGetInto reads the held message into nsegs pieces of memory described at segs as
 // (address, length) uint64 pairs whose lengths add up to its length, and releases the
 // hold. Returns 0, or QueueTorn (the message is gone: get again).
 func QueueGetInto(h int64, segs uintptr, nsegs int) (r int, err error) {
-	defer recoverInto(&err)
-	q, err := get[*gompx.Queue](h)
-	if err != nil {
-		return 0, err
-	}
-	defer q.EndRead()
-	err = q.ReadMessage(segments(segs, nsegs)...)
-	if errors.Is(err, gompx.ErrMessageTorn) {
-		return QueueTorn, nil
-	}
-	return 0, translateQueue(err)
+	return with(h, func(q *gompx.Queue) (r int, err error) {
+		defer pyapi.Reader(q).EndRead()
+		err = pyapi.Reader(q).ReadMessage(segments(segs, nsegs)...)
+		if errors.Is(err, gompx.ErrMessageTorn) {
+			return QueueTorn, nil
+		}
+		return 0, translateQueue(err)
+	})
 }
 
 // QueueGetAbort releases a hold without consuming the message.
 func QueueGetAbort(h int64) (ok bool, err error) {
-	defer recoverInto(&err)
-	q, err := get[*gompx.Queue](h)
-	if err != nil {
-		return false, err
-	}
-	q.EndRead()
-	return true, nil
+	return with(h, func(q *gompx.Queue) (ok bool, err error) { pyapi.Reader(q).EndRead(); return true, nil })
 }
 
 // QueueSpliced flags a QueueGetMany result whose messages were pickles joined into the
@@ -367,133 +239,60 @@ const QueueSpliced = 1 << 40
 // are all pickles that pickle.ConcatList can join, the result is count | QueueSpliced
 // and addr holds the pickle of the list of them, so Python loads the batch in one call.
 func QueueGetMany(h int64, addr uintptr, capacity int, lengths uintptr, max int, timeoutMs int) (r int64, err error) {
-	defer recoverInto(&err)
 	passThroughScheduler()
-	q, kind, n, r, err := beginGet(h, addr, capacity, timeoutMs)
-	if q == nil {
-		return r, err
-	}
-	defer q.EndRead()
-	buf := pyMemory(addr, capacity)
-	lens := pyMemory(lengths, 8*max)
-	count, used, pickles := 0, 0, true
-	defer func() {
-		if err == nil && r > 1 && pickles {
-			r = splice(buf, lens, int(r), used)
+	return with(h, func(q *gompx.Queue) (int64, error) {
+		b, err := pyapi.ReceiveMany(q, millis(timeoutMs), pyMemory(addr, capacity), pyMemory(lengths, 8*max))
+		if b.Joined {
+			return received(b, err, int64(b.Count)|QueueSpliced)
 		}
-	}()
-	for {
-		if err := q.ReadMessage(buf[used : used+n]); err != nil {
-			if errors.Is(err, gompx.ErrMessageTorn) {
-				if count == 0 {
-					return QueueTorn, nil
-				}
-				return int64(count), nil
-			}
-			return 0, translateQueue(err)
-		}
-		binary.LittleEndian.PutUint64(lens[8*count:], uint64(n)<<8|uint64(kind))
-		pickles = pickles && kind == gompx.KindPickle
-		used += n
-		count++
-		if count == max {
-			return int64(count), nil
-		}
-		var ok bool
-		if kind, n, ok = q.NextMessage(); !ok || n > capacity-used {
-			return int64(count), nil
-		}
-	}
-}
-
-// splice replaces count pickles lying back to back in buf[:used] (lengths in lens) with
-// the pickle of the list of them, if pickle.ConcatList can join them; it returns the
-// QueueGetMany result for either case.
-func splice(buf, lens []byte, count, used int) int64 {
-	jb := joins.Get().(*joinBuffers)
-	defer joins.Put(jb)
-	items := jb.items[:0]
-	at := 0
-	for i := 0; i < count; i++ {
-		n := int(binary.LittleEndian.Uint64(lens[8*i:]) >> 8)
-		items = append(items, buf[at:at+n])
-		at += n
-	}
-	joined, ok := pickle.ConcatList(jb.joined[:0], items)
-	jb.items, jb.joined = items[:0], joined[:0]
-	if !ok || len(joined) > len(buf) {
-		return int64(count)
-	}
-	copy(buf, joined)
-	binary.LittleEndian.PutUint64(lens, uint64(len(joined)))
-	return int64(count) | QueueSpliced
+		return received(b, err, int64(b.Count))
+	})
 }
 
 // QueueLen returns the number of messages in the queue.
 func QueueLen(h int64) (n int64, err error) {
-	defer recoverInto(&err)
-	q, err := get[*gompx.Queue](h)
-	if err != nil {
-		return 0, err
-	}
-	return int64(q.Len()), nil
+	return with(h, func(q *gompx.Queue) (n int64, err error) { return int64(q.Len()), nil })
 }
 
 // QueueUsed reports whether this process has put into the queue through this handle
 // (CPython's Queue.close closes its pipe only then).
 func QueueUsed(h int64) (used bool, err error) {
-	defer recoverInto(&err)
-	q, err := get[*gompx.Queue](h)
-	if err != nil {
-		return false, err
-	}
-	return q.Used(), nil
+	return with(h, func(q *gompx.Queue) (used bool, err error) { return q.Used(), nil })
 }
 
 // QueueTaskDone marks one message as processed (JoinableQueue.task_done).
 func QueueTaskDone(h int64) (ok bool, err error) {
-	defer recoverInto(&err)
-	q, err := get[*gompx.Queue](h)
-	if err != nil {
-		return false, err
-	}
-	if err := q.TaskDone(); errors.Is(err, gompx.ErrTaskDone) {
-		return false, newPyError("ValueError", "task_done() called too many times")
-	} else if err != nil {
-		return false, translateQueue(err)
-	}
-	return true, nil
+	return with(h, func(q *gompx.Queue) (ok bool, err error) {
+		if err := q.TaskDone(); errors.Is(err, gompx.ErrTaskDone) {
+			return false, newPyError(ErrKindValueError, "task_done() called too many times")
+		} else if err != nil {
+			return false, translateQueue(err)
+		}
+		return true, nil
+	})
 }
 
 // QueueJoin waits up to timeoutMs (negative: forever) until every message put has been
 // marked done; false if the time ran out first.
 func QueueJoin(h int64, timeoutMs int) (done bool, err error) {
-	defer recoverInto(&err)
-	q, err := get[*gompx.Queue](h)
-	if err != nil {
-		return false, err
-	}
-	done, err = q.Join(millis(timeoutMs))
-	if interrupted(err) {
-		return false, nil
-	}
-	return done, translateQueue(err)
+	return with(h, func(q *gompx.Queue) (done bool, err error) {
+		done, err = q.Join(millis(timeoutMs))
+		if interrupted(err) {
+			return false, nil
+		}
+		return done, translateQueue(err)
+	})
 }
 
 // QueueFlush waits up to timeoutMs (negative: forever) until this process's messages
 // waiting for room are in the queue (join_thread); false if the time ran out first.
 func QueueFlush(h int64, timeoutMs int) (done bool, err error) {
-	defer recoverInto(&err)
-	q, err := get[*gompx.Queue](h)
-	if err != nil {
-		return true, nil
-	}
-	return q.Flush(millis(timeoutMs)), nil
+	return withOr(h, true, func(q *gompx.Queue) (done bool, err error) { return q.Flush(millis(timeoutMs)), nil })
 }
 
 func translateQueue(err error) error {
 	if errors.Is(err, gompx.ErrQueueClosed) {
-		return newPyError("ValueError", "queue is closed")
+		return newPyError(ErrKindValueError, "queue is closed")
 	}
 	return translate(err)
 }

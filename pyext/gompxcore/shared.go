@@ -14,7 +14,7 @@ func SharedAlloc(size int) (h int64, err error) {
 	defer recoverInto(&err)
 	b, err := gompx.AllocShared(size)
 	if err != nil {
-		return 0, newPyError("MemoryError", "%v", err)
+		return 0, newPyError(ErrKindMemoryError, "%v", err)
 	}
 	return handles.put(b), nil
 }
@@ -32,43 +32,25 @@ func SharedOpen(fd int, offset int64) (h int64, err error) {
 
 // SharedFd is the descriptor of the arena file holding the block.
 func SharedFd(h int64) (fd int, err error) {
-	defer recoverInto(&err)
-	b, err := get[*gompx.SharedBlock](h)
-	if err != nil {
-		return -1, err
-	}
-	return b.Ref().Fd, nil
+	return with(h, func(b *gompx.SharedBlock) (fd int, err error) { return b.Ref().Fd, nil })
 }
 
 // SharedOffset is the offset of the block's data in its arena file.
 func SharedOffset(h int64) (off int64, err error) {
-	defer recoverInto(&err)
-	b, err := get[*gompx.SharedBlock](h)
-	if err != nil {
-		return -1, err
-	}
-	return b.Ref().Offset, nil
+	return with(h, func(b *gompx.SharedBlock) (off int64, err error) { return b.Ref().Offset, nil })
 }
 
 // SharedRetain adds a reference for a process the block is being sent to.
 func SharedRetain(h int64) (ok bool, err error) {
-	defer recoverInto(&err)
-	b, err := get[*gompx.SharedBlock](h)
-	if err != nil {
-		return false, err
-	}
-	return true, translate(b.Retain())
+	return with(h, func(b *gompx.SharedBlock) (ok bool, err error) { return true, translate(b.Retain()) })
 }
 
 // SharedClose drops this process's reference and the handle; harmless twice.
 func SharedClose(h int64) (ok bool, err error) {
-	defer recoverInto(&err)
-	b, err := get[*gompx.SharedBlock](h)
-	if err != nil {
-		return false, nil
-	}
-	handles.drop(h)
-	return true, translate(b.Close())
+	return withOr(h, false, func(b *gompx.SharedBlock) (ok bool, err error) {
+		handles.drop(h)
+		return true, translate(b.Close())
+	})
 }
 
 // SharedHeapNew returns a handle to a new, empty heap (multiprocessing.heap.Heap()): its
@@ -88,45 +70,34 @@ func SharedHeapProcess() (h int64, err error) {
 // SharedHeapAlloc returns a handle to a new block of at least size zeroed bytes from the
 // heap, a block handle as SharedAlloc's. MemoryError when no arena has room.
 func SharedHeapAlloc(heap int64, size int) (h int64, err error) {
-	defer recoverInto(&err)
-	hp, err := get[*gompx.SharedHeap](heap)
-	if err != nil {
-		return 0, err
-	}
-	if size < 0 {
-		return 0, newPyError("ValueError", "Size %d out of range", size)
-	}
-	b, err := hp.Alloc(size)
-	if errors.Is(err, gompx.ErrHeapClosed) {
-		return 0, newPyError("ValueError", "%v", err)
-	}
-	if err != nil {
-		return 0, newPyError("MemoryError", "%v", err)
-	}
-	return handles.put(b), nil
+	return with(heap, func(hp *gompx.SharedHeap) (h int64, err error) {
+		if size < 0 {
+			return 0, newPyError(ErrKindValueError, "Size %d out of range", size)
+		}
+		b, err := hp.Alloc(size)
+		if errors.Is(err, gompx.ErrHeapClosed) {
+			return 0, newPyError(ErrKindValueError, "%v", err)
+		}
+		if err != nil {
+			return 0, newPyError(ErrKindMemoryError, "%v", err)
+		}
+		return handles.put(b), nil
+	})
 }
 
 // SharedHeapSetKeep sets the size under which an arena of the heap whose blocks are all
 // freed keeps them, memory and all, for reuse instead of giving its memory back (CPython's
 // Heap._DISCARD_FREE_SPACE_LARGER_THAN; 0: give every emptied arena back).
 func SharedHeapSetKeep(heap int64, bytes int64) (ok bool, err error) {
-	defer recoverInto(&err)
-	hp, err := get[*gompx.SharedHeap](heap)
-	if err != nil {
-		return false, err
-	}
-	hp.SetKeep(bytes)
-	return true, nil
+	return with(heap, func(hp *gompx.SharedHeap) (ok bool, err error) {
+		hp.SetKeep(bytes)
+		return true, nil
+	})
 }
 
 // SharedHeapKeep is the heap's SharedHeapSetKeep setting (4 MiB unless set).
 func SharedHeapKeep(heap int64) (bytes int64, err error) {
-	defer recoverInto(&err)
-	hp, err := get[*gompx.SharedHeap](heap)
-	if err != nil {
-		return 0, err
-	}
-	return hp.Keep(), nil
+	return with(heap, func(hp *gompx.SharedHeap) (bytes int64, err error) { return hp.Keep(), nil })
 }
 
 // heapBlock finds the block handle block and checks that heap allocated it.
@@ -137,10 +108,10 @@ func heapBlock(heap, block int64) (*gompx.SharedHeap, *gompx.SharedBlock, error)
 	}
 	b, err := get[*gompx.SharedBlock](block)
 	if err != nil {
-		return nil, nil, newPyError("ValueError", "block %d is no live block: freed already, or never allocated", block)
+		return nil, nil, newPyError(ErrKindValueError, "block %d is no live block: freed already, or never allocated", block)
 	}
 	if !hp.Owns(b) {
-		return nil, nil, newPyError("ValueError", "block %d was allocated by another heap", block)
+		return nil, nil, newPyError(ErrKindValueError, "block %d was allocated by another heap", block)
 	}
 	return hp, b, nil
 }
@@ -175,47 +146,41 @@ func SharedHeapFree(heap, block int64) (ok bool, err error) {
 // Then a line per block, in address order, "START STOP free" or "START STOP used": its
 // extent (header included) counted from BASE. The blocks tile [0, SIZE).
 func SharedHeapBlocks(heap int64) (desc string, err error) {
-	defer recoverInto(&err)
-	hp, err := get[*gompx.SharedHeap](heap)
-	if err != nil {
-		return "", err
-	}
-	arenas, err := hp.Arenas()
-	if err != nil {
-		return "", newPyError("SystemError", "%v", err)
-	}
-	var out []byte
-	for _, a := range arenas {
-		if len(a.Blocks) == 0 {
-			continue
+	return with(heap, func(hp *gompx.SharedHeap) (desc string, err error) {
+		arenas, err := hp.Arenas()
+		if err != nil {
+			return "", newPyError(ErrKindSystemError, "%v", err)
 		}
-		out = fmt.Appendf(out, "arena %d %d %d\n", a.Fd, a.Start, a.End-a.Start)
-		for _, b := range a.Blocks {
-			state := " used\n"
-			if b.Free {
-				state = " free\n"
+		var out []byte
+		for _, a := range arenas {
+			if len(a.Blocks) == 0 {
+				continue
 			}
-			out = strconv.AppendInt(out, b.Offset-a.Start, 10)
-			out = append(out, ' ')
-			out = strconv.AppendInt(out, b.Offset-a.Start+b.Size, 10)
-			out = append(out, state...)
+			out = fmt.Appendf(out, "arena %d %d %d\n", a.Fd, a.Start, a.End-a.Start)
+			for _, b := range a.Blocks {
+				state := " used\n"
+				if b.Free {
+					state = " free\n"
+				}
+				out = strconv.AppendInt(out, b.Offset-a.Start, 10)
+				out = append(out, ' ')
+				out = strconv.AppendInt(out, b.Offset-a.Start+b.Size, 10)
+				out = append(out, state...)
+			}
 		}
-	}
-	return string(out), nil
+		return string(out), nil
+	})
 }
 
 // SharedHeapClose forgets the heap handle. A heap of its own (not the process's) is
 // closed: its arenas without live blocks are unmapped and their files closed; blocks
 // still alive keep theirs. Harmless twice.
 func SharedHeapClose(heap int64) (ok bool, err error) {
-	defer recoverInto(&err)
-	hp, err := get[*gompx.SharedHeap](heap)
-	if err != nil {
-		return false, nil
-	}
-	handles.drop(heap)
-	if hp == gompx.ProcessHeap() {
-		return true, nil
-	}
-	return true, translate(hp.Close())
+	return withOr(heap, false, func(hp *gompx.SharedHeap) (ok bool, err error) {
+		handles.drop(heap)
+		if hp == gompx.ProcessHeap() {
+			return true, nil
+		}
+		return true, translate(hp.Close())
+	})
 }

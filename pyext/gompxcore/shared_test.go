@@ -7,7 +7,7 @@ import (
 
 func wantPyError(t *testing.T, what string, err error, prefix string) {
 	t.Helper()
-	if err == nil || !strings.HasPrefix(err.Error(), prefix) {
+	if err == nil || !strings.HasPrefix(describe(err), prefix) {
 		t.Fatalf("%s: %v, want an error starting %q", what, err, prefix)
 	}
 }

@@ -54,7 +54,7 @@ func SyncNew(kind, value, maxvalue int) (h int64, err error) {
 	case SyncKindSemaphore:
 		if maxvalue > 0 {
 			if value > maxvalue {
-				return 0, newPyError("ValueError", "semaphore value %d above its bound %d", value, maxvalue)
+				return 0, newPyError(ErrKindValueError, "semaphore value %d above its bound %d", value, maxvalue)
 			}
 			p, err = newBounded(value, maxvalue)
 		} else {
@@ -67,10 +67,10 @@ func SyncNew(kind, value, maxvalue int) (h int64, err error) {
 	case SyncKindBarrier:
 		p, err = gompx.NewBarrier(value)
 	default:
-		return 0, newPyError("ValueError", "unknown synchronization kind %d", kind)
+		return 0, newPyError(ErrKindValueError, "unknown synchronization kind %d", kind)
 	}
 	if err != nil {
-		return 0, newPyError("ValueError", "%v", err)
+		return 0, newPyError(ErrKindValueError, "%v", err)
 	}
 	return handles.put(p), nil
 }
@@ -105,7 +105,7 @@ func SyncOpen(kind, fd int, offset int64) (h int64, err error) {
 	case SyncKindBarrier:
 		p, err = gompx.OpenBarrier(ref)
 	default:
-		return 0, newPyError("ValueError", "unknown synchronization kind %d", kind)
+		return 0, newPyError(ErrKindValueError, "unknown synchronization kind %d", kind)
 	}
 	if err != nil {
 		return 0, translate(err)
@@ -115,72 +115,51 @@ func SyncOpen(kind, fd int, offset int64) (h int64, err error) {
 
 // SyncFd is the descriptor of the arena file holding the object, to map it or pass it on.
 func SyncFd(h int64) (fd int, err error) {
-	defer recoverInto(&err)
-	p, err := get[sharedPrimitive](h)
-	if err != nil {
-		return -1, err
-	}
-	return p.Ref().Fd, nil
+	return with(h, func(p sharedPrimitive) (fd int, err error) { return p.Ref().Fd, nil })
 }
 
 // SyncOffset is the offset of the object's 64 bytes in its arena file.
 func SyncOffset(h int64) (off int64, err error) {
-	defer recoverInto(&err)
-	p, err := get[sharedPrimitive](h)
-	if err != nil {
-		return -1, err
-	}
-	return p.Ref().Offset, nil
+	return with(h, func(p sharedPrimitive) (off int64, err error) { return p.Ref().Offset, nil })
 }
 
 // SyncRetain adds a reference for a process the object is being sent to.
 func SyncRetain(h int64) (ok bool, err error) {
-	defer recoverInto(&err)
-	p, err := get[sharedPrimitive](h)
-	if err != nil {
-		return false, err
-	}
-	return true, translate(p.Retain())
+	return with(h, func(p sharedPrimitive) (ok bool, err error) { return true, translate(p.Retain()) })
 }
 
 // SyncClose drops this process's reference and the handle. Closing twice is harmless.
 func SyncClose(h int64) (ok bool, err error) {
-	defer recoverInto(&err)
-	p, err := get[sharedPrimitive](h)
-	if err != nil {
-		return false, nil
-	}
-	handles.drop(h)
-	return true, translate(p.Close())
+	return withOr(h, false, func(p sharedPrimitive) (ok bool, err error) {
+		handles.drop(h)
+		return true, translate(p.Close())
+	})
 }
 
 // SyncAcquire waits up to ms milliseconds (-1: forever) for a Lock or a semaphore:
 // SyncTimedOut, SyncAcquired, or SyncTookOver | pid << 2 when the lock's previous owner,
 // process pid, died holding it.
 func SyncAcquire(h int64, ms int) (code int, err error) {
-	defer recoverInto(&err)
-	obj, err := get[sharedPrimitive](h)
-	if err != nil {
-		return 0, err
-	}
-	switch p := obj.(type) {
-	case *gompx.Lock:
-		err = p.LockTimeout(msTimeout(ms))
-		if errors.Is(err, gompx.ErrOwnerDied) {
-			return SyncTookOver | ownerOf(err)<<syncCodeShift, nil
+	return with(h, func(obj sharedPrimitive) (code int, err error) {
+		switch p := obj.(type) {
+		case *gompx.Lock:
+			err = p.LockTimeout(msTimeout(ms))
+			if errors.Is(err, gompx.ErrOwnerDied) {
+				return SyncTookOver | ownerOf(err)<<syncCodeShift, nil
+			}
+		case *gompx.Semaphore:
+			err = p.Acquire(msTimeout(ms))
+		default:
+			return 0, newPyError(ErrKindTypeError, "not a lock or semaphore")
 		}
-	case *gompx.Semaphore:
-		err = p.Acquire(msTimeout(ms))
-	default:
-		return 0, newPyError("TypeError", "not a lock or semaphore")
-	}
-	if errors.Is(err, gompx.ErrTimeout) || interrupted(err) {
-		return SyncTimedOut, nil
-	}
-	if err != nil {
-		return 0, translate(err)
-	}
-	return SyncAcquired, nil
+		if errors.Is(err, gompx.ErrTimeout) || interrupted(err) {
+			return SyncTimedOut, nil
+		}
+		if err != nil {
+			return 0, translate(err)
+		}
+		return SyncAcquired, nil
+	})
 }
 
 // ownerOf digs the dead owner's pid out of an ErrOwnerDied (0 when it is not there).
@@ -195,141 +174,100 @@ func ownerOf(err error) int {
 // SyncRelease releases a Lock or a semaphore (the C fast path does this itself; this
 // is for callers without it).
 func SyncRelease(h int64) (ok bool, err error) {
-	defer recoverInto(&err)
-	obj, err := get[sharedPrimitive](h)
-	if err != nil {
-		return false, err
-	}
-	switch p := obj.(type) {
-	case *gompx.Lock:
-		err = p.Release()
-	case *gompx.Semaphore:
-		err = p.Release()
-	default:
-		return false, newPyError("TypeError", "not a lock or semaphore")
-	}
-	if err != nil {
-		return false, newPyError("ValueError", "semaphore or lock released too many times")
-	}
-	return true, nil
+	return with(h, func(obj sharedPrimitive) (ok bool, err error) {
+		switch p := obj.(type) {
+		case *gompx.Lock:
+			err = p.Release()
+		case *gompx.Semaphore:
+			err = p.Release()
+		default:
+			return false, newPyError(ErrKindTypeError, "not a lock or semaphore")
+		}
+		if err != nil {
+			return false, newPyError(ErrKindValueError, "semaphore or lock released too many times")
+		}
+		return true, nil
+	})
 }
 
 // EventSet sets the Event and wakes its waiters.
 func EventSet(h int64) (ok bool, err error) {
-	defer recoverInto(&err)
-	e, err := get[*gompx.Event](h)
-	if err != nil {
-		return false, err
-	}
-	e.Set()
-	return true, nil
+	return with(h, func(e *gompx.Event) (ok bool, err error) {
+		e.Set()
+		return true, nil
+	})
 }
 
 // EventClear clears the Event.
 func EventClear(h int64) (ok bool, err error) {
-	defer recoverInto(&err)
-	e, err := get[*gompx.Event](h)
-	if err != nil {
-		return false, err
-	}
-	e.Clear()
-	return true, nil
+	return with(h, func(e *gompx.Event) (ok bool, err error) {
+		e.Clear()
+		return true, nil
+	})
 }
 
 // EventIsSet reports the Event's flag.
 func EventIsSet(h int64) (set bool, err error) {
-	defer recoverInto(&err)
-	e, err := get[*gompx.Event](h)
-	if err != nil {
-		return false, err
-	}
-	return e.IsSet(), nil
+	return with(h, func(e *gompx.Event) (set bool, err error) { return e.IsSet(), nil })
 }
 
 // EventWait waits up to ms milliseconds (-1: forever) and reports whether the Event was
 // set meanwhile.
 func EventWait(h int64, ms int) (set bool, err error) {
-	defer recoverInto(&err)
-	e, err := get[*gompx.Event](h)
-	if err != nil {
-		return false, err
-	}
-	return e.Wait(msTimeout(ms)), nil
+	return with(h, func(e *gompx.Event) (set bool, err error) { return e.Wait(msTimeout(ms)), nil })
 }
 
 // CondEnter registers a waiter on the Condition (its lock held) and returns its ticket.
 func CondEnter(h int64) (ticket int64, err error) {
-	defer recoverInto(&err)
-	c, err := get[*gompx.Condition](h)
-	if err != nil {
-		return 0, err
-	}
-	return int64(c.Enter()), nil
+	return with(h, func(c *gompx.Condition) (ticket int64, err error) { return int64(c.Enter()), nil })
 }
 
 // CondSleep waits, the lock released, up to ms milliseconds for a notification.
 func CondSleep(h, ticket int64, ms int) (woken bool, err error) {
-	defer recoverInto(&err)
-	c, err := get[*gompx.Condition](h)
-	if err != nil {
-		return false, err
-	}
-	return c.Sleep(gompx.CondTicket(ticket), msTimeout(ms)), nil
+	return with(h, func(c *gompx.Condition) (woken bool, err error) {
+		return c.Sleep(gompx.CondTicket(ticket), msTimeout(ms)), nil
+	})
 }
 
 // CondLeave settles a waiter after its sleep (lock held again); woken is what CondSleep
 // last returned. It reports whether a notification reached the waiter.
 func CondLeave(h, ticket int64, woken bool) (notified bool, err error) {
-	defer recoverInto(&err)
-	c, err := get[*gompx.Condition](h)
-	if err != nil {
-		return false, err
-	}
-	return c.Leave(gompx.CondTicket(ticket), woken), nil
+	return with(h, func(c *gompx.Condition) (notified bool, err error) {
+		return c.Leave(gompx.CondTicket(ticket), woken), nil
+	})
 }
 
 // CondNotify wakes up to n waiters (n < 0: all), lock held; returns how many.
 func CondNotify(h int64, n int) (woken int, err error) {
-	defer recoverInto(&err)
-	c, err := get[*gompx.Condition](h)
-	if err != nil {
-		return 0, err
-	}
-	if n < 0 {
-		return c.NotifyAll(), nil
-	}
-	return c.Notify(n), nil
+	return with(h, func(c *gompx.Condition) (woken int, err error) {
+		if n < 0 {
+			return c.NotifyAll(), nil
+		}
+		return c.Notify(n), nil
+	})
 }
 
 // CondWaiters is the number of waiters not yet notified.
 func CondWaiters(h int64) (n int, err error) {
-	defer recoverInto(&err)
-	c, err := get[*gompx.Condition](h)
-	if err != nil {
-		return 0, err
-	}
-	return c.Waiters(), nil
+	return with(h, func(c *gompx.Condition) (n int, err error) { return c.Waiters(), nil })
 }
 
 // CondCount reads one of the Condition's counters (which: 0 sleeping, 1 notified, 2
 // woken; see gompx.CondCounts): what CPython's Condition keeps as _sleeping_count,
 // _woken_count and _wait_semaphore, which its test suite reads.
 func CondCount(h int64, which int) (n int, err error) {
-	defer recoverInto(&err)
-	c, err := get[*gompx.Condition](h)
-	if err != nil {
-		return 0, err
-	}
-	counts := c.Counts()
-	switch which {
-	case 0:
-		return int(counts.Sleeping), nil
-	case 1:
-		return int(counts.Notified), nil
-	case 2:
-		return int(counts.Woken), nil
-	}
-	return 0, newPyError("ValueError", "no condition counter %d", which)
+	return with(h, func(c *gompx.Condition) (n int, err error) {
+		counts := c.Counts()
+		switch which {
+		case 0:
+			return int(counts.Sleeping), nil
+		case 1:
+			return int(counts.Notified), nil
+		case 2:
+			return int(counts.Woken), nil
+		}
+		return 0, newPyError(ErrKindValueError, "no condition counter %d", which)
+	})
 }
 
 // BarrierLast flags the result of BarrierArrive for the party that must run the action.
@@ -341,24 +279,21 @@ const BarrierLast = 1 << 32
 // BarrierRelease. Every other party calls BarrierAwait. A broken barrier raises
 // BrokenBarrierError.
 func BarrierArrive(h int64, ms int) (index int64, err error) {
-	defer recoverInto(&err)
-	b, err := get[*gompx.Barrier](h)
-	if err != nil {
-		return 0, err
-	}
-	i, last, err := b.Arrive(msTimeout(ms))
-	if err != nil {
-		return 0, barrierError(err)
-	}
-	if last {
-		return int64(i) + BarrierLast, nil
-	}
-	return int64(i), nil
+	return with(h, func(b *gompx.Barrier) (index int64, err error) {
+		i, last, err := b.Arrive(msTimeout(ms))
+		if err != nil {
+			return 0, barrierError(err)
+		}
+		if last {
+			return int64(i) + BarrierLast, nil
+		}
+		return int64(i), nil
+	})
 }
 
 func barrierError(err error) error {
 	if errors.Is(err, gompx.ErrBrokenBarrier) {
-		return newPyError("BrokenBarrierError", "")
+		return newPyError(ErrKindBrokenBarrierError, "")
 	}
 	return translate(err)
 }
@@ -368,73 +303,55 @@ func barrierError(err error) error {
 // giveUp the barrier breaks (BrokenBarrierError), else false and the caller is still in
 // the round (call again, or BarrierAbandon).
 func BarrierAwait(h int64, ms int, giveUp bool) (done bool, err error) {
-	defer recoverInto(&err)
-	b, err := get[*gompx.Barrier](h)
-	if err != nil {
-		return false, err
-	}
-	done, err = b.Await(msTimeout(ms), giveUp)
-	if err != nil {
-		return done, barrierError(err)
-	}
-	return done, nil
+	return with(h, func(b *gompx.Barrier) (done bool, err error) {
+		done, err = b.Await(msTimeout(ms), giveUp)
+		if err != nil {
+			return done, barrierError(err)
+		}
+		return done, nil
+	})
 }
 
 // BarrierAbandon takes the caller's party out of its round without breaking it.
 func BarrierAbandon(h int64) (ok bool, err error) {
-	defer recoverInto(&err)
-	b, err := get[*gompx.Barrier](h)
-	if err != nil {
-		return false, err
-	}
-	b.Abandon()
-	return true, nil
+	return with(h, func(b *gompx.Barrier) (ok bool, err error) {
+		b.Abandon()
+		return true, nil
+	})
 }
 
 // BarrierRelease ends the round for the last party: actionOK false breaks the barrier.
 func BarrierRelease(h int64, actionOK bool) (ok bool, err error) {
-	defer recoverInto(&err)
-	b, err := get[*gompx.Barrier](h)
-	if err != nil {
-		return false, err
-	}
-	b.Release(actionOK)
-	return true, nil
+	return with(h, func(b *gompx.Barrier) (ok bool, err error) {
+		b.Release(actionOK)
+		return true, nil
+	})
 }
 
 // BarrierReset returns the Barrier to its initial state.
 func BarrierReset(h int64) (ok bool, err error) {
-	defer recoverInto(&err)
-	b, err := get[*gompx.Barrier](h)
-	if err != nil {
-		return false, err
-	}
-	b.Reset()
-	return true, nil
+	return with(h, func(b *gompx.Barrier) (ok bool, err error) {
+		b.Reset()
+		return true, nil
+	})
 }
 
 // BarrierAbort breaks the Barrier.
 func BarrierAbort(h int64) (ok bool, err error) {
-	defer recoverInto(&err)
-	b, err := get[*gompx.Barrier](h)
-	if err != nil {
-		return false, err
-	}
-	b.Abort()
-	return true, nil
+	return with(h, func(b *gompx.Barrier) (ok bool, err error) {
+		b.Abort()
+		return true, nil
+	})
 }
 
 // BarrierState returns parties, waiting and broken (1 or 0) as parties<<32 |
 // waiting<<1 | broken.
 func BarrierState(h int64) (state int64, err error) {
-	defer recoverInto(&err)
-	b, err := get[*gompx.Barrier](h)
-	if err != nil {
-		return 0, err
-	}
-	state = int64(b.Parties())<<32 | int64(b.Waiting())<<1
-	if b.Broken() {
-		state |= 1
-	}
-	return state, nil
+	return with(h, func(b *gompx.Barrier) (state int64, err error) {
+		state = int64(b.Parties())<<32 | int64(b.Waiting())<<1
+		if b.Broken() {
+			state |= 1
+		}
+		return state, nil
+	})
 }

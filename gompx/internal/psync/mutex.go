@@ -8,8 +8,7 @@ import (
 	"github.com/gompx/gompx/gompx/internal/intr"
 )
 
-// waitersBit in a mutex state means some process may sleep on it, so Unlock must wake.
-const waitersBit = 1 << 31
+const waitersBit = WaitersBit
 
 // ErrNotLocked is returned by Unlock of a mutex nobody holds.
 var ErrNotLocked = errs.New("release of an unlocked lock")
@@ -45,7 +44,7 @@ func OpenMutex(b []byte) (Mutex, error) {
 }
 
 func mutexAt(b []byte) Mutex {
-	return Mutex{state: word(b, 0), ownerPid: word(b, 4), ownerStart: word64(b, 8)}
+	return Mutex{state: word(b, MutexStateOffset), ownerPid: word(b, MutexOwnerPidOffset), ownerStart: word64(b, MutexOwnerStartOffset)}
 }
 
 // TryLock takes the mutex if it is free.

@@ -43,7 +43,7 @@ func OpenSemaphore(b []byte) (Semaphore, error) {
 }
 
 func semaphoreAt(b []byte) Semaphore {
-	return Semaphore{value: word(b, 0), waiters: word(b, 4), maxValue: word(b, 8)}
+	return Semaphore{value: word(b, SemaphoreValueOffset), waiters: word(b, SemaphoreWaitersOffset), maxValue: word(b, SemaphoreBoundOffset)}
 }
 
 // TryAcquire takes one unit if one is free.
