@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -68,6 +69,16 @@ type Queue struct {
 	cons    jetstream.Consumer
 	kv      jetstream.KeyValue // joinable queues only
 	subject string
+
+	// The watch of the unfinished count, started by the first Join and kept: a
+	// Join cut in short slices (Python's Ctrl-C checks) must not pay a new watch
+	// (a consumer made on the server) each time.
+	watchMu   sync.Mutex
+	watch     jetstream.KeyWatcher
+	watchErr  error
+	count     int64
+	counted   bool          // the watch has reported the current value
+	countedCh chan struct{} // closed and replaced on every report
 }
 
 func queueStream(name string) string { return queueStreamPrefix + name }
@@ -121,10 +132,16 @@ func (q *Queue) open(ctx context.Context) error {
 			kind[got.Metadata[metaJoinable] == "true"], kind[q.opts.Joinable])
 	}
 	q.stream = s
-	cons, err := s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable: queueConsumer, AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second,
-		MaxAckPending: -1, Replicas: replicas,
-	})
+	// The stream's replicas, not this opener's: a work-queue stream's consumer must
+	// have the same, whoever made it.
+	replicas = max(got.Replicas, 1)
+	cons, err := s.Consumer(ctx, queueConsumer)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		cons, err = s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+			Durable: queueConsumer, AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second,
+			MaxAckPending: -1, Replicas: replicas,
+		})
+	}
 	if err != nil {
 		return fmt.Errorf("gompx: queue %s: consumer: %w", q.opts.Name, err)
 	}
@@ -242,6 +259,10 @@ func (q *Queue) putMany(ctx context.Context, bodies [][]byte) error {
 	if len(bodies) == 0 {
 		return nil
 	}
+	// ctx bounds the wait for room, not a publish under way: one cut short could
+	// leave an item stored that its caller thinks was not (a timeout, not Full).
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
 	if q.kv != nil {
 		if _, err := q.addUnfinished(ctx, int64(len(bodies))); err != nil {
 			return err
@@ -261,7 +282,7 @@ func (q *Queue) putMany(ctx context.Context, bodies [][]byte) error {
 		sent, err = q.publishAsync(ctx, bodies)
 	}
 	if err != nil && q.kv != nil && sent < len(bodies) {
-		q.addUnfinished(context.WithoutCancel(ctx), -int64(len(bodies)-sent))
+		q.addUnfinished(ctx, -int64(len(bodies)-sent))
 	}
 	if isFull(err) {
 		return ErrFull
@@ -496,35 +517,78 @@ func (q *Queue) Join(ctx context.Context) error {
 	if q.kv == nil {
 		return fmt.Errorf("gompx: queue %s is not joinable", q.opts.Name)
 	}
-	w, err := q.kv.Watch(ctx, q.opts.Name)
+	q.watchMu.Lock()
+	if q.watch == nil && q.watchErr == nil {
+		if err := q.startWatch(ctx); err != nil {
+			q.watchMu.Unlock()
+			return err
+		}
+	}
+	q.watchMu.Unlock()
+	for {
+		q.watchMu.Lock()
+		done, err, ch := q.counted && q.count == 0, q.watchErr, q.countedCh
+		q.watchMu.Unlock()
+		if done {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// startWatch starts the watch of the unfinished count; q.watchMu held.
+func (q *Queue) startWatch(ctx context.Context) error {
+	w, err := q.kv.Watch(context.WithoutCancel(ctx), q.opts.Name)
 	if err != nil {
 		return fmt.Errorf("gompx: queue %s: watch the counter: %w", q.opts.Name, err)
 	}
-	defer w.Stop()
-	var last int64
-	initial := true
-	for {
-		select {
-		case e, ok := <-w.Updates():
-			if !ok {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				return fmt.Errorf("gompx: queue %s: the counter's watch ended", q.opts.Name)
-			}
+	q.watch = w
+	q.countedCh = make(chan struct{})
+	go func() {
+		var last int64
+		initial := true
+		for e := range w.Updates() {
+			var err error
 			if e == nil { // the current value (if any) came: from here on, changes
 				initial = false
 			} else if e.Operation() != jetstream.KeyValuePut {
 				last = 0
 			} else if last, err = strconv.ParseInt(string(e.Value()), 10, 64); err != nil {
-				return fmt.Errorf("gompx: queue %s: counter holds %q", q.opts.Name, e.Value())
+				err = fmt.Errorf("gompx: queue %s: counter holds %q", q.opts.Name, e.Value())
 			}
-			if !initial && last == 0 {
-				return nil
+			if initial && err == nil {
+				continue
 			}
-		case <-ctx.Done():
-			return ctx.Err()
+			q.watchMu.Lock()
+			q.count, q.counted, q.watchErr = last, true, err
+			close(q.countedCh)
+			q.countedCh = make(chan struct{})
+			q.watchMu.Unlock()
 		}
+		q.watchMu.Lock()
+		if q.watchErr == nil {
+			q.watchErr = fmt.Errorf("gompx: queue %s: the counter's watch ended (connection closed?)", q.opts.Name)
+		}
+		close(q.countedCh)
+		q.countedCh = make(chan struct{})
+		q.watchMu.Unlock()
+	}()
+	return nil
+}
+
+// Close stops the queue's watch, if any; the connection stays open.
+func (q *Queue) Close() {
+	q.watchMu.Lock()
+	defer q.watchMu.Unlock()
+	if q.watch != nil {
+		q.watch.Stop()
 	}
 }
 
