@@ -18,3 +18,13 @@ def drain_and_mark_done(q, out):
             break
         got.append(item)
     out.put(got)
+
+
+def pid_then_sleep(directory, seconds):
+    """Leave a file named by this process's pid, then sleep (bench_cluster's kill case:
+    it finds the worker machine running the task by that pid)."""
+    import os
+    import time
+    open(os.path.join(directory, str(os.getpid())), "w").close()
+    time.sleep(seconds)
+    return os.getpid()
