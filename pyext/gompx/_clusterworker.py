@@ -4,9 +4,9 @@
 calls ``run(function_name, body)`` in one of its CPython worker processes
 (gompx/pyworker).  *body* is the pickle the caller made of ``(function, calls, mode)``;
 the function travels by reference, so unpickling imports its module by name, as a
-spawn child does.  If the pool has an initializer (``(pool id, initializer, initargs)``, the body's fourth
-item), it runs once in each process before the pool's first chunk there.  ``run``
-returns the pickle of the chunk's outcome: ``(True,
+spawn child does.  If the pool has an initializer (the body's fourth item: ``(pool id,
+initializer, initargs)``), it runs once in each process before the pool's first chunk
+there.  ``run`` returns the pickle of the chunk's outcome: ``(True,
 [values])``, or ``(False, exception)`` with the worker's traceback attached
 (``ExceptionWithTraceback``, rebuilt by the caller with ``RemoteTraceback``).
 
