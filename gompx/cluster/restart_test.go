@@ -54,7 +54,9 @@ func (r *restartable) start(t *testing.T, i int) {
 	r.nodes[i] = n
 }
 
-func (r *restartable) url(i int) string { return fmt.Sprintf("nats://%s:%d", r.opts[i].Host, r.opts[i].Port) }
+func (r *restartable) url(i int) string {
+	return fmt.Sprintf("nats://%s:%d", r.opts[i].Host, r.opts[i].Port)
+}
 
 // TestThreeNodesStopAndRestartANode cuts node 3 off (stopped: its routes and its
 // worker's connection go) mid-job, then brings it back with its store: the job's every
