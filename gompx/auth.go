@@ -9,8 +9,9 @@ import (
 	"crypto/sha3"
 	"crypto/sha512"
 	"errors"
-	"fmt"
 	"hash"
+
+	"github.com/gompx/gompx/gompx/internal/errs"
 )
 
 // The handshake's fixed messages, as CPython's multiprocessing.connection spells them.
@@ -87,10 +88,10 @@ func NewHandshake(c *Conn, authkey []byte, digest string, steps ...AuthStep) (*H
 		digest = DefaultDigest
 	}
 	if _, ok := authDigests[digest]; !ok {
-		return nil, fmt.Errorf("handshake: digest %q: want one of md5, sha256, sha384, sha3_256, sha3_384", digest)
+		return nil, errs.Errorf("handshake: digest %q: want one of md5, sha256, sha384, sha3_256, sha3_384", digest)
 	}
 	if authkey == nil {
-		return nil, errors.New("handshake: authkey is nil (an empty key is []byte{})")
+		return nil, errs.New("handshake: authkey is nil (an empty key is []byte{})")
 	}
 	h := &Handshake{c: c, key: bytes.Clone(authkey), digest: digest}
 	for _, s := range steps {
@@ -100,7 +101,7 @@ func NewHandshake(c *Conn, authkey []byte, digest string, steps ...AuthStep) (*H
 		case AnswerStep:
 			h.phases = append(h.phases, (*Handshake).answer, (*Handshake).readVerdict)
 		default:
-			return nil, fmt.Errorf("handshake: unknown step %d", s)
+			return nil, errs.Errorf("handshake: unknown step %d", s)
 		}
 	}
 	return h, nil
@@ -116,10 +117,10 @@ func (h *Handshake) Run() error {
 	for h.next < len(h.phases) {
 		err := h.phases[h.next](h)
 		if errors.Is(err, ErrInterrupted) {
-			return fmt.Errorf("handshake: %w", err)
+			return errs.Errorf("handshake: %w", err)
 		}
 		if err != nil {
-			h.err = fmt.Errorf("handshake: %w", err)
+			h.err = errs.Errorf("handshake: %w", err)
 			return h.err
 		}
 		h.next++
@@ -167,7 +168,7 @@ func (h *Handshake) checkAnswer() error {
 	}
 	verdict, verr := Verdict(h.key, h.message, answer)
 	if err := h.c.SendBytes(verdict); err != nil && verr != nil {
-		return fmt.Errorf("%w (telling the peer failed too: %v)", verr, err)
+		return errs.Errorf("%w (telling the peer failed too: %v)", verr, err)
 	} else if err != nil {
 		return err
 	}
@@ -216,13 +217,13 @@ func NewChallenge(digest string) ([]byte, error) {
 		digest = DefaultDigest
 	}
 	if _, ok := authDigests[digest]; !ok {
-		return nil, fmt.Errorf("handshake: digest %q: want one of md5, sha256, sha384, sha3_256, sha3_384", digest)
+		return nil, errs.Errorf("handshake: digest %q: want one of md5, sha256, sha384, sha3_256, sha3_384", digest)
 	}
 	msg := make([]byte, 0, len(authChallenge)+len(digest)+2+challengeRandom)
 	msg = append(append(append(append(msg, authChallenge...), '{'), digest...), '}')
 	random := make([]byte, challengeRandom)
 	if _, err := rand.Read(random); err != nil {
-		return nil, fmt.Errorf("random challenge: %w", err)
+		return nil, errs.Errorf("random challenge: %w", err)
 	}
 	return append(msg, random...), nil
 }
@@ -231,11 +232,11 @@ func NewChallenge(digest string) ([]byte, error) {
 // included); an error wrapping ErrAuthentication if it is no challenge.
 func Answer(authkey, challenge []byte) ([]byte, error) {
 	if !bytes.HasPrefix(challenge, authChallenge) {
-		return nil, fmt.Errorf("%w: protocol error, expected a challenge, got %q", ErrAuthentication, challenge)
+		return nil, errs.Errorf("%w: protocol error, expected a challenge, got %q", ErrAuthentication, challenge)
 	}
 	msg := challenge[len(authChallenge):]
 	if len(msg) < legacyChallengeLen {
-		return nil, fmt.Errorf("%w: challenge too short: %d bytes", ErrAuthentication, len(msg))
+		return nil, errs.Errorf("%w: challenge too short: %d bytes", ErrAuthentication, len(msg))
 	}
 	return makeAnswer(authkey, msg)
 }
@@ -246,7 +247,7 @@ func Answer(authkey, challenge []byte) ([]byte, error) {
 func Verdict(authkey, challenge, answer []byte) ([]byte, error) {
 	msg, ok := bytes.CutPrefix(challenge, authChallenge)
 	if !ok {
-		return nil, fmt.Errorf("handshake: %q is not a challenge this side sent", challenge)
+		return nil, errs.Errorf("handshake: %q is not a challenge this side sent", challenge)
 	}
 	if err := verifyAnswer(authkey, msg, answer); err != nil {
 		return bytes.Clone(authFailure), err
@@ -258,7 +259,7 @@ func Verdict(authkey, challenge, answer []byte) ([]byte, error) {
 // else is a rejection (an error wrapping ErrAuthentication).
 func CheckVerdict(verdict []byte) error {
 	if !bytes.Equal(verdict, authWelcome) {
-		return fmt.Errorf("%w: digest sent was rejected", ErrAuthentication)
+		return errs.Errorf("%w: digest sent was rejected", ErrAuthentication)
 	}
 	return nil
 }
@@ -278,7 +279,7 @@ func (h *Handshake) recv() ([]byte, error) {
 		}
 		if n > maxAuthMessage {
 			h.c.recvErr = ErrBadFrame
-			return nil, fmt.Errorf("%d-byte handshake message, at most %d allowed: %w", n, maxAuthMessage, ErrMessageTooLong)
+			return nil, errs.Errorf("%d-byte handshake message, at most %d allowed: %w", n, maxAuthMessage, ErrMessageTooLong)
 		}
 		buf = make([]byte, n)
 	}
@@ -307,7 +308,7 @@ func splitDigest(msg []byte) (string, []byte, error) {
 			}
 		}
 	}
-	return "", nil, fmt.Errorf("%w: unsupported message length, missing digest prefix, or unsupported digest: %q",
+	return "", nil, errs.Errorf("%w: unsupported message length, missing digest prefix, or unsupported digest: %q",
 		ErrAuthentication, msg)
 }
 
@@ -343,10 +344,10 @@ func verifyAnswer(key, msg, answer []byte) error {
 	}
 	want := mac(digest, key, msg)
 	if len(want) != len(got) {
-		return fmt.Errorf("%w: expected %s of length %d, got %d", ErrAuthentication, digest, len(want), len(got))
+		return errs.Errorf("%w: expected %s of length %d, got %d", ErrAuthentication, digest, len(want), len(got))
 	}
 	if !hmac.Equal(want, got) {
-		return fmt.Errorf("%w: digest received was wrong", ErrAuthentication)
+		return errs.Errorf("%w: digest received was wrong", ErrAuthentication)
 	}
 	return nil
 }

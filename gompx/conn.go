@@ -1,8 +1,8 @@
 package gompx
 
 import (
+	"context"
 	"errors"
-	"fmt"
 	"io"
 	"math"
 	"sync/atomic"
@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/gompx/internal/frame"
 	"github.com/gompx/gompx/gompx/internal/shmring"
 )
@@ -64,14 +65,14 @@ func NewConn(fd int, readable, writable bool) (*Conn, error) {
 
 func newConn(fd int, readable, writable, peer bool) (*Conn, error) {
 	if !readable && !writable {
-		return nil, errors.New("new conn: at least one of readable and writable must be true")
+		return nil, errs.New("new conn: at least one of readable and writable must be true")
 	}
 	socket, err := isSocket(fd)
 	if err != nil {
-		return nil, fmt.Errorf("new conn: fd %d: %w", fd, err)
+		return nil, errs.Errorf("new conn: fd %d: %w", fd, err)
 	}
 	if peer && !socket {
-		return nil, fmt.Errorf("new conn: fd %d: peer mode needs a unix socket", fd)
+		return nil, errs.Errorf("new conn: fd %d: peer mode needs a unix socket", fd)
 	}
 	return &Conn{fd: fd, readable: readable, writable: writable, peer: peer, socket: socket, pending: -1}, nil
 }
@@ -113,7 +114,7 @@ func (c *Conn) Close() error {
 	}
 	c.sendRing, c.recvRing = nil, nil
 	if err != nil {
-		return fmt.Errorf("close conn: %w", err)
+		return errs.Errorf("close conn: %w", err)
 	}
 	return nil
 }
@@ -122,7 +123,7 @@ func (c *Conn) Close() error {
 // for a large payload in peer mode, copied into the shared ring; p may then be reused.
 func (c *Conn) SendBytes(p []byte) error {
 	if err := c.canSend(); err != nil {
-		return fmt.Errorf("send bytes: %w", err)
+		return errs.Errorf("send bytes: %w", err)
 	}
 	var err error
 	if c.peer && len(p) >= ringThreshold {
@@ -131,7 +132,7 @@ func (c *Conn) SendBytes(p []byte) error {
 		err = writeAll(c.fd, c.socket, c.sendHdr.Put(int64(len(p)), frame.Inline), p, nil)
 	}
 	if err != nil {
-		return fmt.Errorf("send bytes: %d-byte message: %w", len(p), err)
+		return errs.Errorf("send bytes: %d-byte message: %w", len(p), err)
 	}
 	return nil
 }
@@ -168,7 +169,7 @@ func (c *Conn) RecvBytes(maxLength int64) ([]byte, error) {
 		if err := c.DiscardLater(); err != nil {
 			return nil, err
 		}
-		return nil, fmt.Errorf("recv bytes: %d-byte message, maxLength %d: %w", n, maxLength, ErrMessageTooLong)
+		return nil, errs.Errorf("recv bytes: %d-byte message, maxLength %d: %w", n, maxLength, ErrMessageTooLong)
 	}
 	if n <= recvUpFront || c.pendingRing {
 		buf := make([]byte, n)
@@ -218,20 +219,20 @@ func (c *Conn) recvGrowing(n int64) ([]byte, error) {
 // is io.EOF itself, unwrapped.
 func (c *Conn) RecvHeader(timeout time.Duration) (int64, error) {
 	if err := c.canRecv(); err != nil {
-		return 0, fmt.Errorf("recv header: %w", err)
+		return 0, errs.Errorf("recv header: %w", err)
 	}
 	if c.pending >= 0 {
-		return 0, fmt.Errorf("recv header: %w", ErrPayloadPending)
+		return 0, errs.Errorf("recv header: %w", ErrPayloadPending)
 	}
 	if c.skip > 0 {
 		left, err := c.skipInline(c.skip, c.interruptible.Load())
 		c.skip = left
 		if errors.Is(err, ErrInterrupted) {
-			return 0, fmt.Errorf("recv header: %w", err) // the skip resumes on the next call
+			return 0, errs.Errorf("recv header: %w", err) // the skip resumes on the next call
 		}
 		if err != nil {
 			c.recvErr = err
-			return 0, fmt.Errorf("recv header: discarding a message refused before: %w", err)
+			return 0, errs.Errorf("recv header: discarding a message refused before: %w", err)
 		}
 	}
 	if timeout != 0 {
@@ -240,10 +241,10 @@ func (c *Conn) RecvHeader(timeout time.Duration) (int64, error) {
 	if timeout >= 0 {
 		ready, err := c.pollIn(timeout)
 		if err != nil {
-			return 0, fmt.Errorf("recv header: %w", err)
+			return 0, errs.Errorf("recv header: %w", err)
 		}
 		if !ready {
-			return 0, fmt.Errorf("recv header: after %v: %w", timeout, ErrTimeout)
+			return 0, errs.Errorf("recv header: after %v: %w", timeout, ErrTimeout)
 		}
 	}
 	n, k, err := c.readHeader()
@@ -251,11 +252,11 @@ func (c *Conn) RecvHeader(timeout time.Duration) (int64, error) {
 		return 0, io.EOF // unwrapped, as io.Reader callers expect
 	}
 	if err == ErrInterrupted {
-		return 0, fmt.Errorf("recv header: %w", err) // nothing consumed: the stream is in step
+		return 0, errs.Errorf("recv header: %w", err) // nothing consumed: the stream is in step
 	}
 	if err != nil {
 		c.recvErr = err
-		return 0, fmt.Errorf("recv header: %w", err)
+		return 0, errs.Errorf("recv header: %w", err)
 	}
 	c.pending, c.pendingRing, c.pendingDone = n, k == frame.InRing, 0
 	return n, nil
@@ -269,13 +270,13 @@ func (c *Conn) RecvHeader(timeout time.Duration) (int64, error) {
 // from its Ctrl-C; CPython's os.read gives way too).
 func (c *Conn) RecvPayload(dst []byte) error {
 	if err := c.canRecv(); err != nil {
-		return fmt.Errorf("recv payload: %w", err)
+		return errs.Errorf("recv payload: %w", err)
 	}
 	if c.pending < 0 {
-		return fmt.Errorf("recv payload: %w", ErrNoPayload)
+		return errs.Errorf("recv payload: %w", ErrNoPayload)
 	}
 	if int64(len(dst)) != c.pending {
-		return fmt.Errorf("recv payload: destination holds %d bytes, message has %d", len(dst), c.pending)
+		return errs.Errorf("recv payload: destination holds %d bytes, message has %d", len(dst), c.pending)
 	}
 	var err error
 	if c.pendingRing {
@@ -285,7 +286,7 @@ func (c *Conn) RecvPayload(dst []byte) error {
 		done, err = readFullAt(c.fd, dst, int(c.pendingDone), c.interruptible.Load())
 		if err == ErrInterrupted {
 			c.pendingDone = int64(done)
-			return fmt.Errorf("recv payload: %w", err)
+			return errs.Errorf("recv payload: %w", err)
 		}
 	}
 	return c.payloadDone("recv payload", err)
@@ -295,10 +296,10 @@ func (c *Conn) RecvPayload(dst []byte) error {
 // next message.
 func (c *Conn) DiscardPayload() error {
 	if err := c.canRecv(); err != nil {
-		return fmt.Errorf("discard payload: %w", err)
+		return errs.Errorf("discard payload: %w", err)
 	}
 	if c.pending < 0 {
-		return fmt.Errorf("discard payload: %w", ErrNoPayload)
+		return errs.Errorf("discard payload: %w", ErrNoPayload)
 	}
 	var err error
 	if c.pendingRing {
@@ -317,10 +318,10 @@ func (c *Conn) DiscardPayload() error {
 // in shared memory already.
 func (c *Conn) DiscardLater() error {
 	if err := c.canRecv(); err != nil {
-		return fmt.Errorf("discard payload: %w", err)
+		return errs.Errorf("discard payload: %w", err)
 	}
 	if c.pending < 0 {
-		return fmt.Errorf("discard payload: %w", ErrNoPayload)
+		return errs.Errorf("discard payload: %w", ErrNoPayload)
 	}
 	if c.pendingRing {
 		return c.DiscardPayload()
@@ -350,7 +351,7 @@ func (c *Conn) payloadDone(op string, err error) error {
 	c.pending = -1
 	if err != nil {
 		c.recvErr = err
-		return fmt.Errorf("%s: %d-byte message: %w", op, n, err)
+		return errs.Errorf("%s: %d-byte message: %w", op, n, err)
 	}
 	return nil
 }
@@ -359,16 +360,33 @@ func (c *Conn) payloadDone(op string, err error) error {
 // up to timeout for one (timeout < 0: forever; 0: just look).
 func (c *Conn) Poll(timeout time.Duration) (bool, error) {
 	if err := c.canRecv(); err != nil {
-		return false, fmt.Errorf("poll: %w", err)
+		return false, errs.Errorf("poll: %w", err)
 	}
 	if c.pending >= 0 {
 		return true, nil
 	}
 	ready, err := c.pollIn(timeout)
 	if err != nil {
-		return false, fmt.Errorf("poll: %w", err)
+		return false, errs.Errorf("poll: %w", err)
 	}
 	return ready, nil
+}
+
+// PollContext reports whether a message (or end of stream) is ready to be received,
+// waiting until ctx is done for one: then false and an error wrapping ErrTimeout (ctx's
+// deadline) or context.Canceled.
+func (c *Conn) PollContext(ctx context.Context) (bool, error) {
+	if err := c.canRecv(); err != nil {
+		return false, errs.Errorf("poll: %w", err)
+	}
+	if c.pending >= 0 {
+		return true, nil
+	}
+	n, err := ctxPoll(ctx, []unix.PollFd{{Fd: int32(c.fd), Events: unix.POLLIN}})
+	if err != nil {
+		return false, errs.Errorf("poll: %w", err)
+	}
+	return n > 0, nil
 }
 
 // recvSpin is how long a receive polls for the next message before it blocks. In a

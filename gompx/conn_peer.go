@@ -1,11 +1,11 @@
 package gompx
 
 import (
-	"fmt"
 	"io"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/gompx/internal/frame"
 	"github.com/gompx/gompx/gompx/internal/shmring"
 )
@@ -21,7 +21,7 @@ func (c *Conn) sendViaRing(p []byte) error {
 	if c.sendRing == nil {
 		r, err := shmring.Create(ringSize)
 		if err != nil {
-			return fmt.Errorf("shared-memory ring: %w", err)
+			return errs.Errorf("shared-memory ring: %w", err)
 		}
 		c.sendRing = r
 	}
@@ -34,7 +34,7 @@ func (c *Conn) sendViaRing(p []byte) error {
 	}
 	c.peerHasRing = true
 	if err := c.sendRing.Write(p, c.receiverAlive); err != nil {
-		return fmt.Errorf("shared-memory ring: %w", err)
+		return errs.Errorf("shared-memory ring: %w", err)
 	}
 	return nil
 }
@@ -42,7 +42,7 @@ func (c *Conn) sendViaRing(p []byte) error {
 // receiverAlive is the sender's check while the ring is full.
 func (c *Conn) receiverAlive() error {
 	if hungUp(c.fd) {
-		return fmt.Errorf("receiver hung up mid-message: %w", unix.EPIPE)
+		return errs.Errorf("receiver hung up mid-message: %w", unix.EPIPE)
 	}
 	return nil
 }
@@ -50,7 +50,7 @@ func (c *Conn) receiverAlive() error {
 // senderAlive is the receiver's check while the ring is empty.
 func (c *Conn) senderAlive() error {
 	if hungUp(c.fd) {
-		return fmt.Errorf("sender hung up mid-message: %w", io.ErrUnexpectedEOF)
+		return errs.Errorf("sender hung up mid-message: %w", io.ErrUnexpectedEOF)
 	}
 	return nil
 }
@@ -85,7 +85,7 @@ func (c *Conn) parseHeader(h []byte, read func([]byte, bool) error) (int64, fram
 	}
 	n, k, more, err := frame.ParsePrefix(h[:frame.PrefixSize])
 	if err != nil {
-		return 0, 0, fmt.Errorf("%w: %w", ErrBadFrame, err)
+		return 0, 0, errs.Errorf("%w: %w", ErrBadFrame, err)
 	}
 	if !more {
 		return n, k, nil
@@ -94,10 +94,10 @@ func (c *Conn) parseHeader(h []byte, read func([]byte, bool) error) (int64, fram
 		return 0, 0, err
 	}
 	if n, err = frame.ParseLength(h[frame.PrefixSize:frame.MaxSize]); err != nil {
-		return 0, 0, fmt.Errorf("%w: %w", ErrBadFrame, err)
+		return 0, 0, errs.Errorf("%w: %w", ErrBadFrame, err)
 	}
 	if k == frame.InRing && !c.peer {
-		return 0, 0, fmt.Errorf("%w: shared-memory frame on a plain connection (the peer is not a gompx Pipe end)", ErrBadFrame)
+		return 0, 0, errs.Errorf("%w: shared-memory frame on a plain connection (the peer is not a gompx Pipe end)", ErrBadFrame)
 	}
 	return n, k, nil
 }
@@ -107,7 +107,7 @@ func (c *Conn) parseHeader(h []byte, read func([]byte, bool) error) (int64, fram
 func (c *Conn) adoptRing(fds []int) error {
 	if len(fds) == 0 {
 		if c.recvRing == nil {
-			return fmt.Errorf("%w: shared-memory frame before the ring was sent", ErrBadFrame)
+			return errs.Errorf("%w: shared-memory frame before the ring was sent", ErrBadFrame)
 		}
 		return nil
 	}
@@ -117,7 +117,7 @@ func (c *Conn) adoptRing(fds []int) error {
 	r, err := shmring.Open(fds[0])
 	if err != nil {
 		unix.Close(fds[0])
-		return fmt.Errorf("%w: %w", ErrBadFrame, err)
+		return errs.Errorf("%w: %w", ErrBadFrame, err)
 	}
 	if c.recvRing != nil {
 		c.recvRing.Close()

@@ -1,8 +1,7 @@
 package gompx
 
 import (
-	"fmt"
-
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/pickle"
 )
 
@@ -11,7 +10,7 @@ import (
 func (c *Conn) Send(v any) error {
 	data, err := pickle.Marshal(v)
 	if err != nil {
-		return fmt.Errorf("send: %w", err)
+		return errs.Errorf("send: %w", err)
 	}
 	return c.SendBytes(data)
 }
@@ -26,7 +25,7 @@ func (c *Conn) Recv() (any, error) {
 	}
 	v, err := pickle.Unmarshal(data)
 	if err != nil {
-		return nil, fmt.Errorf("recv: %w", err)
+		return nil, errs.Errorf("recv: %w", err)
 	}
 	return v, nil
 }

@@ -1,13 +1,13 @@
 package gompx
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/gompx/internal/shmring"
 )
 
@@ -54,17 +54,17 @@ func ConnFromState(s ConnState) (*Conn, error) {
 	}
 	if !s.Peer && (s.SendRingFd >= 0 || s.RecvRingFd >= 0) {
 		closeFds(s.Fds()...)
-		return nil, errors.New("conn from state: ring descriptors on a plain-mode connection")
+		return nil, errs.New("conn from state: ring descriptors on a plain-mode connection")
 	}
 	c, err := newConn(s.Fd, s.Readable, s.Writable, s.Peer)
 	if err != nil {
 		closeFds(s.Fds()...)
-		return nil, fmt.Errorf("conn from state: %w", err)
+		return nil, errs.Errorf("conn from state: %w", err)
 	}
 	if s.SendRingFd >= 0 {
 		if c.sendRing, err = shmring.Open(s.SendRingFd); err != nil {
 			closeFds(s.Fds()...)
-			return nil, fmt.Errorf("conn from state: send ring: %w", err)
+			return nil, errs.Errorf("conn from state: send ring: %w", err)
 		}
 		c.peerHasRing = s.PeerHasSendRing
 	}
@@ -72,7 +72,7 @@ func ConnFromState(s ConnState) (*Conn, error) {
 		if c.recvRing, err = shmring.Open(s.RecvRingFd); err != nil {
 			c.Close() // closes Fd and the send ring
 			closeFds(s.RecvRingFd)
-			return nil, fmt.Errorf("conn from state: receive ring: %w", err)
+			return nil, errs.Errorf("conn from state: receive ring: %w", err)
 		}
 	}
 	return c, nil
@@ -92,7 +92,7 @@ func (s ConnState) Fds() []int {
 // (for ExtraFiles: 3, 4, ...).
 func (s ConnState) WithFds(fds []int) (ConnState, error) {
 	if len(fds) != len(s.Fds()) {
-		return s, fmt.Errorf("conn state: %d descriptors given, %d needed", len(fds), len(s.Fds()))
+		return s, errs.Errorf("conn state: %d descriptors given, %d needed", len(fds), len(s.Fds()))
 	}
 	s.Fd, fds = fds[0], fds[1:]
 	for _, p := range []*int{&s.SendRingFd, &s.RecvRingFd} {
@@ -123,13 +123,13 @@ func (s *ConnState) UnmarshalText(text []byte) error {
 		k, v, ok := strings.Cut(f, "=")
 		n, err := strconv.Atoi(v)
 		if !ok || err != nil {
-			return fmt.Errorf("conn state: bad field %q", f)
+			return errs.Errorf("conn state: bad field %q", f)
 		}
 		vals[k] = n
 	}
 	for _, k := range []string{"fd", "r", "w", "peer", "sring", "shared", "rring"} {
 		if _, ok := vals[k]; !ok {
-			return fmt.Errorf("conn state: missing %q in %q", k, text)
+			return errs.Errorf("conn state: missing %q in %q", k, text)
 		}
 	}
 	*s = ConnState{Fd: vals["fd"], Readable: vals["r"] != 0, Writable: vals["w"] != 0,

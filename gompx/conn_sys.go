@@ -25,6 +25,9 @@ func newDeadline(timeout time.Duration) deadline {
 	return deadline{end: time.Now().Add(timeout)}
 }
 
+// expired reports whether a deadline with an end has passed.
+func (d deadline) expired() bool { return !d.forever && !time.Now().Before(d.end) }
+
 // timespec is the remaining time for ppoll: nil for none, zero once expired.
 func (d deadline) timespec() *unix.Timespec {
 	if d.forever {

@@ -1,6 +1,42 @@
 // Package gompx is the Go core of gompx, a drop-in alternative to Python's
-// multiprocessing: framed connections between processes and supervision of child
-// processes. It never knows Python exists; the gopy facade in pyext/ wraps it.
+// multiprocessing: processes, connections between them, queues, locks and shared
+// memory, usable from Go directly. The gopy facade in pyext/ wraps it for Python; the
+// package itself imports nothing of Python's (pickle is its own package).
+//
+// # Map
+//
+// One package, six areas; each area's files, the names a reader starts from, and the
+// section below that tells its rules:
+//
+//	area            files                                   start from                                  section
+//	processes       process*.go, parentwatch.go             Cmd, Start, Process, WatchParent            Processes
+//	connections     conn*.go, pipe.go, wait.go, errors.go   Conn, Pipe, NewConn, Wait, ConnState        Connections
+//	listeners       listener.go, auth.go                    Listen, Dial, Listener, Handshake           Listeners and authentication
+//	queues          queue.go                                NewQueue, Queue.Put, Queue.Get              Queues
+//	sync            sync.go, sync_cond.go                   Lock, RLock, Semaphore, Event, Condition,   Synchronization
+//	                                                        Barrier
+//	shared memory   shared.go, sharedmemory.go              SharedMemory, SharedBlock, SharedHeap       Shared memory
+//	errors, waits   errors.go, context.go, interrupt.go     ErrTimeout, EnableInterrupts                Errors and waits
+//
+// Beside it: taskpool (pool dispatch), goserve (Go functions as workers), pyworker
+// (CPython workers for Go programs), cluster (pools over NATS JetStream); docs/design.md
+// draws every package and what it owns.
+//
+// # Errors and waits
+//
+// Every error's message starts with "gompx: " once; layers add their context after it
+// ("gompx: queue get: timed out"), and errors.Is and errors.As see through every layer.
+// A wait that runs out of time, in any package of gompx, is ErrTimeout for errors.Is
+// (and os.ErrDeadlineExceeded and context.DeadlineExceeded too).
+//
+// Blocking calls take a context.Context: Lock.LockContext, Semaphore.AcquireContext,
+// Event.WaitContext, Condition.WaitContext, Barrier.WaitContext, Process.WaitContext,
+// Listener.AcceptContext, Conn.PollContext, WaitContext, Queue.Get, Queue.Put,
+// Queue.JoinContext. A cancellation wakes the wait at once (a queue's waits look at
+// their context every 20 ms). Lock (and RLock.For an owner) is a sync.Locker.
+// The methods that take a time.Duration (negative: forever) beside them are what the
+// Python facade calls: on a main thread after EnableInterrupts a signal ends those
+// with ErrInterrupted, so that Python runs its handlers.
 //
 // # Connections
 //
@@ -70,6 +106,21 @@
 // digest one of md5, sha256, sha384, sha3_256, sha3_384. Digests are compared in
 // constant time; no handshake message longer than 256 bytes is read; nothing is
 // unpickled before the peer has authenticated.
+//
+// # Queues
+//
+// A Queue is multiprocessing.Queue's storage: a ring in shared memory (internal/mpq)
+// that any process holding its fd may put to and get from, bounded by MaxSize or not,
+// with a journal that lets the others go on when a producer or consumer is SIGKILLed
+// mid-message. Put and Get carry pickles (protocol 5) or raw bytes; TaskDone and
+// JoinContext make it a JoinableQueue.
+//
+// # Synchronization
+//
+// Lock, RLock, Semaphore, Event, Condition and Barrier are multiprocessing's
+// primitives: futex words in a SharedBlock (internal/psync), so any process that opens
+// the block's SharedRef shares them, and one that dies holding a Lock hands it to the
+// next taker with ErrOwnerDied instead of deadlocking it.
 //
 // # Processes
 //

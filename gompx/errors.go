@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/gompx/internal/intr"
 )
 
@@ -13,22 +14,24 @@ import (
 var (
 	// ErrClosed reports an operation on a Conn after Close. Python maps it to
 	// OSError("handle is closed").
-	ErrClosed = errors.New("connection is closed")
+	ErrClosed = errs.New("connection is closed")
 
 	// ErrNotReadable reports a receive on the write-only end of a one-way pipe.
-	ErrNotReadable = errors.New("connection is write-only")
+	ErrNotReadable = errs.New("connection is write-only")
 
 	// ErrNotWritable reports a send on the read-only end of a one-way pipe.
-	ErrNotWritable = errors.New("connection is read-only")
+	ErrNotWritable = errs.New("connection is read-only")
 
 	// ErrMessageTooLong reports a message longer than the caller's maxLength. Its
 	// payload has been discarded and the connection stays usable: the next receive
 	// returns the next message.
-	ErrMessageTooLong = errors.New("message longer than maxLength; it was discarded")
+	ErrMessageTooLong = errs.New("message longer than maxLength; it was discarded")
 
-	// ErrTimeout reports that a timeout expired before a message arrived; nothing was
-	// consumed, so the call may be repeated.
-	ErrTimeout = errors.New("timed out")
+	// ErrTimeout reports a wait whose time ran out; nothing was consumed, so the call may
+	// be repeated. It is the one timeout of every gompx package (queues, locks, processes,
+	// listeners, pools, workers, clusters wrap it), and errors.Is also matches it against
+	// os.ErrDeadlineExceeded and context.DeadlineExceeded.
+	ErrTimeout = errs.ErrTimeout
 
 	// ErrInterrupted reports that a signal interrupted a wait: RecvHeader's on a Conn
 	// made interruptible with SetInterruptible, or, after EnableInterrupts, any wait on
@@ -39,23 +42,23 @@ var (
 	// ErrBadFrame reports a header no CPython or gompx sender produces (a negative or
 	// out-of-range length, or a shared-memory frame on a connection not made by Pipe).
 	// The stream cannot be resynchronised: close the connection.
-	ErrBadFrame = errors.New("invalid message frame")
+	ErrBadFrame = errs.New("invalid message frame")
 
 	// ErrPayloadPending reports a receive while the payload announced by RecvHeader was
 	// neither read with RecvPayload nor dropped with DiscardPayload: call one of them first.
-	ErrPayloadPending = errors.New("a message payload is pending; read it with RecvPayload or drop it with DiscardPayload")
+	ErrPayloadPending = errs.New("a message payload is pending; read it with RecvPayload or drop it with DiscardPayload")
 
 	// ErrNoPayload reports RecvPayload or DiscardPayload with no payload pending: call
 	// RecvHeader first.
-	ErrNoPayload = errors.New("no message payload is pending; call RecvHeader first")
+	ErrNoPayload = errs.New("no message payload is pending; call RecvHeader first")
 
 	// ErrAuthentication reports a failed authentication handshake: a wrong digest on
 	// either side, or a peer that broke the protocol. Python maps it to
 	// multiprocessing.AuthenticationError.
-	ErrAuthentication = errors.New("authentication failed")
+	ErrAuthentication = errs.New("authentication failed")
 
 	// ErrListenerClosed reports Accept on a Listener after Close.
-	ErrListenerClosed = errors.New("listener is closed")
+	ErrListenerClosed = errs.New("listener is closed")
 )
 
 // TruncatedError reports a stream that ended inside a message frame: Got of the Want
@@ -68,7 +71,7 @@ type TruncatedError struct {
 }
 
 func (e *TruncatedError) Error() string {
-	return fmt.Sprintf("unexpected EOF after %d of %d bytes", e.Got, e.Want)
+	return fmt.Sprintf("%sunexpected EOF after %d of %d bytes", errs.Prefix, e.Got, e.Want)
 }
 
 func (e *TruncatedError) Unwrap() error { return io.ErrUnexpectedEOF }

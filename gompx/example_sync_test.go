@@ -1,6 +1,7 @@
 package gompx_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -12,7 +13,8 @@ import (
 // A Lock lives in shared memory: another process opens it from l.Ref() (Retain once for
 // it first, and pass the arena file, Ref().Fd, e.g. in Cmd.ExtraFiles). It is owned by
 // a process, not a goroutine: any goroutine may release it, and a process that dies
-// holding it hands it to the next Lock with ErrOwnerDied.
+// holding it hands it to the next LockContext with ErrOwnerDied. It is a sync.Locker,
+// with a context-bounded LockContext beside Lock.
 func ExampleLock() {
 	l, err := gompx.NewLock()
 	if err != nil {
@@ -20,16 +22,21 @@ func ExampleLock() {
 	}
 	defer l.Close()
 
-	l.Lock(-1)
-	err = l.Lock(10 * time.Millisecond)
-	fmt.Println(errors.Is(err, gompx.ErrTimeout))
+	var guard sync.Locker = l // whatever a sync.Mutex guards
+	guard.Lock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	err = l.LockContext(ctx)
+	fmt.Println(errors.Is(err, gompx.ErrTimeout), errors.Is(err, context.DeadlineExceeded))
+	fmt.Println(err)
 	fmt.Println(l.TryLock())
-	l.Unlock()
-	err = l.Unlock()
+	guard.Unlock()
+	err = l.Release()
 	fmt.Println(errors.Is(err, gompx.ErrNotLocked))
 	fmt.Println(l.TryLock())
 	// Output:
-	// true
+	// true true
+	// gompx: lock: timed out
 	// false
 	// true
 	// true
@@ -90,4 +97,27 @@ func ExampleSharedHeap() {
 	// 128 true 0
 	// 1024 false 1
 	// 0 blocks
+}
+
+// An RLock is reentrant per owner token (Go has no goroutine identity); For binds a
+// token, giving a sync.Locker that may be taken again by the same owner.
+func ExampleRLock_For() {
+	r, err := gompx.NewRLock()
+	if err != nil {
+		panic(err)
+	}
+	defer r.Close()
+
+	var worker1 sync.Locker = r.For(1)
+	worker1.Lock()
+	worker1.Lock() // the same owner: one more level
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	fmt.Println(errors.Is(r.For(2).LockContext(ctx), context.Canceled))
+	worker1.Unlock()
+	worker1.Unlock()
+	fmt.Println(r.For(2).LockContext(context.Background()))
+	// Output:
+	// true
+	// <nil>
 }

@@ -256,7 +256,7 @@ func FuzzHandshakePeer(f *testing.F) {
 			t.Fatalf("steps %v: peer %x authenticated", steps, data)
 		}
 		checkClearError(t, err)
-		if !strings.HasPrefix(err.Error(), "handshake: ") {
+		if !strings.HasPrefix(err.Error(), "gompx: handshake: ") {
 			t.Fatalf("error %q does not name the handshake", err)
 		}
 		var known bool
@@ -331,7 +331,7 @@ func FuzzListenerAccept(f *testing.F) {
 			t.Fatalf("client %x passed the handshake", data)
 		case withKey:
 			checkClearError(t, err)
-			if !strings.HasPrefix(err.Error(), "accept: handshake: ") {
+			if !strings.HasPrefix(err.Error(), "gompx: accept: handshake: ") {
 				t.Fatalf("error %q does not name accept and the handshake", err)
 			}
 			// The bad connection is closed: the client reads what it was sent, then EOF.

@@ -2,8 +2,8 @@ package gompx
 
 import (
 	"bytes"
+	"context"
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -14,6 +14,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/gompx/internal/intr"
 	"golang.org/x/sys/unix"
 )
@@ -60,7 +61,7 @@ type ListenOptions struct {
 func Listen(network, address string, opts ListenOptions) (*Listener, error) {
 	if opts.Digest != "" {
 		if _, ok := authDigests[opts.Digest]; !ok {
-			return nil, fmt.Errorf("listen: digest %q: want one of md5, sha256, sha384, sha3_256, sha3_384", opts.Digest)
+			return nil, errs.Errorf("listen: digest %q: want one of md5, sha256, sha384, sha3_256, sha3_384", opts.Digest)
 		}
 	}
 	l := &Listener{fd: -1, network: network, authkey: opts.Authkey, digest: opts.Digest}
@@ -70,14 +71,14 @@ func Listen(network, address string, opts ListenOptions) (*Listener, error) {
 	if address == "" {
 		var err error
 		if address, err = l.defaultAddress(); err != nil {
-			return nil, fmt.Errorf("listen %s: %w", network, err)
+			return nil, errs.Errorf("listen %s: %w", network, err)
 		}
 	}
 	if err := l.bind(address, max(opts.Backlog, 1)); err != nil {
 		if l.tempDir != "" {
 			os.RemoveAll(l.tempDir)
 		}
-		return nil, fmt.Errorf("listen %s %q: %w", network, address, err)
+		return nil, errs.Errorf("listen %s %q: %w", network, address, err)
 	}
 	return l, nil
 }
@@ -94,7 +95,7 @@ func (l *Listener) defaultAddress() (string, error) {
 	case "tcp":
 		return "127.0.0.1:0", nil
 	}
-	return "", fmt.Errorf("unknown network %q: want \"unix\" or \"tcp\"", l.network)
+	return "", errs.Errorf("unknown network %q: want \"unix\" or \"tcp\"", l.network)
 }
 
 func (l *Listener) bind(address string, backlog int) error {
@@ -136,11 +137,11 @@ func listenSocket(fd int, sa unix.Sockaddr, pathSocket bool, backlog int) error 
 		// The socket file takes the socket inode's mode (less the umask) at bind: set it
 		// first, so that the file never exists with looser permissions.
 		if err := unix.Fchmod(fd, 0o600); err != nil {
-			return fmt.Errorf("fchmod 0600: %w", err)
+			return errs.Errorf("fchmod 0600: %w", err)
 		}
 	}
 	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
-		return fmt.Errorf("SO_REUSEADDR: %w", err)
+		return errs.Errorf("SO_REUSEADDR: %w", err)
 	}
 	if err := unix.Bind(fd, sa); err != nil {
 		return os.NewSyscallError("bind", err)
@@ -156,18 +157,44 @@ func listenSocket(fd int, sa unix.Sockaddr, pathSocket bool, backlog int) error 
 // wrapping ErrAuthentication (or the I/O error that ended it).
 func (l *Listener) Accept() (*Conn, error) { return l.AcceptTimeout(-1) }
 
+// AcceptContext is Accept waiting until ctx is done for a connection to arrive; then it
+// returns an error wrapping ErrTimeout (ctx's deadline) or context.Canceled. The
+// handshake that follows is not limited. Close from another goroutine wakes it.
+func (l *Listener) AcceptContext(ctx context.Context) (*Conn, error) {
+	return l.accept(func(p []unix.PollFd) (int, error) { return ctxPoll(ctx, p) })
+}
+
 // AcceptTimeout is Accept waiting at most timeout (< 0: forever) for a connection to
-// arrive; then it returns an error wrapping ErrTimeout. The handshake that follows is
-// not limited. Close from another goroutine wakes a waiting Accept.
+// arrive; then it returns an error wrapping ErrTimeout. It is AcceptContext for the
+// Python facade: on its main thread a signal ends the wait (ErrInterrupted).
 func (l *Listener) AcceptTimeout(timeout time.Duration) (*Conn, error) {
-	fd, peer, err := l.acceptFd(timeout)
+	d := newDeadline(timeout)
+	return l.accept(func(p []unix.PollFd) (int, error) {
+		n, err := unix.Ppoll(p, d.timespec(), nil)
+		switch {
+		case intr.Stop(err):
+			return 0, ErrInterrupted
+		case err == unix.EINTR:
+			return 0, nil // look again
+		case err != nil:
+			return 0, os.NewSyscallError("ppoll", err)
+		case n == 0 && d.expired():
+			return 0, errs.Errorf("after %v: %w", timeout, ErrTimeout)
+		}
+		return n, nil
+	})
+}
+
+// accept takes a connection, waiting for one with wait, and authenticates it.
+func (l *Listener) accept(wait func([]unix.PollFd) (int, error)) (*Conn, error) {
+	fd, peer, err := l.acceptFd(wait)
 	if err != nil {
-		return nil, fmt.Errorf("accept: %w", err)
+		return nil, errs.Errorf("accept: %w", err)
 	}
 	c, err := NewConn(fd, true, true)
 	if err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("accept: %w", err)
+		return nil, errs.Errorf("accept: %w", err)
 	}
 	l.mu.Lock()
 	l.lastAccepted = peer
@@ -179,16 +206,16 @@ func (l *Listener) AcceptTimeout(timeout time.Duration) (*Conn, error) {
 		}
 		if err != nil {
 			c.Close()
-			return nil, fmt.Errorf("accept: %w", err)
+			return nil, errs.Errorf("accept: %w", err)
 		}
 	}
 	return c, nil
 }
 
 // acceptFd takes a queued connection at once if there is one (the listening socket is
-// non-blocking, so that costs one system call), otherwise waits up to timeout for one.
-func (l *Listener) acceptFd(timeout time.Duration) (int, string, error) {
-	d := newDeadline(timeout)
+// non-blocking, so that costs one system call), otherwise waits with wait for one: wait
+// returns an error when the wait is over, anything else is a reason to look again.
+func (l *Listener) acceptFd(wait func([]unix.PollFd) (int, error)) (int, string, error) {
 	for {
 		if l.closed.Load() {
 			return -1, "", ErrListenerClosed
@@ -204,17 +231,8 @@ func (l *Listener) acceptFd(timeout time.Duration) (int, string, error) {
 		case err != unix.EAGAIN:
 			return -1, "", os.NewSyscallError("accept4", err)
 		}
-		p := []unix.PollFd{{Fd: int32(l.fd), Events: unix.POLLIN}}
-		n, err := unix.Ppoll(p, d.timespec(), nil)
-		switch {
-		case intr.Stop(err):
-			return -1, "", ErrInterrupted
-		case err == unix.EINTR:
-			continue
-		case err != nil:
-			return -1, "", os.NewSyscallError("ppoll", err)
-		case n == 0:
-			return -1, "", fmt.Errorf("after %v: %w", timeout, ErrTimeout)
+		if _, err := wait([]unix.PollFd{{Fd: int32(l.fd), Events: unix.POLLIN}}); err != nil {
+			return -1, "", err
 		}
 	}
 }
@@ -293,7 +311,7 @@ func (l *Listener) Close() error {
 		os.RemoveAll(l.tempDir)
 	}
 	if err != nil {
-		return fmt.Errorf("close listener: %w", err)
+		return errs.Errorf("close listener: %w", err)
 	}
 	return nil
 }
@@ -305,17 +323,17 @@ func (l *Listener) Close() error {
 func Dial(network, address string, authkey []byte) (*Conn, error) {
 	fd, err := connectSocket(network, address)
 	if err != nil {
-		return nil, fmt.Errorf("dial %s %q: %w", network, address, err)
+		return nil, errs.Errorf("dial %s %q: %w", network, address, err)
 	}
 	c, err := NewConn(fd, true, true)
 	if err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("dial %s %q: %w", network, address, err)
+		return nil, errs.Errorf("dial %s %q: %w", network, address, err)
 	}
 	if authkey != nil {
 		if err := runHandshake(c, authkey, "", AnswerStep, DeliverStep); err != nil {
 			c.Close()
-			return nil, fmt.Errorf("dial %s %q: %w", network, address, err)
+			return nil, errs.Errorf("dial %s %q: %w", network, address, err)
 		}
 	}
 	return c, nil
@@ -352,7 +370,7 @@ func resolve(network, address string) (int, unix.Sockaddr, error) {
 	switch network {
 	case "unix":
 		if address == "" {
-			return 0, nil, errors.New("empty unix address")
+			return 0, nil, errs.New("empty unix address")
 		}
 		if address[0] == 0 {
 			address = "@" + address[1:] // x/sys writes the abstract namespace's NUL as '@'
@@ -372,7 +390,7 @@ func resolve(network, address string) (int, unix.Sockaddr, error) {
 		copy(sa.Addr[:], ta.IP.To16())
 		return unix.AF_INET6, sa, nil
 	}
-	return 0, nil, fmt.Errorf("unknown network %q: want \"unix\" or \"tcp\"", network)
+	return 0, nil, errs.Errorf("unknown network %q: want \"unix\" or \"tcp\"", network)
 }
 
 func formatSockaddr(sa unix.Sockaddr) string {

@@ -39,12 +39,11 @@ package gompx
 // each generation counting from its own parent's death.
 
 import (
-	"errors"
-	"fmt"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/gompx/internal/pidfd"
 	"golang.org/x/sys/unix"
 )
@@ -72,7 +71,7 @@ const OrphanGraceEnv = "GOMPX_ORPHAN_GRACE"
 // call them from the main goroutine of a program that locked it to the
 // main thread with runtime.LockOSThread in an init function; from a C
 // host such as CPython, from the thread that runs main.
-var ErrNotMainThread = errors.New("not on the main thread, which alone carries PR_SET_PDEATHSIG; lock the main goroutine to it (runtime.LockOSThread in an init function)")
+var ErrNotMainThread = errs.New("not on the main thread, which alone carries PR_SET_PDEATHSIG; lock the main goroutine to it (runtime.LockOSThread in an init function)")
 
 // ParseOrphanGrace reads a grace period as OrphanGraceEnv spells it: a
 // decimal number of seconds, 0 or more. The empty string means
@@ -85,7 +84,7 @@ func ParseOrphanGrace(s string) (time.Duration, error) {
 	secs, err := strconv.ParseFloat(s, 64)
 	const most = float64(1<<63-1) / float64(time.Second)
 	if err != nil || !(secs >= 0 && secs <= most) { // NaN fails both
-		return 0, fmt.Errorf("%s=%q: want a number of seconds, 0 or more", OrphanGraceEnv, s)
+		return 0, errs.Errorf("%s=%q: want a number of seconds, 0 or more", OrphanGraceEnv, s)
 	}
 	return time.Duration(secs * float64(time.Second)), nil
 }
@@ -117,14 +116,14 @@ func WatchParent(pid int, grace time.Duration) (*ParentWatch, error) {
 		return nil, err
 	}
 	if pid <= 0 {
-		return nil, fmt.Errorf("watch parent: bad parent pid %d", pid)
+		return nil, errs.Errorf("watch parent: bad parent pid %d", pid)
 	}
 	fd, err := pidfd.Open(pid, 0)
 	switch {
 	case err == unix.ESRCH:
 		fd = -1
 	case err != nil:
-		return nil, fmt.Errorf("watch parent %d: pidfd_open: %w", pid, err)
+		return nil, errs.Errorf("watch parent %d: pidfd_open: %w", pid, err)
 	case unix.Getppid() != pid:
 		// Re-parented: the parent exited, and fd may name a process that
 		// reused its pid. While getppid still returns pid the parent has
@@ -149,12 +148,12 @@ func WatchParentPidfd(fd int, grace time.Duration) (*ParentWatch, error) {
 	// it fails with EBADF for a descriptor that is no pidfd.
 	err := unix.PidfdSendSignal(fd, 0, nil, 0)
 	if err != nil && err != unix.ESRCH && err != unix.EPERM {
-		return nil, fmt.Errorf("watch parent pidfd %d: %w", fd, err)
+		return nil, errs.Errorf("watch parent pidfd %d: %w", fd, err)
 	}
 	own := -1
 	if err != unix.ESRCH {
 		if own, err = unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 3); err != nil {
-			return nil, fmt.Errorf("watch parent pidfd %d: dup: %w", fd, err)
+			return nil, errs.Errorf("watch parent pidfd %d: dup: %w", fd, err)
 		}
 	}
 	return startWatch(own, grace)
@@ -162,10 +161,10 @@ func WatchParentPidfd(fd int, grace time.Duration) (*ParentWatch, error) {
 
 func checkWatchArgs(grace time.Duration) error {
 	if grace < 0 {
-		return fmt.Errorf("watch parent: negative grace period %v", grace)
+		return errs.Errorf("watch parent: negative grace period %v", grace)
 	}
 	if unix.Gettid() != unix.Getpid() {
-		return fmt.Errorf("watch parent: %w", ErrNotMainThread)
+		return errs.Errorf("watch parent: %w", ErrNotMainThread)
 	}
 	return nil
 }
@@ -179,7 +178,7 @@ func startWatch(fd int, grace time.Duration) (*ParentWatch, error) {
 		if fd >= 0 {
 			unix.Close(fd)
 		}
-		return nil, fmt.Errorf("watch parent: prctl(PR_SET_PDEATHSIG, 0): %w", err)
+		return nil, errs.Errorf("watch parent: prctl(PR_SET_PDEATHSIG, 0): %w", err)
 	}
 	w := &ParentWatch{grace: grace, ppid: unix.Getppid(), dead: make(chan struct{})}
 	go w.run(fd)

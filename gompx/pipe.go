@@ -1,8 +1,7 @@
 package gompx
 
 import (
-	"fmt"
-
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"golang.org/x/sys/unix"
 )
 
@@ -15,7 +14,7 @@ import (
 func Pipe(duplex bool) (*Conn, *Conn, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, nil, fmt.Errorf("pipe: socketpair: %w", err)
+		return nil, nil, errs.Errorf("pipe: socketpair: %w", err)
 	}
 	r0, w0, r1, w1 := true, true, true, true
 	if !duplex {
@@ -35,7 +34,7 @@ func Pipe(duplex bool) (*Conn, *Conn, error) {
 	if err != nil {
 		unix.Close(fds[0])
 		unix.Close(fds[1])
-		return nil, nil, fmt.Errorf("pipe: %w", err)
+		return nil, nil, errs.Errorf("pipe: %w", err)
 	}
 	return a, b, nil
 }

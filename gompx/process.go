@@ -28,11 +28,12 @@ package gompx
 // on the parent's side, WatchParent (parentwatch.go) on the child's.
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"sync"
 	"syscall"
+
+	"github.com/gompx/gompx/gompx/internal/errs"
 )
 
 // ProcessState is where a Process is in its life; see the table in
@@ -61,19 +62,20 @@ func (s ProcessState) String() string {
 }
 
 // ErrWaitTimeout is returned by Wait when its timeout passes while the child
-// is still running. The child is left alone; Wait may be called again.
-var ErrWaitTimeout = errors.New("timed out waiting for the child to exit")
+// is still running. The child is left alone; Wait may be called again. It wraps
+// ErrTimeout.
+var ErrWaitTimeout = errs.Errorf("%w waiting for the child to exit", ErrTimeout)
 
 // ErrProcessRunning is returned by Close while the child is still running:
 // kill it or wait for it first.
-var ErrProcessRunning = errors.New("process is still running; wait for it or kill it before closing")
+var ErrProcessRunning = errs.New("process is still running; wait for it or kill it before closing")
 
 // ErrProcessClosed is returned by every call but Pid, State, Sentinel and
 // Close once Close has released the process.
-var ErrProcessClosed = errors.New("process is closed")
+var ErrProcessClosed = errs.New("process is closed")
 
 // ErrNotStarted is returned by calls on a Process that Start did not make.
-var ErrNotStarted = errors.New("process was not started; use Start")
+var ErrNotStarted = errs.New("process was not started; use Start")
 
 // Inherit, as Cmd.Stdin, Stdout or Stderr, gives the child the parent's own
 // fd 0, 1 or 2.
@@ -145,7 +147,7 @@ type Process struct {
 func Start(cmd Cmd) (*Process, error) {
 	p, err := startProcess(&cmd)
 	if err != nil {
-		return nil, fmt.Errorf("start %s: %w", cmd.Path, err)
+		return nil, errs.Errorf("start %s: %w", cmd.Path, err)
 	}
 	return p, nil
 }

@@ -3,20 +3,19 @@
 package gompx
 
 import (
-	"errors"
-	"fmt"
 	"os"
 	"runtime"
 	"sync"
 	"syscall"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"golang.org/x/sys/unix"
 )
 
 // startProcess forks and execs cmd and wraps the child in a Process.
 func startProcess(cmd *Cmd) (*Process, error) {
 	if cmd.Path == "" {
-		return nil, errors.New("empty Cmd.Path")
+		return nil, errs.New("empty Cmd.Path")
 	}
 	argv := cmd.Args
 	if argv == nil {
@@ -30,7 +29,7 @@ func startProcess(cmd *Cmd) (*Process, error) {
 	if cmd.Bootstrap != nil {
 		// Close-on-exec: only this child gets a copy, through Files.
 		if err := unix.Pipe2(boot[:], unix.O_CLOEXEC); err != nil {
-			return nil, fmt.Errorf("bootstrap pipe: %w", err)
+			return nil, errs.Errorf("bootstrap pipe: %w", err)
 		}
 	}
 	files, err := cmd.childFDs(boot[0])
@@ -60,7 +59,7 @@ func startProcess(cmd *Cmd) (*Process, error) {
 	p := &Process{pid: pid, pidfd: fd, state: StateRunning}
 	if fd < 0 { // no CLONE_PIDFD: we refuse to supervise by bare pid
 		p.abandonWithoutPidfd(boot[1], cmd.Bootstrap != nil)
-		return nil, fmt.Errorf("kernel gave no pidfd (needs Linux 5.4): %w", unix.ENOSYS)
+		return nil, errs.Errorf("kernel gave no pidfd (needs Linux 5.4): %w", unix.ENOSYS)
 	}
 	if cmd.Bootstrap != nil {
 		p.startBootstrap(boot[1], cmd.Bootstrap)
@@ -75,7 +74,7 @@ func (cmd *Cmd) explain(err error) error {
 		return err
 	}
 	if _, statErr := os.Stat(cmd.Dir); statErr != nil {
-		return fmt.Errorf("working directory %s: %w", cmd.Dir, err)
+		return errs.Errorf("working directory %s: %w", cmd.Dir, err)
 	}
 	return err
 }
@@ -89,7 +88,7 @@ func (cmd *Cmd) childFDs(bootRead int) ([]uintptr, error) {
 		case fd == Inherit || fd == 0:
 			fd = i
 		case fd < 0:
-			return nil, fmt.Errorf("bad descriptor %d for the child's fd %d (use Inherit)", fd, i)
+			return nil, errs.Errorf("bad descriptor %d for the child's fd %d (use Inherit)", fd, i)
 		}
 		fds = append(fds, uintptr(fd))
 	}
@@ -98,7 +97,7 @@ func (cmd *Cmd) childFDs(bootRead int) ([]uintptr, error) {
 	}
 	for i, fd := range cmd.Files {
 		if fd < 0 {
-			return nil, fmt.Errorf("bad descriptor %d in Cmd.Files[%d]", fd, i)
+			return nil, errs.Errorf("bad descriptor %d in Cmd.Files[%d]", fd, i)
 		}
 		fds = append(fds, uintptr(fd))
 	}

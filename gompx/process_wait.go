@@ -3,11 +3,12 @@
 package gompx
 
 import (
+	"context"
 	"errors"
-	"fmt"
 	"syscall"
 	"time"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/gompx/internal/pidfd"
 	"golang.org/x/sys/unix"
 )
@@ -46,7 +47,27 @@ func (p *Process) Wait(timeout time.Duration) (int, error) {
 		_, err = pidfd.PollIn(fd, left)
 		p.release()
 		if err != nil {
-			return 0, fmt.Errorf("wait for process %d: %w", p.pid, err)
+			return 0, errs.Errorf("wait for process %d: %w", p.pid, err)
+		}
+	}
+}
+
+// WaitContext waits for the child to exit until ctx is done, and returns its exit code
+// as Poll does. When ctx ends the wait first the error wraps ErrWaitTimeout (its
+// deadline; ErrTimeout too) or context.Canceled, and the child keeps running.
+func (p *Process) WaitContext(ctx context.Context) (int, error) {
+	for {
+		code, exited, fd, err := p.pollOrHold()
+		if err != nil || exited {
+			return code, err
+		}
+		_, err = ctxPoll(ctx, []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}})
+		p.release()
+		switch {
+		case errors.Is(err, ErrTimeout):
+			return 0, ErrWaitTimeout
+		case err != nil:
+			return 0, errs.Errorf("wait for process %d: %w", p.pid, err)
 		}
 	}
 }
@@ -71,7 +92,7 @@ func (p *Process) Signal(sig syscall.Signal) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("signal process %d with %v: %w", p.pid, sig, err)
+		return errs.Errorf("signal process %d with %v: %w", p.pid, sig, err)
 	}
 	return nil
 }
@@ -142,11 +163,11 @@ func (p *Process) pollLocked() (int, bool, error) {
 	case err == unix.ECHILD:
 		// Someone else reaped it (SIGCHLD set to SIG_IGN, or a waitpid(-1)
 		// elsewhere in the process). It is gone; its exit code is lost.
-		p.lost = fmt.Errorf("process %d was reaped outside gompx (is SIGCHLD ignored?); its exit code is lost: %w", p.pid, err)
+		p.lost = errs.Errorf("process %d was reaped outside gompx (is SIGCHLD ignored?); its exit code is lost: %w", p.pid, err)
 		p.exited(0)
 		return 0, true, p.lost
 	case err != nil:
-		return 0, false, fmt.Errorf("poll process %d: %w", p.pid, err)
+		return 0, false, errs.Errorf("poll process %d: %w", p.pid, err)
 	case info.Pid == 0:
 		return 0, false, nil
 	case info.Code == pidfd.CLD_EXITED:

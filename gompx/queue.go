@@ -4,11 +4,11 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/gompx/internal/mpq"
 	"github.com/gompx/gompx/pickle"
 )
@@ -45,11 +45,11 @@ type QueueOptions struct {
 var (
 	// ErrQueueFull reports a put on a queue holding MaxSize messages that did not get
 	// room in time (Python: queue.Full).
-	ErrQueueFull = errors.New("queue is full")
+	ErrQueueFull = errs.New("queue is full")
 	// ErrQueueEmpty reports a get that found no message in time (Python: queue.Empty).
-	ErrQueueEmpty = errors.New("queue is empty")
+	ErrQueueEmpty = errs.New("queue is empty")
 	// ErrQueueClosed reports an operation on a queue after Close.
-	ErrQueueClosed = errors.New("queue is closed")
+	ErrQueueClosed = errs.New("queue is closed")
 	// ErrTaskDone reports TaskDone called more times than messages were put.
 	ErrTaskDone = mpq.ErrTooManyTaskDone
 	// ErrMessageTorn reports a message abandoned between its chunks by a producer that
@@ -94,7 +94,7 @@ type pendingMessage struct {
 func NewQueue(opts QueueOptions) (*Queue, error) {
 	ring, err := mpq.Create(mpq.Options{Capacity: opts.Capacity, MaxSize: int64(opts.MaxSize)})
 	if err != nil {
-		return nil, fmt.Errorf("new queue: %w", err)
+		return nil, errs.Errorf("new queue: %w", err)
 	}
 	return newQueue(ring), nil
 }
@@ -104,7 +104,7 @@ func NewQueue(opts QueueOptions) (*Queue, error) {
 func OpenQueue(fd int) (*Queue, error) {
 	ring, err := mpq.Open(fd)
 	if err != nil {
-		return nil, fmt.Errorf("open queue: %w", err)
+		return nil, errs.Errorf("open queue: %w", err)
 	}
 	return newQueue(ring), nil
 }
@@ -386,11 +386,12 @@ func ringErr(err, timeout error) error {
 	case errors.Is(err, mpq.ErrClosed):
 		return ErrQueueClosed
 	}
-	return fmt.Errorf("queue: %w", err)
+	return errs.Errorf("queue: %w", err)
 }
 
 // Put pickles v (protocol 5) and puts it, waiting for room in a bounded queue until ctx
-// is done. A []byte goes as KindBytes.
+// is done: then an error wrapping ErrQueueFull and ErrTimeout (ctx's deadline) or
+// context.Canceled. A []byte goes as KindBytes.
 func (q *Queue) Put(ctx context.Context, v any) error {
 	kind, data, err := encodeMessage(v)
 	if err != nil {
@@ -401,8 +402,8 @@ func (q *Queue) Put(ctx context.Context, v any) error {
 		if !errors.Is(err, ErrQueueFull) {
 			return err
 		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("queue put: %w", ErrQueueFull)
+		if end := ctxEnd(ctx); end != nil {
+			return errs.Errorf("queue put: %w: %w", ErrQueueFull, end)
 		}
 	}
 }
@@ -422,13 +423,15 @@ func encodeMessage(v any) (MessageKind, []byte, error) {
 	}
 	data, err := pickle.MarshalProtocol(v, 5)
 	if err != nil {
-		return 0, nil, fmt.Errorf("queue put: %w", err)
+		return 0, nil, errs.Errorf("queue put: %w", err)
 	}
 	return KindPickle, data, nil
 }
 
 // Get waits until ctx is done for a message and returns its value: a []byte for
-// KindBytes, the unpickled value otherwise (see the pickle package for the types).
+// KindBytes, the unpickled value otherwise (see the pickle package for the types). When
+// ctx is done first the error wraps ErrQueueEmpty and ErrTimeout (ctx's deadline) or
+// context.Canceled.
 func (q *Queue) Get(ctx context.Context) (any, error) {
 	for {
 		kind, data, err := q.Receive(sliceOf(ctx))
@@ -438,8 +441,8 @@ func (q *Queue) Get(ctx context.Context) (any, error) {
 		if !errors.Is(err, ErrQueueEmpty) && !errors.Is(err, ErrMessageTorn) {
 			return nil, err
 		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("queue get: %w", ErrQueueEmpty)
+		if end := ctxEnd(ctx); end != nil {
+			return nil, errs.Errorf("queue get: %w: %w", ErrQueueEmpty, end)
 		}
 	}
 }
@@ -531,12 +534,12 @@ func decodeMessage(kind MessageKind, data []byte) (any, error) {
 		}
 		return pickle.UnmarshalOptions(pickled, &pickle.DecoderOptions{Buffers: buffers})
 	}
-	return nil, fmt.Errorf("queue get: unknown message kind %d", kind)
+	return nil, errs.Errorf("queue get: unknown message kind %d", kind)
 }
 
 // SplitPickleBuffers splits a KindPickleBuffers payload into the pickle and its buffers.
 func SplitPickleBuffers(data []byte) ([]byte, [][]byte, error) {
-	bad := fmt.Errorf("queue get: malformed pickle-with-buffers message of %d bytes", len(data))
+	bad := errs.Errorf("queue get: malformed pickle-with-buffers message of %d bytes", len(data))
 	if len(data) < 4 {
 		return nil, nil, bad
 	}
@@ -567,8 +570,22 @@ func (q *Queue) TaskDone() error {
 	return q.ring.TaskDone()
 }
 
+// JoinContext waits until every message put has been marked done, or until ctx is done:
+// then an error wrapping ErrTimeout (ctx's deadline) or context.Canceled.
+func (q *Queue) JoinContext(ctx context.Context) error {
+	for {
+		done, err := q.Join(sliceOf(ctx))
+		if err != nil || done {
+			return err
+		}
+		if end := ctxEnd(ctx); end != nil {
+			return errs.Errorf("queue join: %w", end)
+		}
+	}
+}
+
 // Join waits up to timeout (negative: forever) until every message put has been marked
-// done, and reports whether that happened.
+// done, and reports whether that happened. It is JoinContext for the Python facade.
 func (q *Queue) Join(timeout time.Duration) (bool, error) {
 	if !q.enter() {
 		return false, ErrQueueClosed

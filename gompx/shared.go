@@ -2,13 +2,13 @@ package gompx
 
 import (
 	"errors"
-	"fmt"
 	"slices"
 	"sync"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/gompx/gompx/gompx/internal/arena"
+	"github.com/gompx/gompx/gompx/internal/errs"
 )
 
 // SharedRef tells another process where a shared block is: the descriptor of the arena
@@ -35,10 +35,10 @@ type SharedBlock struct {
 // Errors of SharedHeap, wrapped with context (use errors.Is).
 var (
 	// ErrHeapClosed reports an allocation from a SharedHeap after Close.
-	ErrHeapClosed = errors.New("shared heap is closed")
+	ErrHeapClosed = errs.New("shared heap is closed")
 
 	// ErrForeignBlock reports a block handed to a SharedHeap that did not allocate it.
-	ErrForeignBlock = errors.New("block belongs to another heap")
+	ErrForeignBlock = errs.New("block belongs to another heap")
 )
 
 // registry is every arena this process maps, by file identity: an arena is mapped once,
@@ -51,7 +51,7 @@ var registry = struct {
 func fileKey(fd int) ([2]uint64, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		return [2]uint64{}, fmt.Errorf("fstat fd %d: %w", fd, err)
+		return [2]uint64{}, errs.Errorf("fstat fd %d: %w", fd, err)
 	}
 	return [2]uint64{uint64(st.Dev), st.Ino}, nil
 }
@@ -135,17 +135,17 @@ func (h *SharedHeap) Alloc(size int) (*SharedBlock, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
-		return nil, fmt.Errorf("shared block of %d bytes: %w", size, ErrHeapClosed)
+		return nil, errs.Errorf("shared block of %d bytes: %w", size, ErrHeapClosed)
 	}
 	for attempt := 0; ; attempt++ {
 		if len(h.arenas) == 0 || attempt > 0 {
 			a, err := arena.Create()
 			if err != nil {
-				return nil, fmt.Errorf("shared block: %w", err)
+				return nil, errs.Errorf("shared block: %w", err)
 			}
 			if err := register(a); err != nil {
 				a.Close()
-				return nil, fmt.Errorf("shared block: %w", err)
+				return nil, errs.Errorf("shared block: %w", err)
 			}
 			a.SetKeep(h.keep)
 			h.arenas = append(h.arenas, a)
@@ -156,7 +156,7 @@ func (h *SharedHeap) Alloc(size int) (*SharedBlock, error) {
 			continue // the full arena stays, for its blocks
 		}
 		if err != nil {
-			return nil, fmt.Errorf("shared block of %d bytes: %w", size, err)
+			return nil, errs.Errorf("shared block of %d bytes: %w", size, err)
 		}
 		return newBlock(a, off)
 	}
@@ -179,7 +179,7 @@ func (h *SharedHeap) Owns(b *SharedBlock) bool {
 // the heap did not allocate it. The block is freed when no process holds a reference.
 func (h *SharedHeap) Free(b *SharedBlock) error {
 	if !h.Owns(b) {
-		return fmt.Errorf("free block at offset %d: %w", b.off, ErrForeignBlock)
+		return errs.Errorf("free block at offset %d: %w", b.off, ErrForeignBlock)
 	}
 	return b.Close()
 }
@@ -209,7 +209,7 @@ func (h *SharedHeap) Arenas() ([]HeapArena, error) {
 	for _, a := range h.arenas {
 		blocks, top, err := a.Blocks()
 		if err != nil {
-			return nil, fmt.Errorf("shared heap: %w", err)
+			return nil, errs.Errorf("shared heap: %w", err)
 		}
 		ha := HeapArena{Fd: a.Fd(), Start: arena.FirstBlock, End: top, Blocks: make([]HeapBlock, len(blocks))}
 		for i, b := range blocks {
@@ -227,7 +227,7 @@ func (h *SharedHeap) Arenas() ([]HeapArena, error) {
 // twice is harmless; the process heap cannot be closed.
 func (h *SharedHeap) Close() error {
 	if h == &processHeap {
-		return errors.New("close shared heap: the process heap cannot be closed")
+		return errs.New("close shared heap: the process heap cannot be closed")
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -252,7 +252,7 @@ func (h *SharedHeap) Close() error {
 func OpenShared(ref SharedRef) (*SharedBlock, error) {
 	key, err := fileKey(ref.Fd)
 	if err != nil {
-		return nil, fmt.Errorf("open shared block: %w", err)
+		return nil, errs.Errorf("open shared block: %w", err)
 	}
 	registry.mu.Lock()
 	defer registry.mu.Unlock()
@@ -260,11 +260,11 @@ func OpenShared(ref SharedRef) (*SharedBlock, error) {
 	if a == nil {
 		fd, err := unix.FcntlInt(uintptr(ref.Fd), unix.F_DUPFD_CLOEXEC, 0)
 		if err != nil {
-			return nil, fmt.Errorf("open shared block: dup fd %d: %w", ref.Fd, err)
+			return nil, errs.Errorf("open shared block: dup fd %d: %w", ref.Fd, err)
 		}
 		if a, err = arena.Open(fd); err != nil {
 			unix.Close(fd)
-			return nil, fmt.Errorf("open shared block: %w", err)
+			return nil, errs.Errorf("open shared block: %w", err)
 		}
 		registry.byFile[key] = a
 	}
@@ -274,7 +274,7 @@ func OpenShared(ref SharedRef) (*SharedBlock, error) {
 func newBlock(a *arena.Arena, off int64) (*SharedBlock, error) {
 	data, err := a.Bytes(off)
 	if err != nil {
-		return nil, fmt.Errorf("shared block: %w", err)
+		return nil, errs.Errorf("shared block: %w", err)
 	}
 	return &SharedBlock{arena: a, off: off, data: data}, nil
 }

@@ -1,9 +1,9 @@
 package gompx
 
 import (
-	"fmt"
 	"sync"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/gompx/internal/shm"
 	"github.com/gompx/gompx/gompx/internal/shmname"
 )
@@ -35,7 +35,7 @@ type SharedMemory struct {
 func CreateSharedMemory(name string, size int64) (*SharedMemory, error) {
 	seg, err := shmname.Create(name, size)
 	if err != nil {
-		return nil, fmt.Errorf("create shared memory: %w", err)
+		return nil, errs.Errorf("create shared memory: %w", err)
 	}
 	return mapSharedMemory(seg)
 }
@@ -45,7 +45,7 @@ func CreateSharedMemory(name string, size int64) (*SharedMemory, error) {
 func OpenSharedMemory(name string) (*SharedMemory, error) {
 	seg, err := shmname.Open(name)
 	if err != nil {
-		return nil, fmt.Errorf("open shared memory: %w", err)
+		return nil, errs.Errorf("open shared memory: %w", err)
 	}
 	return mapSharedMemory(seg)
 }
@@ -58,7 +58,7 @@ func OpenSharedMemory(name string) (*SharedMemory, error) {
 func AdoptSharedMemory(fd int) (*SharedMemory, error) {
 	seg, err := shmname.Adopt(fd)
 	if err != nil {
-		return nil, fmt.Errorf("adopt shared memory: %w", err)
+		return nil, errs.Errorf("adopt shared memory: %w", err)
 	}
 	return mapSharedMemory(seg)
 }
@@ -67,7 +67,7 @@ func mapSharedMemory(seg *shmname.Segment) (*SharedMemory, error) {
 	data, err := shm.MapRange(seg.Fd(), seg.DataOffset(), seg.Size())
 	if err != nil {
 		seg.Close()
-		return nil, fmt.Errorf("shared memory %q: %w", seg.Name(), err)
+		return nil, errs.Errorf("shared memory %q: %w", seg.Name(), err)
 	}
 	return &SharedMemory{seg: seg, data: data}, nil
 }
@@ -105,7 +105,7 @@ func (m *SharedMemory) Close() error {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("close shared memory %q: %w", m.Name(), err)
+		return errs.Errorf("close shared memory %q: %w", m.Name(), err)
 	}
 	return nil
 }
@@ -117,7 +117,7 @@ func (m *SharedMemory) Close() error {
 // fails with an error wrapping fs.ErrNotExist.
 func (m *SharedMemory) Unlink() error {
 	if err := m.seg.Unlink(); err != nil {
-		return fmt.Errorf("unlink shared memory: %w", err)
+		return errs.Errorf("unlink shared memory: %w", err)
 	}
 	return nil
 }

@@ -1,11 +1,12 @@
 package gompx
 
 import (
+	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/gompx/internal/psync"
 )
 
@@ -18,7 +19,7 @@ var (
 
 	// ErrNotLocked reports Unlock of a lock nobody holds (Python: ValueError), or of an
 	// RLock the caller does not own.
-	ErrNotLocked = errors.New("release of a lock that is not held")
+	ErrNotLocked = errs.New("release of a lock that is not held")
 
 	// ErrTooManyReleases reports a Release that would take a bounded semaphore past its
 	// initial value (Python: ValueError).
@@ -37,13 +38,10 @@ func waitOrSignal(timeout time.Duration) psync.Deadline {
 	return psync.After(timeout).Interruptible()
 }
 
-// timedOut maps psync's timeout to the package's.
+// timedOut adds what to err; psync's timeout is already the package's.
 func timedOut(err error, what string) error {
-	if errors.Is(err, psync.ErrTimeout) {
-		return fmt.Errorf("%s: %w", what, ErrTimeout)
-	}
 	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
+		return errs.Errorf("%s: %w", what, err)
 	}
 	return nil
 }
@@ -78,12 +76,12 @@ type Lock struct {
 func NewLock() (*Lock, error) {
 	p, err := newPrimitive()
 	if err != nil {
-		return nil, fmt.Errorf("new lock: %w", err)
+		return nil, errs.Errorf("new lock: %w", err)
 	}
 	m, err := psync.NewMutex(p.block.Bytes())
 	if err != nil {
 		p.Close()
-		return nil, fmt.Errorf("new lock: %w", err)
+		return nil, errs.Errorf("new lock: %w", err)
 	}
 	return &Lock{p, m}, nil
 }
@@ -92,30 +90,57 @@ func NewLock() (*Lock, error) {
 func OpenLock(ref SharedRef) (*Lock, error) {
 	b, err := OpenShared(ref)
 	if err != nil {
-		return nil, fmt.Errorf("open lock: %w", err)
+		return nil, errs.Errorf("open lock: %w", err)
 	}
 	m, err := psync.OpenMutex(b.Bytes())
 	if err != nil {
 		b.Close()
-		return nil, fmt.Errorf("open lock: %w", err)
+		return nil, errs.Errorf("open lock: %w", err)
 	}
 	return &Lock{primitive{b}, m}, nil
 }
 
-// Lock takes the lock, waiting up to timeout (negative: forever) or ErrTimeout. An error
-// wrapping ErrOwnerDied means the lock is held, taken from a dead process; one wrapping
-// ErrInterrupted, that a signal ended the wait (EnableInterrupts) and it is not held.
-func (l *Lock) Lock(timeout time.Duration) error {
+// A Lock guards what a sync.Mutex would, across processes.
+var _ sync.Locker = (*Lock)(nil)
+
+// Lock takes the lock, waiting as long as it takes (sync.Locker). A lock taken over from
+// a process that died holding it is held all the same: use LockContext to learn that.
+func (l *Lock) Lock() {
+	if err := l.m.Lock(psync.Forever); err != nil && !errors.Is(err, ErrOwnerDied) {
+		panic(errs.Errorf("lock: %w", err))
+	}
+}
+
+// LockContext takes the lock, waiting until ctx is done: then an error wrapping
+// ErrTimeout (its deadline) or context.Canceled. An error wrapping ErrOwnerDied means
+// the lock is held, taken from a dead process: check what it guards, then Unlock.
+func (l *Lock) LockContext(ctx context.Context) error {
+	return timedOut(l.m.Lock(psync.Context(ctx)), "lock")
+}
+
+// LockTimeout is LockContext with a timeout (negative: forever), for the Python facade:
+// an error wrapping ErrInterrupted means a signal ended the wait (EnableInterrupts) and
+// the lock is not held.
+func (l *Lock) LockTimeout(timeout time.Duration) error {
 	return timedOut(l.m.Lock(waitOrSignal(timeout)), "lock")
 }
 
 // TryLock takes the lock if it is free.
 func (l *Lock) TryLock() bool { return l.m.TryLock() }
 
-// Unlock releases the lock; ErrNotLocked if it was not held.
-func (l *Lock) Unlock() error {
+// Unlock releases the lock (sync.Locker). Like sync.Mutex's, it panics if the lock is
+// not held; Release returns that as an error instead.
+func (l *Lock) Unlock() {
+	if err := l.Release(); err != nil {
+		panic(err)
+	}
+}
+
+// Release releases the lock; an error wrapping ErrNotLocked if it was not held (Python's
+// release raises ValueError then).
+func (l *Lock) Release() error {
 	if err := l.m.Unlock(); err != nil {
-		return fmt.Errorf("unlock: %w", ErrNotLocked)
+		return errs.Errorf("unlock: %w", ErrNotLocked)
 	}
 	return nil
 }
@@ -151,10 +176,20 @@ func OpenRLock(ref SharedRef) (*RLock, error) {
 	return &RLock{lock: l}, nil
 }
 
-// Lock takes the lock for owner, or counts one more level if owner holds it already.
-func (r *RLock) Lock(owner uint64, timeout time.Duration) error {
+// LockContext takes the lock for owner, or counts one more level if owner holds it
+// already, waiting until ctx is done (see Lock.LockContext).
+func (r *RLock) LockContext(ctx context.Context, owner uint64) error {
+	return r.lockWith(owner, func() error { return r.lock.LockContext(ctx) })
+}
+
+// LockTimeout is LockContext with a timeout (negative: forever), for the Python facade.
+func (r *RLock) LockTimeout(owner uint64, timeout time.Duration) error {
+	return r.lockWith(owner, func() error { return r.lock.LockTimeout(timeout) })
+}
+
+func (r *RLock) lockWith(owner uint64, lock func() error) error {
 	if owner == 0 {
-		return errors.New("rlock: owner token must be non-zero")
+		return errs.New("rlock: owner token must be non-zero")
 	}
 	r.mu.Lock()
 	if r.owner == owner {
@@ -163,7 +198,7 @@ func (r *RLock) Lock(owner uint64, timeout time.Duration) error {
 		return nil
 	}
 	r.mu.Unlock()
-	err := r.lock.Lock(timeout)
+	err := lock()
 	if err != nil && !errors.Is(err, ErrOwnerDied) {
 		return err
 	}
@@ -173,18 +208,51 @@ func (r *RLock) Lock(owner uint64, timeout time.Duration) error {
 	return err
 }
 
-// Unlock releases one level of owner's hold; ErrNotLocked if owner does not hold it.
-func (r *RLock) Unlock(owner uint64) error {
+// For is the RLock as held by owner (non-zero), a sync.Locker: Go has no goroutine
+// identity, so reentrancy needs the token, and For binds it once.
+func (r *RLock) For(owner uint64) *RLockOwner { return &RLockOwner{r, owner} }
+
+// RLockOwner is an RLock bound to one owner token (RLock.For).
+type RLockOwner struct {
+	r     *RLock
+	owner uint64
+}
+
+// An RLock held by one owner guards what a sync.Mutex would, reentrantly.
+var _ sync.Locker = (*RLockOwner)(nil)
+
+// Lock takes the lock for the owner, as long as it takes (sync.Locker); it panics on a
+// zero owner token.
+func (o *RLockOwner) Lock() {
+	if err := o.r.LockContext(context.Background(), o.owner); err != nil && !errors.Is(err, ErrOwnerDied) {
+		panic(err)
+	}
+}
+
+// LockContext is RLock.LockContext for the owner.
+func (o *RLockOwner) LockContext(ctx context.Context) error { return o.r.LockContext(ctx, o.owner) }
+
+// Unlock releases one level of the owner's hold (sync.Locker); it panics if the owner
+// does not hold the lock.
+func (o *RLockOwner) Unlock() {
+	if err := o.r.Release(o.owner); err != nil {
+		panic(err)
+	}
+}
+
+// Release releases one level of owner's hold; an error wrapping ErrNotLocked if owner
+// does not hold it.
+func (r *RLock) Release(owner uint64) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if owner == 0 || r.owner != owner {
-		return fmt.Errorf("rlock: release by a non-owner: %w", ErrNotLocked)
+		return errs.Errorf("rlock: release by a non-owner: %w", ErrNotLocked)
 	}
 	if r.depth--; r.depth > 0 {
 		return nil
 	}
 	r.owner = 0
-	return r.lock.Unlock()
+	return r.lock.Release()
 }
 
 // Ref locates the RLock for another process: Retain once per such process first.
@@ -209,23 +277,23 @@ func NewSemaphore(value int) (*Semaphore, error) { return newSemaphore(value, 0)
 // ErrTooManyReleases) a Release past value.
 func NewBoundedSemaphore(value int) (*Semaphore, error) {
 	if value < 1 {
-		return nil, fmt.Errorf("new bounded semaphore: value %d, want at least 1", value)
+		return nil, errs.Errorf("new bounded semaphore: value %d, want at least 1", value)
 	}
 	return newSemaphore(value, value)
 }
 
 func newSemaphore(value, bound int) (*Semaphore, error) {
 	if value < 0 || value > 1<<31-2 {
-		return nil, fmt.Errorf("new semaphore: value %d out of range", value)
+		return nil, errs.Errorf("new semaphore: value %d out of range", value)
 	}
 	p, err := newPrimitive()
 	if err != nil {
-		return nil, fmt.Errorf("new semaphore: %w", err)
+		return nil, errs.Errorf("new semaphore: %w", err)
 	}
 	s, err := psync.NewSemaphore(p.block.Bytes(), uint32(value), uint32(bound))
 	if err != nil {
 		p.Close()
-		return nil, fmt.Errorf("new semaphore: %w", err)
+		return nil, errs.Errorf("new semaphore: %w", err)
 	}
 	return &Semaphore{p, s}, nil
 }
@@ -234,18 +302,25 @@ func newSemaphore(value, bound int) (*Semaphore, error) {
 func OpenSemaphore(ref SharedRef) (*Semaphore, error) {
 	b, err := OpenShared(ref)
 	if err != nil {
-		return nil, fmt.Errorf("open semaphore: %w", err)
+		return nil, errs.Errorf("open semaphore: %w", err)
 	}
 	s, err := psync.OpenSemaphore(b.Bytes())
 	if err != nil {
 		b.Close()
-		return nil, fmt.Errorf("open semaphore: %w", err)
+		return nil, errs.Errorf("open semaphore: %w", err)
 	}
 	return &Semaphore{primitive{b}, s}, nil
 }
 
+// AcquireContext takes a unit, waiting until ctx is done: then an error wrapping
+// ErrTimeout (its deadline) or context.Canceled.
+func (s *Semaphore) AcquireContext(ctx context.Context) error {
+	return timedOut(s.s.Acquire(psync.Context(ctx)), "acquire")
+}
+
 // Acquire takes a unit, waiting up to timeout (negative: forever) or ErrTimeout; an
-// error wrapping ErrInterrupted when a signal ended the wait (EnableInterrupts).
+// error wrapping ErrInterrupted when a signal ended the wait (EnableInterrupts). It is
+// AcquireContext for the Python facade.
 func (s *Semaphore) Acquire(timeout time.Duration) error {
 	return timedOut(s.s.Acquire(waitOrSignal(timeout)), "acquire")
 }
@@ -272,12 +347,12 @@ type Event struct {
 func NewEvent() (*Event, error) {
 	p, err := newPrimitive()
 	if err != nil {
-		return nil, fmt.Errorf("new event: %w", err)
+		return nil, errs.Errorf("new event: %w", err)
 	}
 	e, err := psync.NewEvent(p.block.Bytes())
 	if err != nil {
 		p.Close()
-		return nil, fmt.Errorf("new event: %w", err)
+		return nil, errs.Errorf("new event: %w", err)
 	}
 	return &Event{p, e}, nil
 }
@@ -286,12 +361,12 @@ func NewEvent() (*Event, error) {
 func OpenEvent(ref SharedRef) (*Event, error) {
 	b, err := OpenShared(ref)
 	if err != nil {
-		return nil, fmt.Errorf("open event: %w", err)
+		return nil, errs.Errorf("open event: %w", err)
 	}
 	e, err := psync.OpenEvent(b.Bytes())
 	if err != nil {
 		b.Close()
-		return nil, fmt.Errorf("open event: %w", err)
+		return nil, errs.Errorf("open event: %w", err)
 	}
 	return &Event{primitive{b}, e}, nil
 }
@@ -305,7 +380,26 @@ func (e *Event) Clear() { e.e.Clear() }
 // IsSet reports the flag.
 func (e *Event) IsSet() bool { return e.e.IsSet() }
 
+// WaitContext waits for the flag until ctx is done: nil once it was set during the
+// wait, an error wrapping ErrTimeout (ctx's deadline) or context.Canceled otherwise.
+func (e *Event) WaitContext(ctx context.Context) error {
+	if e.e.Wait(psync.Context(ctx)) {
+		return nil
+	}
+	return waitEnd(ctx, "event wait")
+}
+
+// waitEnd is the error of a context wait that reported false: why ctx ended it.
+func waitEnd(ctx context.Context, what string) error {
+	err := ctxEnd(ctx)
+	if err == nil {
+		err = ErrTimeout // the deadline passed a moment before ctx saw it
+	}
+	return errs.Errorf("%s: %w", what, err)
+}
+
 // Wait waits up to timeout (negative: forever) for the flag; it reports whether the flag
 // was set during the wait. After EnableInterrupts a signal on the main thread ends the
-// wait early, reported as false: wait again for the rest.
+// wait early, reported as false: wait again for the rest. It is WaitContext for the
+// Python facade.
 func (e *Event) Wait(timeout time.Duration) bool { return e.e.Wait(waitOrSignal(timeout)) }

@@ -1,10 +1,11 @@
 package gompx
 
 import (
+	"context"
 	"errors"
-	"fmt"
 	"time"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/gompx/internal/psync"
 )
 
@@ -23,13 +24,13 @@ type CondTicket uint64
 func NewCondition() (*Condition, error) {
 	b, err := AllocShared(psync.ConditionSize)
 	if err != nil {
-		return nil, fmt.Errorf("new condition: %w", err)
+		return nil, errs.Errorf("new condition: %w", err)
 	}
 	p := primitive{b}
 	c, err := psync.NewCondition(b.Bytes())
 	if err != nil {
 		p.Close()
-		return nil, fmt.Errorf("new condition: %w", err)
+		return nil, errs.Errorf("new condition: %w", err)
 	}
 	return &Condition{p, c}, nil
 }
@@ -38,14 +39,29 @@ func NewCondition() (*Condition, error) {
 func OpenCondition(ref SharedRef) (*Condition, error) {
 	b, err := OpenShared(ref)
 	if err != nil {
-		return nil, fmt.Errorf("open condition: %w", err)
+		return nil, errs.Errorf("open condition: %w", err)
 	}
 	c, err := psync.OpenCondition(b.Bytes())
 	if err != nil {
 		b.Close()
-		return nil, fmt.Errorf("open condition: %w", err)
+		return nil, errs.Errorf("open condition: %w", err)
 	}
 	return &Condition{primitive{b}, c}, nil
+}
+
+// WaitContext releases lock (held by the caller), waits until ctx is done for a
+// notification, and takes lock again: nil when notified, an error wrapping ErrTimeout
+// (ctx's deadline) or context.Canceled when not. An error wrapping ErrOwnerDied means
+// lock was retaken from a dead process (and is held).
+func (c *Condition) WaitContext(ctx context.Context, lock *Lock) error {
+	woken, err := c.c.Wait(lock.m, psync.Context(ctx))
+	if err != nil {
+		return timedOut(err, "condition wait")
+	}
+	if !woken {
+		return waitEnd(ctx, "condition wait")
+	}
+	return nil
 }
 
 // Wait releases lock (held by the caller), waits up to timeout (negative: forever) for
@@ -114,13 +130,13 @@ type Barrier struct {
 func NewBarrier(parties int) (*Barrier, error) {
 	blk, err := AllocShared(psync.BarrierSize)
 	if err != nil {
-		return nil, fmt.Errorf("new barrier: %w", err)
+		return nil, errs.Errorf("new barrier: %w", err)
 	}
 	p := primitive{blk}
 	b, err := psync.NewBarrier(blk.Bytes(), parties)
 	if err != nil {
 		p.Close()
-		return nil, fmt.Errorf("new barrier: %w", err)
+		return nil, errs.Errorf("new barrier: %w", err)
 	}
 	return &Barrier{p, b}, nil
 }
@@ -129,12 +145,12 @@ func NewBarrier(parties int) (*Barrier, error) {
 func OpenBarrier(ref SharedRef) (*Barrier, error) {
 	blk, err := OpenShared(ref)
 	if err != nil {
-		return nil, fmt.Errorf("open barrier: %w", err)
+		return nil, errs.Errorf("open barrier: %w", err)
 	}
 	b, err := psync.OpenBarrier(blk.Bytes())
 	if err != nil {
 		blk.Close()
-		return nil, fmt.Errorf("open barrier: %w", err)
+		return nil, errs.Errorf("open barrier: %w", err)
 	}
 	return &Barrier{primitive{blk}, b}, nil
 }
@@ -146,7 +162,23 @@ func OpenBarrier(ref SharedRef) (*Barrier, error) {
 func (b *Barrier) Wait(timeout time.Duration, action func() error) (int, error) {
 	i, err := b.b.Wait(waitUntil(timeout), action)
 	if errors.Is(err, psync.ErrBroken) {
-		return i, fmt.Errorf("barrier wait: %w", err)
+		return i, errs.Errorf("barrier wait: %w", err)
+	}
+	return i, err
+}
+
+// WaitContext waits until ctx is done for all parties; the last to arrive runs action
+// (nil: none) before the others are released. It returns this party's index in the
+// round. ErrBrokenBarrier: the barrier was aborted, reset, or the action failed; when
+// this party's ctx ended the wait (which breaks the barrier for everyone, as a timeout
+// does in Python) the error wraps ErrTimeout or context.Canceled too.
+func (b *Barrier) WaitContext(ctx context.Context, action func() error) (int, error) {
+	i, err := b.b.Wait(psync.Context(ctx), action)
+	if errors.Is(err, psync.ErrBroken) {
+		if end := ctxEnd(ctx); end != nil {
+			return i, errs.Errorf("barrier wait: %w: %w", err, end)
+		}
+		return i, errs.Errorf("barrier wait: %w", err)
 	}
 	return i, err
 }
@@ -159,7 +191,7 @@ func (b *Barrier) Wait(timeout time.Duration, action func() error) (int, error) 
 func (b *Barrier) Arrive(timeout time.Duration) (index int, last bool, err error) {
 	index, last, err = b.b.Arrive(waitUntil(timeout))
 	if err != nil {
-		err = fmt.Errorf("barrier wait: %w", err)
+		err = errs.Errorf("barrier wait: %w", err)
 	}
 	return index, last, err
 }
@@ -170,7 +202,7 @@ func (b *Barrier) Arrive(timeout time.Duration) (index int, last bool, err error
 func (b *Barrier) Await(timeout time.Duration, giveUp bool) (done bool, err error) {
 	done, err = b.b.Await(waitUntil(timeout), giveUp)
 	if err != nil {
-		err = fmt.Errorf("barrier wait: %w", err)
+		err = errs.Errorf("barrier wait: %w", err)
 	}
 	return done, err
 }

@@ -39,7 +39,7 @@ func init() {
 	// Takes the lock and waits to be killed.
 	testChildren["lock-hold"] = func() {
 		l := syncChildOpen(OpenLock, 0)
-		if err := l.Lock(-1); err != nil {
+		if err := l.LockTimeout(-1); err != nil {
 			syncChildFail("lock: %v", err)
 		}
 		fmt.Println("ready")
@@ -48,13 +48,13 @@ func init() {
 	// Takes the lock, notifies the condition, releases the lock.
 	testChildren["cond-notify"] = func() {
 		l, c := syncChildOpen(OpenLock, 0), syncChildOpen(OpenCondition, 1)
-		if err := l.Lock(5 * time.Second); err != nil {
+		if err := l.LockTimeout(5 * time.Second); err != nil {
 			syncChildFail("lock: %v", err)
 		}
 		for c.Waiters() == 0 {
 			l.Unlock()
 			time.Sleep(time.Millisecond)
-			l.Lock(-1)
+			l.Lock()
 		}
 		if n := c.Notify(1); n != 1 {
 			syncChildFail("notify woke %d", n)
@@ -218,18 +218,18 @@ func TestSyncLockAPI(t *testing.T) {
 		do   func() error
 		want error
 	}{
-		{"lock", func() error { return l.Lock(-1) }, nil},
+		{"lock", func() error { return l.LockTimeout(-1) }, nil},
 		{"trylock of a held lock", func() error {
 			if l.TryLock() {
 				return errors.New("TryLock succeeded")
 			}
 			return nil
 		}, nil},
-		{"lock with a timeout", func() error { return l.Lock(20 * time.Millisecond) }, ErrTimeout},
-		{"lock(0)", func() error { return l.Lock(0) }, ErrTimeout},
-		{"unlock", l.Unlock, nil},
-		{"unlock of a free lock", l.Unlock, ErrNotLocked},
-		{"lock(0) of a free lock", func() error { return l.Lock(0) }, nil},
+		{"lock with a timeout", func() error { return l.LockTimeout(20 * time.Millisecond) }, ErrTimeout},
+		{"lock(0)", func() error { return l.LockTimeout(0) }, ErrTimeout},
+		{"unlock", l.Release, nil},
+		{"unlock of a free lock", l.Release, ErrNotLocked},
+		{"lock(0) of a free lock", func() error { return l.LockTimeout(0) }, nil},
 	}
 	for _, s := range steps {
 		if err := s.do(); !errors.Is(err, s.want) || (s.want == nil) != (err == nil) {
@@ -254,19 +254,19 @@ func TestSyncLockOwnerDied(t *testing.T) {
 	if l.Owner() != cmd.Process.Pid {
 		t.Fatalf("Owner %d, want the child %d", l.Owner(), cmd.Process.Pid)
 	}
-	if err := l.Lock(20 * time.Millisecond); !errors.Is(err, ErrTimeout) {
+	if err := l.LockTimeout(20 * time.Millisecond); !errors.Is(err, ErrTimeout) {
 		t.Fatalf("Lock while the child holds it: %v", err)
 	}
 	cmd.Process.Signal(syscall.SIGKILL)
 	start := time.Now()
-	err = l.Lock(3 * time.Second)
+	err = l.LockTimeout(3 * time.Second)
 	if !errors.Is(err, ErrOwnerDied) {
 		t.Fatalf("Lock after the owner's death: %v, want ErrOwnerDied", err)
 	}
 	if took := time.Since(start); took > time.Second {
 		t.Fatalf("took %v to take over", took)
 	}
-	if err := l.Unlock(); err != nil {
+	if err := l.Release(); err != nil {
 		t.Fatalf("Unlock after the takeover: %v", err)
 	}
 }
@@ -278,42 +278,42 @@ func TestSyncRLockOwners(t *testing.T) {
 	}
 	defer r.Close()
 	const alice, bob = 1, 2
-	if err := r.Lock(0, -1); err == nil {
+	if err := r.LockTimeout(0, -1); err == nil {
 		t.Fatal("Lock with owner token 0 succeeded")
 	}
 	for i := 0; i < 3; i++ {
-		if err := r.Lock(alice, 0); err != nil {
+		if err := r.LockTimeout(alice, 0); err != nil {
 			t.Fatalf("level %d: %v", i, err)
 		}
 	}
-	if err := r.Unlock(bob); !errors.Is(err, ErrNotLocked) {
+	if err := r.Release(bob); !errors.Is(err, ErrNotLocked) {
 		t.Fatalf("Unlock by a non-owner: %v, want ErrNotLocked", err)
 	}
-	if err := r.Lock(bob, 10*time.Millisecond); !errors.Is(err, ErrTimeout) {
+	if err := r.LockTimeout(bob, 10*time.Millisecond); !errors.Is(err, ErrTimeout) {
 		t.Fatalf("Lock by another owner: %v, want ErrTimeout", err)
 	}
 	got := make(chan error, 1)
-	go func() { got <- r.Lock(bob, 3*time.Second) }()
+	go func() { got <- r.LockTimeout(bob, 3*time.Second) }()
 	for i := 0; i < 3; i++ {
 		select {
 		case err := <-got:
 			t.Fatalf("bob got the lock with alice %d levels deep: %v", 3-i, err)
 		case <-time.After(5 * time.Millisecond):
 		}
-		if err := r.Unlock(alice); err != nil {
+		if err := r.Release(alice); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := <-got; err != nil {
 		t.Fatalf("bob after alice let go: %v", err)
 	}
-	if err := r.Unlock(alice); !errors.Is(err, ErrNotLocked) {
+	if err := r.Release(alice); !errors.Is(err, ErrNotLocked) {
 		t.Fatalf("alice's Unlock of bob's lock: %v, want ErrNotLocked", err)
 	}
-	if err := r.Unlock(bob); err != nil {
+	if err := r.Release(bob); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Unlock(bob); !errors.Is(err, ErrNotLocked) {
+	if err := r.Release(bob); !errors.Is(err, ErrNotLocked) {
 		t.Fatalf("Unlock of a free RLock: %v, want ErrNotLocked", err)
 	}
 }
@@ -401,7 +401,7 @@ func TestSyncConditionWaitWithLock(t *testing.T) {
 	defer c.Close()
 
 	// Timeout: false, no error, the lock held again, nobody left registered.
-	l.Lock(-1)
+	l.Lock()
 	start := time.Now()
 	if woken, err := c.Wait(l, 30*time.Millisecond); woken || err != nil {
 		t.Fatalf("Wait: %v, %v; want false, nil", woken, err)
@@ -424,7 +424,7 @@ func TestSyncConditionWaitWithLock(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			l.Lock(-1)
+			l.Lock()
 			defer l.Unlock()
 			woken, err := c.Wait(l, 3*time.Second)
 			if err != nil || l.Owner() != os.Getpid() {
@@ -433,7 +433,7 @@ func TestSyncConditionWaitWithLock(t *testing.T) {
 			woke <- woken
 		}()
 	}
-	for l.Lock(-1); c.Waiters() < 2; l.Lock(-1) {
+	for l.Lock(); c.Waiters() < 2; l.Lock() {
 		l.Unlock()
 		time.Sleep(time.Millisecond)
 	}
@@ -444,7 +444,7 @@ func TestSyncConditionWaitWithLock(t *testing.T) {
 	if !<-woke {
 		t.Fatal("a notified waiter returned false")
 	}
-	l.Lock(-1)
+	l.Lock()
 	if n := c.NotifyAll(); n != 1 {
 		t.Fatalf("NotifyAll woke %d, want 1", n)
 	}
@@ -467,7 +467,7 @@ func TestSyncConditionAcrossProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	l.Lock(-1)
+	l.Lock()
 	cmd, _ := startSyncChild(t, "cond-notify", l, c)
 	woken, err := c.Wait(l, 5*time.Second)
 	if err != nil || !woken {

@@ -659,3 +659,97 @@ def leaked_shm(before, ours=(), timeout=5.0):
         if not leaked or time.monotonic() > deadline:
             return leaked
         time.sleep(0.1)
+
+
+# -- SIGKILL scenarios: a parent script in its own interpreter, killed from outside --------
+
+SCENARIO_MARKER = "GOMPX_TEST_MARKER"
+
+
+def marked_processes(marker):
+    """Live (non-zombie) processes whose environment carries `marker`: a scenario's parent
+    and everything it started, whatever became of the parent."""
+    needle = ("%s=%s" % (SCENARIO_MARKER, marker)).encode()
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        if int(pid) == os.getpid():
+            continue
+        try:
+            with open("/proc/%s/environ" % pid, "rb") as f:
+                if needle in f.read().split(b"\0") and not pid_gone(int(pid)):
+                    found.append(int(pid))
+        except OSError:
+            continue
+    return found
+
+
+def eventually(predicate, timeout=10.0):
+    """Poll `predicate` (for state nobody signals, such as Barrier.n_waiting or a file
+    a dead process leaves for others to remove)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.005)
+    return predicate()
+
+
+def sigkill(pids):
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def sigkill_scenario(source, modname, method, children, kill_children, env=None,
+                     gone_within=5.0):
+    """Run the script `source` (argv: modname, method) in a fresh interpreter; it prints the
+    pids of the `children` it started, on one line, once they hold what they should.
+    SIGKILL its parent (and the children too if `kill_children`), then fail the test
+    unless every process it started is gone within `gone_within` seconds and no
+    /dev/shm entry of theirs is left.  Whatever happens, nothing it started outlives
+    the test."""
+    import select
+    import subprocess
+    import uuid
+    import pytest
+    here = os.path.dirname(os.path.abspath(__file__))
+    marker = uuid.uuid4().hex
+    full_env = dict(os.environ)
+    full_env["PYTHONPATH"] = os.pathsep.join(
+        x for x in (here, full_env.get("PYTHONPATH")) if x)
+    full_env[SCENARIO_MARKER] = marker
+    full_env.update(env or {})
+    shm = shm_entries()
+    parent = subprocess.Popen([sys.executable, "-c", source, modname, method],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=full_env)
+    try:
+        ready, _, _ = select.select([parent.stdout], [], [], 60)
+        line = parent.stdout.readline() if ready else ""
+        if not line:
+            parent.kill()
+            _, err = parent.communicate(timeout=10)
+            pytest.fail("the scenario printed no pids; its stderr:\n" + err)
+        pids = [int(x) for x in line.split()]
+        assert len(pids) == children and not any(pid_gone(pid) for pid in pids)
+        # Only what the scenario's processes hold counts: other test runs on the machine
+        # come and go in /dev/shm too.
+        scenario = set([parent.pid] + pids)
+        held = set().union(*(names for pid, names in shm_holders(shm_entries() - shm).items()
+                             if pid in scenario))
+        sigkill([parent.pid] + (pids if kill_children else []))
+        parent.wait(10)
+        deadline = time.monotonic() + gone_within
+        while marked_processes(marker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        left = marked_processes(marker)
+        assert left == [], "processes outlived the SIGKILL: %s" % left
+        assert eventually(lambda: not held & shm_entries(), 5.0), \
+            "/dev/shm entries left behind: %s" % sorted(held & shm_entries())
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait(10)
+        sigkill(marked_processes(marker))

@@ -323,16 +323,6 @@ def held(lock, timeout=10):
         lock.release()
 
 
-def eventually(predicate, timeout=10.0):
-    """Poll `predicate` (for state nobody signals, such as Barrier.n_waiting)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.005)
-    return predicate()
-
-
 def timed(call, *args, **kwargs):
     """(result, seconds) of call(*args, **kwargs)."""
     t0 = time.monotonic()

@@ -16,22 +16,13 @@ import time
 import pytest
 
 import mp_targets as t
-from mp_targets import Background, join_within, recv_within
+from mp_targets import Background, eventually, join_within, recv_within
 
 GET = 10  # seconds any get() in a test may wait for an item that must arrive
 
 
 def get_all(q, count, timeout=GET):
     return [q.get(timeout=timeout) for _ in range(count)]
-
-
-def eventually(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
 
 
 def start(ctx, target, *args):

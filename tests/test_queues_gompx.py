@@ -12,19 +12,15 @@ import os
 import pickle
 import queue
 import random
-import select
 import signal
-import subprocess
-import sys
 import threading
 import time
-import uuid
 
 import pytest
 
 import mp_targets as t
-from mp_targets import (Background, join_within, leaked_shm, open_fds, pid_gone,
-                        recv_within, shm_entries)
+from mp_targets import (Background, join_within, leaked_shm, open_fds, recv_within,
+                        shm_entries, sigkill_scenario)
 
 pytestmark = pytest.mark.gompx_only
 
@@ -906,57 +902,8 @@ if __name__ == "__main__":
 
 
 
-def marked_processes(marker):
-    """Live (non-zombie) processes whose environment carries `marker`."""
-    found = []
-    needle = ("GOMPX_QUEUE_TEST_MARKER=" + marker).encode()
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit() or int(pid) == os.getpid():
-            continue
-        try:
-            with open("/proc/%s/environ" % pid, "rb") as f:
-                if needle in f.read().split(b"\0") and not pid_gone(int(pid)):
-                    found.append(int(pid))
-        except OSError:
-            continue
-    return found
-
-
 @pytest.mark.parametrize("method", ["default", "forkserver"])
 def test_parent_sigkilled_leaves_no_shm_and_no_processes(mp, modname, method):
-    marker = uuid.uuid4().hex
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(x for x in (HERE, env.get("PYTHONPATH")) if x)
-    env["GOMPX_QUEUE_TEST_MARKER"] = marker
     # The children outlive their SIGKILLed parent by the grace period, then are killed.
-    env["GOMPX_ORPHAN_GRACE"] = "1"
-    shm = shm_entries()
-    parent = subprocess.Popen([sys.executable, "-c", PARENT, modname, method],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env=env)
-    try:
-        ready, _, _ = select.select([parent.stdout], [], [], 60)
-        line = parent.stdout.readline() if ready else ""
-        if not line:
-            parent.kill()
-            _, err = parent.communicate(timeout=10)
-            pytest.fail("parent script printed no pids; its stderr:\n" + err)
-        pids = [int(x) for x in line.split()]
-        assert len(pids) == 2 and not any(pid_gone(pid) for pid in pids)
-        parent.send_signal(signal.SIGKILL)
-        parent.wait(10)
-        deadline = time.monotonic() + 5
-        while marked_processes(marker) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        left = marked_processes(marker)
-        assert left == [], "processes outlived the SIGKILLed parent: %s" % left
-        assert leaked_shm(shm) == set(), "/dev/shm entries left behind"
-    finally:
-        if parent.poll() is None:
-            parent.kill()
-            parent.wait(10)
-        for pid in marked_processes(marker):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+    sigkill_scenario(PARENT, modname, method, children=2, kill_children=False,
+                     env={"GOMPX_ORPHAN_GRACE": "1"})

@@ -22,8 +22,8 @@ import types
 import pytest
 
 import sync_targets as st
-from mp_targets import Background, join_within, recv_within
-from sync_targets import eventually, held, timed
+from mp_targets import Background, eventually, join_within, recv_within
+from sync_targets import held, timed
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GET = 10  # seconds anything that must happen may take

@@ -9,21 +9,17 @@ API itself is tested, on both implementations, in test_synchronize.py.
 
 import gc
 import os
-import select
 import signal
-import subprocess
-import sys
 import threading
-import uuid
 import warnings
 
 import pytest
 
 import sync_targets as st
-from mp_targets import (Background, join_within, leaked_shm, open_fds, pid_gone,
-                        recv_within, shm_entries)
-from sync_targets import eventually, held, timed
-from test_synchronize import (GET, HERE, commanded, finish_commanded, full_round,
+from mp_targets import (Background, eventually, join_within, leaked_shm, open_fds, recv_within,
+                        shm_entries, sigkill_scenario)
+from sync_targets import held, timed
+from test_synchronize import (GET, commanded, finish_commanded, full_round,
                               process_waiters, reports, start, start_reporting,
                               synchronize)
 
@@ -211,57 +207,7 @@ if __name__ == "__main__":
 '''
 
 
-def marked_processes(marker):
-    """Live (non-zombie) processes whose environment carries `marker`."""
-    needle = ("GOMPX_SYNC_TEST_MARKER=" + marker).encode()
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        if int(pid) == os.getpid():
-            continue
-        try:
-            with open("/proc/%s/environ" % pid, "rb") as f:
-                if needle in f.read().split(b"\0") and not pid_gone(int(pid)):
-                    found.append(int(pid))
-        except OSError:
-            continue
-    return found
-
-
-def sigkill(pids):
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-
 @pytest.mark.gompx_only
 @pytest.mark.parametrize("method", ["spawn", "forkserver"])
 def test_sigkill_of_every_process_leaves_nothing(mp, modname, method):
-    marker = uuid.uuid4().hex
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(x for x in (HERE, env.get("PYTHONPATH")) if x)
-    env["GOMPX_SYNC_TEST_MARKER"] = marker
-    shm = shm_entries()
-    parent = subprocess.Popen([sys.executable, "-c", SCENARIO, modname, method],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env=env)
-    try:
-        ready, _, _ = select.select([parent.stdout], [], [], 60)
-        line = parent.stdout.readline() if ready else ""
-        if not line:
-            parent.kill()
-            _, err = parent.communicate(timeout=10)
-            pytest.fail("the scenario printed no pids; its stderr:\n" + err)
-        pids = [int(x) for x in line.split()]
-        assert len(pids) == 5 and not any(pid_gone(pid) for pid in pids)
-        sigkill([parent.pid] + pids)
-        parent.wait(10)
-        assert eventually(lambda: not marked_processes(marker), 5.0), \
-            "processes outlived the SIGKILL: %s" % marked_processes(marker)
-        assert leaked_shm(shm, ours=()) == set(), "/dev/shm entries left behind"
-    finally:
-        if parent.poll() is None:
-            parent.kill()
-            parent.wait(10)
-        sigkill(marked_processes(marker))
+    sigkill_scenario(SCENARIO, modname, method, children=5, kill_children=True)

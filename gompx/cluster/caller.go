@@ -7,17 +7,17 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"sync"
 	"time"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
 // ErrClosed is returned by calls on a Caller after Close or Terminate.
-var ErrClosed = errors.New("gompx: cluster pool is closed")
+var ErrClosed = errs.New("gompx: cluster pool is closed")
 
 // Result is the outcome of one chunk.
 type Result struct {
@@ -70,7 +70,7 @@ type job struct {
 func NewCaller(ctx context.Context, c *Conn) (*Caller, error) {
 	var raw [8]byte
 	if _, err := rand.Read(raw[:]); err != nil {
-		return nil, fmt.Errorf("gompx: pool id: %w", err)
+		return nil, errs.Errorf("gompx: pool id: %w", err)
 	}
 	expiry := c.opts.CallerExpiry
 	if expiry <= 0 {
@@ -84,17 +84,17 @@ func NewCaller(ctx context.Context, c *Conn) (*Caller, error) {
 		Replicas: max(c.opts.Replicas, 1),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("gompx: result consumer: %w", err)
+		return nil, errs.Errorf("gompx: result consumer: %w", err)
 	}
 	adv := "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + TasksStream + "." + WorkerConsumer
 	if k.adv, err = c.nc.Subscribe(adv, k.onMaxDeliveries); err != nil {
-		return nil, fmt.Errorf("gompx: subscribe %s: %w", adv, err)
+		return nil, errs.Errorf("gompx: subscribe %s: %w", adv, err)
 	}
 	k.cc, err = cons.Consume(k.onResult, jetstream.PullMaxMessages(256),
 		jetstream.ConsumeErrHandler(k.onConsumeError))
 	if err != nil {
 		k.adv.Unsubscribe()
-		return nil, fmt.Errorf("gompx: consume results: %w", err)
+		return nil, errs.Errorf("gompx: consume results: %w", err)
 	}
 	return k, nil
 }
@@ -141,7 +141,7 @@ func (k *Caller) Submit(ctx context.Context, jobID uint64, chunk uint32, fn stri
 	}
 	fut, err := k.conn.js.PublishMsgAsync(t.toMsg(k.key, body))
 	if err != nil {
-		return fmt.Errorf("gompx: publish chunk %d of job %d: %w", chunk, jobID, err)
+		return errs.Errorf("gompx: publish chunk %d of job %d: %w", chunk, jobID, err)
 	}
 	go k.awaitPubAck(fut, chunkRef{jobID, chunk})
 	return nil
@@ -199,7 +199,7 @@ func (k *Caller) job(id uint64) (*job, error) {
 		if k.err != nil {
 			return nil, k.err
 		}
-		return nil, fmt.Errorf("gompx: no job %d", id)
+		return nil, errs.Errorf("gompx: no job %d", id)
 	}
 	return j, nil
 }
@@ -306,7 +306,7 @@ func (k *Caller) onMaxDeliveries(m *nats.Msg) {
 // onConsumeError stops the caller when the connection is gone for good.
 func (k *Caller) onConsumeError(_ jetstream.ConsumeContext, err error) {
 	if isClosed(err) || errors.Is(err, jetstream.ErrConsumerDeleted) {
-		k.fail(fmt.Errorf("gompx: lost the cluster: %w", err))
+		k.fail(errs.Errorf("gompx: lost the cluster: %w", err))
 	}
 }
 
@@ -358,7 +358,7 @@ func (k *Caller) Take(ctx context.Context, jobID uint64, ordered bool) (*Result,
 		select {
 		case <-changed:
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, errs.Deadline(ctx.Err())
 		}
 	}
 }
@@ -412,7 +412,7 @@ func (k *Caller) NextCompleted(ctx context.Context) (uint64, error) {
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return 0, ctx.Err()
+			return 0, errs.Deadline(ctx.Err())
 		}
 	}
 }
@@ -465,7 +465,7 @@ func (k *Caller) Close(ctx context.Context) error {
 	k.mu.Unlock()
 	k.cc.Stop()
 	k.adv.Unsubscribe()
-	var errs []error
+	var failed []error
 	if err := retry(ctx, func(ctx context.Context) error {
 		s, err := k.conn.js.Stream(ctx, TasksStream)
 		if err == nil {
@@ -473,7 +473,7 @@ func (k *Caller) Close(ctx context.Context) error {
 		}
 		return err
 	}); err != nil {
-		errs = append(errs, err)
+		failed = append(failed, err)
 	}
 	if err := retry(ctx, func(ctx context.Context) error {
 		err := k.conn.js.DeleteConsumer(ctx, ResultsStream, resultConsumer(k.id))
@@ -482,10 +482,10 @@ func (k *Caller) Close(ctx context.Context) error {
 		}
 		return err
 	}); err != nil {
-		errs = append(errs, err)
+		failed = append(failed, err)
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("gompx: close pool %s: %w", k.id, err)
+	if err := errors.Join(failed...); err != nil {
+		return errs.Errorf("gompx: close pool %s: %w", k.id, err)
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gompx/gompx/gompx"
 	"github.com/gompx/gompx/gompx/cluster/natsnode"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -484,5 +485,31 @@ func TestWatchAfterDone(t *testing.T) {
 	defer stop()
 	if id, err := k.NextCompleted(short); err == nil {
 		t.Fatalf("job %d reported twice", id)
+	}
+}
+
+// A Take whose context expires fails with the core's one timeout, which is also the
+// context's error.
+func TestTakeTimesOut(t *testing.T) {
+	url := startNode(t)
+	caller := connect(t, url, testKey, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	k, err := NewCaller(ctx, caller)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close(ctx)
+	job, err := k.NewJob()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.SetLength(job, 1) // and no chunk, nor any worker: nothing will answer
+	short, cancelShort := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancelShort()
+	_, err = k.Take(short, job, true)
+	if !errors.Is(err, gompx.ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) ||
+		!strings.HasPrefix(err.Error(), "gompx: ") {
+		t.Fatalf("Take past its deadline: %v, want gompx.ErrTimeout", err)
 	}
 }

@@ -3,13 +3,13 @@ package cluster
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/url"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -45,7 +45,7 @@ type Options struct {
 
 // ErrInsecure is wrapped by the error of a connection refused for lack of
 // credentials to a server that is not on this machine.
-var ErrInsecure = errors.New("gompx: insecure connection")
+var ErrInsecure = errs.New("gompx: insecure connection")
 
 // Conn is a connection to the cluster with JetStream.
 type Conn struct {
@@ -88,18 +88,18 @@ func isLoopback(host string) bool {
 // unless Insecure: whoever can publish tasks runs code on the workers.
 func (o *Options) checkURLs() error {
 	if strings.TrimSpace(o.URL) == "" {
-		return errors.New("gompx: no cluster URL (\"nats://host:4222\")")
+		return errs.New("gompx: no cluster URL (\"nats://host:4222\")")
 	}
 	for _, raw := range strings.Split(o.URL, ",") {
 		u, err := url.Parse(strings.TrimSpace(raw))
 		if err != nil || u.Host == "" {
-			return fmt.Errorf("gompx: bad cluster URL %q (want nats://host:port)", raw)
+			return errs.Errorf("gompx: bad cluster URL %q (want nats://host:port)", raw)
 		}
 		if u.User != nil {
 			continue // credentials in the URL
 		}
 		if !isLoopback(u.Hostname()) && !o.hasCredentials() && !o.Insecure {
-			return fmt.Errorf("%w: refusing to connect to %s without credentials: whoever "+
+			return errs.Errorf("%w: refusing to connect to %s without credentials: whoever "+
 				"can publish tasks there runs code on the workers; give credentials (user and "+
 				"password, token, NKey or creds file) or pass insecure=True", ErrInsecure, u.Host)
 		}
@@ -129,7 +129,7 @@ func (o *Options) natsOptions() ([]nats.Option, error) {
 	if o.NKeyFile != "" {
 		opt, err := nats.NkeyOptionFromSeed(o.NKeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("gompx: NKey seed %s: %w", o.NKeyFile, err)
+			return nil, errs.Errorf("gompx: NKey seed %s: %w", o.NKeyFile, err)
 		}
 		opts = append(opts, opt)
 	}
@@ -146,7 +146,7 @@ func (o *Options) natsOptions() ([]nats.Option, error) {
 func Connect(ctx context.Context, opts Options) (*Conn, error) {
 	opts.fromEnv()
 	if len(opts.Authkey) == 0 {
-		return nil, errors.New("gompx: an authkey is required to sign tasks and results")
+		return nil, errs.New("gompx: an authkey is required to sign tasks and results")
 	}
 	if err := opts.checkURLs(); err != nil {
 		return nil, err
@@ -176,15 +176,15 @@ func Connect(ctx context.Context, opts Options) (*Conn, error) {
 				d.nc.Close()
 			}
 		}()
-		return nil, fmt.Errorf("gompx: connect to %s: %w", opts.URL, ctx.Err())
+		return nil, errs.Errorf("gompx: connect to %s: %w", opts.URL, errs.Deadline(ctx.Err()))
 	}
 	if d.err != nil {
-		return nil, fmt.Errorf("gompx: connect to %s: %w", opts.URL, d.err)
+		return nil, errs.Errorf("gompx: connect to %s: %w", opts.URL, d.err)
 	}
 	js, err := jetstream.New(d.nc, jetstream.WithPublishAsyncMaxPending(1024))
 	if err != nil {
 		d.nc.Close()
-		return nil, fmt.Errorf("gompx: jetstream: %w", err)
+		return nil, errs.Errorf("gompx: jetstream: %w", err)
 	}
 	c := &Conn{nc: d.nc, js: js, opts: opts}
 	if err := c.ensure(ctx); err != nil {
@@ -216,7 +216,7 @@ func retry(ctx context.Context, f func(context.Context) error) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%w (still failing when time ran out: %v)", ctx.Err(), err)
+			return errs.Errorf("%w (still failing when time ran out: %v)", errs.Deadline(ctx.Err()), err)
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
@@ -247,10 +247,10 @@ func (c *Conn) ensureOnce(ctx context.Context) error {
 		if _, err := c.js.Stream(ctx, cfg.Name); err == nil {
 			continue
 		} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
-			return fmt.Errorf("gompx: stream %s: %w", cfg.Name, err)
+			return errs.Errorf("gompx: stream %s: %w", cfg.Name, err)
 		}
 		if _, err := c.js.CreateStream(ctx, cfg); err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-			return fmt.Errorf("gompx: create stream %s: %w", cfg.Name, err)
+			return errs.Errorf("gompx: create stream %s: %w", cfg.Name, err)
 		}
 	}
 	ackWait := c.opts.AckWait
@@ -268,7 +268,7 @@ func (c *Conn) ensureOnce(ctx context.Context) error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("gompx: consumer %s: %w", WorkerConsumer, err)
+		return errs.Errorf("gompx: consumer %s: %w", WorkerConsumer, err)
 	}
 	return nil
 }
@@ -286,7 +286,7 @@ func (c *Conn) objects(ctx context.Context) (jetstream.ObjectStore, error) {
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("gompx: object store %s: %w", ObjectBucket, err)
+		return nil, errs.Errorf("gompx: object store %s: %w", ObjectBucket, err)
 	}
 	return s, nil
 }
@@ -298,7 +298,7 @@ func (c *Conn) putObject(ctx context.Context, name string, body []byte) error {
 		return err
 	}
 	if _, err := s.PutBytes(ctx, name, body); err != nil {
-		return fmt.Errorf("gompx: object %s: %w", name, err)
+		return errs.Errorf("gompx: object %s: %w", name, err)
 	}
 	return nil
 }
@@ -310,7 +310,7 @@ func (c *Conn) getObject(ctx context.Context, name string) ([]byte, error) {
 	}
 	b, err := s.GetBytes(ctx, name)
 	if err != nil {
-		return nil, fmt.Errorf("gompx: object %s: %w", name, err)
+		return nil, errs.Errorf("gompx: object %s: %w", name, err)
 	}
 	return b, nil
 }

@@ -5,13 +5,13 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gompx/gompx/gompx"
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"golang.org/x/sys/unix"
 )
 
@@ -46,7 +46,7 @@ type Local struct {
 // accepts clients. ctx bounds the start.
 func StartLocal(ctx context.Context, o LocalOptions) (*Local, error) {
 	if o.Command == "" || o.Python == "" {
-		return nil, errors.New("gompx: StartLocal needs the gompx command and a Python")
+		return nil, errs.New("gompx: StartLocal needs the gompx command and a Python")
 	}
 	server, url, err := startServer(ctx, o.Command)
 	if err != nil {
@@ -66,7 +66,7 @@ func StartLocal(ctx context.Context, o LocalOptions) (*Local, error) {
 	if err != nil {
 		server.Stop(5 * time.Second)
 		server.Close()
-		return nil, fmt.Errorf("gompx: start the local worker: %w", err)
+		return nil, errs.Errorf("gompx: start the local worker: %w", err)
 	}
 	return &Local{url: url, server: server, worker: worker}, nil
 }
@@ -89,7 +89,7 @@ func StartLocalServer(ctx context.Context, command string) (*Local, error) {
 func startServer(ctx context.Context, command string) (*gompx.Process, string, error) {
 	var fds [2]int
 	if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
-		return nil, "", fmt.Errorf("gompx: pipe: %w", err)
+		return nil, "", errs.Errorf("gompx: pipe: %w", err)
 	}
 	r := os.NewFile(uintptr(fds[0]), "gompx server stdout")
 	defer r.Close()
@@ -97,7 +97,7 @@ func startServer(ctx context.Context, command string) (*gompx.Process, string, e
 		Args: []string{command, "server", "--host", "127.0.0.1", "--port", "0"}})
 	unix.Close(fds[1])
 	if err != nil {
-		return nil, "", fmt.Errorf("gompx: start the local server: %w", err)
+		return nil, "", errs.Errorf("gompx: start the local server: %w", err)
 	}
 	line := make(chan string, 1)
 	go func() {
@@ -112,7 +112,7 @@ func startServer(ctx context.Context, command string) (*gompx.Process, string, e
 	if !strings.HasPrefix(url, "nats://") {
 		p.Stop(5 * time.Second)
 		p.Close()
-		return nil, "", fmt.Errorf("gompx: the local server did not start (it printed %q; its stderr is above)", url)
+		return nil, "", errs.Errorf("gompx: the local server did not start (it printed %q; its stderr is above)", url)
 	}
 	return p, url, nil
 }
@@ -131,7 +131,7 @@ func (l *Local) WorkerPid() int {
 // Stop ends the worker (SIGTERM: its running chunks go back to the stream), then the
 // server; each is killed if it has not exited after grace. It is idempotent.
 func (l *Local) Stop(grace time.Duration) error {
-	var errs []error
+	var failed []error
 	for _, p := range []*gompx.Process{l.worker, l.server} {
 		if p == nil {
 			continue
@@ -141,12 +141,12 @@ func (l *Local) Stop(grace time.Duration) error {
 			continue
 		}
 		if _, err := p.Stop(grace); err != nil {
-			errs = append(errs, err)
+			failed = append(failed, err)
 		}
 		p.Close()
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("gompx: stop the local cluster: %w", err)
+	if err := errors.Join(failed...); err != nil {
+		return errs.Errorf("gompx: stop the local cluster: %w", err)
 	}
 	return nil
 }

@@ -4,10 +4,10 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strconv"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/nats-io/nats.go"
 )
 
@@ -63,7 +63,7 @@ const (
 )
 
 // ErrBadMAC reports a message whose HMAC does not match its content under the key.
-var ErrBadMAC = errors.New("gompx: message failed its HMAC check (the authkeys differ, or it was forged)")
+var ErrBadMAC = errs.New("gompx: message failed its HMAC check (the authkeys differ, or it was forged)")
 
 // task is one chunk of a job, as it travels.
 type task struct {
@@ -156,7 +156,7 @@ func (r *result) toMsg(key, body []byte) *nats.Msg {
 // parseTask reads a task's headers; the MAC is checked later, over the body.
 func parseTask(subject string, h nats.Header, data []byte) (*task, []byte, error) {
 	if len(subject) <= len(taskPrefix) || subject[:len(taskPrefix)] != taskPrefix {
-		return nil, nil, fmt.Errorf("gompx: task on unexpected subject %q", subject)
+		return nil, nil, errs.Errorf("gompx: task on unexpected subject %q", subject)
 	}
 	t := &task{Pool: subject[len(taskPrefix):], Func: h.Get(hdrFunc), Obj: h.Get(hdrObj), Body: data}
 	var err error
@@ -165,14 +165,14 @@ func parseTask(subject string, h nats.Header, data []byte) (*task, []byte, error
 	}
 	sum, err := hex.DecodeString(h.Get(hdrMac))
 	if err != nil || len(sum) != sha256.Size {
-		return t, nil, fmt.Errorf("gompx: task %s has no valid %s header", t.msgID(), hdrMac)
+		return t, nil, errs.Errorf("gompx: task %s has no valid %s header", t.msgID(), hdrMac)
 	}
 	return t, sum, nil
 }
 
 func parseResult(subject string, h nats.Header, data []byte) (*result, []byte, error) {
 	if len(subject) <= len(resultPrefix) || subject[:len(resultPrefix)] != resultPrefix {
-		return nil, nil, fmt.Errorf("gompx: result on unexpected subject %q", subject)
+		return nil, nil, errs.Errorf("gompx: result on unexpected subject %q", subject)
 	}
 	r := &result{Pool: subject[len(resultPrefix):], Status: Status(h.Get(hdrStatus)),
 		Worker: h.Get(hdrWorker), Obj: h.Get(hdrObj), Body: data}
@@ -183,11 +183,11 @@ func parseResult(subject string, h nats.Header, data []byte) (*result, []byte, e
 	switch r.Status {
 	case StatusOK, StatusLost, StatusAuth, StatusFail:
 	default:
-		return r, nil, fmt.Errorf("gompx: result with unknown status %q", r.Status)
+		return r, nil, errs.Errorf("gompx: result with unknown status %q", r.Status)
 	}
 	sum, err := hex.DecodeString(h.Get(hdrMac))
 	if err != nil || len(sum) != sha256.Size {
-		return r, nil, fmt.Errorf("gompx: result has no valid %s header", hdrMac)
+		return r, nil, errs.Errorf("gompx: result has no valid %s header", hdrMac)
 	}
 	return r, sum, nil
 }
@@ -196,7 +196,7 @@ func jobChunk(h nats.Header) (uint64, uint32, error) {
 	job, err1 := strconv.ParseUint(h.Get(hdrJob), 10, 64)
 	chunk, err2 := strconv.ParseUint(h.Get(hdrChunk), 10, 32)
 	if err1 != nil || err2 != nil {
-		return 0, 0, fmt.Errorf("gompx: message without a valid %s/%s header", hdrJob, hdrChunk)
+		return 0, 0, errs.Errorf("gompx: message without a valid %s/%s header", hdrJob, hdrChunk)
 	}
 	return job, uint32(chunk), nil
 }

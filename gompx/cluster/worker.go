@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -62,7 +63,7 @@ func Serve(ctx context.Context, c *Conn, opts WorkerOptions, handler Handler) er
 	}
 	cons, err := c.js.Consumer(ctx, TasksStream, WorkerConsumer)
 	if err != nil {
-		return fmt.Errorf("gompx: consumer %s: %w", WorkerConsumer, err)
+		return errs.Errorf("gompx: consumer %s: %w", WorkerConsumer, err)
 	}
 	w := &worker{conn: c, cons: cons, opts: opts, handler: handler, callers: map[string]callerSeen{},
 		progress: max(cons.CachedInfo().Config.AckWait/3, 100*time.Millisecond)}
@@ -119,7 +120,7 @@ func (w *worker) fetch(ctx context.Context, next chan<- delivery) error {
 				if ctx.Err() != nil {
 					return nil
 				}
-				return fmt.Errorf("gompx: lost the cluster: %w", err)
+				return errs.Errorf("gompx: lost the cluster: %w", err)
 			}
 			w.opts.Logf("gompx worker: pull: %v", err)
 			select {

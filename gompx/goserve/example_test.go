@@ -28,5 +28,5 @@ func ExampleNewPool() {
 	fmt.Println(err)
 	// Output:
 	// 6 <nil>
-	// go function fail: it failed
+	// gompx: go function fail: it failed
 }

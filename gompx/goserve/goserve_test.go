@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gompx/gompx/gompx"
 	"github.com/gompx/gompx/gompx/goserve"
 	"github.com/gompx/gompx/pickle"
 )
@@ -151,8 +152,8 @@ func TestConcurrencyCancelAndClose(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	if _, err := p.Call(ctx, "sleep", 30.0); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("canceled call: %v", err)
+	if _, err := p.Call(ctx, "sleep", 30.0); !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, gompx.ErrTimeout) {
+		t.Fatalf("canceled call: %v, want gompx.ErrTimeout", err)
 	}
 
 	results := make(chan error, 4)

@@ -2,7 +2,6 @@ package goserve
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gompx/gompx/gompx"
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/gompx/internal/workpool"
 	"github.com/gompx/gompx/gompx/internal/workproto"
 	"github.com/gompx/gompx/pickle"
@@ -48,7 +48,7 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	return fmt.Sprintf("go function %s: %s", e.Function, e.Message)
+	return fmt.Sprintf("%sgo function %s: %s", errs.Prefix, e.Function, strings.TrimPrefix(e.Message, errs.Prefix))
 }
 
 // Options configure a Pool.
@@ -77,7 +77,7 @@ type Pool struct {
 // NewPool starts the workers and returns once each has said hello.
 func NewPool(opts Options) (*Pool, error) {
 	if opts.Path == "" {
-		return nil, errors.New("goserve: Options.Path, the worker program, is required")
+		return nil, errs.New("goserve: Options.Path, the worker program, is required")
 	}
 	if opts.Workers == 0 {
 		opts.Workers = runtime.NumCPU()
@@ -100,7 +100,7 @@ func NewPool(opts Options) (*Pool, error) {
 		StartTimeout: opts.StartTimeout,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("goserve: %w", err)
+		return nil, errs.Errorf("goserve: %w", err)
 	}
 	return &Pool{pool: p, funcs: p.Hello().Functions}, nil
 }
@@ -115,7 +115,7 @@ func (p *Pool) Pids() []int { return p.pool.Pids() }
 func (p *Pool) Call(ctx context.Context, name string, args ...any) (any, error) {
 	argp, err := pickle.Marshal(pickle.Tuple(args))
 	if err != nil {
-		return nil, fmt.Errorf("call %s: arguments: %w", name, err)
+		return nil, errs.Errorf("call %s: arguments: %w", name, err)
 	}
 	t, err := p.Submit(name, false, argp)
 	if err != nil {
@@ -127,7 +127,7 @@ func (p *Pool) Call(ctx context.Context, name string, args ...any) (any, error) 
 	}
 	v, err := pickle.UnmarshalOptions(body, &pickle.DecoderOptions{AliasInput: true})
 	if err != nil {
-		return nil, fmt.Errorf("call %s: result: %w", name, err)
+		return nil, errs.Errorf("call %s: result: %w", name, err)
 	}
 	return v, nil
 }
@@ -148,11 +148,11 @@ func (p *Pool) Submit(name string, batch bool, args []byte) (*Task, error) {
 	}
 	req, err := workproto.AppendRequest(nil, op, name, args, nil)
 	if err != nil {
-		return nil, fmt.Errorf("call %s: %w", name, err)
+		return nil, errs.Errorf("call %s: %w", name, err)
 	}
 	t, err := p.pool.Submit(req)
 	if err != nil {
-		return nil, fmt.Errorf("call %s: %w", name, err)
+		return nil, errs.Errorf("call %s: %w", name, err)
 	}
 	return &Task{name: name, t: t}, nil
 }
@@ -165,14 +165,14 @@ func (t *Task) Done() <-chan struct{} { return t.t.Done() }
 func (t *Task) Cancel() { t.t.Cancel(ErrCanceled) }
 
 // ErrCanceled is the error of a task given up by Cancel.
-var ErrCanceled = errors.New("call canceled")
+var ErrCanceled = errs.New("call canceled")
 
 // Wait waits for the task (canceling it when ctx is done) and returns the
 // pickle of its result, or an *Error, an *ExitError, ErrClosed,
 // ErrTerminated or ctx's error, wrapped with the function's name.
 func (t *Task) Wait(ctx context.Context) ([]byte, error) {
 	if _, err := t.t.Wait(ctx); err != nil {
-		return nil, fmt.Errorf("call %s: %w", t.name, err)
+		return nil, errs.Errorf("call %s: %w", t.name, err)
 	}
 	return t.Result()
 }
@@ -181,18 +181,18 @@ func (t *Task) Wait(ctx context.Context) ([]byte, error) {
 func (t *Task) Result() ([]byte, error) {
 	reply, err := t.t.Result()
 	if err != nil {
-		return nil, fmt.Errorf("call %s: %w", t.name, err)
+		return nil, errs.Errorf("call %s: %w", t.name, err)
 	}
 	status, body, err := workproto.ParseReply(reply)
 	if err != nil {
-		return nil, fmt.Errorf("call %s: %w", t.name, err)
+		return nil, errs.Errorf("call %s: %w", t.name, err)
 	}
 	if status == workproto.StatusResult {
 		return body, nil
 	}
 	info, err := workproto.DecodeError(body)
 	if err != nil {
-		return nil, fmt.Errorf("call %s: %w", t.name, err)
+		return nil, errs.Errorf("call %s: %w", t.name, err)
 	}
 	return nil, &Error{Function: t.name, Kind: info.Name, Message: info.Message, Stack: info.Traceback, Index: info.Index}
 }

@@ -13,6 +13,7 @@ import (
 	"unicode"
 
 	"github.com/gompx/gompx/gompx"
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/gompx/internal/workproto"
 	"github.com/gompx/gompx/pickle"
 	"golang.org/x/sys/unix"
@@ -27,7 +28,7 @@ type Func func(args []any) (any, error)
 const EnvFd = "GOMPX_WORKER_FD"
 
 // ErrNotWorker is returned by Serve in a program that no pool started.
-var ErrNotWorker = errors.New("goserve: not started as a gompx worker (" + EnvFd +
+var ErrNotWorker = errs.New("goserve: not started as a gompx worker (" + EnvFd +
 	" is unset); start this program with gompx.goworkers.GoPool in Python or goserve.NewPool in Go")
 
 var registry struct {
@@ -87,7 +88,7 @@ func Serve() error {
 	}
 	conn, err := gompx.NewConn(fd, true, true)
 	if err != nil {
-		return fmt.Errorf("goserve: %w", err)
+		return errs.Errorf("goserve: %w", err)
 	}
 	defer conn.Close()
 	registry.Lock()
@@ -95,10 +96,10 @@ func Serve() error {
 	registry.Unlock()
 	hello, err := workproto.AppendHello(nil, workproto.Hello{Pid: os.Getpid(), Impl: "go", Functions: names})
 	if err != nil {
-		return fmt.Errorf("goserve: %w", err)
+		return errs.Errorf("goserve: %w", err)
 	}
 	if err := conn.SendBytes(hello); err != nil {
-		return fmt.Errorf("goserve: send hello: %w", err)
+		return errs.Errorf("goserve: send hello: %w", err)
 	}
 	var out bytes.Buffer
 	for {
@@ -107,16 +108,16 @@ func Serve() error {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("goserve: receive: %w", err)
+			return errs.Errorf("goserve: receive: %w", err)
 		}
 		req, err := workproto.ParseRequest(frame)
 		if err != nil {
-			return fmt.Errorf("goserve: %w", err)
+			return errs.Errorf("goserve: %w", err)
 		}
 		out.Reset()
 		answer(&out, req)
 		if err := conn.SendBytes(out.Bytes()); err != nil {
-			return fmt.Errorf("goserve: send reply: %w", err)
+			return errs.Errorf("goserve: send reply: %w", err)
 		}
 	}
 }
@@ -128,7 +129,7 @@ func workerFd() (int, error) {
 	}
 	fd, err := strconv.Atoi(s)
 	if err != nil || fd < 3 {
-		return -1, fmt.Errorf("goserve: %s=%q is not a descriptor number", EnvFd, s)
+		return -1, errs.Errorf("goserve: %s=%q is not a descriptor number", EnvFd, s)
 	}
 	return fd, nil
 }

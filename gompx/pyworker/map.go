@@ -3,8 +3,8 @@ package pyworker
 import (
 	"context"
 	"errors"
-	"fmt"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/gompx/internal/workpool"
 	"github.com/gompx/gompx/gompx/internal/workproto"
 	"github.com/gompx/gompx/pickle"
@@ -42,7 +42,7 @@ func (p *Pool) Map(ctx context.Context, target string, items []any, chunkSize in
 	for i, t := range tasks {
 		reply, err := t.Wait(ctx)
 		if err != nil {
-			err = fmt.Errorf("map %s: %w", target, err)
+			err = errs.Errorf("map %s: %w", target, err)
 		} else {
 			out, err = appendResults(out, target, reply, i*chunkSize)
 		}
@@ -75,15 +75,15 @@ func (p *Pool) submitChunk(target string, chunk []any) (*workpool.Task, error) {
 	}
 	argp, err := pickle.Marshal(calls)
 	if err != nil {
-		return nil, fmt.Errorf("map %s: arguments: %w", target, err)
+		return nil, errs.Errorf("map %s: arguments: %w", target, err)
 	}
 	req, err := workproto.AppendRequest(nil, workproto.OpMap, target, argp, nil)
 	if err != nil {
-		return nil, fmt.Errorf("map %s: %w", target, err)
+		return nil, errs.Errorf("map %s: %w", target, err)
 	}
 	t, err := p.pool.Submit(req)
 	if err != nil {
-		return nil, fmt.Errorf("map %s: %w", target, err)
+		return nil, errs.Errorf("map %s: %w", target, err)
 	}
 	return t, nil
 }
@@ -105,7 +105,7 @@ func appendResults(out []any, target string, reply []byte, offset int) ([]any, e
 	}
 	list, ok := v.([]any)
 	if !ok {
-		return out, fmt.Errorf("map %s: worker replied with %T, not a list", target, v)
+		return out, errs.Errorf("map %s: worker replied with %T, not a list", target, v)
 	}
 	return append(out, list...), nil
 }

@@ -3,7 +3,6 @@ package pyworker
 import (
 	"context"
 	_ "embed"
-	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gompx/gompx/gompx"
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/gompx/internal/workpool"
 	"github.com/gompx/gompx/gompx/internal/workproto"
 	"github.com/gompx/gompx/pickle"
@@ -65,9 +65,9 @@ func (e *PythonError) Error() string {
 		name = e.Module + "." + e.Name
 	}
 	if e.Message == "" {
-		return fmt.Sprintf("python %s raised %s", e.Target, name)
+		return fmt.Sprintf("%spython %s raised %s", errs.Prefix, e.Target, name)
 	}
-	return fmt.Sprintf("python %s raised %s: %s", e.Target, name, e.Message)
+	return fmt.Sprintf("%spython %s raised %s: %s", errs.Prefix, e.Target, name, e.Message)
 }
 
 // Pool is a set of Python worker processes.
@@ -79,7 +79,7 @@ type Pool struct {
 // NewPool starts the workers and returns once every one of them is ready.
 func NewPool(opts Options) (*Pool, error) {
 	if opts.Python == "" {
-		return nil, errors.New("pyworker: Options.Python, the interpreter's path, is required")
+		return nil, errs.New("pyworker: Options.Python, the interpreter's path, is required")
 	}
 	if opts.Workers == 0 {
 		opts.Workers = runtime.NumCPU()
@@ -101,7 +101,7 @@ func NewPool(opts Options) (*Pool, error) {
 		StartTimeout: opts.StartTimeout,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("pyworker: %w", err)
+		return nil, errs.Errorf("pyworker: %w", err)
 	}
 	return &Pool{pool: p, n: opts.Workers}, nil
 }
@@ -117,12 +117,12 @@ func (p *Pool) Call(ctx context.Context, target string, args ...any) (any, error
 func (p *Pool) CallKw(ctx context.Context, target string, args []any, kwargs any) (any, error) {
 	argp, err := pickle.Marshal(pickle.Tuple(args))
 	if err != nil {
-		return nil, fmt.Errorf("call %s: arguments: %w", target, err)
+		return nil, errs.Errorf("call %s: arguments: %w", target, err)
 	}
 	var kwp []byte
 	if kwargs != nil {
 		if kwp, err = pickle.Marshal(kwargs); err != nil {
-			return nil, fmt.Errorf("call %s: keyword arguments: %w", target, err)
+			return nil, errs.Errorf("call %s: keyword arguments: %w", target, err)
 		}
 	}
 	body, err := p.do(ctx, workproto.OpCall, target, argp, kwp)
@@ -146,11 +146,11 @@ func (p *Pool) do(ctx context.Context, op workproto.Op, target string, args, kwa
 	}
 	req, err := workproto.AppendRequest(nil, op, target, args, kwargs)
 	if err != nil {
-		return nil, fmt.Errorf("call %s: %w", target, err)
+		return nil, errs.Errorf("call %s: %w", target, err)
 	}
 	reply, err := p.pool.Do(ctx, req)
 	if err != nil {
-		return nil, fmt.Errorf("call %s: %w", target, err)
+		return nil, errs.Errorf("call %s: %w", target, err)
 	}
 	return replyBody(target, reply)
 }
@@ -160,7 +160,7 @@ func (p *Pool) do(ctx context.Context, op workproto.Op, target string, args, kwa
 func checkTarget(target string) error {
 	module, name, ok := strings.Cut(target, ":")
 	if !ok || module == "" || name == "" {
-		return fmt.Errorf("call %q: target must be \"package.module:function\"", target)
+		return errs.Errorf("call %q: target must be \"package.module:function\"", target)
 	}
 	return nil
 }
@@ -169,14 +169,14 @@ func checkTarget(target string) error {
 func replyBody(target string, reply []byte) ([]byte, error) {
 	status, body, err := workproto.ParseReply(reply)
 	if err != nil {
-		return nil, fmt.Errorf("call %s: %w", target, err)
+		return nil, errs.Errorf("call %s: %w", target, err)
 	}
 	if status == workproto.StatusResult {
 		return body, nil
 	}
 	info, err := workproto.DecodeError(body)
 	if err != nil {
-		return nil, fmt.Errorf("call %s: %w", target, err)
+		return nil, errs.Errorf("call %s: %w", target, err)
 	}
 	return nil, &PythonError{Target: target, Module: info.Module, Name: info.Name,
 		Message: info.Message, Traceback: info.Traceback, Index: info.Index}
@@ -186,7 +186,7 @@ func decode(target string, body []byte) (any, error) {
 	// The body is this call's own buffer: decoded bytes may alias it.
 	v, err := pickle.UnmarshalOptions(body, &pickle.DecoderOptions{AliasInput: true})
 	if err != nil {
-		return nil, fmt.Errorf("call %s: result: %w", target, err)
+		return nil, errs.Errorf("call %s: result: %w", target, err)
 	}
 	return v, nil
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gompx/gompx/internal/testpython"
 
+	"github.com/gompx/gompx/gompx"
 	"github.com/gompx/gompx/gompx/pyworker"
 	"github.com/gompx/gompx/pickle"
 )
@@ -248,7 +249,7 @@ func TestContextCancelKillsTheRunningCall(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	_, err = p.Call(ctx, "pwtarget:sleep", 30)
-	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, gompx.ErrTimeout) || time.Since(start) > 5*time.Second {
 		t.Fatalf("got %v after %v, want DeadlineExceeded at once", err, time.Since(start))
 	}
 	got, err := p.Call(context.Background(), "pwtarget:pid")

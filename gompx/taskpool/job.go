@@ -1,9 +1,10 @@
 package taskpool
 
 import (
-	"fmt"
 	"sync/atomic"
 	"time"
+
+	"github.com/gompx/gompx/gompx/internal/errs"
 )
 
 // Job is a set of tasks whose results are collected together: one task for an apply,
@@ -47,7 +48,7 @@ func (p *Pool) NewJob(header []byte, length int, notify bool) (*Job, error) {
 	defer p.mu.Unlock()
 	switch {
 	case p.broken != "":
-		return nil, fmt.Errorf("%w: %s", ErrBroken, p.broken)
+		return nil, errs.Errorf("%w: %s", ErrBroken, p.broken)
 	case p.state != stateRunning:
 		return nil, ErrNotRunning
 	}
@@ -106,7 +107,7 @@ func (j *Job) Submit(first int, payloads [][]byte) error {
 func (j *Job) checkIndexesLocked(first, n int) error {
 	end := first + n
 	if first < 0 || (j.length >= 0 && end > j.length) {
-		return fmt.Errorf("taskpool: tasks %d..%d outside job of %d tasks", first, end-1, j.length)
+		return errs.Errorf("taskpool: tasks %d..%d outside job of %d tasks", first, end-1, j.length)
 	}
 	for len(j.results) < end {
 		j.results = append(j.results, slot{})
@@ -136,7 +137,7 @@ func (j *Job) SetLength(n int) error {
 	p.mu.Lock()
 	if n < 0 || n < len(j.results) {
 		p.mu.Unlock()
-		return fmt.Errorf("taskpool: length %d, but %d tasks were submitted", n, len(j.results))
+		return errs.Errorf("taskpool: length %d, but %d tasks were submitted", n, len(j.results))
 	}
 	j.setLengthLocked(n)
 	p.maybeStopLocked()
@@ -225,7 +226,7 @@ func (j *Job) Result(index int) (Status, []byte, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if index < 0 || index >= len(j.results) || !j.results[index].done {
-		return 0, nil, fmt.Errorf("taskpool: task %d of job %d has no result", index, j.id)
+		return 0, nil, errs.Errorf("taskpool: task %d of job %d has no result", index, j.id)
 	}
 	s := j.results[index]
 	return s.status, s.payload, nil

@@ -1,13 +1,12 @@
 package taskpool
 
 import (
-	"errors"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gompx/gompx/gompx"
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/gompx/internal/shm"
 )
 
@@ -74,13 +73,14 @@ const (
 var (
 	// ErrNotRunning reports a job submitted after Close or Terminate (Python:
 	// ValueError("Pool not running")).
-	ErrNotRunning = errors.New("pool not running")
+	ErrNotRunning = errs.New("pool not running")
 	// ErrBroken reports a job submitted to a broken pool.
-	ErrBroken = errors.New("pool is broken")
-	// ErrTimeout reports a wait that ran out of time.
-	ErrTimeout = errors.New("timed out")
+	ErrBroken = errs.New("pool is broken")
+	// ErrTimeout reports a wait that ran out of time: gompx.ErrTimeout, the core's one
+	// timeout.
+	ErrTimeout = gompx.ErrTimeout
 	// ErrExhausted reports that every result of a job has been taken.
-	ErrExhausted = errors.New("all results taken")
+	ErrExhausted = errs.New("all results taken")
 )
 
 // Pool dispatches the tasks of jobs to registered workers. Its methods are safe for
@@ -152,14 +152,14 @@ type task struct {
 // New makes a pool and starts its collector. Register workers with AddWorker.
 func New(opts Options) (*Pool, error) {
 	if opts.Results == nil {
-		return nil, errors.New("taskpool: Options.Results is required")
+		return nil, errs.New("taskpool: Options.Results is required")
 	}
 	if opts.Slots < 1 {
-		return nil, fmt.Errorf("taskpool: %d slots: need at least 1", opts.Slots)
+		return nil, errs.Errorf("taskpool: %d slots: need at least 1", opts.Slots)
 	}
 	board, err := shm.Create("gompx-pool-board", int64(opts.Slots*SlotSize), false)
 	if err != nil {
-		return nil, fmt.Errorf("taskpool: board: %w", err)
+		return nil, errs.Errorf("taskpool: board: %w", err)
 	}
 	p := &Pool{
 		opts:      opts,
@@ -194,13 +194,13 @@ func (p *Pool) Board() []byte { return p.board.Bytes() }
 // supervisor goroutine calls it once. Returns the worker's id.
 func (p *Pool) AddWorker(slot, pid int, tasks *gompx.Queue, wait func() int) (uint32, error) {
 	if slot < 0 || slot >= p.opts.Slots {
-		return 0, fmt.Errorf("taskpool: slot %d out of range 0..%d", slot, p.opts.Slots-1)
+		return 0, errs.Errorf("taskpool: slot %d out of range 0..%d", slot, p.opts.Slots-1)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, w := range p.workers {
 		if w.slot == slot {
-			return 0, fmt.Errorf("taskpool: slot %d is taken by worker %d", slot, w.pid)
+			return 0, errs.Errorf("taskpool: slot %d is taken by worker %d", slot, w.pid)
 		}
 	}
 	MarkStarted(p.board.Bytes(), slot, 0)

@@ -365,6 +365,25 @@ func TestPoolStress(t *testing.T) {
 	}
 }
 
+// A Take that finds no result in time fails with the core's one timeout.
+func TestTakeTimesOut(t *testing.T) {
+	block := make(chan struct{})
+	h := newHarness(t, Options{Slots: 1}, func(t Task) (Status, []byte, bool) {
+		<-block
+		return StatusOK, nil, false
+	})
+	defer close(block)
+	j, err := h.p.NewJob(nil, 1, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Submit(0, [][]byte{nil})
+	_, err = j.Take(true, 10*time.Millisecond, func(int, Status, []byte) bool { return true })
+	if !errors.Is(err, gompx.ErrTimeout) || !errors.Is(err, ErrTimeout) {
+		t.Fatalf("Take of a job still running: %v, want gompx.ErrTimeout", err)
+	}
+}
+
 func TestJobCancel(t *testing.T) {
 	block := make(chan struct{})
 	h := newHarness(t, Options{Slots: 1}, func(t Task) (Status, []byte, bool) {

@@ -2,9 +2,10 @@ package taskpool
 
 import (
 	"encoding/binary"
-	"errors"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/gompx/gompx/gompx/internal/errs"
 )
 
 // HeaderLen is the length of a task's and of a result's fixed header.
@@ -49,7 +50,7 @@ type Task struct {
 }
 
 // ErrShortMessage reports a message shorter than its header says.
-var ErrShortMessage = errors.New("taskpool: message shorter than its header")
+var ErrShortMessage = errs.New("taskpool: message shorter than its header")
 
 // ParseTask reads a task message; Header and Body alias msg.
 func ParseTask(msg []byte) (Task, error) {

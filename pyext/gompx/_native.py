@@ -74,8 +74,8 @@ def _exception_class(name):
 def translate(exc):
     """Turn the core's RuntimeError("gompx:<Exception>:<errno>:<text>") into that exception."""
     message = str(exc)
-    if not message.startswith("gompx:"):
-        return exc
+    if not message.startswith("gompx:") or message.startswith("gompx: "):
+        return exc  # not the facade's form (a core message starts "gompx: ")
     _, name, errno, text = message.split(":", 3)
     cls = _exception_class(name)
     if issubclass(cls, OSError) and errno != "0":

@@ -602,7 +602,7 @@ class _Engine:
                 return  # the pool stopped and every finished job was handed out
             result = self.cache.pop(job, None)
             if result is not None:
-                result._finish_and_call_back()
+                result._call_back()
             # Not kept while blocked for the next job: through its callbacks it may hold
             # the object that owns this pool (an executor), which would never be freed.
             result = None

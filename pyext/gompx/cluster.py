@@ -23,7 +23,6 @@ raises ``AuthenticationError``; a worker that cannot run the chunk at all raises
 """
 
 import binascii
-import collections
 import concurrent.futures as _futures
 import itertools
 import json
@@ -31,8 +30,10 @@ import os
 import pickle
 import sys
 import threading
-import traceback
+import time
 
+from . import pool as _pool
+from ._poolcore import _ERROR, _Failed
 from .context import AuthenticationError, TimeoutError
 
 __all__ = ["ClusterPool", "ClusterExecutor", "ClusterError", "command_path"]
@@ -360,7 +361,6 @@ class ClusterPool:
         if self._state == _RUN:
             raise ValueError("Pool is still running")
         if self._state == _CLOSE:
-            import time
             native = _native()
             with self._lock:
                 jobs = list(self._jobs)
@@ -423,87 +423,40 @@ class ClusterPool:
             pass
 
 
-class ApplyResult:
-    """The result of ``ClusterPool.apply_async()``."""
+class ApplyResult(_pool.ApplyResult):
+    """The result of ``ClusterPool.apply_async()``: the process pool's, with the outcome
+    taken from the cluster client (the pool's callback thread runs the callbacks)."""
 
     def __init__(self, pool, job, callback, error_callback):
-        self._pool = pool
-        self._job = job
-        self._callback = callback
-        self._error_callback = error_callback
-        self._lock = threading.Lock()
-        self._done = False
-        self._success = None
-        self._value = None
-        self._event = threading.Event() if (callback or error_callback) else None
+        super().__init__(pool, callback, error_callback, job)
 
-    def ready(self):
-        if self._event is not None:
-            return self._event.is_set()
-        if self._done:
-            return True
+    def _watch(self):
+        pass
+
+    def _poll(self):
         native = _native()
         try:
             return native.call(native.ext.gompxcore_ClusterDone, self._pool._handle, self._job)
         except ValueError:
             return True
 
-    def successful(self):
-        if not self.ready():
-            raise ValueError("{0!r} not ready".format(self))
-        self._finish(None)
-        return self._success
-
-    def wait(self, timeout=None):
-        if self._event is not None:
-            self._event.wait(timeout)
-        else:
-            self._finish(timeout)
-
-    def get(self, timeout=None):
-        if self._event is not None:
-            if not self._event.wait(timeout):
-                raise TimeoutError
-        elif not self._finish(timeout):
-            raise TimeoutError
-        if self._success:
-            return self._value
-        raise self._value
-
-    def _finish(self, timeout):
-        with self._lock:
-            if self._done:
-                return True
-            got = self._collect(timeout)
-            if got is None:
-                return False
-            self._success, self._value = got
-            self._done = True
-            self._pool._job_done(self._job)
-            return True
+    def _block(self, timeout):
+        self._finish(timeout)
 
     def _collect(self, timeout):
         got = self._pool._take(self._job, True, timeout)
         if got is None:
             return None
         if got == _END:
-            from .pool import WorkerLostError
-            return False, WorkerLostError("the pool was terminated")
+            return False, _pool.WorkerLostError("the pool was terminated")
         _, success, value = got
         return (True, value[0]) if success else (False, value)
 
-    def _call_back(self):
-        try:
-            self._finish(None)
-            if self._success:
-                if self._callback is not None:
-                    self._callback(self._value)
-            elif self._error_callback is not None:
-                self._error_callback(self._value)
-        except Exception:
-            traceback.print_exc()
-        finally:
-            self._event.set()
+    def _release(self):
+        self._pool._job_done(self._job)
+
+    def _abandon(self):
+        pass
 
 
 AsyncResult = ApplyResult
@@ -513,7 +466,6 @@ class MapResult(ApplyResult):
     """The result of ``map_async()`` and ``starmap_async()``: chunks in order."""
 
     def _collect(self, timeout):
-        import time
         deadline = None if timeout is None else time.monotonic() + timeout
         values = getattr(self, "_partial", None)
         if values is None:
@@ -531,43 +483,30 @@ class MapResult(ApplyResult):
             values.extend(value)
 
 
-class IMapIterator:
-    """The iterator ``ClusterPool.imap()`` returns."""
+class IMapIterator(_pool.IMapIterator):
+    """The iterator ``ClusterPool.imap()`` returns: the process pool's, with chunks
+    taken from the cluster client."""
 
     _ordered = True
 
     def __init__(self, pool, job):
-        self._pool = pool
-        self._job = job
-        self._items = collections.deque()
-        self._lock = threading.Lock()
-        self._exhausted = False
+        super().__init__(pool, job)
         self._feed_error = None
 
-    def __iter__(self):
-        return self
+    def _more(self, timeout):
+        got = self._pool._take(self._job, self._ordered, timeout)
+        if got is None:
+            raise TimeoutError
+        if got == _END:
+            return None
+        _, success, value = got
+        return value if success else [_Failed(_ERROR, value)]
 
-    def next(self, timeout=None):
-        with self._lock:
-            if not self._items:
-                if self._exhausted:
-                    raise StopIteration
-                got = self._pool._take(self._job, self._ordered, timeout)
-                if got is None:
-                    raise TimeoutError
-                if got == _END:
-                    self._exhausted = True
-                    self._pool._job_done(self._job)
-                    if self._feed_error is not None:
-                        raise self._feed_error
-                    raise StopIteration
-                _, success, value = got
-                if not success:
-                    raise value
-                self._items.extend(value)
-            return self._items.popleft()
-
-    __next__ = next
+    def _end(self):
+        self._pool._job_done(self._job)
+        self._job = None
+        if self._feed_error is not None:
+            raise self._feed_error
 
 
 class IMapUnorderedIterator(IMapIterator):

@@ -443,58 +443,50 @@ class Pool:
 
 
 class ApplyResult:
-    """The result of `Pool.apply_async()`."""
+    """The result of `Pool.apply_async()`.
+
+    The one implementation of the result API for every pool here: the process `Pool`,
+    whose outcome waits in a Go job, `ThreadPool` (gompx.dummy), whose threads push
+    outcomes in, and the cluster pool.  Those override the hooks at the end (`_watch`,
+    `_poll`, `_block`, `_collect`, `_release`, `_abandon`), never the rules above them:
+    what ready(), wait() and get() mean, and that a callback runs before the result is
+    ready, in the thread that delivers outcomes, as stdlib's do."""
 
     def __init__(self, pool, callback, error_callback, job=None):
         self._pool = pool
-        self._engine = pool._engine
+        self._engine = getattr(pool, "_engine", None)
         self._job = job
         self._callback = callback
         self._error_callback = error_callback
         self._lock = threading.Lock()
-        self._done = False          # value taken out of Go
+        self._done = False          # the outcome is in _success and _value
         self._success = None
         self._value = None
-        self._event = None
+        self._event = None          # with callbacks: set once they have run
         if callback is not None or error_callback is not None:
             self._event = threading.Event()
-            self._engine.watch(self)
+            self._watch()
 
     def ready(self):
         if self._event is not None:
             return self._event.is_set()
-        if self._done:
-            return True
-        native = self._engine.native
-        return native.call(native.ext.gompxcore_JobWait, self._job, 0)
+        return self._done or self._poll()
 
     def successful(self):
         if not self.ready():
             raise ValueError("{0!r} not ready".format(self))
-        self._finish(0)
+        self._finish(None)
         return self._success
 
     def wait(self, timeout=None):
         if self._event is not None:
             self._event.wait(timeout)
-            return
-        if self._done:
-            return
-        native = self._engine.native
-        wait = native.ext.gompxcore_JobWait
-        job = self._job
-
-        def attempt(ms):
-            try:
-                return True if wait(job, ms) else None
-            except RuntimeError as e:
-                raise native.translate(e) from None
-        native.wait_interruptible(attempt, timeout)
+        elif not self._done:
+            self._block(timeout)
 
     def get(self, timeout=None):
         if self._event is not None:
-            self._event.wait(timeout)
-            if not self._event.is_set():
+            if not self._event.wait(timeout):
                 raise TimeoutError
         elif not self._finish(timeout):
             raise TimeoutError
@@ -502,33 +494,25 @@ class ApplyResult:
             return self._value
         raise self._value
 
-    def _finish(self, timeout=0):
-        """Wait up to *timeout* for the outcome, take it out of Go (once) and drop the
-        Go job; False if it did not come in time."""
+    def _finish(self, timeout):
+        """Wait up to *timeout* for the outcome and take it (once); False if it did not
+        come in time."""
         if self._done:
             return True
         with self._lock:
             if self._done:
                 return True
-            got = _take(self._job, _TAKE_OUTCOME, timeout)
-            if not got:
+            outcome = self._collect(timeout)
+            if outcome is None:
                 return False
-            self._success, self._value = self._outcome(got)
+            self._success, self._value = outcome
             self._done = True
-            native = self._engine.native
-            native.call(native.ext.gompxcore_JobDrop, self._job)
-            self._pool = None
+            self._release()
             return True
 
-    def _outcome(self, got):
-        return self._as_outcome(got[0])
-
-    def _as_outcome(self, value):
-        if value.__class__ is _Failed:
-            return False, value.exception(self._engine)
-        return True, value
-
-    def _finish_and_call_back(self):
+    def _call_back(self):
+        """Take the outcome, run the callback it calls for, then make the result ready.
+        Called by the pool's callback thread (or the thread delivering the outcome)."""
         try:
             self._finish(None)
             if self._success:
@@ -542,12 +526,60 @@ class ApplyResult:
             self._event.set()
 
     def __del__(self):
-        if not self._done and self._job is not None and self._event is None:
+        if not self._done and self._event is None:
             try:
-                native = self._engine.native
-                native.ext.gompxcore_JobDrop(self._job)
+                self._abandon()
             except Exception:
                 pass
+
+    # -- hooks: the process pool's, whose outcome waits in a Go job ------------------
+
+    def _watch(self):
+        """Arrange for _call_back() to run once the outcome is in."""
+        self._engine.watch(self)
+
+    def _poll(self):
+        """Whether the outcome is in, without waiting."""
+        native = self._engine.native
+        return native.call(native.ext.gompxcore_JobWait, self._job, 0)
+
+    def _block(self, timeout):
+        """Wait up to *timeout* for the outcome, without taking it."""
+        native = self._engine.native
+        wait = native.ext.gompxcore_JobWait
+        job = self._job
+
+        def attempt(ms):
+            try:
+                return True if wait(job, ms) else None
+            except RuntimeError as e:
+                raise native.translate(e) from None
+        native.wait_interruptible(attempt, timeout)
+
+    def _collect(self, timeout):
+        """The outcome as (success, value), waiting up to *timeout*; None if it did not
+        come in time."""
+        got = _take(self._job, _TAKE_OUTCOME, timeout)
+        return self._outcome(got) if got else None
+
+    def _release(self):
+        """The outcome is taken: free what held it."""
+        native = self._engine.native
+        native.call(native.ext.gompxcore_JobDrop, self._job)
+        self._pool = None
+
+    def _abandon(self):
+        """The result is garbage before its outcome was taken."""
+        if self._job is not None:
+            self._engine.native.ext.gompxcore_JobDrop(self._job)
+
+    def _outcome(self, got):
+        return self._as_outcome(got[0])
+
+    def _as_outcome(self, value):
+        if value.__class__ is _Failed:
+            return False, value.exception(self._engine)
+        return True, value
 
     __class_getitem__ = classmethod(types.GenericAlias)
 
@@ -565,9 +597,7 @@ class MapResult(ApplyResult):
                          error_callback if chunksize > 0 else None, job)
         if chunksize <= 0:
             self._success, self._value, self._done = True, [], True
-            native = self._engine.native
-            native.call(native.ext.gompxcore_JobDrop, job)
-            self._pool = None
+            self._release()
 
     def _outcome(self, got):
         chunks = got.values if got.__class__ is _Values else got
@@ -582,13 +612,16 @@ class MapResult(ApplyResult):
 
 
 class IMapIterator:
-    """The iterator `Pool.imap()` returns."""
+    """The iterator `Pool.imap()` returns.
+
+    As with ApplyResult, one implementation for every pool: each supplies `_more`
+    (the next values that came in) and `_end` (what to do once they are all taken)."""
 
     _mode = _TAKE_ORDERED
 
-    def __init__(self, pool, job):
+    def __init__(self, pool, job=None):
         self._pool = pool
-        self._engine = pool._engine
+        self._engine = getattr(pool, "_engine", None)
         self._job = job
         self._items = collections.deque()
         self._lock = threading.Lock()
@@ -606,27 +639,34 @@ class IMapIterator:
             raise value.exception(self._engine)
         return value
 
+    __next__ = next
+
     def _refill(self, timeout):
         with self._lock:
             if not self._items:
                 if self._exhausted:
                     raise StopIteration from None
-                got = _take(self._job, self._mode, timeout)
+                got = self._more(timeout)
                 if got is None:
                     self._exhausted = True
-                    self._drop()
+                    self._end()
                     raise StopIteration from None
-                if not got:
-                    raise TimeoutError from None
-                if got.__class__ is list:
-                    self._items.extend(got)
-                else:  # spliced: every value at once
-                    self._items.extend(got.values)
+                self._items.extend(got)
             return self._items.popleft()
 
-    __next__ = next
+    # -- hooks: the process pool's ---------------------------------------------------
 
-    def _drop(self):
+    def _more(self, timeout):
+        """The next values (a failed task's as a _Failed), waiting up to *timeout*; None
+        once every value was taken; TimeoutError if none came in time."""
+        got = _take(self._job, self._mode, timeout)
+        if got is None:
+            return None
+        if not got:
+            raise TimeoutError from None
+        return got if got.__class__ is list else got.values  # spliced: every value at once
+
+    def _end(self):
         if self._job is not None:
             native = self._engine.native
             native.call(native.ext.gompxcore_JobDrop, self._job)
@@ -634,7 +674,7 @@ class IMapIterator:
             self._pool = None
 
     def __del__(self):
-        if getattr(self, "_job", None) is not None:
+        if getattr(self, "_job", None) is not None and self._engine is not None:
             try:
                 self._engine.native.ext.gompxcore_JobDrop(self._job)
             except Exception:

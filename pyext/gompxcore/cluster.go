@@ -93,11 +93,11 @@ func clusterError(err error) error {
 	case errors.Is(err, cluster.ErrClosed):
 		return newPyError("ValueError", "Pool not running")
 	case errors.Is(err, cluster.ErrInsecure):
-		return newPyError("ValueError", "%s", err.Error())
+		return newPyError("ValueError", "%s", pyText(err))
 	case errors.Is(err, context.DeadlineExceeded):
-		return newPyError("TimeoutError", "%s", err.Error())
+		return newPyError("TimeoutError", "%s", pyText(err))
 	}
-	return newPyError("OSError", "%s", err.Error())
+	return newPyError("OSError", "%s", pyText(err))
 }
 
 // ClusterID returns the pool's id (the last token of its subjects).
@@ -351,7 +351,7 @@ func ClusterLocalStart(spec string) (h int64, err error) {
 	l, err := cluster.StartLocal(ctx, cluster.LocalOptions{Command: s.Command, Python: s.Python,
 		Processes: s.Processes, Authkey: key, Env: s.Env, Dir: s.Dir, AckWait: millis(s.AckWaitMs)})
 	if err != nil {
-		return 0, newPyError("OSError", "%s", err.Error())
+		return 0, newPyError("OSError", "%s", pyText(err))
 	}
 	return handles.put(l), nil
 }
@@ -386,7 +386,7 @@ func ClusterLocalStop(h int64, graceMs int) (ok bool, err error) {
 	}
 	handles.drop(h)
 	if err := l.Stop(millis(graceMs)); err != nil {
-		return false, newPyError("OSError", "%s", err.Error())
+		return false, newPyError("OSError", "%s", pyText(err))
 	}
 	return true, nil
 }

@@ -109,7 +109,7 @@ func TestClusterConnectErrors(t *testing.T) {
 		{"bad JSON", "{", "gompx:ValueError:0:bad cluster spec"},
 		{"bad key", `{"url": "nats://127.0.0.1:1", "authkey": "zz"}`, "gompx:ValueError:0:authkey is not hex"},
 		{"remote without credentials", `{"url": "nats://gompx.invalid:4222", "authkey": "00"}`,
-			"gompx:ValueError:0:gompx: insecure connection: refusing to connect to gompx.invalid:4222"},
+			"gompx:ValueError:0:insecure connection: refusing to connect to gompx.invalid:4222"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := ClusterConnect(tc.spec); err == nil || !strings.HasPrefix(err.Error(), tc.want) {

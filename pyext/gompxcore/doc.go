@@ -1,6 +1,8 @@
 // Package gompxcore is the narrow facade that gopy turns into the Python extension module
-// gompx._gompxnative. It is the only Go code that runs inside a Python process (gompx/pyworker
-// starts Python processes; it does not live in one).
+// gompx._gompxnative. It is the only Go code that runs inside a Python process, not the only
+// Go code that knows Python exists: gompx/pyworker and cmd/gompx start CPython worker
+// processes for Go programs, and the core mirrors multiprocessing's semantics (see
+// docs/design.md, "Layers").
 //
 // Python readers: these functions are called by gompx's pure-Python layer
 // (gompx/_native.py), not by user code. They take and return only ints, bools and short
@@ -16,9 +18,11 @@
 //     error on every call).
 //   - Errors travel as RuntimeError("gompx:<PythonException>:<errno>:<message>");
 //     gompx/_native.py turns them into the exception named there (EOFError, OSError with
-//     its errno, ValueError, ...).
-//   - Blocking calls take a timeout in milliseconds (negative: forever) and report expiry
-//     as a value, not an error, because the Python layer waits in short slices on the main
+//     its errno, ValueError, ...). The message drops the "gompx: " every core error
+//     starts with (pyText), so Python sees CPython's wording.
+//   - Blocking calls take a timeout in milliseconds (negative: forever), call the core's
+//     duration-taking methods (LockTimeout, Acquire, AcceptTimeout, ...; Go programs use
+//     the context ones) and report expiry as a value, not an error, because the Python layer waits in short slices on the main
 //     thread so that Ctrl-C is handled promptly.
 //
 // What it does not do: pickle Python objects (Python's C pickler does that in the caller),

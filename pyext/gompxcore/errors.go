@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/gompx/gompx/gompx"
@@ -22,6 +23,11 @@ func (e *pyError) Error() string {
 }
 
 func newPyError(exc, format string, args ...any) error {
+	for i, a := range args {
+		if err, ok := a.(error); ok && err != nil {
+			args[i] = pyText(err)
+		}
+	}
 	return &pyError{exc: exc, msg: fmt.Sprintf(format, args...)}
 }
 
@@ -39,7 +45,7 @@ func translate(err error) error {
 	var truncated *gompx.TruncatedError
 	switch {
 	case errors.Is(err, gompx.ErrAuthentication):
-		return &pyError{exc: "AuthenticationError", msg: err.Error()}
+		return &pyError{exc: "AuthenticationError", msg: pyText(err)}
 	case errors.Is(err, gompx.ErrListenerClosed):
 		return &pyError{exc: "OSError", msg: "listener is closed"}
 	case errors.Is(err, gompx.ErrClosed):
@@ -49,17 +55,21 @@ func translate(err error) error {
 	case errors.Is(err, gompx.ErrNotWritable):
 		return &pyError{exc: "OSError", msg: "connection is read-only"}
 	case errors.Is(err, gompx.ErrMessageTooLong):
-		return &pyError{exc: "OSError", msg: "bad message length: " + err.Error()}
+		return &pyError{exc: "OSError", msg: "bad message length: " + pyText(err)}
 	case errors.As(err, &truncated) && truncated.Got > 0:
 		// CPython's _recv: end of file inside a part it had begun to read.
-		return &pyError{exc: "OSError", msg: "got end of file during message: " + err.Error()}
+		return &pyError{exc: "OSError", msg: "got end of file during message: " + pyText(err)}
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return &pyError{exc: "EOFError", msg: err.Error()}
+		return &pyError{exc: "EOFError", msg: pyText(err)}
 	case errors.As(err, &errno):
-		return &pyError{exc: "OSError", errno: errno, msg: err.Error()}
+		return &pyError{exc: "OSError", errno: errno, msg: pyText(err)}
 	}
-	return &pyError{exc: "OSError", msg: err.Error()}
+	return &pyError{exc: "OSError", msg: pyText(err)}
 }
+
+// pyText is err's message for Python: without the "gompx: " every core message starts
+// with, since Python's messages name no package (CPython's say "handle is closed").
+func pyText(err error) string { return strings.TrimPrefix(err.Error(), "gompx: ") }
 
 // interrupted reports an error that says a signal ended a wait on the main thread
 // (gompx.EnableInterrupts, called at load). Nothing was consumed: the facade reports it

@@ -231,9 +231,9 @@ func outcome(t *goserve.Task) (int, []byte) {
 	case errors.As(err, &ge):
 		status, v = GoTaskError, pickle.Tuple{ge.Function, ge.Kind, ge.Message, ge.Stack, ge.Index}
 	case errors.As(err, &ee):
-		status, v = GoTaskExited, pickle.Tuple{err.Error(), ee.Pid, ee.Code}
+		status, v = GoTaskExited, pickle.Tuple{pyText(err), ee.Pid, ee.Code}
 	default:
-		v = pickle.Tuple{err.Error()}
+		v = pickle.Tuple{pyText(err)}
 	}
 	out, merr := pickle.Marshal(v)
 	if merr != nil { // strings and ints only

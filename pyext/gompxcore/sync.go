@@ -165,7 +165,7 @@ func SyncAcquire(h int64, ms int) (code int, err error) {
 	}
 	switch p := obj.(type) {
 	case *gompx.Lock:
-		err = p.Lock(msTimeout(ms))
+		err = p.LockTimeout(msTimeout(ms))
 		if errors.Is(err, gompx.ErrOwnerDied) {
 			return SyncTookOver | ownerOf(err)<<syncCodeShift, nil
 		}
@@ -202,7 +202,7 @@ func SyncRelease(h int64) (ok bool, err error) {
 	}
 	switch p := obj.(type) {
 	case *gompx.Lock:
-		err = p.Unlock()
+		err = p.Release()
 	case *gompx.Semaphore:
 		err = p.Release()
 	default:

@@ -3,13 +3,13 @@ package natsnode
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"net"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/nats-io/nats-server/v2/server"
 )
 
@@ -42,7 +42,7 @@ type Node struct {
 // JetStream is up), or when ctx is done.
 func Start(ctx context.Context, o Options) (*Node, error) {
 	if o.StoreDir == "" {
-		return nil, errors.New("gompx: natsnode: StoreDir is required")
+		return nil, errs.New("gompx: natsnode: StoreDir is required")
 	}
 	if o.Host == "" {
 		o.Host = "127.0.0.1"
@@ -62,7 +62,7 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 	}
 	if o.ClusterName != "" {
 		if len(o.Routes) == 0 {
-			return nil, errors.New("gompx: natsnode: a clustered node needs the routes of the " +
+			return nil, errs.New("gompx: natsnode: a clustered node needs the routes of the " +
 				"cluster's nodes (its own may be among them)")
 		}
 		host := o.ClusterHost
@@ -78,7 +78,7 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 	}
 	s, err := server.NewServer(so)
 	if err != nil {
-		return nil, fmt.Errorf("gompx: nats server: %w", err)
+		return nil, errs.Errorf("gompx: nats server: %w", err)
 	}
 	log := &logger{f: o.Logf}
 	s.SetLogger(log, false, false)
@@ -90,12 +90,12 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 	for !s.ReadyForConnections(100*time.Millisecond) || !s.Running() {
 		if !s.Running() || ctx.Err() != nil || time.Now().After(deadline) {
 			s.Shutdown()
-			return nil, fmt.Errorf("gompx: nats server on %s did not start: %s", o.Host, log.lastError())
+			return nil, errs.Errorf("gompx: nats server on %s did not start: %s", o.Host, log.lastError())
 		}
 	}
 	if o.ClusterName == "" && !s.JetStreamEnabled() {
 		s.Shutdown()
-		return nil, fmt.Errorf("gompx: nats server on %s started without JetStream: %s", o.Host, log.lastError())
+		return nil, errs.Errorf("gompx: nats server on %s started without JetStream: %s", o.Host, log.lastError())
 	}
 	return &Node{s: s}, nil
 }

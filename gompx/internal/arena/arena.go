@@ -2,13 +2,13 @@ package arena
 
 import (
 	"errors"
-	"fmt"
 	"math/bits"
 	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/gompx/internal/psync"
 	"github.com/gompx/gompx/gompx/internal/shm"
 )
@@ -43,7 +43,7 @@ const (
 
 // ErrFull is returned by Alloc when the arena has no room for the block: allocate from a
 // new arena.
-var ErrFull = errors.New("arena full")
+var ErrFull = errs.New("arena full")
 
 // Arena is one process's mapping of an arena file.
 type Arena struct {
@@ -56,12 +56,12 @@ type Arena struct {
 func Create() (*Arena, error) {
 	seg, err := shm.Create("gompx-arena", Size, false)
 	if err != nil {
-		return nil, fmt.Errorf("create arena: %w", err)
+		return nil, errs.Errorf("create arena: %w", err)
 	}
 	a := &Arena{seg: seg, mem: seg.Bytes()}
 	if a.lock, err = psync.NewMutex(a.mem[lockOffset : lockOffset+psync.BlockSize]); err != nil {
 		seg.Close()
-		return nil, fmt.Errorf("create arena: %w", err)
+		return nil, errs.Errorf("create arena: %w", err)
 	}
 	atomic.StoreUint64(a.word64(topOffset), FirstBlock)
 	atomic.StoreUint64(a.word64(0), magic)
@@ -73,23 +73,23 @@ func Create() (*Arena, error) {
 func Open(fd int) (*Arena, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		return nil, fmt.Errorf("open arena: fstat fd %d: %w", fd, err)
+		return nil, errs.Errorf("open arena: fstat fd %d: %w", fd, err)
 	}
 	if st.Size != Size {
-		return nil, fmt.Errorf("open arena: fd %d is %d bytes, not an arena", fd, st.Size)
+		return nil, errs.Errorf("open arena: fd %d is %d bytes, not an arena", fd, st.Size)
 	}
 	seg, err := shm.Open(fd, false)
 	if err != nil {
-		return nil, fmt.Errorf("open arena: %w", err)
+		return nil, errs.Errorf("open arena: %w", err)
 	}
 	a := &Arena{seg: seg, mem: seg.Bytes()}
 	if atomic.LoadUint64(a.word64(0)) != magic {
 		unix.Munmap(a.mem) // not seg.Close: that would close the caller's fd
-		return nil, fmt.Errorf("open arena: fd %d holds no arena", fd)
+		return nil, errs.Errorf("open arena: fd %d holds no arena", fd)
 	}
 	if a.lock, err = psync.OpenMutex(a.mem[lockOffset : lockOffset+psync.BlockSize]); err != nil {
 		unix.Munmap(a.mem)
-		return nil, fmt.Errorf("open arena: %w", err)
+		return nil, errs.Errorf("open arena: %w", err)
 	}
 	return a, nil
 }
@@ -118,11 +118,11 @@ func tag(block int64) uint64 { return uint64(block) ^ tagMagic }
 
 func classFor(size int) (int, error) {
 	if size < 0 {
-		return 0, fmt.Errorf("allocate %d bytes: negative size", size)
+		return 0, errs.Errorf("allocate %d bytes: negative size", size)
 	}
 	c := max(MinClass, bits.Len64(uint64(size+HeaderSize-1)))
 	if c > MaxClass {
-		return 0, fmt.Errorf("allocate %d bytes: larger than the largest block (%d bytes): %w",
+		return 0, errs.Errorf("allocate %d bytes: larger than the largest block (%d bytes): %w",
 			size, 1<<MaxClass-HeaderSize, ErrFull)
 	}
 	return c, nil
@@ -135,7 +135,7 @@ func (a *Arena) Alloc(size int) (int64, error) {
 		return 0, err
 	}
 	if err := a.lock.Lock(psync.Forever); err != nil && !errors.Is(err, psync.ErrOwnerDied) {
-		return 0, fmt.Errorf("allocate: %w", err)
+		return 0, errs.Errorf("allocate: %w", err)
 	}
 	block, reused, err := a.take(c)
 	a.lock.Unlock()
@@ -174,7 +174,7 @@ func (a *Arena) take(c int) (block int64, reused bool, err error) {
 		block = (top + page - 1) &^ (page - 1)
 	}
 	if block+1<<c > Size {
-		return 0, false, fmt.Errorf("allocate a %d-byte block: %w", 1<<c, ErrFull)
+		return 0, false, errs.Errorf("allocate a %d-byte block: %w", 1<<c, ErrFull)
 	}
 	a.carve(top, block)
 	a.setClass(block, c)
@@ -215,7 +215,7 @@ func (a *Arena) Retain(data int64) error {
 	for {
 		n := atomic.LoadInt32(refs)
 		if n <= 0 {
-			return fmt.Errorf("retain block at %d: it was already free", data)
+			return errs.Errorf("retain block at %d: it was already free", data)
 		}
 		if atomic.CompareAndSwapInt32(refs, n, n+1) {
 			return nil
@@ -234,7 +234,7 @@ func (a *Arena) Release(data int64) (freed bool, err error) {
 	for {
 		n := atomic.LoadInt32(refs)
 		if n <= 0 {
-			return false, fmt.Errorf("release block at %d: it was already free", data)
+			return false, errs.Errorf("release block at %d: it was already free", data)
 		}
 		if atomic.CompareAndSwapInt32(refs, n, n-1) {
 			if n > 1 {
@@ -253,7 +253,7 @@ func (a *Arena) Release(data int64) (freed bool, err error) {
 		}
 	}
 	if err := a.lock.Lock(psync.Forever); err != nil && !errors.Is(err, psync.ErrOwnerDied) {
-		return false, fmt.Errorf("free block at %d: %w", data, err)
+		return false, errs.Errorf("free block at %d: %w", data, err)
 	}
 	defer a.lock.Unlock()
 	if atomic.AddUint64(a.word64(liveOffset), ^uint64(0)) == 0 && a.reset() {
@@ -305,7 +305,7 @@ func (a *Arena) Bytes(data int64) ([]byte, error) {
 		return nil, err
 	}
 	if atomic.LoadInt32(a.refs(data)) <= 0 {
-		return nil, fmt.Errorf("block at offset %d is free", data)
+		return nil, errs.Errorf("block at offset %d is free", data)
 	}
 	end := data - HeaderSize + 1<<a.class(data)
 	return a.mem[data:end:end], nil
@@ -313,18 +313,18 @@ func (a *Arena) Bytes(data int64) ([]byte, error) {
 
 func (a *Arena) check(data int64) error {
 	if data < FirstBlock+HeaderSize || data >= Size || data%16 != 0 {
-		return fmt.Errorf("no block at offset %d", data)
+		return errs.Errorf("no block at offset %d", data)
 	}
 	// Blocks are cut below top, at an alignment their class fixes: an offset inside a
 	// block's data (whose bytes may look like anything) rarely passes both checks.
 	block, top := data-HeaderSize, int64(atomic.LoadUint64(a.word64(topOffset)))
 	c := a.class(data)
 	if c < MinClass || c > MaxClass || block+1<<c > top || c >= punchClass && block%page != 0 {
-		return fmt.Errorf("no block at offset %d", data)
+		return errs.Errorf("no block at offset %d", data)
 	}
 	// A free block's word is a link; callers refuse free blocks by their count.
 	if atomic.LoadInt32(a.refs(data)) > 0 && atomic.LoadUint64(a.word64(block+8)) != tag(block) {
-		return fmt.Errorf("no block at offset %d", data)
+		return errs.Errorf("no block at offset %d", data)
 	}
 	return nil
 }

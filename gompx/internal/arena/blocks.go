@@ -2,9 +2,9 @@ package arena
 
 import (
 	"errors"
-	"fmt"
 	"sync/atomic"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/gompx/internal/psync"
 )
 
@@ -26,7 +26,7 @@ type Block struct {
 // blocks disagree (a bug, or a foreign write) returns an error.
 func (a *Arena) Blocks() (blocks []Block, top int64, err error) {
 	if err := a.lock.Lock(psync.Forever); err != nil && !errors.Is(err, psync.ErrOwnerDied) {
-		return nil, 0, fmt.Errorf("walk arena: %w", err)
+		return nil, 0, errs.Errorf("walk arena: %w", err)
 	}
 	defer a.lock.Unlock()
 	top = int64(atomic.LoadUint64(a.word64(topOffset)))
@@ -38,7 +38,7 @@ func (a *Arena) Blocks() (blocks []Block, top int64, err error) {
 	for off := int64(FirstBlock); off < top; {
 		c := int64(atomic.LoadUint32(a.classWord(off)))
 		if c < MinClass || c > MaxClass || off+1<<c > top || c >= punchClass && off%page != 0 {
-			return nil, 0, fmt.Errorf("walk arena: no block at offset %d (class %d, top %d)", off, c, top)
+			return nil, 0, errs.Errorf("walk arena: no block at offset %d (class %d, top %d)", off, c, top)
 		}
 		b := Block{Offset: off, Size: 1 << c, Free: free[off] == c}
 		if b.Free {
@@ -51,10 +51,10 @@ func (a *Arena) Blocks() (blocks []Block, top int64, err error) {
 		off += 1 << c
 	}
 	for off, c := range free {
-		return nil, 0, fmt.Errorf("walk arena: the class %d free list holds offset %d, which starts no block of its class", c, off)
+		return nil, 0, errs.Errorf("walk arena: the class %d free list holds offset %d, which starts no block of its class", c, off)
 	}
 	if n := atomic.LoadUint64(a.word64(liveOffset)); n != live {
-		return nil, 0, fmt.Errorf("walk arena: %d blocks are not free, the header counts %d live", live, n)
+		return nil, 0, errs.Errorf("walk arena: %d blocks are not free, the header counts %d live", live, n)
 	}
 	return blocks, top, nil
 }
@@ -67,10 +67,10 @@ func (a *Arena) freeBlocks(top int64) (map[int64]int64, error) {
 	for c := int64(MinClass); c <= MaxClass; c++ {
 		for off := int64(atomic.LoadUint64(a.word64(freeOffset + 8*c))); off != 0; {
 			if off < FirstBlock || off+1<<c > top || off%16 != 0 {
-				return nil, fmt.Errorf("walk arena: the class %d free list links to offset %d, outside [%d, %d)", c, off, FirstBlock, top)
+				return nil, errs.Errorf("walk arena: the class %d free list links to offset %d, outside [%d, %d)", c, off, FirstBlock, top)
 			}
 			if _, dup := free[off]; dup || int64(len(free)) >= limit {
-				return nil, fmt.Errorf("walk arena: the class %d free list loops at offset %d", c, off)
+				return nil, errs.Errorf("walk arena: the class %d free list loops at offset %d", c, off)
 			}
 			free[off] = c
 			off = int64(atomic.LoadUint64(a.word64(off + 8)))

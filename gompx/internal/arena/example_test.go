@@ -31,7 +31,7 @@ func ExampleArena() {
 	// 112 1
 	// false 1
 	// true
-	// release block at 4176: it was already free
+	// gompx: release block at 4176: it was already free
 }
 
 // Blocks walks the arena: its blocks tile it from FirstBlock to the top. When the last

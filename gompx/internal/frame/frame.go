@@ -2,10 +2,11 @@ package frame
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"math"
+
+	"github.com/gompx/gompx/gompx/internal/errs"
 )
 
 // Header sizes and prefix values. See the table in the package comment.
@@ -28,7 +29,7 @@ const (
 )
 
 // ErrBadLength reports a header that no sender of this format produces.
-var ErrBadLength = errors.New("frame: invalid length in header")
+var ErrBadLength = errs.New("frame: invalid length in header")
 
 // Header is a buffer large enough for any header.
 type Header [MaxSize]byte
@@ -64,7 +65,7 @@ func ParsePrefix(p []byte) (n int64, k Kind, more bool, err error) {
 	case v == PrefixRing:
 		return 0, InRing, true, nil
 	default:
-		return 0, 0, false, fmt.Errorf("%w: prefix %d", ErrBadLength, v)
+		return 0, 0, false, errs.Errorf("%w: prefix %d", ErrBadLength, v)
 	}
 }
 
@@ -72,7 +73,7 @@ func ParsePrefix(p []byte) (n int64, k Kind, more bool, err error) {
 func ParseLength(p []byte) (int64, error) {
 	v := binary.BigEndian.Uint64(p[:LengthSize])
 	if v > math.MaxInt64 {
-		return 0, fmt.Errorf("%w: length %d", ErrBadLength, v)
+		return 0, errs.Errorf("%w: length %d", ErrBadLength, v)
 	}
 	return int64(v), nil
 }

@@ -1,17 +1,17 @@
 package intr
 
 import (
-	"errors"
 	"sync/atomic"
 	"time"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"golang.org/x/sys/unix"
 )
 
 // ErrInterrupted reports a wait that a signal ended on the main thread of a process that
 // called Enable. Nothing was consumed or changed: handle the signal, then call again
 // with the time that is left.
-var ErrInterrupted = errors.New("gompx: interrupted by a signal")
+var ErrInterrupted = errs.New("gompx: interrupted by a signal")
 
 // MainSlice bounds the waits in the Go scheduler (channel receives) that a main thread
 // cannot leave on a signal: they last at most this long before returning ErrInterrupted,

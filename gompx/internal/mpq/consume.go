@@ -2,11 +2,11 @@ package mpq
 
 import (
 	"encoding/binary"
-	"fmt"
 	"math"
 	"sync/atomic"
 	"time"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"golang.org/x/sys/unix"
 )
 
@@ -99,28 +99,28 @@ func (r *Ring) record(pos uint64) (n uint64, flags, kind byte, pid uint32, total
 	off := pos % r.cap
 	if off%8 != 0 {
 		// Records are 8-byte aligned: only a corrupted Head or skip record lands here.
-		return 0, 0, 0, 0, 0, fmt.Errorf("%w: misaligned record position %d", ErrBadQueue, pos)
+		return 0, 0, 0, 0, 0, errs.Errorf("%w: misaligned record position %d", ErrBadQueue, pos)
 	}
 	word := binary.LittleEndian.Uint64(r.data[off:])
 	n, flags, kind = word&0xffffffff, byte(word>>32), byte(word>>40)
 	if flags&flagSkip != 0 {
 		if n != r.cap-off {
-			return 0, 0, 0, 0, 0, fmt.Errorf("%w: bad skip record at %d", ErrBadQueue, pos)
+			return 0, 0, 0, 0, 0, errs.Errorf("%w: bad skip record at %d", ErrBadQueue, pos)
 		}
 		return n, flags, 0, 0, 0, nil
 	}
 	if flags == 0 && n == 0 {
 		// No producer writes an empty chunk that is not a message's first.
-		return 0, 0, 0, 0, 0, fmt.Errorf("%w: empty record at %d", ErrBadQueue, pos)
+		return 0, 0, 0, 0, 0, errs.Errorf("%w: empty record at %d", ErrBadQueue, pos)
 	}
 	if off+align8(recordHeader+n) > r.cap {
-		return 0, 0, 0, 0, 0, fmt.Errorf("%w: record at %d overruns the ring", ErrBadQueue, pos)
+		return 0, 0, 0, 0, 0, errs.Errorf("%w: record at %d overruns the ring", ErrBadQueue, pos)
 	}
 	pid = uint32(binary.LittleEndian.Uint64(r.data[off+8:]))
 	if pid == 0 {
 		// Every producer writes its pid: a reader waits for a long message's next chunk
 		// only while that process lives, and pid 0 would wait forever.
-		return 0, 0, 0, 0, 0, fmt.Errorf("%w: record at %d names no producer", ErrBadQueue, pos)
+		return 0, 0, 0, 0, 0, errs.Errorf("%w: record at %d names no producer", ErrBadQueue, pos)
 	}
 	total = binary.LittleEndian.Uint64(r.data[off+16:])
 	// The sizes write gives chunks: a message of one chunk is that chunk; a longer one
@@ -130,7 +130,7 @@ func (r *Ring) record(pos uint64) (n uint64, flags, kind byte, pid uint32, total
 	case first && last && total != n,
 		first && !last && (n != r.chunkPayload() || total <= r.maxSingle() || total > math.MaxInt64),
 		!first && n > r.chunkPayload():
-		return 0, 0, 0, 0, 0, fmt.Errorf("%w: chunk of %d bytes (flags %#x) of a %d-byte message at %d",
+		return 0, 0, 0, 0, 0, errs.Errorf("%w: chunk of %d bytes (flags %#x) of a %d-byte message at %d",
 			ErrBadQueue, n, flags, total, pos)
 	}
 	return n, flags, kind, pid, total, nil
@@ -237,13 +237,13 @@ func (r *Ring) Read(segs ...[]byte) error {
 		room += uint64(len(s))
 	}
 	if room != rd.total {
-		return fmt.Errorf("mpq: read of a %d-byte message into %d bytes", rd.total, room)
+		return errs.Errorf("mpq: read of a %d-byte message into %d bytes", rd.total, room)
 	}
 	dst := segWriter{segs: segs}
 	n, flags := rd.chunk, rd.flags
 	for copied := uint64(0); ; {
 		if copied+n > rd.total || flags&flagLast != 0 && copied+n != rd.total {
-			return fmt.Errorf("%w: chunks do not add up to their message at %d", ErrBadQueue, rd.pos)
+			return errs.Errorf("%w: chunks do not add up to their message at %d", ErrBadQueue, rd.pos)
 		}
 		off := rd.pos%r.cap + recordHeader
 		dst.copyFrom(r.data[off : off+n])
@@ -273,7 +273,7 @@ func (r *Ring) ReadAppend(dst []byte) ([]byte, error) {
 	n, flags := rd.chunk, rd.flags
 	for copied := uint64(0); ; {
 		if copied+n > rd.total || flags&flagLast != 0 && copied+n != rd.total {
-			return dst, fmt.Errorf("%w: chunks do not add up to their message at %d", ErrBadQueue, rd.pos)
+			return dst, errs.Errorf("%w: chunks do not add up to their message at %d", ErrBadQueue, rd.pos)
 		}
 		off := rd.pos%r.cap + recordHeader
 		dst = append(dst, r.data[off:off+n]...)

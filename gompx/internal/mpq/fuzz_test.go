@@ -80,7 +80,7 @@ func FuzzCorruptRing(f *testing.F) {
 			case err != nil && !errors.Is(err, ErrBadQueue) && !errors.Is(err, ErrTorn):
 				t.Fatalf("read: %v", err)
 			}
-			if err != nil && !bytes.HasPrefix([]byte(err.Error()), []byte("mpq: ")) {
+			if err != nil && !bytes.HasPrefix([]byte(err.Error()), []byte("gompx: mpq: ")) {
 				t.Fatalf("error %q does not name the queue", err)
 			}
 		}

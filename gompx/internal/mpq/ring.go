@@ -1,8 +1,6 @@
 package mpq
 
 import (
-	"errors"
-	"fmt"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -11,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/gompx/internal/intr"
 	"github.com/gompx/gompx/gompx/internal/shm"
 )
@@ -29,19 +28,20 @@ const (
 // Errors. They are returned unwrapped so callers can compare them directly.
 var (
 	// ErrTimeout reports that a put found no room or a get found no message in time.
-	ErrTimeout = errors.New("mpq: timed out")
+	// It is the core's one timeout (errs.ErrTimeout).
+	ErrTimeout = errs.ErrTimeout
 	// ErrTorn reports that the message being read was abandoned by a producer that died
 	// (or gave up) between its chunks. Nothing is left to read of it: get the next one.
-	ErrTorn = errors.New("mpq: message torn by its producer")
+	ErrTorn = errs.New("mpq: message torn by its producer")
 	// ErrTooManyTaskDone reports TaskDone called more times than messages were put.
-	ErrTooManyTaskDone = errors.New("task_done() called too many times")
+	ErrTooManyTaskDone = errs.New("task_done() called too many times")
 	// ErrInterrupted reports a wait that a signal ended on an embedder's main thread
 	// (package intr): nothing was consumed or written; wait again for the rest.
 	ErrInterrupted = intr.ErrInterrupted
 	// ErrClosed reports a wait cut short by Interrupt.
-	ErrClosed = errors.New("mpq: queue closed")
+	ErrClosed = errs.New("mpq: queue closed")
 	// ErrBadQueue reports a file that is not a queue made by Create.
-	ErrBadQueue = errors.New("mpq: not a gompx queue")
+	ErrBadQueue = errs.New("mpq: not a gompx queue")
 )
 
 // Options configure Create.
@@ -109,15 +109,15 @@ func Create(opts Options) (*Ring, error) {
 		capacity = DefaultCapacity
 	}
 	if capacity < MinCapacity {
-		return nil, fmt.Errorf("mpq: capacity %d is below the minimum %d", capacity, MinCapacity)
+		return nil, errs.Errorf("mpq: capacity %d is below the minimum %d", capacity, MinCapacity)
 	}
 	if opts.MaxSize < 0 {
-		return nil, fmt.Errorf("mpq: negative maxsize %d", opts.MaxSize)
+		return nil, errs.Errorf("mpq: negative maxsize %d", opts.MaxSize)
 	}
 	capacity = (capacity + pageSize - 1) &^ (pageSize - 1)
 	seg, err := shm.Create("gompx-queue", dataOffset+capacity, false)
 	if err != nil {
-		return nil, fmt.Errorf("mpq: %w", err)
+		return nil, errs.Errorf("mpq: %w", err)
 	}
 	r := ringOver(seg)
 	h := r.h
@@ -133,16 +133,16 @@ func Create(opts Options) (*Ring, error) {
 func Open(fd int) (*Ring, error) {
 	seg, err := shm.Open(fd, false)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadQueue, err)
+		return nil, errs.Errorf("%w: %w", ErrBadQueue, err)
 	}
 	if mem := seg.Bytes(); len(mem) < dataOffset+MinCapacity {
 		unix.Munmap(mem) // the fd stays the caller's
-		return nil, fmt.Errorf("%w (fd %d is %d bytes)", ErrBadQueue, fd, len(mem))
+		return nil, errs.Errorf("%w (fd %d is %d bytes)", ErrBadQueue, fd, len(mem))
 	}
 	r := ringOver(seg)
 	if atomic.LoadUint64(&r.h.Magic) != magic || r.h.Capacity != r.cap {
 		unix.Munmap(r.mem)
-		return nil, fmt.Errorf("%w (fd %d)", ErrBadQueue, fd)
+		return nil, errs.Errorf("%w (fd %d)", ErrBadQueue, fd)
 	}
 	return r, nil
 }

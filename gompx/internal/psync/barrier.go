@@ -1,14 +1,14 @@
 package psync
 
 import (
-	"errors"
-	"fmt"
 	"sync/atomic"
+
+	"github.com/gompx/gompx/gompx/internal/errs"
 )
 
 // ErrBroken is returned by barrier waits when the barrier is or becomes broken (aborted,
 // a wait timed out, the action failed, or it was reset while the caller waited).
-var ErrBroken = errors.New("barrier is broken")
+var ErrBroken = errs.New("barrier is broken")
 
 // Barrier states, as threading.Barrier names them.
 const (
@@ -35,10 +35,10 @@ const BarrierSize = BlockSize + tableSize
 // NewBarrier initializes b as a barrier for parties parties.
 func NewBarrier(b []byte, parties int) (Barrier, error) {
 	if parties < 1 || parties > 1<<30 {
-		return Barrier{}, fmt.Errorf("barrier for %d parties: want at least 1", parties)
+		return Barrier{}, errs.Errorf("barrier for %d parties: want at least 1", parties)
 	}
 	if len(b) < BarrierSize {
-		return Barrier{}, fmt.Errorf("barrier block of %d bytes, want %d", len(b), BarrierSize)
+		return Barrier{}, errs.Errorf("barrier block of %d bytes, want %d", len(b), BarrierSize)
 	}
 	if err := initBlock(b, KindBarrier); err != nil {
 		return Barrier{}, err
@@ -52,7 +52,7 @@ func NewBarrier(b []byte, parties int) (Barrier, error) {
 // OpenBarrier views the barrier another process initialized in b.
 func OpenBarrier(b []byte) (Barrier, error) {
 	if len(b) < BarrierSize {
-		return Barrier{}, fmt.Errorf("barrier block of %d bytes, want %d", len(b), BarrierSize)
+		return Barrier{}, errs.Errorf("barrier block of %d bytes, want %d", len(b), BarrierSize)
 	}
 	if err := openBlock(b, KindBarrier); err != nil {
 		return Barrier{}, err
@@ -172,7 +172,7 @@ func (b Barrier) Wait(d Deadline, action func() error) (int, error) {
 	}
 	b.Release(actionErr == nil)
 	if actionErr != nil {
-		return index, fmt.Errorf("barrier action: %w", actionErr)
+		return index, errs.Errorf("barrier action: %w", actionErr)
 	}
 	return index, nil
 }

@@ -1,12 +1,16 @@
 package psync
 
 import (
+	"context"
 	"fmt"
-	"golang.org/x/sys/unix"
+	"math"
 	"sync/atomic"
 	"time"
 	"unsafe"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/gompx/internal/futex"
 	"github.com/gompx/gompx/gompx/internal/intr"
 )
@@ -76,17 +80,17 @@ func openBlock(b []byte, k Kind) error {
 		return err
 	}
 	if got := Kind(atomic.LoadUint32(word(b, kindOffset))); got != k {
-		return fmt.Errorf("open %v: block holds a %v", k, got)
+		return errs.Errorf("open %v: block holds a %v", k, got)
 	}
 	return nil
 }
 
 func checkBlock(b []byte) error {
 	if len(b) < BlockSize {
-		return fmt.Errorf("block of %d bytes, want %d", len(b), BlockSize)
+		return errs.Errorf("block of %d bytes, want %d", len(b), BlockSize)
 	}
 	if uintptr(unsafe.Pointer(&b[0]))%8 != 0 {
-		return fmt.Errorf("block at %p is not 8-byte aligned", &b[0])
+		return errs.Errorf("block at %p is not 8-byte aligned", &b[0])
 	}
 	return nil
 }
@@ -95,7 +99,8 @@ func checkBlock(b []byte) error {
 type Deadline struct {
 	at      time.Time
 	forever bool
-	intr    bool // a signal may end the wait (Interruptible)
+	intr    bool            // a signal may end the wait (Interruptible)
+	ctx     context.Context // its cancellation ends the wait (Context); nil: none
 }
 
 // Forever never expires.
@@ -113,6 +118,21 @@ func After(d time.Duration) Deadline {
 		return Now
 	}
 	return Deadline{at: time.Now().Add(d)}
+}
+
+// Context is a Deadline that lasts until ctx is done: its deadline, if it has one, passes
+// as any other (ErrTimeout), and its cancellation wakes the sleeper and ends the wait with
+// ctx.Err(). Cancellation wakes every sleeper of the word for a moment; the others find
+// nothing changed and sleep again, as after any spurious wake.
+func Context(ctx context.Context) Deadline {
+	d := Forever
+	if t, ok := ctx.Deadline(); ok {
+		d = Deadline{at: t}
+	}
+	if ctx.Done() != nil {
+		d.ctx = ctx
+	}
+	return d
 }
 
 // Interruptible returns d for a wait that a signal may end on an embedder's main thread
@@ -153,8 +173,18 @@ func (d Deadline) sleep(w *uint32, val uint32, slice time.Duration) error {
 	if slice > 0 && (s < 0 || s > slice) {
 		s = slice
 	}
+	if d.ctx != nil {
+		if err := errs.Context(d.ctx); err != nil {
+			return err
+		}
+		stop := context.AfterFunc(d.ctx, func() { futex.Wake(w, math.MaxInt32) })
+		defer stop()
+	}
 	if err := futex.Wait(w, val, s); d.intr && intr.Stop(err) {
 		return ErrInterrupted
+	}
+	if d.ctx != nil {
+		return errs.Context(d.ctx)
 	}
 	return nil
 }

@@ -2,12 +2,12 @@ package psync
 
 import (
 	"errors"
-	"fmt"
 	"math"
 	"runtime"
 	"sync/atomic"
 	"time"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/gompx/internal/futex"
 )
 
@@ -47,7 +47,7 @@ func (t Ticket) slot() int    { return int(t >> 32) }
 // NewCondition initializes b (ConditionSize bytes) as a condition variable.
 func NewCondition(b []byte) (Condition, error) {
 	if len(b) < ConditionSize {
-		return Condition{}, fmt.Errorf("condition block of %d bytes, want %d", len(b), ConditionSize)
+		return Condition{}, errs.Errorf("condition block of %d bytes, want %d", len(b), ConditionSize)
 	}
 	if err := initBlock(b, KindCondition); err != nil {
 		return Condition{}, err
@@ -59,7 +59,7 @@ func NewCondition(b []byte) (Condition, error) {
 // OpenCondition views the condition variable another process initialized in b.
 func OpenCondition(b []byte) (Condition, error) {
 	if len(b) < ConditionSize {
-		return Condition{}, fmt.Errorf("condition block of %d bytes, want %d", len(b), ConditionSize)
+		return Condition{}, errs.Errorf("condition block of %d bytes, want %d", len(b), ConditionSize)
 	}
 	if err := openBlock(b, KindCondition); err != nil {
 		return Condition{}, err

@@ -31,5 +31,5 @@ func ExampleMutex() {
 	// true
 	// <nil>
 	// true
-	// open semaphore: block holds a mutex
+	// gompx: open semaphore: block holds a mutex
 }

@@ -1,9 +1,9 @@
 package psync
 
 import (
-	"errors"
 	"sync/atomic"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/gompx/internal/futex"
 	"github.com/gompx/gompx/gompx/internal/intr"
 )
@@ -12,10 +12,10 @@ import (
 const waitersBit = 1 << 31
 
 // ErrNotLocked is returned by Unlock of a mutex nobody holds.
-var ErrNotLocked = errors.New("release of an unlocked lock")
+var ErrNotLocked = errs.New("release of an unlocked lock")
 
-// ErrTimeout is returned by a wait whose deadline passed.
-var ErrTimeout = errors.New("timed out")
+// ErrTimeout is returned by a wait whose deadline passed: the core's one timeout.
+var ErrTimeout = errs.ErrTimeout
 
 // ErrInterrupted is returned by a wait that a signal ended on an embedder's main thread
 // (package intr): nothing was taken; wait again after handling the signal.

@@ -2,24 +2,24 @@ package psync
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
 	"sync"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"golang.org/x/sys/unix"
 )
 
 // ErrOwnerDied is returned, wrapped, by a Lock that took the mutex over from a process
 // that died holding it. The caller holds the mutex.
-var ErrOwnerDied = errors.New("the previous owner died holding the lock")
+var ErrOwnerDied = errs.New("the previous owner died holding the lock")
 
 // OwnerDiedError is ErrOwnerDied with the pid of the process that died.
 type OwnerDiedError struct{ Pid int }
 
 func (e *OwnerDiedError) Error() string {
-	return fmt.Sprintf("lock: process %d: %v", e.Pid, ErrOwnerDied)
+	return fmt.Sprintf("%slock: process %d: the previous owner died holding the lock", errs.Prefix, e.Pid)
 }
 
 // Unwrap makes errors.Is(err, ErrOwnerDied) hold.

@@ -1,16 +1,15 @@
 package psync
 
 import (
-	"errors"
-	"fmt"
 	"math"
 	"sync/atomic"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/gompx/internal/futex"
 )
 
 // ErrTooManyReleases is returned by Release of a bounded semaphore already at its bound.
-var ErrTooManyReleases = errors.New("semaphore or lock released too many times")
+var ErrTooManyReleases = errs.New("semaphore or lock released too many times")
 
 // Semaphore is a view of a process-shared counting semaphore, optionally bounded.
 type Semaphore struct {
@@ -21,10 +20,10 @@ type Semaphore struct {
 // otherwise Release refuses to count past it.
 func NewSemaphore(b []byte, value, maxValue uint32) (Semaphore, error) {
 	if maxValue != 0 && value > maxValue {
-		return Semaphore{}, fmt.Errorf("semaphore value %d above its bound %d", value, maxValue)
+		return Semaphore{}, errs.Errorf("semaphore value %d above its bound %d", value, maxValue)
 	}
 	if value > math.MaxInt32 {
-		return Semaphore{}, fmt.Errorf("semaphore value %d too large", value)
+		return Semaphore{}, errs.Errorf("semaphore value %d too large", value)
 	}
 	if err := initBlock(b, KindSemaphore); err != nil {
 		return Semaphore{}, err

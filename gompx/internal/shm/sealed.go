@@ -1,8 +1,7 @@
 package shm
 
 import (
-	"fmt"
-
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"golang.org/x/sys/unix"
 )
 
@@ -17,15 +16,15 @@ const sizeSeals = unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_SEAL
 func CreateSealed(name string, size int64) (int, error) {
 	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
 	if err != nil {
-		return -1, fmt.Errorf("memfd_create %s: %w", name, err)
+		return -1, errs.Errorf("memfd_create %s: %w", name, err)
 	}
 	if err := unix.Ftruncate(fd, size); err != nil {
 		unix.Close(fd)
-		return -1, fmt.Errorf("size %s to %d bytes: %w", name, size, err)
+		return -1, errs.Errorf("size %s to %d bytes: %w", name, size, err)
 	}
 	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, sizeSeals); err != nil {
 		unix.Close(fd)
-		return -1, fmt.Errorf("seal the size of %s: %w", name, err)
+		return -1, errs.Errorf("seal the size of %s: %w", name, err)
 	}
 	return fd, nil
 }
@@ -35,14 +34,14 @@ func CreateSealed(name string, size int64) (int, error) {
 func CheckSealed(fd int) (int64, error) {
 	seals, err := unix.FcntlInt(uintptr(fd), unix.F_GET_SEALS, 0)
 	if err != nil {
-		return 0, fmt.Errorf("read the seals of fd %d: %w", fd, err)
+		return 0, errs.Errorf("read the seals of fd %d: %w", fd, err)
 	}
 	if seals&sizeSeals != sizeSeals {
-		return 0, fmt.Errorf("fd %d: size not sealed (seals %#x)", fd, seals)
+		return 0, errs.Errorf("fd %d: size not sealed (seals %#x)", fd, seals)
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		return 0, fmt.Errorf("fstat fd %d: %w", fd, err)
+		return 0, errs.Errorf("fstat fd %d: %w", fd, err)
 	}
 	return st.Size, nil
 }
@@ -52,7 +51,7 @@ func CheckSealed(fd int) (int64, error) {
 func MapRange(fd int, offset, length int64) ([]byte, error) {
 	mem, err := unix.Mmap(fd, offset, int(length), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
-		return nil, fmt.Errorf("map %d bytes at %d of fd %d: %w", length, offset, fd, err)
+		return nil, errs.Errorf("map %d bytes at %d of fd %d: %w", length, offset, fd, err)
 	}
 	return mem, nil
 }

@@ -1,8 +1,7 @@
 package shm
 
 import (
-	"fmt"
-
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"golang.org/x/sys/unix"
 )
 
@@ -17,11 +16,11 @@ type Segment struct {
 func Create(name string, size int64, populate bool) (*Segment, error) {
 	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC)
 	if err != nil {
-		return nil, fmt.Errorf("memfd_create %s: %w", name, err)
+		return nil, errs.Errorf("memfd_create %s: %w", name, err)
 	}
 	if err := unix.Ftruncate(fd, size); err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("size %s to %d bytes: %w", name, size, err)
+		return nil, errs.Errorf("size %s to %d bytes: %w", name, size, err)
 	}
 	s, err := mapFile(fd, size, populate)
 	if err != nil {
@@ -36,10 +35,10 @@ func Create(name string, size int64, populate bool) (*Segment, error) {
 func Open(fd int, populate bool) (*Segment, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		return nil, fmt.Errorf("fstat fd %d: %w", fd, err)
+		return nil, errs.Errorf("fstat fd %d: %w", fd, err)
 	}
 	if st.Size <= 0 {
-		return nil, fmt.Errorf("fd %d is an empty file", fd)
+		return nil, errs.Errorf("fd %d is an empty file", fd)
 	}
 	return mapFile(fd, st.Size, populate)
 }
@@ -51,7 +50,7 @@ func mapFile(fd int, size int64, populate bool) (*Segment, error) {
 	}
 	mem, err := unix.Mmap(fd, 0, int(size), unix.PROT_READ|unix.PROT_WRITE, flags)
 	if err != nil {
-		return nil, fmt.Errorf("map %d bytes of fd %d: %w", size, fd, err)
+		return nil, errs.Errorf("map %d bytes of fd %d: %w", size, fd, err)
 	}
 	return &Segment{fd: fd, mem: mem}, nil
 }

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"golang.org/x/sys/unix"
 )
 
@@ -91,16 +92,16 @@ func address(uid int, key string) string {
 func (h *header) check(key string, fileSize int64) error {
 	switch {
 	case h.Magic != magic:
-		return fmt.Errorf("not a gompx shared memory segment (magic %#x)", h.Magic)
+		return errs.Errorf("not a gompx shared memory segment (magic %#x)", h.Magic)
 	case h.Size == 0 || h.HdrOff != headerOffset(int64(h.Size)) ||
 		h.HdrOff+uint64(os.Getpagesize()) != uint64(fileSize):
-		return fmt.Errorf("size %d and header offset %d do not match the file's %d bytes",
+		return errs.Errorf("size %d and header offset %d do not match the file's %d bytes",
 			h.Size, h.HdrOff, fileSize)
 	case h.NameLen > MaxName || !bytes.Equal(h.Name[:h.NameLen], []byte(key)):
-		return fmt.Errorf("segment is named %q, not %q", h.key(), key)
+		return errs.Errorf("segment is named %q, not %q", h.key(), key)
 	}
 	if k, err := Key(key); err != nil || k != key {
-		return fmt.Errorf("segment name %q is not a key", key)
+		return errs.Errorf("segment name %q is not a key", key)
 	}
 	return nil
 }

@@ -2,12 +2,12 @@ package shmname
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"sync"
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/gompx/internal/shm"
 	"golang.org/x/sys/unix"
 )
@@ -51,13 +51,13 @@ func createFile(key string, size int64) (fd int, posix bool, err error) {
 			if err := unix.Ftruncate(fd, size); err != nil {
 				unix.Close(fd)
 				unix.Unlink(posixPath(key))
-				return -1, false, fmt.Errorf("size %s to %d bytes: %w", posixPath(key), size, err)
+				return -1, false, errs.Errorf("size %s to %d bytes: %w", posixPath(key), size, err)
 			}
 			return fd, true, nil
 		case errors.Is(err, unix.EEXIST) && attempt == 0 && removeIfStale(key):
 			continue
 		case errors.Is(err, unix.EEXIST), errors.Is(err, unix.ELOOP):
-			return -1, false, fmt.Errorf("%s exists: %w", posixPath(key), unix.EEXIST)
+			return -1, false, errs.Errorf("%s exists: %w", posixPath(key), unix.EEXIST)
 		}
 		// No usable /dev/shm (missing, read-only, not ours, full): no POSIX name.
 		fd, err = shm.CreateSealed(memfdName(key), size)

@@ -2,11 +2,11 @@ package shmname
 
 import (
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"time"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"golang.org/x/sys/unix"
 )
 
@@ -42,7 +42,7 @@ const (
 
 // errNoServer reports that nobody serves the address: nothing bound there, or a binder
 // between bind and listen, or one that hung up mid-request (it was dying).
-var errNoServer = errors.New("no server")
+var errNoServer = errs.New("no server")
 
 // request connects to addr, checks the server is this user's, and sends op with id. It
 // returns the reply byte, with a yes to an attach the received descriptor (else -1), and
@@ -83,13 +83,13 @@ func dial(addr string) (int, error) {
 func connect(addr string) (int, error) {
 	sock, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return -1, fmt.Errorf("socket: %w", err)
+		return -1, errs.Errorf("socket: %w", err)
 	}
 	tv := unix.NsecToTimeval(ioTimeout.Nanoseconds())
 	for _, opt := range []int{unix.SO_RCVTIMEO, unix.SO_SNDTIMEO} {
 		if err := unix.SetsockoptTimeval(sock, unix.SOL_SOCKET, opt, &tv); err != nil {
 			unix.Close(sock)
-			return -1, fmt.Errorf("set socket timeout: %w", err)
+			return -1, errs.Errorf("set socket timeout: %w", err)
 		}
 	}
 	sa := &unix.SockaddrUnix{Name: addr} // a leading '@' is the abstract namespace's NUL
@@ -100,7 +100,7 @@ func connect(addr string) (int, error) {
 		if retryable(err) {
 			return -1, errNoServer
 		}
-		return -1, fmt.Errorf("connect to %s: %w", addr, err)
+		return -1, errs.Errorf("connect to %s: %w", addr, err)
 	}
 	return sock, nil
 }
@@ -131,7 +131,7 @@ func exchange(sock int, op byte, id [16]byte) (byte, int, error) {
 		return 0, -1, err
 	case (buf[0] == replyYes && op == opAttach) != (fd >= 0):
 		closeFd(fd)
-		return 0, -1, fmt.Errorf("reply %q to %q came with a descriptor: %v: %w", buf[0], op, fd >= 0, unix.EPROTO)
+		return 0, -1, errs.Errorf("reply %q to %q came with a descriptor: %v: %w", buf[0], op, fd >= 0, unix.EPROTO)
 	}
 	return buf[0], fd, nil
 }
@@ -143,7 +143,7 @@ func linkConn(sock int) (*net.UnixConn, error) {
 	defer f.Close()
 	c, err := net.FileConn(f)
 	if err != nil {
-		return nil, fmt.Errorf("link: %w", err)
+		return nil, errs.Errorf("link: %w", err)
 	}
 	return c.(*net.UnixConn), nil
 }
@@ -155,7 +155,7 @@ func receivedFd(oob []byte, flags int) (int, error) {
 	}
 	msgs, err := unix.ParseSocketControlMessage(oob)
 	if err != nil {
-		return -1, fmt.Errorf("parse control message: %v: %w", err, unix.EPROTO)
+		return -1, errs.Errorf("parse control message: %v: %w", err, unix.EPROTO)
 	}
 	var fds []int
 	for _, m := range msgs {
@@ -167,7 +167,7 @@ func receivedFd(oob []byte, flags int) (int, error) {
 		for _, fd := range fds {
 			unix.Close(fd)
 		}
-		return -1, fmt.Errorf("expected one descriptor, got %d (truncated: %v): %w", len(fds), flags&unix.MSG_CTRUNC != 0, unix.EPROTO)
+		return -1, errs.Errorf("expected one descriptor, got %d (truncated: %v): %w", len(fds), flags&unix.MSG_CTRUNC != 0, unix.EPROTO)
 	}
 	return fds[0], nil
 }
@@ -177,7 +177,7 @@ func receivedFd(oob []byte, flags int) (int, error) {
 func ioError(err error) error {
 	switch {
 	case err == unix.EAGAIN:
-		return fmt.Errorf("no reply in %v: %w", ioTimeout, unix.ETIMEDOUT)
+		return errs.Errorf("no reply in %v: %w", ioTimeout, unix.ETIMEDOUT)
 	case err == nil || retryable(err):
 		return errNoServer
 	}
@@ -211,7 +211,7 @@ func checkPeerUID(uid int, err error) error {
 		return err
 	}
 	if uid != os.Geteuid() {
-		return fmt.Errorf("the other end is user %d, not %d: %w", uid, os.Geteuid(), unix.EACCES)
+		return errs.Errorf("the other end is user %d, not %d: %w", uid, os.Geteuid(), unix.EACCES)
 	}
 	return nil
 }
@@ -219,7 +219,7 @@ func checkPeerUID(uid int, err error) error {
 func peerUIDOf(sock int) (int, error) {
 	cred, err := unix.GetsockoptUcred(sock, unix.SOL_SOCKET, unix.SO_PEERCRED)
 	if err != nil {
-		return -1, fmt.Errorf("SO_PEERCRED: %w", err)
+		return -1, errs.Errorf("SO_PEERCRED: %w", err)
 	}
 	return int(cred.Uid), nil
 }

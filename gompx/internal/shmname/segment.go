@@ -4,13 +4,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/gompx/internal/shm"
 	"golang.org/x/sys/unix"
 )
@@ -45,11 +45,11 @@ const maxGenerated = 100
 // has the name, and the errors of Key for a bad name.
 func Create(name string, size int64) (*Segment, error) {
 	if size <= 0 || size > 1<<62 {
-		return nil, fmt.Errorf("create %q: size %d: %w", name, size, unix.EINVAL)
+		return nil, errs.Errorf("create %q: size %d: %w", name, size, unix.EINVAL)
 	}
 	if name != "" {
 		if _, err := Key(name); err != nil {
-			return nil, fmt.Errorf("create %q: %w", name, err)
+			return nil, errs.Errorf("create %q: %w", name, err)
 		}
 		return create(name, size)
 	}
@@ -61,7 +61,7 @@ func Create(name string, size int64) (*Segment, error) {
 			return s, err
 		}
 	}
-	return nil, fmt.Errorf("create: no free name in %d tries: %w", maxGenerated, unix.EEXIST)
+	return nil, errs.Errorf("create: no free name in %d tries: %w", maxGenerated, unix.EEXIST)
 }
 
 func create(name string, size int64) (*Segment, error) {
@@ -70,13 +70,13 @@ func create(name string, size int64) (*Segment, error) {
 	page := int64(os.Getpagesize())
 	fd, _, err := createFile(key, hdrOff+page)
 	if err != nil {
-		return nil, fmt.Errorf("create %q: %w", name, err)
+		return nil, errs.Errorf("create %q: %w", name, err)
 	}
 	s := &Segment{name: name, key: key, addr: address(os.Geteuid(), key), size: size, fd: fd}
 	if s.hmem, err = shm.MapRange(fd, hdrOff, page); err != nil {
 		removeFile(key, fd)
 		unix.Close(fd)
-		return nil, fmt.Errorf("create %q: %w", name, err)
+		return nil, errs.Errorf("create %q: %w", name, err)
 	}
 	s.hdr = headerOf(s.hmem)
 	rand.Read(s.id[:])
@@ -87,7 +87,7 @@ func create(name string, size int64) (*Segment, error) {
 	if err != nil {
 		removeFile(key, fd)
 		s.release()
-		return nil, fmt.Errorf("create %q: %w", name, err)
+		return nil, errs.Errorf("create %q: %w", name, err)
 	}
 	// Only now: a POSIX file without the magic is never taken for stale (posix.go).
 	atomic.StoreUint64(&s.hdr.Magic, magic)
@@ -106,13 +106,13 @@ func bind(addr string) (*net.UnixListener, error) {
 			return ln, nil
 		}
 		if !errors.Is(err, unix.EADDRINUSE) {
-			return nil, fmt.Errorf("bind %s: %w", addr, err)
+			return nil, errs.Errorf("bind %s: %w", addr, err)
 		}
 		reply, _, sock, err := request(addr, opProbe, [16]byte{})
 		closeFd(sock)
 		if (err == nil && reply == replyYes) || (err != nil && !errors.Is(err, errNoServer)) ||
 			time.Now().After(deadline) {
-			return nil, fmt.Errorf("%s is bound by a live segment: %w", addr, unix.EEXIST)
+			return nil, errs.Errorf("%s is bound by a live segment: %w", addr, unix.EEXIST)
 		}
 		time.Sleep(backoff)
 	}
@@ -124,7 +124,7 @@ func bind(addr string) (*net.UnixListener, error) {
 func Open(name string) (*Segment, error) {
 	key, err := Key(name)
 	if err != nil {
-		return nil, fmt.Errorf("open %q: %w", name, err)
+		return nil, errs.Errorf("open %q: %w", name, err)
 	}
 	addr := address(os.Geteuid(), key)
 	deadline := time.Now().Add(resolveRetry)
@@ -134,19 +134,19 @@ func Open(name string) (*Segment, error) {
 		case err == nil && reply == replyYes:
 			s, err := attach(name, key, addr, sock, fd)
 			if err != nil {
-				return nil, fmt.Errorf("open %q: %w", name, err)
+				return nil, errs.Errorf("open %q: %w", name, err)
 			}
 			return s, nil
 		case err == nil:
 			unix.Close(sock)
 			if reply == replyUnlinked {
-				return nil, fmt.Errorf("open %q: unlinked: %w", name, unix.ENOENT)
+				return nil, errs.Errorf("open %q: unlinked: %w", name, unix.ENOENT)
 			}
-			return nil, fmt.Errorf("open %q: the server refused (%q): %w", name, reply, unix.EACCES)
+			return nil, errs.Errorf("open %q: the server refused (%q): %w", name, reply, unix.EACCES)
 		case !errors.Is(err, errNoServer):
-			return nil, fmt.Errorf("open %q: %w", name, err)
+			return nil, errs.Errorf("open %q: %w", name, err)
 		case time.Now().After(deadline):
-			return nil, fmt.Errorf("open %q: %w", name, unix.ENOENT)
+			return nil, errs.Errorf("open %q: %w", name, unix.ENOENT)
 		}
 		time.Sleep(backoff)
 	}
@@ -182,7 +182,7 @@ func Adopt(fd int) (*Segment, error) {
 	s := &Segment{fd: fd}
 	if err := s.mapHeader(""); err != nil && (s.hdr == nil || !errors.Is(err, unix.ENOENT)) {
 		s.release()
-		return nil, fmt.Errorf("adopt fd %d: %w", fd, err)
+		return nil, errs.Errorf("adopt fd %d: %w", fd, err)
 	}
 	s.key = s.hdr.key()
 	s.name, s.addr = s.key, address(os.Geteuid(), s.key)
@@ -206,7 +206,7 @@ func (s *Segment) mapHeader(key string) error {
 	}
 	page := int64(os.Getpagesize())
 	if fileSize < 2*page || fileSize%page != 0 {
-		return fmt.Errorf("the memory file has %d bytes, not whole pages of data and header: %w",
+		return errs.Errorf("the memory file has %d bytes, not whole pages of data and header: %w",
 			fileSize, unix.EINVAL)
 	}
 	if s.hmem, err = shm.MapRange(s.fd, fileSize-page, page); err != nil {
@@ -217,10 +217,10 @@ func (s *Segment) mapHeader(key string) error {
 		key = s.hdr.key()
 	}
 	if err := s.hdr.check(key, fileSize); err != nil {
-		return fmt.Errorf("%v: %w", err, unix.EINVAL)
+		return errs.Errorf("%v: %w", err, unix.EINVAL)
 	}
 	if s.hdr.unlinked() {
-		return fmt.Errorf("unlinked: %w", unix.ENOENT)
+		return errs.Errorf("unlinked: %w", unix.ENOENT)
 	}
 	return nil
 }
@@ -290,12 +290,12 @@ func (s *Segment) Unlink() error {
 	defer s.mu.Unlock()
 	switch {
 	case s.unlinked:
-		return fmt.Errorf("unlink %q: unlinked already: %w", s.name, unix.ENOENT)
+		return errs.Errorf("unlink %q: unlinked already: %w", s.name, unix.ENOENT)
 	case s.closed:
 		return s.unlinkClosed()
 	case !s.hdr.markUnlinked():
 		s.unlinked = true
-		return fmt.Errorf("unlink %q: unlinked already: %w", s.name, unix.ENOENT)
+		return errs.Errorf("unlink %q: unlinked already: %w", s.name, unix.ENOENT)
 	}
 	s.unlinked = true
 	removeFile(s.key, s.fd)
@@ -324,11 +324,11 @@ func (s *Segment) unlinkClosed() error {
 			case replyDone, replyOther: // unlinked now; or the name is another segment's, ours is gone
 				return nil
 			case replyUnlinked:
-				return fmt.Errorf("unlink %q: unlinked already: %w", s.name, unix.ENOENT)
+				return errs.Errorf("unlink %q: unlinked already: %w", s.name, unix.ENOENT)
 			}
-			return fmt.Errorf("unlink %q: the server refused (%q): %w", s.name, reply, unix.EACCES)
+			return errs.Errorf("unlink %q: the server refused (%q): %w", s.name, reply, unix.EACCES)
 		case !errors.Is(err, errNoServer):
-			return fmt.Errorf("unlink %q: %w", s.name, err)
+			return errs.Errorf("unlink %q: %w", s.name, err)
 		case time.Now().After(deadline):
 			removeIfStale(s.key) // nobody holds it: gone, but for a file killed holders left
 			return nil

@@ -1,12 +1,12 @@
 package shmring
 
 import (
-	"fmt"
 	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/gompx/internal/futex"
 )
 
@@ -108,7 +108,7 @@ func (r *Ring) await(seq, waiting *uint32, ready func() bool, alive func() error
 			continue
 		case unix.ETIMEDOUT:
 		default:
-			return fmt.Errorf("shmring: futex wait: %w", err)
+			return errs.Errorf("shmring: futex wait: %w", err)
 		}
 		if alive != nil {
 			if aerr := alive(); aerr != nil {

@@ -1,14 +1,13 @@
 package shmring
 
 import (
-	"errors"
-	"fmt"
 	"sync/atomic"
 	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/gompx/internal/shm"
 )
 
@@ -42,7 +41,7 @@ type header struct {
 }
 
 // ErrBadRing reports a file that is not a ring made by Create.
-var ErrBadRing = errors.New("shmring: not a gompx ring")
+var ErrBadRing = errs.New("shmring: not a gompx ring")
 
 // Ring is one process's mapping of a shared ring.
 type Ring struct {
@@ -57,11 +56,11 @@ type Ring struct {
 // returned ring owns a close-on-exec memfd; Fd gives it, to be passed to the peer.
 func Create(size int) (*Ring, error) {
 	if size < 4096 || size&(size-1) != 0 {
-		return nil, fmt.Errorf("shmring: size %d is not a power of two >= 4096", size)
+		return nil, errs.Errorf("shmring: size %d is not a power of two >= 4096", size)
 	}
 	seg, err := shm.Create("gompx-ring", int64(dataOffset+size), true)
 	if err != nil {
-		return nil, fmt.Errorf("shmring: %w", err)
+		return nil, errs.Errorf("shmring: %w", err)
 	}
 	r := newRing(seg)
 	r.h.Size = uint64(size)
@@ -76,14 +75,14 @@ func Create(size int) (*Ring, error) {
 func Open(fd int) (*Ring, error) {
 	seg, err := shm.Open(fd, true)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadRing, err)
+		return nil, errs.Errorf("%w: %w", ErrBadRing, err)
 	}
 	r := newRing(seg)
 	size := uint64(len(r.mem)) - min(uint64(len(r.mem)), dataOffset)
 	if len(r.mem) <= dataOffset || atomic.LoadUint64(&r.h.Magic) != magic || r.h.Size != size ||
 		size&(size-1) != 0 {
 		unix.Munmap(r.mem) // the fd stays the caller's
-		return nil, fmt.Errorf("%w: bad header or a file of %d bytes", ErrBadRing, len(r.mem))
+		return nil, errs.Errorf("%w: bad header or a file of %d bytes", ErrBadRing, len(r.mem))
 	}
 	r.data = r.mem[dataOffset:]
 	r.mask = size - 1

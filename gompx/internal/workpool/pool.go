@@ -2,12 +2,11 @@ package workpool
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"sync"
 	"time"
 
 	"github.com/gompx/gompx/gompx"
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/gompx/internal/workproto"
 )
 
@@ -35,10 +34,10 @@ type Options struct {
 
 var (
 	// ErrClosed is returned by Submit after Close or Terminate.
-	ErrClosed = errors.New("worker pool is closed")
+	ErrClosed = errs.New("worker pool is closed")
 	// ErrTerminated fails the tasks that were queued or running when
 	// Terminate was called.
-	ErrTerminated = errors.New("worker pool was terminated")
+	ErrTerminated = errs.New("worker pool was terminated")
 )
 
 // Pool dispatches requests to worker processes. Its methods may be called
@@ -66,10 +65,10 @@ type Pool struct {
 // any cannot start, the others are killed and the first error is returned.
 func Start(opts Options) (*Pool, error) {
 	if opts.Workers < 1 {
-		return nil, fmt.Errorf("start %ss: need at least one worker, got %d", opts.Kind, opts.Workers)
+		return nil, errs.Errorf("start %ss: need at least one worker, got %d", opts.Kind, opts.Workers)
 	}
 	if opts.Command == nil {
-		return nil, fmt.Errorf("start %ss: no command", opts.Kind)
+		return nil, errs.Errorf("start %ss: no command", opts.Kind)
 	}
 	if opts.StartTimeout <= 0 {
 		opts.StartTimeout = 30 * time.Second

@@ -1,8 +1,9 @@
 package workpool
 
 import (
-	"fmt"
 	"time"
+
+	"github.com/gompx/gompx/gompx/internal/errs"
 )
 
 // restartDelays are the waits before each attempt to replace a worker.
@@ -203,7 +204,7 @@ func (p *Pool) slotEnded(err error) {
 	last := p.slots == 0
 	var broken error
 	if last && err != nil && !p.terminated {
-		broken = fmt.Errorf("no %s left: %w", p.opts.Kind, err)
+		broken = errs.Errorf("no %s left: %w", p.opts.Kind, err)
 		p.broken = broken
 	}
 	p.mu.Unlock()

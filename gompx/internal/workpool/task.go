@@ -3,6 +3,8 @@ package workpool
 import (
 	"context"
 	"sync"
+
+	"github.com/gompx/gompx/gompx/internal/errs"
 )
 
 type taskState int
@@ -38,12 +40,13 @@ func (t *Task) Result() ([]byte, error) {
 }
 
 // Wait waits for the task to finish, or cancels it when ctx is done and
-// returns ctx's error at once.
+// returns ctx's error at once (wrapping ErrTimeout too when its deadline
+// passed).
 func (t *Task) Wait(ctx context.Context) ([]byte, error) {
 	select {
 	case <-t.done:
 	case <-ctx.Done():
-		t.Cancel(context.Cause(ctx))
+		t.Cancel(errs.Deadline(context.Cause(ctx)))
 	}
 	return t.Result()
 }

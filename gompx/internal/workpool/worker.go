@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gompx/gompx/gompx"
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/gompx/internal/workproto"
 	"golang.org/x/sys/unix"
 )
@@ -37,31 +38,31 @@ type ExitError struct {
 
 func (e *ExitError) Error() string {
 	if e.Code < 0 {
-		return fmt.Sprintf("%s %d exited with code %d (killed by %s) during the call",
-			e.Kind, e.Pid, e.Code, unix.SignalName(syscall.Signal(-e.Code)))
+		return fmt.Sprintf("%s%s %d exited with code %d (killed by %s) during the call",
+			errs.Prefix, e.Kind, e.Pid, e.Code, unix.SignalName(syscall.Signal(-e.Code)))
 	}
-	return fmt.Sprintf("%s %d exited with code %d during the call", e.Kind, e.Pid, e.Code)
+	return fmt.Sprintf("%s%s %d exited with code %d during the call", errs.Prefix, e.Kind, e.Pid, e.Code)
 }
 
 // startWorker starts one worker and waits for its hello.
 func (p *Pool) startWorker() (*worker, error) {
 	cmd, err := p.opts.Command()
 	if err != nil {
-		return nil, fmt.Errorf("start %s: %w", p.opts.Kind, err)
+		return nil, errs.Errorf("start %s: %w", p.opts.Kind, err)
 	}
 	if len(cmd.Files) != 0 || cmd.Bootstrap != nil {
-		return nil, fmt.Errorf("start %s: the command must not pass Files or Bootstrap", p.opts.Kind)
+		return nil, errs.Errorf("start %s: the command must not pass Files or Bootstrap", p.opts.Kind)
 	}
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("start %s: socketpair: %w", p.opts.Kind, err)
+		return nil, errs.Errorf("start %s: socketpair: %w", p.opts.Kind, err)
 	}
 	cmd.Files, cmd.KillWithParent = []int{fds[1]}, true
 	proc, err := gompx.Start(cmd)
 	unix.Close(fds[1])
 	if err != nil {
 		unix.Close(fds[0])
-		return nil, fmt.Errorf("start %s: %w", p.opts.Kind, err)
+		return nil, errs.Errorf("start %s: %w", p.opts.Kind, err)
 	}
 	conn, err := gompx.NewConn(fds[0], true, true)
 	if err != nil {
@@ -69,7 +70,7 @@ func (p *Pool) startWorker() (*worker, error) {
 		proc.Kill()
 		proc.Wait(-1)
 		proc.Close()
-		return nil, fmt.Errorf("start %s: %w", p.opts.Kind, err)
+		return nil, errs.Errorf("start %s: %w", p.opts.Kind, err)
 	}
 	w := &worker{proc: proc, conn: conn, fd: fds[0], pid: proc.Pid(), died: make(chan struct{})}
 	go w.watch()
@@ -95,26 +96,26 @@ func (p *Pool) startWorker() (*worker, error) {
 func (p *Pool) awaitHello(w *worker) (workproto.Hello, error) {
 	ready, err := w.conn.Poll(p.opts.StartTimeout)
 	if err != nil {
-		return workproto.Hello{}, fmt.Errorf("start %s %d: %w", p.opts.Kind, w.pid, err)
+		return workproto.Hello{}, errs.Errorf("start %s %d: %w", p.opts.Kind, w.pid, err)
 	}
 	if !ready {
-		return workproto.Hello{}, fmt.Errorf("start %s %d: no hello within %v (is it a gompx worker?)",
-			p.opts.Kind, w.pid, p.opts.StartTimeout)
+		return workproto.Hello{}, errs.Errorf("start %s %d: no hello within %v (is it a gompx worker?): %w",
+			p.opts.Kind, w.pid, p.opts.StartTimeout, errs.ErrTimeout)
 	}
 	frame, err := w.conn.RecvBytes(maxHello)
 	if errors.Is(err, gompx.ErrMessageTooLong) {
-		return workproto.Hello{}, fmt.Errorf("start %s %d: first frame is longer than a hello (is it a gompx worker?)",
+		return workproto.Hello{}, errs.Errorf("start %s %d: first frame is longer than a hello (is it a gompx worker?)",
 			p.opts.Kind, w.pid)
 	}
 	if err != nil {
 		w.kill()
 		<-w.died
-		return workproto.Hello{}, fmt.Errorf("start %s %d: it exited with code %d before its hello; its stderr is above",
+		return workproto.Hello{}, errs.Errorf("start %s %d: it exited with code %d before its hello; its stderr is above",
 			p.opts.Kind, w.pid, w.code)
 	}
 	h, err := workproto.ParseHello(frame)
 	if err != nil {
-		return workproto.Hello{}, fmt.Errorf("start %s %d: %w", p.opts.Kind, w.pid, err)
+		return workproto.Hello{}, errs.Errorf("start %s %d: %w", p.opts.Kind, w.pid, err)
 	}
 	return h, nil
 }
@@ -185,7 +186,7 @@ func (p *Pool) failure(w *worker, err error) error {
 		return ErrTerminated
 	}
 	if errors.Is(err, gompx.ErrBadFrame) {
-		return fmt.Errorf("%s %d: %w", p.opts.Kind, w.pid, err)
+		return errs.Errorf("%s %d: %w", p.opts.Kind, w.pid, err)
 	}
 	return &ExitError{Kind: p.opts.Kind, Pid: w.pid, Code: w.code}
 }

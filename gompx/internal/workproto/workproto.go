@@ -3,10 +3,9 @@ package workproto
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
-	"fmt"
 	"math"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/pickle"
 )
 
@@ -30,7 +29,7 @@ const (
 const headerLen = 7
 
 // ErrBadFrame reports a frame that does not follow the layout in doc.go.
-var ErrBadFrame = errors.New("malformed worker protocol frame")
+var ErrBadFrame = errs.New("malformed worker protocol frame")
 
 // Request is a parsed request frame; its slices alias the frame.
 type Request struct {
@@ -43,13 +42,13 @@ type Request struct {
 // AppendRequest appends the request frame for op to dst.
 func AppendRequest(dst []byte, op Op, name string, args, kwargs []byte) ([]byte, error) {
 	if op != OpCall && op != OpMap {
-		return dst, fmt.Errorf("unknown op %q", byte(op))
+		return dst, errs.Errorf("unknown op %q", byte(op))
 	}
 	if len(name) > math.MaxUint16 {
-		return dst, fmt.Errorf("function name of %d bytes is longer than %d", len(name), math.MaxUint16)
+		return dst, errs.Errorf("function name of %d bytes is longer than %d", len(name), math.MaxUint16)
 	}
 	if uint64(len(args)) > math.MaxUint32 {
-		return dst, fmt.Errorf("arguments pickle of %d bytes is longer than 4 GiB", len(args))
+		return dst, errs.Errorf("arguments pickle of %d bytes is longer than 4 GiB", len(args))
 	}
 	var h [headerLen]byte
 	h[0] = byte(op)
@@ -64,16 +63,16 @@ func AppendRequest(dst []byte, op Op, name string, args, kwargs []byte) ([]byte,
 // ParseRequest reads a request frame.
 func ParseRequest(frame []byte) (Request, error) {
 	if len(frame) < headerLen {
-		return Request{}, fmt.Errorf("%w: request of %d bytes", ErrBadFrame, len(frame))
+		return Request{}, errs.Errorf("%w: request of %d bytes", ErrBadFrame, len(frame))
 	}
 	op := Op(frame[0])
 	if op != OpCall && op != OpMap {
-		return Request{}, fmt.Errorf("%w: unknown op %q", ErrBadFrame, frame[0])
+		return Request{}, errs.Errorf("%w: unknown op %q", ErrBadFrame, frame[0])
 	}
 	n := int(binary.BigEndian.Uint16(frame[1:]))
 	a := uint64(binary.BigEndian.Uint32(frame[3:]))
 	if uint64(len(frame)-headerLen) < uint64(n)+a {
-		return Request{}, fmt.Errorf("%w: name and arguments overrun the frame", ErrBadFrame)
+		return Request{}, errs.Errorf("%w: name and arguments overrun the frame", ErrBadFrame)
 	}
 	end := headerLen + n + int(a)
 	return Request{
@@ -87,7 +86,7 @@ func ParseRequest(frame []byte) (Request, error) {
 // ParseReply splits a reply frame into its status and its pickle.
 func ParseReply(frame []byte) (status byte, body []byte, err error) {
 	if len(frame) < 1 || (frame[0] != StatusResult && frame[0] != StatusError) {
-		return 0, nil, fmt.Errorf("%w: reply does not start with 'R' or 'E'", ErrBadFrame)
+		return 0, nil, errs.Errorf("%w: reply does not start with 'R' or 'E'", ErrBadFrame)
 	}
 	return frame[0], frame[1:], nil
 }
@@ -105,7 +104,7 @@ type ErrorInfo struct {
 func AppendErrorReply(dst []byte, e ErrorInfo) ([]byte, error) {
 	body, err := pickle.Marshal(pickle.Tuple{e.Module, e.Name, e.Message, e.Traceback, e.Index})
 	if err != nil {
-		return dst, fmt.Errorf("encode error reply: %w", err)
+		return dst, errs.Errorf("encode error reply: %w", err)
 	}
 	return append(append(dst, StatusError), body...), nil
 }
@@ -114,22 +113,22 @@ func AppendErrorReply(dst []byte, e ErrorInfo) ([]byte, error) {
 func DecodeError(body []byte) (ErrorInfo, error) {
 	v, err := pickle.Unmarshal(body)
 	if err != nil {
-		return ErrorInfo{}, fmt.Errorf("decode error reply: %w", err)
+		return ErrorInfo{}, errs.Errorf("decode error reply: %w", err)
 	}
 	t, ok := v.(pickle.Tuple)
 	if !ok || len(t) != 5 {
-		return ErrorInfo{}, fmt.Errorf("%w: error reply is not a 5-tuple", ErrBadFrame)
+		return ErrorInfo{}, errs.Errorf("%w: error reply is not a 5-tuple", ErrBadFrame)
 	}
 	var e ErrorInfo
 	var idx int64
 	fields := []*string{&e.Module, &e.Name, &e.Message, &e.Traceback}
 	for i, f := range fields {
 		if *f, ok = t[i].(string); !ok {
-			return ErrorInfo{}, fmt.Errorf("%w: error reply field %d is not a str", ErrBadFrame, i)
+			return ErrorInfo{}, errs.Errorf("%w: error reply field %d is not a str", ErrBadFrame, i)
 		}
 	}
 	if idx, ok = t[4].(int64); !ok {
-		return ErrorInfo{}, fmt.Errorf("%w: error reply index is not an int", ErrBadFrame)
+		return ErrorInfo{}, errs.Errorf("%w: error reply index is not an int", ErrBadFrame)
 	}
 	e.Index = int(idx)
 	return e, nil
@@ -156,7 +155,7 @@ func AppendHello(dst []byte, h Hello) ([]byte, error) {
 	}
 	body, err := pickle.Marshal(d)
 	if err != nil {
-		return dst, fmt.Errorf("encode hello: %w", err)
+		return dst, errs.Errorf("encode hello: %w", err)
 	}
 	return append(append(dst, Magic...), body...), nil
 }
@@ -164,15 +163,15 @@ func AppendHello(dst []byte, h Hello) ([]byte, error) {
 // ParseHello reads a hello frame.
 func ParseHello(frame []byte) (Hello, error) {
 	if !bytes.HasPrefix(frame, []byte(Magic)) {
-		return Hello{}, fmt.Errorf("%w: hello does not start with %q (is this a gompx worker?)", ErrBadFrame, Magic)
+		return Hello{}, errs.Errorf("%w: hello does not start with %q (is this a gompx worker?)", ErrBadFrame, Magic)
 	}
 	v, err := pickle.Unmarshal(frame[len(Magic):])
 	if err != nil {
-		return Hello{}, fmt.Errorf("decode hello: %w", err)
+		return Hello{}, errs.Errorf("decode hello: %w", err)
 	}
 	d, ok := v.(*pickle.Dict)
 	if !ok {
-		return Hello{}, fmt.Errorf("%w: hello is not a dict", ErrBadFrame)
+		return Hello{}, errs.Errorf("%w: hello is not a dict", ErrBadFrame)
 	}
 	var h Hello
 	if pid, ok := d.Get("pid"); ok {

@@ -13,7 +13,6 @@ warns (``ResourceWarning``) and its threads exit.
 """
 
 import array
-import collections
 import itertools
 import os
 import queue
@@ -24,7 +23,9 @@ import weakref
 from queue import Queue
 from threading import Barrier, BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore
 
+from .. import pool as _pool
 from .. import util
+from .._poolcore import _ERROR, _Failed
 from ..context import TimeoutError
 from .connection import Pipe
 
@@ -403,49 +404,26 @@ def _chunks(iterable, size):
         yield x
 
 
-class ApplyResult:
-    """The result of `ThreadPool.apply_async()`."""
+class ApplyResult(_pool.ApplyResult):
+    """The result of `ThreadPool.apply_async()`: the process pool's, with outcomes pushed
+    in by the worker threads (which run the callbacks, as stdlib's result handler does)."""
 
     def __init__(self, pool, callback, error_callback):
-        self._pool = pool
-        self._event = threading.Event()
-        self._callback = callback
-        self._error_callback = error_callback
-        self._success = None
-        self._value = None
+        super().__init__(pool, callback, error_callback)
+        if self._event is None:
+            self._event = threading.Event()
 
-    def ready(self):
-        return self._event.is_set()
-
-    def successful(self):
-        if not self.ready():
-            raise ValueError("{0!r} not ready".format(self))
-        return self._success
-
-    def wait(self, timeout=None):
-        self._event.wait(timeout)
-
-    def get(self, timeout=None):
-        self.wait(timeout)
-        if not self.ready():
-            raise TimeoutError
-        if self._success:
-            return self._value
-        raise self._value
+    def _watch(self):
+        pass
 
     def _set(self, i, ok, value):
         self._success, self._value = ok, value
-        self._finish()
+        self._deliver()
 
-    def _finish(self):
-        try:
-            if self._success and self._callback:
-                self._callback(self._value)
-            if not self._success and self._error_callback:
-                self._error_callback(self._value)
-        finally:
-            self._event.set()
-            self._pool = None
+    def _deliver(self):
+        self._done = True
+        self._pool = None
+        self._call_back()
 
 
 AsyncResult = ApplyResult
@@ -459,9 +437,9 @@ class MapResult(ApplyResult):
         self._success = True
         self._value = [None] * length
         self._chunksize = chunksize
-        self._lock = threading.Lock()
         if chunksize <= 0:
             self._number_left = 0
+            self._done = True
             self._event.set()
         else:
             self._number_left = length // chunksize + bool(length % chunksize)
@@ -475,46 +453,42 @@ class MapResult(ApplyResult):
                 self._success, self._value = False, value
             if self._number_left:
                 return
-        self._finish()
+        self._deliver()
 
 
-class IMapIterator:
-    """The iterator `ThreadPool.imap()` returns (of chunks; see _Unwrap)."""
+class IMapIterator(_pool.IMapIterator):
+    """The iterator `ThreadPool.imap()` returns (of chunks; see _Unwrap): the process
+    pool's, with chunks pushed in by the worker threads."""
 
     def __init__(self, pool):
-        self._pool = pool
+        super().__init__(pool)
         self._cond = threading.Condition(threading.Lock())
-        self._items = collections.deque()
-        self._index = 0
-        self._length = None
+        self._ready = []            # chunks in the order next() hands them out
+        self._index = 0             # chunks that reached _ready
+        self._length = None         # chunks in all, once the feeder knows
         self._unsorted = {}
 
-    def __iter__(self):
-        return self
-
-    def next(self, timeout=None):
+    def _more(self, timeout):
         with self._cond:
-            if not self._cond.wait_for(lambda: self._items or self._index == self._length,
+            if not self._cond.wait_for(lambda: self._ready or self._index == self._length,
                                        timeout):
                 raise TimeoutError from None
-            if not self._items:
-                self._pool = None
-                raise StopIteration from None
-            ok, value = self._items.popleft()
-        if ok:
-            return value
-        raise value
+            got, self._ready = self._ready, []
+        return got or None
 
-    __next__ = next
+    def _end(self):
+        self._pool = None
+
+    def _push(self, ok, value):
+        self._ready.append(value if ok else _Failed(_ERROR, value))
+        self._index += 1
 
     def _set(self, i, ok, value):
         with self._cond:
             if self._index == i:
-                self._items.append((ok, value))
-                self._index += 1
+                self._push(ok, value)
                 while self._index in self._unsorted:
-                    self._items.append(self._unsorted.pop(self._index))
-                    self._index += 1
+                    self._push(*self._unsorted.pop(self._index))
                 self._cond.notify_all()
             else:
                 self._unsorted[i] = (ok, value)
@@ -530,8 +504,7 @@ class IMapUnorderedIterator(IMapIterator):
 
     def _set(self, i, ok, value):
         with self._cond:
-            self._items.append((ok, value))
-            self._index += 1
+            self._push(ok, value)
             self._cond.notify_all()
 
 
