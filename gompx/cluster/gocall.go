@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/pickle"
 )
 
@@ -39,11 +40,11 @@ func GoHandler(funcs map[string]Func) Handler {
 func runGoChunk(funcs map[string]Func, body []byte) ([]byte, error) {
 	v, err := pickle.Unmarshal(body)
 	if err != nil {
-		return nil, fmt.Errorf("gompx: Go worker: bad chunk: %w", err)
+		return nil, errs.Errorf("gompx: Go worker: bad chunk: %w", err)
 	}
 	t, ok := v.(pickle.Tuple)
 	if !ok || len(t) < 3 {
-		return nil, fmt.Errorf("gompx: Go worker: a chunk is (function, calls, mode), not %T", v)
+		return nil, errs.Errorf("gompx: Go worker: a chunk is (function, calls, mode), not %T", v)
 	}
 	if len(t) > 3 && t[3] != nil {
 		return failure("RuntimeError", "a Go worker does not run Python initializers")
@@ -52,7 +53,7 @@ func runGoChunk(funcs map[string]Func, body []byte) ([]byte, error) {
 	calls, ok2 := t[1].([]any)
 	mode, ok3 := t[2].(string)
 	if !ok1 || !ok2 || !ok3 {
-		return nil, fmt.Errorf("gompx: Go worker: a chunk is (function, calls, mode), not (%T, %T, %T)", t[0], t[1], t[2])
+		return nil, errs.Errorf("gompx: Go worker: a chunk is (function, calls, mode), not (%T, %T, %T)", t[0], t[1], t[2])
 	}
 	name := c.Module + ":" + c.Name
 	f := funcs[name]
@@ -99,7 +100,7 @@ func runGoChunk(funcs map[string]Func, body []byte) ([]byte, error) {
 func callGo(f Func, args []any) (r any, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+			err = errs.Errorf("panic: %v\n%s", p, debug.Stack())
 		}
 	}()
 	return f(args)
@@ -125,7 +126,7 @@ func (e *TaskError) Error() string {
 
 // ErrWorkerLost is wrapped by the error of a chunk whose worker process died, or that
 // was delivered MaxDeliveries times without an answer (Python's WorkerLostError).
-var ErrWorkerLost = errors.New("gompx: worker lost")
+var ErrWorkerLost = errs.New("gompx: worker lost")
 
 // Map calls the Python function fn ("module:qualname", importable on the workers) on
 // every item, chunkSize items per chunk (1 if less), on the cluster's `gompx worker`s
@@ -136,7 +137,7 @@ var ErrWorkerLost = errors.New("gompx: worker lost")
 func (k *Caller) Map(ctx context.Context, fn string, items []any, chunkSize int) ([]any, error) {
 	module, name, ok := strings.Cut(fn, ":")
 	if !ok || module == "" || name == "" {
-		return nil, fmt.Errorf("gompx: function %q is not \"module:qualname\"", fn)
+		return nil, errs.Errorf("gompx: function %q is not \"module:qualname\"", fn)
 	}
 	chunkSize = max(chunkSize, 1)
 	job, err := k.NewJob()
@@ -149,7 +150,7 @@ func (k *Caller) Map(ctx context.Context, fn string, items []any, chunkSize int)
 		calls := items[start:min(start+chunkSize, len(items))]
 		body, err := pickle.Marshal(pickle.Tuple{pickle.Class{Module: module, Name: name}, calls, "map", nil})
 		if err != nil {
-			return nil, fmt.Errorf("gompx: encode the arguments of %s: %w", fn, err)
+			return nil, errs.Errorf("gompx: encode the arguments of %s: %w", fn, err)
 		}
 		if err := k.Submit(ctx, job, uint32(n), fn, body); err != nil {
 			return nil, err
@@ -181,24 +182,24 @@ func decodeOutcome(fn string, r *Result) ([]any, error) {
 	switch r.Status {
 	case StatusOK:
 	case StatusLost:
-		return nil, fmt.Errorf("%w: %s: %s", ErrWorkerLost, fn, r.Body)
+		return nil, errs.Errorf("%w: %s: %s", ErrWorkerLost, fn, r.Body)
 	case StatusAuth:
-		return nil, fmt.Errorf("%w: %s", ErrBadMAC, r.Body)
+		return nil, errs.Errorf("%w: %s", ErrBadMAC, r.Body)
 	default:
-		return nil, fmt.Errorf("gompx: %s: the worker could not run it: %s", fn, r.Body)
+		return nil, errs.Errorf("gompx: %s: the worker could not run it: %s", fn, r.Body)
 	}
 	v, err := pickle.Unmarshal(r.Body)
 	if err != nil {
-		return nil, fmt.Errorf("gompx: %s: bad result: %w", fn, err)
+		return nil, errs.Errorf("gompx: %s: bad result: %w", fn, err)
 	}
 	t, ok := v.(pickle.Tuple)
 	if !ok || len(t) != 2 {
-		return nil, fmt.Errorf("gompx: %s: a result is (ok, values), not %T", fn, v)
+		return nil, errs.Errorf("gompx: %s: a result is (ok, values), not %T", fn, v)
 	}
 	if success, _ := t[0].(bool); success {
 		values, ok := t[1].([]any)
 		if !ok {
-			return nil, fmt.Errorf("gompx: %s: values are a list, not %T", fn, t[1])
+			return nil, errs.Errorf("gompx: %s: values are a list, not %T", fn, t[1])
 		}
 		return values, nil
 	}

@@ -76,7 +76,7 @@ func StartLocal(ctx context.Context, o LocalOptions) (*Local, error) {
 // within a process and its children. ctx bounds the start.
 func StartLocalServer(ctx context.Context, command string) (*Local, error) {
 	if command == "" {
-		return nil, errors.New("gompx: StartLocalServer needs the gompx command")
+		return nil, errs.New("gompx: StartLocalServer needs the gompx command")
 	}
 	server, url, err := startServer(ctx, command)
 	if err != nil {

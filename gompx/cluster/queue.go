@@ -7,13 +7,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -33,11 +33,11 @@ const (
 // Errors of named queues; the Python layer maps them to queue.Empty, queue.Full and
 // ValueError.
 var (
-	ErrEmpty         = errors.New("gompx: queue is empty")
-	ErrFull          = errors.New("gompx: queue is full")
-	ErrTaskDone      = errors.New("gompx: task_done() called too many times")
-	ErrQueueName     = errors.New("gompx: bad queue name")
-	ErrQueueMismatch = errors.New("gompx: the queue exists with other settings")
+	ErrEmpty         = errs.New("gompx: queue is empty")
+	ErrFull          = errs.New("gompx: queue is full")
+	ErrTaskDone      = errs.New("gompx: task_done() called too many times")
+	ErrQueueName     = errs.New("gompx: bad queue name")
+	ErrQueueMismatch = errs.New("gompx: the queue exists with other settings")
 )
 
 var queueNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
@@ -87,7 +87,7 @@ func queueStream(name string) string { return queueStreamPrefix + name }
 // opening.
 func OpenQueue(ctx context.Context, c *Conn, o QueueOptions) (*Queue, error) {
 	if !queueNameRE.MatchString(o.Name) {
-		return nil, fmt.Errorf("%w %q: use 1 to 64 of A-Z a-z 0-9 _ -", ErrQueueName, o.Name)
+		return nil, errs.Errorf("%w %q: use 1 to 64 of A-Z a-z 0-9 _ -", ErrQueueName, o.Name)
 	}
 	if o.MaxSize < 0 {
 		o.MaxSize = 0
@@ -119,16 +119,16 @@ func (q *Queue) open(ctx context.Context) error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("gompx: queue %s: %w", q.opts.Name, err)
+		return errs.Errorf("gompx: queue %s: %w", q.opts.Name, err)
 	}
 	got := s.CachedInfo().Config
 	if got.MaxMsgs != maxMsgs && !(got.MaxMsgs <= 0 && maxMsgs <= 0) {
-		return fmt.Errorf("%w: queue %s has maxsize %d, not %d", ErrQueueMismatch, q.opts.Name,
+		return errs.Errorf("%w: queue %s has maxsize %d, not %d", ErrQueueMismatch, q.opts.Name,
 			max(got.MaxMsgs, 0), q.opts.MaxSize)
 	}
 	if got.Metadata[metaJoinable] != cfg.Metadata[metaJoinable] {
 		kind := map[bool]string{true: "a JoinableQueue", false: "a Queue"}
-		return fmt.Errorf("%w: queue %s is %s, not %s", ErrQueueMismatch, q.opts.Name,
+		return errs.Errorf("%w: queue %s is %s, not %s", ErrQueueMismatch, q.opts.Name,
 			kind[got.Metadata[metaJoinable] == "true"], kind[q.opts.Joinable])
 	}
 	q.stream = s
@@ -143,7 +143,7 @@ func (q *Queue) open(ctx context.Context) error {
 		})
 	}
 	if err != nil {
-		return fmt.Errorf("gompx: queue %s: consumer: %w", q.opts.Name, err)
+		return errs.Errorf("gompx: queue %s: consumer: %w", q.opts.Name, err)
 	}
 	q.cons = cons
 	if q.opts.Joinable {
@@ -156,7 +156,7 @@ func (q *Queue) open(ctx context.Context) error {
 			}
 		}
 		if err != nil {
-			return fmt.Errorf("gompx: queue %s: counter bucket: %w", q.opts.Name, err)
+			return errs.Errorf("gompx: queue %s: counter bucket: %w", q.opts.Name, err)
 		}
 		q.kv = kv
 	}
@@ -288,7 +288,7 @@ func (q *Queue) putMany(ctx context.Context, bodies [][]byte) error {
 		return ErrFull
 	}
 	if err != nil {
-		return fmt.Errorf("gompx: queue %s: put: %w", q.opts.Name, err)
+		return errs.Errorf("gompx: queue %s: put: %w", q.opts.Name, err)
 	}
 	return nil
 }
@@ -323,7 +323,7 @@ func (q *Queue) publishAsync(ctx context.Context, bodies [][]byte) (int, error) 
 			}
 		case <-ctx.Done():
 			if err == nil {
-				err = ctx.Err()
+				err = errs.Context(ctx)
 			}
 		}
 	}
@@ -381,7 +381,7 @@ func (q *Queue) get(ctx context.Context, n int, wait time.Duration) ([][]byte, e
 		batch, err = q.cons.Fetch(n, jetstream.FetchMaxWait(wait))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("gompx: queue %s: get: %w", q.opts.Name, err)
+		return nil, errs.Errorf("gompx: queue %s: get: %w", q.opts.Name, err)
 	}
 	var items [][]byte
 	var bad error
@@ -400,7 +400,7 @@ func (q *Queue) get(ctx context.Context, n int, wait time.Duration) ([][]byte, e
 		return nil, bad
 	}
 	if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-		return nil, fmt.Errorf("gompx: queue %s: get: %w", q.opts.Name, err)
+		return nil, errs.Errorf("gompx: queue %s: get: %w", q.opts.Name, err)
 	}
 	return nil, ErrEmpty
 }
@@ -413,24 +413,24 @@ func (q *Queue) take(ctx context.Context, m jetstream.Msg) ([]byte, error) {
 	// Acked before anything else: the item is this getter's from here on, as a
 	// multiprocessing.Queue item is once get() returned it.
 	if err := retry(actx, m.DoubleAck); err != nil {
-		return nil, fmt.Errorf("gompx: queue %s: ack: %w", q.opts.Name, err)
+		return nil, errs.Errorf("gompx: queue %s: ack: %w", q.opts.Name, err)
 	}
 	h := m.Headers()
 	obj := h.Get(hdrQueueObj)
 	body := m.Data()
 	if obj != "" {
 		if !strings.HasPrefix(obj, "q."+q.opts.Name+".") {
-			return nil, fmt.Errorf("%w: queue %s: item names a foreign object", ErrBadMAC, q.opts.Name)
+			return nil, errs.Errorf("%w: queue %s: item names a foreign object", ErrBadMAC, q.opts.Name)
 		}
 		var err error
 		if body, err = q.conn.getObject(actx, obj); err != nil {
-			return nil, fmt.Errorf("gompx: queue %s: the item's body was lost: %w", q.opts.Name, err)
+			return nil, errs.Errorf("gompx: queue %s: the item's body was lost: %w", q.opts.Name, err)
 		}
 	}
 	sum, err := hex.DecodeString(h.Get(hdrMac))
 	if err != nil || len(sum) != sha256.Size ||
 		!hmac.Equal(sum, mac(q.conn.opts.Authkey, "gompx-queue", []string{q.opts.Name, obj}, body)) {
-		return nil, fmt.Errorf("%w (queue %s)", ErrBadMAC, q.opts.Name)
+		return nil, errs.Errorf("%w (queue %s)", ErrBadMAC, q.opts.Name)
 	}
 	if obj != "" {
 		q.conn.deleteObject(actx, obj)
@@ -443,7 +443,7 @@ func (q *Queue) take(ctx context.Context, m jetstream.Msg) ([]byte, error) {
 func (q *Queue) Len(ctx context.Context) (int, error) {
 	info, err := q.stream.Info(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("gompx: queue %s: %w", q.opts.Name, err)
+		return 0, errs.Errorf("gompx: queue %s: %w", q.opts.Name, err)
 	}
 	return int(info.State.Msgs), nil
 }
@@ -451,7 +451,7 @@ func (q *Queue) Len(ctx context.Context) (int, error) {
 // Unfinished is the count of a joinable queue's items put and not yet marked done.
 func (q *Queue) Unfinished(ctx context.Context) (int64, error) {
 	if q.kv == nil {
-		return 0, fmt.Errorf("gompx: queue %s is not joinable", q.opts.Name)
+		return 0, errs.Errorf("gompx: queue %s is not joinable", q.opts.Name)
 	}
 	n, _, err := q.counter(ctx)
 	return n, err
@@ -463,11 +463,11 @@ func (q *Queue) counter(ctx context.Context) (int64, uint64, error) {
 		return 0, 0, nil
 	}
 	if err != nil {
-		return 0, 0, fmt.Errorf("gompx: queue %s: counter: %w", q.opts.Name, err)
+		return 0, 0, errs.Errorf("gompx: queue %s: counter: %w", q.opts.Name, err)
 	}
 	n, err := strconv.ParseInt(string(e.Value()), 10, 64)
 	if err != nil {
-		return 0, 0, fmt.Errorf("gompx: queue %s: counter holds %q", q.opts.Name, e.Value())
+		return 0, 0, errs.Errorf("gompx: queue %s: counter holds %q", q.opts.Name, e.Value())
 	}
 	return n, e.Revision(), nil
 }
@@ -494,10 +494,10 @@ func (q *Queue) addUnfinished(ctx context.Context, d int64) (int64, error) {
 		}
 		var api *jetstream.APIError
 		if !errors.Is(err, jetstream.ErrKeyExists) && !(errors.As(err, &api) && api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence) {
-			return 0, fmt.Errorf("gompx: queue %s: counter: %w", q.opts.Name, err)
+			return 0, errs.Errorf("gompx: queue %s: counter: %w", q.opts.Name, err)
 		}
 		if ctx.Err() != nil {
-			return 0, ctx.Err()
+			return 0, errs.Context(ctx)
 		}
 	}
 }
@@ -505,7 +505,7 @@ func (q *Queue) addUnfinished(ctx context.Context, d int64) (int64, error) {
 // TaskDone marks one item taken from a joinable queue as processed.
 func (q *Queue) TaskDone(ctx context.Context) error {
 	if q.kv == nil {
-		return fmt.Errorf("gompx: queue %s is not joinable", q.opts.Name)
+		return errs.Errorf("gompx: queue %s is not joinable", q.opts.Name)
 	}
 	_, err := q.addUnfinished(ctx, -1)
 	return err
@@ -515,7 +515,7 @@ func (q *Queue) TaskDone(ctx context.Context) error {
 // is done (then its error).
 func (q *Queue) Join(ctx context.Context) error {
 	if q.kv == nil {
-		return fmt.Errorf("gompx: queue %s is not joinable", q.opts.Name)
+		return errs.Errorf("gompx: queue %s is not joinable", q.opts.Name)
 	}
 	q.watchMu.Lock()
 	if q.watch == nil && q.watchErr == nil {
@@ -538,7 +538,7 @@ func (q *Queue) Join(ctx context.Context) error {
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return ctx.Err()
+			return errs.Context(ctx)
 		}
 	}
 }
@@ -547,7 +547,7 @@ func (q *Queue) Join(ctx context.Context) error {
 func (q *Queue) startWatch(ctx context.Context) error {
 	w, err := q.kv.Watch(context.WithoutCancel(ctx), q.opts.Name)
 	if err != nil {
-		return fmt.Errorf("gompx: queue %s: watch the counter: %w", q.opts.Name, err)
+		return errs.Errorf("gompx: queue %s: watch the counter: %w", q.opts.Name, err)
 	}
 	q.watch = w
 	q.countedCh = make(chan struct{})
@@ -561,7 +561,7 @@ func (q *Queue) startWatch(ctx context.Context) error {
 			} else if e.Operation() != jetstream.KeyValuePut {
 				last = 0
 			} else if last, err = strconv.ParseInt(string(e.Value()), 10, 64); err != nil {
-				err = fmt.Errorf("gompx: queue %s: counter holds %q", q.opts.Name, e.Value())
+				err = errs.Errorf("gompx: queue %s: counter holds %q", q.opts.Name, e.Value())
 			}
 			if initial && err == nil {
 				continue
@@ -574,7 +574,7 @@ func (q *Queue) startWatch(ctx context.Context) error {
 		}
 		q.watchMu.Lock()
 		if q.watchErr == nil {
-			q.watchErr = fmt.Errorf("gompx: queue %s: the counter's watch ended (connection closed?)", q.opts.Name)
+			q.watchErr = errs.Errorf("gompx: queue %s: the counter's watch ended (connection closed?)", q.opts.Name)
 		}
 		close(q.countedCh)
 		q.countedCh = make(chan struct{})
@@ -597,11 +597,11 @@ func (q *Queue) Close() {
 func (q *Queue) Delete(ctx context.Context) error {
 	err := q.conn.js.DeleteStream(ctx, queueStream(q.opts.Name))
 	if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
-		return fmt.Errorf("gompx: delete queue %s: %w", q.opts.Name, err)
+		return errs.Errorf("gompx: delete queue %s: %w", q.opts.Name, err)
 	}
 	if q.kv != nil {
 		if err := q.kv.Purge(ctx, q.opts.Name); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-			return fmt.Errorf("gompx: delete queue %s: counter: %w", q.opts.Name, err)
+			return errs.Errorf("gompx: delete queue %s: counter: %w", q.opts.Name, err)
 		}
 	}
 	return nil
