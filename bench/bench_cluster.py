@@ -6,7 +6,11 @@ that each sleep 20 ms (a sleep stands in for work, since every node shares this 
 cores), through ``Pool.map`` with the default chunk size (``processes`` = the cluster's
 worker processes: 2 or 6) and with ``chunksize=1``; then the throughput of tiny tasks
 (``map(square, range(200000), 256)``; issue #13's target: 50,000 tasks/s over 3
-replicas).  The two set-ups run interleaved,
+replicas).  Then the fault figures on 3 nodes x 1 worker process (replicas 3, ack wait
+2 s): a task that SIGKILLs its own process, from submission to its WorkerLostError
+(issue #13: about 1 s); and a worker machine's ``gompx worker`` SIGKILLed while it runs
+a 0.5 s task, from the kill to the task's result (redelivered elsewhere after the ack
+wait).  The two set-ups run interleaved,
 round by round, after one warm-up round each; the table shows medians (± median absolute
 deviation) and speed-up = 1-node time / 3-node time (issue #13's target: >= 2.5x).
 
@@ -17,11 +21,13 @@ import argparse
 import os
 import statistics
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 import pool_targets as T  # noqa: E402
+import cluster_queue_targets as CT  # noqa: E402
 from cluster_nodes import Nodes  # noqa: E402
 
 KEY = b"bench cluster key"
@@ -45,6 +51,50 @@ def tiny(pool, n):
     return n / elapsed
 
 
+def _worker_of(nodes, pid):
+    """The node whose gompx worker is the parent of Python process pid."""
+    with open("/proc/%d/stat" % pid) as f:
+        ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+    for i, w in enumerate(nodes.workers):
+        if w.pid == ppid:
+            return i
+    raise RuntimeError("process %d (parent %d) is no node's worker" % (pid, ppid))
+
+
+def faults(rounds, ack_wait=2.0, work=0.5):
+    """Seconds to a remote crash's WorkerLostError, and from a worker machine's SIGKILL
+    to its task's result, per round."""
+    import gompx
+    crash, kill = [], []
+    with Nodes(3, 1, KEY, ack_wait="%gs" % ack_wait) as nodes:
+        with gompx.Pool(3, cluster=nodes.url, authkey=KEY, replicas=3, ack_wait=ack_wait) as pool:
+            assert pool.map(T.square, range(6), 1) == [x * x for x in range(6)]  # warm
+            for _ in range(rounds):
+                start = time.perf_counter()
+                r = pool.apply_async(T.kill_self, (2,))
+                try:
+                    r.get(60)
+                    raise AssertionError("the crash did not fail the task")
+                except gompx.pool.WorkerLostError:
+                    crash.append(time.perf_counter() - start)
+            for _ in range(rounds):
+                with tempfile.TemporaryDirectory() as d:
+                    r = pool.apply_async(CT.pid_then_sleep, (d, work))
+                    for _ in range(6000):  # bounded: 60 s
+                        names = os.listdir(d)
+                        if names:
+                            break
+                        time.sleep(0.005)
+                    victim = _worker_of(nodes, int(names[0]))
+                    start = time.perf_counter()
+                    nodes.kill_worker(victim)
+                    pid = r.get(120)
+                    kill.append(time.perf_counter() - start)
+                    assert pid != int(names[0]), "the result came from the killed process"
+                    nodes.workers[victim] = nodes._start_worker(victim, 1, "%gs" % ack_wait)
+    return crash, kill
+
+
 def mad(xs, m):
     """Median absolute deviation, as a percentage of the median m."""
     return statistics.median(abs(x - m) for x in xs) / m * 100
@@ -56,6 +106,7 @@ def main():
     ap.add_argument("--tasks", type=int, default=1200)
     ap.add_argument("--sleep", type=float, default=0.02)
     ap.add_argument("--tiny", type=int, default=200000, help="tasks of the throughput case")
+    ap.add_argument("--fault-rounds", type=int, default=5, help="rounds of the fault figures")
     args = ap.parse_args()
     import gompx
     setups = {}
@@ -93,6 +144,12 @@ def main():
         for nodes, pool in setups.values():
             pool.terminate()
             nodes.stop()
+    crash, kill = faults(args.fault_rounds)
+    mc, mk = statistics.median(crash), statistics.median(kill)
+    print("| remote crash (SIGKILL of the task's process) to WorkerLostError | %.2f s ±%.0f%% "
+          "| | | about 1 s |" % (mc, mad(crash, mc)))
+    print("| worker machine SIGKILLed mid-task (0.5 s) to its result, ack wait 2 s | "
+          "%.2f s ±%.0f%% | | | ack wait + task |" % (mk, mad(kill, mk)))
 
 
 if __name__ == "__main__":

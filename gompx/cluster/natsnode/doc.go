@@ -14,7 +14,8 @@
 //	Routes         none                nats-route://host:port of the cluster's nodes (required when clustered; its own may be listed)
 //	User/Password  none                client credentials required by the server
 //	Token          none                client token required by the server
+//	TLS            none                TLS for clients (*tls.Config; ClientAuth RequireAndVerifyClientCert: mutual)
 //
-// What it does not do: TLS, accounts, leaf nodes, gateways; use a stock nats-server
+// What it does not do: TLS on routes, accounts, leaf nodes, gateways; use a stock nats-server
 // configuration for those (any nats-server >= 2.10 with JetStream works with gompx).
 package natsnode

@@ -2,6 +2,7 @@ package natsnode
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"strings"
@@ -25,6 +26,9 @@ type Options struct {
 	User        string
 	Password    string
 	Token       string
+	// TLS, if set, makes clients connect with TLS under this config; with ClientCAs
+	// and ClientAuth set, clients must show a certificate signed by them.
+	TLS *tls.Config
 	// Logf, if set, receives the server's notices and errors.
 	Logf func(format string, args ...any)
 }
@@ -51,6 +55,10 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 		Host: o.Host, Port: port, JetStream: true, StoreDir: o.StoreDir, ServerName: o.Name,
 		NoSigs: true, NoLog: o.Logf == nil, Username: o.User, Password: o.Password,
 		Authorization: o.Token, MaxPayload: 1 << 20,
+	}
+	if o.TLS != nil {
+		so.TLSConfig, so.TLS, so.TLSTimeout = o.TLS, true, 2
+		so.TLSVerify = o.TLS.ClientAuth == tls.RequireAndVerifyClientCert
 	}
 	if o.ClusterName != "" {
 		if len(o.Routes) == 0 {
