@@ -214,6 +214,7 @@ func (q *Queue) Send(kind MessageKind, timeout time.Duration, payload ...[]byte)
 	}
 	q.mu.Lock()
 	q.pending = append(q.pending, msg)
+	q.noteBacklog()
 	q.startFlusher()
 	q.mu.Unlock()
 	return nil
@@ -281,6 +282,7 @@ func (q *Queue) SendBatch(kind MessageKind, timeout time.Duration, msgs [][]byte
 		for _, m := range msgs[done:] {
 			q.pending = append(q.pending, pendingMessage{kind: kind, payload: append([]byte(nil), m...)})
 		}
+		q.noteBacklog()
 		q.startFlusher()
 		q.mu.Unlock()
 	}
@@ -307,6 +309,7 @@ func (q *Queue) flush() {
 		q.mu.Lock()
 		if len(q.pending) == 0 {
 			q.flushing = false
+			q.noteBacklog()
 			q.flushed.Broadcast()
 			q.mu.Unlock()
 			return
@@ -325,6 +328,12 @@ func (q *Queue) flush() {
 			q.ring.Unadmit(1)
 		}
 	}
+}
+
+// noteBacklog tells the ring whether this process holds messages waiting for room, so
+// that a fast path outside Go (QueueView) does not overtake them. Called with q.mu held.
+func (q *Queue) noteBacklog() {
+	q.ring.SetBacklog(len(q.pending) > 0 || q.inFlight)
 }
 
 // Pending is the number of this process's messages waiting for room in the queue.
@@ -370,6 +379,7 @@ func (q *Queue) AbandonPending() {
 		q.ring.Unadmit(n)
 	}
 	q.pending = nil
+	q.noteBacklog()
 	if q.flushing {
 		// Under q.mu: the flusher, which keeps the mapping alive, has not left yet.
 		q.ring.Interrupt()
