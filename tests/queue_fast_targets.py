@@ -39,3 +39,10 @@ def get_in_order(q, n, out):
             out.send(x)
             return
     out.send(None)
+
+
+def echo_items(inq, outq, n):
+    """Get *n* items from *inq* and put back (item, its type's name) on *outq*."""
+    got = [inq.get(timeout=30) for _ in range(n)]
+    for x in got:
+        outq.put((x, type(x).__name__))

@@ -164,3 +164,41 @@ def test_sigkilled_fast_consumers_lose_nothing_out_of_order(mp):
     assert rest == list(range(rest[0], n)), "items lost, repeated or out of order"
     q.put(b"after")
     assert q.get(timeout=GET) == b"after"
+
+
+SMALL_ITEMS = [0, 1, 255, 256, 65535, 65536, -1, -255, -256, 2**31 - 1, -2**31, None, True, False]
+NOT_SMALL = [2**31, -2**31 - 1, 2**100, 1.5, "s", b"b", (1,), [1], {}, 10**40]
+
+
+def test_c_writes_small_items_as_pickle_does(mp):
+    from gompx import _gompxsync
+    import pickle
+    for x in SMALL_ITEMS:
+        assert _gompxsync._small_pickle(x) == pickle.dumps(x, 5), x
+    for x in NOT_SMALL:
+        assert _gompxsync._small_pickle(x) is None, x
+
+
+def test_c_reads_small_pickles_as_pickle_does(mp):
+    from gompx import _gompxsync
+    import pickle
+    for x in SMALL_ITEMS:
+        ok, item = _gompxsync._small_unpickle(pickle.dumps(x, 5))
+        assert ok and item == x and type(item) is type(x), x
+    for x in NOT_SMALL:
+        assert _gompxsync._small_unpickle(pickle.dumps(x, 5)) == (False, None), x
+    for proto in (2, 3, 4):  # other protocols: left to pickle.loads
+        assert _gompxsync._small_unpickle(pickle.dumps(70000, proto)) == (False, None)
+    for data in (b"", b"\x80\x05K", b"\x80\x05K\x01", b"\x80\x05X\x01.", b"\x80\x05N\x00"):
+        assert _gompxsync._small_unpickle(data) == (False, None), data
+
+
+def test_small_items_round_trip_through_a_child(mp):
+    inq, outq = mp.Queue(), mp.Queue()
+    p = _start(mp, ft.echo_items, inq, outq, len(SMALL_ITEMS))
+    for x in SMALL_ITEMS:
+        inq.put(x)
+    # the child gets each item and puts back (item, type name)
+    back = [outq.get(timeout=GET) for _ in SMALL_ITEMS]
+    assert join_within(p) == 0
+    assert back == [(x, type(x).__name__) for x in SMALL_ITEMS]
