@@ -24,9 +24,10 @@ def echo(conn):
 
 
 def source_bytes(conn, n, size):
-    """Wait for a message on *conn*, then send *n* byte messages of *size* bytes each and
-    close: the child -> parent direction of a fresh Pipe."""
+    """Say "ready" on *conn* and wait for an answer, then send *n* byte messages of *size*
+    bytes each and close: the child -> parent direction of a fresh Pipe."""
     payload = bytes(range(256)) * (size // 256)
+    conn.send("ready")
     conn.recv()
     for _ in range(n):
         conn.send_bytes(payload)

@@ -117,14 +117,16 @@ def send_bytes_mib(mp, n):
 
 def recv_bytes_from_child_mib(mp, n):
     """Seconds per 1 MiB a child sends with send_bytes on a fresh Pipe, received with
-    recv_bytes by the parent: the clock starts when the parent tells the started child
-    to go and stops at the last byte."""
+    recv_bytes by the parent: the clock starts when the parent tells the child, once it
+    is up, to go and stops at the last byte."""
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()
     p = ctx.Process(target=_targets.source_bytes, args=(child, n, MiB), daemon=True)
     p.start()
     child.close()
     try:
+        if parent.recv() != "ready":  # the child is up: its start is not timed
+            raise RuntimeError("the child did not say ready")
         t0 = time.perf_counter()
         parent.send(True)
         total = 0
