@@ -33,8 +33,6 @@ from ._poolcore import (CLOSE, RUN, TERMINATE, _APPLY, _CALL1, _ERROR, _FEED_AHE
                         _dumps_exception, _serve, _take)
 from .context import TimeoutError
 
-_STREAM_CHUNK = 64  # map chunks at least this long are submitted one by one as pickled
-
 __all__ = ["Pool", "ThreadPool",  # noqa: F822 (ThreadPool: module __getattr__, from .dummy)
            "ApplyResult", "AsyncResult", "MapResult", "IMapIterator",
            "IMapUnorderedIterator", "RemoteTraceback", "ExceptionWithTraceback",
@@ -375,20 +373,6 @@ class Pool:
         return result
 
     def _submit_chunks(self, job, iterable, chunksize, chunks, error):
-        if chunksize >= _STREAM_CHUNK and error is None:
-            # Few large chunks (map's default chunksize): each goes out as soon as it is
-            # pickled, so the workers start on the first while this thread pickles the
-            # rest, as stdlib's task handler thread does.  A list or tuple is sliced
-            # (a copy of pointers) rather than iterated.
-            seq = iterable if type(iterable) in (list, tuple) else None
-            it = None if seq is not None else iter(iterable)
-            for i in range(chunks):
-                if seq is not None:
-                    body = seq[i * chunksize:(i + 1) * chunksize]
-                else:
-                    body = tuple(itertools.islice(it, chunksize))
-                self._submit(job, i, (body,))
-            return
         it = iter(iterable)
         for first in range(0, chunks, _SUBMIT_BATCH):
             bodies = [tuple(itertools.islice(it, chunksize))
