@@ -202,3 +202,18 @@ def test_small_items_round_trip_through_a_child(mp):
     back = [outq.get(timeout=GET) for _ in SMALL_ITEMS]
     assert join_within(p) == 0
     assert back == [(x, type(x).__name__) for x in SMALL_ITEMS]
+
+
+def test_task_done_from_c_counts_and_refuses_past_the_items(mp):
+    q = mp.JoinableQueue()
+    for i in range(3):
+        q.put(i)
+    assert [q.get(timeout=GET) for _ in range(3)] == [0, 1, 2]
+    assert q._fast_task_done() and q._fast_task_done()
+    q.task_done()
+    q.join()  # returns: every item is done
+    assert not q._fast_task_done()  # one too many: left to Go, which raises
+    with pytest.raises(ValueError):
+        q.task_done()
+    q.close()
+    assert not q._fast_task_done()

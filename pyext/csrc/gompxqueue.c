@@ -60,6 +60,9 @@
 #define Q_OFF_SPACE_SEQ 272
 #define Q_OFF_SPACE_WAITERS 276
 #define Q_OFF_CJOURNAL 280
+#define Q_OFF_TASKS_DONE 320
+#define Q_OFF_DONE_SEQ 328
+#define Q_OFF_DONE_WAITERS 332
 #define Q_OFF_SLOTS 384
 #define Q_HEADER_SIZE (384 + 128 * 16)
 #define Q_JOURNAL_VALID 0
@@ -427,6 +430,27 @@ missed:
     return miss;
 }
 
+/* task_done as tasks.go's TaskDone: count one more task done, never past Admitted,
+ * and wake Join's sleepers.  False (a miss) when every admitted message is done: Go
+ * raises the error. */
+static PyObject *
+QueueCore_fast_task_done(QueueCore *self, PyObject *unused)
+{
+    char *h = self->base;
+    if (h == NULL)
+        Py_RETURN_FALSE;
+    uint64_t *done = U64(h, Q_OFF_TASKS_DONE);
+    for (;;) {
+        uint64_t d = ld64(done);
+        if (d >= ld64(U64(h, Q_OFF_ADMITTED)))
+            Py_RETURN_FALSE;
+        if (cas64(done, d, d + 1))
+            break;
+    }
+    wake(U32(h, Q_OFF_DONE_SEQ), U32(h, Q_OFF_DONE_WAITERS));
+    Py_RETURN_TRUE;
+}
+
 /* _fast_enable(address, size, pid, get_max, put_max): the queue's mapping, from
  * gompxcore.QueueView; checked here against what this file expects. */
 static PyObject *
@@ -496,6 +520,8 @@ static PyMethodDef QueueCore_methods[] = {
      "_fast_put(obj) -> bool: put a plain object or bytes from C; False: use Go"},
     {"_fast_get", (PyCFunction)QueueCore_fast_get, METH_NOARGS,
      "_fast_get() -> item, or MISS: use Go"},
+    {"_fast_task_done", (PyCFunction)QueueCore_fast_task_done, METH_NOARGS,
+     "_fast_task_done() -> bool: task_done from C; False: use Go"},
     {"_fast_enable", (PyCFunction)QueueCore_fast_enable, METH_VARARGS,
      "_fast_enable(address, size, pid, get_max, put_max)"},
     {"_fast_enable_put", (PyCFunction)QueueCore_fast_enable_put, METH_O,
@@ -536,6 +562,9 @@ static const struct {
     {"SpaceSeq", Q_OFF_SPACE_SEQ},
     {"SpaceWaiters", Q_OFF_SPACE_WAITERS},
     {"CJournal", Q_OFF_CJOURNAL},
+    {"TasksDone", Q_OFF_TASKS_DONE},
+    {"DoneSeq", Q_OFF_DONE_SEQ},
+    {"DoneWaiters", Q_OFF_DONE_WAITERS},
     {"Slots", Q_OFF_SLOTS},
     {"header.size", Q_HEADER_SIZE},
     {"journal.Valid", Q_JOURNAL_VALID},

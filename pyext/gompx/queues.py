@@ -639,7 +639,8 @@ class JoinableQueue(Queue):
     def task_done(self):
         """Mark one item taken from the queue as processed; ValueError if called more
         times than items were put."""
-        _native.call(_ext.gompxcore_QueueTaskDone, self._handle)
+        if not self._fast_task_done():  # C counts it; Go raises (or the queue is closed)
+            _native.call(_ext.gompxcore_QueueTaskDone, self._handle)
 
     def join(self):
         """Block until every item put has been marked done with task_done()."""

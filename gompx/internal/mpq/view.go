@@ -34,6 +34,9 @@ func Layout() map[string]uint64 {
 		"SpaceSeq":     uint64(unsafe.Offsetof(h.SpaceSeq)),
 		"SpaceWaiters": uint64(unsafe.Offsetof(h.SpaceWaiters)),
 		"CJournal":     uint64(unsafe.Offsetof(h.CJournal)),
+		"TasksDone":    uint64(unsafe.Offsetof(h.TasksDone)),
+		"DoneSeq":      uint64(unsafe.Offsetof(h.DoneSeq)),
+		"DoneWaiters":  uint64(unsafe.Offsetof(h.DoneWaiters)),
 		"Slots":        uint64(unsafe.Offsetof(h.Slots)),
 		"header.size":  uint64(unsafe.Sizeof(h)),
 
