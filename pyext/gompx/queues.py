@@ -56,12 +56,11 @@ _EXTRA_REDUCERS = reduction.ForkingPickler._extra_reducers
 
 
 def _load_native():
-    global _native, _OFF, _ext, _translate, _queue_put, _queue_get
+    global _native, _OFF, _ext, _translate, _queue_get
     from . import _native as native
     _OFF = native.BYTES_DATA_OFFSET
     _ext = native.ext
     _translate = native.translate
-    _queue_put = _ext.gompxcore_QueuePut
     _queue_get = _ext.gompxcore_QueueGet
     _native = native
     util.Finalize(None, _flush_at_exit, exitpriority=-5)
