@@ -68,7 +68,8 @@ class GopyBuildExt(build_ext):
 setup(
     ext_modules=[
         Extension("gompx._gompxnative", sources=[]),
-        Extension("gompx._gompxsync", sources=["pyext/csrc/gompxsync.c"],
+        Extension("gompx._gompxsync", sources=["pyext/csrc/gompxsync.c", "pyext/csrc/gompxqueue.c"],
+                  depends=["pyext/csrc/gompxqueue.h"],
                   extra_compile_args=["-O2", "-std=gnu11", "-Wall"]),
     ],
     cmdclass={"build_ext": GopyBuildExt},

@@ -5,7 +5,7 @@ a small module that imports nothing: a child pays only for what the benchmark me
 The same functions serve gompx and stdlib ``multiprocessing`` alike.
 """
 
-__all__ = ["noop", "echo", "sink_bytes", "sync_increment", "sync_event_echo",
+__all__ = ["noop", "echo", "sink_bytes", "source_bytes", "sync_increment", "sync_event_echo",
            "sync_barrier_rounds"]
 
 
@@ -20,6 +20,17 @@ def echo(conn):
         if obj is None:
             break
         conn.send(obj)
+    conn.close()
+
+
+def source_bytes(conn, n, size):
+    """Say "ready" on *conn* and wait for an answer, then send *n* byte messages of *size*
+    bytes each and close: the child -> parent direction of a fresh Pipe."""
+    payload = bytes(range(256)) * (size // 256)
+    conn.send("ready")
+    conn.recv()
+    for _ in range(n):
+        conn.send_bytes(payload)
     conn.close()
 
 

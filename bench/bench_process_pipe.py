@@ -7,6 +7,8 @@ Cases and the issue's targets (ratio = stdlib time / gompx time; above 1, gompx 
 3. pipe round trip        send (1, "x", 2.0) to a child echo, recv it back   ratio >= 1.0
 4. send_bytes 1 MiB       one way to a child's recv_bytes, per MiB,          ratio >= 5.0
                           the final acknowledgement included
+5. send_bytes 1 MiB child -> parent: a child sends 60 MiB on a fresh Pipe   ratio >= 5.0
+                          (the parent's recv_bytes of each), per MiB
 
 Both implementations use ``mp.get_context("spawn")`` (stdlib's Linux default is fork) for
 1, 3 and 4, and ``mp.get_context("forkserver")`` for 2. Child targets live in
@@ -113,6 +115,32 @@ def send_bytes_mib(mp, n):
     return elapsed / n
 
 
+def recv_bytes_from_child_mib(mp, n):
+    """Seconds per 1 MiB a child sends with send_bytes on a fresh Pipe, received with
+    recv_bytes by the parent: the clock starts when the parent tells the child, once it
+    is up, to go and stops at the last byte."""
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    p = ctx.Process(target=_targets.source_bytes, args=(child, n, MiB), daemon=True)
+    p.start()
+    child.close()
+    try:
+        if parent.recv() != "ready":  # the child is up: its start is not timed
+            raise RuntimeError("the child did not say ready")
+        t0 = time.perf_counter()
+        parent.send(True)
+        total = 0
+        for _ in range(n):
+            total += len(parent.recv_bytes())
+        elapsed = time.perf_counter() - t0
+        p.join()
+    finally:
+        parent.close()
+    if total != n * MiB:
+        raise RuntimeError(f"received {total} bytes, the child sent {n * MiB}")
+    return elapsed / n
+
+
 def cases():
     """The cases of this benchmark, counts calibrated for a 2-core machine."""
     from _harness import Case
@@ -123,8 +151,10 @@ def cases():
              _start_join("forkserver", warm_server=True), n=300, quick_n=100),
         Case("pipe round trip (1, 'x', 2.0)", "µs/round trip", "no slower than stdlib", 1.0,
              pipe_round_trip, n=25000, quick_n=8000),
-        Case("send_bytes 1 MiB one way", "ms/MiB", "5x stdlib", 5.0,
+        Case("send_bytes 1 MiB parent -> child", "ms/MiB", "5x stdlib", 5.0,
              send_bytes_mib, n=2000, quick_n=700),
+        Case("send_bytes 1 MiB child -> parent, fresh Pipe", "ms/MiB", "5x stdlib", 5.0,
+             recv_bytes_from_child_mib, n=60, quick_n=20),
     ]
 
 

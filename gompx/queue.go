@@ -239,6 +239,7 @@ func (q *Queue) Send(kind MessageKind, timeout time.Duration, payload ...[]byte)
 	}
 	q.mu.Lock()
 	q.pending = append(q.pending, msg)
+	q.noteBacklog()
 	q.startFlusher()
 	q.mu.Unlock()
 	return nil
@@ -306,6 +307,7 @@ func (q *Queue) SendBatch(kind MessageKind, timeout time.Duration, msgs [][]byte
 		for _, m := range msgs[done:] {
 			q.pending = append(q.pending, pendingMessage{kind: kind, payload: append([]byte(nil), m...)})
 		}
+		q.noteBacklog()
 		q.startFlusher()
 		q.mu.Unlock()
 	}
@@ -332,6 +334,7 @@ func (q *Queue) flush() {
 		q.mu.Lock()
 		if len(q.pending) == 0 {
 			q.flushing = false
+			q.noteBacklog()
 			q.flushed.Broadcast()
 			q.mu.Unlock()
 			return
@@ -350,6 +353,12 @@ func (q *Queue) flush() {
 			q.ring.Unadmit(1)
 		}
 	}
+}
+
+// noteBacklog tells the ring whether this process holds messages waiting for room, so
+// that a fast path outside Go (QueueView) does not overtake them. Called with q.mu held.
+func (q *Queue) noteBacklog() {
+	q.ring.SetBacklog(len(q.pending) > 0 || q.inFlight)
 }
 
 // Pending is the number of this process's messages waiting for room in the queue.
@@ -397,6 +406,7 @@ func (q *Queue) abandonPending() {
 		q.ring.Unadmit(n)
 	}
 	q.pending = nil
+	q.noteBacklog()
 	if q.flushing {
 		// Under q.mu: the flusher, which keeps the mapping alive, has not left yet.
 		q.ring.Interrupt()

@@ -27,6 +27,8 @@
 #include <linux/futex.h>
 #include <sys/syscall.h>
 
+#include "gompxqueue.h"
+
 #define KIND_RECURSIVE 0 /* RLock: owned by a thread, reentrant */
 #define KIND_SEMAPHORE 1 /* Semaphore, BoundedSemaphore */
 #define KIND_LOCK 2      /* Lock: owned by a process, released by anyone */
@@ -519,7 +521,7 @@ PyInit__gompxsync(void)
     if (PyModule_AddObject(m, "SemLock", (PyObject *)&SemLockType) < 0 ||
         PyModule_AddIntConstant(m, "RECURSIVE_MUTEX", KIND_RECURSIVE) < 0 ||
         PyModule_AddIntConstant(m, "SEMAPHORE", KIND_SEMAPHORE) < 0 ||
-        PyModule_AddIntConstant(m, "LOCK", KIND_LOCK) < 0) {
+        PyModule_AddIntConstant(m, "LOCK", KIND_LOCK) < 0 || gompx_queue_register(m) < 0) {
         Py_DECREF(&SemLockType);
         Py_DECREF(m);
         return NULL;

@@ -19,12 +19,15 @@ and ``gompx.Queue`` in the Go API), with futex waits and no feeder thread.
 """
 
 import array
+import os
 import pickle
 import struct
 import time
 from queue import Empty, Full
 
 from . import context, reduction, util
+from ._gompxsync import MISS as _MISS
+from ._gompxsync import QueueCore as _QueueCore
 
 __all__ = ["Queue", "SimpleQueue", "JoinableQueue", "attach"]
 
@@ -39,6 +42,8 @@ _TIMED_OUT = _TORN = _HELD_BASE = _SPLICED = None
 
 _SCRATCH_SIZE = 256 * 1024  # get_many unpacks a batch from here
 _GET_INLINE = 16 * 1024     # get: longer messages get an object of their own, no extra copy
+_PUT_INLINE = 16 * 1024     # the C fast path puts payloads up to this size
+_NO_SLOT = (1 << 64) - 1    # gompxcore.QueueView: this process has no producer slot yet
 _OOB_MIN = 64 * 1024        # smaller PickleBuffers are pickled in-band
 _SLICE_MS = 50              # flushing at exit (a wait a signal does not end) is sliced
 _MIN_CAPACITY = 64 * 1024
@@ -50,7 +55,7 @@ _EXTRA_REDUCERS = reduction.ForkingPickler._extra_reducers
 
 
 def _load_native():
-    global _native, _OFF, _ext, _translate, _queue_put, _queue_get
+    global _native, _OFF, _ext, _translate, _queue_get
     global _TIMED_OUT, _TORN, _HELD_BASE, _SPLICED
     from . import _native as native
     _TIMED_OUT, _TORN = native.QUEUE_TIMED_OUT, native.QUEUE_TORN
@@ -58,7 +63,6 @@ def _load_native():
     _OFF = native.BYTES_DATA_OFFSET
     _ext = native.ext
     _translate = native.translate
-    _queue_put = _ext.gompxcore_QueuePut
     _queue_get = _ext.gompxcore_QueueGet
     _native = native
     util.Finalize(None, _flush_at_exit, exitpriority=-5)
@@ -137,11 +141,16 @@ def _segment_table(pairs):
     return array.array("Q", [v for pair in pairs for v in pair])
 
 
-class _QueueBase:
-    """The shared-memory queue under all three classes."""
+class _QueueBase(_QueueCore):
+    """The shared-memory queue under all three classes.
+
+    Its C base (``gompx._gompxsync.QueueCore``) puts and gets small messages straight
+    into and out of the shared ring when nothing has to wait (``_fast_put``,
+    ``_fast_get``); every miss comes here and goes to the Go core."""
 
     _handle = None
     _closed_after_use = False
+    _put_armed = False
 
     def __init__(self, maxsize=0, *, ctx=None, capacity=None):
         native = _native or _load_native()
@@ -161,8 +170,24 @@ class _QueueBase:
         self._closed = False
         self._joincancelled = False
         self._scratch = None
+        self._fast_enable(*self._view()[:2], os.getpid(), _GET_INLINE, _PUT_INLINE)
+
+    def _view(self):
+        """The queue's mapping for the C fast path: (address, size, slot offset)."""
+        view = array.array("Q", bytes(24))
+        _native.call(_ext.gompxcore_QueueView, self._handle, view.buffer_info()[0])
+        return view
+
+    def _arm_put(self):
+        """After a put through Go (which marked the queue used by this process and
+        claimed its producer slot): later puts may go through C."""
+        self._put_armed = True
+        slot = self._view()[2]
+        if slot != _NO_SLOT:
+            self._fast_enable_put(slot)
 
     def __del__(self):
+        self._fast_disable()  # before the mapping can go
         handle, self._handle = self._handle, None
         if handle is not None and _native is not None:
             try:
@@ -482,6 +507,7 @@ class _QueueBase:
             # (there, close() closes the pipe once a put has started the feeder thread).
             self._closed_after_use = _native.call(_ext.gompxcore_QueueUsed, self._handle)
         self._closed = True
+        self._fast_disable()  # before the mapping can go
         if self._handle is not None:
             _native.call(_ext.gompxcore_QueueClose, self._handle)
 
@@ -540,18 +566,17 @@ class Queue(_QueueBase):
     def put(self, obj, block=True, timeout=None):
         """Put *obj* into the queue; on a full bounded queue wait per *block*/*timeout*
         and raise ``queue.Full`` if no room appears."""
-        # The common case inline: an unbounded queue and an object without buffers.
-        t = type(obj)
-        if self._maxsize or self._closed or (t not in _PLAIN and t is not bytes):
-            return self._put(obj, block, timeout)
-        data, kind = (obj, _BYTES) if t is bytes else (_dumps(obj, 5), _PICKLE)
-        try:
-            _queue_put(self._handle, id(data) + _OFF, len(data), kind, -1)
-        except RuntimeError as e:
-            raise _translate(e) from None
+        if self._fast_put(obj):  # C: a plain object or bytes, nothing to wait for
+            return
+        self._put(obj, block, timeout)
+        if not self._put_armed:
+            self._arm_put()
 
     def get(self, block=True, timeout=None):
         """Remove and return an item; raise ``queue.Empty`` if none comes in time."""
+        obj = self._fast_get()  # C: a message that is there, nothing to wait for
+        if obj is not _MISS:
+            return obj
         scratch = self._scratch
         if scratch is None or timeout is not None or not block or self._closed:
             return self._get(block, timeout)
@@ -607,7 +632,8 @@ class JoinableQueue(Queue):
     def task_done(self):
         """Mark one item taken from the queue as processed; ValueError if called more
         times than items were put."""
-        _native.call(_ext.gompxcore_QueueTaskDone, self._handle)
+        if not self._fast_task_done():  # C counts it; Go raises (or the queue is closed)
+            _native.call(_ext.gompxcore_QueueTaskDone, self._handle)
 
     def join(self):
         """Block until every item put has been marked done with task_done()."""
@@ -627,10 +653,17 @@ class SimpleQueue(_QueueBase):
             raise OSError("handle is closed")
 
     def put(self, obj):
+        if self._fast_put(obj):  # a closed queue's fast path is off
+            return
         self._check_open()
         self._put(obj, True, None)
+        if not self._put_armed:
+            self._arm_put()
 
     def get(self):
+        obj = self._fast_get()
+        if obj is not _MISS:
+            return obj
         self._check_open()
         return self._get(True, None)
 

@@ -80,7 +80,12 @@ func (r *Ring) ownSlot() *slot {
 	for attempt := 0; attempt < 2; attempt++ {
 		for i := range r.h.Slots {
 			s := &r.h.Slots[i]
-			if atomic.LoadUint32(&s.Pid) == r.pid || atomic.CompareAndSwapUint32(&s.Pid, 0, r.pid) {
+			if atomic.LoadUint32(&s.Pid) == r.pid {
+				r.slot.Store(s)
+				return s
+			}
+			if atomic.CompareAndSwapUint32(&s.Pid, 0, r.pid) {
+				atomic.StoreUint32(&s.Backlog, 0) // a dead process's count, freed with its slot
 				r.slot.Store(s)
 				return s
 			}

@@ -41,9 +41,9 @@ type header struct {
 
 // slot is one producer process's share of Admitted.
 type slot struct {
-	Pid   uint32 // the process claims a free slot (CAS 0 -> pid); a reclaimer frees it
-	_     uint32
-	Count uint64 // the process adds what it admits and subtracts what it publishes
+	Pid     uint32 // the process claims a free slot (CAS 0 -> pid); a reclaimer frees it
+	Backlog uint32 // the process writes (SetBacklog), and reads before a put that skips Go
+	Count   uint64 // the process adds what it admits and subtracts what it publishes
 }
 
 // journal is the consumer side's pending commit: the positions and counters it is about to store.

@@ -89,6 +89,7 @@ type Ring struct {
 	// This process's slot in the header (nil until it first admits a message), and
 	// when it last looked for dead producers' slots: see admit.go.
 	slot        atomic.Pointer[slot]
+	backlog     bool // counted in the slot's Backlog (SetBacklog; its caller serialises)
 	slotMu      sync.Mutex
 	lastReclaim atomic.Int64
 

@@ -1,0 +1,219 @@
+"""gompx's C fast path for queues (``gompx._gompxsync.QueueCore``, pyext/csrc/gompxqueue.c).
+
+Small puts and gets touch the shared ring from C and leave everything that waits or
+repairs to the Go core.  These tests check that the C side reads the ring's layout as
+Go defines it, that the two paths interoperate message for message, that C never
+overtakes this process's messages still waiting in Go for room, and that a producer or
+consumer SIGKILLed in the middle of fast-path calls leaves a queue the others go on
+using, with nothing duplicated, reordered or counted twice.
+"""
+
+import os
+import queue
+import random
+import signal
+import time
+
+import pytest
+
+import queue_fast_targets as ft
+from mp_targets import join_within, recv_within
+
+pytestmark = pytest.mark.gompx_only
+
+SMALL = 64 * 1024  # the smallest ring
+GET = 10           # seconds a get() may wait for an item that must arrive
+KILLS = 6
+
+
+def go_layout(mp):
+    from gompx import _native
+    text = _native.ext.gompxcore_QueueLayout()
+    return {name: int(value) for name, value in (kv.split("=") for kv in text.split(";"))}
+
+
+def test_c_layout_is_go_layout(mp):
+    from gompx import _gompxsync
+    assert _gompxsync.queue_layout() == go_layout(mp)
+
+
+@pytest.mark.parametrize("kind", ["Queue", "SimpleQueue", "JoinableQueue"])
+def test_fast_path_on_after_first_put_and_off_after_close(mp, kind):
+    q = getattr(mp, kind)()
+    assert q._fast_state() == (True, False)  # gets at once; puts after one through Go
+    q.put(1)
+    assert q._fast_state() == (True, True)
+    q.put(b"two")
+    assert q.get() == 1 and q.get() == b"two"
+    q.close()
+    assert q._fast_state() == (False, False)
+
+
+def test_c_and_go_paths_interleave(mp):
+    q = mp.Queue()
+    q.put("warm")  # arms the C put
+    assert q.get() == "warm"
+    big = b"x" * (100 * 1024)  # through Go: longer than the C path takes
+    items = [1, b"b", big, "s", (1, 2), None, 2.5, True, big, b""]
+    for x in items:
+        q.put(x)  # plain objects and small bytes from C, the rest through Go
+    assert q.get_many(3, timeout=GET) == items[:3]  # Go reads what C wrote
+    assert [q.get(timeout=GET) for _ in items[3:]] == items[3:]
+    q.put_many([7, 8, 9])  # Go writes, C reads
+    assert [q.get(), q.get(), q.get()] == [7, 8, 9]
+    assert q.qsize() == 0
+
+
+def test_puts_never_overtake_messages_waiting_for_room(mp):
+    # An unbounded queue on the smallest ring, a child reading as fast as it can and a
+    # parent putting faster: the ring keeps filling, puts keep going to the backlog in
+    # Go's memory, and Go's flusher keeps moving them in as the child makes room.  The
+    # lock is free between two of the flusher's messages; a C put that ignored the
+    # backlog would land there, ahead of the backlog (with the backlog flag ignored,
+    # 4 of 5 such runs of 100,000 items saw an item out of order).
+    n = 100000
+    for _ in range(3):
+        q = mp.Queue(capacity=SMALL)
+        r, w = mp.Pipe(duplex=False)
+        p = _start(mp, ft.get_in_order, q, n, w)
+        w.close()
+        for i in range(n):
+            q.put(ft.item(i))
+        first_wrong = recv_within(r, 60)
+        assert join_within(p) == 0
+        assert first_wrong is None, "item %d came out of order" % first_wrong
+
+
+def _start(ctx, target, *args):
+    p = ctx.Process(target=target, args=args, daemon=True)
+    p.start()
+    return p
+
+
+def _kill_after(p, seconds):
+    time.sleep(seconds)
+    os.kill(p.pid, signal.SIGKILL)
+    code = join_within(p)
+    assert code == -signal.SIGKILL, "child exited by itself (code %s)" % code
+
+
+@pytest.mark.parametrize("maxsize", [0, 40], ids=["unbounded", "bounded"])
+def test_sigkilled_fast_producers_leave_queue_usable(mp, maxsize):
+    q = mp.Queue(maxsize)
+    rnd = random.Random(1414 + maxsize)
+    last = {}  # per producer: the last number got, so each one's items stay in order
+    for k in range(KILLS):
+        tag = (k + 1) << 40
+        r, w = mp.Pipe(duplex=False)
+        p = _start(mp, ft.put_forever, q, w, tag)
+        w.close()
+        assert recv_within(r, 30) == "ready"
+        r.close()
+        deadline = time.monotonic() + rnd.uniform(0.01, 0.1)
+        while time.monotonic() < deadline:  # consume while it produces
+            try:
+                x = ft.number(q.get(timeout=0.01))
+            except queue.Empty:
+                continue
+            who = x >> 40
+            assert x > last.get(who, -1), "item %#x after %#x" % (x, last[who])
+            last[who] = x
+        _kill_after(p, 0)
+        while True:  # what it published before it died
+            try:
+                x = ft.number(q.get(timeout=0.5))
+            except queue.Empty:
+                break
+            who = x >> 40
+            assert x > last.get(who, -1)
+            last[who] = x
+    assert len(last) > 0
+    # Messages the dead admitted but never published are counted out (its slot is
+    # reclaimed), so the queue is empty and a bounded one takes maxsize items again.
+    deadline = time.monotonic() + 5
+    while q.qsize() != 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert q.qsize() == 0
+    for i in range(maxsize or 100):
+        q.put_nowait(i)
+    assert [q.get(timeout=GET) for _ in range(maxsize or 100)] == list(range(maxsize or 100))
+
+
+def test_sigkilled_fast_consumers_lose_nothing_out_of_order(mp):
+    q = mp.Queue()
+    rnd = random.Random(2718)
+    n = 0
+    for _ in range(KILLS):
+        for _ in range(20000):
+            q.put(ft.item(n))
+            n += 1
+        r, w = mp.Pipe(duplex=False)
+        p = _start(mp, ft.get_forever, q, w)
+        w.close()
+        assert recv_within(r, 30) == "ready"
+        r.close()
+        _kill_after(p, rnd.uniform(0.001, 0.02))
+    # The consumers took a prefix; what is left is the rest, each item once, in order.
+    rest = []
+    while True:
+        try:
+            rest.append(ft.number(q.get(timeout=0.5)))
+        except queue.Empty:
+            break
+    assert rest, "the consumers took every item: kill them sooner"
+    assert rest == list(range(rest[0], n)), "items lost, repeated or out of order"
+    q.put(b"after")
+    assert q.get(timeout=GET) == b"after"
+
+
+SMALL_ITEMS = [0, 1, 255, 256, 65535, 65536, -1, -255, -256, 2**31 - 1, -2**31, None, True, False]
+NOT_SMALL = [2**31, -2**31 - 1, 2**100, 1.5, "s", b"b", (1,), [1], {}, 10**40]
+
+
+def test_c_writes_small_items_as_pickle_does(mp):
+    from gompx import _gompxsync
+    import pickle
+    for x in SMALL_ITEMS:
+        assert _gompxsync._small_pickle(x) == pickle.dumps(x, 5), x
+    for x in NOT_SMALL:
+        assert _gompxsync._small_pickle(x) is None, x
+
+
+def test_c_reads_small_pickles_as_pickle_does(mp):
+    from gompx import _gompxsync
+    import pickle
+    for x in SMALL_ITEMS:
+        ok, item = _gompxsync._small_unpickle(pickle.dumps(x, 5))
+        assert ok and item == x and type(item) is type(x), x
+    for x in NOT_SMALL:
+        assert _gompxsync._small_unpickle(pickle.dumps(x, 5)) == (False, None), x
+    for proto in (2, 3, 4):  # other protocols: left to pickle.loads
+        assert _gompxsync._small_unpickle(pickle.dumps(70000, proto)) == (False, None)
+    for data in (b"", b"\x80\x05K", b"\x80\x05K\x01", b"\x80\x05X\x01.", b"\x80\x05N\x00"):
+        assert _gompxsync._small_unpickle(data) == (False, None), data
+
+
+def test_small_items_round_trip_through_a_child(mp):
+    inq, outq = mp.Queue(), mp.Queue()
+    p = _start(mp, ft.echo_items, inq, outq, len(SMALL_ITEMS))
+    for x in SMALL_ITEMS:
+        inq.put(x)
+    # the child gets each item and puts back (item, type name)
+    back = [outq.get(timeout=GET) for _ in SMALL_ITEMS]
+    assert join_within(p) == 0
+    assert back == [(x, type(x).__name__) for x in SMALL_ITEMS]
+
+
+def test_task_done_from_c_counts_and_refuses_past_the_items(mp):
+    q = mp.JoinableQueue()
+    for i in range(3):
+        q.put(i)
+    assert [q.get(timeout=GET) for _ in range(3)] == [0, 1, 2]
+    assert q._fast_task_done() and q._fast_task_done()
+    q.task_done()
+    q.join()  # returns: every item is done
+    assert not q._fast_task_done()  # one too many: left to Go, which raises
+    with pytest.raises(ValueError):
+        q.task_done()
+    q.close()
+    assert not q._fast_task_done()
