@@ -38,7 +38,8 @@ from .context import AuthenticationError, TimeoutError
 
 __all__ = ["ClusterPool", "ClusterExecutor", "ClusterError", "command_path"]
 
-_PENDING, _END, _OK, _LOST, _AUTH, _FAIL = -1, -2, 1, 2, 3, 4
+# ClusterTake's results (gompxcore.Cluster*), read from the core when it is first loaded.
+_PENDING = _END = _OK = _LOST = _AUTH = None
 _RUN, _CLOSE, _TERMINATE = "RUN", "CLOSE", "TERMINATE"
 _CREDENTIALS = ("user", "password", "token", "nkey", "creds", "tls_ca", "tls_cert", "tls_key")
 
@@ -54,7 +55,12 @@ def command_path():
 
 
 def _native():
+    global _PENDING, _END, _OK, _LOST, _AUTH
     from . import _native as native
+    if _END is None:
+        c = native.constant
+        _PENDING, _END, _OK = c("ClusterPending"), c("ClusterEnd"), c("ClusterOK")
+        _LOST, _AUTH = c("ClusterLost"), c("ClusterAuth")
     return native
 
 

@@ -32,11 +32,11 @@ func ClusterQueueOpen(spec string) (h int64, err error) {
 		Joinable bool   `json:"joinable"`
 	}
 	if err := json.Unmarshal([]byte(spec), &s); err != nil {
-		return 0, newPyError("ValueError", "bad cluster queue spec: %v", err)
+		return 0, newPyError(ErrKindValueError, "bad cluster queue spec: %v", err)
 	}
 	key, err := hex.DecodeString(s.Authkey)
 	if err != nil {
-		return 0, newPyError("ValueError", "authkey is not hex: %v", err)
+		return 0, newPyError(ErrKindValueError, "authkey is not hex: %v", err)
 	}
 	timeout := 30 * time.Second
 	if s.ConnectMs > 0 {
@@ -63,13 +63,13 @@ func queueError(err error) error {
 	switch {
 	case errors.Is(err, cluster.ErrQueueName), errors.Is(err, cluster.ErrQueueMismatch),
 		errors.Is(err, cluster.ErrTaskDone), errors.Is(err, cluster.ErrInsecure):
-		return newPyError("ValueError", "%s", err.Error())
+		return newPyError(ErrKindValueError, "%s", err)
 	case errors.Is(err, cluster.ErrBadMAC):
-		return newPyError("AuthenticationError", "%s", err.Error())
+		return newPyError(ErrKindAuthenticationError, "%s", err)
 	case errors.Is(err, context.DeadlineExceeded):
-		return newPyError("TimeoutError", "%s", err.Error())
+		return newPyError(ErrKindTimeoutError, "%s", err)
 	}
-	return newPyError("OSError", "%s", err.Error())
+	return newPyError(ErrKindOSError, "%s", err)
 }
 
 // queueContext is the context of a wait of timeoutMs (negative: no limit).
@@ -123,11 +123,11 @@ func unframe(b []byte) ([][]byte, error) {
 	var items [][]byte
 	for len(b) > 0 {
 		if len(b) < 4 {
-			return nil, newPyError("ValueError", "bad framing")
+			return nil, newPyError(ErrKindValueError, "bad framing")
 		}
 		n := int(binary.BigEndian.Uint32(b))
 		if len(b)-4 < n {
-			return nil, newPyError("ValueError", "bad framing")
+			return nil, newPyError(ErrKindValueError, "bad framing")
 		}
 		items = append(items, append([]byte(nil), b[4:4+n]...))
 		b = b[4+n:]
@@ -188,7 +188,7 @@ func ClusterQueueFill(h, key int64, addr uintptr, n int) (ok bool, err error) {
 	defer cq.mu.Unlock()
 	buf, found := cq.taken[key]
 	if !found || len(buf) != n {
-		return false, newPyError("ValueError", "no items taken, or size %d is wrong", n)
+		return false, newPyError(ErrKindValueError, "no items taken, or size %d is wrong", n)
 	}
 	copy(pyMemory(addr, n), buf)
 	delete(cq.taken, key)
@@ -308,7 +308,7 @@ func ClusterLocalServer(command string) (url string, err error) {
 		defer cancel()
 		l, err := cluster.StartLocalServer(ctx, command)
 		if err != nil {
-			return "", newPyError("OSError", "%s", err.Error())
+			return "", newPyError(ErrKindOSError, "%s", err)
 		}
 		localQueues.l = l
 	}
