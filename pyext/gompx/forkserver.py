@@ -53,6 +53,15 @@ class ForkServer:
         self._lock = threading.Lock()
         self._preload_modules = ["__main__"]
         self._lingering = []  # stopped servers whose served children still ran
+        # At exit the control socket closes as the process's descriptors would, without
+        # a ResourceWarning for a socket object left to the garbage collector.
+        atexit.register(self._close_control)
+
+    def _close_control(self):
+        with self._lock:
+            if self._control is not None:
+                self._control.close()
+                self._control = None
 
     def set_forkserver_preload(self, modules_names):
         if not all(type(mod) is str for mod in modules_names):
@@ -446,11 +455,17 @@ def _write_signed(fd, n):
         data = data[written:]
 
 
-def read_signed(sock):
-    """Read one 8-byte signed integer from a socket (EOFError if it closes first)."""
+def write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def read_signed(fd):
+    """Read one 8-byte signed integer from a descriptor (EOFError if it closes first)."""
     data = b""
     while len(data) < 8:
-        chunk = sock.recv(8 - len(data))
+        chunk = os.read(fd, 8 - len(data))
         if not chunk:
             raise EOFError("unexpected EOF")
         data += chunk

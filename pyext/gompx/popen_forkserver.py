@@ -10,6 +10,7 @@ import os
 
 from . import forkserver
 from . import popen_spawn_posix
+from . import util
 
 __all__ = ["Popen"]
 
@@ -33,15 +34,19 @@ class Popen(popen_spawn_posix.Popen):
         buf = stream.getbuffer()
         buf[:8] = forkserver.SIGNED_STRUCT.pack(len(buf) - 8)
         from .popen_spawn_posix import orphan_grace_ms
-        self._channel = forkserver.connect_to_new_process(self._fds, orphan_grace_ms())
+        channel = forkserver.connect_to_new_process(self._fds, orphan_grace_ms())
+        # A plain descriptor from here on, as CPython's popen_forkserver keeps its ends:
+        # closed by close() or, once this Popen is garbage, by its finalizer.
+        self._channel = channel.detach()
+        self.finalizer = util.Finalize(self, util.close_fds, (self._channel,))
         try:
             self.pid = forkserver.read_signed(self._channel)
         except EOFError:
-            self._channel.close()
+            self.close()
             raise OSError("the fork server did not start the child (it may have exited)") \
                 from None
-        self._channel.sendall(buf)
-        self.sentinel = self._channel.fileno()
+        forkserver.write_all(self._channel, buf)
+        self.sentinel = self._channel
 
     def _wait(self, timeout):
         from .connection import wait
@@ -62,5 +67,5 @@ class Popen(popen_spawn_posix.Popen):
 
     def close(self):
         if self._channel is not None:
-            self._channel.close()
+            self.finalizer()
             self._channel = None
