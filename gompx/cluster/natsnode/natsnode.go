@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -25,6 +26,12 @@ type Options struct {
 	User        string
 	Password    string
 	Token       string
+	// ClusterAdvertise is the route URL ("host:port") this node tells the others to
+	// reach it by, when it is not its route listener's address (a proxy in between).
+	ClusterAdvertise string
+	// TLSCert and TLSKey (PEM files) make clients connect with TLS; TLSCA (PEM) also
+	// makes the node require a client certificate signed by one of its CAs.
+	TLSCert, TLSKey, TLSCA string
 	// Logf, if set, receives the server's notices and errors.
 	Logf func(format string, args ...any)
 }
@@ -52,6 +59,9 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 		NoSigs: true, NoLog: o.Logf == nil, Username: o.User, Password: o.Password,
 		Authorization: o.Token, MaxPayload: 1 << 20,
 	}
+	if err := o.tls(so); err != nil {
+		return nil, err
+	}
 	if o.ClusterName != "" {
 		if len(o.Routes) == 0 {
 			return nil, errs.New("gompx: natsnode: a clustered node needs the routes of the " +
@@ -65,7 +75,7 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 		if cport == 0 {
 			cport = server.RANDOM_PORT
 		}
-		so.Cluster = server.ClusterOpts{Name: o.ClusterName, Host: host, Port: cport}
+		so.Cluster = server.ClusterOpts{Name: o.ClusterName, Host: host, Port: cport, Advertise: o.ClusterAdvertise}
 		so.Routes = server.RoutesFromStr(strings.Join(o.Routes, ","))
 	}
 	s, err := server.NewServer(so)
@@ -92,6 +102,26 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 	return &Node{s: s}, nil
 }
 
+// tls sets so's client TLS from the options' files.
+func (o *Options) tls(so *server.Options) error {
+	if o.TLSCert == "" && o.TLSKey == "" {
+		if o.TLSCA != "" {
+			return errs.New("gompx: natsnode: a TLS CA needs the server's own certificate and key too")
+		}
+		return nil
+	}
+	if o.TLSCert == "" || o.TLSKey == "" {
+		return errs.New("gompx: natsnode: TLS needs both a certificate and its key")
+	}
+	cfg, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: o.TLSCert, KeyFile: o.TLSKey,
+		CaFile: o.TLSCA, Verify: o.TLSCA != ""})
+	if err != nil {
+		return errs.Errorf("gompx: natsnode: TLS: %w", err)
+	}
+	so.TLSConfig, so.TLS, so.TLSVerify, so.TLSTimeout = cfg, true, o.TLSCA != "", 5
+	return nil
+}
+
 // ClientURL is the URL clients connect to ("nats://127.0.0.1:PORT").
 func (n *Node) ClientURL() string { return n.s.ClientURL() }
 
@@ -103,6 +133,28 @@ func (n *Node) RouteURL() string {
 		return ""
 	}
 	return "nats-route://" + net.JoinHostPort(a.IP.String(), fmt.Sprint(a.Port))
+}
+
+// Name is the node's server name.
+func (n *Node) Name() string { return n.s.Name() }
+
+// RoutedPeers returns the names of the nodes this one has a route to, each once,
+// sorted.
+func (n *Node) RoutedPeers() []string {
+	rz, err := n.s.Routez(nil)
+	if err != nil {
+		return nil
+	}
+	seen := map[string]bool{}
+	var names []string
+	for _, r := range rz.Routes {
+		if !seen[r.RemoteName] {
+			seen[r.RemoteName] = true
+			names = append(names, r.RemoteName)
+		}
+	}
+	sort.Strings(names)
+	return names
 }
 
 // JetStreamReady reports whether JetStream can serve requests (clustered: a meta
