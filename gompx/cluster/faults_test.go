@@ -178,9 +178,11 @@ func submitN(t testing.TB, ctx context.Context, k *Caller, n int) uint64 {
 }
 
 // takeAll takes the job's n results in order, calling at(i) before taking result i,
-// and checks each is chunk i's echo, once; then EOF.
-func takeAll(t testing.TB, ctx context.Context, k *Caller, job uint64, n int, at func(i int)) {
+// and checks each is chunk i's echo, once; then EOF. It returns how many results each
+// worker gave.
+func takeAll(t testing.TB, ctx context.Context, k *Caller, job uint64, n int, at func(i int)) map[string]int {
 	t.Helper()
+	by := map[string]int{}
 	for i := range n {
 		if at != nil {
 			at(i)
@@ -192,10 +194,12 @@ func takeAll(t testing.TB, ctx context.Context, k *Caller, job uint64, n int, at
 		if r.Chunk != uint32(i) || r.Status != StatusOK || string(r.Body) != fmt.Sprint(i) {
 			t.Fatalf("result %d: chunk %d %s %q", i, r.Chunk, r.Status, r.Body)
 		}
+		by[r.Worker]++
 	}
 	if _, err := k.Take(ctx, job, true); !errors.Is(err, io.EOF) {
 		t.Fatalf("after the last result: %v", err)
 	}
+	return by
 }
 
 // TestWorkerMachineKilled: a gompx worker machine (this test binary, re-executed) is
@@ -347,6 +351,11 @@ func (c *threeNodes) leaderOf(t testing.TB, conn *Conn, stream string) int {
 // replicated: R3 streams, a short ack wait.
 func replicated(o *Options) { o.Replicas = 3; o.AckWait = 2 * time.Second }
 
+// replicatedSlow: R3 streams, an ack wait longer than the elections a partition
+// brings on this shared machine (a chunk whose progress acks and answer wait for a
+// new leader can spend its three deliveries on one election, and fail, as designed).
+func replicatedSlow(o *Options) { o.Replicas = 3; o.AckWait = 6 * time.Second }
+
 // TestThreeNodesLoseANodeThenItRejoins stops a node that does not lead GOMPX_TASKS
 // mid-run (its workers reconnect elsewhere): every chunk has its result, once. The
 // node starts again on its store, rejoins, catches up, and its own worker alone then
@@ -390,10 +399,8 @@ func TestThreeNodesLoseANodeThenItRejoins(t *testing.T) {
 	// The victim's first worker moved to another node during the outage: a worker
 	// that knows only the rejoined node runs the next job alone.
 	stops[victim]()
-	var again runs
-	serveStoppable(t, connect(t, c.nodes[victim].ClientURL(), testKey, replicated), "rejoined", 2, again.echo(0))
-	takeAll(t, ctx, k, submitN(t, ctx, k, 20), 20, nil)
-	if again.distinct() != 20 {
-		t.Fatalf("the rejoined node's worker ran %d chunks, want 20", again.distinct())
+	serveStoppable(t, connect(t, c.nodes[victim].ClientURL(), testKey, replicated), "rejoined", 2, (&runs{}).echo(0))
+	if by := takeAll(t, ctx, k, submitN(t, ctx, k, 20), 20, nil); by["rejoined"] != 20 {
+		t.Fatalf("results by worker %v, want all 20 from the rejoined node's", by)
 	}
 }
