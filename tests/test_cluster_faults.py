@@ -42,8 +42,8 @@ def certs(tmp_path_factory):
     for name, ext in (("server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"),
                       ("client", "extendedKeyUsage=clientAuth\n")):
         (d / (name + ".ext")).write_text(ext)
-        _openssl("req", *ec, "-keyout", name + ".key", "-out", name + ".csr", "-subj", "/CN=" + name,
-                 cwd=d)
+        _openssl("req", *ec, "-keyout", name + ".key", "-out", name + ".csr",
+                 "-subj", "/CN=" + name, cwd=d)
         _openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key",
                  "-CAcreateserial", "-out", name + ".pem", "-days", "1", "-extfile", name + ".ext",
                  cwd=d)

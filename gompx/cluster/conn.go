@@ -338,10 +338,15 @@ func explainTLS(err error) error {
 			"give the CA that signed it (tls_ca=, --tls-ca or GOMPX_NATS_CA): %w", ErrTLS, err)
 	case errors.As(err, &host):
 		return errs.Errorf("%w: the server's certificate is not for the address in the URL: %w", ErrTLS, err)
-	case errors.As(err, &op) && op.Op == "remote error": // a TLS alert from the server
+	case errors.As(err, &op) && op.Op == "remote error", // a TLS alert from the server
+		// TLS 1.3: the server checks the client's certificate after the client saw the
+		// handshake complete, and may close without an alert the client reads.
+		errors.Is(err, nats.ErrTLS) && strings.Contains(err.Error(), "closed by remote after TLS handshake"):
 		return errs.Errorf("%w: the server refused this side's certificate (none given, or one its CA did "+
 			"not sign); give a client certificate and key its CA signed (tls_cert= and tls_key=, "+
 			"--tls-cert and --tls-key, or GOMPX_NATS_CERT and _KEY): %w", ErrTLS, err)
+	case errors.Is(err, nats.ErrTLS):
+		return errs.Errorf("%w: %w", ErrTLS, err)
 	}
 	return err
 }

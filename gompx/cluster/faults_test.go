@@ -330,22 +330,26 @@ func (c *threeNodes) url(first int) string {
 	return strings.Join(u, ",")
 }
 
-// leaderOf returns the index of the node leading stream.
+// leaderOf returns the index of the node leading stream, once one does.
 func (c *threeNodes) leaderOf(t testing.TB, conn *Conn, stream string) int {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	s, err := conn.js.Stream(ctx, stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, o := range c.opts {
-		if o.Name == s.CachedInfo().Cluster.Leader {
-			return i
+	leader := -1
+	checkFor(t, 60*time.Second, 200*time.Millisecond, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s, err := conn.js.Stream(ctx, stream)
+		if err != nil {
+			return err
 		}
-	}
-	t.Fatalf("no node leads %s (%q)", stream, s.CachedInfo().Cluster.Leader)
-	return -1
+		for i, o := range c.opts {
+			if o.Name == s.CachedInfo().Cluster.Leader {
+				leader = i
+				return nil
+			}
+		}
+		return fmt.Errorf("no node leads %s (%q)", stream, s.CachedInfo().Cluster.Leader)
+	})
+	return leader
 }
 
 // replicated: R3 streams, a short ack wait.
