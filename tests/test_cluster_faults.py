@@ -142,3 +142,37 @@ def test_callers_server_dies_it_reconnects(mp, tmp_path):
                 gompx._native.ext.gompxcore_ClusterStats, pool._handle).split())
             assert forged == 0
             assert _connected_ports() & {int(u.rsplit(":", 1)[1]) for u in nodes.urls}
+
+
+@pytest.mark.slow
+def test_every_server_gone_is_an_error_not_a_hang(mp, tmp_path):
+    """The pool's only server is SIGKILLed while a task runs: once the client gives up
+    reconnecting (10 s), the waiting get() raises OSError saying the cluster is lost."""
+    import gompx
+    key = b"gone"
+    server = subprocess.Popen([_command(), "server", "--port", "0", "--store", str(tmp_path / "s")],
+                              stdout=subprocess.PIPE, text=True)
+    worker = None
+    try:
+        url = server.stdout.readline().strip()
+        env = dict(os.environ, GOMPX_AUTHKEY=binascii.hexlify(key).decode(),
+                   PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+        worker = subprocess.Popen([_command(), "worker", url, "--processes", "1", "--python",
+                                   sys.executable], env=env)
+        (tmp_path / "runs").mkdir()
+        pool = gompx.Pool(1, cluster=url, authkey=key)
+        try:
+            r = pool.apply_async(F.slow_first_run, (str(tmp_path / "runs"), 0, 60))
+            for _ in range(6000):  # bounded: 60 s; until the task runs (it was stored)
+                if os.listdir(tmp_path / "runs"):
+                    break
+                r.wait(0.01)
+            server.kill()
+            server.wait(30)
+            with pytest.raises(OSError, match="lost the cluster"):
+                r.get(120)
+        finally:
+            with pytest.warns(RuntimeWarning, match="did not clean up after the pool"):
+                pool.terminate()
+    finally:
+        _stop(*[p for p in (worker, server) if p is not None])
