@@ -6,34 +6,28 @@ that each sleep 20 ms (a sleep stands in for work, since every node shares this 
 cores), through ``Pool.map`` with the default chunk size (``processes`` = the cluster's
 worker processes: 2 or 6) and with ``chunksize=1``; then the throughput of tiny tasks
 (``map(square, range(200000), 256)``; issue #13's target: 50,000 tasks/s over 3
-replicas).  The two set-ups run interleaved,
+replicas).  Then the fault figures on 3 nodes x 1 worker process (replicas 3, ack wait
+2 s): a task that SIGKILLs its own process, from submission to its WorkerLostError
+(issue #13: about 1 s); and a worker machine's ``gompx worker`` SIGKILLed while it runs
+a 0.5 s task, from the kill to the task's result (redelivered elsewhere after the ack
+wait).  The two set-ups run interleaved,
 round by round, after one warm-up round each; the table shows medians (± median absolute
 deviation) and speed-up = 1-node time / 3-node time (issue #13's target: >= 2.5x).
 
-Then two fault figures on one node with two ``gompx worker`` machines (``--ack-wait``,
-5 s by default): the time from the SIGKILL of the worker machine running a task to that
-task's result from the other machine (the chunk waits out its ack wait, which restarts at
-each progress ack, every ack wait / 3), and the time from a task's ``os._exit`` in its
-remote worker process to the caller's ``WorkerLostError`` (issue #13's target: within 1 s).
-``--faults-only`` runs just these.
-
-    python bench/bench_cluster.py [--rounds 5] [--tasks 1200] [--sleep 0.02] [--ack-wait 5]
+    python bench/bench_cluster.py [--rounds 5] [--tasks 1200] [--sleep 0.02]
 """
 
 import argparse
-import binascii
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
-import cluster_fault_targets as F  # noqa: E402
 import pool_targets as T  # noqa: E402
+import cluster_queue_targets as CT  # noqa: E402
 from cluster_nodes import Nodes  # noqa: E402
 
 KEY = b"bench cluster key"
@@ -57,85 +51,53 @@ def tiny(pool, n):
     return n / elapsed
 
 
+def _worker_of(nodes, pid):
+    """The node whose gompx worker is the parent of Python process pid."""
+    with open("/proc/%d/stat" % pid) as f:
+        ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+    for i, w in enumerate(nodes.workers):
+        if w.pid == ppid:
+            return i
+    raise RuntimeError("process %d (parent %d) is no node's worker" % (pid, ppid))
+
+
+def faults(rounds, ack_wait=2.0, work=0.5):
+    """Seconds to a remote crash's WorkerLostError, and from a worker machine's SIGKILL
+    to its task's result, per round."""
+    import gompx
+    crash, kill = [], []
+    with Nodes(3, 1, KEY, ack_wait="%gs" % ack_wait) as nodes:
+        with gompx.Pool(3, cluster=nodes.url, authkey=KEY, replicas=3, ack_wait=ack_wait) as pool:
+            assert pool.map(T.square, range(6), 1) == [x * x for x in range(6)]  # warm
+            for _ in range(rounds):
+                start = time.perf_counter()
+                r = pool.apply_async(T.kill_self, (2,))
+                try:
+                    r.get(60)
+                    raise AssertionError("the crash did not fail the task")
+                except gompx.pool.WorkerLostError:
+                    crash.append(time.perf_counter() - start)
+            for _ in range(rounds):
+                with tempfile.TemporaryDirectory() as d:
+                    r = pool.apply_async(CT.pid_then_sleep, (d, work))
+                    for _ in range(6000):  # bounded: 60 s
+                        names = os.listdir(d)
+                        if names:
+                            break
+                        time.sleep(0.005)
+                    victim = _worker_of(nodes, int(names[0]))
+                    start = time.perf_counter()
+                    nodes.kill_worker(victim)
+                    pid = r.get(120)
+                    kill.append(time.perf_counter() - start)
+                    assert pid != int(names[0]), "the result came from the killed process"
+                    nodes.workers[victim] = nodes._start_worker(victim, 1, "%gs" % ack_wait)
+    return crash, kill
+
+
 def mad(xs, m):
     """Median absolute deviation, as a percentage of the median m."""
     return statistics.median(abs(x - m) for x in xs) / m * 100
-
-
-def _worker_machine(url, ack_wait):
-    from gompx.cluster import command_path
-    env = dict(os.environ, GOMPX_AUTHKEY=binascii.hexlify(KEY).decode(),
-               PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-    return subprocess.Popen([command_path(), "worker", url, "--processes", "1", "--python",
-                             sys.executable, "--ack-wait", "%gs" % ack_wait], env=env)
-
-
-def _machine_of(pid, machines):
-    """The worker machine (a Popen of machines) that pid descends from."""
-    by_pid = {m.pid: m for m in machines}
-    while pid > 1:
-        if pid in by_pid:
-            return by_pid[pid]
-        with open("/proc/%d/stat" % pid) as f:
-            pid = int(f.read().rsplit(")", 1)[1].split()[1])
-    raise RuntimeError("the task does not run under a worker machine of ours")
-
-
-def faults(rounds, ack_wait):
-    """Medians of: SIGKILL of a task's worker machine -> its result from the other one;
-    os._exit of a remote worker process -> WorkerLostError."""
-    import gompx
-    nodes = Nodes(1, 1, KEY, ack_wait="%gs" % ack_wait)
-    machines = [_worker_machine(nodes.url, ack_wait)]
-    pool = gompx.Pool(2, cluster=nodes.url, authkey=KEY, ack_wait=ack_wait)
-    kills, crashes, dispatch = [], [], []
-    try:
-        pool.map(T.square, range(10), 1)  # both machines up and importing
-        for _ in range(rounds):
-            with tempfile.TemporaryDirectory() as d:
-                r = pool.apply_async(F.slow_first_run, (d, 0, 3 * ack_wait))
-                for _ in range(6000):  # bounded: 60 s
-                    if os.listdir(d):
-                        break
-                    time.sleep(0.01)
-                pid = int(os.listdir(d)[0].split("-")[1])
-                victim = _machine_of(pid, machines + nodes.workers)
-                start = time.perf_counter()
-                victim.send_signal(signal.SIGKILL)
-                assert r.get(10 * ack_wait + 60) == 0
-                kills.append(time.perf_counter() - start)
-                victim.wait(30)
-                if victim in nodes.workers:
-                    nodes.workers.remove(victim)
-                else:
-                    machines.remove(victim)
-                machines.append(_worker_machine(nodes.url, ack_wait))
-            with tempfile.TemporaryDirectory() as d:
-                submitted = time.time()
-                try:
-                    pool.apply(F.crash_noting_when, (d,))
-                    raise AssertionError("the crash did not fail the task")
-                except gompx.pool.WorkerLostError:
-                    now = time.time()
-                with open(os.path.join(d, "crash")) as f:
-                    crashed = float(f.read())
-                crashes.append(now - crashed)
-                dispatch.append(now - submitted)
-        print("faults, %d rounds, ack wait %g s, medians" % (rounds, ack_wait))
-        print("| fault | time | target |")
-        print("|---|---|---|")
-        print("| worker machine SIGKILLed mid-task -> the task's result from another machine "
-              "| %.2f s (min %.2f, max %.2f) | ack wait + 15 s |"
-              % (statistics.median(kills), min(kills), max(kills)))
-        print("| remote worker process os._exit -> WorkerLostError | %.3f s (max %.3f; "
-              "%.3f s from submission) | <= 1 s |"
-              % (statistics.median(crashes), max(crashes), statistics.median(dispatch)))
-    finally:
-        pool.terminate()
-        for m in machines:
-            m.kill()
-            m.wait(30)
-        nodes.stop()
 
 
 def main():
@@ -144,12 +106,8 @@ def main():
     ap.add_argument("--tasks", type=int, default=1200)
     ap.add_argument("--sleep", type=float, default=0.02)
     ap.add_argument("--tiny", type=int, default=200000, help="tasks of the throughput case")
-    ap.add_argument("--ack-wait", type=float, default=5.0, help="ack wait of the fault cases (s)")
-    ap.add_argument("--faults-only", action="store_true", help="run only the fault cases")
+    ap.add_argument("--fault-rounds", type=int, default=5, help="rounds of the fault figures")
     args = ap.parse_args()
-    if args.faults_only:
-        faults(args.rounds, args.ack_wait)
-        return
     import gompx
     setups = {}
     try:
@@ -186,7 +144,12 @@ def main():
         for nodes, pool in setups.values():
             pool.terminate()
             nodes.stop()
-    faults(args.rounds, args.ack_wait)
+    crash, kill = faults(args.fault_rounds)
+    mc, mk = statistics.median(crash), statistics.median(kill)
+    print("| remote crash (SIGKILL of the task's process) to WorkerLostError | %.2f s ±%.0f%% "
+          "| | | about 1 s |" % (mc, mad(crash, mc)))
+    print("| worker machine SIGKILLed mid-task (0.5 s) to its result, ack wait 2 s | "
+          "%.2f s ±%.0f%% | | | ack wait + task |" % (mk, mad(kill, mk)))
 
 
 if __name__ == "__main__":

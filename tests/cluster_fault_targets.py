@@ -1,10 +1,10 @@
-"""Tasks for the cluster fault tests and ``bench/bench_cluster.py``'s fault cases: the
-worker machines import them by name, as they would a user's module."""
+"""Tasks for the cluster fault tests: the worker machines import them by name, as they
+would a user's module."""
 
 import os
 import time
 
-__all__ = ["crash_noting_when", "slow_first_run"]
+__all__ = ["slow_first_run"]
 
 
 def slow_first_run(directory, x, seconds):
@@ -16,9 +16,3 @@ def slow_first_run(directory, x, seconds):
         time.sleep(seconds)
     return x
 
-
-def crash_noting_when(directory):
-    """Write the time to directory/crash, then end this worker process at once."""
-    with open(os.path.join(directory, "crash"), "w") as f:
-        f.write(repr(time.time()))
-    os._exit(3)

@@ -39,7 +39,7 @@ class Nodes:
         self.replicas = replicas or min(n, 3)
         try:
             self._start_servers()
-            for i in range(n):
+            for i in range(n if processes else 0):  # processes=0: servers alone
                 self.workers.append(self._start_worker(i, processes, ack_wait))
         except BaseException:
             self.stop()

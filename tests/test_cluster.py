@@ -269,3 +269,24 @@ def test_executor(mp, cpool):
 def _local_key():
     from gompx.process import current_process
     return bytes(current_process().authkey)
+
+
+def test_initializer_runs_on_the_workers(mp):
+    import gompx
+    with gompx.Pool(2, T.init_global, ("ready",), cluster="local") as pool:
+        assert pool.map(T.read_global, range(8), chunksize=1) == ["ready"] * 8
+    with gompx.Pool(1, T.init_fail, cluster="local") as pool:
+        with pytest.raises(RuntimeError, match="initializer failed on purpose"):
+            pool.apply(T.square, (2,))
+    with pytest.raises(ValueError, match="maxtasksperchild is not supported"):
+        gompx.Pool(1, maxtasksperchild=2, cluster="local")
+    _main_function.__module__ = "__main__"
+    with pytest.raises(ValueError, match="__main__"):
+        gompx.Pool(1, _main_function, cluster="local")
+
+
+def test_executor_initializer(mp):
+    import gompx.futures
+    with gompx.futures.ProcessPoolExecutor(1, initializer=T.init_global, initargs=("ex",),
+                                           cluster="local") as ex:
+        assert ex.submit(T.read_global).result(60) == "ex"

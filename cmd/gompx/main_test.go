@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"errors"
 	"os"
 	"os/exec"
 	"strings"
@@ -135,6 +136,24 @@ func TestServerAndWorker(t *testing.T) {
 			}
 		})
 	}
+
+	// The Go API: a Go program maps a Python function over the worker's processes.
+	t.Run("Caller.Map from Go", func(t *testing.T) {
+		k, err := cluster.NewCaller(ctx, conn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer k.Close(ctx)
+		got, err := k.Map(ctx, "operator:neg", []any{int64(1), int64(2), int64(3)}, 2)
+		if err != nil || len(got) != 3 || got[0] != int64(-1) || got[2] != int64(-3) {
+			t.Fatalf("Map = %v, %v", got, err)
+		}
+		_, err = k.Map(ctx, "math:sqrt", []any{"x"}, 1)
+		var te *cluster.TaskError
+		if !errors.As(err, &te) || !strings.Contains(te.Exception, "TypeError") || te.Traceback == "" {
+			t.Fatalf("Map of a raising function: %v, want a TaskError with its traceback", err)
+		}
+	})
 
 	for _, p := range []*exec.Cmd{worker, server} {
 		p.Process.Signal(syscall.SIGTERM)

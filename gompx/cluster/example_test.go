@@ -55,3 +55,43 @@ func Example() {
 	// 1 ok CLUSTER
 	// <nil>
 }
+
+// A Go program serves a Go function over the cluster (GoHandler) and calls it with
+// Caller.Map, in the chunk format of Python's pools: a Python
+// gompx.Pool(cluster=...).map(gofuncs.square, ...) reaches the same worker, and the same
+// Map reaches Python functions on `gompx worker`s ("mymodule:work").
+func ExampleCaller_Map() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir, _ := os.MkdirTemp("", "gompx-example")
+	defer os.RemoveAll(dir)
+	node, err := natsnode.Start(ctx, natsnode.Options{Host: "127.0.0.1", StoreDir: dir})
+	if err != nil {
+		panic(err)
+	}
+	defer node.Shutdown()
+	opts := cluster.Options{URL: node.ClientURL(), Authkey: []byte("shared secret")}
+
+	wconn, _ := cluster.Connect(ctx, opts)
+	defer wconn.Close()
+	wctx, stop := context.WithCancel(ctx)
+	served := make(chan error)
+	go func() {
+		served <- cluster.Serve(wctx, wconn, cluster.WorkerOptions{Slots: 2},
+			cluster.GoHandler(map[string]cluster.Func{
+				"gofuncs:square": func(args []any) (any, error) { return args[0].(int64) * args[0].(int64), nil },
+			}))
+	}()
+
+	conn, _ := cluster.Connect(ctx, opts)
+	defer conn.Close()
+	caller, _ := cluster.NewCaller(ctx, conn)
+	out, err := caller.Map(ctx, "gofuncs:square", []any{int64(1), int64(2), int64(3)}, 2)
+	fmt.Println(out, err)
+	caller.Close(ctx)
+	stop()
+	fmt.Println(<-served)
+	// Output:
+	// [1 4 9] <nil>
+	// <nil>
+}

@@ -71,6 +71,20 @@ func StartLocal(ctx context.Context, o LocalOptions) (*Local, error) {
 	return &Local{url: url, server: server, worker: worker}, nil
 }
 
+// StartLocalServer starts a private `gompx server` on 127.0.0.1 (a free port, a
+// temporary store) without a worker: what named queues with cluster="local" share
+// within a process and its children. ctx bounds the start.
+func StartLocalServer(ctx context.Context, command string) (*Local, error) {
+	if command == "" {
+		return nil, errs.New("gompx: StartLocalServer needs the gompx command")
+	}
+	server, url, err := startServer(ctx, command)
+	if err != nil {
+		return nil, err
+	}
+	return &Local{url: url, server: server}, nil
+}
+
 // startServer runs `gompx server --port 0` and reads the URL it prints.
 func startServer(ctx context.Context, command string) (*gompx.Process, string, error) {
 	var fds [2]int
@@ -106,14 +120,22 @@ func startServer(ctx context.Context, command string) (*gompx.Process, string, e
 // URL is the local server's client URL.
 func (l *Local) URL() string { return l.url }
 
-// WorkerPid is the process id of the local `gompx worker`.
-func (l *Local) WorkerPid() int { return l.worker.Pid() }
+// WorkerPid is the process id of the local `gompx worker` (0 if it has none).
+func (l *Local) WorkerPid() int {
+	if l.worker == nil {
+		return 0
+	}
+	return l.worker.Pid()
+}
 
 // Stop ends the worker (SIGTERM: its running chunks go back to the stream), then the
 // server; each is killed if it has not exited after grace. It is idempotent.
 func (l *Local) Stop(grace time.Duration) error {
 	var failed []error
 	for _, p := range []*gompx.Process{l.worker, l.server} {
+		if p == nil {
+			continue
+		}
 		if _, exited, err := p.Poll(); err != nil || exited {
 			p.Close()
 			continue

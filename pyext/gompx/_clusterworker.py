@@ -4,7 +4,9 @@
 calls ``run(function_name, body)`` in one of its CPython worker processes
 (gompx/pyworker).  *body* is the pickle the caller made of ``(function, calls, mode)``;
 the function travels by reference, so unpickling imports its module by name, as a
-spawn child does.  ``run`` returns the pickle of the chunk's outcome: ``(True,
+spawn child does.  If the pool has an initializer (the body's fourth item: ``(pool id,
+initializer, initargs)``), it runs once in each process before the pool's first chunk
+there.  ``run`` returns the pickle of the chunk's outcome: ``(True,
 [values])``, or ``(False, exception)`` with the worker's traceback attached
 (``ExceptionWithTraceback``, rebuilt by the caller with ``RemoteTraceback``).
 
@@ -57,10 +59,27 @@ def _failure(exc):
         return pickle.dumps((False, MaybeEncodingError(e, exc)), 5)
 
 
+# Pools whose initializer ran in this process (a worker process serves every pool).
+_initialized = set()
+
+
+def _initialize(init):
+    """Run the pool's initializer here once, before its first chunk; an initializer
+    that raises fails the chunk (and runs again before the pool's next one)."""
+    if init is None:
+        return
+    pool, initializer, initargs = init
+    if pool not in _initialized:
+        initializer(*initargs)
+        _initialized.add(pool)
+
+
 def run(fn, body):
     """Run one chunk; return the pickle of its outcome."""
     try:
-        func, calls, mode = _load(fn, body)
+        loaded = _load(fn, body)
+        func, calls, mode = loaded[:3]
+        _initialize(loaded[3] if len(loaded) > 3 else None)
         values = _call(func, calls, mode)
     except BaseException as exc:  # SystemExit too: the task's outcome, not the worker's
         return _failure(exc)

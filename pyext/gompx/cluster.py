@@ -70,9 +70,15 @@ class ClusterPool:
     def __init__(self, processes=None, initializer=None, initargs=(), maxtasksperchild=None,
                  context=None, *, cluster, authkey=None, insecure=False, replicas=1,
                  ack_wait=None, connect_timeout=30.0, **credentials):
-        if initializer is not None or maxtasksperchild is not None:
-            raise ValueError("initializer and maxtasksperchild are not supported with "
-                             "cluster= yet (gompx issue #13)")
+        if maxtasksperchild is not None:
+            raise ValueError("maxtasksperchild is not supported with cluster= (gompx issue "
+                             "#13): the worker processes of `gompx worker` serve every pool")
+        if initializer is not None and not callable(initializer):
+            raise TypeError("initializer must be a callable")
+        if getattr(initializer, "__module__", None) == "__main__":
+            raise ValueError("%s is defined in __main__, which cluster workers cannot import: "
+                             "move it to a module importable on every worker machine"
+                             % _function_name(initializer))
         unknown = set(credentials) - set(_CREDENTIALS)
         if unknown:
             raise TypeError("unexpected keyword arguments: %s" % ", ".join(sorted(unknown)))
@@ -102,6 +108,11 @@ class ClusterPool:
             self._stop_local()
             raise
         self._url = url
+        # Run once per pool in each worker process that runs its tasks, before the first.
+        self._init = None
+        if initializer is not None:
+            self._init = (native.call(native.ext.gompxcore_ClusterID, self._handle),
+                          initializer, tuple(initargs))
 
     @staticmethod
     def _authkey(authkey, cluster):
@@ -164,7 +175,7 @@ class ClusterPool:
             raise ValueError("%s is defined in __main__, which cluster workers cannot import: "
                              "move it to a module importable on every worker machine"
                              % _function_name(func))
-        body = pickle.dumps((func, calls, mode), 5)
+        body = pickle.dumps((func, calls, mode, self._init), 5)
         native = _native()
         native.call(native.ext.gompxcore_ClusterSubmit, self._handle, job, index,
                     _function_name(func), native.bytes_address(body), len(body))
@@ -519,10 +530,10 @@ class ClusterExecutor(_futures.Executor):
                  max_tasks_per_child=None, cluster, **options):
         if max_workers is not None and max_workers <= 0:
             raise ValueError("max_workers must be greater than 0")
-        if initializer is not None or max_tasks_per_child is not None:
-            raise ValueError("initializer and max_tasks_per_child are not supported with "
-                             "cluster= yet (gompx issue #13)")
-        self._pool = ClusterPool(max_workers, cluster=cluster, **options)
+        if max_tasks_per_child is not None:
+            raise ValueError("max_tasks_per_child is not supported with cluster= (gompx "
+                             "issue #13): the worker processes of `gompx worker` serve every pool")
+        self._pool = ClusterPool(max_workers, initializer, initargs, cluster=cluster, **options)
         self._lock = threading.Lock()
         self._shutdown = False
 

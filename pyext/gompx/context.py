@@ -64,13 +64,31 @@ class BaseContext:
         from .connection import Pipe
         return Pipe(duplex)
 
-    def Queue(self, maxsize=0, *, capacity=None):
-        """Return a queue object (shared memory; see gompx.queues)."""
+    def Queue(self, maxsize=0, *, capacity=None, cluster=None, name=None, **cluster_options):
+        """Return a queue object (shared memory; see gompx.queues).
+
+        With ``name="jobs"`` (and ``cluster="nats://host:4222,..."``, ``"local"``, or
+        ``GOMPX_CLUSTER`` set), a named queue on a NATS JetStream cluster that processes
+        on any machine open by name (gompx._clusterqueue)."""
+        if name is not None or cluster is not None:
+            from ._clusterqueue import Queue as ClusterQueue
+            _no_capacity(capacity)
+            return ClusterQueue(maxsize, ctx=self.get_context(), cluster=cluster, name=name,
+                                **cluster_options)
+        _no_options(cluster_options)
         from .queues import Queue
         return Queue(maxsize, ctx=self.get_context(), capacity=capacity)
 
-    def JoinableQueue(self, maxsize=0, *, capacity=None):
-        """Return a queue whose items are marked done (task_done/join)."""
+    def JoinableQueue(self, maxsize=0, *, capacity=None, cluster=None, name=None,
+                      **cluster_options):
+        """Return a queue whose items are marked done (task_done/join); with ``name=``,
+        a named cluster queue (see Queue)."""
+        if name is not None or cluster is not None:
+            from ._clusterqueue import JoinableQueue as ClusterJoinableQueue
+            _no_capacity(capacity)
+            return ClusterJoinableQueue(maxsize, ctx=self.get_context(), cluster=cluster,
+                                        name=name, **cluster_options)
+        _no_options(cluster_options)
         from .queues import JoinableQueue
         return JoinableQueue(maxsize, ctx=self.get_context(), capacity=capacity)
 
@@ -331,3 +349,14 @@ def assert_spawning(obj):
         raise RuntimeError(
             "%s objects should only be shared between processes through inheritance"
             % type(obj).__name__)
+
+
+def _no_capacity(capacity):
+    if capacity is not None:
+        raise ValueError("capacity is for local queues; a cluster queue's items are in the cluster")
+
+
+def _no_options(options):
+    if options:
+        raise TypeError("unexpected keyword arguments: %s (cluster options need name= and "
+                        "cluster=)" % ", ".join(sorted(options)))

@@ -14,10 +14,9 @@
 //	Routes         none                nats-route://host:port of the cluster's nodes (required when clustered; its own may be listed)
 //	User/Password  none                client credentials required by the server
 //	Token          none                client token required by the server
-//	ClusterAdvertise  route address     route URL given to the other nodes (a proxy's)
-//	TLSCert/TLSKey none                serve clients over TLS (tls:// URLs)
-//	TLSCA          none                also require client certificates signed by this CA
+//	TLS            none                TLS for clients (*tls.Config; ClientAuth RequireAndVerifyClientCert: mutual)
+//	ClusterAdvertise  route address     route address given to the other nodes (a proxy's)
 //
-// What it does not do: TLS between the nodes (routes), accounts, leaf nodes, gateways; use a stock nats-server
+// What it does not do: TLS on routes, accounts, leaf nodes, gateways; use a stock nats-server
 // configuration for those (any nats-server >= 2.10 with JetStream works with gompx).
 package natsnode

@@ -2,6 +2,7 @@ package natsnode
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"sort"
@@ -26,12 +27,13 @@ type Options struct {
 	User        string
 	Password    string
 	Token       string
-	// ClusterAdvertise is the route URL ("host:port") this node tells the others to
-	// reach it by, when it is not its route listener's address (a proxy in between).
+	// TLS, if set, makes clients connect with TLS under this config; with ClientCAs
+	// and ClientAuth set, clients must show a certificate signed by them.
+	// TLSFromFiles makes one from PEM files.
+	TLS *tls.Config
+	// ClusterAdvertise is the route address ("host:port") this node tells the others to
+	// reach it by, when it is not its route listener's (a proxy in between).
 	ClusterAdvertise string
-	// TLSCert and TLSKey (PEM files) make clients connect with TLS; TLSCA (PEM) also
-	// makes the node require a client certificate signed by one of its CAs.
-	TLSCert, TLSKey, TLSCA string
 	// Logf, if set, receives the server's notices and errors.
 	Logf func(format string, args ...any)
 }
@@ -59,8 +61,9 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 		NoSigs: true, NoLog: o.Logf == nil, Username: o.User, Password: o.Password,
 		Authorization: o.Token, MaxPayload: 1 << 20,
 	}
-	if err := o.tls(so); err != nil {
-		return nil, err
+	if o.TLS != nil {
+		so.TLSConfig, so.TLS, so.TLSTimeout = o.TLS, true, 2
+		so.TLSVerify = o.TLS.ClientAuth == tls.RequireAndVerifyClientCert
 	}
 	if o.ClusterName != "" {
 		if len(o.Routes) == 0 {
@@ -102,24 +105,17 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 	return &Node{s: s}, nil
 }
 
-// tls sets so's client TLS from the options' files.
-func (o *Options) tls(so *server.Options) error {
-	if o.TLSCert == "" && o.TLSKey == "" {
-		if o.TLSCA != "" {
-			return errs.New("gompx: natsnode: a TLS CA needs the server's own certificate and key too")
-		}
-		return nil
+// TLSFromFiles makes a server's TLS config from its certificate and key (PEM files);
+// with ca (a PEM file) clients must show a certificate that ca signed (mutual TLS).
+func TLSFromFiles(cert, key, ca string) (*tls.Config, error) {
+	if cert == "" || key == "" {
+		return nil, errs.New("gompx: natsnode: TLS needs both the server's certificate and its key")
 	}
-	if o.TLSCert == "" || o.TLSKey == "" {
-		return errs.New("gompx: natsnode: TLS needs both a certificate and its key")
-	}
-	cfg, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: o.TLSCert, KeyFile: o.TLSKey,
-		CaFile: o.TLSCA, Verify: o.TLSCA != ""})
+	cfg, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: cert, KeyFile: key, CaFile: ca, Verify: ca != ""})
 	if err != nil {
-		return errs.Errorf("gompx: natsnode: TLS: %w", err)
+		return nil, errs.Errorf("gompx: natsnode: TLS: %w", err)
 	}
-	so.TLSConfig, so.TLS, so.TLSVerify, so.TLSTimeout = cfg, true, o.TLSCA != "", 5
-	return nil
+	return cfg, nil
 }
 
 // ClientURL is the URL clients connect to ("nats://127.0.0.1:PORT").
