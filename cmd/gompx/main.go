@@ -1,7 +1,7 @@
 // Command gompx runs the machines of a gompx cluster (docs/design.md, "Past one
 // machine"):
 //
-//	gompx server [--host 127.0.0.1] [--port 4222] [--store DIR] [--cluster-name N --cluster-port P --routes URL,...]
+//	gompx server [--host 127.0.0.1] [--port 4222] [--store DIR] [--cluster-name N --cluster-port P --routes URL,...] [--tls-cert F --tls-key F [--tls-ca F]]
 //	gompx worker nats://HOST:PORT[,...] --processes N [--python PATH] [--authkey-file F]
 //	gompx version
 //
@@ -57,7 +57,7 @@ func usage() {
 usage:
   gompx server [--host 127.0.0.1] [--port 4222] [--store DIR] [--name NAME]
                [--cluster-name N --cluster-host H --cluster-port P --routes nats-route://h:p,...]
-               [--user U --password P | --token T]
+               [--user U --password P | --token T] [--tls-cert F --tls-key F [--tls-ca F]]
   gompx worker nats://HOST:PORT[,...] [--processes N] [--python PATH] [--authkey-file F]
                [--insecure] [--user U --password P | --token T | --nkey F | --creds F]
                [--tls-ca F --tls-cert F --tls-key F] [--ack-wait 30s] [--replicas 1]

@@ -27,11 +27,21 @@ func runServer(ctx context.Context, args []string) error {
 	fs.StringVar(&o.User, "user", "", "user clients must give")
 	fs.StringVar(&o.Password, "password", os.Getenv("GOMPX_NATS_PASSWORD"), "password clients must give")
 	fs.StringVar(&o.Token, "token", os.Getenv("GOMPX_NATS_TOKEN"), "token clients must give")
+	tlsCert := fs.String("tls-cert", "", "server certificate (PEM): clients connect with TLS (tls://)")
+	tlsKey := fs.String("tls-key", "", "the server certificate's key (PEM)")
+	tlsCA := fs.String("tls-ca", "", "CA (PEM) that must sign every client's certificate (mutual TLS)")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("gompx server: %w", err)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("gompx server: unexpected argument %q", fs.Arg(0))
+	}
+	if *tlsCert != "" || *tlsKey != "" || *tlsCA != "" {
+		cfg, err := natsnode.TLSFromFiles(*tlsCert, *tlsKey, *tlsCA)
+		if err != nil {
+			return err
+		}
+		o.TLS = cfg
 	}
 	if routes != "" {
 		o.Routes = strings.Split(routes, ",")

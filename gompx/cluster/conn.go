@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"net"
 	"net/url"
@@ -46,6 +47,11 @@ type Options struct {
 // ErrInsecure is wrapped by the error of a connection refused for lack of
 // credentials to a server that is not on this machine.
 var ErrInsecure = errs.New("gompx: insecure connection")
+
+// ErrTLS is wrapped by the error of a connection that TLS refused: a server whose
+// certificate this side does not trust, or a server that wants a client certificate
+// this side did not give (or one its CA did not sign).
+var ErrTLS = errs.New("gompx: TLS refused the connection")
 
 // Conn is a connection to the cluster with JetStream.
 type Conn struct {
@@ -179,7 +185,7 @@ func Connect(ctx context.Context, opts Options) (*Conn, error) {
 		return nil, errs.Errorf("gompx: connect to %s: %w", opts.URL, errs.Deadline(ctx.Err()))
 	}
 	if d.err != nil {
-		return nil, errs.Errorf("gompx: connect to %s: %w", opts.URL, d.err)
+		return nil, errs.Errorf("gompx: connect to %s: %w", opts.URL, explainTLS(d.err))
 	}
 	js, err := jetstream.New(d.nc, jetstream.WithPublishAsyncMaxPending(1024))
 	if err != nil {
@@ -319,4 +325,28 @@ func (c *Conn) deleteObject(ctx context.Context, name string) {
 	if s, err := c.objects(ctx); err == nil {
 		_ = s.Delete(ctx, name)
 	}
+}
+
+// explainTLS says what to do about a TLS refusal; other errors pass unchanged.
+func explainTLS(err error) error {
+	var unknown x509.UnknownAuthorityError
+	var host x509.HostnameError
+	var op *net.OpError
+	switch {
+	case errors.As(err, &unknown):
+		return errs.Errorf("%w: the server's certificate is not signed by a CA this side trusts; "+
+			"give the CA that signed it (tls_ca=, --tls-ca or GOMPX_NATS_CA): %w", ErrTLS, err)
+	case errors.As(err, &host):
+		return errs.Errorf("%w: the server's certificate is not for the address in the URL: %w", ErrTLS, err)
+	case errors.As(err, &op) && op.Op == "remote error", // a TLS alert from the server
+		// TLS 1.3: the server checks the client's certificate after the client saw the
+		// handshake complete, and may close without an alert the client reads.
+		errors.Is(err, nats.ErrTLS) && strings.Contains(err.Error(), "closed by remote after TLS handshake"):
+		return errs.Errorf("%w: the server refused this side's certificate (none given, or one its CA did "+
+			"not sign); give a client certificate and key its CA signed (tls_cert= and tls_key=, "+
+			"--tls-cert and --tls-key, or GOMPX_NATS_CERT and _KEY): %w", ErrTLS, err)
+	case errors.Is(err, nats.ErrTLS):
+		return errs.Errorf("%w: %w", ErrTLS, err)
+	}
+	return err
 }

@@ -15,6 +15,7 @@
 //	User/Password  none                client credentials required by the server
 //	Token          none                client token required by the server
 //	TLS            none                TLS for clients (*tls.Config; ClientAuth RequireAndVerifyClientCert: mutual)
+//	ClusterAdvertise  route address     route address given to the other nodes (a proxy's)
 //
 // What it does not do: TLS on routes, accounts, leaf nodes, gateways; use a stock nats-server
 // configuration for those (any nats-server >= 2.10 with JetStream works with gompx).

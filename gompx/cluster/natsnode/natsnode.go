@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -28,7 +29,11 @@ type Options struct {
 	Token       string
 	// TLS, if set, makes clients connect with TLS under this config; with ClientCAs
 	// and ClientAuth set, clients must show a certificate signed by them.
+	// TLSFromFiles makes one from PEM files.
 	TLS *tls.Config
+	// ClusterAdvertise is the route address ("host:port") this node tells the others to
+	// reach it by, when it is not its route listener's (a proxy in between).
+	ClusterAdvertise string
 	// Logf, if set, receives the server's notices and errors.
 	Logf func(format string, args ...any)
 }
@@ -73,7 +78,7 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 		if cport == 0 {
 			cport = server.RANDOM_PORT
 		}
-		so.Cluster = server.ClusterOpts{Name: o.ClusterName, Host: host, Port: cport}
+		so.Cluster = server.ClusterOpts{Name: o.ClusterName, Host: host, Port: cport, Advertise: o.ClusterAdvertise}
 		so.Routes = server.RoutesFromStr(strings.Join(o.Routes, ","))
 	}
 	s, err := server.NewServer(so)
@@ -100,6 +105,19 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 	return &Node{s: s}, nil
 }
 
+// TLSFromFiles makes a server's TLS config from its certificate and key (PEM files);
+// with ca (a PEM file) clients must show a certificate that ca signed (mutual TLS).
+func TLSFromFiles(cert, key, ca string) (*tls.Config, error) {
+	if cert == "" || key == "" {
+		return nil, errs.New("gompx: natsnode: TLS needs both the server's certificate and its key")
+	}
+	cfg, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: cert, KeyFile: key, CaFile: ca, Verify: ca != ""})
+	if err != nil {
+		return nil, errs.Errorf("gompx: natsnode: TLS: %w", err)
+	}
+	return cfg, nil
+}
+
 // ClientURL is the URL clients connect to ("nats://127.0.0.1:PORT").
 func (n *Node) ClientURL() string { return n.s.ClientURL() }
 
@@ -111,6 +129,28 @@ func (n *Node) RouteURL() string {
 		return ""
 	}
 	return "nats-route://" + net.JoinHostPort(a.IP.String(), fmt.Sprint(a.Port))
+}
+
+// Name is the node's server name.
+func (n *Node) Name() string { return n.s.Name() }
+
+// RoutedPeers returns the names of the nodes this one has a route to, each once,
+// sorted.
+func (n *Node) RoutedPeers() []string {
+	rz, err := n.s.Routez(nil)
+	if err != nil {
+		return nil
+	}
+	seen := map[string]bool{}
+	var names []string
+	for _, r := range rz.Routes {
+		if !seen[r.RemoteName] {
+			seen[r.RemoteName] = true
+			names = append(names, r.RemoteName)
+		}
+	}
+	sort.Strings(names)
+	return names
 }
 
 // JetStreamReady reports whether JetStream can serve requests (clustered: a meta
