@@ -26,7 +26,7 @@ QUICK_TESTS = test_module_functions.py test_start_methods.py test_main.py test_w
 	test_heap.py test_hygiene.py
 
 .PHONY: api-parity install test test-go test-py fuzz fuzz-diff matrix conformance conformance-ci demo bench \
-	vet lint check tools stubs sdist wheels clean distclean
+	vet lint check tools stubs sdist wheels clean distclean soak failpoints
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -107,6 +107,13 @@ fuzz-diff:
 
 test-py:
 	cd tests && $(PYTHON) -m pytest -q $(PYTESTFLAGS)
+
+# A mixed workload (queues, pools with maxtasksperchild, managers, locks, shared memory,
+# processes SIGKILLed at random) for MINUTES minutes, sampling the parent's descriptors,
+# memfds, threads, children and RSS each minute (tests/soak.py). Not in CI.
+MINUTES ?= 2
+soak: install
+	cd tests && $(PYTHON) soak.py --minutes $(MINUTES)
 
 # A wheel per CPython 3.10-3.13 on the machine other than $(PYTHON) (test-py covers it),
 # each installed into a fresh venv and tested: the gompx side of the suite (the stdlib

@@ -57,12 +57,12 @@ var Points = map[string]Point{
 	// psync: lock words.
 	"psync/mutex-claimed": {Where: "a process won the mutex word, before it writes its identity beside it"},
 	"psync/mutex-held":    {Where: "a process holds the mutex, its identity written"},
-	"psync/sem-acquired":  {Where: "a process took a semaphore unit"},
+	"psync/sem-waiting":   {Where: "a process registered as a semaphore waiter, before its last look"},
 	// arena: the shared heap.
-	"arena/take":        {Where: "an allocator, under the arena lock, popped or cut a block, before it counts it live"},
+	"arena/take":        {Where: "an allocator, under the arena lock, popped or cut a block, before it counts it live and gives it a reference"},
 	"arena/carve":       {Where: "an allocator, under the arena lock, carved the gap below a new block, before it moves top"},
-	"arena/allocated":   {Where: "Alloc took a block, before it sets its reference count"},
-	"arena/release":     {Where: "Release dropped the last reference, before it takes the arena lock"},
+	"arena/allocated":   {Where: "Alloc took a block (one reference, live), before it clears its data"},
+	"arena/release":     {Where: "Release dropped the last reference under the arena lock, before it frees the block"},
 	"arena/free-locked": {Where: "Release counted the block out of live, under the arena lock, before it pushes it"},
 	"arena/reset":       {Where: "a reset punched the arena out, under the arena lock, before it moves top back"},
 	// taskpool: dispatch.
