@@ -44,9 +44,11 @@ type Point struct {
 
 // Points names every failpoint.
 var Points = map[string]Point{
+	// shm: memory files (queues, rings, arenas, pool boards).
+	"shm/create": {CanFail: true, Where: "a memory file is about to be made (error: as if memfd_create failed)"},
 	// mpq: the queue ring.
 	"mpq/admit-claimed":   {Where: "a producer counted a message in its slot, before it counts it in Admitted"},
-	"mpq/admitted":        {CanFail: true, Where: "Put admitted a message, before it takes the producer lock"},
+	"mpq/admitted":        {Where: "a producer admitted a message (Admitted and its slot count it), before it writes it"},
 	"mpq/produce-write":   {Where: "a producer wrote a record past Tail, before it publishes it"},
 	"mpq/produce-chunk":   {Where: "a producer published a non-final chunk of a long message"},
 	"mpq/produce-publish": {Where: "a producer stored the new Tail, before it takes the messages out of its slot"},
@@ -73,6 +75,6 @@ var Points = map[string]Point{
 	"shmname/handover":   {Where: "a holder of a name passed it on, before it exits"},
 	"shmname/registered": {Where: "a segment was created, before its name holder is listening"},
 	// shmring: the Pipe's large-payload ring.
-	"shmring/written":   {Where: "a writer copied a payload into the ring, before it publishes it"},
-	"shmring/published": {Where: "a writer published a payload, before it sends its frame"},
+	"shmring/written":  {Where: "a writer copied bytes into the ring, before it publishes them (Head)"},
+	"shmring/consumed": {Where: "a reader copied bytes out of the ring, before it frees them (Tail)"},
 }

@@ -6,7 +6,7 @@ import "testing"
 
 // Without the tag nothing fires, whatever the environment says.
 func TestDisabledInjectsNothing(t *testing.T) {
-	t.Setenv(Env, "mpq/admitted=error")
+	t.Setenv(Env, "shm/create=error")
 	for name := range Points {
 		Hit(name)
 		if err := Inject(name); err != nil {

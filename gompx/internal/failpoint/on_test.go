@@ -11,9 +11,9 @@ import (
 )
 
 func TestParse(t *testing.T) {
-	m := parse("mpq/admitted=error@2, arena/take=stall")
-	if a := m["mpq/admitted"]; a == nil || a.kind != "error" || a.at != 2 {
-		t.Fatalf("mpq/admitted: %+v", a)
+	m := parse("shm/create=error@2, arena/take=stall")
+	if a := m["shm/create"]; a == nil || a.kind != "error" || a.at != 2 {
+		t.Fatalf("shm/create: %+v", a)
 	}
 	if a := m["arena/take"]; a == nil || a.kind != "stall" || a.at != 1 {
 		t.Fatalf("arena/take: %+v", a)
@@ -22,11 +22,11 @@ func TestParse(t *testing.T) {
 
 // The error action fires on the hit it names, once.
 func TestErrorOnNthHit(t *testing.T) {
-	armed = parse("mpq/admitted=error@2")
+	armed = parse("shm/create=error@2")
 	defer func() { armed = nil }()
 	var got []bool
 	for i := 0; i < 3; i++ {
-		got = append(got, errors.Is(Inject("mpq/admitted"), ErrInjected))
+		got = append(got, errors.Is(Inject("shm/create"), ErrInjected))
 	}
 	if got[0] || !got[1] || got[2] {
 		t.Fatalf("fired on hits %v, want only the second", got)
@@ -39,7 +39,7 @@ func TestBadSpecExits(t *testing.T) {
 		parse(os.Getenv("FAILPOINT_CHILD"))
 		os.Exit(0)
 	}
-	for _, spec := range []string{"no/such=kill", "mpq/admitted=explode", "mpq/admitted=kill@0", "mpq/admitted"} {
+	for _, spec := range []string{"no/such=kill", "mpq/admitted=explode", "mpq/admitted=kill@0", "mpq/admitted", "mpq/admitted=error"} {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestBadSpecExits$")
 		cmd.Env = append(os.Environ(), "FAILPOINT_CHILD="+spec)
 		out, err := cmd.CombinedOutput()

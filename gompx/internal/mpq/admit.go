@@ -23,6 +23,7 @@ func (r *Ring) admit(n uint64, dl deadline) (int, error) {
 		r.claim(n)
 		failpoint.Hit("mpq/admit-claimed")
 		atomic.AddUint64(&h.Admitted, n)
+		failpoint.Hit("mpq/admitted")
 		return int(n), nil
 	}
 	var spinUntil time.Time
@@ -34,6 +35,7 @@ func (r *Ring) admit(n uint64, dl deadline) (int, error) {
 			r.claim(k) // first: a death in between over-counts the share, never under
 			failpoint.Hit("mpq/admit-claimed")
 			if atomic.CompareAndSwapUint64(&h.Admitted, admitted, admitted+k) {
+				failpoint.Hit("mpq/admitted")
 				return int(k), nil
 			}
 			r.unclaim(k)

@@ -73,11 +73,7 @@ func (r *Ring) Put(kind byte, timeout time.Duration, segs ...[]byte) error {
 	if _, err := r.admit(1, dl); err != nil {
 		return err
 	}
-	err := failpoint.Inject("mpq/admitted")
-	if err == nil {
-		err = r.putAdmitted(kind, dl, segs)
-	}
-	if err != nil {
+	if err := r.putAdmitted(kind, dl, segs); err != nil {
 		r.Unadmit(1)
 		return err
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gompx/gompx/gompx/internal/failpoint"
 )
 
 // Segment is one process's mapping of a shared memory file.
@@ -15,6 +17,9 @@ type Segment struct {
 // Create makes a close-on-exec memory file of size bytes named name (the name shows in
 // /proc/<pid>/fd, nowhere else) and maps it. populate prefaults every page.
 func Create(name string, size int64, populate bool) (*Segment, error) {
+	if err := failpoint.Inject("shm/create"); err != nil {
+		return nil, fmt.Errorf("memfd_create %s: %w", name, err)
+	}
 	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("memfd_create %s: %w", name, err)
