@@ -72,8 +72,7 @@ var Points = map[string]Point{
 	"taskpool/claimed": {Where: "a worker marked a task as its own, before it runs it"},
 	"taskpool/acked":   {Where: "a worker put a task's result, before it clears its claim"},
 	// shmname: named shared memory.
-	"shmname/handover":   {Where: "a holder of a name passed it on, before it exits"},
-	"shmname/registered": {Where: "a segment was created, before its name holder is listening"},
+	"shmname/created": {Where: "a creator made the memory file and wrote its header, before it binds the name"},
 	// shmring: the Pipe's large-payload ring.
 	"shmring/written":  {Where: "a writer copied bytes into the ring, before it publishes them (Head)"},
 	"shmring/consumed": {Where: "a reader copied bytes out of the ring, before it frees them (Tail)"},
