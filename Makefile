@@ -76,7 +76,8 @@ wheels: tools
 # the same suite against a wheel built for, and installed into a venv of, every CPython
 # 3.10-3.13 on the machine, then CPython's own multiprocessing suite under gompx (3.11
 # spawn, 3.13 forkserver; `make conformance` runs every version and start method).
-test: install lint test-go fuzz test-py matrix conformance-ci
+# failpoints-ci: the kill tests at the failpoints, a few times each (make failpoints: all).
+test: install lint test-go fuzz test-py failpoints-ci matrix conformance-ci
 
 vet:
 	$(GO) vet $(GOPKGS)
@@ -111,7 +112,7 @@ test-py:
 # Failpoints (gompx/internal/failpoint, the table in docs/design.md): every Go kill test
 # 100 times under the race detector, then the extension built with the tag into a venv of
 # its own (build/venv-failpoints) and every Python kill test 20 times, none skipped.
-# failpoints-ci, part of `make test`, runs each once (the Go ones 5 times).
+# failpoints-ci, part of `make test`, runs each once (the Go ones 3 times).
 FP_VENV = $(CURDIR)/build/venv-failpoints
 FP_GOPKGS = ./gompx/internal/failpoint/ ./gompx/internal/mpq/ ./gompx/internal/psync/ \
 	./gompx/internal/arena/ ./gompx/internal/shmring/ ./gompx/internal/shmname/
@@ -124,7 +125,7 @@ failpoints: failpoints-venv
 		-p no:cacheprovider -rs --impl=gompx test_failpoints.py $(PYTESTFLAGS)
 
 failpoints-ci:
-	$(MAKE) failpoints FP_GOCOUNT=5 FP_REPEAT=1
+	$(MAKE) failpoints FP_GOCOUNT=3 FP_REPEAT=1
 
 failpoints-venv: | $(PYTHON_ENV)
 	test -x $(FP_VENV)/bin/python || { $(PYTHON) -m venv $(FP_VENV) && \

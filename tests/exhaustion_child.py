@@ -75,7 +75,8 @@ def big_queue_message():
 
 
 OPS = {"queue": queue, "pipe": pipe, "lock": lambda: ctx.Lock().acquire(),
-       "value": lambda: ctx.Value("i", 1), "shared_memory": shm, "shared_memory_big": shm_big, "process": process,
+       "value": lambda: ctx.Value("i", 1), "shared_memory": shm, "shared_memory_big": shm_big,
+       "process": process,
        "pool": pool, "big_queue_message": big_queue_message}
 
 

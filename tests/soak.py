@@ -107,7 +107,8 @@ class Soak:
         ctx = self.ctx
         q, results = ctx.Queue(), ctx.Queue()
         done = ctx.Array("q", PRODUCERS, lock=False)
-        producers = [ctx.Process(target=produce, args=(q, done, s, ITEMS)) for s in range(PRODUCERS)]
+        producers = [ctx.Process(target=produce, args=(q, done, s, ITEMS))
+                     for s in range(PRODUCERS)]
         consumers = [ctx.Process(target=consume, args=(q, results)) for _ in range(CONSUMERS)]
         for p in producers + consumers:
             p.start()
@@ -158,7 +159,8 @@ class Soak:
         ctx = self.ctx
         lock, counter = ctx.Lock(), ctx.Value("q", 0, lock=False)
         mine = ctx.Array("q", 3, lock=False)
-        procs = [ctx.Process(target=count_under_lock, args=(lock, counter, mine, s, 3000)) for s in range(3)]
+        procs = [ctx.Process(target=count_under_lock, args=(lock, counter, mine, s, 3000))
+                 for s in range(3)]
         for p in procs:
             p.start()
         time.sleep(self.rng.uniform(0.05, 0.4))
@@ -248,7 +250,8 @@ def main():
     ap.add_argument("--seed", type=int, default=None)
     args = ap.parse_args()
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
-    print("soak: %.1f minutes, seed %d, gompx %s" % (args.minutes, seed, gompx.__file__), flush=True)
+    print("soak: %.1f minutes, seed %d, gompx %s" % (args.minutes, seed, gompx.__file__),
+          flush=True)
     soak = Soak(gompx.get_context("spawn"), random.Random(seed))
     start = time.monotonic()
     end = start + 60 * args.minutes

@@ -80,7 +80,8 @@ def test_rlimit_nproc_not_enforced_for_root(mp):
     def tiny_nproc():
         resource.setrlimit(resource.RLIMIT_NPROC, (1, 1))
 
-    code = "import os; pid = os.fork(); pid == 0 and os._exit(0); os.waitpid(pid, 0); print('forked')"
+    code = ("import os; pid = os.fork(); pid == 0 and os._exit(0); os.waitpid(pid, 0); "
+            "print('forked')")
     p = subprocess.run([sys.executable, "-c", code], preexec_fn=tiny_nproc,
                        capture_output=True, text=True, timeout=60)
     assert p.stdout.strip() == "forked", (

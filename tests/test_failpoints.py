@@ -4,9 +4,10 @@ Go core's critical sections, and the test checks what the survivors see.
 They need the extension built with failpoints (``GOMPX_GOTAGS=gompx_failpoints``;
 ``make failpoints`` builds one into build/venv-failpoints and runs these 20 times each).
 Against an extension without them every test here is skipped, with that reason, which
-``pytest -rs`` reports; with ``GOMPX_FP_REQUIRED=1`` (make failpoints) they fail instead.  The failpoint is armed in the child alone, through the
-``GOMPX_FAILPOINTS`` environment variable it is spawned with (this process read its own
-when it loaded the extension).  The points and the invariants each test checks are
+``pytest -rs`` reports; with ``GOMPX_FP_REQUIRED=1`` (make failpoints) they fail
+instead.  The failpoint is armed in the child alone, through the ``GOMPX_FAILPOINTS``
+environment variable it is spawned with (this process read its own when it loaded the
+extension).  The points and the invariants each test checks are
 tabled in docs/design.md ("Failpoints").
 """
 
