@@ -15,12 +15,16 @@ def consume(q, done, n):
         done.value += 1
 
 
-def hammer(lock, counter, n):
-    """Take the lock n times, counting under it."""
+def hammer(lock, counter, n, asking=None):
+    """Take the lock n times, counting under it (first setting asking, if given)."""
+    if asking is not None:
+        asking.set()
     for _ in range(n):
         with lock:
             counter.value += 1
 
 
-def square(x):
-    return x * x
+def square_pid(x):
+    """x squared, and which worker computed it."""
+    import os
+    return x * x, os.getpid()

@@ -14,6 +14,7 @@ tabled in docs/design.md ("Failpoints").
 import json
 import os
 import threading
+import time
 import warnings
 
 import pytest
@@ -130,11 +131,20 @@ def test_queue_consumer_killed(ctx, point, again, round):
 @pytest.mark.parametrize("point", ["psync/mutex-claimed", "psync/mutex-held"])
 def test_lock_holder_killed(ctx, point, round):
     # The C fast path takes an uncontended lock without the Go core: the failpoint is
-    # reached when the victim takes the lock after waiting for the peer.
+    # reached when the victim takes the lock after waiting in Go. So this process holds
+    # the lock while the victim starts to take it, and a peer contends all along.
     lock, counter = ctx.Lock(), ctx.Value("q", 0, lock=False)
+    asking = ctx.Event()
     peer = ctx.Process(target=ft.hammer, args=(lock, counter, 10 ** 6))
+    with armed(point + "=kill@1"):
+        victim = ctx.Process(target=ft.hammer, args=(lock, counter, 10 ** 7, asking))
+        lock.acquire()
+        victim.start()
+    assert asking.wait(BOUND)
+    time.sleep(0.5)  # the victim is past its fast path: waiting in Go
+    lock.release()
     peer.start()
-    start_killed(ctx, point + "=kill@1", ft.hammer, lock, counter, 10 ** 7)
+    assert join_within(victim, BOUND) == -9, "the victim was not killed at " + point
     assert join_within(peer, BOUND) == 0, "the peer wedged behind the dead holder"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the owner-died warning, if the lock was still held
@@ -150,5 +160,8 @@ def test_pool_worker_killed_after_taking_tasks(ctx, round):
     with armed("mpq/consume-applied=kill@2"):
         pool = ctx.Pool(2)
     with pool:
-        res = pool.map_async(ft.square, range(300), chunksize=1)
-        assert res.get(BOUND) == [x * x for x in range(300)]
+        res = pool.map_async(ft.square_pid, range(300), chunksize=1).get(BOUND)
+    assert [r[0] for r in res] == [x * x for x in range(300)]
+    # The armed workers died there: their replacements computed the rest.
+    assert len({r[1] for r in res}) > 2, "no worker died at the failpoint"
+
