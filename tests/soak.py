@@ -24,6 +24,7 @@ run, at least a minute: caches fill and Go starts its threads lazily (a 30-minut
 saw the parent's threads go from 14 to 15 at minute 3, then stay there).
 """
 import argparse
+import gc
 import os
 import random
 import signal
@@ -222,6 +223,7 @@ class Soak:
 
 
 def sample():
+    gc.collect()  # queues and connections in reference cycles hold descriptors until then
     fds = os.listdir("/proc/self/fd")
     memfds = 0
     for fd in fds:
