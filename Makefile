@@ -26,7 +26,7 @@ QUICK_TESTS = test_module_functions.py test_start_methods.py test_main.py test_w
 	test_heap.py test_hygiene.py
 
 .PHONY: api-parity install test test-go test-py fuzz fuzz-diff matrix conformance conformance-ci demo bench \
-	vet lint check tools stubs sdist wheels clean distclean
+	vet lint check tools stubs sdist wheels clean distclean soak failpoints failpoints-ci failpoints-venv
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -76,7 +76,8 @@ wheels: tools
 # the same suite against a wheel built for, and installed into a venv of, every CPython
 # 3.10-3.13 on the machine, then CPython's own multiprocessing suite under gompx (3.11
 # spawn, 3.13 forkserver; `make conformance` runs every version and start method).
-test: install lint test-go fuzz test-py matrix conformance-ci
+# failpoints-ci: the kill tests at the failpoints, a few times each (make failpoints: all).
+test: install lint test-go fuzz test-py failpoints-ci matrix conformance-ci
 
 vet:
 	$(GO) vet $(GOPKGS)
@@ -107,6 +108,36 @@ fuzz-diff:
 
 test-py:
 	cd tests && $(PYTHON) -m pytest -q $(PYTESTFLAGS)
+
+# Failpoints (gompx/internal/failpoint, the table in docs/design.md): every Go kill test
+# 100 times under the race detector, then the extension built with the tag into a venv of
+# its own (build/venv-failpoints) and every Python kill test 20 times, none skipped.
+# failpoints-ci, part of `make test`, runs each once (the Go ones 3 times).
+FP_VENV = $(CURDIR)/build/venv-failpoints
+FP_GOPKGS = ./gompx/internal/failpoint/ ./gompx/internal/mpq/ ./gompx/internal/psync/ \
+	./gompx/internal/arena/ ./gompx/internal/shmring/ ./gompx/internal/shmname/
+FP_GOCOUNT ?= 100
+FP_REPEAT ?= 20
+failpoints: failpoints-venv
+	GORACE=atexit_sleep_ms=0 $(GO) test -tags gompx_failpoints -race -count=$(FP_GOCOUNT) \
+		-run 'Failpoint|^TestParse$$|^TestErrorOnNthHit$$|^TestBadSpecExits$$|^TestKill$$' $(FP_GOPKGS)
+	cd tests && GOMPX_FP_REPEAT=$(FP_REPEAT) GOMPX_FP_REQUIRED=1 $(FP_VENV)/bin/python -m pytest -q \
+		-p no:cacheprovider -rs --impl=gompx test_failpoints.py $(PYTESTFLAGS)
+
+failpoints-ci:
+	$(MAKE) failpoints FP_GOCOUNT=3 FP_REPEAT=1
+
+failpoints-venv: | $(PYTHON_ENV)
+	test -x $(FP_VENV)/bin/python || { $(PYTHON) -m venv $(FP_VENV) && \
+		$(FP_VENV)/bin/python -m pip install --quiet pytest; }
+	GOMPX_GOTAGS=gompx_failpoints $(FP_VENV)/bin/python -m pip install --quiet .
+
+# A mixed workload (queues, pools with maxtasksperchild, managers, locks, shared memory,
+# processes SIGKILLed at random) for MINUTES minutes, sampling the parent's descriptors,
+# memfds, threads, children and RSS each minute (tests/soak.py). Not in CI.
+MINUTES ?= 2
+soak: install
+	cd tests && $(PYTHON) soak.py --minutes $(MINUTES)
 
 # A wheel per CPython 3.10-3.13 on the machine other than $(PYTHON) (test-py covers it),
 # each installed into a fresh venv and tested: the gompx side of the suite (the stdlib

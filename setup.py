@@ -8,6 +8,9 @@ everything that waits is done by the Go core.
 The gopy output is a build product under build/: it is generated on every build and never
 committed.  gopy and goimports are Go tools pinned in go.mod (`go tool gopy`); gopy needs
 goimports on PATH and pybindgen importable by the interpreter being built for.
+
+GOMPX_GOTAGS (comma-separated Go build tags) builds the core with them: ``make failpoints``
+builds with ``GOMPX_GOTAGS=gompx_failpoints`` (see gompx/internal/failpoint).
 """
 
 import os
@@ -44,6 +47,9 @@ class GopyBuildExt(build_ext):
         env = dict(os.environ)
         env["PATH"] = tools + os.pathsep + env.get("PATH", "")
         env.setdefault("CGO_ENABLED", "1")
+        tags = os.environ.get("GOMPX_GOTAGS", "").strip()
+        if tags:
+            env["GOFLAGS"] = (env.get("GOFLAGS", "") + " -tags=" + tags).strip()
         self._run([go, "build", "-o", os.path.join(tools, "goimports"),
                    "golang.org/x/tools/cmd/goimports"], env)
         self._run([go, "tool", "gopy", "build", "-vm=" + sys.executable,

@@ -18,7 +18,8 @@
  * and consume.go), step for step:
  *
  *   put: lock (CAS 0 -> pid); room check as reserve(); claim in this process's slot,
- *        then Admitted (CAS under MaxSize); write the record; store Tail; unclaim; wake
+ *        then Admitted (CAS under MaxSize); write the record; journal the publish
+ *        (PJournal); store Tail; unclaim; clear the journal; wake
  *        consumers if any sleep; unlock (wake a lock waiter if the bit is set).
  *   get: lock; read Head, Consumed, Tail; check the record as record(); copy it out;
  *        journal the new Head and Consumed (Valid last), store them, clear the journal;
@@ -55,6 +56,7 @@
 #define Q_OFF_ADMITTED 200
 #define Q_OFF_DATA_SEQ 208
 #define Q_OFF_DATA_WAITERS 212
+#define Q_OFF_PJOURNAL 216
 #define Q_OFF_HEAD 256
 #define Q_OFF_CONSUMED 264
 #define Q_OFF_SPACE_SEQ 272
@@ -68,6 +70,9 @@
 #define Q_JOURNAL_VALID 0
 #define Q_JOURNAL_POSITION 8
 #define Q_JOURNAL_MESSAGES 16
+#define Q_PJOURNAL_STATE 0
+#define Q_PJOURNAL_TAIL 8
+#define Q_PJOURNAL_COUNT 16
 #define Q_SLOT_PID 0
 #define Q_SLOT_BACKLOG 4
 #define Q_SLOT_COUNT 8
@@ -211,9 +216,12 @@ put_bytes(QueueCore *self, const char *src, uint64_t n, int kind)
     uint32_t *lock = U32(h, Q_OFF_PRODUCER_LOCK);
     if (!cas32(lock, 0, self->pid))
         return 0;
+    /* A publish a dead producer left journaled is Go's to settle (settlePublish). */
+    uint64_t *pj_state = U64(h, Q_OFF_PJOURNAL + Q_PJOURNAL_STATE);
+    uint64_t pj = ld64(pj_state);
     uint64_t tail = ld64(U64(h, Q_OFF_TAIL));
     uint64_t need = align8(Q_RECORD_HEADER + n);
-    if (!room_for(self, tail, need) || !admit(self)) {
+    if ((uint32_t)pj != 0 || !room_for(self, tail, need) || !admit(self)) {
         unlock(lock);
         return 0;
     }
@@ -224,8 +232,16 @@ put_bytes(QueueCore *self, const char *src, uint64_t n, int kind)
     memcpy(rec + 8, &word, 8);
     memcpy(rec + 16, &n, 8);
     memcpy(rec + Q_RECORD_HEADER, src, n);
+    /* The publish is journaled as commit() journals it: a death between storing Tail
+     * and taking the message out of this process's slot is then settled, not counted
+     * out twice. */
+    uint64_t gen = (pj >> 32) + 1;
+    st64(U64(h, Q_OFF_PJOURNAL + Q_PJOURNAL_TAIL), tail + need);
+    st64(U64(h, Q_OFF_PJOURNAL + Q_PJOURNAL_COUNT), 1);
+    st64(pj_state, gen << 32 | self->pid);
     st64(U64(h, Q_OFF_TAIL), tail + need);
     __atomic_sub_fetch(U64(self->slot, Q_SLOT_COUNT), 1, __ATOMIC_SEQ_CST);
+    st64(pj_state, gen << 32);
     wake(U32(h, Q_OFF_DATA_SEQ), U32(h, Q_OFF_DATA_WAITERS));
     unlock(lock);
     return 1;
@@ -557,6 +573,7 @@ static const struct {
     {"Admitted", Q_OFF_ADMITTED},
     {"DataSeq", Q_OFF_DATA_SEQ},
     {"DataWaiters", Q_OFF_DATA_WAITERS},
+    {"PJournal", Q_OFF_PJOURNAL},
     {"Head", Q_OFF_HEAD},
     {"Consumed", Q_OFF_CONSUMED},
     {"SpaceSeq", Q_OFF_SPACE_SEQ},
@@ -570,6 +587,9 @@ static const struct {
     {"journal.Valid", Q_JOURNAL_VALID},
     {"journal.Position", Q_JOURNAL_POSITION},
     {"journal.Messages", Q_JOURNAL_MESSAGES},
+    {"pjournal.State", Q_PJOURNAL_STATE},
+    {"pjournal.Tail", Q_PJOURNAL_TAIL},
+    {"pjournal.Count", Q_PJOURNAL_COUNT},
     {"slot.Pid", Q_SLOT_PID},
     {"slot.Backlog", Q_SLOT_BACKLOG},
     {"slot.Count", Q_SLOT_COUNT},

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"sync"
+	"syscall"
 
 	"github.com/gompx/gompx/gompx"
 	"github.com/gompx/gompx/gompx/pyapi"
@@ -29,6 +30,11 @@ func QueueNew(maxsize int64, capacity int64) (h int64, err error) {
 		maxsize = 0 // multiprocessing treats maxsize <= 0 as unbounded
 	}
 	q, err := gompx.NewQueue(gompx.QueueOptions{MaxSize: int(maxsize), Capacity: capacity})
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		// Out of descriptors, memory or file size: OSError with what ran out.
+		return 0, translate(err)
+	}
 	if err != nil {
 		return 0, newPyError(ErrKindValueError, "%v", err)
 	}

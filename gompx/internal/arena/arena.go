@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gompx/gompx/gompx/internal/errs"
+	"github.com/gompx/gompx/gompx/internal/failpoint"
 	"github.com/gompx/gompx/gompx/internal/psync"
 	"github.com/gompx/gompx/gompx/internal/shm"
 )
@@ -134,7 +135,7 @@ func (a *Arena) Alloc(size int) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := a.lock.Lock(psync.Forever); err != nil && !errors.Is(err, psync.ErrOwnerDied) {
+	if err := a.lockArena(); err != nil {
 		return 0, errs.Errorf("allocate: %w", err)
 	}
 	block, reused, err := a.take(c)
@@ -142,7 +143,9 @@ func (a *Arena) Alloc(size int) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	// The block counts as live from take on, so no reset can punch it out meanwhile.
+	// The block holds its reference from take on, so no reset can punch it out and no
+	// repair can take it back meanwhile.
+	failpoint.Hit("arena/allocated")
 	data := block + HeaderSize
 	if reused {
 		end := block + 1<<c
@@ -151,9 +154,59 @@ func (a *Arena) Alloc(size int) (int64, error) {
 		}
 		clear(a.mem[data:end])
 	}
-	atomic.StoreUint64(a.word64(block+8), tag(block))
-	atomic.StoreInt32(a.refs(data), 1)
 	return data, nil
+}
+
+// lockArena takes the arena's lock, repairing the arena first when it took the lock over
+// from a process that died holding it.
+func (a *Arena) lockArena() error {
+	err := a.lock.Lock(psync.Forever)
+	if errors.Is(err, psync.ErrOwnerDied) {
+		a.repair()
+		return nil
+	}
+	return err
+}
+
+// repair rebuilds the arena's bookkeeping from its blocks after a process died holding
+// the lock, somewhere in take, carve, a free or a reset. Hold the lock.
+//
+// What survives any such death is the tiling up to top and each block's reference
+// count: a block is live exactly when it holds a reference, since take gives a block its
+// first reference and Release drops the last one under the lock. So the walk from
+// FirstBlock keeps the blocks with references, puts every other block back on a free
+// list, and counts live again. It stops at the first header that starts no block (a
+// reset that punched the arena and died before it moved top back leaves zeros from
+// FirstBlock on), which becomes top; whatever lies above top (a dead carve's headers)
+// is cleared, since Alloc counts on it reading as zeros.
+func (a *Arena) repair() {
+	for c := MinClass; c <= MaxClass; c++ {
+		atomic.StoreUint64(a.word64(freeOffset+8*int64(c)), 0)
+	}
+	top := int64(atomic.LoadUint64(a.word64(topOffset)))
+	var live uint64
+	off := int64(FirstBlock)
+	for off < top {
+		c := int(atomic.LoadUint32(a.classWord(off)))
+		if c < MinClass || c > MaxClass || off+1<<c > top || c >= punchClass && off%page != 0 {
+			break
+		}
+		if atomic.LoadInt32(a.refs(off+HeaderSize)) > 0 {
+			live++
+		} else {
+			atomic.StoreInt32(a.refs(off+HeaderSize), 0)
+			a.push(off, c)
+		}
+		off += 1 << c
+	}
+	atomic.StoreUint64(a.word64(topOffset), uint64(off))
+	atomic.StoreUint64(a.word64(liveOffset), live)
+	end := min((off+page-1)&^(page-1), Size)
+	clear(a.mem[off:end])
+	if end < Size {
+		// Punching fails only where the file system cannot punch: memfds can.
+		_ = unix.Fallocate(a.Fd(), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, end, Size-end)
+	}
 }
 
 // take pops a free block of class c, or cuts a new one from the top, and counts it live.
@@ -163,7 +216,8 @@ func (a *Arena) take(c int) (block int64, reused bool, err error) {
 	head := a.word64(freeOffset + 8*int64(c))
 	if block = int64(atomic.LoadUint64(head)); block != 0 {
 		atomic.StoreUint64(head, atomic.LoadUint64(a.word64(block+8)))
-		atomic.AddUint64(a.word64(liveOffset), 1)
+		failpoint.Hit("arena/take")
+		a.own(block)
 		return block, true, nil
 	}
 	// Every block is a multiple of 64 bytes and the first starts on a page, so top is
@@ -178,9 +232,18 @@ func (a *Arena) take(c int) (block int64, reused bool, err error) {
 	}
 	a.carve(top, block)
 	a.setClass(block, c)
+	failpoint.Hit("arena/carve")
 	atomic.StoreUint64(a.word64(topOffset), uint64(block+1<<c))
-	atomic.AddUint64(a.word64(liveOffset), 1)
+	failpoint.Hit("arena/take")
+	a.own(block)
 	return block, false, nil
+}
+
+// own counts block live and gives it its tag and first reference. Hold the lock.
+func (a *Arena) own(block int64) {
+	atomic.AddUint64(a.word64(liveOffset), 1)
+	atomic.StoreUint64(a.word64(block+8), tag(block))
+	atomic.StoreInt32(a.refs(block+HeaderSize), 1)
 }
 
 // carve turns the gap [from, to) that aligning a block to a page left below it into free
@@ -236,13 +299,25 @@ func (a *Arena) Release(data int64) (freed bool, err error) {
 		if n <= 0 {
 			return false, errs.Errorf("release block at %d: it was already free", data)
 		}
-		if atomic.CompareAndSwapInt32(refs, n, n-1) {
-			if n > 1 {
+		if n > 1 {
+			if atomic.CompareAndSwapInt32(refs, n, n-1) {
 				return false, nil
 			}
+			continue
+		}
+		// The last reference is dropped under the lock: a block without references is
+		// then always on a free list, or in the hands of the lock's holder, which is
+		// what repair relies on.
+		if err := a.lockArena(); err != nil {
+			return false, errs.Errorf("free block at %d: %w", data, err)
+		}
+		if atomic.CompareAndSwapInt32(refs, 1, 0) {
 			break
 		}
+		a.lock.Unlock() // another process retained it meanwhile
 	}
+	defer a.lock.Unlock()
+	failpoint.Hit("arena/release")
 	block, c := data-HeaderSize, int(a.class(data))
 	if c >= punchClass {
 		// Give the pages back; the first holds the header and is cleared on reuse. Alloc
@@ -252,13 +327,10 @@ func (a *Arena) Release(data int64) (freed bool, err error) {
 			clear(a.mem[block+page : block+1<<c])
 		}
 	}
-	if err := a.lock.Lock(psync.Forever); err != nil && !errors.Is(err, psync.ErrOwnerDied) {
-		return false, errs.Errorf("free block at %d: %w", data, err)
-	}
-	defer a.lock.Unlock()
 	if atomic.AddUint64(a.word64(liveOffset), ^uint64(0)) == 0 && a.reset() {
 		return true, nil
 	}
+	failpoint.Hit("arena/free-locked")
 	a.push(block, c)
 	return true, nil
 }
@@ -288,6 +360,7 @@ func (a *Arena) reset() bool {
 	if err != nil {
 		return false
 	}
+	failpoint.Hit("arena/reset")
 	for c := MinClass; c <= MaxClass; c++ {
 		atomic.StoreUint64(a.word64(freeOffset+8*int64(c)), 0)
 	}

@@ -22,6 +22,9 @@ const (
 // A child is this test binary run again with childEnv naming its scenario; it finds the
 // arena at fd 3 and a block's offset in childOffEnv.
 func TestMain(m *testing.M) {
+	if fpChildMain != nil {
+		fpChildMain()
+	}
 	switch os.Getenv(childEnv) {
 	case "":
 		os.Exit(m.Run())
@@ -60,6 +63,9 @@ func openChild() int {
 	}
 	return 0
 }
+
+// fpChildMain, set in a gompx_failpoints build, runs a failpoint test's child.
+var fpChildMain func()
 
 func pattern(seed byte) []byte {
 	return bytes.Repeat([]byte{0xa5 ^ seed, seed, 0x5a, seed + 1}, 1024)

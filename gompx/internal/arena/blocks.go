@@ -1,11 +1,9 @@
 package arena
 
 import (
-	"errors"
 	"sync/atomic"
 
 	"github.com/gompx/gompx/gompx/internal/errs"
-	"github.com/gompx/gompx/gompx/internal/psync"
 )
 
 // Block is one block of an arena, as Blocks saw it.
@@ -25,7 +23,7 @@ type Block struct {
 // references) until its Release has put it there. A walk that finds the header and the
 // blocks disagree (a bug, or a foreign write) returns an error.
 func (a *Arena) Blocks() (blocks []Block, top int64, err error) {
-	if err := a.lock.Lock(psync.Forever); err != nil && !errors.Is(err, psync.ErrOwnerDied) {
+	if err := a.lockArena(); err != nil {
 		return nil, 0, errs.Errorf("walk arena: %w", err)
 	}
 	defer a.lock.Unlock()

@@ -42,8 +42,15 @@
 //   - Everything at and above top reads as zeros: it is untouched, or was punched out.
 //     Alloc clears only blocks that come off a free list.
 //   - A block is live from the moment it leaves a free list (or is cut) until its last
-//     reference is dropped and it is back on one; live counts these. The class word of a
-//     block is written under the lock, the tag and refs by Alloc after it.
+//     reference is dropped and it is back on one; live counts these. Its class word, its
+//     tag and its first reference are written under the lock when it is taken, and its
+//     last reference is dropped under the lock: so, outside the lock, a block holds a
+//     reference exactly when it is live.
+//   - Repair: a process that takes the lock over from one that died holding it (in the
+//     middle of a take, a carve, a free or a reset) rebuilds the free lists and live from
+//     a walk: blocks with a reference are live, the others go back on a free list; the
+//     walk ends at the first header that starts no block, which becomes top, and what
+//     lies above top is cleared. The failpoint tests kill a process at each step.
 //   - Reset: the Release that brings live to 0 empties the arena under the lock: it
 //     punches [FirstBlock, top) out of the file, clears the free lists and sets top back
 //     to FirstBlock. It is safe in whichever process does it: a block is only used

@@ -3,6 +3,8 @@ package mpq
 import (
 	"sync/atomic"
 	"time"
+
+	"github.com/gompx/gompx/gompx/internal/failpoint"
 )
 
 // Admit counts up to n messages into the queue before they are written, waiting up to
@@ -19,7 +21,9 @@ func (r *Ring) admit(n uint64, dl deadline) (int, error) {
 	h := r.h
 	if h.MaxSize == 0 {
 		r.claim(n)
+		failpoint.Hit("mpq/admit-claimed")
 		atomic.AddUint64(&h.Admitted, n)
+		failpoint.Hit("mpq/admitted")
 		return int(n), nil
 	}
 	var spinUntil time.Time
@@ -29,7 +33,9 @@ func (r *Ring) admit(n uint64, dl deadline) (int, error) {
 		if queued < h.MaxSize {
 			k := min(n, h.MaxSize-queued)
 			r.claim(k) // first: a death in between over-counts the share, never under
+			failpoint.Hit("mpq/admit-claimed")
 			if atomic.CompareAndSwapUint64(&h.Admitted, admitted, admitted+k) {
+				failpoint.Hit("mpq/admitted")
 				return int(k), nil
 			}
 			r.unclaim(k)
@@ -106,7 +112,7 @@ func (r *Ring) reclaim() {
 	for i := range r.h.Slots {
 		s := &r.h.Slots[i]
 		pid := atomic.LoadUint32(&s.Pid)
-		if pid == 0 || pid == r.pid || alive(pid) {
+		if pid == 0 || pid == r.pid || alive(pid) || !r.settlePublish() {
 			continue
 		}
 		if n := atomic.SwapUint64(&s.Count, 0); n > 0 {
@@ -119,6 +125,43 @@ func (r *Ring) reclaim() {
 		wake(&r.h.SpaceSeq, &r.h.SpaceWaiters)
 		wake(&r.h.DoneSeq, &r.h.DoneWaiters)
 	}
+}
+
+// settlePublish settles a publish whose producer died between storing Tail and taking
+// the messages out of its slot (see pjournal): if Tail was stored, those messages leave
+// the dead producer's slot now, so that reclaim counts out only what was never
+// published. It reports false while the journal's producer is alive or another process
+// is settling it: the caller leaves the dead producers' slots alone until then.
+//
+// Tail is read before the journal is claimed: a successor of the dead producer moves
+// Tail only after its own settlePublish, which fails once this one claimed the journal,
+// so the Tail read is the one the dead producer left.
+func (r *Ring) settlePublish() bool {
+	j := &r.h.PJournal
+	s := atomic.LoadUint64(&j.State)
+	pid := uint32(s)
+	if pid == 0 {
+		return true
+	}
+	if pid&settling != 0 || alive(pid) {
+		return false
+	}
+	tail := atomic.LoadUint64(&r.h.Tail)
+	want, count := j.Tail, j.Count
+	if !atomic.CompareAndSwapUint64(&j.State, s, s|settling) {
+		return false
+	}
+	if tail == want {
+		for i := range r.h.Slots {
+			if sl := &r.h.Slots[i]; atomic.LoadUint32(&sl.Pid) == pid {
+				atomic.AddUint64(&sl.Count, ^(count - 1))
+				break
+			}
+		}
+	}
+	// A successor that found the journal being settled may have begun its own publish.
+	atomic.CompareAndSwapUint64(&j.State, s|settling, s>>32<<32)
+	return true
 }
 
 // maybeReclaim reclaims unless this process did so within reclaimEvery.

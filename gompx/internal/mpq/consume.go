@@ -8,6 +8,8 @@ import (
 
 	"github.com/gompx/gompx/gompx/internal/errs"
 	"golang.org/x/sys/unix"
+
+	"github.com/gompx/gompx/gompx/internal/failpoint"
 )
 
 // Message describes the message a reader is positioned on.
@@ -342,7 +344,9 @@ func (r *Ring) commit() {
 	if !rd.dirty {
 		return
 	}
+	failpoint.Hit("mpq/consume-read")
 	writeJournal(&h.CJournal, rd.pos, rd.consumed)
+	failpoint.Hit("mpq/consume-journal")
 	if h.SoftLimit < r.cap {
 		from, upto := atomic.LoadUint64(&h.Head)&^(pageSize-1), rd.pos&^(pageSize-1)
 		if upto > from {
@@ -353,6 +357,7 @@ func (r *Ring) commit() {
 		}
 	}
 	finishJournal(&h.CJournal, &h.Head, &h.Consumed, rd.pos, rd.consumed)
+	failpoint.Hit("mpq/consume-applied")
 	rd.dirty = false
 	wake(&h.SpaceSeq, &h.SpaceWaiters)
 }

@@ -20,7 +20,8 @@ type header struct {
 	Admitted    uint64   // any producer adds its messages when put (CAS under MaxSize); all read
 	DataSeq     uint32   // futex word: producers bump it after publishing; consumers sleep on it
 	DataWaiters uint32   // consumers add 1 around a sleep on DataSeq; producers wake if non-zero
-	_           [40]byte // rest of the line
+	PJournal    pjournal // producer lock holder writes around a publish; a successor or reclaim settles it
+	_           [16]byte // rest of the line
 
 	Head         uint64   // consumer lock holder writes: bytes consumed; producers read
 	Consumed     uint64   // consumer lock holder writes: complete messages consumed; all read
@@ -55,6 +56,20 @@ type journal struct {
 	Position uint64 // new Tail or Head
 	Messages uint64 // new Consumed
 }
+
+// pjournal is a publish in progress: the producer lock holder stores the new Tail, then
+// takes the messages it publishes out of its slot. A producer that dies between the two
+// leaves published messages counted in its slot, which reclaim would count out of
+// Admitted a second time (once by a consumer taking them): the journal tells whoever
+// settles the dead producer's share whether Tail was stored (settlePublish in admit.go).
+type pjournal struct {
+	State uint64 // generation<<32 | pid of the publisher (pid 0: none pending) | settling
+	Tail  uint64 // the Tail the publish stores
+	Count uint64 // messages it takes out of the publisher's slot
+}
+
+// settling marks a pjournal being settled (pids stay below 1<<22).
+const settling = 1 << 31
 
 const (
 	magic      = 0x31305158504d4f47 // "GOMPXQ01"

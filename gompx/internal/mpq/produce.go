@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gompx/gompx/gompx/internal/failpoint"
 )
 
 // producer is the producer side's view while this process holds the producer lock:
@@ -20,11 +22,16 @@ type producer struct {
 func (r *Ring) acquireProducer(dl deadline) (*producer, error) {
 	// A dead previous owner needs no repair: Tail is the producers' only shared state,
 	// one store, and whatever it wrote past Tail is overwritten.
-	if _, err := r.lockSide(&r.producerGate, &r.h.ProducerLock, dl); err != nil {
+	recovered, err := r.lockSide(&r.producerGate, &r.h.ProducerLock, dl)
+	if err != nil {
 		return nil, err
+	}
+	if recovered {
+		r.settlePublish()
 	}
 	// The producer gate is held: this process's one producer view is ours to reset.
 	r.prod = producer{r: r, tail: atomic.LoadUint64(&r.h.Tail)}
+	failpoint.Hit("mpq/producer-locked")
 	return &r.prod, nil
 }
 
@@ -39,9 +46,21 @@ func (p *producer) commit() {
 		return
 	}
 	h := p.r.h
+	journaled := p.completed > 0 && p.r.slot.Load() != nil
+	var gen uint64
+	if journaled {
+		j := &h.PJournal
+		gen = atomic.LoadUint64(&j.State)>>32 + 1
+		j.Tail, j.Count = p.tail, p.completed
+		atomic.StoreUint64(&j.State, gen<<32|uint64(p.r.pid))
+	}
 	atomic.StoreUint64(&h.Tail, p.tail)
+	failpoint.Hit("mpq/produce-publish")
 	// Published, they leave this process's share: a consumer now counts them out.
 	p.r.unclaim(p.completed)
+	if journaled {
+		atomic.StoreUint64(&h.PJournal.State, gen<<32)
+	}
 	p.completed = 0
 	p.dirty = false
 	wake(&h.DataSeq, &h.DataWaiters)
@@ -132,6 +151,7 @@ func (p *producer) write(kind byte, segs [][]byte, dl deadline) error {
 		src.copyTo(rec[recordHeader : recordHeader+n])
 		p.tail = pos + align8(recordHeader+n)
 		p.dirty = true
+		failpoint.Hit("mpq/produce-write")
 		written += n
 		if flags&flagLast != 0 {
 			p.completed++
@@ -139,6 +159,7 @@ func (p *producer) write(kind byte, segs [][]byte, dl deadline) error {
 		}
 		flags = 0
 		p.commit() // consumers read the chunks of a long message as they come
+		failpoint.Hit("mpq/produce-chunk")
 	}
 }
 

@@ -19,6 +19,8 @@ func TestLayoutNamesTheHeader(t *testing.T) {
 		{"Tail", unsafe.Offsetof(h.Tail)},
 		{"Head", unsafe.Offsetof(h.Head)},
 		{"journal.Valid", unsafe.Offsetof(h.CJournal.Valid)},
+		{"PJournal", unsafe.Offsetof(h.PJournal)},
+		{"pjournal.Count", unsafe.Offsetof(h.PJournal.Count)},
 		{"slot.Backlog", 4},
 		{"slot.Count", 8},
 		{"slot.size", 16},

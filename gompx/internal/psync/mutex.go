@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 
 	"github.com/gompx/gompx/gompx/internal/errs"
+	"github.com/gompx/gompx/gompx/internal/failpoint"
 	"github.com/gompx/gompx/gompx/internal/futex"
 	"github.com/gompx/gompx/gompx/internal/intr"
 )
@@ -58,9 +59,11 @@ func (m Mutex) TryLock() bool {
 }
 
 func (m Mutex) own(me Identity) {
+	failpoint.Hit("psync/mutex-claimed")
 	atomic.StoreUint64(m.ownerStart, me.Start)
 	atomic.StoreUint32(m.ownerPid, me.Pid)
 	raceAcquire(m.state)
+	failpoint.Hit("psync/mutex-held")
 }
 
 // Lock takes the mutex, waiting until d. It returns ErrTimeout when d passed first,

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/gompx/gompx/gompx/internal/errs"
+	"github.com/gompx/gompx/gompx/internal/failpoint"
 	"github.com/gompx/gompx/gompx/internal/futex"
 )
 
@@ -69,6 +70,7 @@ func (s Semaphore) Acquire(d Deadline) error {
 	// Registered before the last look, so a Release after it sees a waiter and wakes.
 	atomic.AddUint32(s.waiters, 1)
 	defer atomic.AddUint32(s.waiters, ^uint32(0))
+	failpoint.Hit("psync/sem-waiting")
 	for {
 		if s.TryAcquire() {
 			return nil

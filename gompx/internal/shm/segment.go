@@ -3,6 +3,8 @@ package shm
 import (
 	"github.com/gompx/gompx/gompx/internal/errs"
 	"golang.org/x/sys/unix"
+
+	"github.com/gompx/gompx/gompx/internal/failpoint"
 )
 
 // Segment is one process's mapping of a shared memory file.
@@ -14,6 +16,9 @@ type Segment struct {
 // Create makes a close-on-exec memory file of size bytes named name (the name shows in
 // /proc/<pid>/fd, nowhere else) and maps it. populate prefaults every page.
 func Create(name string, size int64, populate bool) (*Segment, error) {
+	if err := failpoint.Inject("shm/create"); err != nil {
+		return nil, errs.Errorf("memfd_create %s: %w", name, err)
+	}
 	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC)
 	if err != nil {
 		return nil, errs.Errorf("memfd_create %s: %w", name, err)

@@ -25,7 +25,7 @@ type header struct {
 	HdrOff   uint64        // creator writes: where this header starts, Size rounded up to the page size
 	ID       [16]byte      // creator writes: random, tells this segment from a later one of the same name
 	Unlinked uint32        // 0, then 1 for good: whoever unlinks sets it (CAS); binders, stand-bys and attachers read it
-	Creator  uint32        // creator writes its pid: for people reading /proc, nobody acts on it
+	Creator  uint32        // creator writes its pid; a sweep removes a file without Magic once it is gone
 	NameLen  uint32        // creator writes: bytes of Name in use
 	Holders  uint32        // each holder adds 1 as it starts holding, takes 1 at Close (atomic); who takes the last removes the POSIX file
 	Name     [MaxName]byte // creator writes the key (the name without leading slashes); attachers compare it

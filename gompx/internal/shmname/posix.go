@@ -23,7 +23,9 @@ import (
 // SIGKILL of every holder leaves is swept: a file with a gompx header whose name no
 // holder serves is stale, and is removed when a Create finds it in its way, and by the
 // first Create in every process. A creator sets the header's magic only once it has
-// bound the name, so a segment being created is never taken for stale.
+// bound the name, so a segment being created is never taken for stale; a file without
+// the magic is stale once the creator its header names is gone (killed before it bound
+// the name).
 //
 // shm_unlink(3) by another program removes the file only: gompx processes still attach
 // by name, as the holders pass the descriptor, until a gompx Unlink. A file that is not a
@@ -116,7 +118,12 @@ func isSegmentFile(fd int, key string) bool {
 	if n, err := unix.Pread(fd, buf, st.Size-page); err != nil || n != len(buf) {
 		return false
 	}
-	return atomic.LoadUint64(&h.Magic) == magic && h.check(key, st.Size) == nil
+	if atomic.LoadUint64(&h.Magic) == 0 && h.Creator != 0 && unix.Kill(int(h.Creator), 0) == unix.ESRCH {
+		// A creator that died before it bound the name (and set the magic) left this:
+		// nobody will finish it. A live creator, or a pid since reused, keeps it.
+		h.Magic = magic
+	}
+	return h.Magic == magic && h.check(key, st.Size) == nil
 }
 
 var sweepOnce sync.Once

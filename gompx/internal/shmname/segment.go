@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gompx/gompx/gompx/internal/errs"
+	"github.com/gompx/gompx/gompx/internal/failpoint"
 	"github.com/gompx/gompx/gompx/internal/shm"
 	"golang.org/x/sys/unix"
 )
@@ -83,6 +84,7 @@ func create(name string, size int64) (*Segment, error) {
 	*s.hdr = header{Size: uint64(size), HdrOff: uint64(hdrOff), ID: s.id,
 		Creator: uint32(os.Getpid()), NameLen: uint32(len(key)), Holders: 1}
 	copy(s.hdr.Name[:], key)
+	failpoint.Hit("shmname/created")
 	ln, err := bind(s.addr)
 	if err != nil {
 		removeFile(key, fd)

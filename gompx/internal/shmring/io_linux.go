@@ -7,6 +7,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gompx/gompx/gompx/internal/errs"
+	"github.com/gompx/gompx/gompx/internal/failpoint"
 	"github.com/gompx/gompx/gompx/internal/futex"
 )
 
@@ -31,6 +32,7 @@ func (r *Ring) Write(p []byte, alive func() error) error {
 		off := head & r.mask
 		c := copy(r.data[off:min(off+n, size)], p[:n])
 		copy(r.data, p[c:n])
+		failpoint.Hit("shmring/written")
 		atomic.StoreUint64(&h.Head, head+n)
 		if atomic.LoadUint32(&h.ConsWaiting) != 0 {
 			atomic.AddUint32(&h.HeadSeq, 1)
@@ -71,6 +73,7 @@ func (r *Ring) consume(total uint64, p []byte, alive func() error) error {
 			c := copy(p[done:done+n], r.data[off:min(off+n, size)])
 			copy(p[done+uint64(c):done+n], r.data)
 		}
+		failpoint.Hit("shmring/consumed")
 		atomic.StoreUint64(&h.Tail, tail+n)
 		if atomic.LoadUint32(&h.ProdWaiting) != 0 {
 			atomic.AddUint32(&h.TailSeq, 1)

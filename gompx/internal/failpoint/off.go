@@ -1,0 +1,13 @@
+//go:build !gompx_failpoints
+
+package failpoint
+
+// Enabled reports whether this build has failpoints (the gompx_failpoints tag).
+const Enabled = false
+
+// Inject does nothing in a build without the gompx_failpoints tag; the compiler inlines
+// it away.
+func Inject(string) error { return nil }
+
+// Hit does nothing in a build without the gompx_failpoints tag.
+func Hit(string) {}

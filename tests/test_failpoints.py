@@ -1,0 +1,167 @@
+"""Kill tests through Python: a gompx child process dies at a named failpoint inside the
+Go core's critical sections, and the test checks what the survivors see.
+
+They need the extension built with failpoints (``GOMPX_GOTAGS=gompx_failpoints``;
+``make failpoints`` builds one into build/venv-failpoints and runs these 20 times each).
+Against an extension without them every test here is skipped, with that reason, which
+``pytest -rs`` reports; with ``GOMPX_FP_REQUIRED=1`` (make failpoints) they fail
+instead.  The failpoint is armed in the child alone, through the ``GOMPX_FAILPOINTS``
+environment variable it is spawned with (this process read its own when it loaded the
+extension).  The points and the invariants each test checks are
+tabled in docs/design.md ("Failpoints").
+"""
+
+import json
+import os
+import threading
+import time
+import warnings
+
+import pytest
+
+import failpoint_targets as ft
+from mp_targets import join_within
+
+pytestmark = pytest.mark.gompx_only
+
+BOUND = 30  # seconds: every wait is bounded; reaching the bound is a wedge
+REPEAT = int(os.environ.get("GOMPX_FP_REPEAT", "1"))  # make failpoints: 20
+rounds = pytest.mark.parametrize("round", range(REPEAT))
+
+
+@pytest.fixture
+def ctx(mp):
+    from gompx import _native
+    info = json.loads(_native.call(_native.ext.gompxcore_BuildInfo))
+    if "gompx_failpoints" not in info.get("-tags", "").split(","):
+        why = ("the gompx extension was built without failpoints: build it with "
+               "GOMPX_GOTAGS=gompx_failpoints (make failpoints does)")
+        if os.environ.get("GOMPX_FP_REQUIRED"):
+            pytest.fail(why)  # make failpoints: nothing may be skipped
+        pytest.skip(why)
+    return mp.get_context("spawn")
+
+
+class armed:
+    """Children started inside the block are spawned with spec armed."""
+
+    def __init__(self, spec):
+        self.spec = spec
+
+    def __enter__(self):
+        self.old = os.environ.get("GOMPX_FAILPOINTS")
+        os.environ["GOMPX_FAILPOINTS"] = self.spec
+
+    def __exit__(self, *exc):
+        if self.old is None:
+            del os.environ["GOMPX_FAILPOINTS"]
+        else:
+            os.environ["GOMPX_FAILPOINTS"] = self.old
+
+
+def start_killed(ctx, spec, target, *args):
+    """Run target in a child armed with spec; check the failpoint killed it."""
+    with armed(spec):
+        p = ctx.Process(target=target, args=args)
+        p.start()
+    assert join_within(p, BOUND) == -9, "the child was not killed at %s" % spec
+    return p
+
+
+def drain_until(q, sentinel):
+    got = []
+    while True:
+        item = q.get(timeout=BOUND)
+        if item == sentinel:
+            return got
+        got.append(item)
+
+
+def joins(q):
+    """JoinableQueue.join() returns (in a thread, bounded)."""
+    t = threading.Thread(target=q.join, daemon=True)
+    t.start()
+    t.join(BOUND)
+    return not t.is_alive()
+
+
+@rounds
+@pytest.mark.parametrize("point,published", [
+    ("mpq/admitted", False),
+    ("mpq/producer-locked", False),
+    ("mpq/produce-write", False),
+    ("mpq/produce-publish", True),
+])
+def test_queue_producer_killed(ctx, point, published, round):
+    q, done = ctx.JoinableQueue(), ctx.Value("i", 0, lock=False)
+    start_killed(ctx, point + "=kill@3", ft.produce, q, done, 50)
+    committed = done.value
+    q.put("end")  # the survivor puts: no wedge behind the dead producer
+    got = drain_until(q, "end")
+    want = list(range(committed + (1 if published else 0)))
+    assert got == want, "put returned for %d items; got %s" % (committed, got)
+    for _ in range(len(got) + 1):
+        q.task_done()
+    assert q.qsize() == 0 and q.empty()
+    assert joins(q), "join() wedged: the dead producer's share was not counted out"
+
+
+@rounds
+@pytest.mark.parametrize("point,again", [
+    ("mpq/consume-read", True),
+    ("mpq/consume-journal", False),
+    ("mpq/consume-applied", False),
+])
+def test_queue_consumer_killed(ctx, point, again, round):
+    q, done = ctx.Queue(), ctx.Value("i", 0, lock=False)
+    for i in range(10):
+        q.put(i)
+    q.put("end")
+    start_killed(ctx, point + "=kill@4", ft.consume, q, done, 11)
+    taken = done.value
+    got = drain_until(q, "end")  # the dead consumer's lock is taken over
+    lost = [] if again else [taken]
+    assert got == [i for i in range(taken, 10) if i not in lost], \
+        "the child took %d items; the rest came as %s" % (taken, got)
+    q.put(1)
+    assert q.get(timeout=BOUND) == 1
+
+
+@rounds
+@pytest.mark.parametrize("point", ["psync/mutex-claimed", "psync/mutex-held"])
+def test_lock_holder_killed(ctx, point, round):
+    # The C fast path takes an uncontended lock without the Go core: the failpoint is
+    # reached when the victim takes the lock after waiting in Go. So this process holds
+    # the lock while the victim starts to take it, and a peer contends all along.
+    lock, counter = ctx.Lock(), ctx.Value("q", 0, lock=False)
+    asking = ctx.Event()
+    peer = ctx.Process(target=ft.hammer, args=(lock, counter, 10 ** 6))
+    with armed(point + "=kill@1"):
+        victim = ctx.Process(target=ft.hammer, args=(lock, counter, 10 ** 7, asking))
+        lock.acquire()
+        victim.start()
+    assert asking.wait(BOUND)
+    time.sleep(0.5)  # the victim is past its fast path: waiting in Go
+    lock.release()
+    peer.start()
+    assert join_within(victim, BOUND) == -9, "the victim was not killed at " + point
+    assert join_within(peer, BOUND) == 0, "the peer wedged behind the dead holder"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the owner-died warning, if the lock was still held
+        assert lock.acquire(timeout=BOUND), "the lock wedged after its holder died"
+    lock.release()
+
+
+@rounds
+def test_pool_worker_killed_after_taking_tasks(ctx, round):
+    # The first workers die after taking a batch of tasks and before starting one
+    # (the board still names their last finished task): the pool gives the batch to
+    # the others, and the map completes, every result once.
+    with armed("mpq/consume-applied=kill@2"):
+        pool = ctx.Pool(2)
+    with pool:
+        res = pool.map_async(ft.square_pid, range(300), chunksize=1).get(BOUND)
+    assert [r[0] for r in res] == [x * x for x in range(300)]
+    # The armed workers died there: their replacements computed the rest.
+    assert len({r[1] for r in res}) > 2, "no worker died at the failpoint"
+
