@@ -18,12 +18,49 @@ import (
 // freePort returns a TCP port free on host at the time of asking.
 func freePort(t *testing.T, host string) int {
 	t.Helper()
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		t.Fatal(err)
+	var held []net.Listener
+	defer func() {
+		for _, l := range held {
+			l.Close()
+		}
+	}()
+	for {
+		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, l)
+		port := l.Addr().(*net.TCPAddr).Port
+		if promisePort(port) {
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+}
+
+// promised holds the ports freePort handed out: free until their server binds them, so
+// the kernel may give them to the next listener on port 0 (a test's proxy, say), and
+// freePort and the proxies take them no more.
+var promised = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
+
+// promisePort records port as handed out; false if it already was.
+func promisePort(port int) bool {
+	promised.Lock()
+	defer promised.Unlock()
+	if promised.ports[port] {
+		return false
+	}
+	promised.ports[port] = true
+	return true
+}
+
+// isPromised reports whether freePort handed port out.
+func isPromised(port int) bool {
+	promised.Lock()
+	defer promised.Unlock()
+	return promised.ports[port]
 }
 
 // startThree runs a 3-node cluster on 127.0.0.1, .2 and .3 (free ports).

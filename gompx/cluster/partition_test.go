@@ -23,9 +23,21 @@ type link struct {
 
 func newLink(t testing.TB, host, target string) *link {
 	t.Helper()
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		t.Fatal(err)
+	var l net.Listener
+	var refused []net.Listener // held until a port no server was promised comes
+	for l == nil {
+		got, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if isPromised(got.Addr().(*net.TCPAddr).Port) {
+			refused = append(refused, got)
+			continue
+		}
+		l = got
+	}
+	for _, r := range refused {
+		r.Close()
 	}
 	k := &link{l: l, target: target, conns: map[net.Conn]bool{}}
 	t.Cleanup(func() { l.Close(); k.setCut(true) })
