@@ -53,6 +53,28 @@ type clusterSpec struct {
 	ReconnectMs int    `json:"reconnect_ms"`
 }
 
+// options is what the spec asks of cluster.Connect, the connection named name; an
+// authkey that is not hex is a ValueError.
+func (s *clusterSpec) options(name string) (cluster.Options, error) {
+	key, err := hex.DecodeString(s.Authkey)
+	if err != nil {
+		return cluster.Options{}, newPyError(ErrKindValueError, "authkey is not hex: %v", err)
+	}
+	return cluster.Options{URL: s.URL, Authkey: key, Insecure: s.Insecure, User: s.User,
+		Password: s.Password, Token: s.Token, NKeyFile: s.NKey, CredsFile: s.Creds, CAFile: s.CA,
+		CertFile: s.Cert, KeyFile: s.Key, Replicas: s.Replicas, Name: name,
+		ReconnectFor: millis(s.ReconnectMs)}, nil
+}
+
+// connectContext bounds connecting: connect_timeout_ms, or 30 s.
+func (s *clusterSpec) connectContext() (context.Context, context.CancelFunc) {
+	timeout := 30 * time.Second
+	if s.ConnectMs > 0 {
+		timeout = millis(s.ConnectMs)
+	}
+	return context.WithTimeout(context.Background(), timeout)
+}
+
 // ClusterConnect connects a pool to a NATS JetStream cluster. spec is a JSON object:
 // url, authkey (hex), insecure, user, password, token, nkey, creds, tls_ca, tls_cert,
 // tls_key, replicas, ack_wait_ms, caller_expiry_ms, connect_timeout_ms. Returns a
@@ -63,20 +85,14 @@ func ClusterConnect(spec string) (h int64, err error) {
 	if err := json.Unmarshal([]byte(spec), &s); err != nil {
 		return 0, newPyError(ErrKindValueError, "bad cluster spec: %v", err)
 	}
-	key, err := hex.DecodeString(s.Authkey)
+	opts, err := s.options("gompx pool")
 	if err != nil {
-		return 0, newPyError(ErrKindValueError, "authkey is not hex: %v", err)
+		return 0, err
 	}
-	timeout := 30 * time.Second
-	if s.ConnectMs > 0 {
-		timeout = millis(s.ConnectMs)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	opts.AckWait, opts.CallerExpiry = millis(s.AckWaitMs), millis(s.ExpiryMs)
+	ctx, cancel := s.connectContext()
 	defer cancel()
-	conn, err := cluster.Connect(ctx, cluster.Options{URL: s.URL, Authkey: key, Insecure: s.Insecure,
-		User: s.User, Password: s.Password, Token: s.Token, NKeyFile: s.NKey, CredsFile: s.Creds,
-		CAFile: s.CA, CertFile: s.Cert, KeyFile: s.Key, Replicas: s.Replicas, Name: "gompx pool",
-		AckWait: millis(s.AckWaitMs), CallerExpiry: millis(s.ExpiryMs), ReconnectFor: millis(s.ReconnectMs)})
+	conn, err := cluster.Connect(ctx, opts)
 	if err != nil {
 		return 0, clusterError(err)
 	}

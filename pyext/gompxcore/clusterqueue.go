@@ -3,7 +3,6 @@ package gompxcore
 import (
 	"context"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"sync"
@@ -34,20 +33,13 @@ func ClusterQueueOpen(spec string) (h int64, err error) {
 	if err := json.Unmarshal([]byte(spec), &s); err != nil {
 		return 0, newPyError(ErrKindValueError, "bad cluster queue spec: %v", err)
 	}
-	key, err := hex.DecodeString(s.Authkey)
+	opts, err := s.options("gompx queue " + s.Name)
 	if err != nil {
-		return 0, newPyError(ErrKindValueError, "authkey is not hex: %v", err)
+		return 0, err
 	}
-	timeout := 30 * time.Second
-	if s.ConnectMs > 0 {
-		timeout = millis(s.ConnectMs)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := s.connectContext()
 	defer cancel()
-	conn, err := cluster.Connect(ctx, cluster.Options{URL: s.URL, Authkey: key, Insecure: s.Insecure,
-		User: s.User, Password: s.Password, Token: s.Token, NKeyFile: s.NKey, CredsFile: s.Creds,
-		CAFile: s.CA, CertFile: s.Cert, KeyFile: s.Key, Replicas: s.Replicas, Name: "gompx queue " + s.Name,
-		ReconnectFor: millis(s.ReconnectMs)})
+	conn, err := cluster.Connect(ctx, opts)
 	if err != nil {
 		return 0, queueError(err)
 	}
@@ -195,86 +187,65 @@ func ClusterQueueFill(h, key int64, addr uintptr, n int) (ok bool, err error) {
 	return true, nil
 }
 
+// queueCallTimeout bounds the calls that wait for no item (counts, task_done, delete):
+// they fail instead of hanging when the cluster does not answer.
+const queueCallTimeout = 30 * time.Second
+
+// withQueue runs f on the handle's queue with a context of queueCallTimeout, its error
+// mapped by queueError.
+func withQueue[R any](h int64, f func(context.Context, *cluster.Queue) (R, error)) (R, error) {
+	return with(h, func(cq *clusterQueue) (R, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), queueCallTimeout)
+		defer cancel()
+		r, err := f(ctx, cq.q)
+		if err != nil {
+			return r, queueError(err)
+		}
+		return r, nil
+	})
+}
+
 // ClusterQueueSize returns the number of items in the queue.
 func ClusterQueueSize(h int64) (n int, err error) {
-	defer recoverInto(&err)
-	cq, err := get[*clusterQueue](h)
-	if err != nil {
-		return 0, err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	n, err = cq.q.Len(ctx)
-	if err != nil {
-		return 0, queueError(err)
-	}
-	return n, nil
+	return withQueue(h, func(ctx context.Context, q *cluster.Queue) (int, error) { return q.Len(ctx) })
 }
 
 // ClusterQueueTaskDone marks one taken item of a joinable queue processed.
 func ClusterQueueTaskDone(h int64) (ok bool, err error) {
-	defer recoverInto(&err)
-	cq, err := get[*clusterQueue](h)
-	if err != nil {
-		return false, err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := cq.q.TaskDone(ctx); err != nil {
-		return false, queueError(err)
-	}
-	return true, nil
+	return withQueue(h, func(ctx context.Context, q *cluster.Queue) (bool, error) {
+		return true, q.TaskDone(ctx)
+	})
 }
 
 // ClusterQueueJoin waits up to timeoutMs (negative: no limit) until every item put in
 // the joinable queue is marked done; false if the time ran out.
 func ClusterQueueJoin(h int64, timeoutMs int) (done bool, err error) {
-	defer recoverInto(&err)
-	cq, err := get[*clusterQueue](h)
-	if err != nil {
-		return false, err
-	}
-	ctx, cancel := queueContext(timeoutMs)
-	defer cancel()
-	err = cq.q.Join(ctx)
-	if errors.Is(err, context.DeadlineExceeded) {
-		return false, nil
-	}
-	if err != nil {
-		return false, queueError(err)
-	}
-	return true, nil
+	return with(h, func(cq *clusterQueue) (bool, error) {
+		ctx, cancel := queueContext(timeoutMs)
+		defer cancel()
+		err := cq.q.Join(ctx)
+		if errors.Is(err, context.DeadlineExceeded) {
+			return false, nil
+		}
+		if err != nil {
+			return false, queueError(err)
+		}
+		return true, nil
+	})
 }
 
 // ClusterQueueUnfinished returns the joinable queue's count of unfinished tasks.
 func ClusterQueueUnfinished(h int64) (n int64, err error) {
-	defer recoverInto(&err)
-	cq, err := get[*clusterQueue](h)
-	if err != nil {
-		return 0, err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	n, err = cq.q.Unfinished(ctx)
-	if err != nil {
-		return 0, queueError(err)
-	}
-	return n, nil
+	return withQueue(h, func(ctx context.Context, q *cluster.Queue) (int64, error) {
+		return q.Unfinished(ctx)
+	})
 }
 
 // ClusterQueueDelete removes the queue from the cluster (items, consumer, count).
 func ClusterQueueDelete(h int64) (ok bool, err error) {
-	defer recoverInto(&err)
-	cq, err := get[*clusterQueue](h)
-	if err != nil {
-		return false, err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := cq.q.Delete(ctx); err != nil {
-		return false, queueError(err)
-	}
-	return true, nil
+	return withQueue(h, func(ctx context.Context, q *cluster.Queue) (bool, error) {
+		return true, q.Delete(ctx)
+	})
 }
 
 // ClusterQueueClose closes the queue's connection and forgets its handle. It is
