@@ -32,6 +32,20 @@ func startNode(t testing.TB) string {
 	return n.ClientURL()
 }
 
+// newTestCaller is a Caller on conn for one test, with the context its calls run in:
+// a minute, then the test fails rather than hangs. The Caller closes with the test.
+func newTestCaller(t testing.TB, conn *Conn) (context.Context, *Caller) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	k, err := NewCaller(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { k.Close(ctx) })
+	return ctx, k
+}
+
 func connect(t testing.TB, url string, key []byte, edit func(*Options)) *Conn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -112,13 +126,7 @@ func TestRoundTrip(t *testing.T) {
 		{"empty body", 2, 0, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			defer cancel()
-			k, err := NewCaller(ctx, caller)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer k.Close(ctx)
+			ctx, k := newTestCaller(t, caller)
 			job, _ := k.NewJob()
 			for i := range tc.chunks {
 				if err := k.Submit(ctx, job, uint32(i), "m:f", chunkBody(i, tc.size)); err != nil {
@@ -150,13 +158,7 @@ func TestAuthAndForgery(t *testing.T) {
 	url := startNode(t)
 	serve(t, connect(t, url, []byte("another key"), nil), "wrong-key", 1, reverse)
 	caller := connect(t, url, testKey, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	k, err := NewCaller(ctx, caller)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer k.Close(ctx)
+	ctx, k := newTestCaller(t, caller)
 	job, _ := k.NewJob()
 	// A forged result (wrong key) for chunk 0 arrives before any real one: dropped.
 	forger := connect(t, url, []byte("forger"), nil)
@@ -181,13 +183,7 @@ func TestAuthAndForgery(t *testing.T) {
 func TestDuplicateResultsCountOnce(t *testing.T) {
 	url := startNode(t)
 	caller := connect(t, url, testKey, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	k, err := NewCaller(ctx, caller)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer k.Close(ctx)
+	ctx, k := newTestCaller(t, caller)
 	job, _ := k.NewJob()
 	k.SetLength(job, 1)
 	// Two workers answered the same chunk (a redelivery): the first counts.
@@ -226,13 +222,7 @@ func TestMaxDeliveries(t *testing.T) {
 			url := startNode(t)
 			short := func(o *Options) { o.AckWait = 300 * time.Millisecond }
 			caller := connect(t, url, testKey, short)
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			defer cancel()
-			k, err := NewCaller(ctx, caller)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer k.Close(ctx)
+			ctx, k := newTestCaller(t, caller)
 			job, _ := k.NewJob()
 			k.Submit(ctx, job, 0, "m:f", []byte("x"))
 			k.SetLength(job, 1)
@@ -308,13 +298,7 @@ func TestRedeliveryToAnotherWorker(t *testing.T) {
 			return StatusOK, []byte("from the dead")
 		})
 	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	k, err := NewCaller(ctx, caller)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer k.Close(ctx)
+	ctx, k := newTestCaller(t, caller)
 	job, _ := k.NewJob()
 	k.Submit(ctx, job, 0, "m:f", []byte("x"))
 	k.SetLength(job, 1)
@@ -493,13 +477,7 @@ func TestWatchAfterDone(t *testing.T) {
 func TestTakeTimesOut(t *testing.T) {
 	url := startNode(t)
 	caller := connect(t, url, testKey, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	k, err := NewCaller(ctx, caller)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer k.Close(ctx)
+	ctx, k := newTestCaller(t, caller)
 	job, err := k.NewJob()
 	if err != nil {
 		t.Fatal(err)

@@ -220,13 +220,7 @@ func TestWorkerMachineKilled(t *testing.T) {
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() { cmd.Process.Kill() })
 
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	k, err := NewCaller(ctx, caller)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer k.Close(ctx)
+	ctx, k := newTestCaller(t, caller)
 	job := submitN(t, ctx, k, 1)
 	checkFor(t, 30*time.Second, 10*time.Millisecond, func() error {
 		if _, err := os.Stat(filepath.Join(dir, "0")); err != nil {
