@@ -1,10 +1,19 @@
 """Child targets for test_failpoints.py (spawned children import them by name)."""
 
 
+# Padding that puts an item above the C fast path's limits (16 KiB each way): the puts
+# and gets of items made by item() go through the Go core, where the failpoints are.
+PAD = b"x" * (20 * 1024)
+
+
+def item(i):
+    return (i, PAD)
+
+
 def produce(q, done, n):
-    """Put 0..n-1, counting in done each put that returned."""
+    """Put item(0)..item(n-1), counting in done each put that returned."""
     for i in range(n):
-        q.put(i)
+        q.put(item(i))
         done.value = i + 1
 
 

@@ -69,12 +69,13 @@ def start_killed(ctx, spec, target, *args):
 
 
 def drain_until(q, sentinel):
+    """The numbers of the ft.item()s got before sentinel."""
     got = []
     while True:
         item = q.get(timeout=BOUND)
         if item == sentinel:
             return got
-        got.append(item)
+        got.append(item[0])
 
 
 def joins(q):
@@ -115,7 +116,7 @@ def test_queue_producer_killed(ctx, point, published, round):
 def test_queue_consumer_killed(ctx, point, again, round):
     q, done = ctx.Queue(), ctx.Value("i", 0, lock=False)
     for i in range(10):
-        q.put(i)
+        q.put(ft.item(i))
     q.put("end")
     start_killed(ctx, point + "=kill@4", ft.consume, q, done, 11)
     taken = done.value
