@@ -212,6 +212,20 @@ def print_table(results: List[Result], file=None) -> None:
         print(line(row), file=file)
 
 
+def run_cases(cases, impls, rounds, quick):
+    """A Result per case: its implementations interleaved round by round (after a warm-up
+    at the quick count), with the time each case took printed as it ends."""
+    results = []
+    for case in cases:
+        n = case.quick_n if quick else case.n
+        t0 = time.perf_counter()
+        samples = interleave(functools.partial(case.run, n=n), impls, rounds,
+                             warmup=functools.partial(case.run, n=case.quick_n))
+        results.append(Result(case, samples))
+        print(f"  {case.name}: n={n}, {time.perf_counter() - t0:.1f} s", flush=True)
+    return results
+
+
 def _parse_args(argv, description):
     p = argparse.ArgumentParser(description=(description or "").split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -277,14 +291,7 @@ def main(cases: List[Case], argv=None, description: str = "") -> int:
         print(f"pinned  CPUs {','.join(map(str, args.cpus))} (children inherit)")
     quick = " (quick counts: a smoke run, not a measurement)" if args.quick else ""
     print(f"rounds  {args.rounds}{quick}", flush=True)
-    results = []
-    for case in selected:
-        n = case.quick_n if args.quick else case.n
-        t0 = time.perf_counter()
-        samples = interleave(functools.partial(case.run, n=n), impls, args.rounds,
-                             warmup=functools.partial(case.run, n=case.quick_n))
-        results.append(Result(case, samples))
-        print(f"  {case.name}: n={n}, {time.perf_counter() - t0:.1f} s", flush=True)
+    results = run_cases(selected, impls, args.rounds, args.quick)
     print()
     print_table(results)
     if args.json:

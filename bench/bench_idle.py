@@ -41,13 +41,12 @@ import os
 import platform
 import subprocess
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from _harness import (Case, Result, _describe, _parse_args, interleave,  # noqa: E402
-                      load_impls, pin)
+from _harness import (Case, _describe, _parse_args, load_impls, pin,  # noqa: E402
+                      run_cases)
 from _idle_targets import CASES as _TARGETS  # noqa: E402
 
 TARGETS = os.path.join(HERE, "_idle_targets.py")
@@ -128,28 +127,23 @@ def main(argv=None):
     _describe(impls)
     print(f"rounds  {args.rounds}, each wait ~{seconds:g} s, one fresh interpreter per "
           f"measurement{' (quick: a smoke run)' if args.quick else ''}", flush=True)
-    results = []
-    for case in selected:
-        n = case.quick_n if args.quick else case.n
-        t0 = time.perf_counter()
-        samples = interleave(functools.partial(case.run, n=n), impls, args.rounds,
-                             warmup=functools.partial(case.run, n=case.quick_n))
-        results.append(Result(case, samples))
-        print(f"  {case.name}: {time.perf_counter() - t0:.1f} s", flush=True)
+    results = run_cases(selected, impls, args.rounds, args.quick)
+    # Every case waits as long: the --seconds asked for, or the quick count's.
+    waited = (selected[0].quick_n if args.quick else selected[0].n) / 1000
     print()
-    _print_table(results, n / 1000)
+    _print_table(results, waited)
     if args.json:
         with open(args.json, "w") as f:
             records = []
             for r in results:
                 # The target is a CPU budget, not a ratio: the verdict is the budget's.
-                record, budget, g = r.as_dict(), _budget(r, n / 1000), r.median("gompx")
+                record, budget, g = r.as_dict(), _budget(r, waited), r.median("gompx")
                 record["budget_seconds"] = budget
                 record["verdict"] = "-" if g is None or budget is None else (
                     "yes" if g <= budget else "NO")
                 records.append(record)
             json.dump({"python": sys.executable, "version": platform.python_version(),
-                       "cpus": os.cpu_count(), "seconds": n / 1000, "rounds": args.rounds,
+                       "cpus": os.cpu_count(), "seconds": waited, "rounds": args.rounds,
                        "results": records}, f, indent=2)
             f.write("\n")
     return 0
