@@ -3,6 +3,7 @@
 //
 //	gompx server [--host 127.0.0.1] [--port 4222] [--store DIR] [--cluster-name N --cluster-port P --routes URL,...] [--tls-cert F --tls-key F [--tls-ca F]]
 //	gompx worker nats://HOST:PORT[,...] --processes N [--python PATH] [--authkey-file F]
+//	gompx info nats://HOST:PORT[,...] [--json]
 //	gompx version
 //
 // `gompx server` runs a NATS server with JetStream (any stock nats-server >= 2.10
@@ -10,7 +11,8 @@
 // standard output. `gompx worker` pulls chunks of pool tasks and runs each in one of
 // N local CPython worker processes, which import the task's function by module name.
 // The worker's authkey (hex in GOMPX_AUTHKEY, or raw bytes in --authkey-file) must
-// be the pools' authkey.
+// be the pools' authkey. `gompx info` lists the cluster's streams, the node leading
+// each and the state of their other replicas.
 package main
 
 import (
@@ -38,6 +40,8 @@ func main() {
 		err = runServer(ctx, os.Args[2:])
 	case "worker":
 		err = runWorker(ctx, os.Args[2:])
+	case "info":
+		err = runInfo(ctx, os.Args[2:], os.Stdout)
 	case "version", "--version":
 		fmt.Println("gompx", version)
 	case "help", "-h", "--help":
@@ -61,6 +65,7 @@ usage:
   gompx worker nats://HOST:PORT[,...] [--processes N] [--python PATH] [--authkey-file F]
                [--insecure] [--user U --password P | --token T | --nkey F | --creds F]
                [--tls-ca F --tls-cert F --tls-key F] [--ack-wait 30s] [--replicas 1]
+  gompx info nats://HOST:PORT[,...] [--json] [--timeout 10s] [credentials and TLS as for worker]
   gompx version
 `, "\n"))
 	os.Exit(2)

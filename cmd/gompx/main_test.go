@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -155,6 +156,31 @@ func TestServerAndWorker(t *testing.T) {
 		}
 	})
 
+	t.Run("gompx info", func(t *testing.T) {
+		out, err := command(t, nil, "info", url, "--json").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var streams []cluster.StreamStatus
+		if err := json.Unmarshal(out, &streams); err != nil {
+			t.Fatalf("%v in %q", err, out)
+		}
+		names := map[string]int{}
+		for _, s := range streams {
+			names[s.Name] = s.Consumers
+		}
+		if c, ok := names[cluster.TasksStream]; !ok || c != 1 {
+			t.Fatalf("streams %+v: want %s with the workers' consumer", streams, cluster.TasksStream)
+		}
+		if _, ok := names[cluster.ResultsStream]; !ok {
+			t.Fatalf("streams %+v: no %s", streams, cluster.ResultsStream)
+		}
+		text, err := command(t, nil, "info", url).Output()
+		if err != nil || !strings.Contains(string(text), "STREAM") || !strings.Contains(string(text), cluster.TasksStream) {
+			t.Fatalf("gompx info: %v, %q", err, text)
+		}
+	})
+
 	for _, p := range []*exec.Cmd{worker, server} {
 		p.Process.Signal(syscall.SIGTERM)
 		if err := p.Wait(); err != nil {
@@ -176,6 +202,11 @@ func TestWorkerRefusals(t *testing.T) {
 			[]string{"worker", "nats://gompx.invalid:4222", "--processes", "1", "--python", "/bin/true"},
 			"refusing to connect to gompx.invalid:4222 without credentials"},
 		{"unknown command", nil, []string{"frobnicate"}, "unknown command"},
+		{"info without a URL", nil, []string{"info"}, "give the cluster's URL"},
+		{"info of a remote server without credentials", nil, []string{"info", "nats://gompx.invalid:4222"},
+			"refusing to connect to gompx.invalid:4222 without credentials"},
+		{"info of a server that is not there", nil, []string{"info", "nats://127.0.0.1:1", "--timeout", "2s"},
+			"connect to nats://127.0.0.1:1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cmd := command(t, tc.env, tc.args...)

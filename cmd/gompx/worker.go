@@ -22,10 +22,7 @@ const runTarget = "gompx._clusterworker:run"
 
 // runWorker serves chunks until ctx is done.
 func runWorker(ctx context.Context, args []string) error {
-	var url string
-	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
-		url, args = args[0], args[1:]
-	}
+	url, args := urlFirst(args)
 	fs := flag.NewFlagSet("gompx worker", flag.ContinueOnError)
 	var o cluster.Options
 	processes := fs.Int("processes", 0, "worker processes (default: the number of CPUs)")
@@ -33,15 +30,7 @@ func runWorker(ctx context.Context, args []string) error {
 	keyFile := fs.String("authkey-file", "", "file holding the pools' authkey (default: GOMPX_AUTHKEY, hex)")
 	name := fs.String("name", "", "this worker's name in results (default: host/pid)")
 	verbose := fs.Bool("verbose", false, "log dropped and failed chunks to stderr")
-	fs.BoolVar(&o.Insecure, "insecure", false, "allow a remote server without credentials")
-	fs.StringVar(&o.User, "user", "", "NATS user")
-	fs.StringVar(&o.Password, "password", "", "NATS password")
-	fs.StringVar(&o.Token, "token", "", "NATS token")
-	fs.StringVar(&o.NKeyFile, "nkey", "", "NATS NKey seed file")
-	fs.StringVar(&o.CredsFile, "creds", "", "NATS credentials file")
-	fs.StringVar(&o.CAFile, "tls-ca", "", "CA certificates of the server")
-	fs.StringVar(&o.CertFile, "tls-cert", "", "client certificate")
-	fs.StringVar(&o.KeyFile, "tls-key", "", "client key")
+	connectionFlags(fs, &o)
 	fs.DurationVar(&o.AckWait, "ack-wait", 30*time.Second, "ack wait of the workers' consumer, if this worker creates it")
 	fs.IntVar(&o.Replicas, "replicas", 1, "replicas of the streams, if this worker creates them")
 	if err := fs.Parse(args); err != nil {

@@ -154,6 +154,27 @@ func Connect(ctx context.Context, opts Options) (*Conn, error) {
 	if len(opts.Authkey) == 0 {
 		return nil, errs.New("gompx: an authkey is required to sign tasks and results")
 	}
+	nc, err := dial(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(1024))
+	if err != nil {
+		nc.Close()
+		return nil, errs.Errorf("gompx: jetstream: %w", err)
+	}
+	c := &Conn{nc: nc, js: js, opts: opts}
+	if err := c.ensure(ctx); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// dial opens the NATS connection with opts' credentials and TLS, after the
+// loopback-or-credentials check; ctx bounds the attempt, which nats.Connect itself
+// cannot be interrupted in.
+func dial(ctx context.Context, opts Options) (*nats.Conn, error) {
 	if err := opts.checkURLs(); err != nil {
 		return nil, err
 	}
@@ -187,17 +208,7 @@ func Connect(ctx context.Context, opts Options) (*Conn, error) {
 	if d.err != nil {
 		return nil, errs.Errorf("gompx: connect to %s: %w", opts.URL, explainTLS(d.err))
 	}
-	js, err := jetstream.New(d.nc, jetstream.WithPublishAsyncMaxPending(1024))
-	if err != nil {
-		d.nc.Close()
-		return nil, errs.Errorf("gompx: jetstream: %w", err)
-	}
-	c := &Conn{nc: d.nc, js: js, opts: opts}
-	if err := c.ensure(ctx); err != nil {
-		d.nc.Close()
-		return nil, err
-	}
-	return c, nil
+	return d.nc, nil
 }
 
 // Close closes the connection. It is idempotent.

@@ -331,17 +331,23 @@ func (c *threeNodes) leaderOf(t testing.TB, conn *Conn, stream string) int {
 	checkFor(t, 60*time.Second, 200*time.Millisecond, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		s, err := conn.js.Stream(ctx, stream)
+		streams, err := Inspect(ctx, Options{URL: conn.opts.URL})
 		if err != nil {
 			return err
 		}
-		for i, o := range c.opts {
-			if o.Name == s.CachedInfo().Cluster.Leader {
-				leader = i
-				return nil
+		for _, s := range streams {
+			if s.Name != stream {
+				continue
 			}
+			for i, o := range c.opts {
+				if o.Name == s.Leader {
+					leader = i
+					return nil
+				}
+			}
+			return fmt.Errorf("no node leads %s (%q)", stream, s.Leader)
 		}
-		return fmt.Errorf("no node leads %s (%q)", stream, s.CachedInfo().Cluster.Leader)
+		return fmt.Errorf("no stream %s", stream)
 	})
 	return leader
 }
