@@ -29,7 +29,7 @@ func runWorker(ctx context.Context, args []string) error {
 	python := fs.String("python", os.Getenv("GOMPX_PYTHON"), "the CPython to run tasks with (default: python3 on PATH)")
 	keyFile := fs.String("authkey-file", "", "file holding the pools' authkey (default: GOMPX_AUTHKEY, hex)")
 	name := fs.String("name", "", "this worker's name in results (default: host/pid)")
-	verbose := fs.Bool("verbose", false, "log dropped and failed chunks to stderr")
+	verbose := fs.Bool("verbose", false, "log dropped and failed chunks and connection errors to stderr")
 	connectionFlags(fs, &o)
 	fs.DurationVar(&o.AckWait, "ack-wait", 30*time.Second, "ack wait of the workers' consumer, if this worker creates it")
 	fs.IntVar(&o.Replicas, "replicas", 1, "replicas of the streams, if this worker creates them")
@@ -48,6 +48,9 @@ func runWorker(ctx context.Context, args []string) error {
 		return err
 	}
 	o.Authkey = key
+	if *verbose {
+		o.Logf = func(format string, a ...any) { fmt.Fprintf(os.Stderr, format+"\n", a...) }
+	}
 	interp, err := findPython(*python)
 	if err != nil {
 		return err
@@ -64,10 +67,7 @@ func runWorker(ctx context.Context, args []string) error {
 		return fmt.Errorf("gompx worker: start %s: %w", interp, err)
 	}
 	defer pool.Terminate()
-	wo := cluster.WorkerOptions{Slots: len(pool.Pids()), Name: *name}
-	if *verbose {
-		wo.Logf = func(format string, a ...any) { fmt.Fprintf(os.Stderr, format+"\n", a...) }
-	}
+	wo := cluster.WorkerOptions{Slots: len(pool.Pids()), Name: *name, Logf: o.Logf}
 	if *verbose {
 		fmt.Fprintf(os.Stderr, "gompx worker: %d processes, serving %s\n", wo.Slots, url)
 	}

@@ -42,6 +42,10 @@ type Options struct {
 	// ReconnectFor bounds how long a lost connection is retried before calls fail
 	// (10 s if 0).
 	ReconnectFor time.Duration
+	// Logf, if set, receives the connection's asynchronous errors (a node's socket
+	// reset, a slow consumer), which the NATS client would otherwise print to the
+	// program's stderr: the calls they affect fail or retry on their own.
+	Logf func(format string, args ...any)
 }
 
 // ErrInsecure is wrapped by the error of a connection refused for lack of
@@ -119,9 +123,16 @@ func (o *Options) natsOptions() ([]nats.Option, error) {
 		reconnect = 10 * time.Second
 	}
 	const wait = 250 * time.Millisecond
+	logf := o.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
 	opts := []nats.Option{
 		nats.Name(o.Name), nats.Timeout(5 * time.Second),
 		nats.ReconnectWait(wait), nats.MaxReconnects(int(reconnect / wait)),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			logf("gompx: cluster connection: %v", err)
+		}),
 	}
 	if o.User != "" {
 		opts = append(opts, nats.UserInfo(o.User, o.Password))
