@@ -15,13 +15,17 @@ time is up; each round, in turn:
 - shared memory: a child writes a segment the parent created and checks; another child
   attached to a segment is SIGKILLed; the parent unlinks both.
 
-Every minute it samples the parent: open descriptors, memfds among them, threads, child
-processes (live or zombie), RSS.  It prints a row per sample and ends with a verdict:
-it fails (exit status 1) on any lost or duplicated item, on any wedge (every wait is
-bounded), or when descriptors, memfds, threads or children grew from the first sample
-after warm-up to the last, or RSS by 10 MB or more.  Warm-up is the first tenth of the
-run, at least a minute: caches fill and Go starts its threads lazily (a 30-minute run
-saw the parent's threads go from 14 to 15 at minute 3, then stay there).
+Every minute it samples the parent: open descriptors, memfds among them, threads (those
+the Go runtime made, and the others), the Go runtime's goroutines, child processes (live
+or zombie), RSS.  It prints a row per sample and ends with a verdict: it fails (exit
+status 1) on any lost or duplicated item, on any wedge (every wait is bounded), or when
+descriptors, memfds, threads other than the Go runtime's, goroutines or children grew
+from the first sample after warm-up to the last, or RSS by 10 MB or more.  Warm-up is
+the first tenth of the run, at least a minute: caches fill.  The Go runtime's threads
+are reported, not judged: it makes one whenever more goroutines than ever before are
+blocked in system calls at once, and never retires one, so its count creeps to a
+high-water mark that depends on the machine's load (30-minute runs saw 14 -> 15 at
+minute 3, or at minute 10 on a loaded machine), while a leak shows in goroutines.
 """
 import argparse
 import gc
@@ -32,7 +36,7 @@ import sys
 import time
 
 import gompx
-from gompx import shared_memory
+from gompx import _native, shared_memory
 
 WAIT = 60          # bounds every wait: reaching it is a wedge
 PRODUCERS, CONSUMERS, ITEMS = 4, 2, 3000
@@ -244,8 +248,11 @@ def sample():
                     children += f.read().rsplit(")", 1)[1].split()[1] == me
             except OSError:
                 pass
-    return {"fds": len(fds), "memfds": memfds, "threads": len(os.listdir("/proc/self/task")),
-            "children": children, "rss_kb": rss}
+    threads = len(os.listdir("/proc/self/task"))
+    go_threads = _native.call(_native.ext.gompxcore_GoThreads)
+    return {"fds": len(fds), "memfds": memfds, "threads": threads, "go_threads": go_threads,
+            "other_threads": threads - go_threads, "children": children, "rss_kb": rss,
+            "goroutines": _native.call(_native.ext.gompxcore_Goroutines)}
 
 
 def main():
@@ -260,9 +267,9 @@ def main():
     start = time.monotonic()
     end = start + 60 * args.minutes
     samples = []
-    head = "%6s %7s %7s %6s %5s %7s %8s %9s %8s %6s %6s %6s" % (
+    head = "%6s %7s %7s %6s %5s %7s %8s %9s %8s %7s %6s %6s %6s" % (
         "minute", "rounds", "items", "kills", "lost", "dup", "fds", "memfds", "threads",
-        "child", "rss_MB", "errors")
+        "gorout", "child", "rss_MB", "errors")
     print(head, flush=True)
     next_sample = start
     while True:
@@ -271,10 +278,10 @@ def main():
             s = sample()
             s["minute"] = round((now - start) / 60)
             samples.append(s)
-            print("%6d %7d %7d %6d %5d %7d %8d %9d %8d %6d %6.1f %6d" % (
+            print("%6d %7d %7d %6d %5d %7d %8d %9d %5d+%-2d %7d %6d %6.1f %6d" % (
                 s["minute"], soak.rounds, soak.items, soak.kills, soak.lost, soak.dup, s["fds"],
-                s["memfds"], s["threads"], s["children"], s["rss_kb"] / 1024, len(soak.errors)),
-                flush=True)
+                s["memfds"], s["other_threads"], s["go_threads"], s["goroutines"],
+                s["children"], s["rss_kb"] / 1024, len(soak.errors)), flush=True)
             next_sample += 60
         if now >= end:
             break
@@ -290,14 +297,22 @@ def verdict(soak, samples):
     warm = max(1, round(samples[-1]["minute"] / 10))
     base = next((s for s in samples if s["minute"] >= warm), samples[-1])
     last = samples[-1]
-    for key in ("fds", "memfds", "threads", "children"):
+    for key in ("fds", "memfds", "other_threads", "children"):
         if last[key] > base[key]:
             bad.append("%s grew from %d to %d after warm-up" % (key, base[key], last[key]))
+    # A closed object's goroutines end a moment after its close returns: a leak is a
+    # count that stays up, so the least of the last three samples is judged.
+    settled = min(s["goroutines"] for s in samples[-3:])
+    if settled > base["goroutines"]:
+        bad.append("goroutines grew from %d to %d after warm-up" % (base["goroutines"], settled))
     growth = last["rss_kb"] - base["rss_kb"]
-    print("after warm-up (minute %d to %d): RSS %+.1f MB, fds %+d, memfds %+d, threads %+d, "
-          "children %+d" % (base["minute"], last["minute"], growth / 1024,
-                            last["fds"] - base["fds"], last["memfds"] - base["memfds"],
-                            last["threads"] - base["threads"], last["children"] - base["children"]))
+    print("after warm-up (minute %d to %d): RSS %+.1f MB, fds %+d, memfds %+d, threads %+d "
+          "(Go runtime's %+d, others %+d), goroutines %+d, children %+d" % (
+              base["minute"], last["minute"], growth / 1024, last["fds"] - base["fds"],
+              last["memfds"] - base["memfds"], last["threads"] - base["threads"],
+              last["go_threads"] - base["go_threads"],
+              last["other_threads"] - base["other_threads"],
+              last["goroutines"] - base["goroutines"], last["children"] - base["children"]))
     if growth >= RSS_LIMIT_KB:
         bad.append("RSS grew %.1f MB after warm-up" % (growth / 1024))
     print("%d rounds, %d items checked, %d processes killed, %d lost, %d duplicated" % (

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -55,9 +56,7 @@ func runWorker(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	conn, err := cluster.Connect(cctx, o)
-	cancel()
+	conn, err := connectPatiently(ctx, o, os.Stderr)
 	if err != nil {
 		return err
 	}
@@ -72,6 +71,23 @@ func runWorker(ctx context.Context, args []string) error {
 		fmt.Fprintf(os.Stderr, "gompx worker: %d processes, serving %s\n", wo.Slots, url)
 	}
 	return cluster.Serve(ctx, conn, wo, handler(pool))
+}
+
+// connectPatiently connects, retrying while the cluster is not ready (servers still
+// starting, JetStream still electing leaders: each attempt gives up after 30 s) until
+// ctx ends. A worker is started beside its servers, often before a cluster that has
+// just lost a node has settled, and should wait for it as a stock nats-server client
+// would; refusals (credentials, TLS, a bad URL) end it at once.
+func connectPatiently(ctx context.Context, o cluster.Options, log io.Writer) (*cluster.Conn, error) {
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		conn, err := cluster.Connect(cctx, o)
+		cancel()
+		if err == nil || ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+			return conn, err
+		}
+		fmt.Fprintf(log, "gompx worker: %v; still trying\n", err)
+	}
 }
 
 // handler runs a chunk in a Python worker process.

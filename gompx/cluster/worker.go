@@ -61,7 +61,13 @@ func Serve(ctx context.Context, c *Conn, opts WorkerOptions, handler Handler) er
 	if opts.Logf == nil {
 		opts.Logf = func(string, ...any) {}
 	}
-	cons, err := c.js.Consumer(ctx, TasksStream, WorkerConsumer)
+	// Retried like Connect's own setup: a node that just (re)started joins a cluster that
+	// may still be electing the consumer's leader, and the lookup gets no answer till then.
+	var cons jetstream.Consumer
+	err := retry(ctx, func(ctx context.Context) (err error) {
+		cons, err = c.js.Consumer(ctx, TasksStream, WorkerConsumer)
+		return err
+	})
 	if err != nil {
 		return errs.Errorf("gompx: consumer %s: %w", WorkerConsumer, err)
 	}
