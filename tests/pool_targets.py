@@ -195,6 +195,14 @@ def touch_then_sleep(directory, x, seconds=0.2):
     return x * 2
 
 
+def touch_pid_then_sleep(directory, x, seconds=0.1):
+    """touch_then_sleep that also names the process: files "x-pid-uuid"."""
+    import uuid
+    open(os.path.join(directory, "%d-%d-%s" % (x, os.getpid(), uuid.uuid4().hex)), "w").close()
+    time.sleep(seconds)
+    return x * 2
+
+
 def sleep_return(_, x, seconds):
     """Sleep, then return x (bench_cluster's stand-in for work)."""
     time.sleep(seconds)

@@ -220,11 +220,17 @@ def _wait_files(directory, n):
     raise AssertionError("fewer than %d tasks started" % n)
 
 
+def _parent(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
 @pytest.mark.slow
-def test_three_nodes_lose_a_worker_machine_then_a_server(mp, tmp_path):
+def test_three_nodes_lose_a_worker_machine_then_the_leader(mp, tmp_path):
     """gompx server + gompx worker (2 processes) on each of 127.0.0.1, .2, .3; replicas 3.
-    SIGKILL node 2's worker mid-map, then node 3's server mid-map: every task has its
-    result, in order, once."""
+    SIGKILL a worker machine's gompx worker mid-map, then the whole node leading the task
+    stream (server and worker) mid-map: every task has its result, in order, once. Then
+    both come back, and the restarted node takes work again."""
     import gompx
     from cluster_nodes import Nodes
     key = b"three nodes"
@@ -232,19 +238,34 @@ def test_three_nodes_lose_a_worker_machine_then_a_server(mp, tmp_path):
     # a chunk could spend its 3 deliveries on one election and fail, as designed.
     with Nodes(3, 2, key, ack_wait="6s") as nodes:
         with gompx.Pool(6, cluster=nodes.url, authkey=key, replicas=3, ack_wait=6) as pool:
-            for victim, directory in (("worker", tmp_path / "a"), ("server", tmp_path / "b")):
+            def run(directory, kill=None):
                 directory.mkdir()
                 n = 60
-                r = pool.starmap_async(T.touch_then_sleep,
+                r = pool.starmap_async(T.touch_pid_then_sleep,
                                        [(str(directory), i, 0.1) for i in range(n)], chunksize=1)
-                _wait_files(directory, 10)
-                if victim == "worker":
-                    nodes.kill_worker(1)
-                else:
-                    nodes.kill_server(2)
+                if kill is not None:
+                    _wait_files(directory, 10)
+                    kill()
                 assert r.get(180) == [i * 2 for i in range(n)]
-                runs = [int(name.split("-")[0]) for name in os.listdir(directory)]
-                assert sorted(set(runs)) == list(range(n))
+                names = [name.split("-") for name in os.listdir(directory)]
+                assert sorted(set(int(x) for x, _, _ in names)) == list(range(n))
+                return {int(pid) for _, pid, _ in names}
+
+            worker_victim = 1
+            run(tmp_path / "a", lambda: nodes.kill_worker(worker_victim))
+            leader = nodes.settled("GOMPX_TASKS")
+            run(tmp_path / "b", lambda: nodes.kill_node(leader))
+            nodes.workers[worker_victim] = nodes._start_worker(worker_victim, 2, "6s")
+            nodes.restart_node(leader, 2, "6s")
+            nodes.settled("GOMPX_TASKS")
+            back = {nodes.workers[worker_victim].pid, nodes.workers[leader].pid}
+            pids = set()
+            for i in range(5):  # each restarted worker takes work (bounded: 5 maps)
+                pids |= run(tmp_path / ("c%d" % i))
+                if back <= {_parent(p) for p in pids if os.path.exists("/proc/%d" % p)}:
+                    break
+            else:
+                raise AssertionError("a restarted node's worker took no task")
             assert _stats(pool)[1] == 0
 
 
