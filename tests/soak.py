@@ -15,17 +15,17 @@ time is up; each round, in turn:
 - shared memory: a child writes a segment the parent created and checks; another child
   attached to a segment is SIGKILLed; the parent unlinks both.
 
-Every minute it samples the parent: open descriptors, memfds among them, threads (those
-the Go runtime made, and the others), the Go runtime's goroutines, child processes (live
-or zombie), RSS.  It prints a row per sample and ends with a verdict: it fails (exit
+Every minute it samples the parent: open descriptors, memfds among them, threads (Python's
+and the rest, which are the Go runtime's), the Go runtime's goroutines, child processes
+(live or zombie), RSS.  It prints a row per sample and ends with a verdict: it fails (exit
 status 1) on any lost or duplicated item, on any wedge (every wait is bounded), or when
-descriptors, memfds, threads other than the Go runtime's, goroutines or children grew
-from the first sample after warm-up to the last, or RSS by 10 MB or more.  Warm-up is
-the first tenth of the run, at least a minute: caches fill.  The Go runtime's threads
-are reported, not judged: it makes one whenever more goroutines than ever before are
-blocked in system calls at once, and never retires one, so its count creeps to a
-high-water mark that depends on the machine's load (30-minute runs saw 14 -> 15 at
-minute 3, or at minute 10 on a loaded machine), while a leak shows in goroutines.
+descriptors, memfds, Python threads, goroutines or children grew from the first sample
+after warm-up to the last, or RSS by 10 MB or more.  Warm-up is the first tenth of the
+run, at least a minute: caches fill.  The Go runtime's threads are reported, not judged:
+it makes one whenever more goroutines than ever before are blocked in system calls at
+once, and never retires one, so its count creeps to a high-water mark that depends on
+the machine's load (30-minute runs saw 14 -> 15 at minute 3, or at minute 10 on a loaded
+machine), while a leak there shows in goroutines.
 """
 import argparse
 import gc
@@ -33,6 +33,7 @@ import os
 import random
 import signal
 import sys
+import threading
 import time
 
 import gompx
@@ -254,9 +255,10 @@ def sample():
             except OSError:
                 pass
     threads = len(os.listdir("/proc/self/task"))
-    go_threads = _native.call(_native.ext.gompxcore_GoThreads)
-    return {"fds": len(fds), "memfds": memfds, "threads": threads, "go_threads": go_threads,
-            "other_threads": threads - go_threads, "children": children, "rss_kb": rss,
+    python_threads = threading.active_count()
+    return {"fds": len(fds), "memfds": memfds, "threads": threads,
+            "go_threads": threads - python_threads, "python_threads": python_threads,
+            "children": children, "rss_kb": rss,
             "goroutines": _native.call(_native.ext.gompxcore_Goroutines)}
 
 
@@ -285,7 +287,7 @@ def main():
             samples.append(s)
             print("%6d %7d %7d %6d %5d %7d %8d %9d %5d+%-2d %7d %6d %6.1f %6d" % (
                 s["minute"], soak.rounds, soak.items, soak.kills, soak.lost, soak.dup, s["fds"],
-                s["memfds"], s["other_threads"], s["go_threads"], s["goroutines"],
+                s["memfds"], s["python_threads"], s["go_threads"], s["goroutines"],
                 s["children"], s["rss_kb"] / 1024, len(soak.errors)), flush=True)
             next_sample += 60
         if now >= end:
@@ -302,7 +304,7 @@ def verdict(soak, samples):
     warm = max(1, round(samples[-1]["minute"] / 10))
     base = next((s for s in samples if s["minute"] >= warm), samples[-1])
     last = samples[-1]
-    for key in ("fds", "memfds", "other_threads", "children"):
+    for key in ("fds", "memfds", "python_threads", "children"):
         if last[key] > base[key]:
             bad.append("%s grew from %d to %d after warm-up" % (key, base[key], last[key]))
     # A closed object's goroutines end a moment after its close returns: a leak is a
@@ -312,11 +314,11 @@ def verdict(soak, samples):
         bad.append("goroutines grew from %d to %d after warm-up" % (base["goroutines"], settled))
     growth = last["rss_kb"] - base["rss_kb"]
     print("after warm-up (minute %d to %d): RSS %+.1f MB, fds %+d, memfds %+d, threads %+d "
-          "(Go runtime's %+d, others %+d), goroutines %+d, children %+d" % (
+          "(Go runtime's %+d, Python's %+d), goroutines %+d, children %+d" % (
               base["minute"], last["minute"], growth / 1024, last["fds"] - base["fds"],
               last["memfds"] - base["memfds"], last["threads"] - base["threads"],
               last["go_threads"] - base["go_threads"],
-              last["other_threads"] - base["other_threads"],
+              last["python_threads"] - base["python_threads"],
               last["goroutines"] - base["goroutines"], last["children"] - base["children"]))
     if growth >= RSS_LIMIT_KB:
         bad.append("RSS grew %.1f MB after warm-up" % (growth / 1024))
