@@ -103,6 +103,11 @@ typedef struct {
      * them again only when that is not enough spares a cache line the other side
      * writes on every message (as seenHead and seenTail do in Go). */
     uint64_t seen_head, seen_tail;
+    /* put_many's records, built before the producer lock is taken (pickling may run
+     * Python code; nothing may under the lock), then copied into the ring at once. */
+    char *stage;
+    uint64_t stage_cap;
+    uint64_t *ends; /* where each staged record ends */
 } QueueCore;
 
 static PyObject *dumps, *loads, *protocol5, *miss;
@@ -446,6 +451,257 @@ missed:
     return miss;
 }
 
+/* A batch stages at most this many bytes and items per call; the caller calls again for
+ * the rest.  256 KiB keeps the copy in L2 and the lock hold short for other producers. */
+#define BATCH_BYTES (256 * 1024)
+#define BATCH_ITEMS 8192
+
+/* stage_record appends one record (header as write() lays it, payload, zero padding) to
+ * the staging buffer at *used; 0 if it does not fit there. */
+static int
+stage_record(QueueCore *self, uint64_t *used, const char *src, uint64_t n, int kind)
+{
+    uint64_t need = align8(Q_RECORD_HEADER + n);
+    if (*used + need > self->stage_cap)
+        return 0;
+    char *rec = self->stage + *used;
+    uint64_t word = n | (uint64_t)(Q_FLAG_FIRST | Q_FLAG_LAST) << 32 | (uint64_t)kind << 40;
+    memcpy(rec, &word, 8);
+    word = self->pid;
+    memcpy(rec + 8, &word, 8);
+    memcpy(rec + 16, &n, 8);
+    memcpy(rec + Q_RECORD_HEADER, src, n);
+    memset(rec + Q_RECORD_HEADER + n, 0, need - Q_RECORD_HEADER - n);
+    *used += need;
+    return 1;
+}
+
+/* put_staged publishes a prefix of the count staged records (ends[i]: where record i
+ * ends in the stage) as put_bytes publishes one: the records that fit before the ring's
+ * end and SoftLimit, admitted under MaxSize, in one journaled commit.  Returns how many
+ * went in (0: a miss, nothing shared changed). */
+static Py_ssize_t
+put_staged(QueueCore *self, const uint64_t *ends, Py_ssize_t count)
+{
+    char *h = self->base;
+    if (count == 0 || ld32(U32(self->slot, Q_SLOT_BACKLOG)) != 0)
+        return 0;
+    uint32_t *lock = U32(h, Q_OFF_PRODUCER_LOCK);
+    if (!cas32(lock, 0, self->pid))
+        return 0;
+    uint64_t *pj_state = U64(h, Q_OFF_PJOURNAL + Q_PJOURNAL_STATE);
+    uint64_t pj = ld64(pj_state);
+    uint64_t tail = ld64(U64(h, Q_OFF_TAIL));
+    Py_ssize_t k = 0;
+    if ((uint32_t)pj == 0) {
+        /* room_for is monotone in need: the longest prefix that fits, from the top. */
+        for (k = count; k > 0 && !room_for(self, tail, ends[k - 1]); k--)
+            ;
+    }
+    if (k > 0) {
+        /* Claimed in this process's slot before Admitted grows, as admit() does. */
+        uint64_t *slot_count = U64(self->slot, Q_SLOT_COUNT);
+        uint64_t *admitted = U64(h, Q_OFF_ADMITTED);
+        __atomic_add_fetch(slot_count, (uint64_t)k, __ATOMIC_SEQ_CST);
+        if (self->maxsize == 0) {
+            __atomic_add_fetch(admitted, (uint64_t)k, __ATOMIC_SEQ_CST);
+        } else {
+            for (;;) {
+                uint64_t a = ld64(admitted), c = ld64(U64(h, Q_OFF_CONSUMED));
+                uint64_t queued = a - (c < a ? c : a);
+                uint64_t room = queued >= self->maxsize ? 0 : self->maxsize - queued;
+                Py_ssize_t m = (uint64_t)k < room ? k : (Py_ssize_t)room;
+                if (m == 0 || cas64(admitted, a, a + (uint64_t)m)) {
+                    __atomic_sub_fetch(slot_count, (uint64_t)(k - m), __ATOMIC_SEQ_CST);
+                    k = m;
+                    break;
+                }
+            }
+        }
+    }
+    if (k == 0) {
+        unlock(lock);
+        return 0;
+    }
+    uint64_t bytes = ends[k - 1];
+    memcpy(self->data + tail % self->cap, self->stage, bytes);
+    uint64_t gen = (pj >> 32) + 1;
+    st64(U64(h, Q_OFF_PJOURNAL + Q_PJOURNAL_TAIL), tail + bytes);
+    st64(U64(h, Q_OFF_PJOURNAL + Q_PJOURNAL_COUNT), (uint64_t)k);
+    st64(pj_state, gen << 32 | self->pid);
+    st64(U64(h, Q_OFF_TAIL), tail + bytes);
+    __atomic_sub_fetch(U64(self->slot, Q_SLOT_COUNT), (uint64_t)k, __ATOMIC_SEQ_CST);
+    st64(pj_state, gen << 32);
+    wake(U32(h, Q_OFF_DATA_SEQ), U32(h, Q_OFF_DATA_WAITERS));
+    unlock(lock);
+    return k;
+}
+
+/* _fast_put_many(items, start) -> how many of items[start:] went in from C (0: none,
+ * use Go for the rest).  Items are taken while they are bytes or plain objects (the
+ * types _fast_put takes), up to BATCH_BYTES and BATCH_ITEMS. */
+static PyObject *
+QueueCore_fast_put_many(QueueCore *self, PyObject *args)
+{
+    PyObject *items;
+    Py_ssize_t start;
+    if (!PyArg_ParseTuple(args, "O!n:_fast_put_many", &PyList_Type, &items, &start))
+        return NULL;
+    if (self->base == NULL || self->slot == NULL || start < 0)
+        return PyLong_FromLong(0);
+    if (self->stage == NULL) {
+        self->ends = PyMem_RawMalloc(BATCH_ITEMS * sizeof(uint64_t));
+        self->stage = PyMem_RawMalloc(BATCH_BYTES);
+        if (self->stage == NULL || self->ends == NULL) {
+            PyMem_RawFree(self->ends);
+            PyMem_RawFree(self->stage);
+            self->ends = NULL;
+            self->stage = NULL;
+            return PyErr_NoMemory();
+        }
+        self->stage_cap = BATCH_BYTES;
+    }
+    uint64_t *ends = self->ends;
+    uint64_t used = 0;
+    Py_ssize_t count = 0, len = PyList_GET_SIZE(items);
+    for (Py_ssize_t i = start; i < len && count < BATCH_ITEMS; i++) {
+        PyObject *obj = PyList_GET_ITEM(items, i);
+        PyTypeObject *t = Py_TYPE(obj);
+        int ok;
+        if (t == &PyBytes_Type) {
+            uint64_t n = (uint64_t)PyBytes_GET_SIZE(obj);
+            ok = n <= self->put_max && stage_record(self, &used, PyBytes_AS_STRING(obj), n,
+                                                     KIND_BYTES);
+        } else {
+            unsigned char small[24];
+            Py_ssize_t n = small_pickle(obj, small);
+            if (n > 0) {
+                ok = stage_record(self, &used, (const char *)small, (uint64_t)n, KIND_PICKLE);
+            } else if (t == &PyLong_Type || t == &PyFloat_Type || t == &PyUnicode_Type) {
+                /* The C pickler runs no Python code for these; items cannot change. */
+                PyObject *data = PyObject_CallFunctionObjArgs(dumps, obj, protocol5, NULL);
+                if (data == NULL)
+                    return NULL;
+                uint64_t dn = (uint64_t)PyBytes_GET_SIZE(data);
+                ok = dn <= self->put_max &&
+                     stage_record(self, &used, PyBytes_AS_STRING(data), dn, KIND_PICKLE);
+                Py_DECREF(data);
+            } else {
+                ok = 0; /* may hold buffers, or need the forking pickler: Go */
+            }
+        }
+        if (!ok)
+            break;
+        ends[count++] = used;
+        if (self->base == NULL || self->slot == NULL)
+            return PyLong_FromLong(0); /* closed meanwhile */
+    }
+    return PyLong_FromSsize_t(put_staged(self, ends, count));
+}
+
+/* _fast_get_many(max) -> a list of 1 to max items that are already there, or MISS:
+ * the messages at Head, as many as are simple records, taken under one acquisition of
+ * the consumer lock and one journaled commit, as get_ready takes one. */
+static PyObject *
+QueueCore_fast_get_many(QueueCore *self, PyObject *arg)
+{
+    Py_ssize_t max = PyNumber_AsSsize_t(arg, NULL); /* clamped: C takes at most BATCH_ITEMS */
+    if (max == -1 && PyErr_Occurred())
+        return NULL;
+    if (self->base == NULL || max < 1)
+        goto missed;
+    if (max > BATCH_ITEMS)
+        max = BATCH_ITEMS;
+    /* Allocated before the lock: nothing under it may run a collection (a finalizer
+     * could get from this queue and wait for the lock this process holds). */
+    PyObject *out = PyList_New(max);
+    if (out == NULL)
+        return NULL;
+    unsigned char pickled[BATCH_ITEMS];
+    Py_ssize_t count = 0;
+    char *h = self->base;
+    uint32_t *lock = U32(h, Q_OFF_CONSUMER_LOCK);
+    if (!cas32(lock, 0, self->pid))
+        goto empty;
+    char *journal = h + Q_OFF_CJOURNAL;
+    uint64_t head = ld64(U64(h, Q_OFF_HEAD)), consumed = ld64(U64(h, Q_OFF_CONSUMED));
+    uint64_t pos = head;
+    if (ld64(U64(journal, Q_JOURNAL_VALID)) == 0) {
+        while (count < max) {
+            if (pos >= self->seen_tail) {
+                self->seen_tail = ld64(U64(h, Q_OFF_TAIL));
+                if (pos >= self->seen_tail)
+                    break;
+            }
+            uint64_t off = pos % self->cap, word, pid, total;
+            if (off % 8 != 0)
+                break;
+            const char *rec = self->data + off;
+            memcpy(&word, rec, 8);
+            memcpy(&pid, rec + 8, 8);
+            memcpy(&total, rec + 16, 8);
+            uint64_t n = word & 0xffffffffu;
+            int flags = (int)(word >> 32) & 0xff, kind = (int)(word >> 40) & 0xff;
+            if (flags != (Q_FLAG_FIRST | Q_FLAG_LAST) || total != n || (uint32_t)pid == 0 ||
+                n > self->get_max || off + align8(Q_RECORD_HEADER + n) > self->cap ||
+                (kind != KIND_PICKLE && kind != KIND_BYTES))
+                break; /* Go's to read: the batch ends before it */
+            uint64_t next = pos + align8(Q_RECORD_HEADER + n);
+            if (would_punch(self, head, next))
+                break;
+            const char *payload = rec + Q_RECORD_HEADER;
+            PyObject *item = NULL;
+            pickled[count] = 0;
+            if (kind == KIND_PICKLE)
+                item = small_unpickle((const unsigned char *)payload, n);
+            if (item == NULL && !PyErr_Occurred()) {
+                item = PyBytes_FromStringAndSize(payload, (Py_ssize_t)n);
+                pickled[count] = kind == KIND_PICKLE;
+            }
+            if (item == NULL) {
+                PyErr_Clear(); /* MemoryError: this one stays in the queue */
+                break;
+            }
+            PyList_SET_ITEM(out, count, item);
+            count++;
+            pos = next;
+        }
+    }
+    if (count > 0) {
+        *U64(journal, Q_JOURNAL_POSITION) = pos;
+        *U64(journal, Q_JOURNAL_MESSAGES) = consumed + (uint64_t)count;
+        st64(U64(journal, Q_JOURNAL_VALID), 1);
+        st64(U64(h, Q_OFF_HEAD), pos);
+        st64(U64(h, Q_OFF_CONSUMED), consumed + (uint64_t)count);
+        st64(U64(journal, Q_JOURNAL_VALID), 0);
+        wake(U32(h, Q_OFF_SPACE_SEQ), U32(h, Q_OFF_SPACE_WAITERS));
+    }
+    unlock(lock);
+empty:
+    if (count == 0) {
+        Py_DECREF(out);
+        goto missed;
+    }
+    Py_SET_SIZE(out, count); /* the unused slots are NULL: nothing to release */
+    /* Unpickled after the lock is given back: loading may run any code.  An error
+     * loses the batch, as the Go path's get_many does. */
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (!pickled[i])
+            continue;
+        PyObject *data = PyList_GET_ITEM(out, i);
+        PyObject *obj = PyObject_CallOneArg(loads, data);
+        if (obj == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SetItem(out, i, obj);
+    }
+    return out;
+missed:
+    Py_INCREF(miss);
+    return miss;
+}
+
 /* task_done as tasks.go's TaskDone: count one more task done, never past Admitted,
  * and wake Join's sleepers.  False (a miss) when every admitted message is done: Go
  * raises the error. */
@@ -536,6 +792,10 @@ static PyMethodDef QueueCore_methods[] = {
      "_fast_put(obj) -> bool: put a plain object or bytes from C; False: use Go"},
     {"_fast_get", (PyCFunction)QueueCore_fast_get, METH_NOARGS,
      "_fast_get() -> item, or MISS: use Go"},
+    {"_fast_put_many", (PyCFunction)QueueCore_fast_put_many, METH_VARARGS,
+     "_fast_put_many(items, start) -> how many of items[start:] went in from C"},
+    {"_fast_get_many", (PyCFunction)QueueCore_fast_get_many, METH_O,
+     "_fast_get_many(max) -> list of 1 to max items, or MISS: use Go"},
     {"_fast_task_done", (PyCFunction)QueueCore_fast_task_done, METH_NOARGS,
      "_fast_task_done() -> bool: task_done from C; False: use Go"},
     {"_fast_enable", (PyCFunction)QueueCore_fast_enable, METH_VARARGS,
@@ -547,6 +807,16 @@ static PyMethodDef QueueCore_methods[] = {
      "(gets enabled, puts enabled)"},
     {NULL}};
 
+static void
+QueueCore_dealloc(QueueCore *self)
+{
+    PyMem_RawFree(self->stage);
+    PyMem_RawFree(self->ends);
+    self->stage = NULL;
+    self->ends = NULL;
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
 static PyTypeObject QueueCoreType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "gompx._gompxsync.QueueCore",
@@ -554,6 +824,7 @@ static PyTypeObject QueueCoreType = {
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
     .tp_doc = "The C fast path under gompx's queues (see the module doc).",
     .tp_new = PyType_GenericNew,
+    .tp_dealloc = (destructor)QueueCore_dealloc,
     .tp_methods = QueueCore_methods,
 };
 

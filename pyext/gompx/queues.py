@@ -295,12 +295,30 @@ class _QueueBase(_QueueCore):
         not fit are in the queue.
         """
         self._check_open()
+        items = iterable if type(iterable) is list else list(iterable)
+        if not _EXTRA_REDUCERS:
+            # C first: the leading bytes and plain objects go straight into the ring
+            # while the producer lock is free and there is room (no waiting there).
+            done, fast = 0, self._fast_put_many
+            while done < len(items):
+                n = fast(items, done)
+                if not n:
+                    break
+                done += n
+            if done:
+                if done == len(items):
+                    return
+                items = items[done:]
+        if not items:
+            return
+        self._put_many_go(items, block, timeout)
+        if not self._put_armed:
+            self._arm_put()
+
+    def _put_many_go(self, items, block, timeout):
         if self._maxsize == 0 and not _EXTRA_REDUCERS:
             # One dumps() for the batch; the core cuts the list's pickle into one message
             # per item, unless the items share objects (then: one dumps() per item).
-            items = iterable if type(iterable) is list else list(iterable)
-            if not items:
-                return
             try:
                 data = _dumps(items, 5)
             except Exception:
@@ -312,11 +330,8 @@ class _QueueBase(_QueueCore):
                         return
                 except RuntimeError as e:
                     raise _translate(e) from None
-            iterable = items
         dumps = reduction.ForkingPickler.dumps
-        datas = [bytes(dumps(obj)) for obj in iterable]
-        if not datas:
-            return
+        datas = [bytes(dumps(obj)) for obj in items]
         lens = array.array("Q", map(len, datas))
         blob = b"".join(datas)
         put_batch = _ext.gompxcore_QueuePutBatch
@@ -463,6 +478,9 @@ class _QueueBase(_QueueCore):
             raise ValueError(f"Queue {self!r} is closed")
         if max_messages < 1:
             raise ValueError("max_messages must be at least 1")
+        items = self._fast_get_many(max_messages)  # C: what is there, nothing to wait for
+        if items is not _MISS:
+            return items
         scratch = self._scratch
         self._scratch = None
         if scratch is None:
