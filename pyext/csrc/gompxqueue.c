@@ -36,6 +36,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
@@ -108,6 +109,12 @@ typedef struct {
     char *stage;
     uint64_t stage_cap;
     uint64_t *ends; /* where each staged record ends */
+    /* Items this process took from the ring and has not returned yet (the rest of a batch
+     * one of whose items failed to unpickle): while set, gets miss and Python hands them
+     * out first (_stash). */
+    int stashed;
+    /* The last _fast_get_many stopped before a message that is there but Go's to read. */
+    int more;
 } QueueCore;
 
 static PyObject *dumps, *loads, *protocol5, *miss;
@@ -430,7 +437,7 @@ done:
 static PyObject *
 QueueCore_fast_get(QueueCore *self, PyObject *unused)
 {
-    if (self->base == NULL)
+    if (self->base == NULL || self->stashed)
         goto missed;
     int kind;
     PyObject *data = get_ready(self, &kind);
@@ -599,6 +606,86 @@ QueueCore_fast_put_many(QueueCore *self, PyObject *args)
     return PyLong_FromSsize_t(put_staged(self, ends, count));
 }
 
+/* The exception being raised, as an object that carries its traceback. */
+static PyObject *
+fetch_exception(void)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb != NULL && value != NULL)
+        PyException_SetTraceback(value, tb);
+    Py_XDECREF(type);
+    Py_XDECREF(tb);
+    return value;
+}
+
+/* stash_from: item failed of a batch already taken from the ring (its exception is
+ * set).  Nothing taken may be lost, so the items from failed on become the queue
+ * object's _stash, a list of (True, item) or (False, exception) that later gets hand
+ * out in order (Python: _QueueBase._unstash), and gets miss until it is empty.
+ * Returns the items before failed, or MISS when there are none. */
+static PyObject *
+stash_from(QueueCore *self, PyObject *out, const unsigned char *pickled, Py_ssize_t failed,
+           Py_ssize_t count)
+{
+    PyObject *rest = PyList_New(0);
+    for (Py_ssize_t i = failed; rest != NULL && i < count; i++) {
+        PyObject *obj = PyList_GET_ITEM(out, i), *entry;
+        if (i == failed) {
+            PyObject *exc = fetch_exception();
+            entry = Py_BuildValue("(OO)", Py_False, exc ? exc : Py_None);
+            Py_XDECREF(exc);
+        } else if (pickled[i]) {
+            PyObject *loaded = PyObject_CallOneArg(loads, obj);
+            if (loaded != NULL) {
+                entry = Py_BuildValue("(ON)", Py_True, loaded);
+            } else {
+                PyObject *exc = fetch_exception();
+                entry = Py_BuildValue("(OO)", Py_False, exc ? exc : Py_None);
+                Py_XDECREF(exc);
+            }
+        } else {
+            entry = Py_BuildValue("(OO)", Py_True, obj);
+        }
+        if (entry == NULL || PyList_Append(rest, entry) < 0)
+            Py_CLEAR(rest);
+        Py_XDECREF(entry);
+    }
+    if (rest == NULL || PyObject_SetAttrString((PyObject *)self, "_stash", rest) < 0) {
+        Py_XDECREF(rest);
+        Py_DECREF(out);
+        return NULL; /* MemoryError: the batch is lost, as any item is on one */
+    }
+    Py_DECREF(rest);
+    self->stashed = 1;
+    /* Entries from failed on were moved into the stash (pickles were never replaced). */
+    for (Py_ssize_t i = failed; i < count; i++) {
+        PyObject *obj = PyList_GET_ITEM(out, i);
+        PyList_SET_ITEM(out, i, NULL);
+        Py_DECREF(obj);
+    }
+    Py_SET_SIZE(out, failed);
+    if (failed == 0) {
+        Py_DECREF(out);
+        Py_INCREF(miss);
+        return miss;
+    }
+    return out;
+}
+
+/* _fast_stash(on): Python stashed items (gets from C miss until they are handed out),
+ * or emptied the stash (gets from C resume). */
+static PyObject *
+QueueCore_fast_stash(QueueCore *self, PyObject *on)
+{
+    int v = PyObject_IsTrue(on);
+    if (v < 0)
+        return NULL;
+    self->stashed = v;
+    Py_RETURN_NONE;
+}
+
 /* _fast_get_many(max) -> a list of 1 to max items that are already there, or MISS:
  * the messages at Head, as many as are simple records, taken under one acquisition of
  * the consumer lock and one journaled commit, as get_ready takes one. */
@@ -608,7 +695,8 @@ QueueCore_fast_get_many(QueueCore *self, PyObject *arg)
     Py_ssize_t max = PyNumber_AsSsize_t(arg, NULL); /* clamped: C takes at most BATCH_ITEMS */
     if (max == -1 && PyErr_Occurred())
         return NULL;
-    if (self->base == NULL || max < 1)
+    self->more = 0;
+    if (self->base == NULL || self->stashed || max < 1)
         goto missed;
     if (max > BATCH_ITEMS)
         max = BATCH_ITEMS;
@@ -644,11 +732,15 @@ QueueCore_fast_get_many(QueueCore *self, PyObject *arg)
             int flags = (int)(word >> 32) & 0xff, kind = (int)(word >> 40) & 0xff;
             if (flags != (Q_FLAG_FIRST | Q_FLAG_LAST) || total != n || (uint32_t)pid == 0 ||
                 n > self->get_max || off + align8(Q_RECORD_HEADER + n) > self->cap ||
-                (kind != KIND_PICKLE && kind != KIND_BYTES))
-                break; /* Go's to read: the batch ends before it */
-            uint64_t next = pos + align8(Q_RECORD_HEADER + n);
-            if (would_punch(self, head, next))
+                (kind != KIND_PICKLE && kind != KIND_BYTES)) {
+                self->more = 1; /* Go's to read: the batch ends before it */
                 break;
+            }
+            uint64_t next = pos + align8(Q_RECORD_HEADER + n);
+            if (would_punch(self, head, next)) {
+                self->more = 1;
+                break;
+            }
             const char *payload = rec + Q_RECORD_HEADER;
             PyObject *item = NULL;
             pickled[count] = 0;
@@ -683,17 +775,13 @@ empty:
         goto missed;
     }
     Py_SET_SIZE(out, count); /* the unused slots are NULL: nothing to release */
-    /* Unpickled after the lock is given back: loading may run any code.  An error
-     * loses the batch, as the Go path's get_many does. */
+    /* Unpickled after the lock is given back: loading may run any code. */
     for (Py_ssize_t i = 0; i < count; i++) {
         if (!pickled[i])
             continue;
-        PyObject *data = PyList_GET_ITEM(out, i);
-        PyObject *obj = PyObject_CallOneArg(loads, data);
-        if (obj == NULL) {
-            Py_DECREF(out);
-            return NULL;
-        }
+        PyObject *obj = PyObject_CallOneArg(loads, PyList_GET_ITEM(out, i));
+        if (obj == NULL)
+            return stash_from(self, out, pickled, i, count);
         PyList_SetItem(out, i, obj);
     }
     return out;
@@ -796,6 +884,8 @@ static PyMethodDef QueueCore_methods[] = {
      "_fast_put_many(items, start) -> how many of items[start:] went in from C"},
     {"_fast_get_many", (PyCFunction)QueueCore_fast_get_many, METH_O,
      "_fast_get_many(max) -> list of 1 to max items, or MISS: use Go"},
+    {"_fast_stash", (PyCFunction)QueueCore_fast_stash, METH_O,
+     "_fast_stash(on): items are stashed (gets from C miss), or no longer"},
     {"_fast_task_done", (PyCFunction)QueueCore_fast_task_done, METH_NOARGS,
      "_fast_task_done() -> bool: task_done from C; False: use Go"},
     {"_fast_enable", (PyCFunction)QueueCore_fast_enable, METH_VARARGS,
@@ -805,6 +895,11 @@ static PyMethodDef QueueCore_methods[] = {
     {"_fast_disable", (PyCFunction)QueueCore_fast_disable, METH_NOARGS, "_fast_disable()"},
     {"_fast_state", (PyCFunction)QueueCore_fast_state, METH_NOARGS,
      "(gets enabled, puts enabled)"},
+    {NULL}};
+
+static PyMemberDef QueueCore_members[] = {
+    {"_fast_more", T_INT, offsetof(QueueCore, more), READONLY,
+     "the last _fast_get_many stopped before a message Go has to read"},
     {NULL}};
 
 static void
@@ -826,6 +921,7 @@ static PyTypeObject QueueCoreType = {
     .tp_new = PyType_GenericNew,
     .tp_dealloc = (destructor)QueueCore_dealloc,
     .tp_methods = QueueCore_methods,
+    .tp_members = QueueCore_members,
 };
 
 /* The offsets and constants this file uses, named as gompx/internal/mpq.Layout names

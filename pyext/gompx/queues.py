@@ -151,6 +151,7 @@ class _QueueBase(_QueueCore):
     _handle = None
     _closed_after_use = False
     _put_armed = False
+    _stash = None  # set by the C get_many: see _unstash
 
     def __init__(self, maxsize=0, *, ctx=None, capacity=None):
         native = _native or _load_native()
@@ -391,6 +392,8 @@ class _QueueBase(_QueueCore):
     def _get(self, block, timeout):
         if self._closed:
             raise ValueError(f"Queue {self!r} is closed")
+        if self._stash:
+            return self._unstash(1)[0]
         scratch = self._scratch
         self._scratch = None  # this call owns it; a concurrent get makes its own
         if scratch is None:
@@ -479,8 +482,43 @@ class _QueueBase(_QueueCore):
         if max_messages < 1:
             raise ValueError("max_messages must be at least 1")
         items = self._fast_get_many(max_messages)  # C: what is there, nothing to wait for
-        if items is not _MISS:
-            return items
+        if items is _MISS:
+            if self._stash:
+                return self._unstash(max_messages)
+            return self._get_many_go(max_messages, block, timeout)
+        if self._fast_more and len(items) < max_messages:
+            # C stopped before a message that is there but Go's to read (a long or
+            # out-of-band one): the batch goes on with it, as the Go path's would.
+            try:
+                items += self._get_many_go(max_messages - len(items), False, None)
+            except Empty:
+                pass
+            except Exception as e:  # those before it are taken: they come first
+                self._stash = [(False, e)]
+                self._fast_stash(True)
+        return items
+
+    def _unstash(self, max_items):
+        """Hand out up to *max_items* of the items this process already took from the
+        ring (the rest of a batch one of whose items failed to unpickle, or whose Go
+        part raised), in order; raise a stashed item's exception in its turn."""
+        stash, out = self._stash, []
+        try:
+            while stash and len(out) < max_items:
+                ok, value = stash[0]
+                if not ok and out:
+                    break
+                del stash[0]
+                if not ok:
+                    raise value
+                out.append(value)
+            return out
+        finally:
+            if not stash:
+                self._stash = None
+                self._fast_stash(False)
+
+    def _get_many_go(self, max_messages, block, timeout):
         scratch = self._scratch
         self._scratch = None
         if scratch is None:
@@ -595,6 +633,8 @@ class Queue(_QueueBase):
         obj = self._fast_get()  # C: a message that is there, nothing to wait for
         if obj is not _MISS:
             return obj
+        if self._stash:
+            return self._unstash(1)[0]
         scratch = self._scratch
         if scratch is None or timeout is not None or not block or self._closed:
             return self._get(block, timeout)
