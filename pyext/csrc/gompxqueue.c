@@ -109,6 +109,10 @@ typedef struct {
     char *stage;
     uint64_t stage_cap;
     uint64_t *ends; /* where each staged record ends */
+    /* A put_many is staging: a pickler's allocation can run a collection, and a
+     * finalizer (or a thread it lets in) a put_many on this object, which must not
+     * write into the same stage: it misses instead. */
+    int staging;
     /* Items this process took from the ring and has not returned yet (the rest of a batch
      * one of whose items failed to unpickle): while set, gets miss and Python hands them
      * out first (_stash). */
@@ -544,6 +548,8 @@ put_staged(QueueCore *self, const uint64_t *ends, Py_ssize_t count)
     return k;
 }
 
+static PyObject *put_many(QueueCore *self, PyObject *items, Py_ssize_t start);
+
 /* _fast_put_many(items, start) -> how many of items[start:] went in from C (0: none,
  * use Go for the rest).  Items are taken while they are bytes or plain objects (the
  * types _fast_put takes), up to BATCH_BYTES and BATCH_ITEMS. */
@@ -568,13 +574,27 @@ QueueCore_fast_put_many(QueueCore *self, PyObject *args)
         }
         self->stage_cap = BATCH_BYTES;
     }
+    if (self->staging)
+        return PyLong_FromLong(0);
+    self->staging = 1;
+    PyObject *r = put_many(self, items, start);
+    self->staging = 0;
+    return r;
+}
+
+static PyObject *
+put_many(QueueCore *self, PyObject *items, Py_ssize_t start)
+{
     uint64_t *ends = self->ends;
     uint64_t used = 0;
-    Py_ssize_t count = 0, len = PyList_GET_SIZE(items);
-    for (Py_ssize_t i = start; i < len && count < BATCH_ITEMS; i++) {
+    Py_ssize_t count = 0;
+    /* The list's length is read on every step and each item held while it is staged:
+     * a collection run by the pickler's allocations may run code that changes the list. */
+    for (Py_ssize_t i = start; i < PyList_GET_SIZE(items) && count < BATCH_ITEMS; i++) {
         PyObject *obj = PyList_GET_ITEM(items, i);
         PyTypeObject *t = Py_TYPE(obj);
         int ok;
+        Py_INCREF(obj);
         if (t == &PyBytes_Type) {
             uint64_t n = (uint64_t)PyBytes_GET_SIZE(obj);
             ok = n <= self->put_max && stage_record(self, &used, PyBytes_AS_STRING(obj), n,
@@ -585,10 +605,12 @@ QueueCore_fast_put_many(QueueCore *self, PyObject *args)
             if (n > 0) {
                 ok = stage_record(self, &used, (const char *)small, (uint64_t)n, KIND_PICKLE);
             } else if (t == &PyLong_Type || t == &PyFloat_Type || t == &PyUnicode_Type) {
-                /* The C pickler runs no Python code for these; items cannot change. */
+                /* Exact types the C pickler writes without reducers or buffers. */
                 PyObject *data = PyObject_CallFunctionObjArgs(dumps, obj, protocol5, NULL);
-                if (data == NULL)
+                if (data == NULL) {
+                    Py_DECREF(obj);
                     return NULL;
+                }
                 uint64_t dn = (uint64_t)PyBytes_GET_SIZE(data);
                 ok = dn <= self->put_max &&
                      stage_record(self, &used, PyBytes_AS_STRING(data), dn, KIND_PICKLE);
@@ -597,6 +619,7 @@ QueueCore_fast_put_many(QueueCore *self, PyObject *args)
                 ok = 0; /* may hold buffers, or need the forking pickler: Go */
             }
         }
+        Py_DECREF(obj);
         if (!ok)
             break;
         ends[count++] = used;
