@@ -151,7 +151,7 @@ class _QueueBase(_QueueCore):
     _handle = None
     _closed_after_use = False
     _put_armed = False
-    _stash = None  # set by the C get_many: see _unstash
+    _stash = None  # see _unstash
 
     def __init__(self, maxsize=0, *, ctx=None, capacity=None):
         native = _native or _load_native()
@@ -499,9 +499,9 @@ class _QueueBase(_QueueCore):
         return items
 
     def _unstash(self, max_items):
-        """Hand out up to *max_items* of the items this process already took from the
-        ring (the rest of a batch one of whose items failed to unpickle, or whose Go
-        part raised), in order; raise a stashed item's exception in its turn."""
+        """Hand out up to *max_items* of what this process already took from the ring
+        and has not handed out (the exception of a batch's Go part, after its C part
+        was returned), in order; raise a stashed exception in its turn."""
         stash, out = self._stash, []
         try:
             while stash and len(out) < max_items:
