@@ -282,19 +282,23 @@ func (q *Queue) SendBatch(kind MessageKind, timeout time.Duration, msgs [][]byte
 	if len(msgs) == 0 {
 		return 0, nil
 	}
-	total := len(msgs)
-	admitted, err := q.ring.Admit(total, timeout)
-	if err != nil {
-		return 0, ringErr(err, ErrQueueFull)
-	}
-	for admitted < len(msgs) { // a bounded queue let part of them in: wait for the rest
-		more, err := q.ring.Admit(len(msgs)-admitted, timeout)
+	// A bounded queue may let part of them in: those go in before waiting for room for
+	// the rest, since they hold room no consumer can free until they are written.
+	sent := 0
+	for sent < len(msgs) {
+		admitted, err := q.ring.Admit(len(msgs)-sent, timeout)
 		if err != nil {
-			break
+			return sent, ringErr(err, ErrQueueFull)
 		}
-		admitted += more
+		q.sendAdmitted(kind, msgs[sent:sent+admitted])
+		sent += admitted
 	}
-	msgs = msgs[:admitted]
+	return sent, nil
+}
+
+// sendAdmitted writes admitted messages, behind those the flusher still holds; what does
+// not fit now goes to the flusher.
+func (q *Queue) sendAdmitted(kind MessageKind, msgs [][]byte) {
 	q.mu.Lock()
 	behind := len(q.pending) > 0 || q.inFlight // keep behind what the flusher still holds
 	q.mu.Unlock()
@@ -311,10 +315,6 @@ func (q *Queue) SendBatch(kind MessageKind, timeout time.Duration, msgs [][]byte
 		q.startFlusher()
 		q.mu.Unlock()
 	}
-	if admitted < total {
-		return admitted, ErrQueueFull
-	}
-	return admitted, nil
 }
 
 // startFlusher runs the goroutine that moves pending messages into the queue as room

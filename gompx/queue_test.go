@@ -395,3 +395,64 @@ func TestQueueOrderAcrossPendingMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A batch longer than a bounded queue's room goes in as consumers make room: the part
+// admitted first must be written before waiting for more, or it holds the room the
+// rest waits for (SendBatch then hung until its timeout, with nothing readable).
+func TestQueueSendBatchLongerThanMaxSize(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		timeout time.Duration
+		read    bool
+		sent    int
+		wantErr error
+	}{
+		{"nobody reads", 50 * time.Millisecond, false, 40, ErrQueueFull},
+		{"a reader makes room", 10 * time.Second, true, 100, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q := newTestQueue(t, QueueOptions{MaxSize: 40})
+			msgs := make([][]byte, 100)
+			for i := range msgs {
+				msgs[i] = []byte{byte(i)}
+			}
+			got := make(chan []byte, 100)
+			if tc.read {
+				go func() {
+					for i := 0; i < 100; i++ {
+						_, b, err := q.Receive(10 * time.Second)
+						if err != nil {
+							close(got)
+							return
+						}
+						got <- b
+					}
+					close(got)
+				}()
+			}
+			sent, err := q.SendBatch(KindBytes, tc.timeout, msgs)
+			if sent != tc.sent || !errors.Is(err, tc.wantErr) {
+				t.Fatalf("SendBatch = %d, %v; want %d, %v", sent, err, tc.sent, tc.wantErr)
+			}
+			if !tc.read {
+				for i := 0; i < tc.sent; i++ {
+					_, b, err := q.Receive(time.Second)
+					if err != nil || b[0] != byte(i) {
+						t.Fatalf("message %d: %v, %v", i, b, err)
+					}
+				}
+				return
+			}
+			i := 0
+			for b := range got {
+				if b[0] != byte(i) {
+					t.Fatalf("message %d is %d", i, b[0])
+				}
+				i++
+			}
+			if i != 100 {
+				t.Fatalf("read %d of 100", i)
+			}
+		})
+	}
+}

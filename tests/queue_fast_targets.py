@@ -46,3 +46,49 @@ def echo_items(inq, outq, n):
     got = [inq.get(timeout=30) for _ in range(n)]
     for x in got:
         outq.put((x, type(x).__name__))
+
+
+def put_many_forever(q, ready, tag):
+    """As put_forever, in put_many batches of 100 items."""
+    ready.send("ready")
+    i = 0
+    put_many = q.put_many
+    while True:
+        put_many([item(tag + i + k) for k in range(100)])
+        i += 100
+
+
+def get_many_forever(q, ready):
+    """As get_forever, with get_many(100)."""
+    ready.send("ready")
+    get_many = q.get_many
+    while True:
+        get_many(100)
+
+
+def get_many_in_order(q, n, out):
+    """Get *n* items with get_many and send on *out* the first number out of sequence,
+    or None."""
+    expected = 0
+    while expected < n:
+        for x in q.get_many(1000, timeout=30):
+            if number(x) != expected:
+                out.send(number(x))
+                return
+            expected += 1
+    out.send(None)
+
+
+class LoadError(Exception):
+    pass
+
+
+def _refuse():
+    raise LoadError("refused to unpickle")
+
+
+class Unloadable:
+    """Pickles fine; unpickling it raises LoadError."""
+
+    def __reduce__(self):
+        return _refuse, ()

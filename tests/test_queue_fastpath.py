@@ -97,15 +97,16 @@ def _kill_after(p, seconds):
     assert code == -signal.SIGKILL, "child exited by itself (code %s)" % code
 
 
+@pytest.mark.parametrize("batched", [False, True], ids=["put", "put_many"])
 @pytest.mark.parametrize("maxsize", [0, 40], ids=["unbounded", "bounded"])
-def test_sigkilled_fast_producers_leave_queue_usable(mp, maxsize):
+def test_sigkilled_fast_producers_leave_queue_usable(mp, maxsize, batched):
     q = mp.Queue(maxsize)
     rnd = random.Random(1414 + maxsize)
     last = {}  # per producer: the last number got, so each one's items stay in order
     for k in range(KILLS):
         tag = (k + 1) << 40
         r, w = mp.Pipe(duplex=False)
-        p = _start(mp, ft.put_forever, q, w, tag)
+        p = _start(mp, ft.put_many_forever if batched else ft.put_forever, q, w, tag)
         w.close()
         assert recv_within(r, 30) == "ready"
         r.close()
@@ -139,7 +140,8 @@ def test_sigkilled_fast_producers_leave_queue_usable(mp, maxsize):
     assert [q.get(timeout=GET) for _ in range(maxsize or 100)] == list(range(maxsize or 100))
 
 
-def test_sigkilled_fast_consumers_lose_nothing_out_of_order(mp):
+@pytest.mark.parametrize("batched", [False, True], ids=["get", "get_many"])
+def test_sigkilled_fast_consumers_lose_nothing_out_of_order(mp, batched):
     q = mp.Queue()
     rnd = random.Random(2718)
     n = 0
@@ -148,7 +150,7 @@ def test_sigkilled_fast_consumers_lose_nothing_out_of_order(mp):
             q.put(ft.item(n))
             n += 1
         r, w = mp.Pipe(duplex=False)
-        p = _start(mp, ft.get_forever, q, w)
+        p = _start(mp, ft.get_many_forever if batched else ft.get_forever, q, w)
         w.close()
         assert recv_within(r, 30) == "ready"
         r.close()
@@ -221,3 +223,93 @@ def test_task_done_from_c_counts_and_refuses_past_the_items(mp):
         q.task_done()
     q.close()
     assert not q._fast_task_done()
+
+
+def _armed(mp, **kw):
+    q = mp.Queue(**kw)
+    q.put(0)  # through Go: arms the C put
+    assert q.get(timeout=GET) == 0
+    return q
+
+
+def test_batches_from_c_interleave_with_go(mp):
+    q = _armed(mp)
+    big = b"x" * (100 * 1024)  # longer than C takes: Go's
+    items = [1, b"b", "s", 2.5, 2**40, None, True, -7, (1, 2), big, "t", 7]
+    assert q._fast_put_many(items, 0) == 2  # up to the str, which C leaves to Go
+    assert q._fast_put_many(items, 2) == 0
+    assert q._fast_get_many(100) == items[:2] and not q._fast_more  # it ran dry
+    q.put_many(items)  # C for the leading items, Go from the tuple on
+    q.put(b"last")
+    got = q._fast_get_many(100)  # C stops before the str: Go's to read
+    assert got == items[:2] and q._fast_more
+    while len(got) < len(items) + 1:
+        got += q.get_many(100, timeout=GET)  # Go reads what C wrote, and the reverse
+    assert got == items + [b"last"]
+    assert q.qsize() == 0
+
+
+def test_get_many_returns_the_go_part_of_a_batch_too(mp):
+    q = _armed(mp)
+    big = b"x" * (100 * 1024)
+    q.put_many([1, 2])
+    q.put(big)
+    q.put(3)
+    assert q.get_many(10, timeout=GET) == [1, 2, big, 3]
+
+
+def test_batches_from_c_meet_the_bound_and_raise_full(mp):
+    q = _armed(mp, maxsize=50)
+    assert q._fast_put_many(list(range(80)), 0) == 50  # admitted up to maxsize, no wait
+    assert q._fast_put_many([80], 0) == 0
+    with pytest.raises(queue.Full):
+        q.put_many(range(50, 60), timeout=0.05)
+    assert q.qsize() == 50
+    assert q.get_many(1000) == list(range(50))
+    q.put_many(range(100, 140), block=False)
+    assert q.get_many(1000) == list(range(100, 140))
+
+
+def test_batches_from_c_fill_a_small_ring_and_go_waits_for_room(mp):
+    # 64 KiB ring: put_many batches larger than the room left go in C as far as they fit,
+    # the rest through Go (backlog, wrap, skip records); a child reads them in order.
+    q = _armed(mp, capacity=SMALL)
+    r, w = mp.Pipe(duplex=False)
+    n = 60000
+    p = _start(mp, ft.get_many_in_order, q, n, w)
+    w.close()
+    for start in range(0, n, 1000):
+        q.put_many([ft.item(i) for i in range(start, start + 1000)])
+    first_wrong = recv_within(r, 60)
+    assert join_within(p) == 0
+    assert first_wrong is None, "item %d came out of order" % first_wrong
+
+
+@pytest.mark.parametrize("then", ["get", "get_many", "get_nowait"])
+def test_get_many_keeps_its_c_part_when_its_go_part_raises(mp, then):
+    # C takes the small items, Go the rest of the batch, whose unpickling fails: the
+    # C part is returned, the exception comes next, by any get, and the queue goes on.
+    # (What Go's part took along with the failing item is lost, as on the Go path.)
+    q = _armed(mp)
+    q.put_many([1, 2, ft.Unloadable()])
+    assert q.get_many(10, timeout=GET) == [1, 2]
+    q.put(3)
+    q.put(4)
+    take = {"get": lambda: [q.get(timeout=GET)],
+            "get_many": lambda: q.get_many(10, timeout=GET),
+            "get_nowait": lambda: [q.get_nowait()]}[then]
+    with pytest.raises(ft.LoadError):
+        take()
+    assert q._fast_state() == (True, True) and q._stash is None
+    got = []
+    while len(got) < 2:
+        got += take()
+    assert got == [3, 4]
+
+
+def test_c_takes_small_items_and_bytes_and_leaves_other_pickles_to_go(mp):
+    q = _armed(mp)
+    assert q._fast_put_many([1, None, b"b", "s", 2], 0) == 3  # stops at the str
+    q.put_many(["s", 2])
+    assert q._fast_get_many(10) == [1, None, b"b"] and q._fast_more
+    assert q.get_many(10, timeout=GET) == ["s", 2]

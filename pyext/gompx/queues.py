@@ -151,6 +151,7 @@ class _QueueBase(_QueueCore):
     _handle = None
     _closed_after_use = False
     _put_armed = False
+    _stash = None  # see _unstash
 
     def __init__(self, maxsize=0, *, ctx=None, capacity=None):
         native = _native or _load_native()
@@ -295,12 +296,30 @@ class _QueueBase(_QueueCore):
         not fit are in the queue.
         """
         self._check_open()
+        items = iterable if type(iterable) is list else list(iterable)
+        if not _EXTRA_REDUCERS:
+            # C first: the leading bytes and plain objects go straight into the ring
+            # while the producer lock is free and there is room (no waiting there).
+            done, fast = 0, self._fast_put_many
+            while done < len(items):
+                n = fast(items, done)
+                if not n:
+                    break
+                done += n
+            if done:
+                if done == len(items):
+                    return
+                items = items[done:]
+        if not items:
+            return
+        self._put_many_go(items, block, timeout)
+        if not self._put_armed:
+            self._arm_put()
+
+    def _put_many_go(self, items, block, timeout):
         if self._maxsize == 0 and not _EXTRA_REDUCERS:
             # One dumps() for the batch; the core cuts the list's pickle into one message
             # per item, unless the items share objects (then: one dumps() per item).
-            items = iterable if type(iterable) is list else list(iterable)
-            if not items:
-                return
             try:
                 data = _dumps(items, 5)
             except Exception:
@@ -312,11 +331,8 @@ class _QueueBase(_QueueCore):
                         return
                 except RuntimeError as e:
                     raise _translate(e) from None
-            iterable = items
         dumps = reduction.ForkingPickler.dumps
-        datas = [bytes(dumps(obj)) for obj in iterable]
-        if not datas:
-            return
+        datas = [bytes(dumps(obj)) for obj in items]
         lens = array.array("Q", map(len, datas))
         blob = b"".join(datas)
         put_batch = _ext.gompxcore_QueuePutBatch
@@ -376,6 +392,8 @@ class _QueueBase(_QueueCore):
     def _get(self, block, timeout):
         if self._closed:
             raise ValueError(f"Queue {self!r} is closed")
+        if self._stash:
+            return self._unstash(1)[0]
         scratch = self._scratch
         self._scratch = None  # this call owns it; a concurrent get makes its own
         if scratch is None:
@@ -463,6 +481,44 @@ class _QueueBase(_QueueCore):
             raise ValueError(f"Queue {self!r} is closed")
         if max_messages < 1:
             raise ValueError("max_messages must be at least 1")
+        items = self._fast_get_many(max_messages)  # C: what is there, nothing to wait for
+        if items is _MISS:
+            if self._stash:
+                return self._unstash(max_messages)
+            return self._get_many_go(max_messages, block, timeout)
+        if self._fast_more and len(items) < max_messages:
+            # C stopped before a message that is there but Go's to read (a long or
+            # out-of-band one): the batch goes on with it, as the Go path's would.
+            try:
+                items += self._get_many_go(max_messages - len(items), False, None)
+            except Empty:
+                pass
+            except Exception as e:  # those before it are taken: they come first
+                self._stash = [(False, e)]
+                self._fast_stash(True)
+        return items
+
+    def _unstash(self, max_items):
+        """Hand out up to *max_items* of what this process already took from the ring
+        and has not handed out (the exception of a batch's Go part, after its C part
+        was returned), in order; raise a stashed exception in its turn."""
+        stash, out = self._stash, []
+        try:
+            while stash and len(out) < max_items:
+                ok, value = stash[0]
+                if not ok and out:
+                    break
+                del stash[0]
+                if not ok:
+                    raise value
+                out.append(value)
+            return out
+        finally:
+            if not stash:
+                self._stash = None
+                self._fast_stash(False)
+
+    def _get_many_go(self, max_messages, block, timeout):
         scratch = self._scratch
         self._scratch = None
         if scratch is None:
@@ -577,6 +633,8 @@ class Queue(_QueueBase):
         obj = self._fast_get()  # C: a message that is there, nothing to wait for
         if obj is not _MISS:
             return obj
+        if self._stash:
+            return self._unstash(1)[0]
         scratch = self._scratch
         if scratch is None or timeout is not None or not block or self._closed:
             return self._get(block, timeout)
