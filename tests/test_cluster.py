@@ -18,6 +18,7 @@ import pytest
 import pool_targets as T
 
 pytestmark = pytest.mark.gompx_only
+CLUSTER_SUITE = True  # --impl=cluster runs these too
 
 
 @pytest.fixture(scope="module")

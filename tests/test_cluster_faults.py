@@ -17,6 +17,7 @@ import pytest
 import cluster_fault_targets as F
 
 pytestmark = pytest.mark.gompx_only
+CLUSTER_SUITE = True  # --impl=cluster runs these too
 
 
 def _command():

@@ -128,6 +128,7 @@ class Queue:
         self._name = name
         self._closed = False
         self._joincancelled = False
+        self._put_started = False   # as CPython's feeder thread: close() then ends more
         spec = dict(self._spec, authkey=binascii.hexlify(key).decode())
         native = _native()
         self._handle = native.call(native.ext.gompxcore_ClusterQueueOpen, json.dumps(spec))
@@ -179,6 +180,7 @@ class Queue:
     # -- putting ---------------------------------------------------------------------
 
     def _put_datas(self, datas, block, timeout):
+        self._put_started = True
         wait = _wait_ms(block, timeout)
         native = _native()
         done = 0
@@ -263,8 +265,13 @@ class Queue:
 
     def close(self):
         """This process puts and gets no more; its connection closes.  The queue and its
-        items stay in the cluster (``unlink()`` removes them)."""
+        items stay in the cluster (``unlink()`` removes them).  As in CPython, where
+        close() closes the pipe only once a put started the feeder thread, a queue this
+        process never put to still answers qsize()/empty() (its connection closes when
+        the queue is dropped)."""
         self._closed = True
+        if not self._put_started:
+            return
         handle, self._handle = self._handle, None
         if handle is not None:
             native = _native()
