@@ -177,3 +177,34 @@ def test_every_server_gone_is_an_error_not_a_hang(mp, tmp_path):
                 pool.terminate()
     finally:
         _stop(*[p for p in (worker, server) if p is not None])
+
+
+def test_reconnect_timeout_is_the_pools(mp, tmp_path):
+    """Pool(reconnect_timeout=1): the pool's only server is SIGKILLed with a task
+    waiting; the client gives up reconnecting after 1 s (the default is 10 s), so the
+    get() that waits 8 s raises OSError, not TimeoutError.  Queues take it too."""
+    import gompx
+    with pytest.raises(ValueError, match="reconnect_timeout must be a positive number"):
+        gompx.Pool(1, cluster="nats://127.0.0.1:1", authkey=b"k", reconnect_timeout=0)
+    key = b"reconnect timeout"
+    server = subprocess.Popen([_command(), "server", "--port", "0", "--store", str(tmp_path / "s")],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        url = server.stdout.readline().strip()
+        q = gompx.Queue(cluster=url, name="reconnect", authkey=key, reconnect_timeout=1)
+        pool = gompx.Pool(1, cluster=url, authkey=key, reconnect_timeout=1)
+        try:
+            r = pool.apply_async(F.slow_first_run, (str(tmp_path), 0, 1))  # no worker: waits
+            server.kill()
+            server.wait(30)
+            with pytest.raises(OSError, match="lost the cluster"):
+                r.get(8)
+            with pytest.raises(OSError):
+                q.get(timeout=8)
+        finally:
+            with pytest.warns(RuntimeWarning, match="did not clean up after the pool"):
+                pool.terminate()
+            q.close()
+    finally:
+        _stop(server)
+        server.stdout.close()

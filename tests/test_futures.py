@@ -130,7 +130,12 @@ def test_max_tasks_per_child(Executor, impl):
     _needs_max_tasks(impl)
     with Executor(1, max_tasks_per_child=2) as ex:
         pids = [ex.submit(T.pid).result(10) for _ in range(6)]
-        assert len(set(pids)) == 3
+        if impl == "cluster":
+            # max_workers does not bound the worker machines' processes: the calls may
+            # be spread over more than one, each retiring after 2.
+            assert max(pids.count(p) for p in pids) <= 2 and len(set(pids)) >= 3
+        else:
+            assert len(set(pids)) == 3
 
 
 def test_constructor_errors(Executor):

@@ -42,6 +42,10 @@ type Options struct {
 	// ReconnectFor bounds how long a lost connection is retried before calls fail
 	// (10 s if 0).
 	ReconnectFor time.Duration
+	// MaxTasksPerWorker, for a Caller on this connection: a worker process that has
+	// run this many of the caller's chunks exits and is replaced (the Pool's
+	// maxtasksperchild, counted per caller on each worker machine); 0: never.
+	MaxTasksPerWorker int
 }
 
 // ErrInsecure is wrapped by the error of a connection refused for lack of

@@ -178,7 +178,8 @@ func (w *worker) handle(ctx context.Context, d delivery) {
 		w.answer(ctx, msg, t, StatusLost, []byte(lostMessage))
 		return
 	}
-	status, out := w.handler(ctx, t.Func, body)
+	status, out := w.handler(context.WithValue(ctx, chunkKey{}, Chunk{Pool: t.Pool, MaxTasksPerWorker: t.MaxTasks}),
+		t.Func, body)
 	if ctx.Err() != nil {
 		msg.Nak() // stopping: another worker runs it
 		return

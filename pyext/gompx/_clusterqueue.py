@@ -102,7 +102,8 @@ class Queue:
     _joinable = False
 
     def __init__(self, maxsize=0, *, ctx=None, cluster=None, name=None, authkey=None,
-                 insecure=False, replicas=1, connect_timeout=30.0, _local=False, **credentials):
+                 insecure=False, replicas=1, connect_timeout=30.0, reconnect_timeout=None,
+                 _local=False, **credentials):
         unknown = set(credentials) - set(_CREDENTIALS)
         if unknown:
             raise TypeError("unexpected keyword arguments: %s" % ", ".join(sorted(unknown)))
@@ -122,6 +123,9 @@ class Queue:
         self._spec = {"url": url, "insecure": bool(insecure), "replicas": int(replicas),
                       "connect_timeout_ms": int(connect_timeout * 1000), "name": name,
                       "maxsize": int(maxsize), "joinable": self._joinable, "local": local}
+        if reconnect_timeout is not None:  # how long a lost connection is retried
+            from .cluster import _positive_ms
+            self._spec["reconnect_ms"] = _positive_ms("reconnect_timeout", reconnect_timeout)
         self._spec.update((k, str(v)) for k, v in credentials.items() if v is not None)
         self._key = key
         self._maxsize = maxsize
@@ -328,4 +332,6 @@ def _rebuild(cls, spec, key):
         spec["authkey"] = key
     spec.pop("joinable", None)
     spec["connect_timeout"] = spec.pop("connect_timeout_ms") / 1000
+    if "reconnect_ms" in spec:
+        spec["reconnect_timeout"] = spec.pop("reconnect_ms") / 1000
     return cls(spec.pop("maxsize"), cluster=url, name=spec.pop("name"), **spec)

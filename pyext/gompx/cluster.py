@@ -64,6 +64,12 @@ def _native():
     return native
 
 
+def _positive_ms(name, seconds):
+    if not isinstance(seconds, (int, float)) or seconds <= 0:
+        raise ValueError("%s must be a positive number of seconds" % name)
+    return max(1, int(seconds * 1000))
+
+
 def _function_name(func):
     module = getattr(func, "__module__", None)
     name = getattr(func, "__qualname__", None) or type(func).__qualname__
@@ -75,10 +81,13 @@ class ClusterPool:
 
     def __init__(self, processes=None, initializer=None, initargs=(), maxtasksperchild=None,
                  context=None, *, cluster, authkey=None, insecure=False, replicas=1,
-                 ack_wait=None, connect_timeout=30.0, **credentials):
+                 ack_wait=None, connect_timeout=30.0, reconnect_timeout=None, **credentials):
+        # maxtasksperchild: a worker process retires after that many of this pool's
+        # chunks (counted per pool on each worker machine, where the processes serve
+        # every pool; a chunk counts as one task, as in stdlib).
         if maxtasksperchild is not None:
-            raise ValueError("maxtasksperchild is not supported with cluster= (gompx issue "
-                             "#13): the worker processes of `gompx worker` serve every pool")
+            if not isinstance(maxtasksperchild, int) or maxtasksperchild <= 0:
+                raise ValueError("maxtasksperchild must be a positive int or None")
         if initializer is not None and not callable(initializer):
             raise TypeError("initializer must be a callable")
         if getattr(initializer, "__module__", None) == "__main__":
@@ -107,6 +116,10 @@ class ClusterPool:
                 "replicas": int(replicas), "connect_timeout_ms": int(connect_timeout * 1000)}
         if ack_wait is not None:
             spec["ack_wait_ms"] = int(ack_wait * 1000)
+        if reconnect_timeout is not None:  # how long a lost connection is retried
+            spec["reconnect_ms"] = _positive_ms("reconnect_timeout", reconnect_timeout)
+        if maxtasksperchild is not None:
+            spec["max_tasks_per_worker"] = maxtasksperchild
         spec.update((k, str(v)) for k, v in credentials.items() if v is not None)
         try:
             self._handle = native.call(native.ext.gompxcore_ClusterConnect, json.dumps(spec))
@@ -586,9 +599,12 @@ class ClusterExecutor(_futures.Executor):
         if max_workers is not None and max_workers <= 0:
             raise ValueError("max_workers must be greater than 0")
         if max_tasks_per_child is not None:
-            raise ValueError("max_tasks_per_child is not supported with cluster= (gompx "
-                             "issue #13): the worker processes of `gompx worker` serve every pool")
-        self._pool = ClusterPool(max_workers, initializer, initargs, cluster=cluster, **options)
+            if not isinstance(max_tasks_per_child, int):
+                raise TypeError("max_tasks_per_child must be an integer")
+            if max_tasks_per_child <= 0:
+                raise ValueError("max_tasks_per_child must be >= 1")
+        self._pool = ClusterPool(max_workers, initializer, initargs, max_tasks_per_child,
+                                 cluster=cluster, **options)
         self._lock = threading.Lock()
         self._shutdown = False
         _live_executors.add(self)
@@ -604,13 +620,38 @@ class ClusterExecutor(_futures.Executor):
             return future
 
     def map(self, fn, *iterables, timeout=None, chunksize=1):
+        # Each chunk is one cluster chunk of fn's calls ("star"), not a call of
+        # stdlib's _process_chunk wrapper: the worker sees fn itself, so a Go worker
+        # serving fn's name (cluster.GoHandler) runs executor maps too.
         if chunksize < 1:
             raise ValueError("chunksize must be >= 1.")
-        from .futures import _chain_from_iterable_of_lists, _get_chunks, _process_chunk
-        import functools
-        results = super().map(functools.partial(_process_chunk, fn),
-                              _get_chunks(*iterables, chunksize=chunksize), timeout=timeout)
-        return _chain_from_iterable_of_lists(results)
+        from .futures import _chain_from_iterable_of_lists, _get_chunks
+        end = None if timeout is None else timeout + time.monotonic()
+        fs = [self._submit_chunk(fn, list(chunk))
+              for chunk in _get_chunks(*iterables, chunksize=chunksize)]
+
+        def results():  # concurrent.futures.Executor.map's result_iterator
+            try:
+                fs.reverse()
+                while fs:
+                    if end is None:
+                        yield fs.pop().result()
+                    else:
+                        yield fs.pop().result(end - time.monotonic())
+            finally:
+                for f in fs:
+                    f.cancel()
+        return _chain_from_iterable_of_lists(results())
+
+    def _submit_chunk(self, fn, calls):
+        with self._lock:
+            if self._shutdown:
+                raise RuntimeError("cannot schedule new futures after shutdown")
+            future = _futures.Future()
+            future.set_running_or_notify_cancel()
+            self._pool._map_async(fn, calls, "star", len(calls), future.set_result,
+                                  future.set_exception)
+            return future
 
     def shutdown(self, wait=True, *, cancel_futures=False):
         with self._lock:
