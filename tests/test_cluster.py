@@ -279,8 +279,6 @@ def test_initializer_runs_on_the_workers(mp):
     with gompx.Pool(1, T.init_fail, cluster="local") as pool:
         with pytest.raises(RuntimeError, match="initializer failed on purpose"):
             pool.apply(T.square, (2,))
-    with pytest.raises(ValueError, match="maxtasksperchild is not supported"):
-        gompx.Pool(1, maxtasksperchild=2, cluster="local")
     _main_function.__module__ = "__main__"
     with pytest.raises(ValueError, match="__main__"):
         gompx.Pool(1, _main_function, cluster="local")
