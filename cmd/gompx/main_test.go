@@ -176,6 +176,10 @@ func TestWorkerRefusals(t *testing.T) {
 			[]string{"worker", "nats://gompx.invalid:4222", "--processes", "1", "--python", "/bin/true"},
 			"refusing to connect to gompx.invalid:4222 without credentials"},
 		{"unknown command", nil, []string{"frobnicate"}, "unknown command"},
+		{"route TLS files missing", nil, []string{"server", "--port", "0", "--route-tls-cert", "c.pem",
+			"--route-tls-key", "k.pem", "--route-tls-ca", "ca.pem"}, "no such file"},
+		{"route TLS without its CA", nil, []string{"server", "--port", "0", "--route-tls-cert", "c.pem",
+			"--route-tls-key", "k.pem"}, "route TLS needs the node's certificate, its key and the CA"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cmd := command(t, tc.env, tc.args...)

@@ -2,9 +2,11 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,6 +31,7 @@ func TestRouteTLS(t *testing.T) {
 		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", port))
 	}
 	var nodes []*natsnode.Node
+	var routeTLS *tls.Config
 	for i := range n {
 		signer := ca
 		if i == 2 {
@@ -46,7 +49,7 @@ func TestRouteTLS(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			o.RouteTLS = cfg
+			o.RouteTLS, routeTLS = cfg, cfg
 		}
 		node, err := natsnode.Start(ctx, o)
 		if err != nil {
@@ -69,6 +72,10 @@ func TestRouteTLS(t *testing.T) {
 	}
 	if it, err := openQueue(t, get, QueueOptions{Name: "routes"}).Get(ctx); err != nil || string(it) != "across" {
 		t.Fatalf("Get through r1 = %q, %v", it, err)
+	}
+	if _, err := natsnode.Start(ctx, natsnode.Options{StoreDir: t.TempDir(), RouteTLS: routeTLS}); err == nil ||
+		!strings.Contains(err.Error(), "RouteTLS is for a clustered node") {
+		t.Errorf("route TLS on an unclustered node: %v, want a refusal", err)
 	}
 	// The refused nodes have retried their routes many times by now.
 	for i, node := range nodes {
