@@ -358,3 +358,19 @@ def test_python_pool_go_worker(mp, go_cluster_worker, tmp_path):
                     p.kill()
                     p.wait(10)
                 p.stdout.close()
+
+
+def test_dropped_pool_warns_and_terminates(mp, cpool):
+    """As stdlib's: a running pool that is dropped warns (ResourceWarning) and is
+    terminated, without a second warning about its cleanup."""
+    import gc
+    import warnings
+    import gompx
+    p = gompx.Pool(1, cluster=cpool._url, authkey=_local_key())
+    assert p.map(T.square, range(3)) == [0, 1, 4]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        del p
+        gc.collect()
+    assert [type(w.message) for w in caught] == [ResourceWarning], caught
+    assert "unclosed running multiprocessing pool" in str(caught[0].message)

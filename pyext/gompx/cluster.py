@@ -458,6 +458,9 @@ class ClusterPool:
             return
         try:
             if self._state == _RUN:
+                import warnings  # as stdlib's Pool.__del__
+                warnings.warn(f"unclosed running multiprocessing pool {self!r}", ResourceWarning,
+                              source=self)
                 self.terminate()
             _native().ext.gompxcore_ClusterRelease(handle)
         except Exception:
