@@ -13,8 +13,8 @@ endif
 GO ?= go
 PYTESTFLAGS ?=
 # The project's Go packages (not ./...: that would include gopy's output under build/).
-GOPKGS = ./gompx/... ./pickle/... ./pyext/... ./examples/... ./internal/... ./tests/goworker/... ./cmd/...
-GODIRS = gompx pickle pyext examples internal tests/goworker cmd
+GOPKGS = ./gompx/... ./pickle/... ./pyext/... ./examples/... ./internal/... ./tests/goworker/... ./tests/goclusterworker/... ./cmd/...
+GODIRS = gompx pickle pyext examples internal tests/goworker tests/goclusterworker cmd
 # Developer tools (scripts/tools-requirements.txt) live in a venv of their own.
 TOOLS = $(CURDIR)/build/venv-tools/bin
 # The quick pytest subset `make check` runs, both implementations (~50 s here): module

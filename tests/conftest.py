@@ -3,7 +3,10 @@
 ``mp`` is the module under test -- stdlib ``multiprocessing`` (id "stdlib") or ``gompx``
 (id "gompx").  ``--impl`` picks ``both`` (default), ``stdlib`` or ``gompx``.  Tests marked
 ``gompx_only`` are parametrized with gompx alone and are skipped, with the reason, when the
-run leaves gompx out.
+run leaves gompx out.  Modules that set ``CLUSTER_VARIANT = True`` (the Pool, executor and
+Queue suites) also run each such test with id "cluster": gompx with its Pool and queues on
+a ``cluster="local"`` server (cluster_variant.py); ``--impl=cluster`` runs that case alone.
+A test marked ``no_cluster("why")`` has its cluster case skipped with that reason.
 
 If gompx cannot be imported, the gompx cases FAIL (in the call phase, with the import
 traceback); they are never skipped.  The import is first tried in a throwaway interpreter so
@@ -24,40 +27,56 @@ if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
 IMPLS = ("stdlib", "gompx")
-MODULE_NAME = {"stdlib": "multiprocessing", "gompx": "gompx"}
+MODULE_NAME = {"stdlib": "multiprocessing", "gompx": "gompx", "cluster": "gompx"}
 
 _gompx_error = None  # traceback text once the import of gompx has failed
 _gompx_tried = False
 
 
 def pytest_addoption(parser):
-    parser.addoption("--impl", choices=("both", "stdlib", "gompx"), default="both",
-                     help="implementation(s) to test: both (default), stdlib or gompx")
+    parser.addoption("--impl", choices=("both", "stdlib", "gompx", "cluster"), default="both",
+                     help="implementation(s) to test: both (default), stdlib, gompx (with "
+                     "its cluster cases) or cluster (only those)")
     parser.addoption("--runslow", action="store_true", default=False,
                      help="also run tests marked slow")
 
 
-def _selected(config):
+def _selected(config, cluster_variant, cluster_suite=False):
     impl = config.getoption("--impl")
-    return list(IMPLS) if impl == "both" else [impl]
+    chosen = {"both": list(IMPLS), "stdlib": ["stdlib"], "gompx": ["gompx"],
+              "cluster": ["gompx"] if cluster_suite else []}[impl]
+    if cluster_variant and impl != "stdlib":
+        chosen.append("cluster")
+    return chosen
 
 
 def pytest_generate_tests(metafunc):
     if "mp" not in metafunc.fixturenames:
         return
-    chosen = _selected(metafunc.config)
+    cluster_variant = getattr(metafunc.module, "CLUSTER_VARIANT", False)
+    # CLUSTER_SUITE: the module tests the cluster itself (test_cluster*.py): --impl=cluster
+    # runs its gompx cases.
+    chosen = _selected(metafunc.config, cluster_variant,
+                       getattr(metafunc.module, "CLUSTER_SUITE", False))
     if metafunc.definition.get_closest_marker("gompx_only"):
-        if "gompx" in chosen:
-            chosen = ["gompx"]
-        else:
-            skip = pytest.mark.skip(reason="gompx-only test; --impl=stdlib leaves gompx out")
-            metafunc.parametrize("mp", [pytest.param("gompx", marks=skip)],
-                                 ids=["gompx"], indirect=True)
-            return
+        chosen = [c for c in chosen if c != "stdlib"]
+    if not chosen:
+        left_out = "gompx" if metafunc.config.getoption("--impl") == "stdlib" else "stdlib"
+        reason = ("gompx-only test; --impl=stdlib leaves gompx out" if left_out == "gompx"
+                  else "no cluster variant in this module; --impl=cluster runs only those")
+        skip = pytest.mark.skip(reason=reason)
+        metafunc.parametrize("mp", [pytest.param(left_out, marks=skip)],
+                             ids=[left_out], indirect=True)
+        return
     metafunc.parametrize("mp", chosen, ids=chosen, indirect=True)
 
 
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        marker = item.get_closest_marker("no_cluster")
+        if marker is not None and callspec is not None and callspec.params.get("mp") == "cluster":
+            item.add_marker(pytest.mark.skip(reason="not for a cluster: " + marker.args[0]))
     if config.getoption("--runslow"):
         return
     skip = pytest.mark.skip(reason="slow test; run with --runslow")
@@ -106,7 +125,7 @@ class Unavailable:
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem):
     callspec = getattr(pyfuncitem, "callspec", None)
-    if callspec is not None and callspec.params.get("mp") == "gompx" \
+    if callspec is not None and callspec.params.get("mp") in ("gompx", "cluster") \
             and _import_gompx() is None:
         pytest.fail("gompx cannot be imported:\n" + _gompx_error, pytrace=False)
 
@@ -121,9 +140,19 @@ def _reap(module):
         pass
 
 
+@pytest.fixture(scope="session")
+def local_cluster():
+    """The session's ``cluster="local"`` server and workers (cluster_variant.py)."""
+    from cluster_variant import LocalCluster
+    cluster = LocalCluster()
+    yield cluster
+    cluster.stop()
+
+
 @pytest.fixture
 def mp(request):
-    """The implementation under test: stdlib ``multiprocessing`` or ``gompx``."""
+    """The implementation under test: stdlib ``multiprocessing``, ``gompx``, or gompx on
+    a local cluster (``cluster``)."""
     if request.param == "stdlib":
         module = importlib.import_module("multiprocessing")
     else:
@@ -131,7 +160,11 @@ def mp(request):
         if module is None:
             yield Unavailable(_gompx_error)
             return
-    yield module
+    if request.param == "cluster":
+        variant = request.getfixturevalue("local_cluster").variant(module)
+        yield variant
+    else:
+        yield module
     _reap(module)
 
 

@@ -18,6 +18,7 @@ import pytest
 import pool_targets as T
 
 pytestmark = pytest.mark.gompx_only
+CLUSTER_SUITE = True  # --impl=cluster runs these too
 
 
 @pytest.fixture(scope="module")
@@ -299,8 +300,6 @@ def test_initializer_runs_on_the_workers(mp):
     with gompx.Pool(1, T.init_fail, cluster="local") as pool:
         with pytest.raises(RuntimeError, match="initializer failed on purpose"):
             pool.apply(T.square, (2,))
-    with pytest.raises(ValueError, match="maxtasksperchild is not supported"):
-        gompx.Pool(1, maxtasksperchild=2, cluster="local")
     _main_function.__module__ = "__main__"
     with pytest.raises(ValueError, match="__main__"):
         gompx.Pool(1, _main_function, cluster="local")
@@ -311,3 +310,88 @@ def test_executor_initializer(mp):
     with gompx.futures.ProcessPoolExecutor(1, initializer=T.init_global, initargs=("ex",),
                                            cluster="local") as ex:
         assert ex.submit(T.read_global).result(60) == "ex"
+
+
+def test_maxtasksperchild_retires_worker_processes_per_pool(mp, cpool):
+    """maxtasksperchild=2: each `gompx worker` process runs at most 2 of the pool's
+    chunks, then a fresh one takes its place; a pool without it (cpool) on the same
+    workers keeps its processes."""
+    import collections
+    import gompx
+    with gompx.Pool(2, cluster=cpool._url, authkey=_local_key(), maxtasksperchild=2) as p:
+        pids = p.map(T.pid, range(12), chunksize=1)
+        assert max(collections.Counter(pids).values()) <= 2, pids
+        assert len(set(pids)) >= 6
+        # A chunk counts once, whatever its size (as stdlib's tasks).
+        pids = p.map(T.pid, range(12), chunksize=6)
+        assert pids[:6] == [pids[0]] * 6 and pids[6:] == [pids[6]] * 6
+    pids = cpool.map(T.pid, range(8), chunksize=1) + cpool.map(T.pid, range(8), chunksize=1)
+    assert len(set(pids)) <= 2  # the local cluster's 2 processes, none retired
+    with pytest.raises(ValueError, match="maxtasksperchild must be a positive int or None"):
+        gompx.Pool(1, cluster=cpool._url, authkey=_local_key(), maxtasksperchild=0)
+
+
+@pytest.fixture(scope="module")
+def go_cluster_worker(tmp_path_factory):
+    from test_goworkers import _go_build
+    return _go_build("./tests/goclusterworker",
+                     str(tmp_path_factory.mktemp("go") / "goclusterworker"))
+
+
+def test_python_pool_go_worker(mp, go_cluster_worker, tmp_path):
+    """A Python ClusterPool and executor call Go functions served by a Go program
+    (cluster.Serve with GoHandler) over a private server: gofuncs.square is a stub
+    here, and the Go worker runs the function of that name."""
+    import gompx
+    import gompx.futures
+    import gofuncs
+    key = b"python calls go"
+    server = subprocess.Popen([_gompx_command(), "server", "--port", "0", "--store",
+                               str(tmp_path / "store")], stdout=subprocess.PIPE, text=True)
+    worker = None
+    try:
+        url = server.stdout.readline().strip()
+        assert url.startswith("nats://127.0.0.1:"), url
+        worker = subprocess.Popen([go_cluster_worker, url], stdout=subprocess.PIPE, text=True,
+                                  env=dict(os.environ,
+                                           GOMPX_AUTHKEY=binascii.hexlify(key).decode()))
+        assert worker.stdout.readline().strip() == "serving"
+        with gompx.Pool(2, cluster=url, authkey=key) as pool:
+            assert pool.map(gofuncs.square, range(20), chunksize=3) == [x * x for x in range(20)]
+            assert pool.starmap(gofuncs.add, [(1, 2), (3, 4, 5)]) == [3, 12]
+            assert pool.apply(gofuncs.square, (9,)) == 81
+            assert sorted(pool.imap_unordered(gofuncs.square, range(5))) == [0, 1, 4, 9, 16]
+            assert pool.starmap(gofuncs.pid, [()] * 4) == [worker.pid] * 4  # ran in Go
+            with pytest.raises(RuntimeError, match="failed on purpose"):
+                pool.apply(gofuncs.fail)
+            with pytest.raises(RuntimeError, match="square wants an int"):
+                pool.apply(gofuncs.square, ("x",))
+        with gompx.futures.ProcessPoolExecutor(2, cluster=url, authkey=key) as ex:
+            assert ex.submit(gofuncs.square, 12).result(60) == 144
+            assert list(ex.map(gofuncs.add, range(4), range(4))) == [0, 2, 4, 6]
+    finally:
+        for p in (worker, server):
+            if p is not None:
+                p.terminate()
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait(10)
+                p.stdout.close()
+
+
+def test_dropped_pool_warns_and_terminates(mp, cpool):
+    """As stdlib's: a running pool that is dropped warns (ResourceWarning) and is
+    terminated, without a second warning about its cleanup."""
+    import gc
+    import warnings
+    import gompx
+    p = gompx.Pool(1, cluster=cpool._url, authkey=_local_key())
+    assert p.map(T.square, range(3)) == [0, 1, 4]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        del p
+        gc.collect()
+    assert [type(w.message) for w in caught] == [ResourceWarning], caught
+    assert "unclosed running multiprocessing pool" in str(caught[0].message)

@@ -17,6 +17,7 @@ import pytest
 import cluster_fault_targets as F
 
 pytestmark = pytest.mark.gompx_only
+CLUSTER_SUITE = True  # --impl=cluster runs these too
 
 
 def _command():
@@ -176,3 +177,44 @@ def test_every_server_gone_is_an_error_not_a_hang(mp, tmp_path):
                 pool.terminate()
     finally:
         _stop(*[p for p in (worker, server) if p is not None])
+
+
+def test_reconnect_timeout_is_the_pools(mp, tmp_path):
+    """Pool(reconnect_timeout=1): the pool's only server is SIGKILLed while a task runs;
+    the client gives up reconnecting after 1 s (the default is 10 s), so the get() that
+    waits 8 s raises OSError, not TimeoutError.  Queues take it too."""
+    import gompx
+    with pytest.raises(ValueError, match="reconnect_timeout must be a positive number"):
+        gompx.Pool(1, cluster="nats://127.0.0.1:1", authkey=b"k", reconnect_timeout=0)
+    key = b"reconnect timeout"
+    server = subprocess.Popen([_command(), "server", "--port", "0", "--store", str(tmp_path / "s")],
+                              stdout=subprocess.PIPE, text=True)
+    worker = None
+    try:
+        url = server.stdout.readline().strip()
+        env = dict(os.environ, GOMPX_AUTHKEY=binascii.hexlify(key).decode(),
+                   PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+        worker = subprocess.Popen([_command(), "worker", url, "--processes", "1", "--python",
+                                   sys.executable], env=env)
+        (tmp_path / "runs").mkdir()
+        q = gompx.Queue(cluster=url, name="reconnect", authkey=key, reconnect_timeout=1)
+        pool = gompx.Pool(1, cluster=url, authkey=key, reconnect_timeout=1)
+        try:
+            r = pool.apply_async(F.slow_first_run, (str(tmp_path / "runs"), 0, 60))
+            for _ in range(6000):  # bounded: 60 s; until the task runs (it was stored)
+                if os.listdir(tmp_path / "runs"):
+                    break
+                r.wait(0.01)
+            server.kill()
+            server.wait(30)
+            with pytest.raises(OSError, match="lost the cluster"):
+                r.get(8)
+            with pytest.raises(OSError):
+                q.get(timeout=8)
+        finally:
+            with pytest.warns(RuntimeWarning, match="did not clean up after the pool"):
+                pool.terminate()
+            q.close()
+    finally:
+        _stop(*[p for p in (worker, server) if p is not None])
+        server.stdout.close()

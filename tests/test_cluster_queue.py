@@ -19,6 +19,7 @@ import pytest
 import cluster_queue_targets as CT
 
 pytestmark = pytest.mark.gompx_only
+CLUSTER_SUITE = True  # --impl=cluster runs these too
 
 
 def _name():

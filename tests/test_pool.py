@@ -1,7 +1,8 @@
 """Pool: every method and error path, on stdlib and gompx; the never-hang cases on gompx.
 
 The never-hang cases (a worker that dies at each stage, Ctrl-C, terminate with work in
-flight) hang stdlib's Pool, so they run on gompx alone.
+flight) hang stdlib's Pool, so they run on gompx alone.  Every case runs on a cluster pool
+too (id "cluster", cluster_variant.py) but those marked no_cluster, with the reason.
 """
 
 import os
@@ -12,6 +13,12 @@ import time
 import pytest
 
 import pool_targets as T
+
+CLUSTER_VARIANT = True
+# A cluster pool's worker processes belong to `gompx worker`, not to the pool.
+OWN_WORKERS = pytest.mark.no_cluster(
+    "looks at or kills the pool's own worker processes (pool._pool); a cluster pool's "
+    "workers belong to `gompx worker` on the worker machines")
 
 
 @pytest.fixture
@@ -200,6 +207,7 @@ def test_join_needs_close(pool):
         pool.join()
 
 
+@OWN_WORKERS
 def test_close_lets_submitted_work_finish(ctx):
     p = ctx.Pool(2)
     r = p.map_async(T.sleep_then, range(6), chunksize=1)
@@ -219,6 +227,7 @@ def test_context_manager(ctx):
             pass
 
 
+@OWN_WORKERS
 def test_terminate_returns_promptly_with_work_in_flight(ctx):
     p = ctx.Pool(2)
     p.map_async(T.sleep_long, range(4), chunksize=1)
@@ -246,6 +255,7 @@ def _lost(exc, code):
     return type(exc).__name__ == "WorkerLostError" and "exited with code %d" % code in str(exc)
 
 
+@OWN_WORKERS
 @pytest.mark.gompx_only
 def test_worker_killed_mid_task_fails_that_task_only(mp, pool):
     start = time.monotonic()
@@ -313,6 +323,7 @@ def test_result_the_parent_cannot_unpickle_fails_its_task(mp, pool):
     assert pool.map(T.square, range(5)) == [0, 1, 4, 9, 16]
 
 
+@OWN_WORKERS
 @pytest.mark.gompx_only
 def test_idle_worker_killed_before_a_task(pool):
     pool.apply(T.square, (1,))
@@ -326,6 +337,7 @@ def test_idle_worker_killed_before_a_task(pool):
     assert pool.map(T.square, range(40), chunksize=1) == [x * x for x in range(40)]
 
 
+@OWN_WORKERS
 @pytest.mark.gompx_only
 def test_killed_worker_gives_back_its_queued_tasks(mp, ctx, tmp_path):
     running = str(tmp_path / "task0-running")
@@ -365,6 +377,10 @@ def test_terminate_fails_pending_results_instead_of_hanging(mp, ctx):
     p.join()
 
 
+@pytest.mark.no_cluster(
+    "`gompx worker` processes serve every pool, so a pool's failing initializer fails "
+    "its chunk with the initializer's exception instead of breaking the pool "
+    "(test_cluster.py::test_initializer_runs_on_the_workers)")
 @pytest.mark.gompx_only
 def test_failing_initializer_breaks_instead_of_respawning_forever(mp, ctx):
     p = ctx.Pool(1, initializer=T.init_fail)
@@ -429,6 +445,8 @@ def test_ctrl_c_during_map_terminates_the_workers(tmp_path):
             os.kill(pid, 0)
 
 
+@pytest.mark.no_cluster("300,000 tasks, 100,000 of them one per message: minutes on a "
+                        "cluster, past the CI budget; bench/bench_cluster.py measures that")
 @pytest.mark.gompx_only
 def test_stress_100k_tasks(ctx):
     n = 100_000
@@ -439,6 +457,10 @@ def test_stress_100k_tasks(ctx):
         assert list(p.imap(T.identity, range(n), chunksize=10)) == list(range(n))
 
 
+@pytest.mark.no_cluster(
+    "3,000 one-task chunks are 3,000 cluster messages, more than the 3 s of the long "
+    "task on this machine's one free worker process; test_cluster.py checks that chunks "
+    "go to any free worker")
 def test_long_task_does_not_hold_up_short_ones(pool):
     slow = pool.apply_async(T.sleep_then, (0, 3))
     time.sleep(0.1)
@@ -449,6 +471,7 @@ def test_long_task_does_not_hold_up_short_ones(pool):
     assert slow.get(10) == 0 and mixed.get(10) == list(range(40))
 
 
+@OWN_WORKERS
 @pytest.mark.gompx_only
 def test_terminate_kills_a_worker_that_ignores_sigterm(ctx, tmp_path):
     ignoring = str(tmp_path / "ignoring-sigterm")
@@ -487,6 +510,7 @@ def test_large_arguments_and_results(pool):
     assert pool.map(T.identity, items, chunksize=2) == items
 
 
+@OWN_WORKERS
 def test_dropped_pool_terminates_its_workers(ctx):
     import gc
     p = ctx.Pool(2)

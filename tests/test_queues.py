@@ -4,6 +4,9 @@ Every case runs against stdlib and gompx.  The stdlib Queue hands put() items to
 thread, so an item is not necessarily visible to get_nowait()/empty() the instant put()
 returns: tests that must pass on the stdlib read with get(timeout=...) or poll with a
 deadline.  The exact-count behaviour gompx promises is in test_queues_gompx.py.
+
+Queue and JoinableQueue cases run a third time on named cluster queues (id "cluster",
+cluster_variant.py); the SimpleQueue cases and those marked no_cluster say why not.
 """
 
 import gc
@@ -18,6 +21,11 @@ import pytest
 import mp_targets as t
 from mp_targets import Background, eventually, join_within, recv_within
 
+CLUSTER_VARIANT = True
+# SimpleQueue has no cluster form: its cluster case would be the gompx case again.
+SIMPLE = pytest.mark.no_cluster("SimpleQueue has no cluster form (the gompx case tests it)")
+KINDS = ["Queue", "JoinableQueue", pytest.param("SimpleQueue", marks=SIMPLE)]
+
 GET = 10  # seconds any get() in a test may wait for an item that must arrive
 
 
@@ -31,6 +39,8 @@ def start(ctx, target, *args):
     return p
 
 
+@pytest.mark.no_cluster("a cluster queue is gompx._clusterqueue.Queue, not a subclass of "
+                        "gompx.queues.Queue: it has no pipe or feeder thread")
 # --- module surface -------------------------------------------------------------------
 
 def test_queues_module_classes(mp):
@@ -52,7 +62,9 @@ def test_queues_module_classes(mp):
         obj.close()
 
 
-@pytest.mark.parametrize("kind", ["Queue", "JoinableQueue", "SimpleQueue"])
+@pytest.mark.no_cluster("a cluster queue pickles anywhere by design: it reopens by name "
+                        "where it is unpickled")
+@pytest.mark.parametrize("kind", KINDS)
 def test_queue_cannot_be_pickled_outside_spawning(mp, kind):
     q = getattr(mp, kind)()
     with pytest.raises(RuntimeError, match="inheritance"):
@@ -60,7 +72,7 @@ def test_queue_cannot_be_pickled_outside_spawning(mp, kind):
     q.close()
 
 
-@pytest.mark.parametrize("kind", ["Queue", "JoinableQueue", "SimpleQueue"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_context_factories(anyctx, kind):
     q = getattr(anyctx, kind)()
     q.put(("ctx", kind))
@@ -84,7 +96,7 @@ def _same(got, want):
     return type(got) is type(want) and got == want
 
 
-@pytest.mark.parametrize("kind", ["Queue", "JoinableQueue", "SimpleQueue"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_values_roundtrip(mp, kind):
     q = getattr(mp, kind)()
     for v in VALUES:
@@ -369,6 +381,7 @@ def test_queue_survives_an_unpicklable_item(mp, obj, capfd):
     assert q.get(timeout=GET) == "again"
 
 
+@SIMPLE
 def test_simplequeue_put_unpicklable_raises_at_put(mp):
     q = mp.SimpleQueue()
     with pytest.raises((pickle.PicklingError, TypeError, AttributeError)):
@@ -380,6 +393,7 @@ def test_simplequeue_put_unpicklable_raises_at_put(mp):
     assert q.get() == "after"
 
 
+@SIMPLE
 def test_memoryview_is_not_picklable(mp):
     """A memoryview fails as pickle.dumps fails: TypeError (SimpleQueue pickles in put)."""
     with pytest.raises(TypeError):
@@ -553,6 +567,7 @@ def test_joinable_bounded(mp):
     Background(q.join).finish(5)
 
 
+@SIMPLE
 # --- SimpleQueue ----------------------------------------------------------------------
 
 def test_simplequeue_basics(mp):
@@ -566,6 +581,7 @@ def test_simplequeue_basics(mp):
     assert q.empty() is True
 
 
+@SIMPLE
 def test_simplequeue_close(mp):
     q = mp.SimpleQueue()
     q.put(1)
@@ -578,6 +594,7 @@ def test_simplequeue_close(mp):
         q.get()
 
 
+@SIMPLE
 def test_simplequeue_across_processes(anyctx):
     q = anyctx.SimpleQueue()
     r, w = anyctx.Pipe(duplex=False)

@@ -207,6 +207,10 @@ func TestWorkerRefusals(t *testing.T) {
 			"refusing to connect to gompx.invalid:4222 without credentials"},
 		{"info of a server that is not there", nil, []string{"info", "nats://127.0.0.1:1", "--timeout", "2s"},
 			"connect to nats://127.0.0.1:1"},
+		{"route TLS files missing", nil, []string{"server", "--port", "0", "--route-tls-cert", "c.pem",
+			"--route-tls-key", "k.pem", "--route-tls-ca", "ca.pem"}, "no such file"},
+		{"route TLS without its CA", nil, []string{"server", "--port", "0", "--route-tls-cert", "c.pem",
+			"--route-tls-key", "k.pem"}, "route TLS needs the node's certificate, its key and the CA"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cmd := command(t, tc.env, tc.args...)

@@ -30,6 +30,9 @@ func runServer(ctx context.Context, args []string) error {
 	tlsCert := fs.String("tls-cert", "", "server certificate (PEM): clients connect with TLS (tls://)")
 	tlsKey := fs.String("tls-key", "", "the server certificate's key (PEM)")
 	tlsCA := fs.String("tls-ca", "", "CA (PEM) that must sign every client's certificate (mutual TLS)")
+	routeCert := fs.String("route-tls-cert", "", "this node's route certificate (PEM, for server and client use): routes use TLS")
+	routeKey := fs.String("route-tls-key", "", "the route certificate's key (PEM)")
+	routeCA := fs.String("route-tls-ca", "", "CA (PEM) that signed every node's route certificate")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("gompx server: %w", err)
 	}
@@ -42,6 +45,13 @@ func runServer(ctx context.Context, args []string) error {
 			return err
 		}
 		o.TLS = cfg
+	}
+	if *routeCert != "" || *routeKey != "" || *routeCA != "" {
+		cfg, err := natsnode.RouteTLSFromFiles(*routeCert, *routeKey, *routeCA)
+		if err != nil {
+			return err
+		}
+		o.RouteTLS = cfg
 	}
 	if routes != "" {
 		o.Routes = strings.Split(routes, ",")

@@ -97,7 +97,9 @@ func handler(pool *pyworker.Pool) cluster.Handler {
 		if err != nil {
 			return cluster.StatusFail, []byte(err.Error())
 		}
-		out, err := pool.CallPickled(ctx, runTarget, args, nil)
+		chunk := cluster.ChunkFrom(ctx)
+		out, err := pool.CallPickledRetire(ctx, runTarget, args, nil,
+			pyworker.Retire{Key: chunk.Pool, Tasks: chunk.MaxTasksPerWorker})
 		var exit *pyworker.ExitError
 		var perr *pyworker.PythonError
 		switch {

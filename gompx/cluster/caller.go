@@ -128,7 +128,8 @@ func (k *Caller) Submit(ctx context.Context, jobID uint64, chunk uint32, fn stri
 	if err != nil {
 		return err
 	}
-	t := &task{Pool: k.id, Job: jobID, Chunk: chunk, Func: fn, Body: body}
+	t := &task{Pool: k.id, Job: jobID, Chunk: chunk, Func: fn, Body: body,
+		MaxTasks: max(k.conn.opts.MaxTasksPerWorker, 0)}
 	if len(body) > InlineLimit {
 		t.Obj = t.msgID() + ".task"
 		if err := k.conn.putObject(ctx, t.Obj, body); err != nil {

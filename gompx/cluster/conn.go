@@ -46,6 +46,10 @@ type Options struct {
 	// reset, a slow consumer), which the NATS client would otherwise print to the
 	// program's stderr: the calls they affect fail or retry on their own.
 	Logf func(format string, args ...any)
+	// MaxTasksPerWorker, for a Caller on this connection: a worker process that has
+	// run this many of the caller's chunks exits and is replaced (the Pool's
+	// maxtasksperchild, counted per caller on each worker machine); 0: never.
+	MaxTasksPerWorker int
 }
 
 // ErrInsecure is wrapped by the error of a connection refused for lack of

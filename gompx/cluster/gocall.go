@@ -15,7 +15,9 @@ import (
 // The chunk format Python's ClusterPool and `gompx worker` share (gompx/_clusterworker.py):
 // a task's body is the pickle of (function, calls, mode, init), function a reference
 // to a module-level callable, mode "map" (calls: items), "star" (calls: argument
-// tuples) or "apply" (calls: (args, kwargs) pairs), init None or a pool's initializer;
+// tuples) or "apply" (calls: (args, kwargs) pairs; "call" for an executor's, whose
+// result that cannot be pickled fails with the pickling error), init None or a pool's
+// initializer;
 // a result's body is the pickle of (True, [values]) or (False, exception).
 
 // Func is a Go function served over the cluster: positional arguments as package
@@ -72,7 +74,7 @@ func runGoChunk(funcs map[string]Func, body []byte) ([]byte, error) {
 				return failure("TypeError", "starmap arguments must be tuples, not %T", call)
 			}
 			args = tup
-		case "apply":
+		case "apply", "call": // "call": the executor's apply
 			pair, ok := call.(pickle.Tuple)
 			if !ok || len(pair) != 2 {
 				return failure("TypeError", "bad apply call %T", call)

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -41,6 +42,7 @@ const (
 	hdrWorker = "Gompx-Worker"
 	hdrObj    = "Gompx-Obj"
 	hdrMac    = "Gompx-Mac"
+	hdrRetire = "Gompx-Max-Tasks"
 )
 
 // Status is the outcome a result message reports.
@@ -73,6 +75,27 @@ type task struct {
 	Func  string // "module:qualname", for messages only
 	Obj   string // object name when Body is in the object store
 	Body  []byte
+	// MaxTasks is the caller's Options.MaxTasksPerWorker (0: none).
+	MaxTasks int
+}
+
+// Chunk is what a Handler may want to know of the chunk it runs besides its body:
+// ChunkFrom(ctx) returns it.
+type Chunk struct {
+	// Pool is the id of the caller that submitted it.
+	Pool string
+	// MaxTasksPerWorker is the caller's Options.MaxTasksPerWorker: a handler running
+	// chunks in a pool of processes retires a process after that many chunks of Pool.
+	MaxTasksPerWorker int
+}
+
+type chunkKey struct{}
+
+// ChunkFrom returns the Chunk of the context Serve passes to a Handler (the zero
+// Chunk for another context).
+func ChunkFrom(ctx context.Context) Chunk {
+	c, _ := ctx.Value(chunkKey{}).(Chunk)
+	return c
 }
 
 // result is a chunk's outcome, as it travels.
@@ -111,7 +134,8 @@ func mac(key []byte, kind string, fields []string, body []byte) []byte {
 }
 
 func (t *task) fields() []string {
-	return []string{t.Pool, strconv.FormatUint(t.Job, 10), strconv.FormatUint(uint64(t.Chunk), 10), t.Func, t.Obj}
+	return []string{t.Pool, strconv.FormatUint(t.Job, 10), strconv.FormatUint(uint64(t.Chunk), 10), t.Func, t.Obj,
+		strconv.Itoa(t.MaxTasks)}
 }
 
 func (r *result) fields() []string {
@@ -131,6 +155,9 @@ func (t *task) toMsg(key, body []byte) *nats.Msg {
 	m.Header.Set(hdrJob, strconv.FormatUint(t.Job, 10))
 	m.Header.Set(hdrChunk, strconv.FormatUint(uint64(t.Chunk), 10))
 	m.Header.Set(hdrFunc, t.Func)
+	if t.MaxTasks > 0 {
+		m.Header.Set(hdrRetire, strconv.Itoa(t.MaxTasks))
+	}
 	if t.Obj != "" {
 		m.Header.Set(hdrObj, t.Obj)
 	}
@@ -162,6 +189,11 @@ func parseTask(subject string, h nats.Header, data []byte) (*task, []byte, error
 	var err error
 	if t.Job, t.Chunk, err = jobChunk(h); err != nil {
 		return t, nil, err
+	}
+	if v := h.Get(hdrRetire); v != "" {
+		if t.MaxTasks, err = strconv.Atoi(v); err != nil || t.MaxTasks < 0 {
+			return t, nil, errs.Errorf("gompx: task %s has no valid %s header", t.msgID(), hdrRetire)
+		}
 	}
 	sum, err := hex.DecodeString(h.Get(hdrMac))
 	if err != nil || len(sum) != sha256.Size {

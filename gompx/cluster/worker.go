@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -40,6 +41,10 @@ type worker struct {
 
 	mu      sync.Mutex
 	callers map[string]callerSeen
+	// running holds the cancel of each chunk being run, by pool: a pool whose result
+	// consumer is deleted (terminated, or expired after its caller died) has its
+	// running chunks stopped, as Pool.terminate() stops the tasks of a local pool.
+	running map[string]map[*context.CancelFunc]struct{}
 }
 
 type callerSeen struct {
@@ -72,7 +77,13 @@ func Serve(ctx context.Context, c *Conn, opts WorkerOptions, handler Handler) er
 		return errs.Errorf("gompx: consumer %s: %w", WorkerConsumer, err)
 	}
 	w := &worker{conn: c, cons: cons, opts: opts, handler: handler, callers: map[string]callerSeen{},
+		running:  map[string]map[*context.CancelFunc]struct{}{},
 		progress: max(cons.CachedInfo().Config.AckWait/3, 100*time.Millisecond)}
+	gone, err := c.nc.Subscribe(consumerDeleted+ResultsStream+".*", w.onCallerGone)
+	if err != nil {
+		return errs.Errorf("gompx: subscribe to deleted consumers: %w", err)
+	}
+	defer gone.Unsubscribe()
 	errs := make(chan error, opts.Slots)
 	var wg sync.WaitGroup
 	for range opts.Slots {
@@ -184,9 +195,20 @@ func (w *worker) handle(ctx context.Context, d delivery) {
 		w.answer(ctx, msg, t, StatusLost, []byte(lostMessage))
 		return
 	}
-	status, out := w.handler(ctx, t.Func, body)
+	hctx, cancel := context.WithCancel(context.WithValue(ctx, chunkKey{},
+		Chunk{Pool: t.Pool, MaxTasksPerWorker: t.MaxTasks}))
+	w.track(t.Pool, &cancel, true)
+	status, out := w.handler(hctx, t.Func, body)
+	w.track(t.Pool, &cancel, false)
+	poolGone := hctx.Err() != nil && ctx.Err() == nil
+	cancel()
 	if ctx.Err() != nil {
 		msg.Nak() // stopping: another worker runs it
+		return
+	}
+	if poolGone {
+		w.opts.Logf("gompx worker: chunk %s stopped: its pool is gone", t.msgID())
+		msg.Term()
 		return
 	}
 	// The slot is free for the next chunk while the result is stored and the task
@@ -250,6 +272,45 @@ func (w *worker) answer(ctx context.Context, msg jetstream.Msg, t *task, status 
 	}
 	if err := retry(pctx, msg.DoubleAck); err != nil {
 		w.opts.Logf("gompx worker: chunk %s: ack: %v (it may run again; its result counts once)", t.msgID(), err)
+	}
+}
+
+// consumerDeleted is the prefix of the advisory the server sends when it deletes a
+// consumer (its stream and name follow).
+const consumerDeleted = "$JS.EVENT.ADVISORY.CONSUMER.DELETED."
+
+// track adds (or removes) the cancel of a chunk of pool being run.
+func (w *worker) track(pool string, cancel *context.CancelFunc, add bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !add {
+		delete(w.running[pool], cancel)
+		if len(w.running[pool]) == 0 {
+			delete(w.running, pool)
+		}
+		return
+	}
+	if w.running[pool] == nil {
+		w.running[pool] = map[*context.CancelFunc]struct{}{}
+	}
+	w.running[pool][cancel] = struct{}{}
+}
+
+// onCallerGone stops the running chunks of a pool whose result consumer was deleted:
+// nobody will take their results. The pool counts as gone for later chunks too.
+func (w *worker) onCallerGone(m *nats.Msg) {
+	name := m.Subject[strings.LastIndexByte(m.Subject, '.')+1:]
+	pool, ok := strings.CutPrefix(name, resultConsumer(""))
+	if !ok {
+		return
+	}
+	w.mu.Lock()
+	w.callers[pool] = callerSeen{alive: false, at: time.Now()}
+	cancels := w.running[pool]
+	delete(w.running, pool)
+	w.mu.Unlock()
+	for cancel := range cancels {
+		(*cancel)()
 	}
 }
 

@@ -139,8 +139,26 @@ func (p *Pool) CallPickled(ctx context.Context, target string, args, kwargs []by
 	return p.do(ctx, workproto.OpCall, target, args, kwargs)
 }
 
+// Retire asks that the worker process running a call exit, and a fresh one take
+// its place, once it has run Tasks calls made with the same Key
+// (multiprocessing's maxtasksperchild, counted per caller). Calls with another
+// Key, or none, do not count toward it; Tasks <= 0 never retires.
+type Retire struct {
+	Key   string
+	Tasks int
+}
+
+// CallPickledRetire is CallPickled, with the calling process retired per r.
+func (p *Pool) CallPickledRetire(ctx context.Context, target string, args, kwargs []byte, r Retire) ([]byte, error) {
+	return p.doRetire(ctx, workproto.OpCall, target, args, kwargs, r)
+}
+
 // do sends one request and returns the pickle of a successful reply.
 func (p *Pool) do(ctx context.Context, op workproto.Op, target string, args, kwargs []byte) ([]byte, error) {
+	return p.doRetire(ctx, op, target, args, kwargs, Retire{})
+}
+
+func (p *Pool) doRetire(ctx context.Context, op workproto.Op, target string, args, kwargs []byte, r Retire) ([]byte, error) {
 	if err := checkTarget(target); err != nil {
 		return nil, err
 	}
@@ -148,7 +166,11 @@ func (p *Pool) do(ctx context.Context, op workproto.Op, target string, args, kwa
 	if err != nil {
 		return nil, errs.Errorf("call %s: %w", target, err)
 	}
-	reply, err := p.pool.Do(ctx, req)
+	t, err := p.pool.SubmitRetire(req, r.Key, r.Tasks)
+	if err != nil {
+		return nil, errs.Errorf("call %s: %w", target, err)
+	}
+	reply, err := t.Wait(ctx)
 	if err != nil {
 		return nil, errs.Errorf("call %s: %w", target, err)
 	}

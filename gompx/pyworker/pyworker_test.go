@@ -344,3 +344,34 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// CallPickledRetire: a process runs at most Tasks calls of one Key, then a fresh one
+// takes its place; calls without a Key do not count.
+func TestCallPickledRetire(t *testing.T) {
+	p := newPool(t, 1)
+	args, _ := pickle.Marshal(pickle.Tuple{})
+	call := func(r pyworker.Retire) any {
+		t.Helper()
+		out, err := p.CallPickledRetire(context.Background(), "pwtarget:pid", args, nil, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := pickle.Unmarshal(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	a2 := pyworker.Retire{Key: "a", Tasks: 2}
+	first := call(a2)
+	if call(pyworker.Retire{}) != first || call(a2) != first {
+		t.Fatal("the process changed before its second call of key a")
+	}
+	second := call(a2)
+	if second == first {
+		t.Fatalf("process %v ran a third call of key a", first)
+	}
+	if call(a2) != second {
+		t.Fatal("the fresh process changed after one call")
+	}
+}

@@ -102,7 +102,8 @@ class Queue:
     _joinable = False
 
     def __init__(self, maxsize=0, *, ctx=None, cluster=None, name=None, authkey=None,
-                 insecure=False, replicas=1, connect_timeout=30.0, _local=False, **credentials):
+                 insecure=False, replicas=1, connect_timeout=30.0, reconnect_timeout=None,
+                 _local=False, **credentials):
         unknown = set(credentials) - set(_CREDENTIALS)
         if unknown:
             raise TypeError("unexpected keyword arguments: %s" % ", ".join(sorted(unknown)))
@@ -122,12 +123,16 @@ class Queue:
         self._spec = {"url": url, "insecure": bool(insecure), "replicas": int(replicas),
                       "connect_timeout_ms": int(connect_timeout * 1000), "name": name,
                       "maxsize": int(maxsize), "joinable": self._joinable, "local": local}
+        if reconnect_timeout is not None:  # how long a lost connection is retried
+            from .cluster import _positive_ms
+            self._spec["reconnect_ms"] = _positive_ms("reconnect_timeout", reconnect_timeout)
         self._spec.update((k, str(v)) for k, v in credentials.items() if v is not None)
         self._key = key
         self._maxsize = maxsize
         self._name = name
         self._closed = False
         self._joincancelled = False
+        self._put_started = False   # as CPython's feeder thread: close() then ends more
         spec = dict(self._spec, authkey=binascii.hexlify(key).decode())
         native = _native()
         self._handle = native.call(native.ext.gompxcore_ClusterQueueOpen, json.dumps(spec))
@@ -179,6 +184,7 @@ class Queue:
     # -- putting ---------------------------------------------------------------------
 
     def _put_datas(self, datas, block, timeout):
+        self._put_started = True
         wait = _wait_ms(block, timeout)
         native = _native()
         done = 0
@@ -263,8 +269,13 @@ class Queue:
 
     def close(self):
         """This process puts and gets no more; its connection closes.  The queue and its
-        items stay in the cluster (``unlink()`` removes them)."""
+        items stay in the cluster (``unlink()`` removes them).  As in CPython, where
+        close() closes the pipe only once a put started the feeder thread, a queue this
+        process never put to still answers qsize()/empty() (its connection closes when
+        the queue is dropped)."""
         self._closed = True
+        if not self._put_started:
+            return
         handle, self._handle = self._handle, None
         if handle is not None:
             native = _native()
@@ -321,4 +332,6 @@ def _rebuild(cls, spec, key):
         spec["authkey"] = key
     spec.pop("joinable", None)
     spec["connect_timeout"] = spec.pop("connect_timeout_ms") / 1000
+    if "reconnect_ms" in spec:
+        spec["reconnect_timeout"] = spec.pop("reconnect_ms") / 1000
     return cls(spec.pop("maxsize"), cluster=url, name=spec.pop("name"), **spec)

@@ -11,8 +11,10 @@ there.  ``run`` returns the pickle of the chunk's outcome: ``(True,
 (``ExceptionWithTraceback``, rebuilt by the caller with ``RemoteTraceback``).
 
 Modes: ``"map"`` calls ``function(x)`` for each x, ``"star"`` ``function(*args)``,
-``"apply"`` ``function(*args, **kwds)`` for each ``(args, kwds)``.  As in stdlib, a
-chunk stops at its first exception.
+``"apply"`` ``function(*args, **kwds)`` for each ``(args, kwds)``; ``"call"`` is
+``"apply"`` for the executor, whose result that cannot be pickled fails with the
+pickling error itself (concurrent.futures'), not the pool's ``MaybeEncodingError``.  As
+in stdlib, a chunk stops at its first exception.
 """
 
 import os
@@ -45,7 +47,7 @@ def _call(func, calls, mode):
         return [func(x) for x in calls]
     if mode == "star":
         return [func(*args) for args in calls]
-    if mode == "apply":
+    if mode in ("apply", "call"):
         return [func(*args, **kwds) for args, kwds in calls]
     raise ValueError("unknown chunk mode %r" % (mode,))
 
@@ -83,6 +85,11 @@ def run(fn, body):
         values = _call(func, calls, mode)
     except BaseException as exc:  # SystemExit too: the task's outcome, not the worker's
         return _failure(exc)
+    if mode == "call":
+        try:
+            return pickle.dumps((True, values), 5)
+        except BaseException as exc:  # as concurrent.futures' _sendback_result
+            return _failure(exc)
     try:
         return pickle.dumps((True, values), 5)
     except Exception as e:

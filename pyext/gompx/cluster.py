@@ -64,6 +64,12 @@ def _native():
     return native
 
 
+def _positive_ms(name, seconds):
+    if not isinstance(seconds, (int, float)) or seconds <= 0:
+        raise ValueError("%s must be a positive number of seconds" % name)
+    return max(1, int(seconds * 1000))
+
+
 def _function_name(func):
     module = getattr(func, "__module__", None)
     name = getattr(func, "__qualname__", None) or type(func).__qualname__
@@ -75,10 +81,13 @@ class ClusterPool:
 
     def __init__(self, processes=None, initializer=None, initargs=(), maxtasksperchild=None,
                  context=None, *, cluster, authkey=None, insecure=False, replicas=1,
-                 ack_wait=None, connect_timeout=30.0, **credentials):
+                 ack_wait=None, connect_timeout=30.0, reconnect_timeout=None, **credentials):
+        # maxtasksperchild: a worker process retires after that many of this pool's
+        # chunks (counted per pool on each worker machine, where the processes serve
+        # every pool; a chunk counts as one task, as in stdlib).
         if maxtasksperchild is not None:
-            raise ValueError("maxtasksperchild is not supported with cluster= (gompx issue "
-                             "#13): the worker processes of `gompx worker` serve every pool")
+            if not isinstance(maxtasksperchild, int) or maxtasksperchild <= 0:
+                raise ValueError("maxtasksperchild must be a positive int or None")
         if initializer is not None and not callable(initializer):
             raise TypeError("initializer must be a callable")
         if getattr(initializer, "__module__", None) == "__main__":
@@ -107,6 +116,10 @@ class ClusterPool:
                 "replicas": int(replicas), "connect_timeout_ms": int(connect_timeout * 1000)}
         if ack_wait is not None:
             spec["ack_wait_ms"] = int(ack_wait * 1000)
+        if reconnect_timeout is not None:  # how long a lost connection is retried
+            spec["reconnect_ms"] = _positive_ms("reconnect_timeout", reconnect_timeout)
+        if maxtasksperchild is not None:
+            spec["max_tasks_per_worker"] = maxtasksperchild
         spec.update((k, str(v)) for k, v in credentials.items() if v is not None)
         try:
             self._handle = native.call(native.ext.gompxcore_ClusterConnect, json.dumps(spec))
@@ -158,7 +171,8 @@ class ClusterPool:
             native.call(native.ext.gompxcore_ClusterLocalStop, local, 5000)
 
     def __repr__(self):
-        return "<%s state=%s cluster=%s>" % (type(self).__name__, self._state, self._url)
+        return "<%s state=%s pool_size=%d cluster=%s>" % (type(self).__name__, self._state,
+                                                          self._processes, self._url)
 
     def __reduce__(self):
         raise NotImplementedError("pool objects cannot be passed between processes or pickled")
@@ -176,11 +190,27 @@ class ClusterPool:
             self._jobs.add(job)
         return job
 
-    def _submit(self, job, index, func, calls, mode):
+    @staticmethod
+    def _check_importable(func):
         if getattr(func, "__module__", None) == "__main__":
             raise ValueError("%s is defined in __main__, which cluster workers cannot import: "
                              "move it to a module importable on every worker machine"
                              % _function_name(func))
+
+    def _submit_all(self, job, result, func, chunks, mode):
+        """Submit the chunks; the number submitted.  A chunk that cannot be pickled (or
+        published) fails the result with that error, as stdlib's task handler does,
+        instead of raising here: the chunks before it are dropped with the job."""
+        n = 0
+        try:
+            for calls in chunks:
+                self._submit(job, n, func, calls, mode)
+                n += 1
+        except Exception as e:
+            result._submit_error = e
+        return n
+
+    def _submit(self, job, index, func, calls, mode):
         body = pickle.dumps((func, calls, mode, self._init), 5)
         native = _native()
         native.call(native.ext.gompxcore_ClusterSubmit, self._handle, job, index,
@@ -206,7 +236,8 @@ class ClusterPool:
                 chunksize += 1
         if chunksize < 1 and items:
             raise ValueError("Chunksize must be 1+, not {0:n}".format(chunksize))
-        return [items[i:i + chunksize] for i in range(0, len(items), max(chunksize, 1))]
+        return ([items[i:i + chunksize] for i in range(0, len(items), max(chunksize, 1))],
+                chunksize)
 
     def apply(self, func, args=(), kwds={}):
         """Call func(*args, **kwds) on a worker and return its result."""
@@ -214,11 +245,18 @@ class ClusterPool:
 
     def apply_async(self, func, args=(), kwds={}, callback=None, error_callback=None):
         """Asynchronous apply: returns an ApplyResult."""
+        return self._apply_async(func, args, kwds, callback, error_callback, "apply")
+
+    def _apply_async(self, func, args, kwds, callback, error_callback, mode):
+        # mode "call" is the executor's: a result that cannot be pickled fails with the
+        # pickling error itself, as concurrent.futures' does (the pool's, "apply", with
+        # MaybeEncodingError).
         self._check_running()
+        self._check_importable(func)
         job = self._new_job()
         result = ApplyResult(self, job, callback, error_callback)
-        self._submit(job, 0, func, [(tuple(args), dict(kwds))], "apply")
-        self._finish_submit(job, 1, result if result._event is not None else None)
+        n = self._submit_all(job, result, func, [[(tuple(args), dict(kwds))]], mode)
+        self._finish_submit(job, n, result if result._event is not None else None)
         return result
 
     def map(self, func, iterable, chunksize=None):
@@ -237,12 +275,13 @@ class ClusterPool:
 
     def _map_async(self, func, iterable, mode, chunksize, callback, error_callback):
         self._check_running()
-        chunks = self._chunks(iterable, chunksize)
+        self._check_importable(func)
+        chunks, chunksize = self._chunks(iterable, chunksize)
         job = self._new_job()
         result = MapResult(self, job, callback, error_callback)
-        for i, chunk in enumerate(chunks):
-            self._submit(job, i, func, chunk, mode)
-        self._finish_submit(job, len(chunks), result if result._event is not None else None)
+        result._chunksize = chunksize
+        n = self._submit_all(job, result, func, chunks, mode)
+        self._finish_submit(job, n, result if result._event is not None else None)
         return result
 
     def imap(self, func, iterable, chunksize=1):
@@ -257,6 +296,7 @@ class ClusterPool:
         self._check_running()
         if chunksize < 1:
             raise ValueError("Chunksize must be 1+, not {0:n}".format(chunksize))
+        self._check_importable(func)
         job = self._new_job()
         it = cls(self, job)
         threading.Thread(target=self._feed, args=(it, job, func, iter(iterable), chunksize),
@@ -300,7 +340,7 @@ class ClusterPool:
         if status == _OK:
             try:
                 success, value = pickle.loads(body)
-            except Exception as e:
+            except BaseException as e:  # SystemExit too: the task's outcome, as _poolcore's
                 return chunk, False, e
             return chunk, success, value
         message = body.decode("utf-8", "replace")
@@ -418,6 +458,9 @@ class ClusterPool:
             return
         try:
             if self._state == _RUN:
+                import warnings  # as stdlib's Pool.__del__
+                warnings.warn(f"unclosed running multiprocessing pool {self!r}", ResourceWarning,
+                              source=self)
                 self.terminate()
             _native().ext.gompxcore_ClusterRelease(handle)
         except Exception:
@@ -434,7 +477,7 @@ class ApplyResult(_pool.ApplyResult):
     def _watch(self):
         pass
 
-    def _poll(self):
+    def _poll_job(self):
         native = _native()
         try:
             return native.call(native.ext.gompxcore_ClusterDone, self._pool._handle, self._job)
@@ -444,7 +487,16 @@ class ApplyResult(_pool.ApplyResult):
     def _block(self, timeout):
         self._finish(timeout)
 
+    _submit_error = None
+
+    def _poll(self):
+        if self._submit_error is not None:
+            return True
+        return self._poll_job()
+
     def _collect(self, timeout):
+        if self._submit_error is not None:
+            return False, self._submit_error
         got = self._pool._take(self._job, True, timeout)
         if got is None:
             return None
@@ -467,6 +519,8 @@ class MapResult(ApplyResult):
     """The result of ``map_async()`` and ``starmap_async()``: chunks in order."""
 
     def _collect(self, timeout):
+        if self._submit_error is not None:
+            return False, self._submit_error
         deadline = None if timeout is None else time.monotonic() + timeout
         values = getattr(self, "_partial", None)
         if values is None:
@@ -516,6 +570,22 @@ class IMapUnorderedIterator(IMapIterator):
     _ordered = False
 
 
+# Executors not shut down yet: at interpreter exit each finishes its submitted calls,
+# as concurrent.futures' executors do (their manager threads are joined then).
+_live_executors = __import__("weakref").WeakSet()
+
+
+def _python_exit():
+    for executor in list(_live_executors):
+        try:
+            executor.shutdown(wait=True)
+        except Exception:
+            pass
+
+
+threading._register_atexit(_python_exit)
+
+
 class ClusterExecutor(_futures.Executor):
     """``concurrent.futures`` on a cluster: what ``gompx.futures.ProcessPoolExecutor(
     cluster=...)`` (or with ``GOMPX_CLUSTER`` set) returns.
@@ -532,11 +602,15 @@ class ClusterExecutor(_futures.Executor):
         if max_workers is not None and max_workers <= 0:
             raise ValueError("max_workers must be greater than 0")
         if max_tasks_per_child is not None:
-            raise ValueError("max_tasks_per_child is not supported with cluster= (gompx "
-                             "issue #13): the worker processes of `gompx worker` serve every pool")
-        self._pool = ClusterPool(max_workers, initializer, initargs, cluster=cluster, **options)
+            if not isinstance(max_tasks_per_child, int):
+                raise TypeError("max_tasks_per_child must be an integer")
+            if max_tasks_per_child <= 0:
+                raise ValueError("max_tasks_per_child must be >= 1")
+        self._pool = ClusterPool(max_workers, initializer, initargs, max_tasks_per_child,
+                                 cluster=cluster, **options)
         self._lock = threading.Lock()
         self._shutdown = False
+        _live_executors.add(self)
 
     def submit(self, fn, /, *args, **kwargs):
         with self._lock:
@@ -544,18 +618,43 @@ class ClusterExecutor(_futures.Executor):
                 raise RuntimeError("cannot schedule new futures after shutdown")
             future = _futures.Future()
             future.set_running_or_notify_cancel()
-            self._pool.apply_async(fn, args, kwargs, callback=future.set_result,
-                                   error_callback=future.set_exception)
+            self._pool._apply_async(fn, args, kwargs, future.set_result, future.set_exception,
+                                    "call")
             return future
 
     def map(self, fn, *iterables, timeout=None, chunksize=1):
+        # Each chunk is one cluster chunk of fn's calls ("star"), not a call of
+        # stdlib's _process_chunk wrapper: the worker sees fn itself, so a Go worker
+        # serving fn's name (cluster.GoHandler) runs executor maps too.
         if chunksize < 1:
             raise ValueError("chunksize must be >= 1.")
-        from .futures import _chain_from_iterable_of_lists, _get_chunks, _process_chunk
-        import functools
-        results = super().map(functools.partial(_process_chunk, fn),
-                              _get_chunks(*iterables, chunksize=chunksize), timeout=timeout)
-        return _chain_from_iterable_of_lists(results)
+        from .futures import _chain_from_iterable_of_lists, _get_chunks
+        end = None if timeout is None else timeout + time.monotonic()
+        fs = [self._submit_chunk(fn, list(chunk))
+              for chunk in _get_chunks(*iterables, chunksize=chunksize)]
+
+        def results():  # concurrent.futures.Executor.map's result_iterator
+            try:
+                fs.reverse()
+                while fs:
+                    if end is None:
+                        yield fs.pop().result()
+                    else:
+                        yield fs.pop().result(end - time.monotonic())
+            finally:
+                for f in fs:
+                    f.cancel()
+        return _chain_from_iterable_of_lists(results())
+
+    def _submit_chunk(self, fn, calls):
+        with self._lock:
+            if self._shutdown:
+                raise RuntimeError("cannot schedule new futures after shutdown")
+            future = _futures.Future()
+            future.set_running_or_notify_cancel()
+            self._pool._map_async(fn, calls, "star", len(calls), future.set_result,
+                                  future.set_exception)
+            return future
 
     def shutdown(self, wait=True, *, cancel_futures=False):
         with self._lock:

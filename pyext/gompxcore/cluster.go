@@ -51,6 +51,7 @@ type clusterSpec struct {
 	ExpiryMs    int    `json:"caller_expiry_ms"`
 	ConnectMs   int    `json:"connect_timeout_ms"`
 	ReconnectMs int    `json:"reconnect_ms"`
+	MaxTasks    int    `json:"max_tasks_per_worker"`
 }
 
 // options is what the spec asks of cluster.Connect, the connection named name; an
@@ -63,7 +64,7 @@ func (s *clusterSpec) options(name string) (cluster.Options, error) {
 	return cluster.Options{URL: s.URL, Authkey: key, Insecure: s.Insecure, User: s.User,
 		Password: s.Password, Token: s.Token, NKeyFile: s.NKey, CredsFile: s.Creds, CAFile: s.CA,
 		CertFile: s.Cert, KeyFile: s.Key, Replicas: s.Replicas, Name: name,
-		ReconnectFor: millis(s.ReconnectMs)}, nil
+		ReconnectFor: millis(s.ReconnectMs), MaxTasksPerWorker: s.MaxTasks}, nil
 }
 
 // connectContext bounds connecting: connect_timeout_ms, or 30 s.

@@ -15,8 +15,9 @@
 //	User/Password  none                client credentials required by the server
 //	Token          none                client token required by the server
 //	TLS            none                TLS for clients (*tls.Config; ClientAuth RequireAndVerifyClientCert: mutual)
+//	RouteTLS       none                TLS on routes, both sides verified (*tls.Config; RouteTLSFromFiles)
 //	ClusterAdvertise  route address     route address given to the other nodes (a proxy's)
 //
-// What it does not do: TLS on routes, accounts, leaf nodes, gateways; use a stock nats-server
+// What it does not do: accounts, leaf nodes, gateways; use a stock nats-server
 // configuration for those (any nats-server >= 2.10 with JetStream works with gompx).
 package natsnode

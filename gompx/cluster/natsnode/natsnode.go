@@ -31,6 +31,10 @@ type Options struct {
 	// and ClientAuth set, clients must show a certificate signed by them.
 	// TLSFromFiles makes one from PEM files.
 	TLS *tls.Config
+	// RouteTLS, if set, makes the routes between clustered nodes TLS under this config,
+	// both ways: each node shows its certificate to the others and checks theirs
+	// (RouteTLSFromFiles makes one).
+	RouteTLS *tls.Config
 	// ClusterAdvertise is the route address ("host:port") this node tells the others to
 	// reach it by, when it is not its route listener's (a proxy in between).
 	ClusterAdvertise string
@@ -80,6 +84,11 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 		}
 		so.Cluster = server.ClusterOpts{Name: o.ClusterName, Host: host, Port: cport, Advertise: o.ClusterAdvertise}
 		so.Routes = server.RoutesFromStr(strings.Join(o.Routes, ","))
+		if o.RouteTLS != nil {
+			so.Cluster.TLSConfig, so.Cluster.TLSTimeout = o.RouteTLS, 2
+		}
+	} else if o.RouteTLS != nil {
+		return nil, errs.New("gompx: natsnode: RouteTLS is for a clustered node (set ClusterName)")
 	}
 	s, err := server.NewServer(so)
 	if err != nil {
@@ -103,6 +112,24 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 		return nil, errs.Errorf("gompx: nats server on %s started without JetStream: %s", o.Host, log.lastError())
 	}
 	return &Node{s: s}, nil
+}
+
+// RouteTLSFromFiles makes the TLS config of a node's routes from its certificate and
+// key and the CA (PEM files) that signed every node's: a route is both a server and
+// a client, so the certificate must be good for both (or name no usage), and both
+// sides check the other's against ca (what nats-server's cluster tls block does).
+func RouteTLSFromFiles(cert, key, ca string) (*tls.Config, error) {
+	if cert == "" || key == "" || ca == "" {
+		return nil, errs.New("gompx: natsnode: route TLS needs the node's certificate, its key " +
+			"and the CA that signed every node's")
+	}
+	cfg, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: cert, KeyFile: key, CaFile: ca, Verify: true})
+	if err != nil {
+		return nil, errs.Errorf("gompx: natsnode: route TLS: %w", err)
+	}
+	cfg.ClientAuth = tls.RequireAndVerifyClientCert
+	cfg.RootCAs = cfg.ClientCAs
+	return cfg, nil
 }
 
 // TLSFromFiles makes a server's TLS config from its certificate and key (PEM files);

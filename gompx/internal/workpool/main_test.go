@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -52,7 +53,11 @@ func testWorker(scenario string) int {
 		if err != nil || scenario == "die" {
 			return 3
 		}
-		if err := conn.SendBytes(append([]byte{workproto.StatusResult}, req...)); err != nil {
+		reply := req
+		if scenario == "pid" {
+			reply = []byte(strconv.Itoa(os.Getpid()))
+		}
+		if err := conn.SendBytes(append([]byte{workproto.StatusResult}, reply...)); err != nil {
 			return 2
 		}
 	}

@@ -131,7 +131,16 @@ func (p *Pool) Pids() []int {
 // Submit queues the request frame req. The pool keeps req until the task
 // ends: do not modify it.
 func (p *Pool) Submit(req []byte) (*Task, error) {
-	t := &Task{req: req, done: make(chan struct{})}
+	return p.SubmitRetire(req, "", 0)
+}
+
+// SubmitRetire is Submit for a task of a caller that wants each worker process to
+// run at most after of its tasks (multiprocessing's maxtasksperchild): the worker
+// that runs the after-th task of key retires once it has answered it, and a fresh
+// one takes its slot. Tasks of other keys (or none) do not count toward it, and
+// after <= 0 is Submit.
+func (p *Pool) SubmitRetire(req []byte, key string, after int) (*Task, error) {
+	t := &Task{req: req, done: make(chan struct{}), retireKey: key, retireAfter: max(after, 0)}
 	p.mu.Lock()
 	switch {
 	case p.closing:

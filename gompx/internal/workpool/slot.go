@@ -20,7 +20,8 @@ func (p *Pool) runSlot(first chan<- error) {
 	p.slotEnded(err)
 }
 
-// serve runs tasks on w. It returns true when w died and should be replaced,
+// serve runs tasks on w. It returns true when w died, or retired after the
+// last task its retire limits allow (SubmitRetire), and should be replaced;
 // false when the pool is closing and w was retired.
 //
 // Up to Options.Pipeline requests are in w's socket at once (inflight, in
@@ -31,6 +32,10 @@ func (p *Pool) serve(w *worker) bool {
 	var inflight []*Task
 	for {
 		if len(inflight) == 0 {
+			if w.retiring {
+				p.retire(w)
+				return true
+			}
 			t, ok := p.next(w)
 			if !ok {
 				p.retire(w)
@@ -45,7 +50,7 @@ func (p *Pool) serve(w *worker) bool {
 			}
 			continue
 		}
-		if len(inflight) < p.opts.Pipeline {
+		if len(inflight) < p.opts.Pipeline && !w.retiring {
 			if t := p.tryNext(); t != nil {
 				if !p.send(w, t, &inflight) {
 					return true
@@ -96,6 +101,15 @@ func (p *Pool) send(w *worker, t *Task, inflight *[]*Task) bool {
 		return false
 	}
 	*inflight = append(*inflight, t)
+	if t.retireAfter > 0 {
+		if w.ran == nil {
+			w.ran = map[string]int{}
+		}
+		w.ran[t.retireKey]++
+		if w.ran[t.retireKey] >= t.retireAfter {
+			w.retiring = true // nothing more is pipelined behind t
+		}
+	}
 	return true
 }
 

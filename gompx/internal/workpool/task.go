@@ -20,6 +20,10 @@ const (
 type Task struct {
 	req  []byte
 	done chan struct{}
+	// retireKey and retireAfter: the worker that runs this task exits (and is
+	// replaced) once it has run retireAfter tasks of retireKey (0: never).
+	retireKey   string
+	retireAfter int
 
 	mu    sync.Mutex
 	state taskState

@@ -27,6 +27,11 @@ type worker struct {
 	code int           // exit code, valid once died is closed
 	// doomed is set once the worker is being killed: it must take no task.
 	doomed atomic.Bool
+	// ran counts the tasks sent to it per retire key; retiring is set once one of
+	// them reached its task's retireAfter: it takes no more and exits when idle.
+	// Only its slot's goroutine touches them.
+	ran      map[string]int
+	retiring bool
 }
 
 // ExitError reports a worker that exited while it ran a task.
