@@ -68,3 +68,12 @@ func withOr[T, R any](h int64, closed R, f func(T) (R, error)) (r R, err error) 
 	r, err = f(v)
 	return r, translate(err)
 }
+
+// put is the end of an exported function that makes an object: its handle, or err as
+// the Python exception it names.
+func put[T any](obj T, err error) (int64, error) {
+	if err != nil {
+		return 0, translate(err)
+	}
+	return handles.put(obj), nil
+}

@@ -30,11 +30,7 @@ func ProcessStart(specAddr uintptr, specLen int, bootAddr uintptr, bootLen int) 
 	}
 	// Copied: the child reads it after this call returns and Python frees its buffer.
 	cmd.Bootstrap = bytes.Clone(pyMemory(bootAddr, bootLen))
-	p, err := gompx.Start(cmd)
-	if err != nil {
-		return 0, translate(err)
-	}
-	return handles.put(p), nil
+	return put(gompx.Start(cmd))
 }
 
 // ProcessPid returns the child's process id.

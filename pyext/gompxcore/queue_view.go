@@ -2,11 +2,9 @@ package gompxcore
 
 import (
 	"encoding/binary"
-	"fmt"
-	"sort"
-	"strings"
 
 	"github.com/gompx/gompx/gompx"
+	"github.com/gompx/gompx/gompx/pyapi"
 )
 
 // QueueView writes the queue's mapping for the C fast path (gompx._gompxsync.QueueCore)
@@ -36,15 +34,5 @@ func QueueView(h int64, out uintptr) (ok bool, err error) {
 // own (gompx._gompxsync.queue_layout()).
 func QueueLayout() (layout string, err error) {
 	defer recoverInto(&err)
-	m := gompx.QueueLayout()
-	names := make([]string, 0, len(m))
-	for name := range m {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	parts := make([]string, len(names))
-	for i, name := range names {
-		parts[i] = fmt.Sprintf("%s=%d", name, m[name])
-	}
-	return strings.Join(parts, ";"), nil
+	return pyapi.QueueLayout(), nil
 }

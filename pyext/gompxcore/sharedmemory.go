@@ -9,33 +9,21 @@ import (
 // errno: EEXIST (FileExistsError) for a live name, EINVAL or ENAMETOOLONG for a bad one.
 func SharedMemoryCreate(name string, size int64) (h int64, err error) {
 	defer recoverInto(&err)
-	m, err := gompx.CreateSharedMemory(name, size)
-	if err != nil {
-		return 0, translate(err)
-	}
-	return handles.put(m), nil
+	return put(gompx.CreateSharedMemory(name, size))
 }
 
 // SharedMemoryOpen attaches to the segment called name and returns its handle. ENOENT
 // (FileNotFoundError) if no process of this user holds it, or it was unlinked.
 func SharedMemoryOpen(name string) (h int64, err error) {
 	defer recoverInto(&err)
-	m, err := gompx.OpenSharedMemory(name)
-	if err != nil {
-		return 0, translate(err)
-	}
-	return handles.put(m), nil
+	return put(gompx.OpenSharedMemory(name))
 }
 
 // SharedMemoryAdopt holds the segment behind fd, its memory file inherited from the
 // parent (a SharedMemory passed to Process), and returns a handle. Go owns fd from now on.
 func SharedMemoryAdopt(fd int) (h int64, err error) {
 	defer recoverInto(&err)
-	m, err := gompx.AdoptSharedMemory(fd)
-	if err != nil {
-		return 0, translate(err)
-	}
-	return handles.put(m), nil
+	return put(gompx.AdoptSharedMemory(fd))
 }
 
 // SharedMemoryFd returns the segment's memory file descriptor, for Python to mmap the
