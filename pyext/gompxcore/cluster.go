@@ -186,12 +186,12 @@ func ClusterLocalStart(spec string) (h int64, err error) {
 
 // ClusterLocalURL returns the private server's client URL.
 func ClusterLocalURL(h int64) (url string, err error) {
-	return with(h, func(l *cluster.Local) (url string, err error) { return l.URL(), nil })
+	return read(h, (*cluster.Local).URL)
 }
 
 // ClusterLocalWorkerPid returns the process id of the private `gompx worker`.
 func ClusterLocalWorkerPid(h int64) (pid int, err error) {
-	return with(h, func(l *cluster.Local) (pid int, err error) { return l.WorkerPid(), nil })
+	return read(h, (*cluster.Local).WorkerPid)
 }
 
 // ClusterLocalStop stops the worker, then the server (SIGTERM, SIGKILL after

@@ -59,7 +59,7 @@ func forPython(c *gompx.Conn) *gompx.Conn {
 
 // ConnFileno returns the connection's file descriptor.
 func ConnFileno(h int64) (fd int, err error) {
-	return with(h, func(c *gompx.Conn) (fd int, err error) { return c.Fd(), nil })
+	return read(h, (*gompx.Conn).Fd)
 }
 
 // ConnClose closes the connection and forgets the handle. Closing twice is harmless.
@@ -125,7 +125,7 @@ func ConnRecvPending(h int64, addr uintptr, n int) (got int, err error) {
 // skipped by the next receive, so a peer that announces a huge message and sends nothing
 // does not hold up the call that refuses it.
 func ConnDiscard(h int64) (ok bool, err error) {
-	return with(h, func(c *gompx.Conn) (ok bool, err error) { return true, translate(c.DiscardLater()) })
+	return try(h, (*gompx.Conn).DiscardLater)
 }
 
 // ConnPoll reports whether a message (or end of stream) is ready, waiting up to timeoutMs.

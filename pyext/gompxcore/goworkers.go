@@ -109,19 +109,13 @@ func GoTaskRelease(th int64) (ok bool, err error) {
 // GoPoolClose stops taking calls; queued and running ones finish, then the workers end.
 // GoPoolJoin waits for that.
 func GoPoolClose(h int64) (ok bool, err error) {
-	return with(h, func(p *goserve.Pool) (ok bool, err error) {
-		p.BeginClose()
-		return true, nil
-	})
+	return do(h, (*goserve.Pool).BeginClose)
 }
 
 // GoPoolTerminate kills the workers; queued and running calls fail. GoPoolJoin waits
 // for that.
 func GoPoolTerminate(h int64) (ok bool, err error) {
-	return with(h, func(p *goserve.Pool) (ok bool, err error) {
-		p.BeginTerminate()
-		return true, nil
-	})
+	return do(h, (*goserve.Pool).BeginTerminate)
 }
 
 // GoPoolJoin waits up to timeoutMs (negative: forever) for every worker to exit after

@@ -118,7 +118,7 @@ func PoolNext(h int64, out uintptr, timeoutMs int) (kind int, err error) {
 
 // PoolBoardFd returns the descriptor of the pool's board, for the workers.
 func PoolBoardFd(h int64) (fd int, err error) {
-	return with(h, func(p *taskpool.Pool) (fd int, err error) { return p.BoardFd(), nil })
+	return read(h, (*taskpool.Pool).BoardFd)
 }
 
 // PoolAddWorker registers a started worker: its slot and pid, the handle of its task
@@ -186,18 +186,12 @@ func PoolWaitPending(h int64, limit int, timeoutMs int) (ok bool, err error) {
 
 // PoolClose refuses new jobs; the workers exit once every job has finished.
 func PoolClose(h int64) (ok bool, err error) {
-	return with(h, func(p *taskpool.Pool) (ok bool, err error) {
-		p.Close()
-		return true, nil
-	})
+	return do(h, (*taskpool.Pool).Close)
 }
 
 // PoolTerminate fails every unfinished task and dispatches nothing more.
 func PoolTerminate(h int64) (ok bool, err error) {
-	return with(h, func(p *taskpool.Pool) (ok bool, err error) {
-		p.Terminate()
-		return true, nil
-	})
+	return do(h, (*taskpool.Pool).Terminate)
 }
 
 // PoolBreak breaks the pool: every unfinished task fails with reason.
@@ -210,12 +204,12 @@ func PoolBreak(h int64, reason string) (ok bool, err error) {
 
 // PoolBroken returns why the pool broke, or "".
 func PoolBroken(h int64) (reason string, err error) {
-	return with(h, func(p *taskpool.Pool) (reason string, err error) { return p.Broken(), nil })
+	return read(h, (*taskpool.Pool).Broken)
 }
 
 // PoolWorkers returns how many registered workers have not exited.
 func PoolWorkers(h int64) (n int, err error) {
-	return with(h, func(p *taskpool.Pool) (n int, err error) { return p.Workers(), nil })
+	return read(h, (*taskpool.Pool).Workers)
 }
 
 // PoolFree stops the pool's collector and forgets the handle; call it once the workers

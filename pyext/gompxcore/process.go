@@ -35,12 +35,12 @@ func ProcessStart(specAddr uintptr, specLen int, bootAddr uintptr, bootLen int) 
 
 // ProcessPid returns the child's process id.
 func ProcessPid(h int64) (pid int, err error) {
-	return with(h, func(p *gompx.Process) (pid int, err error) { return p.Pid(), nil })
+	return read(h, (*gompx.Process).Pid)
 }
 
 // ProcessSentinel returns a descriptor that becomes readable when the child exits.
 func ProcessSentinel(h int64) (fd int, err error) {
-	return with(h, func(p *gompx.Process) (fd int, err error) { return p.Sentinel(), nil })
+	return read(h, (*gompx.Process).Sentinel)
 }
 
 // ProcessWait waits up to timeoutMs (negative: forever) and returns the exit code (the

@@ -50,7 +50,7 @@ func QueueImport(fd int) (h int64, err error) {
 
 // QueueFileno returns the queue's file descriptor, to pass to a child.
 func QueueFileno(h int64) (fd int, err error) {
-	return with(h, func(q *gompx.Queue) (fd int, err error) { return q.Fd(), nil })
+	return read(h, (*gompx.Queue).Fd)
 }
 
 // QueueClose stops this process's use of the queue (Queue.close): the handle stays
@@ -251,7 +251,7 @@ func QueueLen(h int64) (n int64, err error) {
 // QueueUsed reports whether this process has put into the queue through this handle
 // (CPython's Queue.close closes its pipe only then).
 func QueueUsed(h int64) (used bool, err error) {
-	return with(h, func(q *gompx.Queue) (used bool, err error) { return q.Used(), nil })
+	return read(h, (*gompx.Queue).Used)
 }
 
 // QueueTaskDone marks one message as processed (JoinableQueue.task_done).

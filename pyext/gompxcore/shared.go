@@ -37,7 +37,7 @@ func SharedOffset(h int64) (off int64, err error) {
 
 // SharedRetain adds a reference for a process the block is being sent to.
 func SharedRetain(h int64) (ok bool, err error) {
-	return with(h, func(b *gompx.SharedBlock) (ok bool, err error) { return true, translate(b.Retain()) })
+	return try(h, (*gompx.SharedBlock).Retain)
 }
 
 // SharedClose drops this process's reference and the handle; harmless twice.
@@ -92,7 +92,7 @@ func SharedHeapSetKeep(heap int64, bytes int64) (ok bool, err error) {
 
 // SharedHeapKeep is the heap's SharedHeapSetKeep setting (4 MiB unless set).
 func SharedHeapKeep(heap int64) (bytes int64, err error) {
-	return with(heap, func(hp *gompx.SharedHeap) (bytes int64, err error) { return hp.Keep(), nil })
+	return read(heap, (*gompx.SharedHeap).Keep)
 }
 
 // heapBlock finds the block handle block and checks that heap allocated it.

@@ -44,7 +44,7 @@ func SyncOffset(h int64) (off int64, err error) {
 
 // SyncRetain adds a reference for a process the object is being sent to.
 func SyncRetain(h int64) (ok bool, err error) {
-	return with(h, func(p pyapi.SharedPrimitive) (ok bool, err error) { return true, translate(p.Retain()) })
+	return try(h, pyapi.SharedPrimitive.Retain)
 }
 
 // SyncClose drops this process's reference and the handle. Closing twice is harmless.
@@ -79,23 +79,17 @@ func SyncRelease(h int64) (ok bool, err error) {
 
 // EventSet sets the Event and wakes its waiters.
 func EventSet(h int64) (ok bool, err error) {
-	return with(h, func(e *gompx.Event) (ok bool, err error) {
-		e.Set()
-		return true, nil
-	})
+	return do(h, (*gompx.Event).Set)
 }
 
 // EventClear clears the Event.
 func EventClear(h int64) (ok bool, err error) {
-	return with(h, func(e *gompx.Event) (ok bool, err error) {
-		e.Clear()
-		return true, nil
-	})
+	return do(h, (*gompx.Event).Clear)
 }
 
 // EventIsSet reports the Event's flag.
 func EventIsSet(h int64) (set bool, err error) {
-	return with(h, func(e *gompx.Event) (set bool, err error) { return e.IsSet(), nil })
+	return read(h, (*gompx.Event).IsSet)
 }
 
 // EventWait waits up to ms milliseconds (-1: forever) and reports whether the Event was
@@ -136,7 +130,7 @@ func CondNotify(h int64, n int) (woken int, err error) {
 
 // CondWaiters is the number of waiters not yet notified.
 func CondWaiters(h int64) (n int, err error) {
-	return with(h, func(c *gompx.Condition) (n int, err error) { return c.Waiters(), nil })
+	return read(h, (*gompx.Condition).Waiters)
 }
 
 // CondCount reads one of the Condition's counters (which: 0 sleeping, 1 notified, 2
@@ -201,10 +195,7 @@ func BarrierAwait(h int64, ms int, giveUp bool) (done bool, err error) {
 
 // BarrierAbandon takes the caller's party out of its round without breaking it.
 func BarrierAbandon(h int64) (ok bool, err error) {
-	return with(h, func(b *gompx.Barrier) (ok bool, err error) {
-		b.Abandon()
-		return true, nil
-	})
+	return do(h, (*gompx.Barrier).Abandon)
 }
 
 // BarrierRelease ends the round for the last party: actionOK false breaks the barrier.
@@ -217,18 +208,12 @@ func BarrierRelease(h int64, actionOK bool) (ok bool, err error) {
 
 // BarrierReset returns the Barrier to its initial state.
 func BarrierReset(h int64) (ok bool, err error) {
-	return with(h, func(b *gompx.Barrier) (ok bool, err error) {
-		b.Reset()
-		return true, nil
-	})
+	return do(h, (*gompx.Barrier).Reset)
 }
 
 // BarrierAbort breaks the Barrier.
 func BarrierAbort(h int64) (ok bool, err error) {
-	return with(h, func(b *gompx.Barrier) (ok bool, err error) {
-		b.Abort()
-		return true, nil
-	})
+	return do(h, (*gompx.Barrier).Abort)
 }
 
 // BarrierState returns parties, waiting and broken (1 or 0) as parties<<32 |
