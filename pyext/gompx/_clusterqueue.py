@@ -118,7 +118,8 @@ class Queue:
         self._handle = None
         local = cluster == "local" or _local  # _local: reopened from a "local" queue's URL
         url = _local_url() if cluster == "local" else cluster
-        key = cluster_authkey(authkey, local, "a cluster queue needs the authkey of the processes sharing it")
+        key = cluster_authkey(authkey, local,
+                              "a cluster queue needs the authkey of the processes sharing it")
         self._spec = {"url": url, "insecure": bool(insecure), "replicas": int(replicas),
                       "connect_timeout_ms": int(connect_timeout * 1000), "name": name,
                       "maxsize": int(maxsize), "joinable": self._joinable, "local": local}

@@ -32,3 +32,11 @@ func backToBack(data, lengths uintptr, count int) [][]byte {
 	}
 	return out
 }
+
+// putInt64s writes vals at out, in Python's memory, as little-endian int64s.
+func putInt64s(out uintptr, vals ...int64) {
+	mem := pyMemory(out, 8*len(vals))
+	for i, v := range vals {
+		binary.LittleEndian.PutUint64(mem[8*i:], uint64(v))
+	}
+}

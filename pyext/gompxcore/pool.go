@@ -1,7 +1,6 @@
 package gompxcore
 
 import (
-	"encoding/binary"
 	"errors"
 	"sync"
 	"time"
@@ -104,14 +103,9 @@ func PoolNext(h int64, out uintptr, timeoutMs int) (kind int, err error) {
 		}
 		var job int64
 		if ev.Kind == taskpool.EventFinished {
-			if jh, ok := jobIDs.Load(poolJobKey{p, ev.Job}); ok {
-				job = jh.(int64)
-			}
+			job = jobHandle(p, ev.Job)
 		}
-		mem := pyMemory(out, 40)
-		for i, v := range []int64{int64(ev.Kind), int64(ev.Slot), int64(ev.Pid), int64(ev.Code), job} {
-			binary.LittleEndian.PutUint64(mem[8*i:], uint64(v))
-		}
+		putInt64s(out, int64(ev.Kind), int64(ev.Slot), int64(ev.Pid), int64(ev.Code), job)
 		return int(ev.Kind), nil
 	})
 }
@@ -150,10 +144,7 @@ func PoolNextEvent(h int64, out uintptr, timeoutMs int) (kind int, err error) {
 		if !ok {
 			return 0, nil
 		}
-		mem := pyMemory(out, 32)
-		for i, v := range []int{int(ev.Kind), ev.Slot, ev.Pid, ev.Code} {
-			binary.LittleEndian.PutUint64(mem[8*i:], uint64(int64(v)))
-		}
+		putInt64s(out, int64(ev.Kind), int64(ev.Slot), int64(ev.Pid), int64(ev.Code))
 		return int(ev.Kind), nil
 	})
 }
@@ -166,16 +157,21 @@ func PoolNextFinished(h int64, timeoutMs int) (job int64, err error) {
 		if !ok {
 			return 0, nil
 		}
-		if jh, ok := jobIDs.Load(poolJobKey{p, id}); ok {
-			return jh.(int64), nil
-		}
-		return 0, nil
+		return jobHandle(p, id), nil
 	})
 }
 
 type poolJobKey struct {
 	pool *taskpool.Pool
 	id   uint64
+}
+
+// jobHandle is the handle of p's job id; 0 if the job was dropped.
+func jobHandle(p *taskpool.Pool, id uint64) int64 {
+	if jh, ok := jobIDs.Load(poolJobKey{p, id}); ok {
+		return jh.(int64)
+	}
+	return 0
 }
 
 // PoolWaitPending waits up to timeoutMs (negative: forever) until fewer than limit tasks
