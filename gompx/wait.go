@@ -15,15 +15,7 @@ import (
 // On an embedder's main thread a signal ends the wait with an error wrapping
 // ErrInterrupted (see EnableInterrupts). It is WaitContext for the Python facade.
 func Wait(fds []int, timeout time.Duration) ([]int, error) {
-	p, err := pollSet(fds)
-	if err != nil {
-		return nil, err
-	}
-	n, err := fdPollIntr(p, timeout)
-	if err != nil {
-		return nil, errs.Errorf("wait: %w", err)
-	}
-	return readyOf(fds, p, n)
+	return waitFds(fds, func(p []unix.PollFd) (int, error) { return fdPollIntr(p, timeout) })
 }
 
 // WaitContext blocks until at least one of fds is readable or hung up and returns the
@@ -31,11 +23,15 @@ func Wait(fds []int, timeout time.Duration) ([]int, error) {
 // (ctx's deadline) or context.Canceled. A closed or invalid fd is an error wrapping
 // EBADF.
 func WaitContext(ctx context.Context, fds []int) ([]int, error) {
+	return waitFds(fds, func(p []unix.PollFd) (int, error) { return ctxPoll(ctx, p) })
+}
+
+func waitFds(fds []int, poll func([]unix.PollFd) (int, error)) ([]int, error) {
 	p, err := pollSet(fds)
 	if err != nil {
 		return nil, err
 	}
-	n, err := ctxPoll(ctx, p)
+	n, err := poll(p)
 	if err != nil {
 		return nil, errs.Errorf("wait: %w", err)
 	}

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from mp_targets import pid_gone
+from mp_targets import pid_gone, sigkill
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GRACE_ENV = "GOMPX_ORPHAN_GRACE"
@@ -28,14 +28,6 @@ def wait_gone(pids, timeout):
             return []
         time.sleep(0.05)
     return [pid for pid in pids if not pid_gone(pid)]
-
-
-def kill_leftovers(pids):
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 PARENT = r'''
@@ -90,7 +82,7 @@ def parent_and_children(modname, method, source=PARENT, env_extra=None):
         if parent.poll() is None:
             parent.kill()
             parent.wait(10)
-        kill_leftovers(pids)
+        sigkill(pids)
 
 
 def sigkill_and_watch(parent, pids, grace):

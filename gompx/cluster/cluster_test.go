@@ -36,7 +36,13 @@ func startNode(t testing.TB) string {
 // a minute, then the test fails rather than hangs. The Caller closes with the test.
 func newTestCaller(t testing.TB, conn *Conn) (context.Context, *Caller) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	return newTestCallerFor(t, conn, time.Minute)
+}
+
+// newTestCallerFor is newTestCaller for a test that may take limit.
+func newTestCallerFor(t testing.TB, conn *Conn, limit time.Duration) (context.Context, *Caller) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	t.Cleanup(cancel)
 	k, err := NewCaller(ctx, conn)
 	if err != nil {

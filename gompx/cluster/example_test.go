@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/gompx/gompx/gompx/cluster"
@@ -16,25 +17,10 @@ import (
 func Example() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	dir, _ := os.MkdirTemp("", "gompx-example")
-	defer os.RemoveAll(dir)
-	node, err := natsnode.Start(ctx, natsnode.Options{Host: "127.0.0.1", StoreDir: dir})
-	if err != nil {
-		panic(err)
-	}
-	defer node.Shutdown()
-	opts := cluster.Options{URL: node.ClientURL(), Authkey: []byte("shared secret")}
-
-	wconn, _ := cluster.Connect(ctx, opts)
-	defer wconn.Close()
-	wctx, stop := context.WithCancel(ctx)
-	served := make(chan error)
-	go func() {
-		served <- cluster.Serve(wctx, wconn, cluster.WorkerOptions{Slots: 2, Name: "w"},
-			func(_ context.Context, fn string, body []byte) (cluster.Status, []byte) {
-				return cluster.StatusOK, bytes.ToUpper(body)
-			})
-	}()
+	opts, stop := startExampleCluster(ctx, func(_ context.Context, fn string, body []byte) (cluster.Status, []byte) {
+		return cluster.StatusOK, bytes.ToUpper(body)
+	})
+	defer stop()
 
 	conn, _ := cluster.Connect(ctx, opts)
 	defer conn.Close()
@@ -48,8 +34,7 @@ func Example() {
 		fmt.Println(r.Chunk, r.Status, string(r.Body))
 	}
 	caller.Close(ctx)
-	stop()
-	fmt.Println(<-served)
+	fmt.Println(stop())
 	// Output:
 	// 0 ok HELLO
 	// 1 ok CLUSTER
@@ -63,25 +48,10 @@ func Example() {
 func ExampleCaller_Map() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	dir, _ := os.MkdirTemp("", "gompx-example")
-	defer os.RemoveAll(dir)
-	node, err := natsnode.Start(ctx, natsnode.Options{Host: "127.0.0.1", StoreDir: dir})
-	if err != nil {
-		panic(err)
-	}
-	defer node.Shutdown()
-	opts := cluster.Options{URL: node.ClientURL(), Authkey: []byte("shared secret")}
-
-	wconn, _ := cluster.Connect(ctx, opts)
-	defer wconn.Close()
-	wctx, stop := context.WithCancel(ctx)
-	served := make(chan error)
-	go func() {
-		served <- cluster.Serve(wctx, wconn, cluster.WorkerOptions{Slots: 2},
-			cluster.GoHandler(map[string]cluster.Func{
-				"gofuncs:square": func(args []any) (any, error) { return args[0].(int64) * args[0].(int64), nil },
-			}))
-	}()
+	opts, stop := startExampleCluster(ctx, cluster.GoHandler(map[string]cluster.Func{
+		"gofuncs:square": func(args []any) (any, error) { return args[0].(int64) * args[0].(int64), nil },
+	}))
+	defer stop()
 
 	conn, _ := cluster.Connect(ctx, opts)
 	defer conn.Close()
@@ -89,9 +59,36 @@ func ExampleCaller_Map() {
 	out, err := caller.Map(ctx, "gofuncs:square", []any{int64(1), int64(2), int64(3)}, 2)
 	fmt.Println(out, err)
 	caller.Close(ctx)
-	stop()
-	fmt.Println(<-served)
+	fmt.Println(stop())
 	// Output:
 	// [1 4 9] <nil>
 	// <nil>
+}
+
+// startExampleCluster starts a one-node cluster on 127.0.0.1 and a worker with two slots
+// running h on it, and returns the options to connect with and a stop that ends the
+// worker (returning its Serve's error) and the server.
+func startExampleCluster(ctx context.Context, h cluster.Handler) (cluster.Options, func() error) {
+	dir, _ := os.MkdirTemp("", "gompx-example")
+	node, err := natsnode.Start(ctx, natsnode.Options{Host: "127.0.0.1", StoreDir: dir})
+	if err != nil {
+		panic(err)
+	}
+	opts := cluster.Options{URL: node.ClientURL(), Authkey: []byte("shared secret")}
+	wconn, _ := cluster.Connect(ctx, opts)
+	wctx, cancel := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- cluster.Serve(wctx, wconn, cluster.WorkerOptions{Slots: 2, Name: "w"}, h) }()
+	var once sync.Once
+	var serveErr error
+	return opts, func() error {
+		once.Do(func() {
+			cancel()
+			serveErr = <-served
+			wconn.Close()
+			node.Shutdown()
+			os.RemoveAll(dir)
+		})
+		return serveErr
+	}
 }

@@ -372,13 +372,7 @@ func TestThreeNodesLoseANodeThenItRejoins(t *testing.T) {
 	for i := range 3 {
 		stops = append(stops, serveStoppable(t, connect(t, c.url(i), testKey, replicated), fmt.Sprintf("w%d", i+1), 2, r.echo(20*time.Millisecond)))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
-	defer cancel()
-	k, err := NewCaller(ctx, caller)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer k.Close(ctx)
+	ctx, k := newTestCallerFor(t, caller, 180*time.Second)
 	const n = 200
 	victim := (c.leaderOf(t, caller, TasksStream) + 1) % 3
 	job := submitN(t, ctx, k, n)

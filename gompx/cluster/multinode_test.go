@@ -103,28 +103,11 @@ func TestThreeNodesLoseTheStreamLeader(t *testing.T) {
 	nodes := startThree(t)
 	opts := func(o *Options) { o.Replicas = 3; o.AckWait = 2 * time.Second }
 	caller := connect(t, urls(nodes), testKey, opts)
-	var mu sync.Mutex
-	runs := map[string]int{}
+	ran := &runs{}
 	for i, n := range nodes {
-		name := fmt.Sprintf("w%d", i+1)
-		serve(t, connect(t, n.ClientURL(), testKey, opts), name, 2, func(ctx context.Context, fn string, body []byte) (Status, []byte) {
-			mu.Lock()
-			runs[string(body)]++
-			mu.Unlock()
-			select {
-			case <-ctx.Done():
-			case <-time.After(20 * time.Millisecond):
-			}
-			return StatusOK, body
-		})
+		serve(t, connect(t, n.ClientURL(), testKey, opts), fmt.Sprintf("w%d", i+1), 2, ran.echo(20*time.Millisecond))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-	defer cancel()
-	k, err := NewCaller(ctx, caller)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer k.Close(ctx)
+	ctx, k := newTestCallerFor(t, caller, 120*time.Second)
 	const n = 300
 	job, _ := k.NewJob()
 	for i := range n {
@@ -162,10 +145,8 @@ func TestThreeNodesLoseTheStreamLeader(t *testing.T) {
 	if _, err := k.Take(ctx, job, true); !errors.Is(err, io.EOF) {
 		t.Fatalf("after the last result: %v", err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(runs) != n {
-		t.Fatalf("%d chunks ran, want %d", len(runs), n)
+	if got := ran.distinct(); got != n {
+		t.Fatalf("%d chunks ran, want %d", got, n)
 	}
 }
 

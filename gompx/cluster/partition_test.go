@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -138,13 +137,7 @@ func TestPartitionHeals(t *testing.T) {
 		stops = append(stops, serveStoppable(t, connect(t, c.nodes[i].ClientURL(), testKey, replicatedSlow),
 			fmt.Sprintf("w%d", i+1), 2, r.echo(20*time.Millisecond)))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
-	defer cancel()
-	k, err := NewCaller(ctx, caller)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer k.Close(ctx)
+	ctx, k := newTestCallerFor(t, caller, 180*time.Second)
 	const n = 200
 	job := submitN(t, ctx, k, n)
 	takeAll(t, ctx, k, job, n, func(i int) {
@@ -193,13 +186,7 @@ func TestCallerReconnects(t *testing.T) {
 	for i := range 3 {
 		serveStoppable(t, connect(t, c.url(i), testKey, replicated), fmt.Sprintf("w%d", i+1), 2, (&runs{}).echo(20*time.Millisecond))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
-	defer cancel()
-	k, err := NewCaller(ctx, caller)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer k.Close(ctx)
+	ctx, k := newTestCallerFor(t, caller, 180*time.Second)
 	const n = 200
 	job := submitN(t, ctx, k, n)
 	<-caller.js.PublishAsyncComplete()

@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -67,26 +66,10 @@ func TestThreeNodesStopAndRestartANode(t *testing.T) {
 	all := r.url(0) + "," + r.url(1) + "," + r.url(2)
 	opts := func(o *Options) { o.Replicas = 3; o.AckWait = 3 * time.Second; o.ReconnectFor = 2 * time.Minute }
 	caller := connect(t, all, testKey, opts)
-	var mu sync.Mutex
-	runs := map[string]int{}
-	handler := func(ctx context.Context, fn string, body []byte) (Status, []byte) {
-		mu.Lock()
-		runs[string(body)]++
-		mu.Unlock()
-		select {
-		case <-ctx.Done():
-		case <-time.After(20 * time.Millisecond):
-		}
-		return StatusOK, body
-	}
+	handler := (&runs{}).echo(20 * time.Millisecond)
 	serve(t, connect(t, r.url(0), testKey, opts), "w1", 2, handler)
 	serve(t, connect(t, r.url(2), testKey, opts), "w3", 2, handler)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	k, err := NewCaller(ctx, caller)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, k := newTestCallerFor(t, caller, 3*time.Minute)
 	const n = 90
 	job, _ := k.NewJob()
 	for i := range n {

@@ -16,11 +16,8 @@ import (
 // its CA signed (a chunk's round trip); every refusal wraps ErrTLS, comes at once,
 // and says what to pass.
 func TestTLSPoolAndRefusals(t *testing.T) {
-	dir := t.TempDir()
-	ca, other := newCA(t, dir, "ca"), newCA(t, dir, "other-ca")
+	dir, ca, other, cert, key, otherCert, otherKey := tlsParties(t)
 	_, serverCert, serverKey := ca.issue(t, dir, "server", x509.ExtKeyUsageServerAuth)
-	_, cert, key := ca.issue(t, dir, "client", x509.ExtKeyUsageClientAuth)
-	_, otherCert, otherKey := other.issue(t, dir, "stranger", x509.ExtKeyUsageClientAuth)
 	cfg, err := natsnode.TLSFromFiles(serverCert, serverKey, ca.file)
 	if err != nil {
 		t.Fatal(err)

@@ -27,6 +27,16 @@ type testCA struct {
 	file string // its certificate, PEM
 }
 
+// tlsParties makes, in a new dir, a CA and another CA, and the files of a client's
+// certificate and key the first issued and a stranger's the other issued.
+func tlsParties(t *testing.T) (dir string, ca, other *testCA, cert, key, otherCert, otherKey string) {
+	dir = t.TempDir()
+	ca, other = newCA(t, dir, "ca"), newCA(t, dir, "other-ca")
+	_, cert, key = ca.issue(t, dir, "client", x509.ExtKeyUsageClientAuth)
+	_, otherCert, otherKey = other.issue(t, dir, "stranger", x509.ExtKeyUsageClientAuth)
+	return dir, ca, other, cert, key, otherCert, otherKey
+}
+
 func newCA(t *testing.T, dir, name string) *testCA {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -87,11 +97,8 @@ func (ca *testCA) issue(t *testing.T, dir, name string, usage x509.ExtKeyUsage) 
 // certificate (a round trip through a named queue); a client that does not trust the
 // server's CA, or shows no certificate, or one from another CA, gets an error, not a hang.
 func TestTLS(t *testing.T) {
-	dir := t.TempDir()
-	ca, other := newCA(t, dir, "ca"), newCA(t, dir, "other-ca")
+	dir, ca, other, cert, key, otherCert, otherKey := tlsParties(t)
 	serverPair, _, _ := ca.issue(t, dir, "server", x509.ExtKeyUsageServerAuth)
-	_, cert, key := ca.issue(t, dir, "client", x509.ExtKeyUsageClientAuth)
-	_, otherCert, otherKey := other.issue(t, dir, "stranger", x509.ExtKeyUsageClientAuth)
 	pool := x509.NewCertPool()
 	pool.AddCert(ca.cert)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 
+	"github.com/gompx/gompx/gompx"
 	"golang.org/x/sys/unix"
 )
 
@@ -32,4 +33,21 @@ func ForkServerExitCode(fd int) int {
 		return ForkServerLost
 	}
 	return int(int64(binary.BigEndian.Uint64(b[:])))
+}
+
+// WorkerExitCode is how a pool learns a worker's exit code: from its process child
+// when it was spawned (255 if the process was closed behind the pool's back: the code
+// is not the pool's to know), else from the status socket sentinel its fork server
+// reports it on.
+func WorkerExitCode(child *gompx.Process, sentinel int) func() int {
+	if child == nil {
+		return func() int { return ForkServerExitCode(sentinel) }
+	}
+	return func() int {
+		code, err := child.Wait(-1)
+		if err != nil {
+			return ForkServerLost
+		}
+		return code
+	}
 }

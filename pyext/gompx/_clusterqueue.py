@@ -119,7 +119,8 @@ class Queue:
         self._handle = None
         local = cluster == "local" or _local  # _local: reopened from a "local" queue's URL
         url = _local_url() if cluster == "local" else cluster
-        key = self._authkey(authkey, local)
+        key = cluster_authkey(authkey, local,
+                              "a cluster queue needs the authkey of the processes sharing it")
         self._spec = {"url": url, "insecure": bool(insecure), "replicas": int(replicas),
                       "connect_timeout_ms": int(connect_timeout * 1000), "name": name,
                       "maxsize": int(maxsize), "joinable": self._joinable, "local": local}
@@ -136,19 +137,6 @@ class Queue:
         spec = dict(self._spec, authkey=binascii.hexlify(key).decode())
         native = _native()
         self._handle = native.call(native.ext.gompxcore_ClusterQueueOpen, json.dumps(spec))
-
-    @staticmethod
-    def _authkey(authkey, local):
-        if authkey is not None:
-            return bytes(authkey)
-        env = os.environ.get("GOMPX_AUTHKEY")
-        if env:
-            return binascii.unhexlify(env)
-        if local:
-            from .process import current_process
-            return bytes(current_process().authkey)
-        raise ValueError("a cluster queue needs the authkey of the processes sharing it: "
-                         "pass authkey= or set GOMPX_AUTHKEY (hex)")
 
     def __repr__(self):
         return "<%s name=%r cluster=%s>" % (type(self).__name__, self._name, self._spec["url"])
@@ -335,3 +323,18 @@ def _rebuild(cls, spec, key):
     if "reconnect_ms" in spec:
         spec["reconnect_timeout"] = spec.pop("reconnect_ms") / 1000
     return cls(spec.pop("maxsize"), cluster=url, name=spec.pop("name"), **spec)
+
+
+def cluster_authkey(authkey, local, needs):
+    """The authkey of a cluster pool or queue: *authkey*, else GOMPX_AUTHKEY (hex), else,
+    for a private local cluster, this process's; *needs* starts the ValueError when none
+    is given."""
+    if authkey is not None:
+        return bytes(authkey)
+    env = os.environ.get("GOMPX_AUTHKEY")
+    if env:
+        return binascii.unhexlify(env)
+    if local:
+        from .process import current_process
+        return bytes(current_process().authkey)
+    raise ValueError(needs + ": pass authkey= or set GOMPX_AUTHKEY (hex)")

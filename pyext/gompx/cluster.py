@@ -33,6 +33,7 @@ import threading
 import time
 
 from . import pool as _pool
+from ._clusterqueue import cluster_authkey
 from ._poolcore import _ERROR, _Failed
 from .context import AuthenticationError, TimeoutError
 
@@ -108,7 +109,8 @@ class ClusterPool:
         self._watched = {}          # job -> result with callbacks
         self._handler = None
         native = _native()
-        key = self._authkey(authkey, cluster)
+        key = cluster_authkey(authkey, cluster == "local",
+                              "a cluster pool needs the authkey its workers have")
         url = cluster
         if cluster == "local":
             self._local, url = self._start_local(key, ack_wait)
@@ -132,19 +134,6 @@ class ClusterPool:
         if initializer is not None:
             self._init = (native.call(native.ext.gompxcore_ClusterID, self._handle),
                           initializer, tuple(initargs))
-
-    @staticmethod
-    def _authkey(authkey, cluster):
-        if authkey is not None:
-            return bytes(authkey)
-        env = os.environ.get("GOMPX_AUTHKEY")
-        if env:
-            return binascii.unhexlify(env)
-        if cluster == "local":
-            from .process import current_process
-            return bytes(current_process().authkey)
-        raise ValueError("a cluster pool needs the authkey its workers have: pass authkey= "
-                         "or set GOMPX_AUTHKEY (hex) for both")
 
     def _start_local(self, key, ack_wait):
         native = _native()

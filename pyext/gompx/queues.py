@@ -209,43 +209,41 @@ class _QueueBase(_QueueCore):
     # -- putting -----------------------------------------------------------------------
 
     def _put(self, obj, block, timeout):
-        if self._closed:
-            raise ValueError(f"Queue {self!r} is closed")
-        t = type(obj)
-        if t is bytes:
-            data, kind = obj, _BYTES
-        elif t in _PLAIN:
-            data, kind = _dumps(obj, 5), _PICKLE
-        elif _EXTRA_REDUCERS:
-            data, kind = bytes(reduction.ForkingPickler.dumps(obj)), _PICKLE
-        else:
-            buffers = []
-            try:
-                data, kind = _dumps(obj, 5, buffer_callback=buffers.append), _PICKLE
-            except Exception:
-                # Something plain pickle refuses (a socket), or cannot be pickled at all.
-                data, kind = bytes(reduction.ForkingPickler.dumps_full(obj)), _PICKLE
-                buffers = None
-            if buffers:
-                return self._put_with_buffers(obj, data, buffers, block, timeout)
-        if self._maxsize == 0:
-            try:
+        try:
+            if self._closed:
+                raise ValueError(f"Queue {self!r} is closed")
+            t = type(obj)
+            if t is bytes:
+                data, kind = obj, _BYTES
+            elif t in _PLAIN:
+                data, kind = _dumps(obj, 5), _PICKLE
+            elif _EXTRA_REDUCERS:
+                data, kind = bytes(reduction.ForkingPickler.dumps(obj)), _PICKLE
+            else:
+                buffers = []
+                try:
+                    data, kind = _dumps(obj, 5, buffer_callback=buffers.append), _PICKLE
+                except Exception:
+                    # Something plain pickle refuses (a socket), or cannot be pickled at all.
+                    data, kind = bytes(reduction.ForkingPickler.dumps_full(obj)), _PICKLE
+                    buffers = None
+                if buffers:
+                    return self._put_with_buffers(obj, data, buffers, block, timeout)
+            if self._maxsize == 0:
                 _ext.gompxcore_QueuePut(self._handle, id(data) + _OFF, len(data), kind, -1)
-            except RuntimeError as e:
-                raise _translate(e) from None
-            return
-        put = _ext.gompxcore_QueuePut
-        handle, address, n = self._handle, id(data) + _OFF, len(data)
-        self._wait_for_room(lambda ms: put(handle, address, n, kind, ms), block, timeout)
-        del data  # alive until here: the core copied from its memory
+                return
+            put = _ext.gompxcore_QueuePut
+            handle, address, n = self._handle, id(data) + _OFF, len(data)
+            self._wait_for_room(lambda ms: put(handle, address, n, kind, ms), block, timeout)
+            del data  # alive until here: the core copied from its memory
+        except RuntimeError as e:
+            raise _translate(e) from None
 
     def _wait_for_room(self, attempt, block, timeout):
-        """Run attempt(ms) until it stops returning _TIMED_OUT; queue.Full if time runs out."""
+        """Run attempt(ms) until it stops returning _TIMED_OUT; queue.Full if time runs out.
+        The core's errors come out as they are: _put and put_many translate them."""
         def step(ms):
-            try:
-                return None if attempt(ms) == _TIMED_OUT else True
-            except RuntimeError as e:
-                raise _translate(e) from None
+            return None if attempt(ms) == _TIMED_OUT else True
         if not block:
             timeout = 0
         elif timeout is not None and timeout < 0:
@@ -317,44 +315,42 @@ class _QueueBase(_QueueCore):
             self._arm_put()
 
     def _put_many_go(self, items, block, timeout):
-        if self._maxsize == 0 and not _EXTRA_REDUCERS:
-            # One dumps() for the batch; the core cuts the list's pickle into one message
-            # per item, unless the items share objects (then: one dumps() per item).
-            try:
-                data = _dumps(items, 5)
-            except Exception:
-                data = None  # something plain pickle refuses: item by item below
-            if data is not None:
+        try:
+            if self._maxsize == 0 and not _EXTRA_REDUCERS:
+                # One dumps() for the batch; the core cuts the list's pickle into one
+                # message per item, unless the items share objects (then: one dumps() per
+                # item).
                 try:
+                    data = _dumps(items, 5)
+                except Exception:
+                    data = None  # something plain pickle refuses: item by item below
+                if data is not None:
                     if _ext.gompxcore_QueuePutList(self._handle, id(data) + _OFF,
                                                    len(data), -1) >= 0:
                         return
-                except RuntimeError as e:
-                    raise _translate(e) from None
-        dumps = reduction.ForkingPickler.dumps
-        datas = [bytes(dumps(obj)) for obj in items]
-        lens = array.array("Q", map(len, datas))
-        blob = b"".join(datas)
-        put_batch = _ext.gompxcore_QueuePutBatch
-        handle, lens_address = self._handle, lens.buffer_info()[0]
-        base = id(blob) + _OFF
-        if self._maxsize == 0:
-            try:
+            dumps = reduction.ForkingPickler.dumps
+            datas = [bytes(dumps(obj)) for obj in items]
+            lens = array.array("Q", map(len, datas))
+            blob = b"".join(datas)
+            put_batch = _ext.gompxcore_QueuePutBatch
+            handle, lens_address = self._handle, lens.buffer_info()[0]
+            base = id(blob) + _OFF
+            if self._maxsize == 0:
                 put_batch(handle, base, lens_address, len(lens), _PICKLE, -1)
-            except RuntimeError as e:
-                raise _translate(e) from None
-            return
-        done = [0, 0]  # items, bytes already in
+                return
+            done = [0, 0]  # items, bytes already in
 
-        def attempt(ms):
-            i, offset = done
-            n = put_batch(handle, base + offset, lens_address + 8 * i, len(lens) - i,
-                          _PICKLE, ms)
-            done[0] += n
-            done[1] += sum(lens[i:i + n])
-            return None if done[0] == len(lens) else _TIMED_OUT
-        self._wait_for_room(attempt, block, timeout)
-        del blob
+            def attempt(ms):
+                i, offset = done
+                n = put_batch(handle, base + offset, lens_address + 8 * i, len(lens) - i,
+                              _PICKLE, ms)
+                done[0] += n
+                done[1] += sum(lens[i:i + n])
+                return None if done[0] == len(lens) else _TIMED_OUT
+            self._wait_for_room(attempt, block, timeout)
+            del blob
+        except RuntimeError as e:
+            raise _translate(e) from None
 
     # -- getting -----------------------------------------------------------------------
 

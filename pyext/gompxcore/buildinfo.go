@@ -1,9 +1,9 @@
 package gompxcore
 
 import (
-	"encoding/json"
-	"runtime"
 	"runtime/debug"
+
+	"github.com/gompx/gompx/gompx/pyapi"
 )
 
 // BuildInfo describes how this extension was built, as a JSON object: "go" (the Go
@@ -14,30 +14,9 @@ import (
 // prints it.
 func BuildInfo() (info string, err error) {
 	defer recoverInto(&err)
-	return buildInfoJSON(debug.ReadBuildInfo)
-}
-
-// buildInfoJSON is BuildInfo with the source of Go's record as a parameter, for tests.
-func buildInfoJSON(read func() (*debug.BuildInfo, bool)) (string, error) {
-	bi, ok := read()
-	if !ok {
-		return "", newPyError(ErrKindRuntimeError, "the extension carries no Go build info (built without module support)")
-	}
-	out := map[string]string{
-		"go":      runtime.Version(),
-		"goos":    runtime.GOOS,
-		"goarch":  runtime.GOARCH,
-		"path":    bi.Main.Path,
-		"version": bi.Main.Version,
-	}
-	for _, s := range bi.Settings {
-		if _, taken := out[s.Key]; !taken {
-			out[s.Key] = s.Value
-		}
-	}
-	b, err := json.Marshal(out)
+	info, err = pyapi.BuildInfo(debug.ReadBuildInfo)
 	if err != nil {
-		return "", translate(err)
+		return "", newPyError(ErrKindRuntimeError, "%v", err)
 	}
-	return string(b), nil
+	return info, nil
 }

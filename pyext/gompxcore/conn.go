@@ -2,12 +2,10 @@ package gompxcore
 
 import (
 	"errors"
-	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gompx/gompx/gompx"
+	"github.com/gompx/gompx/gompx/pyapi"
 )
 
 // RecvTimedOut is what ConnRecv returns when the timeout expired, or a signal arrived,
@@ -41,7 +39,11 @@ func ConnNew(fd int, readable, writable bool) (h int64, err error) {
 	if fd < 0 {
 		return 0, newPyError(ErrKindOSError, "invalid file descriptor %d", fd)
 	}
-	c, err := gompx.NewConn(fd, readable, writable)
+	return putConn(gompx.NewConn(fd, readable, writable))
+}
+
+// putConn is put for a connection, which forPython prepares first.
+func putConn(c *gompx.Conn, err error) (int64, error) {
 	if err != nil {
 		return 0, translate(err)
 	}
@@ -57,7 +59,7 @@ func forPython(c *gompx.Conn) *gompx.Conn {
 
 // ConnFileno returns the connection's file descriptor.
 func ConnFileno(h int64) (fd int, err error) {
-	return with(h, func(c *gompx.Conn) (fd int, err error) { return c.Fd(), nil })
+	return read(h, (*gompx.Conn).Fd)
 }
 
 // ConnClose closes the connection and forgets the handle. Closing twice is harmless.
@@ -72,10 +74,7 @@ func ConnClose(h int64) (ok bool, err error) {
 func ConnSend(h int64, addr uintptr, n int) (sent int, err error) {
 	passThroughScheduler()
 	return with(h, func(c *gompx.Conn) (sent int, err error) {
-		if err := c.SendBytes(pyMemory(addr, n)); err != nil {
-			return 0, translate(err)
-		}
-		return n, nil
+		return n, c.SendBytes(pyMemory(addr, n))
 	})
 }
 
@@ -126,7 +125,7 @@ func ConnRecvPending(h int64, addr uintptr, n int) (got int, err error) {
 // skipped by the next receive, so a peer that announces a huge message and sends nothing
 // does not hold up the call that refuses it.
 func ConnDiscard(h int64) (ok bool, err error) {
-	return with(h, func(c *gompx.Conn) (ok bool, err error) { return true, translate(c.DiscardLater()) })
+	return try(h, (*gompx.Conn).DiscardLater)
 }
 
 // ConnPoll reports whether a message (or end of stream) is ready, waiting up to timeoutMs.
@@ -145,80 +144,24 @@ func ConnPoll(h int64, timeoutMs int) (ready bool, err error) {
 // readable or hung up, and returns those, comma-separated ("" on timeout).
 func WaitFds(fds string, timeoutMs int) (ready string, err error) {
 	defer recoverInto(&err)
-	list, err := parseInts(fds)
-	if err != nil {
-		return "", err
-	}
-	got, err := gompx.Wait(list, millis(timeoutMs))
-	if err != nil && !errors.Is(err, gompx.ErrTimeout) && !interrupted(err) {
-		return "", translate(err)
-	}
-	return joinInts(got), nil
-}
-
-func parseInts(s string) ([]int, error) {
-	if s == "" {
-		return nil, nil
-	}
-	fields := strings.Split(s, ",")
-	out := make([]int, len(fields))
-	for i, f := range fields {
-		v, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil {
-			return nil, newPyError(ErrKindValueError, "bad integer list %q: %v", s, err)
+	list, err := pyapi.ParseInts(fds)
+	if err == nil {
+		var got []int
+		if got, err = gompx.Wait(list, millis(timeoutMs)); err == nil || errors.Is(err, gompx.ErrTimeout) || interrupted(err) {
+			return pyapi.JoinInts(got), nil
 		}
-		out[i] = v
 	}
-	return out, nil
+	return "", translate(err)
 }
 
-func joinInts(vals []int) string {
-	var b strings.Builder
-	for i, v := range vals {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprint(&b, v)
-	}
-	return b.String()
-}
-
-// ConnExport describes the connection for a child process as "fd,fd,...;state": the
-// descriptors the child must inherit, then an opaque state string. The child passes the
-// same string back to ConnImport with the descriptors replaced by its own numbers.
+// ConnExport describes the connection for a child process (pyapi.ExportConn).
 func ConnExport(h int64) (exported string, err error) {
-	return with(h, func(c *gompx.Conn) (exported string, err error) {
-		state := c.State()
-		text, err := state.MarshalText()
-		if err != nil {
-			return "", translate(err)
-		}
-		return joinInts(state.Fds()) + ";" + string(text), nil
-	})
+	return with(h, pyapi.ExportConn)
 }
 
 // ConnImport rebuilds a connection from ConnExport's string (with the descriptors as this
 // process numbers them) and returns its handle. The connection owns those descriptors.
 func ConnImport(exported string) (h int64, err error) {
 	defer recoverInto(&err)
-	fdList, text, ok := strings.Cut(exported, ";")
-	if !ok {
-		return 0, newPyError(ErrKindValueError, "bad connection state %q", exported)
-	}
-	fds, err := parseInts(fdList)
-	if err != nil {
-		return 0, err
-	}
-	var state gompx.ConnState
-	if err := state.UnmarshalText([]byte(text)); err != nil {
-		return 0, newPyError(ErrKindValueError, "bad connection state: %v", err)
-	}
-	if state, err = state.WithFds(fds); err != nil {
-		return 0, newPyError(ErrKindValueError, "bad connection state: %v", err)
-	}
-	c, err := gompx.ConnFromState(state)
-	if err != nil {
-		return 0, translate(err)
-	}
-	return handles.put(forPython(c)), nil
+	return putConn(pyapi.ImportConn(exported))
 }

@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/gompx/gompx/gompx"
+	"github.com/gompx/gompx/gompx/pyapi"
 	"golang.org/x/sys/unix"
 )
 
@@ -84,6 +85,8 @@ func translate(err error) error {
 	var errno syscall.Errno
 	var truncated *gompx.TruncatedError
 	switch {
+	case errors.Is(err, pyapi.ErrBadInput):
+		return &pyError{kind: ErrKindValueError, msg: pyText(err)}
 	case errors.Is(err, gompx.ErrAuthentication):
 		return &pyError{kind: ErrKindAuthenticationError, msg: pyText(err)}
 	case errors.Is(err, gompx.ErrListenerClosed):

@@ -1,89 +1,45 @@
 package gompxcore
 
 import (
+	"bytes"
 	"errors"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/gompx/gompx/gompx/pyapi"
 
 	"github.com/gompx/gompx/gompx/goserve"
-	"github.com/gompx/gompx/pickle"
 )
-
-// What GoTaskWait reports in the low 3 bits; the rest is the size of the pickle
-// GoTaskTake copies out.
-const (
-	GoTaskPending = -1 // not finished within the wait
-	GoTaskResult  = 1  // pickle of the result (or of the list of results of a batch)
-	GoTaskError   = 2  // pickle of (function, kind, message, stack, index): the Go function failed
-	GoTaskExited  = 3  // pickle of (message, pid, exitcode): the worker died during the call
-	GoTaskClosed  = 4  // pickle of (message,): the pool was closed or terminated first
-)
-
-// goTask is a submitted call and, once finished, its outcome.
-type goTask struct {
-	t      *goserve.Task
-	mu     sync.Mutex
-	status int
-	body   []byte
-}
-
-// goPoolStart is a pool whose workers are starting: GoPoolStartWait waits for it, in
-// slices on Python's main thread, since a start may take up to its timeout.
-type goPoolStart struct {
-	done chan struct{}
-	pool *goserve.Pool
-	err  error
-}
 
 // GoPoolStart starts a pool of Go worker processes (programs that call goserve.Serve).
-// The specLen bytes at specAddr are NUL-terminated fields: the program's path, its
-// working directory ("" for ours), the number of workers, the start timeout in
-// milliseconds, the number of arguments and each of them, the number of environment
-// entries and each of them. Returns a handle for GoPoolStartWait.
+// The specLen bytes at specAddr are NUL-terminated fields (pyapi.ParseGoPoolSpec): the
+// program's path, its working directory ("" for ours), the number of workers, the start
+// timeout in milliseconds, the number of arguments and each of them, the number of
+// environment entries and each of them. Returns a handle for GoPoolStartWait.
 func GoPoolStart(specAddr uintptr, specLen int) (h int64, err error) {
 	defer recoverInto(&err)
-	opts, err := pyapi.ParseGoPoolSpec(pyMemory(specAddr, specLen))
-	if err != nil {
-		return 0, newPyError(ErrKindValueError, "bad pool spec: %v", err)
-	}
-	s := &goPoolStart{done: make(chan struct{})}
-	go func() {
-		defer close(s.done)
-		s.pool, s.err = goserve.NewPool(opts)
-	}()
-	return handles.put(s), nil
+	return put(pyapi.StartGoPool(pyMemory(specAddr, specLen)))
 }
 
 // GoPoolStartWait waits up to timeoutMs (negative: forever) for a pool GoPoolStart began.
 // Returns 0 while it is still starting, else the handle of the running pool (the start
 // handle is then released); a failed start raises its error.
 func GoPoolStartWait(h int64, timeoutMs int) (pool int64, err error) {
-	return with(h, func(s *goPoolStart) (pool int64, err error) {
-		if !waitDone(s.done, timeoutMs) {
+	return with(h, func(s *pyapi.GoPoolStart) (int64, error) {
+		p, ok, err := s.Wait(millis(timeoutMs))
+		if !ok {
 			return 0, nil
 		}
 		handles.drop(h)
-		if s.err != nil {
-			return 0, translate(s.err)
-		}
-		return handles.put(s.pool), nil
+		return put(p, err)
 	})
 }
 
 // GoPoolStartAbandon gives up on a start (Ctrl-C while waiting): the pool is terminated
 // as soon as it exists.
 func GoPoolStartAbandon(h int64) (ok bool, err error) {
-	return withOr(h, true, func(s *goPoolStart) (ok bool, err error) {
+	return withOr(h, true, func(s *pyapi.GoPoolStart) (bool, error) {
 		handles.drop(h)
-		go func() {
-			<-s.done
-			if s.pool != nil {
-				s.pool.Terminate()
-			}
-		}()
+		s.Abandon()
 		return true, nil
 	})
 }
@@ -95,101 +51,39 @@ func GoPoolFunctions(h int64) (names string, err error) {
 
 // GoPoolPids returns the process ids of the live workers, comma-separated.
 func GoPoolPids(h int64) (pids string, err error) {
-	return with(h, func(p *goserve.Pool) (pids string, err error) { return joinInts(p.Pids()), nil })
+	return with(h, func(p *goserve.Pool) (pids string, err error) { return pyapi.JoinInts(p.Pids()), nil })
 }
 
 // GoPoolSubmit queues a call of the function name. The n bytes at addr are the pickle of
 // the argument tuple or, with batch, of a list of argument tuples (one call each); they
 // are copied. Returns a task handle for GoTaskWait.
 func GoPoolSubmit(h int64, name string, batch bool, addr uintptr, n int) (th int64, err error) {
-	return with(h, func(p *goserve.Pool) (th int64, err error) {
-		args := make([]byte, n)
-		copy(args, pyMemory(addr, n))
-		t, err := p.Submit(name, batch, args)
+	return with(h, func(p *goserve.Pool) (int64, error) {
+		t, err := p.Submit(name, batch, bytes.Clone(pyMemory(addr, n)))
 		if errors.Is(err, goserve.ErrClosed) {
 			return 0, newPyError(ErrKindValueError, "Pool not running")
 		}
-		if err != nil {
-			return 0, translate(err)
-		}
-		return handles.put(&goTask{t: t}), nil
+		return put(&pyapi.GoTask{Task: t}, err)
 	})
 }
 
 // GoTaskWait waits up to timeoutMs (negative: forever) for the task. Returns
-// GoTaskPending, or status | size<<3 where status is one of GoTaskResult ... GoTaskClosed.
+// pyapi.GoTaskPending, or status | size<<3 where status is one of pyapi.GoTaskResult ...
+// pyapi.GoTaskClosed.
 func GoTaskWait(th int64, timeoutMs int) (packed int64, err error) {
-	return with(th, func(gt *goTask) (packed int64, err error) {
-		if !waitDone(gt.t.Done(), timeoutMs) {
-			return GoTaskPending, nil
-		}
-		gt.mu.Lock()
-		defer gt.mu.Unlock()
-		if gt.status == 0 {
-			gt.status, gt.body = outcome(gt.t)
-		}
-		return int64(gt.status) | int64(len(gt.body))<<3, nil
+	return with(th, func(gt *pyapi.GoTask) (int64, error) {
+		status, size := gt.Wait(millis(timeoutMs))
+		return int64(status) | int64(size)<<3, nil
 	})
-}
-
-func waitDone(done <-chan struct{}, timeoutMs int) bool {
-	select {
-	case <-done:
-		return true
-	default:
-	}
-	if timeoutMs == 0 {
-		return false
-	}
-	if timeoutMs < 0 {
-		<-done
-		return true
-	}
-	timer := time.NewTimer(millis(timeoutMs))
-	defer timer.Stop()
-	select {
-	case <-done:
-		return true
-	case <-timer.C:
-		return false
-	}
-}
-
-// outcome turns a finished task into a status and the pickle Python loads.
-func outcome(t *goserve.Task) (int, []byte) {
-	body, err := t.Result()
-	if err == nil {
-		return GoTaskResult, body
-	}
-	var ge *goserve.Error
-	var ee *goserve.ExitError
-	var v pickle.Tuple
-	status := GoTaskClosed
-	switch {
-	case errors.As(err, &ge):
-		status, v = GoTaskError, pickle.Tuple{ge.Function, ge.Kind, ge.Message, ge.Stack, ge.Index}
-	case errors.As(err, &ee):
-		status, v = GoTaskExited, pickle.Tuple{pyText(err), ee.Pid, ee.Code}
-	default:
-		v = pickle.Tuple{pyText(err)}
-	}
-	out, merr := pickle.Marshal(v)
-	if merr != nil { // strings and ints only
-		panic(merr)
-	}
-	return status, out
 }
 
 // GoTaskTake copies the finished task's pickle (n bytes, as GoTaskWait reported) to addr
 // and releases the task.
 func GoTaskTake(th int64, addr uintptr, n int) (ok bool, err error) {
-	return with(th, func(gt *goTask) (ok bool, err error) {
-		gt.mu.Lock()
-		defer gt.mu.Unlock()
-		if gt.status == 0 || n != len(gt.body) {
-			return false, newPyError(ErrKindValueError, "task not finished, or size %d is not %d", n, len(gt.body))
+	return with(th, func(gt *pyapi.GoTask) (bool, error) {
+		if err := gt.Take(pyMemory(addr, n)); err != nil {
+			return false, err
 		}
-		copy(pyMemory(addr, n), gt.body)
 		handles.drop(th)
 		return true, nil
 	})
@@ -198,8 +92,8 @@ func GoTaskTake(th int64, addr uintptr, n int) (ok bool, err error) {
 // GoTaskCancel gives up on a task and releases it: a queued one never runs, a running
 // one has its worker killed (a new one takes its place).
 func GoTaskCancel(th int64) (ok bool, err error) {
-	return withOr(th, true, func(gt *goTask) (ok bool, err error) {
-		gt.t.Cancel()
+	return withOr(th, true, func(gt *pyapi.GoTask) (ok bool, err error) {
+		gt.Cancel()
 		handles.drop(th)
 		return true, nil
 	})
@@ -215,25 +109,19 @@ func GoTaskRelease(th int64) (ok bool, err error) {
 // GoPoolClose stops taking calls; queued and running ones finish, then the workers end.
 // GoPoolJoin waits for that.
 func GoPoolClose(h int64) (ok bool, err error) {
-	return with(h, func(p *goserve.Pool) (ok bool, err error) {
-		p.BeginClose()
-		return true, nil
-	})
+	return do(h, (*goserve.Pool).BeginClose)
 }
 
 // GoPoolTerminate kills the workers; queued and running calls fail. GoPoolJoin waits
 // for that.
 func GoPoolTerminate(h int64) (ok bool, err error) {
-	return with(h, func(p *goserve.Pool) (ok bool, err error) {
-		p.BeginTerminate()
-		return true, nil
-	})
+	return do(h, (*goserve.Pool).BeginTerminate)
 }
 
 // GoPoolJoin waits up to timeoutMs (negative: forever) for every worker to exit after
 // GoPoolClose or GoPoolTerminate, and reports whether they have.
 func GoPoolJoin(h int64, timeoutMs int) (done bool, err error) {
-	return with(h, func(p *goserve.Pool) (done bool, err error) { return waitDone(p.Done(), timeoutMs), nil })
+	return with(h, func(p *goserve.Pool) (done bool, err error) { return pyapi.WaitDone(p.Done(), millis(timeoutMs)), nil })
 }
 
 // GoPoolRelease terminates the pool (if still running) and releases its handle; the

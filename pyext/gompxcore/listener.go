@@ -1,49 +1,11 @@
 package gompxcore
 
 import (
-	"encoding/hex"
 	"errors"
-	"strings"
 
 	"github.com/gompx/gompx/gompx"
+	"github.com/gompx/gompx/gompx/pyapi"
 )
-
-// Addresses cross as hex: a Python str is passed as a C string, so the NUL that starts
-// a Linux abstract socket name (and any NUL inside one) would cut it short.
-
-// network maps multiprocessing's family names to gompx's networks.
-func network(family string) (string, error) {
-	switch family {
-	case "AF_UNIX":
-		return "unix", nil
-	case "AF_INET":
-		return "tcp", nil
-	}
-	return "", newPyError(ErrKindValueError, "Family %s is not recognized.", family)
-}
-
-// coreAddress turns a hex-encoded Python address (fsencoded path, b"\0name", or
-// "ip:port" for AF_INET) into gompx's form.
-func coreAddress(family, addrHex string) (string, error) {
-	raw, err := hex.DecodeString(addrHex)
-	if err != nil {
-		return "", newPyError(ErrKindValueError, "bad address encoding: %v", err)
-	}
-	addr := string(raw)
-	if family == "AF_UNIX" && strings.HasPrefix(addr, "@") {
-		addr = "./" + addr // a file named @...; gompx reads a leading @ as an abstract name
-	}
-	return addr, nil
-}
-
-// pyAddress is a core address, hex-encoded, with an abstract name's "@" turned back
-// into the NUL Python uses.
-func pyAddress(network, addr string) string {
-	if network == "unix" && strings.HasPrefix(addr, "@") {
-		addr = "\x00" + addr[1:]
-	}
-	return hex.EncodeToString([]byte(addr))
-}
 
 // ListenerNew binds and listens like multiprocessing.connection.Listener and returns
 // the listener's handle. family is "AF_UNIX" or "AF_INET"; addrHex is the hex of the
@@ -51,31 +13,25 @@ func pyAddress(network, addr string) string {
 // caller's (AuthNew), so that it can be resumed after a signal.
 func ListenerNew(family, addrHex string, backlog int) (h int64, err error) {
 	defer recoverInto(&err)
-	net, err := network(family)
-	if err != nil {
-		return 0, err
-	}
-	addr, err := coreAddress(family, addrHex)
-	if err != nil {
-		return 0, err
-	}
-	l, err := gompx.Listen(net, addr, gompx.ListenOptions{Backlog: backlog})
+	net, addr, err := pyapi.CoreAddress(family, addrHex)
 	if err != nil {
 		return 0, translate(err)
 	}
-	return handles.put(l), nil
+	return put(gompx.Listen(net, addr, gompx.ListenOptions{Backlog: backlog}))
 }
 
 // ListenerAddress returns the hex of the bound address (see ListenerNew).
 func ListenerAddress(h int64) (addrHex string, err error) {
-	return with(h, func(l *gompx.Listener) (addrHex string, err error) { return pyAddress(l.Network(), l.Addr()), nil })
+	return with(h, func(l *gompx.Listener) (addrHex string, err error) {
+		return pyapi.PyAddress(l.Network(), l.Addr()), nil
+	})
 }
 
 // ListenerLastAccepted returns the hex of the last accepted peer's address ("" for an
 // unnamed AF_UNIX peer).
 func ListenerLastAccepted(h int64) (addrHex string, err error) {
 	return with(h, func(l *gompx.Listener) (addrHex string, err error) {
-		return pyAddress(l.Network(), l.LastAccepted()), nil
+		return pyapi.PyAddress(l.Network(), l.LastAccepted()), nil
 	})
 }
 
@@ -87,10 +43,7 @@ func ListenerAccept(h int64, timeoutMs int) (conn int64, err error) {
 		if errors.Is(err, gompx.ErrTimeout) || interrupted(err) {
 			return RecvTimedOut, nil
 		}
-		if err != nil {
-			return 0, translate(err)
-		}
-		return handles.put(forPython(c)), nil
+		return putConn(c, err)
 	})
 }
 
@@ -108,19 +61,11 @@ func ListenerClose(h int64) (ok bool, err error) {
 // FileNotFoundError, nobody listening ConnectionRefusedError, as in CPython.
 func ClientConnect(family, addrHex string) (conn int64, err error) {
 	defer recoverInto(&err)
-	net, err := network(family)
-	if err != nil {
-		return 0, err
-	}
-	addr, err := coreAddress(family, addrHex)
-	if err != nil {
-		return 0, err
-	}
-	c, err := gompx.Dial(net, addr, nil)
+	net, addr, err := pyapi.CoreAddress(family, addrHex)
 	if err != nil {
 		return 0, translate(err)
 	}
-	return handles.put(forPython(c)), nil
+	return putConn(gompx.Dial(net, addr, nil))
 }
 
 // AuthNew prepares the authentication handshake on a connection with the keyLen-byte
@@ -129,23 +74,13 @@ func ClientConnect(family, addrHex string) (conn int64, err error) {
 // Client). digest names the HMAC of the challenge this side sends.
 func AuthNew(conn int64, keyAddr uintptr, keyLen int, steps, digest string) (h int64, err error) {
 	return with(conn, func(c *gompx.Conn) (h int64, err error) {
-		var order []gompx.AuthStep
-		for _, s := range steps {
-			switch s {
-			case 'D':
-				order = append(order, gompx.DeliverStep)
-			case 'A':
-				order = append(order, gompx.AnswerStep)
-			default:
-				return 0, newPyError(ErrKindValueError, "bad handshake steps %q", steps)
-			}
+		order, err := pyapi.AuthSteps(steps)
+		if err != nil {
+			return 0, err
 		}
 		key := append([]byte{}, pyMemory(keyAddr, keyLen)...) // Python's bytes may go away
 		hs, err := gompx.NewHandshake(c, key, digest, order...)
-		if err != nil {
-			return 0, newPyError(ErrKindValueError, "%v", err)
-		}
-		return handles.put(hs), nil
+		return put(hs, valueError(err))
 	})
 }
 
@@ -225,10 +160,8 @@ func AuthVerdict(keyAddr uintptr, keyLen int, challengeAddr uintptr, challengeLe
 // addr) welcomes this side.
 func AuthCheckVerdict(addr uintptr, n int) (ok bool, err error) {
 	defer recoverInto(&err)
-	if err := gompx.CheckVerdict(pyMemory(addr, n)); err != nil {
-		return false, translate(err)
-	}
-	return true, nil
+	err = gompx.CheckVerdict(pyMemory(addr, n))
+	return err == nil, translate(err)
 }
 
 func copyOut(msg []byte, outAddr uintptr, outCap int) (int, error) {

@@ -1,7 +1,6 @@
 package gompxcore
 
 import (
-	"encoding/binary"
 	"errors"
 	"sync"
 	"time"
@@ -41,14 +40,7 @@ var jobIDs sync.Map
 // through the queue with handle results. maxTasks > 0 recycles a worker after that many
 // tasks; breakOnDeath makes a worker's death break the pool (concurrent.futures).
 func PoolNew(results int64, slots int, maxTasks int, breakOnDeath bool) (h int64, err error) {
-	return with(results, func(q *gompx.Queue) (h int64, err error) {
-		p, err := taskpool.New(taskpool.Options{Results: q, Slots: slots,
-			MaxTasksPerWorker: maxTasks, BreakOnDeath: breakOnDeath})
-		if err != nil {
-			return 0, newPyError(ErrKindValueError, "%v", err)
-		}
-		return handles.put(p), nil
-	})
+	return newPool(results, taskpool.Options{Slots: slots, MaxTasksPerWorker: maxTasks, BreakOnDeath: breakOnDeath})
 }
 
 // PoolNewOnDemand makes the engine of a process pool whose workers start as tasks need
@@ -56,14 +48,24 @@ func PoolNew(results int64, slots int, maxTasks int, breakOnDeath bool) (h int64
 // and start a worker in each slot it returns. A worker that exits is replaced (event
 // kind 1) only while tasks wait for one. maxTasks and breakOnDeath as for PoolNew.
 func PoolNewOnDemand(results int64, slots int, maxTasks int, breakOnDeath bool) (h int64, err error) {
-	return with(results, func(q *gompx.Queue) (h int64, err error) {
-		p, err := taskpool.New(taskpool.Options{Results: q, Slots: slots,
-			MaxTasksPerWorker: maxTasks, BreakOnDeath: breakOnDeath, OnDemand: true})
-		if err != nil {
-			return 0, newPyError(ErrKindValueError, "%v", err)
-		}
-		return handles.put(p), nil
+	return newPool(results, taskpool.Options{Slots: slots, MaxTasksPerWorker: maxTasks,
+		BreakOnDeath: breakOnDeath, OnDemand: true})
+}
+
+func newPool(results int64, opts taskpool.Options) (int64, error) {
+	return with(results, func(q *gompx.Queue) (int64, error) {
+		opts.Results = q
+		p, err := taskpool.New(opts)
+		return put(p, valueError(err))
 	})
+}
+
+// valueError is err, if any, as a ValueError.
+func valueError(err error) error {
+	if err == nil {
+		return nil
+	}
+	return newPyError(ErrKindValueError, "%v", err)
 }
 
 // PoolReserve returns a free slot to start a worker in if submitted tasks wait for one,
@@ -101,21 +103,16 @@ func PoolNext(h int64, out uintptr, timeoutMs int) (kind int, err error) {
 		}
 		var job int64
 		if ev.Kind == taskpool.EventFinished {
-			if jh, ok := jobIDs.Load(poolJobKey{p, ev.Job}); ok {
-				job = jh.(int64)
-			}
+			job = jobHandle(p, ev.Job)
 		}
-		mem := pyMemory(out, 40)
-		for i, v := range []int64{int64(ev.Kind), int64(ev.Slot), int64(ev.Pid), int64(ev.Code), job} {
-			binary.LittleEndian.PutUint64(mem[8*i:], uint64(v))
-		}
+		putInt64s(out, int64(ev.Kind), int64(ev.Slot), int64(ev.Pid), int64(ev.Code), job)
 		return int(ev.Kind), nil
 	})
 }
 
 // PoolBoardFd returns the descriptor of the pool's board, for the workers.
 func PoolBoardFd(h int64) (fd int, err error) {
-	return with(h, func(p *taskpool.Pool) (fd int, err error) { return p.BoardFd(), nil })
+	return read(h, (*taskpool.Pool).BoardFd)
 }
 
 // PoolAddWorker registers a started worker: its slot and pid, the handle of its task
@@ -127,27 +124,14 @@ func PoolAddWorker(h int64, slot int, pid int, tasks int64, proc int64, sentinel
 		if err != nil {
 			return 0, err
 		}
-		var wait func() int
+		var child *gompx.Process
 		if proc != 0 {
-			child, err := get[*gompx.Process](proc)
-			if err != nil {
+			if child, err = get[*gompx.Process](proc); err != nil {
 				return 0, err
 			}
-			wait = func() int {
-				code, err := child.Wait(-1)
-				if err != nil {
-					return 255 // closed behind our back: the code is not ours to know
-				}
-				return code
-			}
-		} else {
-			wait = func() int { return pyapi.ForkServerExitCode(sentinel) }
 		}
-		wid, err := p.AddWorker(slot, pid, q, wait)
-		if err != nil {
-			return 0, newPyError(ErrKindValueError, "%v", err)
-		}
-		return int64(wid), nil
+		wid, err := p.AddWorker(slot, pid, q, pyapi.WorkerExitCode(child, sentinel))
+		return int64(wid), valueError(err)
 	})
 }
 
@@ -160,10 +144,7 @@ func PoolNextEvent(h int64, out uintptr, timeoutMs int) (kind int, err error) {
 		if !ok {
 			return 0, nil
 		}
-		mem := pyMemory(out, 32)
-		for i, v := range []int{int(ev.Kind), ev.Slot, ev.Pid, ev.Code} {
-			binary.LittleEndian.PutUint64(mem[8*i:], uint64(int64(v)))
-		}
+		putInt64s(out, int64(ev.Kind), int64(ev.Slot), int64(ev.Pid), int64(ev.Code))
 		return int(ev.Kind), nil
 	})
 }
@@ -176,16 +157,21 @@ func PoolNextFinished(h int64, timeoutMs int) (job int64, err error) {
 		if !ok {
 			return 0, nil
 		}
-		if jh, ok := jobIDs.Load(poolJobKey{p, id}); ok {
-			return jh.(int64), nil
-		}
-		return 0, nil
+		return jobHandle(p, id), nil
 	})
 }
 
 type poolJobKey struct {
 	pool *taskpool.Pool
 	id   uint64
+}
+
+// jobHandle is the handle of p's job id; 0 if the job was dropped.
+func jobHandle(p *taskpool.Pool, id uint64) int64 {
+	if jh, ok := jobIDs.Load(poolJobKey{p, id}); ok {
+		return jh.(int64)
+	}
+	return 0
 }
 
 // PoolWaitPending waits up to timeoutMs (negative: forever) until fewer than limit tasks
@@ -196,18 +182,12 @@ func PoolWaitPending(h int64, limit int, timeoutMs int) (ok bool, err error) {
 
 // PoolClose refuses new jobs; the workers exit once every job has finished.
 func PoolClose(h int64) (ok bool, err error) {
-	return with(h, func(p *taskpool.Pool) (ok bool, err error) {
-		p.Close()
-		return true, nil
-	})
+	return do(h, (*taskpool.Pool).Close)
 }
 
 // PoolTerminate fails every unfinished task and dispatches nothing more.
 func PoolTerminate(h int64) (ok bool, err error) {
-	return with(h, func(p *taskpool.Pool) (ok bool, err error) {
-		p.Terminate()
-		return true, nil
-	})
+	return do(h, (*taskpool.Pool).Terminate)
 }
 
 // PoolBreak breaks the pool: every unfinished task fails with reason.
@@ -220,12 +200,12 @@ func PoolBreak(h int64, reason string) (ok bool, err error) {
 
 // PoolBroken returns why the pool broke, or "".
 func PoolBroken(h int64) (reason string, err error) {
-	return with(h, func(p *taskpool.Pool) (reason string, err error) { return p.Broken(), nil })
+	return read(h, (*taskpool.Pool).Broken)
 }
 
 // PoolWorkers returns how many registered workers have not exited.
 func PoolWorkers(h int64) (n int, err error) {
-	return with(h, func(p *taskpool.Pool) (n int, err error) { return p.Workers(), nil })
+	return read(h, (*taskpool.Pool).Workers)
 }
 
 // PoolFree stops the pool's collector and forgets the handle; call it once the workers
@@ -269,10 +249,7 @@ func JobApply(h int64, hdr uintptr, hdrLen int, body uintptr, bodyLen int) (job 
 	if err != nil {
 		return 0, err
 	}
-	if err := j.Submit(0, [][]byte{pyMemory(body, bodyLen)}); err != nil {
-		return 0, newPyError(ErrKindValueError, "%v", err)
-	}
-	return job, nil
+	return job, valueError(j.Submit(0, [][]byte{pyMemory(body, bodyLen)}))
 }
 
 // JobSubmitList submits the items of the pickled list at addr (n bytes) as tasks
@@ -286,10 +263,7 @@ func JobSubmitList(job int64, first int, addr uintptr, n int) (count int, err er
 		if !ok {
 			return QueueUnsplittable, nil
 		}
-		if err := j.Submit(first, items); err != nil {
-			return 0, newPyError(ErrKindValueError, "%v", err)
-		}
-		return len(items), nil
+		return len(items), valueError(j.Submit(first, items))
 	})
 }
 
@@ -297,28 +271,14 @@ func JobSubmitList(job int64, first int, addr uintptr, n int) (count int, err er
 // data, their lengths are count uint64 at lengths.
 func JobSubmit(job int64, first int, data uintptr, lengths uintptr, count int) (n int, err error) {
 	return with(job, func(j *taskpool.Job) (n int, err error) {
-		lens := pyMemory(lengths, 8*count)
-		payloads := make([][]byte, count)
-		at := data
-		for i := range payloads {
-			n := int(binary.LittleEndian.Uint64(lens[8*i:]))
-			payloads[i] = pyMemory(at, n)
-			at += uintptr(n)
-		}
-		if err := j.Submit(first, payloads); err != nil {
-			return 0, newPyError(ErrKindValueError, "%v", err)
-		}
-		return count, nil
+		return count, valueError(j.Submit(first, backToBack(data, lengths, count)))
 	})
 }
 
 // JobSetLength says how many tasks the job has.
 func JobSetLength(job int64, n int) (ok bool, err error) {
 	return with(job, func(j *taskpool.Job) (ok bool, err error) {
-		if err := j.SetLength(n); err != nil {
-			return false, newPyError(ErrKindValueError, "%v", err)
-		}
-		return true, nil
+		return true, valueError(j.SetLength(n))
 	})
 }
 
@@ -326,10 +286,7 @@ func JobSetLength(job int64, n int) (ok bool, err error) {
 // at addr, n bytes) that no worker produced.
 func JobFail(job int64, index int, status int, addr uintptr, n int) (ok bool, err error) {
 	return with(job, func(j *taskpool.Job) (ok bool, err error) {
-		if err := j.Fail(index, taskpool.Status(status), pyMemory(addr, n)); err != nil {
-			return false, newPyError(ErrKindValueError, "%v", err)
-		}
-		return true, nil
+		return true, valueError(j.Fail(index, taskpool.Status(status), pyMemory(addr, n)))
 	})
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"math"
-	"sync"
 	"syscall"
 	"time"
 
@@ -30,21 +29,17 @@ func ProcessStart(specAddr uintptr, specLen int, bootAddr uintptr, bootLen int) 
 	}
 	// Copied: the child reads it after this call returns and Python frees its buffer.
 	cmd.Bootstrap = bytes.Clone(pyMemory(bootAddr, bootLen))
-	p, err := gompx.Start(cmd)
-	if err != nil {
-		return 0, translate(err)
-	}
-	return handles.put(p), nil
+	return put(gompx.Start(cmd))
 }
 
 // ProcessPid returns the child's process id.
 func ProcessPid(h int64) (pid int, err error) {
-	return with(h, func(p *gompx.Process) (pid int, err error) { return p.Pid(), nil })
+	return read(h, (*gompx.Process).Pid)
 }
 
 // ProcessSentinel returns a descriptor that becomes readable when the child exits.
 func ProcessSentinel(h int64) (fd int, err error) {
-	return with(h, func(p *gompx.Process) (fd int, err error) { return p.Sentinel(), nil })
+	return read(h, (*gompx.Process).Sentinel)
 }
 
 // ProcessWait waits up to timeoutMs (negative: forever) and returns the exit code (the
@@ -99,12 +94,6 @@ func PidfdOpen(pid int) (fd int, err error) {
 	return fd, nil
 }
 
-// parentWatch is this process's watch on its parent, once WatchParent made it.
-var parentWatch struct {
-	sync.Mutex
-	w *gompx.ParentWatch
-}
-
 // WatchParent makes this child watch its parent through pidfd, a pidfd of the parent
 // that the parent passed down (spawn.py's _main calls it before anything of the user's
 // runs). Once the parent has exited, the watch sees it at once; graceMs milliseconds
@@ -114,23 +103,11 @@ var parentWatch struct {
 // the process already watches its parent.
 func WatchParent(pidfd int, graceMs int) (ok bool, err error) {
 	defer recoverInto(&err)
-	parentWatch.Lock()
-	defer parentWatch.Unlock()
-	if parentWatch.w != nil {
-		return false, newPyError(ErrKindRuntimeError, "this process already watches its parent")
-	}
-	if graceMs < 0 {
-		return false, newPyError(ErrKindValueError, "negative grace period %d ms", graceMs)
-	}
-	w, err := gompx.WatchParentPidfd(pidfd, time.Duration(graceMs)*time.Millisecond)
-	if errors.Is(err, gompx.ErrNotMainThread) {
+	err = pyapi.WatchParent(pidfd, time.Duration(graceMs)*time.Millisecond)
+	if errors.Is(err, gompx.ErrNotMainThread) || errors.Is(err, pyapi.ErrWatching) {
 		return false, newPyError(ErrKindRuntimeError, "%v", err)
 	}
-	if err != nil {
-		return false, translate(err)
-	}
-	parentWatch.w = w
-	return true, nil
+	return err == nil, translate(err)
 }
 
 // OrphanGraceMs returns, in milliseconds, the grace period that value names: the text of

@@ -45,16 +45,12 @@ func QueueNew(maxsize int64, capacity int64) (h int64, err error) {
 // handle. The queue owns fd from now on.
 func QueueImport(fd int) (h int64, err error) {
 	defer recoverInto(&err)
-	q, err := gompx.OpenQueue(fd)
-	if err != nil {
-		return 0, translate(err)
-	}
-	return handles.put(q), nil
+	return put(gompx.OpenQueue(fd))
 }
 
 // QueueFileno returns the queue's file descriptor, to pass to a child.
 func QueueFileno(h int64) (fd int, err error) {
-	return with(h, func(q *gompx.Queue) (fd int, err error) { return q.Fd(), nil })
+	return read(h, (*gompx.Queue).Fd)
 }
 
 // QueueClose stops this process's use of the queue (Queue.close): the handle stays
@@ -123,15 +119,7 @@ func QueuePutSegments(h int64, segs uintptr, nsegs int, kind int, timeoutMs int)
 func QueuePutBatch(h int64, data uintptr, lengths uintptr, count int, kind int, timeoutMs int) (done int, err error) {
 	passThroughScheduler()
 	return with(h, func(q *gompx.Queue) (done int, err error) {
-		lens := pyMemory(lengths, 8*count)
-		msgs := make([][]byte, count)
-		at := data
-		for i := range msgs {
-			n := int(binary.LittleEndian.Uint64(lens[8*i:]))
-			msgs[i] = pyMemory(at, n)
-			at += uintptr(n)
-		}
-		done, err = q.SendBatch(gompx.MessageKind(kind), millis(timeoutMs), msgs)
+		done, err = q.SendBatch(gompx.MessageKind(kind), millis(timeoutMs), backToBack(data, lengths, count))
 		if errors.Is(err, gompx.ErrQueueFull) || interrupted(err) {
 			return done, nil
 		}
@@ -263,7 +251,7 @@ func QueueLen(h int64) (n int64, err error) {
 // QueueUsed reports whether this process has put into the queue through this handle
 // (CPython's Queue.close closes its pipe only then).
 func QueueUsed(h int64) (used bool, err error) {
-	return with(h, func(q *gompx.Queue) (used bool, err error) { return q.Used(), nil })
+	return read(h, (*gompx.Queue).Used)
 }
 
 // QueueTaskDone marks one message as processed (JoinableQueue.task_done).

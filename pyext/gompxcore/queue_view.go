@@ -1,12 +1,8 @@
 package gompxcore
 
 import (
-	"encoding/binary"
-	"fmt"
-	"sort"
-	"strings"
-
 	"github.com/gompx/gompx/gompx"
+	"github.com/gompx/gompx/gompx/pyapi"
 )
 
 // QueueView writes the queue's mapping for the C fast path (gompx._gompxsync.QueueCore)
@@ -15,20 +11,14 @@ import (
 // The mapping stays valid until QueueClose or QueueDrop; Python disables the fast path
 // before either.
 func QueueView(h int64, out uintptr) (ok bool, err error) {
-	defer recoverInto(&err)
-	q, err := get[*gompx.Queue](h)
-	if err != nil {
-		return false, err
-	}
-	v, err := q.View()
-	if err != nil {
-		return false, translateQueue(err)
-	}
-	dst := pyMemory(out, 24)
-	binary.LittleEndian.PutUint64(dst[0:], uint64(v.Addr))
-	binary.LittleEndian.PutUint64(dst[8:], uint64(v.Size))
-	binary.LittleEndian.PutUint64(dst[16:], uint64(int64(v.Slot)))
-	return true, nil
+	return with(h, func(q *gompx.Queue) (bool, error) {
+		v, err := q.View()
+		if err != nil {
+			return false, translateQueue(err)
+		}
+		putInt64s(out, int64(v.Addr), int64(v.Size), int64(v.Slot))
+		return true, nil
+	})
 }
 
 // QueueLayout is the layout of a queue's shared file as the Go core defines it,
@@ -36,15 +26,5 @@ func QueueView(h int64, out uintptr) (ok bool, err error) {
 // own (gompx._gompxsync.queue_layout()).
 func QueueLayout() (layout string, err error) {
 	defer recoverInto(&err)
-	m := gompx.QueueLayout()
-	names := make([]string, 0, len(m))
-	for name := range m {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	parts := make([]string, len(names))
-	for i, name := range names {
-		parts[i] = fmt.Sprintf("%s=%d", name, m[name])
-	}
-	return strings.Join(parts, ";"), nil
+	return pyapi.QueueLayout(), nil
 }

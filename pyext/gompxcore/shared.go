@@ -2,10 +2,9 @@ package gompxcore
 
 import (
 	"errors"
-	"fmt"
-	"strconv"
 
 	"github.com/gompx/gompx/gompx"
+	"github.com/gompx/gompx/gompx/pyapi"
 )
 
 // SharedAlloc returns a handle to a new block of at least size zeroed bytes of memory
@@ -23,11 +22,7 @@ func SharedAlloc(size int) (h int64, err error) {
 // taking over the reference its sender retained.
 func SharedOpen(fd int, offset int64) (h int64, err error) {
 	defer recoverInto(&err)
-	b, err := gompx.OpenShared(gompx.SharedRef{Fd: fd, Offset: offset})
-	if err != nil {
-		return 0, translate(err)
-	}
-	return handles.put(b), nil
+	return put(gompx.OpenShared(gompx.SharedRef{Fd: fd, Offset: offset}))
 }
 
 // SharedFd is the descriptor of the arena file holding the block.
@@ -42,7 +37,7 @@ func SharedOffset(h int64) (off int64, err error) {
 
 // SharedRetain adds a reference for a process the block is being sent to.
 func SharedRetain(h int64) (ok bool, err error) {
-	return with(h, func(b *gompx.SharedBlock) (ok bool, err error) { return true, translate(b.Retain()) })
+	return try(h, (*gompx.SharedBlock).Retain)
 }
 
 // SharedClose drops this process's reference and the handle; harmless twice.
@@ -97,7 +92,7 @@ func SharedHeapSetKeep(heap int64, bytes int64) (ok bool, err error) {
 
 // SharedHeapKeep is the heap's SharedHeapSetKeep setting (4 MiB unless set).
 func SharedHeapKeep(heap int64) (bytes int64, err error) {
-	return with(heap, func(hp *gompx.SharedHeap) (bytes int64, err error) { return hp.Keep(), nil })
+	return read(heap, (*gompx.SharedHeap).Keep)
 }
 
 // heapBlock finds the block handle block and checks that heap allocated it.
@@ -139,36 +134,15 @@ func SharedHeapFree(heap, block int64) (ok bool, err error) {
 	return true, translate(hp.Free(b))
 }
 
-// SharedHeapBlocks describes every arena of the heap that holds blocks, free or not (one
-// that holds none was reset, or never used: it has no memory), each walked under its lock. Per
-// arena, a line "arena FD BASE SIZE": the arena file's descriptor (the heap's; do not
-// close it), the file offset of its first block, and the bytes cut into blocks so far.
-// Then a line per block, in address order, "START STOP free" or "START STOP used": its
-// extent (header included) counted from BASE. The blocks tile [0, SIZE).
+// SharedHeapBlocks describes every arena of the heap that holds blocks, and their
+// blocks, as pyapi.DescribeHeap says.
 func SharedHeapBlocks(heap int64) (desc string, err error) {
-	return with(heap, func(hp *gompx.SharedHeap) (desc string, err error) {
-		arenas, err := hp.Arenas()
+	return with(heap, func(hp *gompx.SharedHeap) (string, error) {
+		desc, err := pyapi.DescribeHeap(hp)
 		if err != nil {
 			return "", newPyError(ErrKindSystemError, "%v", err)
 		}
-		var out []byte
-		for _, a := range arenas {
-			if len(a.Blocks) == 0 {
-				continue
-			}
-			out = fmt.Appendf(out, "arena %d %d %d\n", a.Fd, a.Start, a.End-a.Start)
-			for _, b := range a.Blocks {
-				state := " used\n"
-				if b.Free {
-					state = " free\n"
-				}
-				out = strconv.AppendInt(out, b.Offset-a.Start, 10)
-				out = append(out, ' ')
-				out = strconv.AppendInt(out, b.Offset-a.Start+b.Size, 10)
-				out = append(out, state...)
-			}
-		}
-		return string(out), nil
+		return desc, nil
 	})
 }
 

@@ -9,67 +9,55 @@ import (
 // errno: EEXIST (FileExistsError) for a live name, EINVAL or ENAMETOOLONG for a bad one.
 func SharedMemoryCreate(name string, size int64) (h int64, err error) {
 	defer recoverInto(&err)
-	m, err := gompx.CreateSharedMemory(name, size)
-	if err != nil {
-		return 0, translate(err)
-	}
-	return handles.put(m), nil
+	return put(gompx.CreateSharedMemory(name, size))
 }
 
 // SharedMemoryOpen attaches to the segment called name and returns its handle. ENOENT
 // (FileNotFoundError) if no process of this user holds it, or it was unlinked.
 func SharedMemoryOpen(name string) (h int64, err error) {
 	defer recoverInto(&err)
-	m, err := gompx.OpenSharedMemory(name)
-	if err != nil {
-		return 0, translate(err)
-	}
-	return handles.put(m), nil
+	return put(gompx.OpenSharedMemory(name))
 }
 
 // SharedMemoryAdopt holds the segment behind fd, its memory file inherited from the
 // parent (a SharedMemory passed to Process), and returns a handle. Go owns fd from now on.
 func SharedMemoryAdopt(fd int) (h int64, err error) {
 	defer recoverInto(&err)
-	m, err := gompx.AdoptSharedMemory(fd)
-	if err != nil {
-		return 0, translate(err)
-	}
-	return handles.put(m), nil
+	return put(gompx.AdoptSharedMemory(fd))
 }
 
 // SharedMemoryFd returns the segment's memory file descriptor, for Python to mmap the
 // SharedMemorySize bytes at SharedMemoryDataOffset. Go keeps and closes it.
 func SharedMemoryFd(h int64) (fd int, err error) {
-	return with(h, func(m *gompx.SharedMemory) (fd int, err error) { return m.Fd(), nil })
+	return read(h, (*gompx.SharedMemory).Fd)
 }
 
 // SharedMemoryDataOffset returns where the data starts in the memory file.
 func SharedMemoryDataOffset(h int64) (off int64, err error) {
-	return with(h, func(m *gompx.SharedMemory) (off int64, err error) { return m.DataOffset(), nil })
+	return read(h, (*gompx.SharedMemory).DataOffset)
 }
 
 // SharedMemorySize returns the segment's size as asked for at creation.
 func SharedMemorySize(h int64) (size int64, err error) {
-	return with(h, func(m *gompx.SharedMemory) (size int64, err error) { return m.Size(), nil })
+	return read(h, (*gompx.SharedMemory).Size)
 }
 
 // SharedMemoryName returns the segment's name (the made-up one after an empty name).
 func SharedMemoryName(h int64) (name string, err error) {
-	return with(h, func(m *gompx.SharedMemory) (name string, err error) { return m.Name(), nil })
+	return read(h, (*gompx.SharedMemory).Name)
 }
 
 // SharedMemoryClose releases this process's hold on the segment (SharedMemory.close):
 // Python must have closed its own mmap first. The handle stays valid for
 // SharedMemoryUnlink. Closing twice is harmless.
 func SharedMemoryClose(h int64) (ok bool, err error) {
-	return with(h, func(m *gompx.SharedMemory) (ok bool, err error) { return true, translate(m.Close()) })
+	return try(h, (*gompx.SharedMemory).Close)
 }
 
 // SharedMemoryUnlink removes the segment's name (SharedMemory.unlink); ENOENT
 // (FileNotFoundError) if it was unlinked already.
 func SharedMemoryUnlink(h int64) (ok bool, err error) {
-	return with(h, func(m *gompx.SharedMemory) (ok bool, err error) { return true, translate(m.Unlink()) })
+	return try(h, (*gompx.SharedMemory).Unlink)
 }
 
 // SharedMemoryDrop closes the segment and forgets the handle (the Python object is gone).

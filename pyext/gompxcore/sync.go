@@ -2,18 +2,9 @@ package gompxcore
 
 import (
 	"errors"
-	"time"
 
 	"github.com/gompx/gompx/gompx"
-)
-
-// Kinds of synchronization objects, as gompx.synchronize names them.
-const (
-	SyncKindLock      = 0 // Lock and RLock: a mutex owned by a process
-	SyncKindSemaphore = 1 // Semaphore and BoundedSemaphore
-	SyncKindEvent     = 2
-	SyncKindCondition = 3
-	SyncKindBarrier   = 4
+	"github.com/gompx/gompx/gompx/pyapi"
 )
 
 // Results of SyncAcquire. SyncTimedOut also reports a wait a signal ended early on the
@@ -25,112 +16,40 @@ const (
 	syncCodeShift = 2
 )
 
-// sharedPrimitive is what every gompx sync type has in common.
-type sharedPrimitive interface {
-	Ref() gompx.SharedRef
-	Retain() error
-	Close() error
-}
-
 // SharedArenaSize is the size of an arena file: map it whole, once per process.
 func SharedArenaSize() (int64, error) { return 16 << 30, nil }
 
-func msTimeout(ms int) time.Duration {
-	if ms < 0 {
-		return -1
-	}
-	return time.Duration(ms) * time.Millisecond
-}
-
-// SyncNew makes a synchronization object of kind: a Lock (value, maxvalue unused), a
-// semaphore holding value (maxvalue 0: unbounded), an Event, a Condition, or a Barrier
-// for value parties. It returns a handle.
+// SyncNew makes a synchronization object of kind (pyapi.NewSync) and returns a handle.
 func SyncNew(kind, value, maxvalue int) (h int64, err error) {
 	defer recoverInto(&err)
-	var p sharedPrimitive
-	switch kind {
-	case SyncKindLock:
-		p, err = gompx.NewLock()
-	case SyncKindSemaphore:
-		if maxvalue > 0 {
-			if value > maxvalue {
-				return 0, newPyError(ErrKindValueError, "semaphore value %d above its bound %d", value, maxvalue)
-			}
-			p, err = newBounded(value, maxvalue)
-		} else {
-			p, err = gompx.NewSemaphore(value)
-		}
-	case SyncKindEvent:
-		p, err = gompx.NewEvent()
-	case SyncKindCondition:
-		p, err = gompx.NewCondition()
-	case SyncKindBarrier:
-		p, err = gompx.NewBarrier(value)
-	default:
-		return 0, newPyError(ErrKindValueError, "unknown synchronization kind %d", kind)
-	}
-	if err != nil {
-		return 0, newPyError(ErrKindValueError, "%v", err)
-	}
-	return handles.put(p), nil
-}
-
-// newBounded makes a semaphore bounded by maxvalue that holds value units now.
-func newBounded(value, maxvalue int) (*gompx.Semaphore, error) {
-	s, err := gompx.NewBoundedSemaphore(maxvalue)
-	if err != nil {
-		return nil, err
-	}
-	for ; maxvalue > value; maxvalue-- {
-		s.TryAcquire()
-	}
-	return s, nil
+	return put(pyapi.NewSync(kind, value, maxvalue))
 }
 
 // SyncOpen opens the object of kind that another process made, from the arena file fd
 // (which stays the caller's) and offset, taking over the reference its sender retained.
 func SyncOpen(kind, fd int, offset int64) (h int64, err error) {
 	defer recoverInto(&err)
-	ref := gompx.SharedRef{Fd: fd, Offset: offset}
-	var p sharedPrimitive
-	switch kind {
-	case SyncKindLock:
-		p, err = gompx.OpenLock(ref)
-	case SyncKindSemaphore:
-		p, err = gompx.OpenSemaphore(ref)
-	case SyncKindEvent:
-		p, err = gompx.OpenEvent(ref)
-	case SyncKindCondition:
-		p, err = gompx.OpenCondition(ref)
-	case SyncKindBarrier:
-		p, err = gompx.OpenBarrier(ref)
-	default:
-		return 0, newPyError(ErrKindValueError, "unknown synchronization kind %d", kind)
-	}
-	if err != nil {
-		return 0, translate(err)
-	}
-	return handles.put(p), nil
+	return put(pyapi.OpenSync(kind, gompx.SharedRef{Fd: fd, Offset: offset}))
 }
 
 // SyncFd is the descriptor of the arena file holding the object, to map it or pass it on.
 func SyncFd(h int64) (fd int, err error) {
-	return with(h, func(p sharedPrimitive) (fd int, err error) { return p.Ref().Fd, nil })
+	return with(h, func(p pyapi.SharedPrimitive) (fd int, err error) { return p.Ref().Fd, nil })
 }
 
 // SyncOffset is the offset of the object's 64 bytes in its arena file.
 func SyncOffset(h int64) (off int64, err error) {
-	return with(h, func(p sharedPrimitive) (off int64, err error) { return p.Ref().Offset, nil })
+	return with(h, func(p pyapi.SharedPrimitive) (off int64, err error) { return p.Ref().Offset, nil })
 }
 
 // SyncRetain adds a reference for a process the object is being sent to.
 func SyncRetain(h int64) (ok bool, err error) {
-	return with(h, func(p sharedPrimitive) (ok bool, err error) { return true, translate(p.Retain()) })
+	return try(h, pyapi.SharedPrimitive.Retain)
 }
 
 // SyncClose drops this process's reference and the handle. Closing twice is harmless.
 func SyncClose(h int64) (ok bool, err error) {
-	return withOr(h, false, func(p sharedPrimitive) (ok bool, err error) {
+	return withOr(h, false, func(p pyapi.SharedPrimitive) (ok bool, err error) {
 		handles.drop(h)
 		return true, translate(p.Close())
 	})
@@ -140,81 +59,43 @@ func SyncClose(h int64) (ok bool, err error) {
 // SyncTimedOut, SyncAcquired, or SyncTookOver | pid << 2 when the lock's previous owner,
 // process pid, died holding it.
 func SyncAcquire(h int64, ms int) (code int, err error) {
-	return with(h, func(obj sharedPrimitive) (code int, err error) {
-		switch p := obj.(type) {
-		case *gompx.Lock:
-			err = p.LockTimeout(msTimeout(ms))
-			if errors.Is(err, gompx.ErrOwnerDied) {
-				return SyncTookOver | ownerOf(err)<<syncCodeShift, nil
-			}
-		case *gompx.Semaphore:
-			err = p.Acquire(msTimeout(ms))
-		default:
-			return 0, newPyError(ErrKindTypeError, "not a lock or semaphore")
+	return with(h, func(p pyapi.SharedPrimitive) (int, error) {
+		got, err := pyapi.Acquire(p, millis(ms))
+		switch {
+		case got.TookOver:
+			return SyncTookOver | got.DeadOwner<<syncCodeShift, nil
+		case got.OK:
+			return SyncAcquired, nil
 		}
-		if errors.Is(err, gompx.ErrTimeout) || interrupted(err) {
-			return SyncTimedOut, nil
-		}
-		if err != nil {
-			return 0, translate(err)
-		}
-		return SyncAcquired, nil
+		return SyncTimedOut, err
 	})
-}
-
-// ownerOf digs the dead owner's pid out of an ErrOwnerDied (0 when it is not there).
-func ownerOf(err error) int {
-	var pe interface{ DeadOwner() int }
-	if errors.As(err, &pe) {
-		return pe.DeadOwner()
-	}
-	return 0
 }
 
 // SyncRelease releases a Lock or a semaphore (the C fast path does this itself; this
 // is for callers without it).
 func SyncRelease(h int64) (ok bool, err error) {
-	return with(h, func(obj sharedPrimitive) (ok bool, err error) {
-		switch p := obj.(type) {
-		case *gompx.Lock:
-			err = p.Release()
-		case *gompx.Semaphore:
-			err = p.Release()
-		default:
-			return false, newPyError(ErrKindTypeError, "not a lock or semaphore")
-		}
-		if err != nil {
-			return false, newPyError(ErrKindValueError, "semaphore or lock released too many times")
-		}
-		return true, nil
-	})
+	return with(h, func(p pyapi.SharedPrimitive) (bool, error) { return true, pyapi.Release(p) })
 }
 
 // EventSet sets the Event and wakes its waiters.
 func EventSet(h int64) (ok bool, err error) {
-	return with(h, func(e *gompx.Event) (ok bool, err error) {
-		e.Set()
-		return true, nil
-	})
+	return do(h, (*gompx.Event).Set)
 }
 
 // EventClear clears the Event.
 func EventClear(h int64) (ok bool, err error) {
-	return with(h, func(e *gompx.Event) (ok bool, err error) {
-		e.Clear()
-		return true, nil
-	})
+	return do(h, (*gompx.Event).Clear)
 }
 
 // EventIsSet reports the Event's flag.
 func EventIsSet(h int64) (set bool, err error) {
-	return with(h, func(e *gompx.Event) (set bool, err error) { return e.IsSet(), nil })
+	return read(h, (*gompx.Event).IsSet)
 }
 
 // EventWait waits up to ms milliseconds (-1: forever) and reports whether the Event was
 // set meanwhile.
 func EventWait(h int64, ms int) (set bool, err error) {
-	return with(h, func(e *gompx.Event) (set bool, err error) { return e.Wait(msTimeout(ms)), nil })
+	return with(h, func(e *gompx.Event) (set bool, err error) { return e.Wait(millis(ms)), nil })
 }
 
 // CondEnter registers a waiter on the Condition (its lock held) and returns its ticket.
@@ -225,7 +106,7 @@ func CondEnter(h int64) (ticket int64, err error) {
 // CondSleep waits, the lock released, up to ms milliseconds for a notification.
 func CondSleep(h, ticket int64, ms int) (woken bool, err error) {
 	return with(h, func(c *gompx.Condition) (woken bool, err error) {
-		return c.Sleep(gompx.CondTicket(ticket), msTimeout(ms)), nil
+		return c.Sleep(gompx.CondTicket(ticket), millis(ms)), nil
 	})
 }
 
@@ -249,7 +130,7 @@ func CondNotify(h int64, n int) (woken int, err error) {
 
 // CondWaiters is the number of waiters not yet notified.
 func CondWaiters(h int64) (n int, err error) {
-	return with(h, func(c *gompx.Condition) (n int, err error) { return c.Waiters(), nil })
+	return read(h, (*gompx.Condition).Waiters)
 }
 
 // CondCount reads one of the Condition's counters (which: 0 sleeping, 1 notified, 2
@@ -280,7 +161,7 @@ const BarrierLast = 1 << 32
 // BrokenBarrierError.
 func BarrierArrive(h int64, ms int) (index int64, err error) {
 	return with(h, func(b *gompx.Barrier) (index int64, err error) {
-		i, last, err := b.Arrive(msTimeout(ms))
+		i, last, err := b.Arrive(millis(ms))
 		if err != nil {
 			return 0, barrierError(err)
 		}
@@ -304,7 +185,7 @@ func barrierError(err error) error {
 // the round (call again, or BarrierAbandon).
 func BarrierAwait(h int64, ms int, giveUp bool) (done bool, err error) {
 	return with(h, func(b *gompx.Barrier) (done bool, err error) {
-		done, err = b.Await(msTimeout(ms), giveUp)
+		done, err = b.Await(millis(ms), giveUp)
 		if err != nil {
 			return done, barrierError(err)
 		}
@@ -314,10 +195,7 @@ func BarrierAwait(h int64, ms int, giveUp bool) (done bool, err error) {
 
 // BarrierAbandon takes the caller's party out of its round without breaking it.
 func BarrierAbandon(h int64) (ok bool, err error) {
-	return with(h, func(b *gompx.Barrier) (ok bool, err error) {
-		b.Abandon()
-		return true, nil
-	})
+	return do(h, (*gompx.Barrier).Abandon)
 }
 
 // BarrierRelease ends the round for the last party: actionOK false breaks the barrier.
@@ -330,18 +208,12 @@ func BarrierRelease(h int64, actionOK bool) (ok bool, err error) {
 
 // BarrierReset returns the Barrier to its initial state.
 func BarrierReset(h int64) (ok bool, err error) {
-	return with(h, func(b *gompx.Barrier) (ok bool, err error) {
-		b.Reset()
-		return true, nil
-	})
+	return do(h, (*gompx.Barrier).Reset)
 }
 
 // BarrierAbort breaks the Barrier.
 func BarrierAbort(h int64) (ok bool, err error) {
-	return with(h, func(b *gompx.Barrier) (ok bool, err error) {
-		b.Abort()
-		return true, nil
-	})
+	return do(h, (*gompx.Barrier).Abort)
 }
 
 // BarrierState returns parties, waiting and broken (1 or 0) as parties<<32 |
