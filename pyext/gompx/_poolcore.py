@@ -41,10 +41,17 @@ _SLOT_SIZE = 64
 # JobTake's modes, by the names of the core's constants (their values are read in _take:
 # this module is imported where the Go runtime is not loaded, e.g. a fork server).
 _TAKE_ORDERED, _TAKE_UNORDERED, _TAKE_OUTCOME = "TakeOrdered", "TakeUnordered", "TakeOutcome"
+_TAKE_ORDERED_OK = "TakeOrderedOK"
 _EVENT_REPLACE, _EVENT_EXITED, _EVENT_STOPPED = 1, 2, 3
 _BYTES_OFFSET = bytes.__basicsize__ - 1  # where a bytes object's data starts
 _sched_yield = getattr(os, "sched_yield", lambda: None)
 _SPLIT_MIN = 16           # fewer bodies than this are pickled one by one
+# A map whose chunks are at least this long streams: each chunk goes to Go as soon as it
+# is pickled (the first worker starts while the parent pickles the rest), and the parent
+# unpickles results as they come in (while the workers compute the next chunks) instead
+# of all of them after the last.  A chunk this long costs more to pickle or unpickle
+# than the call and the wake-up that streaming adds per chunk.
+_STREAM_CHUNKSIZE = 256
 _SUBMIT_BATCH = 1024      # tasks pickled and submitted per call
 _FEED_AHEAD = 8 * _SUBMIT_BATCH  # imap tasks waiting in Go at most
 # An idle worker polls its task queue this long (in short calls) before it sleeps: a
@@ -296,7 +303,7 @@ _buffers = _TakeBuffer()
 
 def _take(job, mode, timeout):
     """Take results of *job* (see _decode); [] on timeout, None once every result was
-    taken."""
+    taken, False when _TAKE_ORDERED_OK found a failure next (it takes none)."""
     from . import _native
     take, mode, n = _native.ext.gompxcore_JobTake, _native.constant(mode), _native
     buf = _buffers
@@ -311,6 +318,8 @@ def _take(job, mode, timeout):
             buf.grow(max(n.JOB_NEED_ROOM - r, 2 * len(buf.buf)))
             timeout = 0
             continue
+        if r == 0:
+            return False
         return _decode(r, buf, n.JOB_SPLICED)
 
 
