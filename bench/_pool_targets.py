@@ -3,7 +3,7 @@
 import os
 import time
 
-__all__ = ["square", "cpu_10ms", "pid"]
+__all__ = ["square", "cpu_10ms", "cpu_work", "calibrate_cpu_work", "pid"]
 
 
 def square(x):
@@ -17,6 +17,34 @@ def cpu_10ms(x):
     while time.process_time() < end:
         n += 1
     return x
+
+
+def cpu_work(x, iterations):
+    """A fixed amount of CPU work: *iterations* turns of a small arithmetic loop."""
+    n = 0
+    for i in range(iterations):
+        n += i & 7
+    return x
+
+
+def calibrate_cpu_work(seconds):
+    """The iterations of cpu_work that take about *seconds* here, now: measured once and
+    passed to both implementations, so that they do the same work (a task that ran for
+    a fixed CPU time would hide a slower worker)."""
+    import time as _time
+    iterations = 20_000
+    while True:
+        t0 = _time.perf_counter()
+        cpu_work(0, iterations)
+        elapsed = _time.perf_counter() - t0
+        if elapsed > 0.05:
+            best = elapsed
+            for _ in range(2):  # the fastest of three: the least disturbed by other load
+                t0 = _time.perf_counter()
+                cpu_work(0, iterations)
+                best = min(best, _time.perf_counter() - t0)
+            return max(1, int(iterations * seconds / best))
+        iterations *= 2
 
 
 def pid(_=None):
