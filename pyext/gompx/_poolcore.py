@@ -106,6 +106,9 @@ class _Inbox:
 
     _CAP = 1 << 20
     _MAX = 32  # a long task holds up at most this many taken with it
+    # After a task this long, take one at a time: a task left in the queue can still go
+    # to an idle worker (the pool takes it back), one taken into this buffer cannot.
+    _LONG = 0.001
 
     def __init__(self, queue, native):
         import ctypes
@@ -119,6 +122,7 @@ class _Inbox:
         self.addr = ctypes.addressof(self._pin)
         self.lens = array.array("Q", bytes(8 * self._MAX))
         self.lens_addr = self.lens.buffer_info()[0]
+        self.max = self._MAX
 
     def take(self):
         """Block for tasks; return (view, lens, count): the messages lie back to back in
@@ -136,7 +140,7 @@ class _Inbox:
             else:
                 wait = -1
             r = self.native.call(self.get_many, handle, self.addr, self._CAP, self.lens_addr,
-                                 self._MAX, wait)
+                                 self.max, wait)
             if r >= 0:
                 return self.view, self.lens, r & 0xFFFFFFFF
             if r <= self.native.QUEUE_HELD_BASE:  # longer than the buffer: the queue reads it
@@ -209,11 +213,13 @@ def _work(inbox, outbox, started, at, maxtasks, wrap_exception, strict=False):
     starmap = itertools.starmap
     job_seen, fn, mode = None, None, None
     completed = 0
+    long_task, one, many = inbox._LONG, 1, inbox._MAX
     while maxtasks is None or completed < maxtasks:
         view, lens, count = inbox.take()
         last = count - 1
         end = 0
         batch_start = None
+        task_start = monotonic()
         for k in range(count):
             off = end
             end = off + (lens[k] >> 8)
@@ -268,6 +274,8 @@ def _work(inbox, outbox, started, at, maxtasks, wrap_exception, strict=False):
             add_len(HLEN + len(payload))
             completed += 1
             now = monotonic()
+            inbox.max = one if now - task_start > long_task else many
+            task_start = now
             if batch_start is None:
                 batch_start = now
             if k == last or now - batch_start > 0.0005:
