@@ -30,8 +30,8 @@ from . import context as _context
 from . import util
 from ._poolcore import (CLOSE, RUN, TERMINATE, _APPLY, _CALL1, _ERROR, _FEED_AHEAD, _MAP,
                         _SPLIT_MIN, _STARMAP, _STREAM_CHUNKSIZE, _SUBMIT_BATCH, _TAKE_ORDERED,
-                        _TAKE_ORDERED_OK, _TAKE_OUTCOME, _TAKE_UNORDERED, _Engine, _Failed, _Values, _dumps,
-                        _dumps_exception, _serve, _take)
+                        _TAKE_ORDERED_OK, _TAKE_OUTCOME, _TAKE_UNORDERED, _Engine, _Failed,
+                        _Values, _dumps, _dumps_exception, _serve, _take)
 from .context import TimeoutError
 
 __all__ = ["Pool", "ThreadPool",  # noqa: F822 (ThreadPool: module __getattr__, from .dummy)
