@@ -28,21 +28,22 @@ def cpu_work(x, iterations):
 
 
 def calibrate_cpu_work(seconds):
-    """The iterations of cpu_work that take about *seconds* here, now: measured once and
-    passed to both implementations, so that they do the same work (a task that ran for
-    a fixed CPU time would hide a slower worker)."""
+    """The iterations of cpu_work that take about *seconds* of CPU here: measured once
+    and passed to both implementations, so that they do the same work (a task that ran
+    for a fixed CPU time would hide a slower worker). Timed on the thread's CPU clock,
+    the fastest of three, so that other load on the machine does not shrink the work."""
     import time as _time
     iterations = 20_000
     while True:
-        t0 = _time.perf_counter()
+        t0 = _time.thread_time()
         cpu_work(0, iterations)
-        elapsed = _time.perf_counter() - t0
+        elapsed = _time.thread_time() - t0
         if elapsed > 0.05:
             best = elapsed
-            for _ in range(2):  # the fastest of three: the least disturbed by other load
-                t0 = _time.perf_counter()
+            for _ in range(2):
+                t0 = _time.thread_time()
                 cpu_work(0, iterations)
-                best = min(best, _time.perf_counter() - t0)
+                best = min(best, _time.thread_time() - t0)
             return max(1, int(iterations * seconds / best))
         iterations *= 2
 
