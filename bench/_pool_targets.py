@@ -3,7 +3,7 @@
 import os
 import time
 
-__all__ = ["square", "cpu_10ms", "pid"]
+__all__ = ["square", "cpu_10ms", "cpu_work", "calibrate_cpu_work", "pid"]
 
 
 def square(x):
@@ -17,6 +17,35 @@ def cpu_10ms(x):
     while time.process_time() < end:
         n += 1
     return x
+
+
+def cpu_work(x, iterations):
+    """A fixed amount of CPU work: *iterations* turns of a small arithmetic loop."""
+    n = 0
+    for i in range(iterations):
+        n += i & 7
+    return x
+
+
+def calibrate_cpu_work(seconds):
+    """The iterations of cpu_work that take about *seconds* of CPU here: measured once
+    and passed to both implementations, so that they do the same work (a task that ran
+    for a fixed CPU time would hide a slower worker). Timed on the thread's CPU clock,
+    the fastest of three, so that other load on the machine does not shrink the work."""
+    import time as _time
+    iterations = 20_000
+    while True:
+        t0 = _time.thread_time()
+        cpu_work(0, iterations)
+        elapsed = _time.thread_time() - t0
+        if elapsed > 0.05:
+            best = elapsed
+            for _ in range(2):
+                t0 = _time.thread_time()
+                cpu_work(0, iterations)
+                best = min(best, _time.thread_time() - t0)
+            return max(1, int(iterations * seconds / best))
+        iterations *= 2
 
 
 def pid(_=None):

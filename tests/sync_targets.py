@@ -227,6 +227,13 @@ def set_values(values, new):
         v.value = x
 
 
+def add_under_lock(value, n):
+    """Add 1 to *value* n times, each under its lock."""
+    for _ in range(n):
+        with value.get_lock():
+            value.value += 1
+
+
 def prefix_sums(seq):
     """Turn `seq` (Array or RawArray) into its running sums, in place."""
     for i in range(1, len(seq)):

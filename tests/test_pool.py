@@ -5,6 +5,7 @@ flight) hang stdlib's Pool, so they run on gompx alone.  Every case runs on a cl
 too (id "cluster", cluster_variant.py) but those marked no_cluster, with the reason.
 """
 
+import functools
 import os
 import signal
 import sys
@@ -51,6 +52,26 @@ def test_map_starmap_and_chunksizes(pool):
     assert pool.starmap(T.add, [(1, 2), (3, 4)]) == [3, 7]
     assert pool.starmap_async(T.add, [(5, 6)]).get(10) == [11]
     assert pool.map_async(T.square, [3]).get(10) == [9]
+
+
+def test_map_of_long_chunks(mp, pool):
+    """Chunks long enough to stream (submitted one by one, results taken as they come):
+    the values, a failure anywhere (the first chunk, the last, two of them), and a get()
+    that times out before a later one takes the whole result."""
+    data = list(range(3000))
+    assert pool.map(T.square, data, chunksize=300) == [x * x for x in data]
+    assert pool.starmap(T.add, [(x, 1) for x in data], chunksize=400) == [x + 1 for x in data]
+    for bad in (0, 2999, 1500):
+        with pytest.raises(ValueError, match="task %d failed" % bad):
+            pool.map(functools.partial(T.fail_on, bad=bad), data, chunksize=300)
+    r = pool.map_async(T.fail_on, data, chunksize=300)  # fails on 3: the first chunk
+    with pytest.raises(ValueError, match="task 3 failed"):
+        r.get(10)
+    # 4 chunks of 256 x 1 ms: two rounds of ~0.26 s on 2 workers.
+    r = pool.map_async(functools.partial(T.sleep_then, seconds=0.001), range(1024), chunksize=256)
+    with pytest.raises(mp.TimeoutError):
+        r.get(0.01)
+    assert r.get(60) == list(range(1024))
 
 
 def test_automatic_chunksize_is_stdlibs(pool):

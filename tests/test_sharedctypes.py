@@ -521,3 +521,80 @@ def test_values_made_in_a_child(ctx, modname):
     w.close()
     assert recv_within(r, GET) == (2 ** 40, [-1, 2, -3], [-3, 2, -1])
     assert join_within(p) == 0
+
+
+# Values assigned through a synchronized wrapper must land as ctypes itself stores them:
+# in range, out of range (ctypes truncates integers), of another number type, or refused.
+ASSIGNED = [0, 1, -1, 127, 128, -129, 255, 256, 2 ** 31 - 1, 2 ** 31, -2 ** 31 - 1,
+            2 ** 32, 2 ** 63 - 1, 2 ** 63, 2 ** 64 + 5, -2 ** 63 - 1, True, 0.5, -2.75,
+            1e300, float("inf"), "7", None]
+
+
+def _ctypes_store(ctype, value):
+    """What ctypes makes of *value* assigned to a fresh *ctype*: its value, or the
+    exception type it raises."""
+    raw = ctype()
+    try:
+        raw.value = value
+    except Exception as e:
+        return type(e)
+    return raw.value
+
+
+@pytest.mark.parametrize("code,ctype,_value,_zero",
+                         [t for t in TYPECODES if t[0] not in "cu"], ids=CODE_IDS[2:])
+def test_value_assignments_match_ctypes(mp, code, ctype, _value, _zero):
+    v = mp.Value(code, 3)
+    for value in ASSIGNED:
+        want = _ctypes_store(ctype, value)
+        try:
+            v.value = value
+            got = v.value
+        except Exception as e:
+            got = type(e)
+            v.value = 0
+        assert got == want or (got != got and want != want), (value, got, want)
+        if not isinstance(want, type):
+            assert v.get_obj().value == got  # the wrapper's number is the ctypes object's
+
+
+@pytest.mark.gompx_only
+@pytest.mark.parametrize("code", [t[0] for t in TYPECODES])
+def test_synchronized_value_takes_the_c_path(mp, code):
+    """A number under a gompx lock is read and written in C (sharedctypes.Synchronized's
+    ``value``); characters, and locks of other kinds, go through ctypes and the lock's
+    methods, with the same results."""
+    numeric = code not in "cu"
+    for lock, fast_lock in [(True, True), (mp.Lock(), True), (threading.RLock(), False)]:
+        v = mp.Value(code, lock=lock)
+        kind, is_semlock = v._value_fast_path()
+        assert (kind != 0, is_semlock) == (numeric, fast_lock)
+        if numeric:
+            v.value = 5
+            assert (v.value, v.get_obj().value) == (5, 5)
+            v.get_obj().value = 6
+            assert v.value == 6
+        # The lock is free again after every access, whichever path took it.
+        assert v.get_lock().acquire(False)
+        v.get_lock().release()
+
+
+@pytest.mark.gompx_only
+def test_value_access_releases_the_lock_on_errors(mp):
+    v = mp.Value("i", 1)
+    with pytest.raises(TypeError):
+        v.value = "x"
+    with pytest.raises(AttributeError):
+        del v.value
+    assert v.get_lock().acquire(False)
+    v.get_lock().release()
+    assert v.value == 1
+
+
+def test_value_increments_from_two_children(ctx):
+    """Two children add to one Value under its lock: no update is lost."""
+    v = ctx.Value("q", 0)
+    procs = [start(ctx, st.add_under_lock, v, 2000) for _ in range(2)]
+    for p in procs:
+        assert join_within(p, 30) == 0
+    assert v.value == 4000

@@ -19,6 +19,11 @@ const (
 	// if it has one, else every result in task order (apply, map: the first failure is
 	// the outcome, the other results are not wanted).
 	TakeOutcome TakeMode = 2
+	// TakeOrderedOK takes results in task order up to the first failed or missing one,
+	// leaving a failure where TakeOutcome finds it: a map's parent unpickles its chunks
+	// while the workers still compute the next, and the outcome stays the first failure
+	// to come in. A failure next in order makes it return no result at once (not wait).
+	TakeOrderedOK TakeMode = 3
 )
 
 // EntrySize is the size of one entry of TakeInto's table: two little-endian uint64,
@@ -69,6 +74,12 @@ func (j *Job) TakeInto(mode TakeMode, timeout time.Duration, buf, table []byte) 
 		return true
 	}
 	ordered := mode != TakeUnordered
+	if mode == TakeOrderedOK {
+		all := visit
+		visit = func(index int, status Status, payload []byte) bool {
+			return status == StatusOK && all(index, status, payload)
+		}
+	}
 	if mode == TakeOutcome {
 		if !j.Wait(timeout) {
 			return b, ErrTimeout

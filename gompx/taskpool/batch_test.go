@@ -73,6 +73,11 @@ func TestTakeInto(t *testing.T) {
 		{"unordered as they came", 3, many(3), TakeUnordered, 1024, nil, []int{2, 1, 0}, false, false},
 		{"ordered stops at a gap", 3, many(3)[:2], TakeOrdered, 1024, ErrTimeout, nil, false, false},
 		{"the next needs room", 1, many(1), TakeOrdered, 2, nil, nil, false, true},
+		{"ordered OK stops before a failure", 4, []given{{0, StatusOK, int64(0)}, {2, StatusOK, int64(2)},
+			{1, StatusError, "boom"}}, TakeOrderedOK, 1024, nil, []int{0}, false, false},
+		{"ordered OK at a failure takes none", 2, []given{{0, StatusError, "boom"}}, TakeOrderedOK, 1024,
+			nil, nil, false, false},
+		{"ordered OK takes every success", 3, many(3), TakeOrderedOK, 1024, nil, []int{0, 1, 2}, false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -132,4 +137,26 @@ func TestTakeInto(t *testing.T) {
 			t.Fatalf("second take: %v, want ErrExhausted", err)
 		}
 	})
+}
+
+// A map takes its successes in order as they come (TakeOrderedOK), then its outcome: the
+// first failure to come in must still be there, whatever was taken before it.
+func TestTakeOrderedOKThenOutcome(t *testing.T) {
+	j := resultJob(t, 4, []given{{0, StatusOK, int64(0)}, {3, StatusError, "first"},
+		{1, StatusOK, int64(1)}, {2, StatusError, "second"}})
+	buf, table := make([]byte, 1024), make([]byte, EntrySize*16)
+	if b, err := j.TakeInto(TakeOrderedOK, 0, buf, table); err != nil || b.Count != 2 {
+		t.Fatalf("ordered OK: %+v, %v; want the two successes", b, err)
+	}
+	b, err := j.TakeInto(TakeOutcome, 0, buf, table)
+	if err != nil || b.Count != 1 {
+		t.Fatalf("outcome: %+v, %v", b, err)
+	}
+	if index := binary.LittleEndian.Uint64(table) >> 8; index != 3 {
+		t.Fatalf("outcome is task %d's, want 3's (the first failure to come in)", index)
+	}
+	n := int(binary.LittleEndian.Uint64(table[8:]))
+	if v, err := pickle.Unmarshal(buf[:n]); err != nil || v != "first" {
+		t.Fatalf("outcome payload %v, %v", v, err)
+	}
 }

@@ -39,9 +39,16 @@ func (p *Pool) dispatchLocked() {
 	}
 	now := time.Now()
 	p.stealLocked(now)
-	window := p.windowLocked()
 	open := make([]*worker, 0, len(p.workers))
 	for p.head < len(p.pending) {
+		window := p.windowLocked()
+		if p.pending[p.head].job.completed == 0 {
+			// A job none of whose tasks has come back yet may be far longer than the
+			// tasks the average was made of (10 ms tasks after a warm-up of tiny ones):
+			// a full window would share its tasks out once and for all, and a worker
+			// that falls behind (a busy CPU) would finish last with a queue of them.
+			window = minWindow
+		}
 		open = open[:0]
 		for _, w := range p.workers {
 			if p.roomLocked(w, window, now) > 0 {

@@ -27,6 +27,16 @@ func (p *Pool) stuckLocked(w *worker, now time.Time) bool {
 	return now.Sub(w.last) > limit
 }
 
+// busyLocked reports whether w, a worker that has answered before, has been busy with
+// one task for stuckMin: at the end of a job of long tasks, the task queued behind that
+// one would wait a whole task time while another worker has nothing to do (stdlib's
+// shared queue never lets that happen). Not with MaxTasksPerWorker: a task taken back
+// still counts as sent, and a worker with no room left and nothing to run would never
+// reach its limit and exit.
+func (p *Pool) busyLocked(w *worker, now time.Time) bool {
+	return p.opts.MaxTasksPerWorker == 0 && !w.last.IsZero() && now.Sub(w.last) > stuckMin
+}
+
 // stealLocked takes back the unread tasks of stuck workers while another worker is idle
 // and nothing is pending, and puts them at the head of the pending list.
 func (p *Pool) stealLocked(now time.Time) {
@@ -45,7 +55,7 @@ func (p *Pool) stealLocked(now time.Time) {
 	}
 	var back []*task
 	for _, w := range p.workers {
-		if len(w.held) > 1 && p.stuckLocked(w, now) {
+		if len(w.held) > 1 && (p.stuckLocked(w, now) || p.busyLocked(w, now)) {
 			back = append(back, p.takeBackLocked(w)...)
 		}
 	}

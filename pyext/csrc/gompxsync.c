@@ -489,6 +489,285 @@ static PyTypeObject SemLockType = {
     .tp_getset = SemLock_getset,
 };
 
+/*
+ * SyncValue: the `value` attribute of sharedctypes.Synchronized, in C.
+ *
+ * `with v.get_lock(): v.value += 1` is, through Python properties, two Python frames
+ * that each call acquire, ctypes' getter or setter and release: ~0.4 us of holding the
+ * lock, which is what two processes contending for it wait on.  Here the same steps
+ * are one C call: take the lock through the SemLock fast path above (an RLock the
+ * thread holds is a count increment), read or write the number in place, release.
+ * The number's address and type come from the ctypes object's own buffer (its format
+ * and size), so that C never assumes a layout of its own.  Anything else (another kind
+ * of lock, a type or a value this code does not convert exactly as ctypes does) takes
+ * the generic path: acquire(), getattr/setattr on the ctypes object, release().
+ */
+
+enum { VK_NONE, VK_I8, VK_U8, VK_I16, VK_U16, VK_I32, VK_U32, VK_I64, VK_U64, VK_F32, VK_F64 };
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *obj;   /* the ctypes object */
+    PyObject *lock;  /* whatever lock the wrapper holds */
+    SemLock *fast;   /* lock, when it is a SemLock: its C paths are called directly */
+    Py_buffer view;  /* obj's memory, when vkind != VK_NONE */
+    int vkind;
+} SyncValue;
+
+/* The kind of number a ctypes buffer holds, from its struct-module format and size. */
+static int
+value_kind(const char *format, Py_ssize_t size)
+{
+    if (format == NULL)
+        return VK_NONE;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const char native = '<';
+#else
+    const char native = '>';
+#endif
+    if (*format == native || *format == '=' || *format == '@')
+        format++;
+    if (format[0] == 0 || format[1] != 0)
+        return VK_NONE;
+    switch (format[0]) {
+    case 'b': case 'h': case 'i': case 'l': case 'q':
+        return size == 1 ? VK_I8 : size == 2 ? VK_I16 : size == 4 ? VK_I32
+             : size == 8 ? VK_I64 : VK_NONE;
+    case 'B': case 'H': case 'I': case 'L': case 'Q':
+        return size == 1 ? VK_U8 : size == 2 ? VK_U16 : size == 4 ? VK_U32
+             : size == 8 ? VK_U64 : VK_NONE;
+    case 'f':
+        return size == 4 ? VK_F32 : VK_NONE;
+    case 'd':
+        return size == 8 ? VK_F64 : VK_NONE;
+    }
+    return VK_NONE;
+}
+
+static PyObject *
+value_read(SyncValue *self)
+{
+    void *p = self->view.buf;
+    switch (self->vkind) {
+    case VK_I8: return PyLong_FromLong(*(int8_t *)p);
+    case VK_U8: return PyLong_FromLong(*(uint8_t *)p);
+    case VK_I16: return PyLong_FromLong(*(int16_t *)p);
+    case VK_U16: return PyLong_FromLong(*(uint16_t *)p);
+    case VK_I32: return PyLong_FromLong(*(int32_t *)p);
+    case VK_U32: return PyLong_FromUnsignedLong(*(uint32_t *)p);
+    case VK_I64: return PyLong_FromLongLong(*(int64_t *)p);
+    case VK_U64: return PyLong_FromUnsignedLongLong(*(uint64_t *)p);
+    case VK_F32: return PyFloat_FromDouble(*(float *)p);
+    case VK_F64: return PyFloat_FromDouble(*(double *)p);
+    }
+    return PyObject_GetAttrString(self->obj, "value");
+}
+
+/* Store v in place when it is an exact int or float that the type holds as it is;
+ * 0: stored, 1: not this path's to convert (ctypes does it: its truncation, its errors). */
+static int
+value_store(SyncValue *self, PyObject *v)
+{
+    void *p = self->view.buf;
+    if (self->vkind == VK_F64 || self->vkind == VK_F32) {
+        double d;
+        if (PyFloat_CheckExact(v))
+            d = PyFloat_AS_DOUBLE(v);
+        else
+            return 1;
+        if (self->vkind == VK_F64)
+            *(double *)p = d;
+        else
+            *(float *)p = (float)d;
+        return 0;
+    }
+    if (!PyLong_CheckExact(v))
+        return 1;
+    int overflow;
+    long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+    if (overflow || (x == -1 && PyErr_Occurred())) {
+        PyErr_Clear();
+        return 1;
+    }
+    switch (self->vkind) {
+    case VK_I8: if (x < INT8_MIN || x > INT8_MAX) return 1; *(int8_t *)p = (int8_t)x; return 0;
+    case VK_U8: if (x < 0 || x > UINT8_MAX) return 1; *(uint8_t *)p = (uint8_t)x; return 0;
+    case VK_I16: if (x < INT16_MIN || x > INT16_MAX) return 1; *(int16_t *)p = (int16_t)x; return 0;
+    case VK_U16: if (x < 0 || x > UINT16_MAX) return 1; *(uint16_t *)p = (uint16_t)x; return 0;
+    case VK_I32: if (x < INT32_MIN || x > INT32_MAX) return 1; *(int32_t *)p = (int32_t)x; return 0;
+    case VK_U32: if (x < 0 || x > UINT32_MAX) return 1; *(uint32_t *)p = (uint32_t)x; return 0;
+    case VK_I64: *(int64_t *)p = (int64_t)x; return 0;
+    case VK_U64: if (x < 0) return 1; *(uint64_t *)p = (uint64_t)x; return 0;
+    }
+    return 1;
+}
+
+static int
+value_lock(SyncValue *self)
+{
+    PyObject *r = self->fast ? acquire_impl(self->fast, 1, NULL)
+                             : PyObject_CallMethod(self->lock, "acquire", NULL);
+    Py_XDECREF(r);
+    return r == NULL ? -1 : 0;
+}
+
+static int
+value_unlock(SyncValue *self)
+{
+    PyObject *r = self->fast ? release_impl(self->fast)
+                             : PyObject_CallMethod(self->lock, "release", NULL);
+    Py_XDECREF(r);
+    return r == NULL ? -1 : 0;
+}
+
+static PyObject *
+SyncValue_get(SyncValue *self, void *closure)
+{
+    if (self->obj == NULL || self->lock == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "value");
+        return NULL;
+    }
+    if (value_lock(self) < 0)
+        return NULL;
+    PyObject *r = value_read(self);
+    /* As the Python property's finally: release even when the read failed. */
+    PyObject *type, *exc, *tb;
+    PyErr_Fetch(&type, &exc, &tb);
+    if (value_unlock(self) < 0) {
+        Py_XDECREF(r);
+        Py_XDECREF(type);
+        Py_XDECREF(exc);
+        Py_XDECREF(tb);
+        return NULL;
+    }
+    PyErr_Restore(type, exc, tb);
+    return r;
+}
+
+static int
+SyncValue_set(SyncValue *self, PyObject *v, void *closure)
+{
+    if (self->obj == NULL || self->lock == NULL || v == NULL) {
+        PyErr_SetString(PyExc_AttributeError, v == NULL ? "can't delete attribute" : "value");
+        return -1;
+    }
+    if (value_lock(self) < 0)
+        return -1;
+    int failed = 0;
+    if (self->vkind == VK_NONE || value_store(self, v) != 0)
+        failed = PyObject_SetAttrString(self->obj, "value", v) < 0;
+    PyObject *type, *exc, *tb;
+    PyErr_Fetch(&type, &exc, &tb);
+    if (value_unlock(self) < 0) {
+        Py_XDECREF(type);
+        Py_XDECREF(exc);
+        Py_XDECREF(tb);
+        return -1;
+    }
+    PyErr_Restore(type, exc, tb);
+    return failed ? -1 : 0;
+}
+
+/* _bind_value(obj, lock): what `value` reads and writes, and under which lock. */
+static PyObject *
+SyncValue_bind(SyncValue *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "_bind_value(obj, lock)");
+        return NULL;
+    }
+    if (self->obj != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "SyncValue already bound");
+        return NULL;
+    }
+    PyObject *obj = args[0], *lock = args[1];
+    int vkind = VK_NONE;
+    if (PyObject_CheckBuffer(obj)) {
+        if (PyObject_GetBuffer(obj, &self->view, PyBUF_FORMAT | PyBUF_WRITABLE) < 0)
+            PyErr_Clear();
+        else {
+            vkind = value_kind(self->view.format, self->view.len);
+            if (vkind == VK_NONE || ((uintptr_t)self->view.buf % self->view.len) != 0) {
+                PyBuffer_Release(&self->view);
+                vkind = VK_NONE;
+            }
+        }
+    }
+    self->vkind = vkind;
+    Py_INCREF(obj);
+    self->obj = obj;
+    Py_INCREF(lock);
+    self->lock = lock;
+    if (PyObject_TypeCheck(lock, &SemLockType) && ((SemLock *)lock)->view.obj != NULL) {
+        Py_INCREF(lock);
+        self->fast = (SemLock *)lock;
+    }
+    Py_RETURN_NONE;
+}
+
+/* Which path `value` takes, for tests: (number kind or 0, lock is a SemLock). */
+static PyObject *
+SyncValue_fast_path(SyncValue *self, PyObject *unused)
+{
+    return Py_BuildValue("(iO)", self->vkind, self->fast ? Py_True : Py_False);
+}
+
+static void
+SyncValue_dealloc(SyncValue *self)
+{
+    PyObject_GC_UnTrack(self);
+    if (self->vkind != VK_NONE)
+        PyBuffer_Release(&self->view);
+    Py_CLEAR(self->obj);
+    Py_CLEAR(self->lock);
+    Py_CLEAR(self->fast);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int
+SyncValue_traverse(SyncValue *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->obj);
+    Py_VISIT(self->lock);
+    Py_VISIT(self->fast);
+    Py_VISIT(Py_TYPE(self));
+    return 0;
+}
+
+static int
+SyncValue_clear(SyncValue *self)
+{
+    Py_CLEAR(self->lock);
+    Py_CLEAR(self->fast);
+    return 0;
+}
+
+static PyMethodDef SyncValue_methods[] = {
+    {"_bind_value", (PyCFunction)(void (*)(void))SyncValue_bind, METH_FASTCALL,
+     "_bind_value(obj, lock): bind the ctypes object and its lock"},
+    {"_value_fast_path", (PyCFunction)SyncValue_fast_path, METH_NOARGS,
+     "(number kind or 0, lock is a SemLock)"},
+    {NULL}};
+
+static PyGetSetDef SyncValue_getset[] = {
+    {"value", (getter)SyncValue_get, (setter)SyncValue_set,
+     "the shared number, read and written under the lock", NULL},
+    {NULL}};
+
+static PyTypeObject SyncValueType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "gompx._gompxsync.SyncValue",
+    .tp_basicsize = sizeof(SyncValue),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "The `value` of a synchronized shared ctypes number (see above).",
+    .tp_new = PyType_GenericNew,
+    .tp_dealloc = (destructor)SyncValue_dealloc,
+    .tp_traverse = (traverseproc)SyncValue_traverse,
+    .tp_clear = (inquiry)SyncValue_clear,
+    .tp_methods = SyncValue_methods,
+    .tp_getset = SyncValue_getset,
+};
+
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "gompx._gompxsync",
     "Fast paths of gompx's process-shared locks; the waiting is done by the Go core.", -1,
@@ -497,7 +776,7 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__gompxsync(void)
 {
-    if (PyType_Ready(&SemLockType) < 0)
+    if (PyType_Ready(&SemLockType) < 0 || PyType_Ready(&SyncValueType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
@@ -522,6 +801,13 @@ PyInit__gompxsync(void)
         PyModule_AddIntConstant(m, "RECURSIVE_MUTEX", KIND_RECURSIVE) < 0 ||
         PyModule_AddIntConstant(m, "SEMAPHORE", KIND_SEMAPHORE) < 0 ||
         PyModule_AddIntConstant(m, "LOCK", KIND_LOCK) < 0 || gompx_queue_register(m) < 0) {
+        Py_DECREF(&SemLockType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&SyncValueType);
+    if (PyModule_AddObject(m, "SyncValue", (PyObject *)&SyncValueType) < 0) {
+        Py_DECREF(&SyncValueType);
         Py_DECREF(&SemLockType);
         Py_DECREF(m);
         return NULL;

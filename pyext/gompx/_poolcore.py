@@ -41,10 +41,17 @@ _SLOT_SIZE = 64
 # JobTake's modes, by the names of the core's constants (their values are read in _take:
 # this module is imported where the Go runtime is not loaded, e.g. a fork server).
 _TAKE_ORDERED, _TAKE_UNORDERED, _TAKE_OUTCOME = "TakeOrdered", "TakeUnordered", "TakeOutcome"
+_TAKE_ORDERED_OK = "TakeOrderedOK"
 _EVENT_REPLACE, _EVENT_EXITED, _EVENT_STOPPED = 1, 2, 3
 _BYTES_OFFSET = bytes.__basicsize__ - 1  # where a bytes object's data starts
 _sched_yield = getattr(os, "sched_yield", lambda: None)
 _SPLIT_MIN = 16           # fewer bodies than this are pickled one by one
+# A map whose chunks are at least this long streams: each chunk goes to Go as soon as it
+# is pickled (the first worker starts while the parent pickles the rest), and the parent
+# unpickles results as they come in (while the workers compute the next chunks) instead
+# of all of them after the last.  A chunk this long costs more to pickle or unpickle
+# than the call and the wake-up that streaming adds per chunk.
+_STREAM_CHUNKSIZE = 256
 _SUBMIT_BATCH = 1024      # tasks pickled and submitted per call
 _FEED_AHEAD = 8 * _SUBMIT_BATCH  # imap tasks waiting in Go at most
 # An idle worker polls its task queue this long (in short calls) before it sleeps: a
@@ -99,6 +106,9 @@ class _Inbox:
 
     _CAP = 1 << 20
     _MAX = 32  # a long task holds up at most this many taken with it
+    # After a task this long, take one at a time: a task left in the queue can still go
+    # to an idle worker (the pool takes it back), one taken into this buffer cannot.
+    _LONG = 0.001
 
     def __init__(self, queue, native):
         import ctypes
@@ -112,6 +122,7 @@ class _Inbox:
         self.addr = ctypes.addressof(self._pin)
         self.lens = array.array("Q", bytes(8 * self._MAX))
         self.lens_addr = self.lens.buffer_info()[0]
+        self.max = self._MAX
 
     def take(self):
         """Block for tasks; return (view, lens, count): the messages lie back to back in
@@ -129,7 +140,7 @@ class _Inbox:
             else:
                 wait = -1
             r = self.native.call(self.get_many, handle, self.addr, self._CAP, self.lens_addr,
-                                 self._MAX, wait)
+                                 self.max, wait)
             if r >= 0:
                 return self.view, self.lens, r & 0xFFFFFFFF
             if r <= self.native.QUEUE_HELD_BASE:  # longer than the buffer: the queue reads it
@@ -202,11 +213,13 @@ def _work(inbox, outbox, started, at, maxtasks, wrap_exception, strict=False):
     starmap = itertools.starmap
     job_seen, fn, mode = None, None, None
     completed = 0
+    long_task, one, many = inbox._LONG, 1, inbox._MAX
     while maxtasks is None or completed < maxtasks:
         view, lens, count = inbox.take()
         last = count - 1
         end = 0
         batch_start = None
+        task_start = monotonic()
         for k in range(count):
             off = end
             end = off + (lens[k] >> 8)
@@ -261,6 +274,8 @@ def _work(inbox, outbox, started, at, maxtasks, wrap_exception, strict=False):
             add_len(HLEN + len(payload))
             completed += 1
             now = monotonic()
+            inbox.max = one if now - task_start > long_task else many
+            task_start = now
             if batch_start is None:
                 batch_start = now
             if k == last or now - batch_start > 0.0005:
@@ -296,7 +311,7 @@ _buffers = _TakeBuffer()
 
 def _take(job, mode, timeout):
     """Take results of *job* (see _decode); [] on timeout, None once every result was
-    taken."""
+    taken, False when _TAKE_ORDERED_OK found a failure next (it takes none)."""
     from . import _native
     take, mode, n = _native.ext.gompxcore_JobTake, _native.constant(mode), _native
     buf = _buffers
@@ -311,6 +326,8 @@ def _take(job, mode, timeout):
             buf.grow(max(n.JOB_NEED_ROOM - r, 2 * len(buf.buf)))
             timeout = 0
             continue
+        if r == 0:
+            return False
         return _decode(r, buf, n.JOB_SPLICED)
 
 

@@ -21,6 +21,7 @@ import itertools
 import os
 import signal
 import threading
+import time
 import traceback
 import types
 import warnings
@@ -28,9 +29,9 @@ import warnings
 from . import context as _context
 from . import util
 from ._poolcore import (CLOSE, RUN, TERMINATE, _APPLY, _CALL1, _ERROR, _FEED_AHEAD, _MAP,
-                        _SPLIT_MIN, _STARMAP, _SUBMIT_BATCH, _TAKE_ORDERED, _TAKE_OUTCOME,
-                        _TAKE_UNORDERED, _Engine, _Failed, _Values, _dumps,
-                        _dumps_exception, _serve, _take)
+                        _SPLIT_MIN, _STARMAP, _STREAM_CHUNKSIZE, _SUBMIT_BATCH, _TAKE_ORDERED,
+                        _TAKE_ORDERED_OK, _TAKE_OUTCOME, _TAKE_UNORDERED, _Engine, _Failed,
+                        _Values, _dumps, _dumps_exception, _serve, _take)
 from .context import TimeoutError
 
 __all__ = ["Pool", "ThreadPool",  # noqa: F822 (ThreadPool: module __getattr__, from .dummy)
@@ -374,6 +375,10 @@ class Pool:
 
     def _submit_chunks(self, job, iterable, chunksize, chunks, error):
         it = iter(iterable)
+        if chunksize >= _STREAM_CHUNKSIZE:
+            for first in range(chunks):
+                self._submit(job, first, [tuple(itertools.islice(it, chunksize))], error)
+            return
         for first in range(0, chunks, _SUBMIT_BATCH):
             bodies = [tuple(itertools.islice(it, chunksize))
                       for _ in range(min(_SUBMIT_BATCH, chunks - first))]
@@ -588,9 +593,31 @@ class MapResult(ApplyResult):
         self._length = length
         super().__init__(pool, callback if chunksize > 0 else None,
                          error_callback if chunksize > 0 else None, job)
+        self._taken = []  # chunks taken so far (streamed, see _STREAM_CHUNKSIZE)
         if chunksize <= 0:
             self._success, self._value, self._done = True, [], True
             self._release()
+
+    def _collect(self, timeout):
+        if self._chunksize < _STREAM_CHUNKSIZE:
+            return super()._collect(timeout)
+        # Successful chunks as they come, in order; the first failure to come in, if
+        # any, is the outcome (_TAKE_ORDERED_OK leaves failures for _TAKE_OUTCOME).
+        deadline = None if timeout is None else time.monotonic() + timeout
+        chunks = self._taken
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            got = _take(self._job, _TAKE_ORDERED_OK, left)
+            if got is False:
+                got = _take(self._job, _TAKE_OUTCOME, left)
+                if got and got.__class__ is not _Values and got[0].__class__ is _Failed:
+                    return self._as_outcome(got[0])
+            if got is None:
+                self._taken = None
+                return True, list(itertools.chain.from_iterable(chunks))
+            if not got:
+                return None
+            chunks.extend(got.values if got.__class__ is _Values else got)
 
     def _outcome(self, got):
         chunks = got.values if got.__class__ is _Values else got

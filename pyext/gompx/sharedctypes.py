@@ -9,7 +9,7 @@ Value and Array wrap them with a lock (an RLock unless one is given) like the st
 import ctypes
 import weakref
 
-from . import context, heap, reduction
+from . import _gompxsync, context, heap, reduction
 
 __all__ = ["RawValue", "RawArray", "Value", "Array", "copy", "synchronized"]
 
@@ -185,8 +185,13 @@ class SynchronizedBase:
         return "<%s wrapper for %s>" % (type(self).__name__, self._obj)
 
 
-class Synchronized(SynchronizedBase):
-    value = make_property("value")
+class Synchronized(SynchronizedBase, _gompxsync.SyncValue):
+    # ``value`` is the C type's: lock, read or write the number in place, unlock, in one
+    # call (the property's two Python frames were most of the time the lock is held).
+
+    def __init__(self, obj, lock=None, ctx=None):
+        SynchronizedBase.__init__(self, obj, lock, ctx)
+        self._bind_value(self._obj, self._lock)
 
 
 class SynchronizedArray(SynchronizedBase):

@@ -11,7 +11,7 @@ var constants = map[string]int64{
 	"QueueUnsplittable": QueueUnsplittable, "QueueSpliced": QueueSpliced,
 	"JobTimedOut": JobTimedOut, "JobExhausted": JobExhausted, "JobNeedRoom": JobNeedRoom,
 	"JobSpliced": JobSpliced, "TakeOrdered": int64(TakeOrdered), "TakeUnordered": int64(TakeUnordered),
-	"TakeOutcome":  int64(TakeOutcome),
+	"TakeOutcome": int64(TakeOutcome), "TakeOrderedOK": int64(TakeOrderedOK),
 	"RecvTimedOut": RecvTimedOut, "StillRunning": StillRunning,
 	"SyncKindLock": pyapi.SyncKindLock, "SyncKindSemaphore": pyapi.SyncKindSemaphore,
 	"SyncKindEvent": pyapi.SyncKindEvent, "SyncKindCondition": pyapi.SyncKindCondition,

@@ -26,6 +26,7 @@ const (
 	TakeOrdered   = int(taskpool.TakeOrdered)
 	TakeUnordered = int(taskpool.TakeUnordered)
 	TakeOutcome   = int(taskpool.TakeOutcome)
+	TakeOrderedOK = int(taskpool.TakeOrderedOK)
 )
 
 // JobSpliced flags a JobTake count whose results were all successful pickles, joined
@@ -298,7 +299,7 @@ func JobWait(job int64, timeoutMs int) (done bool, err error) {
 }
 
 // JobTake waits up to timeoutMs for results not taken yet (mode: TakeOrdered,
-// TakeUnordered or TakeOutcome, as taskpool.TakeMode says) and copies as many as fit
+// TakeUnordered, TakeOutcome or TakeOrderedOK, as taskpool.TakeMode says) and copies as many as fit
 // into the capacity bytes at addr, back to back; for each it writes two uint64 at lens
 // (at most max pairs): index<<8 | status, and length. Returns the count, count |
 // JobSpliced (see there), JobTimedOut, JobExhausted, or JobNeedRoom - n when the next
