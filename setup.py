@@ -75,8 +75,11 @@ setup(
     ext_modules=[
         Extension("gompx._gompxnative", sources=[]),
         Extension("gompx._gompxsync", sources=["pyext/csrc/gompxsync.c", "pyext/csrc/gompxqueue.c"],
-                  depends=["pyext/csrc/gompxqueue.h"],
-                  extra_compile_args=["-O2", "-std=gnu11", "-Wall"]),
+                  depends=["pyext/csrc/gompxqueue.h", "pyext/csrc/gompxfailpoint.h"],
+                  extra_compile_args=["-O2", "-std=gnu11", "-Wall"],
+                  # The C fast paths' failpoints come with the Go core's (gompxfailpoint.h).
+                  define_macros=[("GOMPX_FAILPOINTS", "1")] if "gompx_failpoints" in
+                  os.environ.get("GOMPX_GOTAGS", "").replace(",", " ").split() else []),
     ],
     cmdclass={"build_ext": GopyBuildExt},
 )

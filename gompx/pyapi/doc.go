@@ -13,6 +13,7 @@
 //     fit, joined into one pickle when they are all pickles, a first message too long
 //     for the buffer held for the caller; Reader for the in-place reading that needs.
 //   - The lock-word offsets the C fast path of the locks shares with package psync.
+//   - CFailpoints: the failpoints GOMPX_FAILPOINTS arms in the C fast paths.
 //
 // What it does not do: know about Python objects or handles (the facade does), or
 // re-export what package gompx already offers.
