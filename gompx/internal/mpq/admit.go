@@ -124,9 +124,9 @@ func (r *Ring) journalAdmit(s *slot, admitted, claimed uint64) {
 	if s != nil {
 		idx = uint32((uintptr(unsafe.Pointer(s))-uintptr(unsafe.Pointer(&r.h.Slots[0])))/unsafe.Sizeof(*s)) + 1
 	}
-	atomic.StoreUint32(&j.Slot, idx)
-	atomic.StoreUint64(&j.Admitted, admitted)
-	atomic.StoreUint64(&j.Claimed, claimed)
+	// Plain stores, as in writeJournal: only the lock holder writes them, and a taker
+	// reads them only after seeing ajValid, which the atomic store orders after them.
+	j.Slot, j.Admitted, j.Claimed = idx, admitted, claimed
 	atomic.StoreUint32(&j.Lock, r.pid|ajValid)
 }
 
@@ -137,10 +137,10 @@ func (r *Ring) replayAdmit(v uint32) {
 		return // it died before journaling: it changed nothing
 	}
 	j := &r.h.AJournal
-	if idx := atomic.LoadUint32(&j.Slot); idx != 0 && int(idx) <= len(r.h.Slots) {
-		atomic.StoreUint64(&r.h.Slots[idx-1].Claimed, atomic.LoadUint64(&j.Claimed))
+	if idx := j.Slot; idx != 0 && int(idx) <= len(r.h.Slots) {
+		atomic.StoreUint64(&r.h.Slots[idx-1].Claimed, j.Claimed)
 	}
-	atomic.StoreUint64(&r.h.Admitted, atomic.LoadUint64(&j.Admitted))
+	atomic.StoreUint64(&r.h.Admitted, j.Admitted)
 }
 
 func (r *Ring) ownSlot() *slot {
