@@ -32,7 +32,11 @@ class GopyBuildExt(build_ext):
 
     def build_extension(self, ext):
         if ext.sources:
-            return super().build_extension(ext)  # a plain C extension
+            # A plain C extension. Always compiled: setuptools reuses a built one whose
+            # sources did not change, whatever its macros were (GOMPX_GOTAGS adds one),
+            # so a failpoints build would get the last plain one, or the reverse.
+            self.force = True
+            return super().build_extension(ext)
         go = shutil.which(os.environ.get("GO", "go"))
         if go is None:
             raise SystemExit("gompx needs the Go toolchain (>= 1.21) on PATH to build "
