@@ -32,7 +32,11 @@ class GopyBuildExt(build_ext):
 
     def build_extension(self, ext):
         if ext.sources:
-            return super().build_extension(ext)  # a plain C extension
+            # A plain C extension. Always compiled: setuptools reuses a built one whose
+            # sources did not change, whatever its macros were (GOMPX_GOTAGS adds one),
+            # so a failpoints build would get the last plain one, or the reverse.
+            self.force = True
+            return super().build_extension(ext)
         go = shutil.which(os.environ.get("GO", "go"))
         if go is None:
             raise SystemExit("gompx needs the Go toolchain (>= 1.21) on PATH to build "
@@ -75,8 +79,11 @@ setup(
     ext_modules=[
         Extension("gompx._gompxnative", sources=[]),
         Extension("gompx._gompxsync", sources=["pyext/csrc/gompxsync.c", "pyext/csrc/gompxqueue.c"],
-                  depends=["pyext/csrc/gompxqueue.h"],
-                  extra_compile_args=["-O2", "-std=gnu11", "-Wall"]),
+                  depends=["pyext/csrc/gompxqueue.h", "pyext/csrc/gompxfailpoint.h"],
+                  extra_compile_args=["-O2", "-std=gnu11", "-Wall"],
+                  # The C fast paths' failpoints come with the Go core's (gompxfailpoint.h).
+                  define_macros=[("GOMPX_FAILPOINTS", "1")] if "gompx_failpoints" in
+                  os.environ.get("GOMPX_GOTAGS", "").replace(",", " ").split() else []),
     ],
     cmdclass={"build_ext": GopyBuildExt},
 )

@@ -10,10 +10,11 @@ def item(i):
     return (i, PAD)
 
 
-def produce(q, done, n):
-    """Put item(0)..item(n-1), counting in done each put that returned."""
+def produce(q, done, n, small=False):
+    """Put item(0)..item(n-1) (0..n-1 if small: the C fast path puts those), counting in
+    done each put that returned."""
     for i in range(n):
-        q.put(item(i))
+        q.put(i if small else item(i))
         done.value = i + 1
 
 

@@ -75,7 +75,7 @@ def drain_until(q, sentinel):
         item = q.get(timeout=BOUND)
         if item == sentinel:
             return got
-        got.append(item[0])
+        got.append(item if isinstance(item, int) else item[0])
 
 
 def joins(q):
@@ -86,16 +86,27 @@ def joins(q):
     return not t.is_alive()
 
 
+def small(point):
+    """Items for a test at point: small ints for the C fast path's points (it puts and
+    gets them), else ft.item()s, which only the Go core puts and gets."""
+    return point.startswith("cqueue/")
+
+
 @rounds
 @pytest.mark.parametrize("point,published", [
+    ("mpq/admit-locked", False),
+    ("mpq/admit-claimed", False),
     ("mpq/admitted", False),
     ("mpq/producer-locked", False),
     ("mpq/produce-write", False),
     ("mpq/produce-publish", True),
+    ("cqueue/admit-claimed", False),
+    ("cqueue/put-written", False),
+    ("cqueue/put-published", True),
 ])
 def test_queue_producer_killed(ctx, point, published, round):
     q, done = ctx.JoinableQueue(), ctx.Value("i", 0, lock=False)
-    start_killed(ctx, point + "=kill@3", ft.produce, q, done, 50)
+    start_killed(ctx, point + "=kill@3", ft.produce, q, done, 50, small(point))
     committed = done.value
     q.put("end")  # the survivor puts: no wedge behind the dead producer
     got = drain_until(q, "end")
@@ -105,6 +116,8 @@ def test_queue_producer_killed(ctx, point, published, round):
         q.task_done()
     assert q.qsize() == 0 and q.empty()
     assert joins(q), "join() wedged: the dead producer's share was not counted out"
+    q.put(7)  # the queue still works, the C fast path included
+    assert q.get(timeout=BOUND) == 7
 
 
 @rounds
@@ -112,11 +125,13 @@ def test_queue_producer_killed(ctx, point, published, round):
     ("mpq/consume-read", True),
     ("mpq/consume-journal", False),
     ("mpq/consume-applied", False),
+    ("cqueue/get-read", True),
+    ("cqueue/get-journaled", False),
 ])
 def test_queue_consumer_killed(ctx, point, again, round):
     q, done = ctx.Queue(), ctx.Value("i", 0, lock=False)
     for i in range(10):
-        q.put(ft.item(i))
+        q.put(i if small(point) else ft.item(i))
     q.put("end")
     start_killed(ctx, point + "=kill@4", ft.consume, q, done, 11)
     taken = done.value
@@ -126,6 +141,23 @@ def test_queue_consumer_killed(ctx, point, again, round):
         "the child took %d items; the rest came as %s" % (taken, got)
     q.put(1)
     assert q.get(timeout=BOUND) == 1
+
+
+@rounds
+@pytest.mark.parametrize("point", ["csync/lock-claimed", "csync/lock-held"])
+def test_lock_c_holder_killed(ctx, point, round):
+    # The victim takes the free lock in C and dies there, holding it; the peer must
+    # take it over (in Go) and count every one of its rounds.
+    lock, counter = ctx.Lock(), ctx.Value("q", 0, lock=False)
+    start_killed(ctx, point + "=kill@1", ft.hammer, lock, counter, 10)
+    peer = ctx.Process(target=ft.hammer, args=(lock, counter, 1000))
+    peer.start()
+    assert join_within(peer, BOUND) == 0, "the peer wedged behind the dead holder"
+    assert counter.value == 1000, "a count made under the lock was lost"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the owner-died warning, if the lock was still held
+        assert lock.acquire(timeout=BOUND), "the lock wedged after its holder died"
+    lock.release()
 
 
 @rounds

@@ -321,9 +321,9 @@ STALL_SCRIPT = """
 import os, signal, socket, struct, threading
 from {mod} import connection
 
-listener = connection.Listener(("127.0.0.1", 0))
+listener = connection.Listener(("127.0.0.1", 0){listener_args})
 peer = socket.create_connection(listener.address)
-conn = listener.accept()
+{before}
 peer.sendall(struct.pack("!i", 100) + b"abc")  # 3 of 100 bytes, then nothing
 hung_up = []
 def hang_up():
@@ -333,7 +333,7 @@ bound = threading.Timer({wait}, hang_up)  # bounds the test if Ctrl-C does not g
 bound.start()
 threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
 try:
-    conn.recv_bytes()
+    {stalled_call}
     outcome = "returned"
 except KeyboardInterrupt:
     outcome = "KeyboardInterrupt"
@@ -347,48 +347,34 @@ bound.cancel()
 """
 
 
+def run_stalled(run_script, modname, in_handshake, check_stream=False):
+    """Run STALL_SCRIPT: a peer stalls mid-message in recv_bytes() on an accepted
+    connection, or (in_handshake) in accept()'s handshake; its words, split."""
+    if in_handshake:
+        script = STALL_SCRIPT.format(mod=modname, wait=WAIT, listener_args=", authkey=b'key'",
+                                     before="", stalled_call="listener.accept()",
+                                     check_stream=False)
+    else:
+        script = STALL_SCRIPT.format(mod=modname, wait=WAIT, listener_args="",
+                                     before="conn = listener.accept()",
+                                     stalled_call="conn.recv_bytes()", check_stream=check_stream)
+    proc = run_script(script, timeout=2 * WAIT)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.split()
+
+
 def test_ctrl_c_interrupts_a_peer_stalled_mid_message(run_script, impl, modname):
     """A peer that sends part of a message and stalls must not keep Ctrl-C from the
     receiving interpreter (stdlib's os.read gives way: PEP 475).  gompx then skips the
     rest of that message, so the next one arrives in step (stdlib is out of step)."""
-    proc = run_script(STALL_SCRIPT.format(mod=modname, wait=WAIT,
-                                          check_stream=impl == "gompx"), timeout=2 * WAIT)
-    assert proc.returncode == 0, proc.stderr
-    lines = proc.stdout.split()
-    assert lines[:2] == ["KeyboardInterrupt", "peer-still-there"], proc.stdout
+    words = run_stalled(run_script, modname, False, check_stream=impl == "gompx")
+    assert words[:2] == ["KeyboardInterrupt", "peer-still-there"], words
     if impl == "gompx":
-        assert lines[2] == "next", proc.stdout
-
-
-STALL_HANDSHAKE_SCRIPT = """
-import os, signal, socket, struct, threading
-from {mod} import connection
-
-listener = connection.Listener(("127.0.0.1", 0), authkey=b"key")
-peer = socket.create_connection(listener.address)
-peer.sendall(struct.pack("!i", 100) + b"abc")  # an answer cut short, then nothing
-hung_up = []
-def hang_up():
-    hung_up.append(True)
-    peer.shutdown(socket.SHUT_RDWR)
-bound = threading.Timer({wait}, hang_up)
-bound.start()
-threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
-try:
-    listener.accept()
-    outcome = "returned"
-except KeyboardInterrupt:
-    outcome = "KeyboardInterrupt"
-except Exception as e:
-    outcome = type(e).__name__
-print(outcome, "after-hang-up" if hung_up else "peer-still-there", flush=True)
-bound.cancel()
-"""
+        assert words[2] == "next", words
 
 
 def test_ctrl_c_interrupts_a_handshake_stalled_mid_message(run_script, modname):
-    """The same inside accept()'s handshake: the core's handshake resumes after the
-    handlers ran, and Ctrl-C raises out of accept()."""
-    proc = run_script(STALL_HANDSHAKE_SCRIPT.format(mod=modname, wait=WAIT), timeout=2 * WAIT)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split()[:2] == ["KeyboardInterrupt", "peer-still-there"], proc.stdout
+    """The same inside accept()'s handshake (an answer cut short): the core's handshake
+    resumes after the handlers ran, and Ctrl-C raises out of accept()."""
+    words = run_stalled(run_script, modname, True)
+    assert words[:2] == ["KeyboardInterrupt", "peer-still-there"], words

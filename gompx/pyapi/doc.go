@@ -27,6 +27,7 @@
 //
 // What Python passed wrong is an error wrapping ErrBadInput, which the facade raises as
 // ValueError.
+//   - CFailpoints: the failpoints GOMPX_FAILPOINTS arms in the C fast paths.
 //
 // What it does not do: know about Python objects or handles (the facade does), or
 // re-export what package gompx already offers.

@@ -17,9 +17,10 @@
  * core, which does it all.  The rules are the Go core's (gompx/internal/mpq, produce.go
  * and consume.go), step for step:
  *
- *   put: lock (CAS 0 -> pid); room check as reserve(); claim in this process's slot,
- *        then Admitted (CAS under MaxSize); write the record; journal the publish
- *        (PJournal); store Tail; unclaim; clear the journal; wake
+ *   put: lock (CAS 0 -> pid); room check as reserve(); admit under the admission
+ *        lock (AJournal: MaxSize check, journal, store the slot's Claimed and
+ *        Admitted); write the record; journal the publish (PJournal); store Tail;
+ *        count it in the slot's Released; clear the journal; wake
  *        consumers if any sleep; unlock (wake a lock waiter if the bit is set).
  *   get: lock; read Head, Consumed, Tail; check the record as record(); copy it out;
  *        journal the new Head and Consumed (Valid last), store them, clear the journal;
@@ -44,6 +45,7 @@
 #include <sys/syscall.h>
 
 #include "gompxqueue.h"
+#include "gompxfailpoint.h"
 
 /* The shared file (gompx/internal/mpq/header.go, doc.go). */
 #define Q_MAGIC 0x31305158504d4f47ull
@@ -66,18 +68,25 @@
 #define Q_OFF_TASKS_DONE 320
 #define Q_OFF_DONE_SEQ 328
 #define Q_OFF_DONE_WAITERS 332
-#define Q_OFF_SLOTS 384
-#define Q_HEADER_SIZE (384 + 128 * 16)
+#define Q_OFF_AJOURNAL 384
+#define Q_OFF_SLOTS 448
+#define Q_HEADER_SIZE (448 + 128 * 24)
 #define Q_JOURNAL_VALID 0
 #define Q_JOURNAL_POSITION 8
 #define Q_JOURNAL_MESSAGES 16
 #define Q_PJOURNAL_STATE 0
 #define Q_PJOURNAL_TAIL 8
 #define Q_PJOURNAL_COUNT 16
+#define Q_AJOURNAL_LOCK 0
+#define Q_AJOURNAL_SLOT 4
+#define Q_AJOURNAL_ADMITTED 8
+#define Q_AJOURNAL_CLAIMED 16
+#define Q_AJ_VALID 0x40000000u
 #define Q_SLOT_PID 0
 #define Q_SLOT_BACKLOG 4
-#define Q_SLOT_COUNT 8
-#define Q_SLOT_SIZE 16
+#define Q_SLOT_CLAIMED 8
+#define Q_SLOT_RELEASED 16
+#define Q_SLOT_SIZE 24
 #define Q_DATA_OFFSET 4096
 #define Q_PAGE 4096ull
 #define Q_RECORD_HEADER 24
@@ -195,29 +204,49 @@ room_for(QueueCore *self, uint64_t tail, uint64_t need)
     return fits(self, head, tail, need);
 }
 
-/* admit counts one message in, after claiming it in this process's slot (so that a
- * death in between over-counts this process's share, never under-counts), as admit()
- * does; 0 when a bounded queue is full (nothing claimed then). */
+/* admit_n counts up to want messages in, in Admitted and this process's slot's Claimed,
+ * under the admission lock and through its journal, as admit() does in Go; it returns
+ * how many (fewer than want when a bounded queue has less room), 0 when a bounded queue
+ * is full or another process holds the admission lock (Go waits; nothing changed). */
+static uint64_t
+admit_n(QueueCore *self, uint64_t want)
+{
+    char *h = self->base, *aj = h + Q_OFF_AJOURNAL;
+    uint32_t *lock = U32(aj, Q_AJOURNAL_LOCK);
+    if (!cas32(lock, 0, self->pid))
+        return 0;
+    uint64_t a = ld64(U64(h, Q_OFF_ADMITTED)), c = ld64(U64(h, Q_OFF_CONSUMED));
+    uint64_t n = want;
+    if (self->maxsize != 0) {
+        uint64_t queued = a - (c < a ? c : a);
+        uint64_t room = queued >= self->maxsize ? 0 : self->maxsize - queued;
+        n = want < room ? want : room;
+    }
+    if (n == 0) {
+        __atomic_store_n(lock, 0, __ATOMIC_SEQ_CST);
+        return 0;
+    }
+    uint64_t *claimed = U64(self->slot, Q_SLOT_CLAIMED);
+    uint64_t cl = ld64(claimed) + n;
+    /* Plain stores for the journal (a taker reads it only after seeing Q_AJ_VALID),
+     * release stores after it: this is x86's plain mov each, where the old lock-free
+     * admission cost two locked adds.  The producer lock's publish (seq_cst) orders
+     * them before any consumer sees the message. */
+    *U32(aj, Q_AJOURNAL_SLOT) = (uint32_t)((self->slot - h - Q_OFF_SLOTS) / Q_SLOT_SIZE + 1);
+    *U64(aj, Q_AJOURNAL_ADMITTED) = a + n;
+    *U64(aj, Q_AJOURNAL_CLAIMED) = cl;
+    __atomic_store_n(lock, self->pid | Q_AJ_VALID, __ATOMIC_RELEASE);
+    __atomic_store_n(claimed, cl, __ATOMIC_RELEASE);
+    FAILPOINT(FP_CQUEUE_ADMIT_CLAIMED);
+    __atomic_store_n(U64(h, Q_OFF_ADMITTED), a + n, __ATOMIC_RELEASE);
+    __atomic_store_n(lock, 0, __ATOMIC_RELEASE);
+    return n;
+}
+
 static int
 admit(QueueCore *self)
 {
-    uint64_t *count = U64(self->slot, Q_SLOT_COUNT);
-    uint64_t *admitted = U64(self->base, Q_OFF_ADMITTED);
-    __atomic_add_fetch(count, 1, __ATOMIC_SEQ_CST);
-    if (self->maxsize == 0) {
-        __atomic_add_fetch(admitted, 1, __ATOMIC_SEQ_CST);
-        return 1;
-    }
-    for (;;) {
-        uint64_t a = ld64(admitted), c = ld64(U64(self->base, Q_OFF_CONSUMED));
-        uint64_t queued = a - (c < a ? c : a);
-        if (queued >= self->maxsize) {
-            __atomic_sub_fetch(count, 1, __ATOMIC_SEQ_CST);
-            return 0;
-        }
-        if (cas64(admitted, a, a + 1))
-            return 1;
-    }
+    return admit_n(self, 1) == 1;
 }
 
 /* put_bytes puts n bytes at src as one message of the given kind; 0 on a miss. */
@@ -247,6 +276,7 @@ put_bytes(QueueCore *self, const char *src, uint64_t n, int kind)
     memcpy(rec + 8, &word, 8);
     memcpy(rec + 16, &n, 8);
     memcpy(rec + Q_RECORD_HEADER, src, n);
+    FAILPOINT(FP_CQUEUE_PUT_WRITTEN);
     /* The publish is journaled as commit() journals it: a death between storing Tail
      * and taking the message out of this process's slot is then settled, not counted
      * out twice. */
@@ -255,7 +285,8 @@ put_bytes(QueueCore *self, const char *src, uint64_t n, int kind)
     st64(U64(h, Q_OFF_PJOURNAL + Q_PJOURNAL_COUNT), 1);
     st64(pj_state, gen << 32 | self->pid);
     st64(U64(h, Q_OFF_TAIL), tail + need);
-    __atomic_sub_fetch(U64(self->slot, Q_SLOT_COUNT), 1, __ATOMIC_SEQ_CST);
+    FAILPOINT(FP_CQUEUE_PUT_PUBLISHED);
+    __atomic_add_fetch(U64(self->slot, Q_SLOT_RELEASED), 1, __ATOMIC_SEQ_CST);
     st64(pj_state, gen << 32);
     wake(U32(h, Q_OFF_DATA_SEQ), U32(h, Q_OFF_DATA_WAITERS));
     unlock(lock);
@@ -425,9 +456,11 @@ get_ready(QueueCore *self, int *kind)
         out = PyBytes_FromStringAndSize(rec + Q_RECORD_HEADER, (Py_ssize_t)n);
     if (out == NULL)
         goto done; /* MemoryError, nothing consumed */
+    FAILPOINT(FP_CQUEUE_GET_READ);
     *U64(journal, Q_JOURNAL_POSITION) = next;
     *U64(journal, Q_JOURNAL_MESSAGES) = consumed + 1;
     st64(U64(journal, Q_JOURNAL_VALID), 1);
+    FAILPOINT(FP_CQUEUE_GET_JOURNALED);
     st64(U64(h, Q_OFF_HEAD), next);
     st64(U64(h, Q_OFF_CONSUMED), consumed + 1);
     st64(U64(journal, Q_JOURNAL_VALID), 0);
@@ -508,39 +541,22 @@ put_staged(QueueCore *self, const uint64_t *ends, Py_ssize_t count)
         for (k = count; k > 0 && !room_for(self, tail, ends[k - 1]); k--)
             ;
     }
-    if (k > 0) {
-        /* Claimed in this process's slot before Admitted grows, as admit() does. */
-        uint64_t *slot_count = U64(self->slot, Q_SLOT_COUNT);
-        uint64_t *admitted = U64(h, Q_OFF_ADMITTED);
-        __atomic_add_fetch(slot_count, (uint64_t)k, __ATOMIC_SEQ_CST);
-        if (self->maxsize == 0) {
-            __atomic_add_fetch(admitted, (uint64_t)k, __ATOMIC_SEQ_CST);
-        } else {
-            for (;;) {
-                uint64_t a = ld64(admitted), c = ld64(U64(h, Q_OFF_CONSUMED));
-                uint64_t queued = a - (c < a ? c : a);
-                uint64_t room = queued >= self->maxsize ? 0 : self->maxsize - queued;
-                Py_ssize_t m = (uint64_t)k < room ? k : (Py_ssize_t)room;
-                if (m == 0 || cas64(admitted, a, a + (uint64_t)m)) {
-                    __atomic_sub_fetch(slot_count, (uint64_t)(k - m), __ATOMIC_SEQ_CST);
-                    k = m;
-                    break;
-                }
-            }
-        }
-    }
+    if (k > 0)
+        k = (Py_ssize_t)admit_n(self, (uint64_t)k);
     if (k == 0) {
         unlock(lock);
         return 0;
     }
     uint64_t bytes = ends[k - 1];
     memcpy(self->data + tail % self->cap, self->stage, bytes);
+    FAILPOINT(FP_CQUEUE_PUT_WRITTEN);
     uint64_t gen = (pj >> 32) + 1;
     st64(U64(h, Q_OFF_PJOURNAL + Q_PJOURNAL_TAIL), tail + bytes);
     st64(U64(h, Q_OFF_PJOURNAL + Q_PJOURNAL_COUNT), (uint64_t)k);
     st64(pj_state, gen << 32 | self->pid);
     st64(U64(h, Q_OFF_TAIL), tail + bytes);
-    __atomic_sub_fetch(U64(self->slot, Q_SLOT_COUNT), (uint64_t)k, __ATOMIC_SEQ_CST);
+    FAILPOINT(FP_CQUEUE_PUT_PUBLISHED);
+    __atomic_add_fetch(U64(self->slot, Q_SLOT_RELEASED), (uint64_t)k, __ATOMIC_SEQ_CST);
     st64(pj_state, gen << 32);
     wake(U32(h, Q_OFF_DATA_SEQ), U32(h, Q_OFF_DATA_WAITERS));
     unlock(lock);
@@ -887,6 +903,7 @@ static const struct {
     {"TasksDone", Q_OFF_TASKS_DONE},
     {"DoneSeq", Q_OFF_DONE_SEQ},
     {"DoneWaiters", Q_OFF_DONE_WAITERS},
+    {"AJournal", Q_OFF_AJOURNAL},
     {"Slots", Q_OFF_SLOTS},
     {"header.size", Q_HEADER_SIZE},
     {"journal.Valid", Q_JOURNAL_VALID},
@@ -897,7 +914,12 @@ static const struct {
     {"pjournal.Count", Q_PJOURNAL_COUNT},
     {"slot.Pid", Q_SLOT_PID},
     {"slot.Backlog", Q_SLOT_BACKLOG},
-    {"slot.Count", Q_SLOT_COUNT},
+    {"ajournal.Lock", Q_AJOURNAL_LOCK},
+    {"ajournal.Slot", Q_AJOURNAL_SLOT},
+    {"ajournal.Admitted", Q_AJOURNAL_ADMITTED},
+    {"ajournal.Claimed", Q_AJOURNAL_CLAIMED},
+    {"slot.Claimed", Q_SLOT_CLAIMED},
+    {"slot.Released", Q_SLOT_RELEASED},
     {"slot.size", Q_SLOT_SIZE},
     {"magic", Q_MAGIC},
     {"dataOffset", Q_DATA_OFFSET},
@@ -907,6 +929,7 @@ static const struct {
     {"flagLast", Q_FLAG_LAST},
     {"flagSkip", Q_FLAG_SKIP},
     {"lockWaiters", Q_LOCK_WAITERS},
+    {"ajValid", Q_AJ_VALID},
 };
 
 /* queue_layout() -> dict of the table above. */

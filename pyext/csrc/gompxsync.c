@@ -23,11 +23,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
+#include <signal.h>
 #include <unistd.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
 
 #include "gompxqueue.h"
+#include "gompxfailpoint.h"
 
 #define KIND_RECURSIVE 0 /* RLock: owned by a thread, reentrant */
 #define KIND_SEMAPHORE 1 /* Semaphore, BoundedSemaphore */
@@ -102,10 +104,12 @@ try_acquire(SemLock *self)
     }
     if (!cas(self->word, 0, self->pid))
         return 0;
+    FAILPOINT(FP_CSYNC_LOCK_CLAIMED);
     /* Release order is enough: a waiter reads these only to tell a dead owner from a
      * live one, and a sequentially consistent store would cost a full fence each. */
     __atomic_store_n(self->owner_start, self->start, __ATOMIC_RELEASE);
     __atomic_store_n(self->aux, self->pid, __ATOMIC_RELEASE);
+    FAILPOINT(FP_CSYNC_LOCK_HELD);
     return 1;
 }
 
@@ -768,6 +772,70 @@ static PyTypeObject SyncValueType = {
     .tp_getset = SyncValue_getset,
 };
 
+
+#ifdef GOMPX_FAILPOINTS
+/* The C points, named as gompx/internal/failpoint.Points names them. */
+static const char *const fp_names[FP_COUNT] = {
+    [FP_CQUEUE_ADMIT_CLAIMED] = "cqueue/admit-claimed",
+    [FP_CQUEUE_PUT_WRITTEN] = "cqueue/put-written",
+    [FP_CQUEUE_PUT_PUBLISHED] = "cqueue/put-published",
+    [FP_CQUEUE_GET_READ] = "cqueue/get-read",
+    [FP_CQUEUE_GET_JOURNALED] = "cqueue/get-journaled",
+    [FP_CSYNC_LOCK_CLAIMED] = "csync/lock-claimed",
+    [FP_CSYNC_LOCK_HELD] = "csync/lock-held",
+};
+
+enum { FP_OFF, FP_KILL, FP_STALL };
+static struct {
+    int kind;
+    long at, hits;
+} fp_armed[FP_COUNT];
+
+/* As failpoint.Inject: the action on the Nth hit.  The GIL is held: hits are counted
+ * without atomics, and a stall stalls every Python thread of the process. */
+void
+gompx_fp_hit(int point)
+{
+    if (fp_armed[point].kind == FP_OFF || ++fp_armed[point].hits != fp_armed[point].at)
+        return;
+    if (fp_armed[point].kind == FP_KILL)
+        kill(getpid(), SIGKILL);
+    for (;;)
+        pause(); /* the signal is on its way, or a stall: nothing past here may run */
+}
+
+/* _fp_arm(name, "kill@N" | "stall@N"): what the Go core parsed from GOMPX_FAILPOINTS. */
+static PyObject *
+fp_arm(PyObject *module, PyObject *args)
+{
+    const char *name, *action;
+    if (!PyArg_ParseTuple(args, "ss:_fp_arm", &name, &action))
+        return NULL;
+    for (int i = 0; i < FP_COUNT; i++) {
+        if (strcmp(name, fp_names[i]) != 0)
+            continue;
+        long at;
+        char kind[8];
+        if (sscanf(action, "%7[a-z]@%ld", kind, &at) != 2 || at < 1 ||
+            (strcmp(kind, "kill") != 0 && strcmp(kind, "stall") != 0)) {
+            PyErr_Format(PyExc_ValueError, "gompx: failpoint %s: %s is not kill@N or stall@N",
+                         name, action);
+            return NULL;
+        }
+        fp_armed[i].kind = strcmp(kind, "kill") == 0 ? FP_KILL : FP_STALL;
+        fp_armed[i].at = at;
+        fp_armed[i].hits = 0;
+        Py_RETURN_NONE;
+    }
+    PyErr_Format(PyExc_ValueError, "gompx: %s is not a failpoint of the C fast paths", name);
+    return NULL;
+}
+
+static PyMethodDef fp_functions[] = {
+    {"_fp_arm", fp_arm, METH_VARARGS, "_fp_arm(name, action): arm a C failpoint"},
+    {NULL}};
+#endif
+
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "gompx._gompxsync",
     "Fast paths of gompx's process-shared locks; the waiting is done by the Go core.", -1,
@@ -800,7 +868,11 @@ PyInit__gompxsync(void)
     if (PyModule_AddObject(m, "SemLock", (PyObject *)&SemLockType) < 0 ||
         PyModule_AddIntConstant(m, "RECURSIVE_MUTEX", KIND_RECURSIVE) < 0 ||
         PyModule_AddIntConstant(m, "SEMAPHORE", KIND_SEMAPHORE) < 0 ||
-        PyModule_AddIntConstant(m, "LOCK", KIND_LOCK) < 0 || gompx_queue_register(m) < 0) {
+        PyModule_AddIntConstant(m, "LOCK", KIND_LOCK) < 0 || gompx_queue_register(m) < 0
+#ifdef GOMPX_FAILPOINTS
+        || PyModule_AddFunctions(m, fp_functions) < 0
+#endif
+    ) {
         Py_DECREF(&SemLockType);
         Py_DECREF(m);
         return NULL;

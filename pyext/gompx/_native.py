@@ -14,6 +14,7 @@ never load the Go runtime.
 import functools
 import gc
 import math
+import os
 import sys
 import threading
 import time
@@ -206,3 +207,22 @@ def wait_sliced(attempt, timeout):
             remaining = int((deadline - time.monotonic()) * 1000)
             if remaining <= 0:
                 return attempt(0)
+
+
+def _arm_c_failpoints():
+    """Hand the C fast paths the failpoints GOMPX_FAILPOINTS arms for them, as the Go core
+    parsed the variable (one parser; it ends the process on a bad spec)."""
+    import json
+    actions = json.loads(call(ext.gompxcore_FailpointActions))
+    if not actions:
+        return
+    from . import _gompxsync
+    if not hasattr(_gompxsync, "_fp_arm"):
+        raise RuntimeError("gompx: GOMPX_FAILPOINTS arms %s, but gompx._gompxsync was built "
+                           "without failpoints" % ", ".join(sorted(actions)))
+    for name, action in actions.items():
+        _gompxsync._fp_arm(name, action)
+
+
+if os.environ.get("GOMPX_FAILPOINTS"):
+    _arm_c_failpoints()

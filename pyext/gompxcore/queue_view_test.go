@@ -34,7 +34,7 @@ func TestQueueViewSlotAppearsWithTheFirstPut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if slot == ^uint64(0) || slot < 384 || !strings.Contains(layout, "Slots=384;") {
+	if slot == ^uint64(0) || slot < 448 || !strings.Contains(layout, "Slots=448;") {
 		t.Fatalf("after a put: slot at %d; layout %q", slot, layout)
 	}
 	QueueClose(h)

@@ -4,16 +4,11 @@ package arena
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"syscall"
 	"testing"
 
-	"golang.org/x/sys/unix"
-
-	"github.com/gompx/gompx/gompx/internal/failpoint"
+	"github.com/gompx/gompx/gompx/internal/failpoint/fptest"
 )
 
 // Kill tests (make failpoints runs them under -race, 100 times each): a child dies at a
@@ -146,21 +141,8 @@ func TestFailpointArenaKilled(t *testing.T) {
 // failpoint killed it.
 func runFailpointChild(t *testing.T, a *Arena, scenario, spec string) {
 	t.Helper()
-	fd, err := unix.FcntlInt(uintptr(a.Fd()), unix.F_DUPFD_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := os.NewFile(uintptr(fd), "arena")
-	defer f.Close()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), fpChildEnv+"="+scenario, failpoint.Env+"="+spec, "GORACE=atexit_sleep_ms=0")
-	cmd.ExtraFiles = []*os.File{f}
-	cmd.Stderr = os.Stderr
-	err = cmd.Run()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-		t.Fatalf("child %s with %s: %v, not killed at the failpoint", scenario, spec, err)
-	}
+	err := fptest.Command(t, a.Fd(), spec, fpChildEnv+"="+scenario).Run()
+	fptest.MustBeKilled(t, err, "child "+scenario+" with "+spec)
 }
 
 const fpChildEnv = "ARENA_FP_CHILD"

@@ -47,11 +47,12 @@ var Points = map[string]Point{
 	// shm: memory files (queues, rings, arenas, pool boards).
 	"shm/create": {CanFail: true, Where: "a memory file is about to be made (error: as if memfd_create failed)"},
 	// mpq: the queue ring.
-	"mpq/admit-claimed":   {Where: "a producer counted a message in its slot, before it counts it in Admitted"},
+	"mpq/admit-locked":    {Where: "a producer holds the admission lock, nothing journaled"},
+	"mpq/admit-claimed":   {Where: "a producer journaled an admission and counted it in its slot's Claimed, before it stores Admitted"},
 	"mpq/admitted":        {Where: "a producer admitted a message (Admitted and its slot count it), before it writes it"},
 	"mpq/produce-write":   {Where: "a producer wrote a record past Tail, before it publishes it"},
 	"mpq/produce-chunk":   {Where: "a producer published a non-final chunk of a long message"},
-	"mpq/produce-publish": {Where: "a producer stored the new Tail, before it takes the messages out of its slot"},
+	"mpq/produce-publish": {Where: "a producer stored the new Tail, before it counts the messages released from its slot"},
 	"mpq/producer-locked": {Where: "a producer holds the producer lock"},
 	"mpq/consume-read":    {Where: "a consumer read a message, before it journals the new Head"},
 	"mpq/consume-journal": {Where: "a consumer journaled the new Head, before it applies it"},
@@ -73,6 +74,17 @@ var Points = map[string]Point{
 	"taskpool/acked":   {Where: "a worker put a task's result, before it clears its claim"},
 	// shmname: named shared memory.
 	"shmname/created": {Where: "a creator made the memory file and wrote its header, before it binds the name"},
+	"shmname/bound":   {Where: "a stand-by won the race to bind the name of a segment whose binder hung up, before it serves"},
+	// The C fast paths (pyext/csrc), compiled in when the extension is built with the tag
+	// (GOMPX_GOTAGS=gompx_failpoints defines GOMPX_FAILPOINTS for the C compiler too);
+	// the Python package hands these to C when it loads (Actions).
+	"cqueue/admit-claimed": {Where: "a C put journaled its admission and stored its slot's Claimed, before it stores Admitted"},
+	"cqueue/put-written":   {Where: "a C put admitted and wrote its record, holding the producer lock, before it publishes it"},
+	"cqueue/put-published": {Where: "a C put stored the new Tail, before it counts the message released from its slot"},
+	"cqueue/get-read":      {Where: "a C get copied a message out, holding the consumer lock, before it journals the new Head"},
+	"cqueue/get-journaled": {Where: "a C get journaled the new Head, before it applies it"},
+	"csync/lock-claimed":   {Where: "a C acquire won the mutex word, before it writes its identity beside it"},
+	"csync/lock-held":      {Where: "a C acquire holds the mutex, its identity written"},
 	// shmring: the Pipe's large-payload ring.
 	"shmring/written":  {Where: "a writer copied bytes into the ring, before it publishes them (Head)"},
 	"shmring/consumed": {Where: "a reader copied bytes out of the ring, before it frees them (Tail)"},

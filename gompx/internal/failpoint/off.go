@@ -11,3 +11,6 @@ func Inject(string) error { return nil }
 
 // Hit does nothing in a build without the gompx_failpoints tag.
 func Hit(string) {}
+
+// Actions lists nothing in a build without the gompx_failpoints tag.
+func Actions(string) map[string]string { return nil }

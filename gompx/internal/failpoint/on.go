@@ -77,3 +77,16 @@ func Hit(name string) { _ = Inject(name) }
 
 // Armed reports whether point name is armed in this process.
 func Armed(name string) bool { return armed[name] != nil }
+
+// Actions lists the armed points whose names start with prefix, each as "kind@N": what
+// code outside Go (the C fast paths, which have failpoints of their own) needs to run
+// the one spec this package parsed.
+func Actions(prefix string) map[string]string {
+	out := map[string]string{}
+	for name, a := range armed {
+		if strings.HasPrefix(name, prefix) {
+			out[name] = a.kind + "@" + strconv.FormatInt(a.at, 10)
+		}
+	}
+	return out
+}

@@ -3,6 +3,7 @@ package mpq
 import (
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/gompx/gompx/gompx/internal/failpoint"
 )
@@ -19,28 +20,33 @@ func (r *Ring) Admit(n int, timeout time.Duration) (int, error) {
 
 func (r *Ring) admit(n uint64, dl deadline) (int, error) {
 	h := r.h
-	if h.MaxSize == 0 {
-		r.claim(n)
-		failpoint.Hit("mpq/admit-claimed")
-		atomic.AddUint64(&h.Admitted, n)
-		failpoint.Hit("mpq/admitted")
-		return int(n), nil
-	}
+	s := r.ownSlot() // before the admission lock: it may reclaim, which takes it
 	var spinUntil time.Time
 	for {
+		r.lockAdmit()
+		failpoint.Hit("mpq/admit-locked")
 		admitted := atomic.LoadUint64(&h.Admitted)
 		queued := admitted - min(admitted, atomic.LoadUint64(&h.Consumed))
-		if queued < h.MaxSize {
-			k := min(n, h.MaxSize-queued)
-			r.claim(k) // first: a death in between over-counts the share, never under
-			failpoint.Hit("mpq/admit-claimed")
-			if atomic.CompareAndSwapUint64(&h.Admitted, admitted, admitted+k) {
-				failpoint.Hit("mpq/admitted")
-				return int(k), nil
+		if h.MaxSize == 0 || queued < h.MaxSize {
+			k := n
+			if h.MaxSize != 0 {
+				k = min(n, h.MaxSize-queued)
 			}
-			r.unclaim(k)
-			continue
+			claimed := uint64(0)
+			if s != nil {
+				claimed = atomic.LoadUint64(&s.Claimed) + k
+			}
+			r.journalAdmit(s, admitted+k, claimed)
+			if s != nil {
+				atomic.StoreUint64(&s.Claimed, claimed)
+			}
+			failpoint.Hit("mpq/admit-claimed")
+			atomic.StoreUint64(&h.Admitted, admitted+k)
+			r.unlockAdmit()
+			failpoint.Hit("mpq/admitted")
+			return int(k), nil
 		}
+		r.unlockAdmit()
 		consumed := atomic.LoadUint64(&h.Consumed)
 		slept, err := r.awaitConsumers(dl, &spinUntil, func() bool {
 			return atomic.LoadUint64(&h.Consumed) != consumed
@@ -56,22 +62,85 @@ func (r *Ring) admit(n uint64, dl deadline) (int, error) {
 
 // Unadmit gives back n admitted messages that will not be written.
 func (r *Ring) Unadmit(n int) {
-	atomic.AddUint64(&r.h.Admitted, ^uint64(n-1))
-	r.unclaim(uint64(n))
+	s := r.slot.Load()
+	r.lockAdmit()
+	r.setAdmitted(s, uint64(n))
+	r.unlockAdmit()
 	wake(&r.h.SpaceSeq, &r.h.SpaceWaiters)
 }
 
-// claim adds n to this process's slot, taking a slot on first use.
-func (r *Ring) claim(n uint64) {
-	if s := r.ownSlot(); s != nil {
-		atomic.AddUint64(&s.Count, n)
+// setAdmitted counts n messages out of Admitted and out of s's Claimed (s may be nil),
+// through the journal; the caller holds the admission lock.
+func (r *Ring) setAdmitted(s *slot, n uint64) {
+	admitted := atomic.LoadUint64(&r.h.Admitted) - n
+	claimed := uint64(0)
+	if s != nil {
+		claimed = atomic.LoadUint64(&s.Claimed) - n
+	}
+	r.journalAdmit(s, admitted, claimed)
+	if s != nil {
+		atomic.StoreUint64(&s.Claimed, claimed)
+	}
+	atomic.StoreUint64(&r.h.Admitted, admitted)
+}
+
+// release counts n published messages out of this process's share.
+func (r *Ring) release(n uint64) {
+	if s := r.slot.Load(); s != nil && n > 0 {
+		atomic.AddUint64(&s.Released, n)
 	}
 }
 
-func (r *Ring) unclaim(n uint64) {
-	if s := r.slot.Load(); s != nil && n > 0 {
-		atomic.AddUint64(&s.Count, ^(n - 1))
+// lockAdmit takes the admission lock. Its holders never wait while holding it, so a
+// waiter spins, then naps briefly; a holder that died is found between naps, and its
+// journal applied before the lock is taken over.
+func (r *Ring) lockAdmit() {
+	w := &r.h.AJournal.Lock
+	for i := 0; ; i++ {
+		if atomic.CompareAndSwapUint32(w, 0, r.pid) {
+			return
+		}
+		if i < 128 {
+			continue
+		}
+		if i%64 == 0 {
+			if v := atomic.LoadUint32(w); v != 0 && !alive(v&^ajValid) &&
+				atomic.CompareAndSwapUint32(w, v, r.pid) {
+				r.replayAdmit(v)
+				return
+			}
+		}
+		time.Sleep(20 * time.Microsecond) // the holder was preempted: give it the CPU
 	}
+}
+
+func (r *Ring) unlockAdmit() { atomic.StoreUint32(&r.h.AJournal.Lock, 0) }
+
+// journalAdmit records the Admitted and Claimed (of s, if not nil) the holder is about
+// to store, then marks the journal valid: from here on a taker of the lock stores them.
+func (r *Ring) journalAdmit(s *slot, admitted, claimed uint64) {
+	j := &r.h.AJournal
+	idx := uint32(0)
+	if s != nil {
+		idx = uint32((uintptr(unsafe.Pointer(s))-uintptr(unsafe.Pointer(&r.h.Slots[0])))/unsafe.Sizeof(*s)) + 1
+	}
+	// Plain stores, as in writeJournal: only the lock holder writes them, and a taker
+	// reads them only after seeing ajValid, which the atomic store orders after them.
+	j.Slot, j.Admitted, j.Claimed = idx, admitted, claimed
+	atomic.StoreUint32(&j.Lock, r.pid|ajValid)
+}
+
+// replayAdmit finishes the change a dead holder of the admission lock journaled (v is
+// the lock word it left).
+func (r *Ring) replayAdmit(v uint32) {
+	if v&ajValid == 0 {
+		return // it died before journaling: it changed nothing
+	}
+	j := &r.h.AJournal
+	if idx := j.Slot; idx != 0 && int(idx) <= len(r.h.Slots) {
+		atomic.StoreUint64(&r.h.Slots[idx-1].Claimed, j.Claimed)
+	}
+	atomic.StoreUint64(&r.h.Admitted, j.Admitted)
 }
 
 func (r *Ring) ownSlot() *slot {
@@ -115,10 +184,13 @@ func (r *Ring) reclaim() {
 		if pid == 0 || pid == r.pid || alive(pid) || !r.settlePublish() {
 			continue
 		}
-		if n := atomic.SwapUint64(&s.Count, 0); n > 0 {
-			atomic.AddUint64(&r.h.Admitted, ^(n - 1))
+		r.lockAdmit()
+		// Under the lock, and past settlePublish: the dead process's counts are final.
+		if n := atomic.LoadUint64(&s.Claimed) - atomic.LoadUint64(&s.Released); n > 0 {
+			r.setAdmitted(s, n)
 			freed = true
 		}
+		r.unlockAdmit()
 		atomic.CompareAndSwapUint32(&s.Pid, pid, 0)
 	}
 	if freed {
@@ -154,7 +226,7 @@ func (r *Ring) settlePublish() bool {
 	if tail == want {
 		for i := range r.h.Slots {
 			if sl := &r.h.Slots[i]; atomic.LoadUint32(&sl.Pid) == pid {
-				atomic.AddUint64(&sl.Count, ^(count - 1))
+				atomic.AddUint64(&sl.Released, count)
 				break
 			}
 		}

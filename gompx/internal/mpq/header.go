@@ -35,17 +35,42 @@ type header struct {
 	DoneWaiters uint32   // Join adds 1 around a sleep on DoneSeq
 	_           [48]byte // rest of the line
 
+	// Every change of Admitted, and of a slot's Claimed with it, is made by the holder of
+	// this lock through its journal, so that a process dying between the two leaves
+	// neither one short (see admit.go).
+	AJournal ajournal
+
 	// Producers' admitted messages not yet published, per process, so that those of a
 	// process that died are counted out of Admitted (see reclaim in admit.go).
 	Slots [slotCount]slot
 }
 
-// slot is one producer process's share of Admitted.
+// slot is one producer process's share of Admitted: Claimed - Released messages
+// admitted and not yet published. Two counters rather than one, so that Claimed changes
+// only under the admission lock (journaled with Admitted, stored, never added to) while
+// the process's publishes add to Released without that lock.
 type slot struct {
-	Pid     uint32 // the process claims a free slot (CAS 0 -> pid); a reclaimer frees it
-	Backlog uint32 // the process writes (SetBacklog), and reads before a put that skips Go
-	Count   uint64 // the process adds what it admits and subtracts what it publishes
+	Pid      uint32 // the process claims a free slot (CAS 0 -> pid); a reclaimer frees it
+	Backlog  uint32 // the process writes (SetBacklog), and reads before a put that skips Go
+	Claimed  uint64 // messages admitted by the process, ever: set under the admission lock
+	Released uint64 // of those, published or settled: the process (or a settler) adds
 }
+
+// ajournal is the admission lock and its journal: the holder writes the values it is
+// about to store, sets ajValid in Lock, stores them, and unlocks (Lock = 0). A taker of
+// the lock from a dead holder that finds ajValid stores the values again (stores of
+// final values: applying twice is harmless), so Admitted and the slot's Claimed change
+// together or not at all.
+type ajournal struct {
+	Lock     uint32   // holder pid | ajValid; nobody sleeps on it (held for a few stores)
+	Slot     uint32   // index+1 of the slot whose Claimed the holder stores; 0: none
+	Admitted uint64   // the Admitted the holder stores
+	Claimed  uint64   // the slot's Claimed the holder stores
+	_        [40]byte // rest of the line
+}
+
+// ajValid marks the admission journal complete (pids stay below 1<<22).
+const ajValid = 1 << 30
 
 // journal is the consumer side's pending commit: the positions and counters it is about to store.
 // Valid is set last when writing and cleared last when done, so a successor that finds it

@@ -57,7 +57,7 @@ func (p *producer) commit() {
 	atomic.StoreUint64(&h.Tail, p.tail)
 	failpoint.Hit("mpq/produce-publish")
 	// Published, they leave this process's share: a consumer now counts them out.
-	p.r.unclaim(p.completed)
+	p.r.release(p.completed)
 	if journaled {
 		atomic.StoreUint64(&h.PJournal.State, gen<<32)
 	}

@@ -45,8 +45,8 @@ func pattern(n, seed int) []byte {
 
 func TestHeaderLayout(t *testing.T) {
 	var h header
-	if got := unsafe.Sizeof(h); got != 384+slotCount*16 || got > dataOffset {
-		t.Fatalf("header is %d bytes, want %d within the first page", got, 384+slotCount*16)
+	if got := unsafe.Sizeof(h); got != 448+slotCount*24 || got > dataOffset {
+		t.Fatalf("header is %d bytes, want %d within the first page", got, 448+slotCount*24)
 	}
 	offsets := []struct {
 		name string
@@ -59,7 +59,8 @@ func TestHeaderLayout(t *testing.T) {
 		{"Head", unsafe.Offsetof(h.Head), 256},
 		{"CJournal", unsafe.Offsetof(h.CJournal), 280},
 		{"TasksDone", unsafe.Offsetof(h.TasksDone), 320},
-		{"Slots", unsafe.Offsetof(h.Slots), 384},
+		{"AJournal", unsafe.Offsetof(h.AJournal), 384},
+		{"Slots", unsafe.Offsetof(h.Slots), 448},
 	}
 	for _, o := range offsets {
 		if o.got != o.want {

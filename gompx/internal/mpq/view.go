@@ -38,19 +38,25 @@ func Layout() map[string]uint64 {
 		"TasksDone":    uint64(unsafe.Offsetof(h.TasksDone)),
 		"DoneSeq":      uint64(unsafe.Offsetof(h.DoneSeq)),
 		"DoneWaiters":  uint64(unsafe.Offsetof(h.DoneWaiters)),
+		"AJournal":     uint64(unsafe.Offsetof(h.AJournal)),
 		"Slots":        uint64(unsafe.Offsetof(h.Slots)),
 		"header.size":  uint64(unsafe.Sizeof(h)),
 
-		"journal.Valid":    uint64(unsafe.Offsetof(h.CJournal.Valid)),
-		"journal.Position": uint64(unsafe.Offsetof(h.CJournal.Position)),
-		"journal.Messages": uint64(unsafe.Offsetof(h.CJournal.Messages)),
-		"pjournal.State":   uint64(unsafe.Offsetof(h.PJournal.State)),
-		"pjournal.Tail":    uint64(unsafe.Offsetof(h.PJournal.Tail)),
-		"pjournal.Count":   uint64(unsafe.Offsetof(h.PJournal.Count)),
-		"slot.Pid":         uint64(unsafe.Offsetof(s.Pid)),
-		"slot.Backlog":     uint64(unsafe.Offsetof(s.Backlog)),
-		"slot.Count":       uint64(unsafe.Offsetof(s.Count)),
-		"slot.size":        uint64(unsafe.Sizeof(s)),
+		"journal.Valid":     uint64(unsafe.Offsetof(h.CJournal.Valid)),
+		"journal.Position":  uint64(unsafe.Offsetof(h.CJournal.Position)),
+		"journal.Messages":  uint64(unsafe.Offsetof(h.CJournal.Messages)),
+		"pjournal.State":    uint64(unsafe.Offsetof(h.PJournal.State)),
+		"pjournal.Tail":     uint64(unsafe.Offsetof(h.PJournal.Tail)),
+		"pjournal.Count":    uint64(unsafe.Offsetof(h.PJournal.Count)),
+		"slot.Pid":          uint64(unsafe.Offsetof(s.Pid)),
+		"slot.Backlog":      uint64(unsafe.Offsetof(s.Backlog)),
+		"ajournal.Lock":     uint64(unsafe.Offsetof(h.AJournal.Lock)),
+		"ajournal.Slot":     uint64(unsafe.Offsetof(h.AJournal.Slot)),
+		"ajournal.Admitted": uint64(unsafe.Offsetof(h.AJournal.Admitted)),
+		"ajournal.Claimed":  uint64(unsafe.Offsetof(h.AJournal.Claimed)),
+		"slot.Claimed":      uint64(unsafe.Offsetof(s.Claimed)),
+		"slot.Released":     uint64(unsafe.Offsetof(s.Released)),
+		"slot.size":         uint64(unsafe.Sizeof(s)),
 
 		"magic":        magic,
 		"dataOffset":   dataOffset,
@@ -60,6 +66,7 @@ func Layout() map[string]uint64 {
 		"flagLast":     flagLast,
 		"flagSkip":     flagSkip,
 		"lockWaiters":  lockWaiters,
+		"ajValid":      ajValid,
 	}
 }
 
@@ -72,8 +79,8 @@ func (r *Ring) Mapping() (addr uintptr, size int) {
 // ProducerSlot is the offset, in the shared file, of this process's producer slot;
 // false when it has none: before its first put, or when every slot was taken by live
 // processes (its producers then go untracked, see admit.go). A fast path outside Go
-// adds to the slot's Count before it adds to Admitted, and subtracts once it has
-// published, as claim and commit do.
+// sets the slot's Claimed and Admitted under the admission lock, through its journal,
+// as admit does, and adds to Released once it has published, as commit does.
 func (r *Ring) ProducerSlot() (offset int, ok bool) {
 	s := r.slot.Load()
 	if s == nil {

@@ -22,8 +22,11 @@ func TestLayoutNamesTheHeader(t *testing.T) {
 		{"PJournal", unsafe.Offsetof(h.PJournal)},
 		{"pjournal.Count", unsafe.Offsetof(h.PJournal.Count)},
 		{"slot.Backlog", 4},
-		{"slot.Count", 8},
-		{"slot.size", 16},
+		{"slot.Claimed", 8},
+		{"slot.Released", 16},
+		{"slot.size", 24},
+		{"AJournal", unsafe.Offsetof(h.AJournal)},
+		{"ajournal.Claimed", unsafe.Offsetof(h.AJournal.Claimed)},
 		{"header.size", unsafe.Sizeof(h)},
 		{"dataOffset", dataOffset},
 	}

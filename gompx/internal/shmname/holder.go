@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gompx/gompx/gompx/internal/failpoint"
 )
 
 // holder serves a segment's name for as long as this process holds the segment. It is
@@ -78,6 +80,7 @@ func (h *holder) run(ln *net.UnixListener, link *net.UnixConn) {
 func (h *holder) takeOver() bool {
 	ln, err := listen(h.addr)
 	if err == nil {
+		failpoint.Hit("shmname/bound")
 		h.serve(ln)
 		return true
 	}

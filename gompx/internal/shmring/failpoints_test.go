@@ -10,9 +10,7 @@ import (
 	"syscall"
 	"testing"
 
-	"golang.org/x/sys/unix"
-
-	"github.com/gompx/gompx/gompx/internal/failpoint"
+	"github.com/gompx/gompx/gompx/internal/failpoint/fptest"
 )
 
 // Kill tests (make failpoints runs them under -race, 100 times each): one end of a ring
@@ -61,16 +59,7 @@ func fpStream(from uint64, n int) []byte {
 // closed once the child is reaped, with its error.
 func startPeer(t *testing.T, r *Ring, scenario, spec string) (<-chan struct{}, *error) {
 	t.Helper()
-	fd, err := unix.FcntlInt(uintptr(r.Fd()), unix.F_DUPFD_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := os.NewFile(uintptr(fd), "ring")
-	defer f.Close()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), fpChildEnv+"="+scenario, failpoint.Env+"="+spec, "GORACE=atexit_sleep_ms=0")
-	cmd.ExtraFiles = []*os.File{f}
-	cmd.Stderr = os.Stderr
+	cmd := fptest.Command(t, r.Fd(), spec, fpChildEnv+"="+scenario)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
