@@ -203,6 +203,15 @@ def test_maxtasksperchild_recycles_workers(ctx):
         assert p.map(T.square, range(30), chunksize=1) == [x * x for x in range(30)]
 
 
+def test_maxtasksperchild_map_sent_to_starting_workers(ctx):
+    # gompx sends the tasks before the workers start; the first to answer took back the
+    # unread tasks of the other, which then waited forever for tasks the pool believed
+    # it had sent (it counted the tasks taken back): the map never finished.
+    for _ in range(3):
+        with ctx.Pool(2, maxtasksperchild=2) as p:
+            assert len(p.map_async(T.pid, range(4), chunksize=1).get(60)) == 4
+
+
 def test_constructor_errors(ctx):
     with pytest.raises(ValueError, match="Number of processes must be at least 1"):
         ctx.Pool(0)

@@ -26,7 +26,8 @@ type Options struct {
 	// Slots is the number of worker slots (the pool's size); slots are 0 .. Slots-1.
 	Slots int
 	// MaxTasksPerWorker, if positive, is how many tasks one worker runs before it exits
-	// (the worker counts them too); the pool never sends it more.
+	// (the worker counts them too); the pool never sends it more. Tasks taken back from
+	// its queue unread (steal.go) do not count.
 	MaxTasksPerWorker int
 	// BreakOnDeath makes a worker's unplanned exit break the pool, as
 	// concurrent.futures specifies: every unfinished task fails with StatusBroken and

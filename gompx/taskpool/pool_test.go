@@ -38,6 +38,7 @@ type harness struct {
 	wg      sync.WaitGroup
 	mu      sync.Mutex
 	started int
+	exited  map[int]int // the exit codes of the workers that exited, by pid
 	queues  []*gompx.Queue
 	workers sync.WaitGroup
 }
@@ -53,7 +54,8 @@ func newHarness(t testing.TB, opts Options, behave behaviour) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, p: p, results: results, behave: behave, max: opts.MaxTasksPerWorker}
+	h := &harness{t: t, p: p, results: results, behave: behave, max: opts.MaxTasksPerWorker,
+		exited: make(map[int]int)}
 	for slot := 0; slot < opts.Slots && !opts.OnDemand; slot++ {
 		h.startWorker(slot)
 	}
@@ -94,11 +96,19 @@ func (h *harness) startWorker(slot int) {
 		return
 	}
 	h.workers.Add(1)
-	go h.work(slot, tasks, exit)
+	go h.work(slot, pid, tasks, exit)
 }
 
-func (h *harness) work(slot int, tasks *gompx.Queue, exit chan int) {
+func (h *harness) work(slot, pid int, tasks *gompx.Queue, supervisor chan int) {
 	defer h.workers.Done()
+	exit := make(chan int, 1)
+	defer func() {
+		code := <-exit
+		h.mu.Lock()
+		h.exited[pid] = code
+		h.mu.Unlock()
+		supervisor <- code
+	}()
 	done := 0
 	for {
 		_, msg, err := tasks.Receive(5 * time.Second)
@@ -461,5 +471,137 @@ func TestTasksQueuedBehindALongOneAreTakenBack(t *testing.T) {
 	}
 	if got != len(bodies)-1 {
 		t.Fatalf("%d of %d short tasks done while the long one runs", got, len(bodies)-1)
+	}
+}
+
+// takeAll takes n results of j, waiting up to 3 s in all: less than the 5 s after
+// which a harness worker that waits for a task gives up.
+func takeAll(t *testing.T, j *Job, n int) {
+	t.Helper()
+	got := 0
+	deadline := time.Now().Add(3 * time.Second)
+	for got < n && time.Now().Before(deadline) {
+		k, _ := j.Take(false, 100*time.Millisecond, func(int, Status, []byte) bool { return true })
+		got += k
+	}
+	if got != n {
+		t.Fatalf("%d of %d results came in", got, n)
+	}
+}
+
+// A worker counts the tasks it runs, not those the pool meant for it: tasks taken back
+// from its queue must not count towards its MaxTasksPerWorker, or the pool stops
+// sending to a worker that waits for more before it exits, and once every worker is in
+// that state, tasks wait forever (the soak's wedge).
+func TestTakenBackTasksDoNotCountTowardsMaxTasks(t *testing.T) {
+	release := make(chan struct{})
+	h := newHarness(t, Options{Slots: 2, MaxTasksPerWorker: 3}, func(t Task) (Status, []byte, bool) {
+		if string(t.Body) == "slow" {
+			<-release
+		}
+		return StatusOK, t.Body, false
+	})
+	released := false
+	t.Cleanup(func() { // before the harness's: a failure leaves the slow task running
+		if !released {
+			close(release)
+		}
+	})
+	// The first worker gets the slow task and a short one behind it; the second
+	// worker, idle once it answered its two, is given that short one, taken back.
+	first, _ := h.p.NewJob(nil, 4, false)
+	first.Submit(0, [][]byte{[]byte("slow"), []byte("fast"), []byte("fast"), []byte("fast")})
+	takeAll(t, first, 3)
+	close(release)
+	released = true
+	takeAll(t, first, 1)
+	// The first worker ran one task: it runs two more, then exits.
+	for round := 0; round < 3; round++ {
+		j, _ := h.p.NewJob(nil, 6, false)
+		bodies := make([][]byte, 6)
+		for i := range bodies {
+			bodies[i] = []byte("fast")
+		}
+		j.Submit(0, bodies)
+		takeAll(t, j, 6)
+	}
+	// Before the harness's worker gives up waiting for a task (5 s).
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		h.mu.Lock()
+		code, gone := h.exited[1001]
+		h.mu.Unlock()
+		if gone {
+			if code != 0 {
+				t.Fatalf("the worker whose task was taken back exited with code %d", code)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			h.p.mu.Lock()
+			for _, w := range h.p.workers {
+				t.Logf("worker %d: sent %d, holds %d", w.pid, w.sent, len(w.held))
+			}
+			h.p.mu.Unlock()
+			t.Fatal("the worker whose task was taken back never got its last tasks")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// The soak's wedge: each task taken back from a worker with MaxTasksPerWorker left it
+// unable to get its last tasks, and an idle worker of that kind also had tasks taken
+// back from a busy one, until no worker could take the tasks left.
+func TestTakingTasksBackDoesNotWedgeAPoolWithMaxTasks(t *testing.T) {
+	releases := make([]chan struct{}, 3)
+	for i := range releases {
+		releases[i] = make(chan struct{})
+	}
+	h := newHarness(t, Options{Slots: 2, MaxTasksPerWorker: 3}, func(t Task) (Status, []byte, bool) {
+		var n int
+		if _, err := fmt.Sscanf(string(t.Body), "slow%d", &n); err == nil {
+			<-releases[n]
+		}
+		return StatusOK, t.Body, false
+	})
+	released := 0
+	t.Cleanup(func() { // before the harness's: a failed phase leaves its slow task running
+		for _, r := range releases[released:] {
+			close(r)
+		}
+	})
+	phases := [][]string{
+		{"slow0", "fast", "fast", "fast"},
+		{"slow1", "fast"},
+		{"slow2", "fast"},
+		{"fast", "fast", "fast", "fast"},
+	}
+	for i, bodies := range phases {
+		j, _ := h.p.NewJob(nil, len(bodies), false)
+		payloads := make([][]byte, len(bodies))
+		for k, b := range bodies {
+			payloads[k] = []byte(b)
+		}
+		j.Submit(0, payloads)
+		if i < len(releases) {
+			// Every short task finishes while the slow one runs (taken back if it
+			// was queued behind it), then the slow one.
+			takeAll(t, j, len(bodies)-1)
+			close(releases[i])
+			released++
+			takeAll(t, j, 1)
+		} else {
+			takeAll(t, j, len(bodies))
+		}
+		j.Drop()
+	}
+	// A worker that waited in vain for a task gives up after 5 s (harness.work) and
+	// its replacement takes the tasks left: the wedge, but late.
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for pid, code := range h.exited {
+		if code != 0 {
+			t.Errorf("worker %d exited with code %d", pid, code)
+		}
 	}
 }

@@ -65,8 +65,9 @@ func (p *Pool) stealLocked(now time.Time) {
 }
 
 // takeBackLocked reads the messages still in w's task queue and returns their tasks,
-// removed from w.held. The worker may be reading at the same moment: the queue gives
-// each message to one reader, and a try that finds the queue busy takes nothing.
+// removed from w.held and from w.sent. The worker may be reading at the same moment:
+// the queue gives each message to one reader, and a try that finds the queue busy
+// takes nothing.
 func (p *Pool) takeBackLocked(w *worker) []*task {
 	q := qread.Of(w.tasks)
 	_, n, err := q.BeginRead(0)
@@ -87,6 +88,10 @@ func (p *Pool) takeBackLocked(w *worker) []*task {
 					defer p.sendStopLocked(w)
 				} else if held := w.removeHeld(t.Seq); held != nil {
 					back = append(back, held)
+					// The worker counts the tasks it reads towards MaxTasksPerWorker,
+					// and it never reads this one: counted here, the pool would stop
+					// sending to a worker that waits for more before it exits.
+					w.sent--
 				}
 			}
 		}
