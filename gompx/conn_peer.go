@@ -15,15 +15,17 @@ import (
 // (prefix -2, then the 8-byte length) ahead of the payload; the first marker carries
 // the ring's memfd as SCM_RIGHTS. The sender writes the marker before it streams, so
 // a payload larger than the ring flows while the receiver drains it.
+//
+// An end starts with a small ring (ringFirstSize) and, the first time a payload does not
+// fit in it, makes a ring of ringSize in a goroutine; the next large send switches to it
+// by sending the new fd with its marker, as the first marker did. The receiver reads
+// that marker only after the last payload of the old ring, which it still has mapped,
+// so the sender may drop the old ring at once.
 
 // sendViaRing sends p as a marker frame plus the payload through the ring.
 func (c *Conn) sendViaRing(p []byte) error {
-	if c.sendRing == nil {
-		r, err := shmring.Create(ringSize)
-		if err != nil {
-			return errs.Errorf("shared-memory ring: %w", err)
-		}
-		c.sendRing = r
+	if err := c.pickRing(len(p)); err != nil {
+		return err
 	}
 	var oob []byte
 	if !c.peerHasRing {
@@ -35,6 +37,42 @@ func (c *Conn) sendViaRing(p []byte) error {
 	c.peerHasRing = true
 	if err := c.sendRing.Write(p, c.receiverAlive); err != nil {
 		return errs.Errorf("shared-memory ring: %w", err)
+	}
+	return nil
+}
+
+// pickRing makes sure sendRing exists, switches to the bigger ring once it is made, and
+// asks for the bigger ring when a payload of n bytes outgrows the current one.
+func (c *Conn) pickRing(n int) error {
+	if c.sendRing == nil {
+		r, err := shmring.Create(min(ringFirstSize, ringSize))
+		if err != nil {
+			return errs.Errorf("shared-memory ring: %w", err)
+		}
+		c.sendRing = r
+	}
+	if c.growing != nil {
+		select {
+		case r := <-c.growing:
+			c.growing = nil
+			if r != nil { // else the bigger ring could not be made: keep the small one
+				c.sendRing.Close()
+				c.sendRing, c.peerHasRing = r, false
+			}
+		default: // not made yet: this payload streams through the small ring
+		}
+	}
+	if !c.grew && n > c.sendRing.Size() && c.sendRing.Size() < ringSize {
+		c.grew = true
+		ch := make(chan *shmring.Ring, 1)
+		c.growing = ch
+		go func(size int) {
+			r, err := shmring.Create(size)
+			if err != nil {
+				r = nil
+			}
+			ch <- r
+		}(ringSize)
 	}
 	return nil
 }
