@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gompx/gompx/gompx/internal/cpuload"
 	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/gompx/internal/frame"
 	"github.com/gompx/gompx/gompx/internal/shmring"
@@ -418,11 +419,14 @@ const recvSpinRest = 16
 
 // awaitInputBriefly polls the socket's receive queue for up to recvSpin, yielding the
 // CPU between looks (a peer on the same CPU then gets to answer), so that a quick
-// answer is read without sleeping. It gives up at once on any error: the real read
-// reports it.
+// answer is read without sleeping. It gives up at once on any error (the real read
+// reports it) and does not poll at all while every CPU is busy (package cpuload).
 func (c *Conn) awaitInputBriefly() {
 	if c.spinRest > 0 {
 		c.spinRest--
+		return
+	}
+	if cpuload.Busy() { // a yield would hand a CPU-bound task a whole time slice
 		return
 	}
 	start := time.Now()

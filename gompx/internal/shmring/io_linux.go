@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gompx/gompx/gompx/internal/cpuload"
 	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/gompx/internal/failpoint"
 	"github.com/gompx/gompx/gompx/internal/futex"
@@ -87,7 +88,8 @@ func (r *Ring) consume(total uint64, p []byte, alive func() error) error {
 // await returns once ready() holds, after a short spin and then futex sleeps on seq
 // with the waiting flag raised, cut in WaitSlice slices that consult alive.
 func (r *Ring) await(seq, waiting *uint32, ready func() bool, alive func() error) error {
-	for start := time.Now(); time.Since(start) < spin; {
+	// No spin while every CPU is busy: the peer may be waiting for this one.
+	for start := time.Now(); !cpuload.Busy() && time.Since(start) < spin; {
 		for range 64 {
 			if ready() {
 				return nil
