@@ -5,8 +5,8 @@ a small module that imports nothing: a child pays only for what the benchmark me
 The same functions serve gompx and stdlib ``multiprocessing`` alike.
 """
 
-__all__ = ["noop", "echo", "sink_bytes", "sink_once", "source_bytes", "sync_increment", "sync_event_echo",
-           "sync_barrier_rounds"]
+__all__ = ["noop", "echo", "sink_bytes", "sink_once", "source_bytes", "sync_increment",
+           "sync_event_echo", "sync_barrier_rounds"]
 
 
 def noop():
