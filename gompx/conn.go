@@ -55,9 +55,10 @@ type Conn struct {
 // Tunables of peer mode, variables so that benchmarks can explore them.
 var (
 	ringThreshold = 128 << 10 // payloads of at least this many bytes go through the ring
-	// ringFirstSize is the ring a fresh end starts with: creating a ring faults in all of
-	// its pages (~1.5 ms for 4 MiB, ~0.1 ms for 256 KiB) and the first large message waits
-	// for it, which a fresh Pipe's one transfer pays in full.
+	// ringFirstSize is the smallest ring a fresh end starts with (pickRing: the first
+	// payload's power of two, up to ringSize): creating a ring faults in all of its
+	// pages (~1.5 ms for 4 MiB, ~0.3 ms for 1 MiB, ~0.1 ms for 256 KiB) and the first
+	// large message waits for it, which a fresh Pipe's one transfer pays in full.
 	ringFirstSize = 256 << 10
 	// ringSize is the ring an end grows to, in the background, once a payload outgrows
 	// the first: big enough for both sides to copy at once (~15% faster streams).

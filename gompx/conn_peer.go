@@ -16,7 +16,8 @@ import (
 // the ring's memfd as SCM_RIGHTS. The sender writes the marker before it streams, so
 // a payload larger than the ring flows while the receiver drains it.
 //
-// An end starts with a small ring (ringFirstSize) and, the first time a payload does not
+// An end starts with a small ring (ringFirstSize, or the power of two that holds the
+// first payload if that is larger, up to ringSize) and, the first time a payload does not
 // fit in it, makes a ring of ringSize in a goroutine; the next large send switches to it
 // by sending the new fd with its marker, as the first marker did. The receiver reads
 // that marker only after the last payload of the old ring, which it still has mapped,
@@ -45,7 +46,14 @@ func (c *Conn) sendViaRing(p []byte) error {
 // asks for the bigger ring when a payload of n bytes outgrows the current one.
 func (c *Conn) pickRing(n int) error {
 	if c.sendRing == nil {
-		r, err := shmring.Create(min(ringFirstSize, ringSize))
+		// Room for the whole first payload where the big ring is not needed for it: a
+		// producer that fills the ring mid-message sleeps until the consumer drains it,
+		// and on a loaded machine each such wake-up waits for a CPU.
+		first := ringFirstSize
+		for first < n && first < ringSize {
+			first *= 2
+		}
+		r, err := shmring.Create(min(first, ringSize))
 		if err != nil {
 			return errs.Errorf("shared-memory ring: %w", err)
 		}

@@ -180,7 +180,7 @@ func TestPeerRingGrows(t *testing.T) {
 	if first == ringSize {
 		t.Fatalf("ringFirstSize %d is not below ringSize %d: nothing to grow", ringFirstSize, ringSize)
 	}
-	sizes := []int{ringThreshold, 3*first + 5} // the second outgrows the first ring
+	sizes := []int{ringThreshold, 3*first + 5} // the first fits the first ring, the second does not
 	for i := 0; i < 500 && (a.sendRing == nil || a.sendRing.Size() < ringSize); i++ {
 		if i >= len(sizes) {
 			sizes = append(sizes, first+i)
@@ -253,4 +253,26 @@ func openFds(t *testing.T) int {
 		t.Fatal(err)
 	}
 	return len(ents)
+}
+
+// A fresh end's first ring holds its first payload whole (up to ringSize), so that the
+// sender does not sleep mid-message waiting for the receiver to make room.
+func TestPeerFirstRingFitsFirstPayload(t *testing.T) {
+	for _, n := range []int{ringThreshold, ringFirstSize + 1, 1 << 20, ringSize + 1} {
+		a, b := testPipe2(t, "peer")
+		src := randomBytes(n, 3)
+		errc := make(chan error, 1)
+		go func() { errc <- a.SendBytes(src) }()
+		got, err := b.RecvBytes(0)
+		if err != nil || <-errc != nil || !bytes.Equal(got, src) {
+			t.Fatalf("%d bytes: err %v, %d bytes received", n, err, len(got))
+		}
+		want := ringFirstSize
+		for want < n && want < ringSize {
+			want *= 2
+		}
+		if a.sendRing.Size() != want {
+			t.Errorf("first payload of %d bytes: first ring of %d bytes, want %d", n, a.sendRing.Size(), want)
+		}
+	}
 }
