@@ -17,7 +17,8 @@
 // 1/Refresh times a second (each read ~3 µs).
 //
 // The package does not spin, does not sleep and does not know who is waiting for what;
-// the callers (Conn's receive poll, shmring, psync, mpq) keep their own spin windows
-// and ask Busy before they start one. If /proc/loadavg cannot be read, Busy reports
+// the callers (Conn's receive poll, psync, mpq) keep their own spin windows and ask
+// Busy before they start one. shmring does not ask: it only waits mid-message, while
+// the other side is copying (see its await). If /proc/loadavg cannot be read, Busy reports
 // false and the callers keep the spin policy they had before this package.
 package cpuload
