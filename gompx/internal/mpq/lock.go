@@ -9,7 +9,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/gompx/gompx/gompx/internal/cpuload"
 	"github.com/gompx/gompx/gompx/internal/futex"
 	"github.com/gompx/gompx/gompx/internal/intr"
 )
@@ -83,10 +82,7 @@ func (r *Ring) lock(w *uint32, dl deadline) (recovered bool, err error) {
 	if atomic.CompareAndSwapUint32(w, 0, me) {
 		return false, nil
 	}
-	spinUntil := time.Now()
-	if !cpuload.Busy() { // a busy machine may be running the holder's rival, not the holder
-		spinUntil = spinUntil.Add(lockSpinFor)
-	}
+	spinUntil := time.Now().Add(lockSpinFor)
 	nap := WaitSlice
 	for i := 0; ; i++ {
 		v := atomic.LoadUint32(w)
