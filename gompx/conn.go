@@ -60,8 +60,8 @@ var (
 	// pages (~1.5 ms for 4 MiB, ~0.3 ms for 1 MiB, ~0.1 ms for 256 KiB) and the first
 	// large message waits for it, which a fresh Pipe's one transfer pays in full.
 	ringFirstSize = 256 << 10
-	// ringSize is the ring an end grows to, in the background, once a payload outgrows
-	// the first: big enough for both sides to copy at once (~15% faster streams).
+	// ringSize is the ring an end grows to, in the background, after its first large send
+	// (pickRing): big enough for both sides to copy at once (~15% faster streams).
 	ringSize = 4 << 20
 )
 

@@ -17,8 +17,8 @@ import (
 // a payload larger than the ring flows while the receiver drains it.
 //
 // An end starts with a small ring (ringFirstSize, or the power of two that holds the
-// first payload if that is larger, up to ringSize) and, the first time a payload does not
-// fit in it, makes a ring of ringSize in a goroutine; the next large send switches to it
+// first payload if that is larger, up to ringSize) and, right after the first large
+// send, makes a ring of ringSize in a goroutine; the next large send switches to it
 // by sending the new fd with its marker, as the first marker did. The receiver reads
 // that marker only after the last payload of the old ring, which it still has mapped,
 // so the sender may drop the old ring at once.
@@ -42,8 +42,8 @@ func (c *Conn) sendViaRing(p []byte) error {
 	return nil
 }
 
-// pickRing makes sure sendRing exists, switches to the bigger ring once it is made, and
-// asks for the bigger ring when a payload of n bytes outgrows the current one.
+// pickRing makes sure sendRing exists (sized for a first payload of n bytes), switches
+// to the bigger ring once it is made, and asks for the bigger ring once.
 func (c *Conn) pickRing(n int) error {
 	if c.sendRing == nil {
 		// Room for the whole first payload where the big ring is not needed for it: a
@@ -70,7 +70,10 @@ func (c *Conn) pickRing(n int) error {
 		default: // not made yet: this payload streams through the small ring
 		}
 	}
-	if !c.grew && n > c.sendRing.Size() && c.sendRing.Size() < ringSize {
+	// Grow even when the payloads fit: a ring that holds only one message makes the
+	// sender of the next wait for the receiver to drain all of it (1 MiB messages through
+	// a 1 MiB ring: 0.2-0.3 ms each instead of 0.1).
+	if !c.grew && c.sendRing.Size() < ringSize {
 		c.grew = true
 		ch := make(chan *shmring.Ring, 1)
 		c.growing = ch

@@ -171,7 +171,7 @@ func TestPeerReceiverGone(t *testing.T) {
 	}
 }
 
-// An end starts on the small ring and, once a payload outgrows it, switches to the big
+// An end starts on the small ring and, after its first large send, switches to the big
 // one made in the background; every message before, during and after the switch
 // arrives whole, and the receiver ends up mapping the big ring.
 func TestPeerRingGrows(t *testing.T) {
