@@ -26,7 +26,7 @@ QUICK_TESTS = test_module_functions.py test_start_methods.py test_main.py test_w
 	test_heap.py test_hygiene.py
 
 .PHONY: api-parity install test test-go test-py fuzz fuzz-diff matrix conformance conformance-ci demo bench \
-	vet lint check tools stubs sdist wheels clean distclean soak failpoints failpoints-ci failpoints-venv
+	bench-loaded bench-loaded-run bench-report vet lint check tools stubs sdist wheels clean distclean soak failpoints failpoints-ci failpoints-venv
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -166,18 +166,39 @@ api-parity: install
 demo: install
 	$(PYTHON) examples/demo.py
 
-# Every benchmark side by side with stdlib, then bench/README.md and bench/ratios.svg
-# written from their JSON (bench/report.py; matplotlib, for the chart, goes into the
-# tools venv from scripts/bench-requirements.txt).
+# Every benchmark side by side with stdlib, quiet and then loaded (BENCH_HOGS CPU-bound
+# busy loops beside it, issue #14: no loaded case below 1.0x; BENCH_HOGS=0 skips that
+# pass), then bench/README.md and bench/ratios.svg written from their JSON
+# (bench/report.py; matplotlib, for the chart, goes into the tools venv from
+# scripts/bench-requirements.txt).  bench-loaded reruns only the loaded pass.
 BENCHES = process_pipe queue pool shared_memory sync goworkers listener managers idle
 BENCHFLAGS ?=  # e.g. --rounds 3
+BENCH_HOGS ?= 2
+BENCH_QUIET_JSON = $(patsubst %,build/bench/%.json,$(BENCHES))
+BENCH_LOADED_JSON = $(patsubst %,build/bench-loaded/%.json,$(BENCHES))
 bench: install tools
 	mkdir -p build/bench
 	for b in $(BENCHES); do \
 		$(PYTHON) bench/bench_$$b.py --json build/bench/$$b.json $(BENCHFLAGS) || exit 1; \
 	done
+	if [ "$(BENCH_HOGS)" != 0 ]; then $(MAKE) --no-print-directory bench-loaded-run; fi
+	$(MAKE) --no-print-directory bench-report
+
+bench-loaded: install tools
+	$(MAKE) --no-print-directory bench-loaded-run
+	$(MAKE) --no-print-directory bench-report
+
+bench-loaded-run:
+	mkdir -p build/bench-loaded
+	for b in $(BENCHES); do \
+		$(PYTHON) bench/bench_$$b.py --json build/bench-loaded/$$b.json --hogs $(BENCH_HOGS) \
+			$(BENCHFLAGS) || exit 1; \
+	done
+
+# The page from whichever JSON exists (a quiet run, a loaded run, or both).
+bench-report:
 	$(TOOLS)/python -m pip install --quiet -r scripts/bench-requirements.txt
-	$(TOOLS)/python bench/report.py bench $(patsubst %,build/bench/%.json,$(BENCHES))
+	$(TOOLS)/python bench/report.py bench $(wildcard $(BENCH_QUIET_JSON) $(BENCH_LOADED_JSON))
 
 clean:
 	rm -rf build dist pyext/*.egg-info

@@ -36,25 +36,38 @@ different ones, and an unpinned run flips between the two. ``--cpus 0`` pins the
 which measures the software path without placement noise; leave it off for the realistic,
 noisier picture.
 
+Under load
+----------
+A user runs multiprocessing to keep every CPU busy, so a wait that spins, or a runtime
+thread that wakes up, takes CPU from the user's own work. ``--hogs N`` starts N CPU-bound
+busy-loop processes (plain interpreters, not multiprocessing children, free to run on every
+CPU even with ``--cpus``) before the first warm-up, and kills them after the last round;
+the JSON records ``"hogs": N`` and ``bench/report.py`` writes that run as the loaded
+table beside the quiet one (``make bench`` runs both; ``make bench-loaded`` only the
+loaded one). A hog exits by itself when the benchmark dies, so none outlives it.
+
 Options: ``--rounds N``, ``--quick`` (tiny counts for a CI smoke run), ``--only NAME``
 (substring of a case name, repeatable), ``--impl both|stdlib|gompx``, ``--json FILE``,
-``--cpus LIST`` (e.g. ``0`` or ``0,1``).
+``--cpus LIST`` (e.g. ``0`` or ``0,1``), ``--hogs N``.
 If gompx cannot be imported, the run says so and exits with status 1 unless
 ``--impl stdlib`` was given.
 """
 
 import argparse
+import contextlib
 import dataclasses
 import functools
 import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from typing import Callable, Dict, List, Optional
 
-__all__ = ["Case", "Result", "interleave", "load_impls", "pin", "print_table", "main"]
+__all__ = ["Case", "Result", "cpu_hogs", "interleave", "load_impls", "pin", "print_table",
+           "main"]
 
 IMPLS = ("stdlib", "gompx")
 
@@ -212,9 +225,43 @@ def print_table(results: List[Result], file=None) -> None:
         print(line(row), file=file)
 
 
-def run_cases(cases, impls, rounds, quick):
+# A hog spins in pure Python on any CPU; it checks every ~50 ms that the benchmark that
+# started it is still its parent, so a benchmark killed by a signal leaves no hog behind.
+_HOG = """
+import os, sys
+os.sched_setaffinity(0, range(os.cpu_count()))
+parent = int(sys.argv[1])
+while os.getppid() == parent:
+    for _ in range(200000):
+        pass
+"""
+
+
+@contextlib.contextmanager
+def cpu_hogs(n: int):
+    """Run *n* CPU-bound busy-loop processes for the duration of the block."""
+    procs = []
+    try:
+        for _ in range(n):
+            procs.append(subprocess.Popen([sys.executable, "-c", _HOG, str(os.getpid())],
+                                          stdin=subprocess.DEVNULL))
+        yield procs
+    finally:
+        for p in procs:
+            p.kill()
+        for p in procs:
+            p.wait()
+
+
+def run_cases(cases, impls, rounds, quick, hogs=0):
     """A Result per case: its implementations interleaved round by round (after a warm-up
-    at the quick count), with the time each case took printed as it ends."""
+    at the quick count), with the time each case took printed as it ends; with *hogs*
+    CPU-bound processes running beside every case."""
+    with cpu_hogs(hogs):
+        return _run_cases(cases, impls, rounds, quick)
+
+
+def _run_cases(cases, impls, rounds, quick):
     results = []
     for case in cases:
         n = case.quick_n if quick else case.n
@@ -240,7 +287,12 @@ def _parse_args(argv, description):
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
     p.add_argument("--cpus", metavar="LIST", default=None,
                    help="pin the benchmark and its children to these CPUs, e.g. 0 or 0,1")
+    p.add_argument("--hogs", type=int, default=0, metavar="N",
+                   help="run N CPU-bound busy-loop processes beside the benchmark (the "
+                        "loaded table); default 0")
     args = p.parse_args(argv)
+    if args.hogs < 0:
+        p.error("--hogs must be 0 or more")
     if args.cpus is not None:
         try:
             args.cpus = sorted({int(c) for c in args.cpus.split(",")})
@@ -269,6 +321,14 @@ def _describe(impls) -> None:
         print(f"{name:<7} {getattr(mp, '__file__', '?')}")
 
 
+def describe_hogs(hogs: int) -> None:
+    """Say in the header whether this is the loaded table, and the load before it."""
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"load    {load} before the run; "
+          + (f"{hogs} CPU hog(s) beside every case" if hogs else "no CPU hogs (quiet table)"),
+          flush=True)
+
+
 def main(cases: List[Case], argv=None, description: str = "") -> int:
     """Run *cases* as the command line asks, print the table; return the exit status."""
     args = _parse_args(argv, description)
@@ -291,14 +351,15 @@ def main(cases: List[Case], argv=None, description: str = "") -> int:
         print(f"pinned  CPUs {','.join(map(str, args.cpus))} (children inherit)")
     quick = " (quick counts: a smoke run, not a measurement)" if args.quick else ""
     print(f"rounds  {args.rounds}{quick}", flush=True)
-    results = run_cases(selected, impls, args.rounds, args.quick)
+    describe_hogs(args.hogs)
+    results = run_cases(selected, impls, args.rounds, args.quick, hogs=args.hogs)
     print()
     print_table(results)
     if args.json:
         record = {
             "python": sys.executable, "version": platform.python_version(),
             "cpus": os.cpu_count(), "pinned": args.cpus, "rounds": args.rounds,
-            "quick": args.quick,
+            "quick": args.quick, "hogs": args.hogs, "load": os.getloadavg(),
             "impls": {name: getattr(mp, "__file__", None) for name, mp in impls.items()},
             "results": [r.as_dict() for r in results],
         }

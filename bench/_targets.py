@@ -5,8 +5,8 @@ a small module that imports nothing: a child pays only for what the benchmark me
 The same functions serve gompx and stdlib ``multiprocessing`` alike.
 """
 
-__all__ = ["noop", "echo", "sink_bytes", "source_bytes", "sync_increment", "sync_event_echo",
-           "sync_barrier_rounds"]
+__all__ = ["noop", "echo", "sink_bytes", "sink_once", "source_bytes", "sync_increment",
+           "sync_event_echo", "sync_barrier_rounds"]
 
 
 def noop():
@@ -23,14 +23,30 @@ def echo(conn):
     conn.close()
 
 
-def source_bytes(conn, n, size):
+def source_bytes(conn, n, size, objects=False):
     """Say "ready" on *conn* and wait for an answer, then send *n* byte messages of *size*
-    bytes each and close: the child -> parent direction of a fresh Pipe."""
+    bytes each and close: the child -> parent direction of a fresh Pipe. With *objects*
+    the payload goes as an object (``send``, pickled), else as bytes (``send_bytes``)."""
     payload = bytes(range(256)) * (size // 256)
+    send = conn.send if objects else conn.send_bytes
     conn.send("ready")
     conn.recv()
     for _ in range(n):
-        conn.send_bytes(payload)
+        send(payload)
+    conn.close()
+
+
+def sink_once(conn):
+    """Say "ready" on *conn*, then receive byte messages until an empty one, acknowledge
+    with the byte total and close: the parent -> child direction of a fresh Pipe."""
+    conn.send("ready")
+    total = 0
+    while True:
+        data = conn.recv_bytes()
+        if not data:
+            break
+        total += len(data)
+    conn.send(total)
     conn.close()
 
 

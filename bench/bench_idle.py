@@ -45,8 +45,8 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from _harness import (Case, _describe, _parse_args, load_impls, pin,  # noqa: E402
-                      run_cases)
+from _harness import (Case, _describe, _parse_args, describe_hogs, load_impls,  # noqa: E402
+                      pin, run_cases)
 from _idle_targets import CASES as _TARGETS  # noqa: E402
 
 TARGETS = os.path.join(HERE, "_idle_targets.py")
@@ -127,7 +127,8 @@ def main(argv=None):
     _describe(impls)
     print(f"rounds  {args.rounds}, each wait ~{seconds:g} s, one fresh interpreter per "
           f"measurement{' (quick: a smoke run)' if args.quick else ''}", flush=True)
-    results = run_cases(selected, impls, args.rounds, args.quick)
+    describe_hogs(args.hogs)
+    results = run_cases(selected, impls, args.rounds, args.quick, hogs=args.hogs)
     # Every case waits as long: the --seconds asked for, or the quick count's.
     waited = (selected[0].quick_n if args.quick else selected[0].n) / 1000
     print()
@@ -144,7 +145,7 @@ def main(argv=None):
                 records.append(record)
             json.dump({"python": sys.executable, "version": platform.python_version(),
                        "cpus": os.cpu_count(), "seconds": waited, "rounds": args.rounds,
-                       "results": records}, f, indent=2)
+                       "hogs": args.hogs, "load": os.getloadavg(), "results": records}, f, indent=2)
             f.write("\n")
     return 0
 

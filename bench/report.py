@@ -1,6 +1,10 @@
 """Write bench/README.md (and bench/ratios.svg) from the JSON of a `make bench` run.
 
-    python bench/report.py OUT_DIR build/bench/*.json
+    python bench/report.py OUT_DIR build/bench/*.json [build/bench-loaded/*.json]
+
+A record made with ``--hogs N`` (N > 0: CPU-bound processes beside the benchmark) is the
+loaded table of its benchmark and is written right after the quiet one, so each case's
+quiet and loaded ratios sit one above the other; issue #14 wants no loaded ratio below 1.
 
 Every figure in the page comes from those files (the harness's --json records), so the
 tables cannot drift from what the benchmarks print.  The chart needs matplotlib (a
@@ -35,6 +39,27 @@ def rows(record):
                "ratio": ratio, "target": r.get("target", ""), "met": met}
 
 
+def hogs(record):
+    """CPU hogs that ran beside the benchmark (0: the quiet table)."""
+    return record.get("hogs") or 0
+
+
+def title(name, record):
+    """The table's heading: the benchmark, whether loaded, rounds and the load before it."""
+    load = record.get("load")
+    extra = ", load %.2f before" % load[0] if load else ""
+    if hogs(record):
+        return "### %s, loaded: %d CPU hogs beside it (%s rounds%s)" % (
+            name, hogs(record), record.get("rounds", "?"), extra)
+    return "## %s (%s rounds%s)" % (name, record.get("rounds", "?"), extra)
+
+
+def below_one(records):
+    """(benchmark, case, ratio) of every loaded case slower than stdlib."""
+    return [(name, r["name"], r["ratio"]) for name, record in records if hogs(record)
+            for r in rows(record) if r["ratio"] is not None and r["ratio"] < 1.0]
+
+
 def write_page(out_dir, records, chart):
     lines = ["# Benchmarks", "",
              "Written by `make bench` (`bench/report.py`) from the run's JSON: gompx and "
@@ -47,8 +72,14 @@ def write_page(out_dir, records, chart):
         ", pinned to CPUs %s" % first["pinned"] if first.get("pinned") else ""), ""]
     if chart:
         lines += ["![ratios](ratios.svg)", ""]
+    if any(hogs(r) for _, r in records):
+        slow = below_one(records)
+        lines += ["Each benchmark's quiet table is followed by its loaded one: the same cases "
+                  "with CPU-bound busy-loop processes running beside them (`--hogs`). "
+                  "Loaded cases below 1.0x: %s." % (
+                      "; ".join("%s: %s %.2fx" % s for s in slow) if slow else "none"), ""]
     for name, record in records:
-        lines += ["## %s (%s rounds)" % (name, record.get("rounds", "?")), "",
+        lines += [title(name, record), "",
                   "| case | unit | stdlib | gompx | ratio | target | met |",
                   "|---|---|---|---|---|---|---|"]
         for r in rows(record):
@@ -78,7 +109,7 @@ def write_chart(out_dir, records):
     for name, record in records:
         for r in rows(record):
             if r["ratio"] is not None:
-                labels.append("%s: %s" % (name, r["name"]))
+                labels.append("%s: %s%s" % (name, r["name"], " (loaded)" if hogs(record) else ""))
                 ratios.append(r["ratio"])
     fig, ax = plt.subplots(figsize=(9, 0.28 * len(labels) + 1))
     colors = ["#2a7" if x >= 1 else "#c44" for x in ratios]
@@ -98,9 +129,10 @@ def main(argv):
         raise SystemExit(__doc__)
     out_dir, files = argv[0], argv[1:]
     records = []
-    for path in sorted(files):
+    for path in files:
         with open(path, encoding="utf-8") as f:
             records.append((os.path.splitext(os.path.basename(path))[0], json.load(f)))
+    records.sort(key=lambda nr: (nr[0], hogs(nr[1])))  # each quiet table, then its loaded one
     chart = write_chart(out_dir, records)
     write_page(out_dir, records, chart)
 

@@ -15,15 +15,18 @@ import (
 // (prefix -2, then the 8-byte length) ahead of the payload; the first marker carries
 // the ring's memfd as SCM_RIGHTS. The sender writes the marker before it streams, so
 // a payload larger than the ring flows while the receiver drains it.
+//
+// An end starts with a small ring (ringFirstSize, or the power of two that holds the
+// first payload if that is larger, up to ringSize) and, right after the first large
+// send, makes a ring of ringSize in a goroutine; the next large send switches to it
+// by sending the new fd with its marker, as the first marker did. The receiver reads
+// that marker only after the last payload of the old ring, which it still has mapped,
+// so the sender may drop the old ring at once.
 
 // sendViaRing sends p as a marker frame plus the payload through the ring.
 func (c *Conn) sendViaRing(p []byte) error {
-	if c.sendRing == nil {
-		r, err := shmring.Create(ringSize)
-		if err != nil {
-			return errs.Errorf("shared-memory ring: %w", err)
-		}
-		c.sendRing = r
+	if err := c.pickRing(len(p)); err != nil {
+		return err
 	}
 	var oob []byte
 	if !c.peerHasRing {
@@ -35,6 +38,52 @@ func (c *Conn) sendViaRing(p []byte) error {
 	c.peerHasRing = true
 	if err := c.sendRing.Write(p, c.receiverAlive); err != nil {
 		return errs.Errorf("shared-memory ring: %w", err)
+	}
+	return nil
+}
+
+// pickRing makes sure sendRing exists (sized for a first payload of n bytes), switches
+// to the bigger ring once it is made, and asks for the bigger ring once.
+func (c *Conn) pickRing(n int) error {
+	if c.sendRing == nil {
+		// Room for the whole first payload where the big ring is not needed for it: a
+		// producer that fills the ring mid-message sleeps until the consumer drains it,
+		// and on a loaded machine each such wake-up waits for a CPU.
+		first := ringFirstSize
+		for first < n && first < ringSize {
+			first *= 2
+		}
+		r, err := shmring.Create(min(first, ringSize))
+		if err != nil {
+			return errs.Errorf("shared-memory ring: %w", err)
+		}
+		c.sendRing = r
+	}
+	if c.growing != nil {
+		select {
+		case r := <-c.growing:
+			c.growing = nil
+			if r != nil { // else the bigger ring could not be made: keep the small one
+				c.sendRing.Close()
+				c.sendRing, c.peerHasRing = r, false
+			}
+		default: // not made yet: this payload streams through the small ring
+		}
+	}
+	// Grow even when the payloads fit: a ring that holds only one message makes the
+	// sender of the next wait for the receiver to drain all of it (1 MiB messages through
+	// a 1 MiB ring: 0.2-0.3 ms each instead of 0.1).
+	if !c.grew && c.sendRing.Size() < ringSize {
+		c.grew = true
+		ch := make(chan *shmring.Ring, 1)
+		c.growing = ch
+		go func(size int) {
+			r, err := shmring.Create(size)
+			if err != nil {
+				r = nil
+			}
+			ch <- r
+		}(ringSize)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math/rand/v2"
+	"os"
 	"testing"
 	"time"
 
@@ -167,5 +168,111 @@ func TestPeerReceiverGone(t *testing.T) {
 			t.Fatalf("duplex=%v: sender hangs after the receiver closed", duplex)
 		}
 		w.Close()
+	}
+}
+
+// An end starts on the small ring and, after its first large send, switches to the big
+// one made in the background; every message before, during and after the switch
+// arrives whole, and the receiver ends up mapping the big ring.
+func TestPeerRingGrows(t *testing.T) {
+	a, b := testPipe2(t, "peer")
+	first := min(ringFirstSize, ringSize)
+	if first == ringSize {
+		t.Fatalf("ringFirstSize %d is not below ringSize %d: nothing to grow", ringFirstSize, ringSize)
+	}
+	sizes := []int{ringThreshold, 3*first + 5} // the first fits the first ring, the second does not
+	for i := 0; i < 500 && (a.sendRing == nil || a.sendRing.Size() < ringSize); i++ {
+		if i >= len(sizes) {
+			sizes = append(sizes, first+i)
+		}
+		src := randomBytes(sizes[i], uint64(i))
+		errc := make(chan error, 1)
+		go func() { errc <- a.SendBytes(src) }()
+		got, err := b.RecvBytes(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, src) {
+			t.Fatalf("message %d: %d bytes sent, %d received or different", i, len(src), len(got))
+		}
+		if i == 0 && a.sendRing.Size() != first {
+			t.Fatalf("first ring has %d bytes, want %d", a.sendRing.Size(), first)
+		}
+	}
+	if a.sendRing.Size() != ringSize {
+		t.Fatalf("send ring still %d bytes after 500 messages, want %d", a.sendRing.Size(), ringSize)
+	}
+	// One more message: the receiver adopts the big ring with its marker.
+	src := randomBytes(ringSize+3, 99)
+	errc := make(chan error, 1)
+	go func() { errc <- a.SendBytes(src) }()
+	got, err := b.RecvBytes(0)
+	if err != nil || <-errc != nil || !bytes.Equal(got, src) {
+		t.Fatalf("message after the switch: err %v, %d of %d bytes", err, len(got), len(src))
+	}
+	if b.recvRing.Size() != ringSize {
+		t.Fatalf("receiver maps a %d-byte ring, want %d", b.recvRing.Size(), ringSize)
+	}
+}
+
+// Closing an end while its bigger ring is still being made leaks nothing: the ring is
+// closed once made, so every descriptor the end opened is gone.
+func TestPeerCloseWhileGrowing(t *testing.T) {
+	before := openFds(t)
+	for range 20 {
+		a, b, err := Pipe(true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := randomBytes(ringSize, 7) // outgrows the first ring: growth starts
+		errc := make(chan error, 1)
+		go func() { errc <- a.SendBytes(src) }()
+		if _, err := b.RecvBytes(0); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+		a.Close()
+		b.Close()
+	}
+	for i := 0; openFds(t) > before; i++ { // the closing goroutines finish on their own
+		if i == 1000 {
+			t.Fatalf("%d descriptors open, %d before", openFds(t), before)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func openFds(t *testing.T) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+// A fresh end's first ring holds its first payload whole (up to ringSize), so that the
+// sender does not sleep mid-message waiting for the receiver to make room.
+func TestPeerFirstRingFitsFirstPayload(t *testing.T) {
+	for _, n := range []int{ringThreshold, ringFirstSize + 1, 1 << 20, ringSize + 1} {
+		a, b := testPipe2(t, "peer")
+		src := randomBytes(n, 3)
+		errc := make(chan error, 1)
+		go func() { errc <- a.SendBytes(src) }()
+		got, err := b.RecvBytes(0)
+		if err != nil || <-errc != nil || !bytes.Equal(got, src) {
+			t.Fatalf("%d bytes: err %v, %d bytes received", n, err, len(got))
+		}
+		want := ringFirstSize
+		for want < n && want < ringSize {
+			want *= 2
+		}
+		if a.sendRing.Size() != want {
+			t.Errorf("first payload of %d bytes: first ring of %d bytes, want %d", n, a.sendRing.Size(), want)
+		}
 	}
 }

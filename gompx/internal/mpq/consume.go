@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gompx/gompx/gompx/internal/cpuload"
 	"github.com/gompx/gompx/gompx/internal/errs"
 	"golang.org/x/sys/unix"
 
@@ -179,7 +180,7 @@ func (r *Ring) awaitRecord(dl deadline, producer uint32) error {
 	// queue costs no CPU), and a wait that turns out short turns spinning back on.
 	start := time.Now()
 	spinUntil := start
-	if !r.spinIdle.Load() {
+	if !r.spinIdle.Load() && !cpuload.Busy() { // never while every CPU has work
 		spinUntil = start.Add(spin)
 	}
 	defer func() { r.spinIdle.Store(time.Since(start) > spin) }()

@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gompx/gompx/gompx/internal/cpuload"
 	"github.com/gompx/gompx/gompx/internal/failpoint"
 )
 
@@ -232,7 +233,10 @@ func (r *Ring) awaitConsumers(dl deadline, spinUntil *time.Time, ready func() bo
 		return false, ErrTimeout
 	}
 	if spinUntil.IsZero() {
-		*spinUntil = time.Now().Add(spinFor)
+		*spinUntil = time.Now()
+		if !cpuload.Busy() { // never spin while every CPU has work
+			*spinUntil = spinUntil.Add(spinFor)
+		}
 	}
 	if time.Now().Before(*spinUntil) {
 		return false, nil

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gompx/gompx/gompx/internal/cpuload"
 	"github.com/gompx/gompx/gompx/internal/errs"
 	"github.com/gompx/gompx/gompx/internal/futex"
 	"github.com/gompx/gompx/gompx/internal/intr"
@@ -191,9 +192,14 @@ func (d Deadline) sleep(w *uint32, val uint32, slice time.Duration) error {
 
 // spinUntil polls cond for up to spinFor, yielding the CPU between looks after the first
 // few: when the process that will make cond true waits for this very CPU (more runnable
-// processes than CPUs), a poll that kept the CPU would only delay it. Callers skip it
+// processes than CPUs), a poll that kept the CPU would only delay it. While every CPU
+// is busy (package cpuload) it only looks once: a yield then hands a CPU-bound process
+// a whole time slice, and the waiter wakes milliseconds after cond held. Callers skip it
 // when their deadline allows no waiting at all.
 func spinUntil(cond func() bool) bool {
+	if cpuload.Busy() { // the yields would hand CPU-bound tasks whole time slices
+		return cond()
+	}
 	start := time.Now()
 	for i := 0; ; i++ {
 		if cond() {
