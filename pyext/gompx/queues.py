@@ -11,9 +11,11 @@ and ``gompx.Queue`` in the Go API), with futex waits and no feeder thread.
 - The core copies payloads between the ring and Python objects by address: nothing goes
   through gopy's byte slices.  Small messages land in a per-queue scratch buffer and are
   unpickled from there; large ones get an object of their own, filled in place.
-- An unbounded queue (``maxsize=0``) never blocks in ``put``: when the ring is full the core
-  keeps the message and a goroutine moves it in as room appears.  ``join_thread`` waits for
-  those, and so does interpreter exit, unless ``cancel_join_thread`` was called.
+- An unbounded queue (``maxsize=0``) never blocks in ``put``: when the ring is full, or
+  another process holds it, the core keeps the message and a goroutine moves it in as soon
+  as it can.  ``join_thread`` waits for those, and so does interpreter exit, unless
+  ``cancel_join_thread`` was called.  As with the items stdlib's feeder thread has not yet
+  written, a process killed with SIGKILL loses what it still held this way.
 - Beyond the stdlib: ``put_many(iterable)`` and ``get_many(max_messages)`` move a batch per
   call, and ``capacity=`` sizes the ring (default 1 GiB, sparse: memory follows unread data).
 """
