@@ -189,12 +189,27 @@ def test_lock_holder_killed(ctx, point, round):
 def test_pool_worker_killed_after_taking_tasks(ctx, round):
     # The first workers die after taking a batch of tasks and before starting one
     # (the board still names their last finished task): the pool gives the batch to
-    # the others, and the map completes, every result once.
+    # the others, and every task gets its result once. The one exception, by design
+    # (docs/design.md, under the failpoint table): a worker that found the result
+    # queue held by the other worker left its last results to its flusher goroutine
+    # and took the next batch; killed then, it loses them, and the last task it
+    # started fails with WorkerLostError. So: each task has its result or that
+    # error, at most one such error per dead worker, and nothing waits for good.
+    from gompx.pool import WorkerLostError
     with armed("mpq/consume-applied=kill@2"):
         pool = ctx.Pool(2)
     with pool:
-        res = pool.map_async(ft.square_pid, range(300), chunksize=1).get(BOUND)
-    assert [r[0] for r in res] == [x * x for x in range(300)]
+        pending = [pool.apply_async(ft.square_pid, (x,)) for x in range(300)]
+        results, lost = {}, []
+        deadline = time.monotonic() + BOUND
+        for x, r in enumerate(pending):
+            try:
+                results[x] = r.get(max(0.1, deadline - time.monotonic()))
+            except WorkerLostError:
+                lost.append(x)
+    assert all(results[x][0] == x * x for x in results)
+    assert len(results) + len(lost) == 300
+    assert len(lost) <= 2, "more tasks failed than workers died: %s" % lost
     # The armed workers died there: their replacements computed the rest.
-    assert len({r[1] for r in res}) > 2, "no worker died at the failpoint"
+    assert len({r[1] for r in results.values()}) > 2, "no worker died at the failpoint"
 
