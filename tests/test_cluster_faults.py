@@ -7,6 +7,7 @@ faults at the protocol level, a partition among them.
 """
 
 import binascii
+import contextlib
 import os
 import shutil
 import subprocess
@@ -63,6 +64,25 @@ def _stop(*procs):
             p.wait(10)
 
 
+@contextlib.contextmanager
+def _one_node(tmp_path, key, server_args=(), worker_args=()):
+    """A gompx server on 127.0.0.1 (with server_args) and a gompx worker with one
+    process connected to it (with worker_args); yields (url, server)."""
+    server = subprocess.Popen([_command(), "server", "--port", "0", "--store", str(tmp_path / "s"),
+                               *server_args], stdout=subprocess.PIPE, text=True)
+    worker = None
+    try:
+        url = server.stdout.readline().strip()
+        env = dict(os.environ, GOMPX_AUTHKEY=binascii.hexlify(key).decode(),
+                   PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+        worker = subprocess.Popen([_command(), "worker", url, "--processes", "1", "--python",
+                                   sys.executable, *worker_args], env=env)
+        yield url, server
+    finally:
+        _stop(*[p for p in (worker, server) if p is not None])
+        server.stdout.close()
+
+
 def test_tls_mutual(mp, certs, tmp_path):
     """gompx server --tls-*, gompx worker tls://... with its certificate, and a pool with
     tls_ca/tls_cert/tls_key: tasks run.  A pool without the CA, or without a client
@@ -70,20 +90,14 @@ def test_tls_mutual(mp, certs, tmp_path):
     import gompx
     from pool_targets import square
     c = str(certs)
-    server = subprocess.Popen([_command(), "server", "--port", "0", "--store", str(tmp_path / "s"),
-                               "--tls-cert", c + "/server.pem", "--tls-key", c + "/server.key",
-                               "--tls-ca", c + "/ca.pem"], stdout=subprocess.PIPE, text=True)
-    worker = None
-    try:
-        url = server.stdout.readline().strip()
+    key = b"tls key"
+    tls = dict(tls_ca=c + "/ca.pem", tls_cert=c + "/client.pem", tls_key=c + "/client.key")
+    with _one_node(tmp_path, key,
+                   ("--tls-cert", c + "/server.pem", "--tls-key", c + "/server.key",
+                    "--tls-ca", c + "/ca.pem"),
+                   ("--tls-ca", tls["tls_ca"], "--tls-cert", tls["tls_cert"],
+                    "--tls-key", tls["tls_key"])) as (url, _):
         assert url.startswith("tls://127.0.0.1:"), url
-        key = b"tls key"
-        tls = dict(tls_ca=c + "/ca.pem", tls_cert=c + "/client.pem", tls_key=c + "/client.key")
-        env = dict(os.environ, GOMPX_AUTHKEY=binascii.hexlify(key).decode(),
-                   PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-        worker = subprocess.Popen([_command(), "worker", url, "--processes", "1", "--python",
-                                   sys.executable, "--tls-ca", tls["tls_ca"], "--tls-cert",
-                                   tls["tls_cert"], "--tls-key", tls["tls_key"]], env=env)
         with gompx.Pool(1, cluster=url, authkey=key, **tls) as pool:
             assert pool.map(square, range(10)) == [x * x for x in range(10)]
         for kwargs, message in (
@@ -92,8 +106,6 @@ def test_tls_mutual(mp, certs, tmp_path):
                 (dict(tls_ca=tls["tls_ca"]), "refused this side's certificate.*tls_cert")):
             with pytest.raises(OSError, match=message):
                 gompx.Pool(1, cluster=url, authkey=key, connect_timeout=20, **kwargs)
-    finally:
-        _stop(*[p for p in (worker, server) if p is not None])
 
 
 def _connected_ports():
@@ -151,15 +163,7 @@ def test_every_server_gone_is_an_error_not_a_hang(mp, tmp_path):
     reconnecting (10 s), the waiting get() raises OSError saying the cluster is lost."""
     import gompx
     key = b"gone"
-    server = subprocess.Popen([_command(), "server", "--port", "0", "--store", str(tmp_path / "s")],
-                              stdout=subprocess.PIPE, text=True)
-    worker = None
-    try:
-        url = server.stdout.readline().strip()
-        env = dict(os.environ, GOMPX_AUTHKEY=binascii.hexlify(key).decode(),
-                   PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-        worker = subprocess.Popen([_command(), "worker", url, "--processes", "1", "--python",
-                                   sys.executable], env=env)
+    with _one_node(tmp_path, key) as (url, server):
         (tmp_path / "runs").mkdir()
         pool = gompx.Pool(1, cluster=url, authkey=key)
         try:
@@ -175,8 +179,6 @@ def test_every_server_gone_is_an_error_not_a_hang(mp, tmp_path):
         finally:
             with pytest.warns(RuntimeWarning, match="did not clean up after the pool"):
                 pool.terminate()
-    finally:
-        _stop(*[p for p in (worker, server) if p is not None])
 
 
 def test_reconnect_timeout_is_the_pools(mp, tmp_path):
@@ -187,15 +189,7 @@ def test_reconnect_timeout_is_the_pools(mp, tmp_path):
     with pytest.raises(ValueError, match="reconnect_timeout must be a positive number"):
         gompx.Pool(1, cluster="nats://127.0.0.1:1", authkey=b"k", reconnect_timeout=0)
     key = b"reconnect timeout"
-    server = subprocess.Popen([_command(), "server", "--port", "0", "--store", str(tmp_path / "s")],
-                              stdout=subprocess.PIPE, text=True)
-    worker = None
-    try:
-        url = server.stdout.readline().strip()
-        env = dict(os.environ, GOMPX_AUTHKEY=binascii.hexlify(key).decode(),
-                   PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-        worker = subprocess.Popen([_command(), "worker", url, "--processes", "1", "--python",
-                                   sys.executable], env=env)
+    with _one_node(tmp_path, key) as (url, server):
         (tmp_path / "runs").mkdir()
         q = gompx.Queue(cluster=url, name="reconnect", authkey=key, reconnect_timeout=1)
         pool = gompx.Pool(1, cluster=url, authkey=key, reconnect_timeout=1)
@@ -215,6 +209,3 @@ def test_reconnect_timeout_is_the_pools(mp, tmp_path):
             with pytest.warns(RuntimeWarning, match="did not clean up after the pool"):
                 pool.terminate()
             q.close()
-    finally:
-        _stop(*[p for p in (worker, server) if p is not None])
-        server.stdout.close()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"fmt"
 
 	"github.com/gompx/gompx/gompx/cluster"
 )
@@ -20,10 +21,20 @@ func connectionFlags(fs *flag.FlagSet, o *cluster.Options) {
 	fs.StringVar(&o.KeyFile, "tls-key", "", "client key")
 }
 
-// urlFirst splits a leading URL argument off args, so that flags may follow it.
-func urlFirst(args []string) (url string, rest []string) {
+// parseWithURL parses args for the command fs names ("gompx worker"), whose cluster URL
+// may come before the flags or after them, into o.URL.
+func parseWithURL(fs *flag.FlagSet, args []string, o *cluster.Options) error {
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
-		return args[0], args[1:]
+		o.URL, args = args[0], args[1:]
 	}
-	return "", args
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%s: %w", fs.Name(), err)
+	}
+	if o.URL == "" && fs.NArg() > 0 {
+		o.URL = fs.Arg(0)
+	}
+	if o.URL == "" {
+		return fmt.Errorf("%s: give the cluster's URL: %s nats://host:4222", fs.Name(), fs.Name())
+	}
+	return nil
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -17,22 +16,14 @@ import (
 // runInfo prints the cluster's streams: which node leads each and whether its other
 // replicas are current — what an operator checks before taking a node down.
 func runInfo(ctx context.Context, args []string, out io.Writer) error {
-	url, args := urlFirst(args)
 	fs := flag.NewFlagSet("gompx info", flag.ContinueOnError)
 	var o cluster.Options
 	asJSON := fs.Bool("json", false, "print JSON (one array of streams)")
 	timeout := fs.Duration("timeout", 10*time.Second, "give up connecting after this long")
 	connectionFlags(fs, &o)
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("gompx info: %w", err)
+	if err := parseWithURL(fs, args, &o); err != nil {
+		return err
 	}
-	if url == "" && fs.NArg() > 0 {
-		url = fs.Arg(0)
-	}
-	if url == "" {
-		return errors.New("gompx info: give the cluster's URL: gompx info nats://host:4222")
-	}
-	o.URL = url
 	cctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	streams, err := cluster.Inspect(cctx, o)

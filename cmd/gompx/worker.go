@@ -23,7 +23,6 @@ const runTarget = "gompx._clusterworker:run"
 
 // runWorker serves chunks until ctx is done.
 func runWorker(ctx context.Context, args []string) error {
-	url, args := urlFirst(args)
 	fs := flag.NewFlagSet("gompx worker", flag.ContinueOnError)
 	var o cluster.Options
 	processes := fs.Int("processes", 0, "worker processes (default: the number of CPUs)")
@@ -34,16 +33,9 @@ func runWorker(ctx context.Context, args []string) error {
 	connectionFlags(fs, &o)
 	fs.DurationVar(&o.AckWait, "ack-wait", 30*time.Second, "ack wait of the workers' consumer, if this worker creates it")
 	fs.IntVar(&o.Replicas, "replicas", 1, "replicas of the streams, if this worker creates them")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("gompx worker: %w", err)
+	if err := parseWithURL(fs, args, &o); err != nil {
+		return err
 	}
-	if url == "" && fs.NArg() > 0 {
-		url = fs.Arg(0)
-	}
-	if url == "" {
-		return errors.New("gompx worker: give the cluster's URL: gompx worker nats://host:4222")
-	}
-	o.URL = url
 	key, err := readAuthkey(*keyFile)
 	if err != nil {
 		return err
@@ -68,7 +60,7 @@ func runWorker(ctx context.Context, args []string) error {
 	defer pool.Terminate()
 	wo := cluster.WorkerOptions{Slots: len(pool.Pids()), Name: *name, Logf: o.Logf}
 	if *verbose {
-		fmt.Fprintf(os.Stderr, "gompx worker: %d processes, serving %s\n", wo.Slots, url)
+		fmt.Fprintf(os.Stderr, "gompx worker: %d processes, serving %s\n", wo.Slots, o.URL)
 	}
 	return cluster.Serve(ctx, conn, wo, handler(pool))
 }
