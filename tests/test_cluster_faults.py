@@ -157,6 +157,19 @@ def test_callers_server_dies_it_reconnects(mp, tmp_path):
             assert _connected_ports() & {int(u.rsplit(":", 1)[1]) for u in nodes.urls}
 
 
+def _server_killed_while_a_task_runs(pool, server, runs):
+    """Start a long task, SIGKILL the server once the task runs (it was stored); the
+    task's AsyncResult."""
+    r = pool.apply_async(F.slow_first_run, (str(runs), 0, 60))
+    for _ in range(6000):  # bounded: 60 s
+        if os.listdir(runs):
+            break
+        r.wait(0.01)
+    server.kill()
+    server.wait(30)
+    return r
+
+
 @pytest.mark.slow
 def test_every_server_gone_is_an_error_not_a_hang(mp, tmp_path):
     """The pool's only server is SIGKILLed while a task runs: once the client gives up
@@ -167,13 +180,7 @@ def test_every_server_gone_is_an_error_not_a_hang(mp, tmp_path):
         (tmp_path / "runs").mkdir()
         pool = gompx.Pool(1, cluster=url, authkey=key)
         try:
-            r = pool.apply_async(F.slow_first_run, (str(tmp_path / "runs"), 0, 60))
-            for _ in range(6000):  # bounded: 60 s; until the task runs (it was stored)
-                if os.listdir(tmp_path / "runs"):
-                    break
-                r.wait(0.01)
-            server.kill()
-            server.wait(30)
+            r = _server_killed_while_a_task_runs(pool, server, tmp_path / "runs")
             with pytest.raises(OSError, match="lost the cluster"):
                 r.get(120)
         finally:
@@ -194,13 +201,7 @@ def test_reconnect_timeout_is_the_pools(mp, tmp_path):
         q = gompx.Queue(cluster=url, name="reconnect", authkey=key, reconnect_timeout=1)
         pool = gompx.Pool(1, cluster=url, authkey=key, reconnect_timeout=1)
         try:
-            r = pool.apply_async(F.slow_first_run, (str(tmp_path / "runs"), 0, 60))
-            for _ in range(6000):  # bounded: 60 s; until the task runs (it was stored)
-                if os.listdir(tmp_path / "runs"):
-                    break
-                r.wait(0.01)
-            server.kill()
-            server.wait(30)
+            r = _server_killed_while_a_task_runs(pool, server, tmp_path / "runs")
             with pytest.raises(OSError, match="lost the cluster"):
                 r.get(8)
             with pytest.raises(OSError):
