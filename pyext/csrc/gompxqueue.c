@@ -249,6 +249,27 @@ admit(QueueCore *self)
     return admit_n(self, 1) == 1;
 }
 
+/* publish makes the count admitted records written below new_tail visible and
+ * releases the producer lock. The publish is journaled as commit() journals it: a death
+ * between storing Tail and taking the messages out of this process's slot is then
+ * settled, not counted out twice. pj is the journal state read under the lock. */
+static inline void
+publish(QueueCore *self, uint64_t pj, uint64_t new_tail, uint64_t count)
+{
+    char *h = self->base;
+    uint64_t *pj_state = U64(h, Q_OFF_PJOURNAL + Q_PJOURNAL_STATE);
+    uint64_t gen = (pj >> 32) + 1;
+    st64(U64(h, Q_OFF_PJOURNAL + Q_PJOURNAL_TAIL), new_tail);
+    st64(U64(h, Q_OFF_PJOURNAL + Q_PJOURNAL_COUNT), count);
+    st64(pj_state, gen << 32 | self->pid);
+    st64(U64(h, Q_OFF_TAIL), new_tail);
+    FAILPOINT(FP_CQUEUE_PUT_PUBLISHED);
+    __atomic_add_fetch(U64(self->slot, Q_SLOT_RELEASED), count, __ATOMIC_SEQ_CST);
+    st64(pj_state, gen << 32);
+    wake(U32(h, Q_OFF_DATA_SEQ), U32(h, Q_OFF_DATA_WAITERS));
+    unlock(U32(h, Q_OFF_PRODUCER_LOCK));
+}
+
 /* put_bytes puts n bytes at src as one message of the given kind; 0 on a miss. */
 static int
 put_bytes(QueueCore *self, const char *src, uint64_t n, int kind)
@@ -277,19 +298,7 @@ put_bytes(QueueCore *self, const char *src, uint64_t n, int kind)
     memcpy(rec + 16, &n, 8);
     memcpy(rec + Q_RECORD_HEADER, src, n);
     FAILPOINT(FP_CQUEUE_PUT_WRITTEN);
-    /* The publish is journaled as commit() journals it: a death between storing Tail
-     * and taking the message out of this process's slot is then settled, not counted
-     * out twice. */
-    uint64_t gen = (pj >> 32) + 1;
-    st64(U64(h, Q_OFF_PJOURNAL + Q_PJOURNAL_TAIL), tail + need);
-    st64(U64(h, Q_OFF_PJOURNAL + Q_PJOURNAL_COUNT), 1);
-    st64(pj_state, gen << 32 | self->pid);
-    st64(U64(h, Q_OFF_TAIL), tail + need);
-    FAILPOINT(FP_CQUEUE_PUT_PUBLISHED);
-    __atomic_add_fetch(U64(self->slot, Q_SLOT_RELEASED), 1, __ATOMIC_SEQ_CST);
-    st64(pj_state, gen << 32);
-    wake(U32(h, Q_OFF_DATA_SEQ), U32(h, Q_OFF_DATA_WAITERS));
-    unlock(lock);
+    publish(self, pj, tail + need, 1);
     return 1;
 }
 
@@ -550,16 +559,7 @@ put_staged(QueueCore *self, const uint64_t *ends, Py_ssize_t count)
     uint64_t bytes = ends[k - 1];
     memcpy(self->data + tail % self->cap, self->stage, bytes);
     FAILPOINT(FP_CQUEUE_PUT_WRITTEN);
-    uint64_t gen = (pj >> 32) + 1;
-    st64(U64(h, Q_OFF_PJOURNAL + Q_PJOURNAL_TAIL), tail + bytes);
-    st64(U64(h, Q_OFF_PJOURNAL + Q_PJOURNAL_COUNT), (uint64_t)k);
-    st64(pj_state, gen << 32 | self->pid);
-    st64(U64(h, Q_OFF_TAIL), tail + bytes);
-    FAILPOINT(FP_CQUEUE_PUT_PUBLISHED);
-    __atomic_add_fetch(U64(self->slot, Q_SLOT_RELEASED), (uint64_t)k, __ATOMIC_SEQ_CST);
-    st64(pj_state, gen << 32);
-    wake(U32(h, Q_OFF_DATA_SEQ), U32(h, Q_OFF_DATA_WAITERS));
-    unlock(lock);
+    publish(self, pj, tail + bytes, (uint64_t)k);
     return k;
 }
 
